@@ -1,0 +1,60 @@
+/**
+ * The one error catalog. Codes are stable: never renamed, never reused. Every code is
+ * documented in docs/errors.md (a test fails when one is missing).
+ */
+export const errorCatalog = {
+  KENSA_ERR_VALIDATION: { status: 400, message: "The request does not match its schema" },
+  KENSA_ERR_CONFIG_INVALID: { status: 400, message: "The configuration is invalid" },
+  KENSA_ERR_UNAUTHORIZED: { status: 401, message: "Missing or invalid credentials" },
+  KENSA_ERR_FORBIDDEN: { status: 403, message: "These credentials may not do this" },
+  KENSA_ERR_NOT_FOUND: { status: 404, message: "No such route" },
+  KENSA_ERR_PROJECT_NOT_FOUND: { status: 404, message: "No such project" },
+  KENSA_ERR_PROJECT_EXISTS: { status: 409, message: "A project with this slug already exists" },
+  KENSA_ERR_DEVICE_NOT_FOUND: { status: 404, message: "No such device" },
+  KENSA_ERR_DEVICE_EXISTS: { status: 409, message: "A device with this id already exists" },
+  KENSA_ERR_MODEL_NOT_FOUND: { status: 404, message: "No such model version" },
+  KENSA_ERR_MODEL_INVALID_ONNX: { status: 422, message: "The uploaded file is not a loadable ONNX model" },
+  KENSA_ERR_MODEL_MANIFEST_MISMATCH: {
+    status: 422,
+    message: "The ONNX model does not match its manifest (input shape or number of labels)",
+  },
+  KENSA_ERR_MANIFEST_INVALID: { status: 422, message: "The model manifest is invalid" },
+  KENSA_ERR_UPLOAD_TOO_LARGE: { status: 413, message: "The upload exceeds the configured size limit" },
+  KENSA_ERR_UPLOAD_MISSING_PART: { status: 400, message: "A required part of the multipart upload is missing" },
+  KENSA_ERR_BLOB_NOT_FOUND: { status: 404, message: "No such blob" },
+  KENSA_ERR_BUNDLE_NOT_FOUND: { status: 404, message: "No such bundle" },
+  KENSA_ERR_DEPLOYMENT_NO_TARGETS: { status: 422, message: "The deployment matches no devices" },
+  KENSA_ERR_EVENT_NOT_FOUND: { status: 404, message: "No such event" },
+  KENSA_ERR_MEDIA_INVALID: { status: 422, message: "The media is not a decodable image" },
+  KENSA_ERR_INCIDENT_NOT_FOUND: { status: 404, message: "No such incident" },
+  KENSA_ERR_VERDICT_LABELS_REQUIRED: { status: 422, message: "A relabel verdict needs corrected labels" },
+  KENSA_ERR_VERDICT_UNKNOWN_LABEL: { status: 422, message: "A corrected label is not in the project's label schema" },
+  KENSA_ERR_PORT_IN_USE: { status: 500, message: "A port the hub needs is already taken" },
+  KENSA_ERR_BUNDLE_HASH_MISMATCH: { status: 422, message: "A downloaded bundle or model does not match its sha256" },
+  KENSA_ERR_BUNDLE_DOWNLOAD_FAILED: { status: 502, message: "The bundle could not be downloaded" },
+  KENSA_ERR_BUNDLE_LOAD_FAILED: { status: 422, message: "The bundle's model could not be loaded or warmed up" },
+  KENSA_ERR_MQTT_PAYLOAD_INVALID: { status: 400, message: "An MQTT payload does not match its schema" },
+  KENSA_ERR_SOURCE_FAILED: { status: 500, message: "A frame source failed" },
+  KENSA_ERR_INTERNAL: { status: 500, message: "Internal error" },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** An error that carries a stable catalog code; HTTP replies and agent reports use `code`. */
+export class KensaError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, details?: unknown) {
+    super(message ?? errorCatalog[code].message);
+    this.name = "KensaError";
+    this.code = code;
+    this.status = errorCatalog[code].status;
+    this.details = details;
+  }
+}
+
+export function isKensaError(err: unknown): err is KensaError {
+  return err instanceof KensaError;
+}

@@ -1,0 +1,10 @@
+export * from "./canonical.js";
+export * from "./errors.js";
+export * from "./http.js";
+export * from "./manifest.js";
+export * from "./mqtt.js";
+export * from "./topics.js";
+export * from "./validate.js";
+
+/** Protocol and API version shared by hub and agent. */
+export const PROTOCOL_VERSION = 1;

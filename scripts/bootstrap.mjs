@@ -1,0 +1,23 @@
+// Installs dependencies when they are missing or stale, so `npm start` and `npm test` work on a
+// fresh clone. Plain JavaScript on purpose: it runs before tsx exists.
+import { execSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "..");
+const lock = join(root, "package-lock.json");
+const stamp = join(root, "node_modules", ".kensa-install-stamp");
+const want = existsSync(lock) ? createHash("sha256").update(readFileSync(lock)).digest("hex") : "";
+const have = existsSync(stamp) ? readFileSync(stamp, "utf8").trim() : null;
+
+if (have !== want || want === "") {
+  // onnxruntime-node's postinstall downloads optional GPU binaries from a host that offline and
+  // firewalled machines cannot reach; the CPU binaries it needs ship inside the npm package.
+  const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", ONNXRUNTIME_NODE_INSTALL_CUDA: "skip" };
+  const cmd = existsSync(lock) ? "npm ci --no-audit --no-fund" : "npm install --no-audit --no-fund";
+  process.stderr.write(`kensa: installing dependencies (${cmd})\n`);
+  execSync(cmd, { cwd: root, stdio: "inherit", env });
+  const now = existsSync(lock) ? createHash("sha256").update(readFileSync(lock)).digest("hex") : "";
+  writeFileSync(stamp, `${now}\n`);
+}
