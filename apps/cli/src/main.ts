@@ -1,0 +1,227 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { isKensaError, type ModelManifest, ModelManifest as ModelManifestSchema, parseWith } from "@kensa/contracts";
+import { Command, Option } from "commander";
+import { runDemo } from "./demo.js";
+import { parseDuration } from "./duration.js";
+import { hubClientFrom } from "./hub-client.js";
+
+const program = new Command()
+  .name("kensa")
+  .description("Computer-vision inspection at the edge, with the whole MLOps loop around it")
+  .showHelpAfterError();
+
+const hubOpts = (cmd: Command) =>
+  cmd
+    .option("--hub <url>", "hub URL (env KENSA_HUB_URL)", undefined)
+    .option("--token <token>", "admin token (env KENSA_ADMIN_TOKEN, else <data-dir>/admin-token)")
+    .option("--data-dir <dir>", "the local hub's data dir, to find its admin token", ".kensa/hub");
+
+program
+  .command("hub")
+  .description("run the hub: HTTP API, console, embedded MQTT broker, ingest, notifications")
+  .option("-c, --config <file>", "hub config (JSON)")
+  .option("--data-dir <dir>", "data directory")
+  .option("--port <n>", "HTTP port", (v) => Number(v))
+  .option("--mqtt-port <n>", "embedded MQTT broker port", (v) => Number(v))
+  .option("--validate-config", "check the configuration and exit")
+  .action(
+    async (o: { config?: string; dataDir?: string; port?: number; mqttPort?: number; validateConfig?: boolean }) => {
+      const { createHub, loadHubConfig } = await import("@kensa/hub");
+      const overrides: Record<string, unknown> = {};
+      if (o.dataDir) overrides.dataDir = o.dataDir;
+      if (o.port !== undefined) overrides.http = { port: o.port };
+      if (o.mqttPort !== undefined) overrides.mqtt = { embedded: { port: o.mqttPort } };
+      const config = await loadHubConfig(o.config, process.env, overrides);
+      if (o.validateConfig) {
+        console.log("hub config OK");
+        return;
+      }
+      const hub = await createHub(config);
+      const { httpUrl, mqttUrl } = await hub.start();
+      console.log(`kensa hub listening: ${httpUrl} (MQTT ${mqttUrl})`);
+      const stop = () => {
+        void hub.close().then(() => process.exit(0));
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    },
+  );
+
+program
+  .command("agent")
+  .description("run an edge agent (same as the kensa-agent executable)")
+  .allowUnknownOption(true)
+  .helpOption(false)
+  .argument("[args...]")
+  .action(async (args: string[]) => {
+    const { runAgentCli } = await import("@kensa/agent");
+    process.exitCode = await runAgentCli(args);
+  });
+
+const project = program.command("project").description("inspection projects");
+hubOpts(
+  project
+    .command("create")
+    .requiredOption("--slug <slug>")
+    .requiredOption("--name <name>")
+    .addOption(
+      new Option("--task <task>")
+        .choices(["classification", "detection", "segmentation", "anomaly"])
+        .makeOptionMandatory(),
+    )
+    .requiredOption("--labels <list>", "comma-separated labels")
+    .option("--ok-labels <list>", "comma-separated labels that mean OK", "")
+    .option("--email <list>", "comma-separated e-mail recipients of incidents", "")
+    .option("--min-score <n>", "incident threshold", (v) => Number(v), 0.5),
+).action(async (o: Record<string, string> & { minScore: number }) => {
+  const split = (s: string) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean);
+  const p = await hubClientFrom(o).createProject({
+    slug: o.slug!,
+    name: o.name!,
+    task: o.task as "classification",
+    labels: split(o.labels!),
+    okLabels: split(o.okLabels ?? ""),
+    rule: { type: "threshold", labels: [], minScore: o.minScore },
+    notifications: { email: split(o.email ?? ""), webhooks: [], cooldownSec: 300 },
+  });
+  console.log(JSON.stringify(p, null, 2));
+});
+
+const device = program.command("device").description("edge devices");
+hubOpts(
+  device
+    .command("enroll")
+    .requiredOption("--project <id>", "project id")
+    .option("--id <id>", "device id (generated when omitted)")
+    .option("--name <name>")
+    .option("--tag <tag...>", "tags (repeatable)", [] as string[])
+    .option("--arch <arch>", "x64 | arm64 | armv7"),
+).action(
+  async (o: { project: string; id?: string; name?: string; tag: string[]; arch?: string } & Record<string, string>) => {
+    const e = await hubClientFrom(o).enrollDevice({
+      projectId: o.project,
+      id: o.id,
+      name: o.name,
+      tags: o.tag,
+      arch: o.arch as "x64" | undefined,
+    });
+    console.log(`device ${e.device.id} enrolled`);
+    console.log(`secret (shown once, store it now): ${e.secret}`);
+    console.log(`start its agent with:\n  KENSA_DEVICE_SECRET=${e.secret} ${e.command}`);
+  },
+);
+
+const model = program.command("model").description("model versions");
+hubOpts(
+  model
+    .command("push")
+    .argument("<model.onnx>")
+    .requiredOption("--manifest <file>", "model manifest (JSON): task, input, preprocessing, labels, …")
+    .requiredOption("--project <id>", "project id"),
+).action(async (file: string, o: { manifest: string; project: string } & Record<string, string>) => {
+  const manifest = parseWith(
+    ModelManifestSchema,
+    JSON.parse(await readFile(o.manifest, "utf8")),
+    "KENSA_ERR_MANIFEST_INVALID",
+    o.manifest,
+  ) as ModelManifest;
+  const v = await hubClientFrom(o).pushModel(o.project, await readFile(file), manifest, file.split("/").pop());
+  console.log(`model version ${v.id} (v${v.version}, sha256 ${v.sha256}) stored as ${v.stage}`);
+});
+hubOpts(model.command("list").option("--project <id>")).action(
+  async (o: { project?: string } & Record<string, string>) => {
+    const { items } = await hubClientFrom(o).listModels(o.project);
+    for (const v of items)
+      console.log(`${v.id}  v${v.version}  ${v.stage.padEnd(9)}  ${v.sha256.slice(0, 12)}  ${v.name}`);
+  },
+);
+model
+  .command("build-blemish")
+  .description("write Kensa's hand-built first model (a real ONNX CNN) and its manifest")
+  .option("--out <prefix>", "output prefix", "blemish")
+  .action(async (o: { out: string }) => {
+    const { buildBlemishModel } = await import("@kensa/vision/graph");
+    const m = buildBlemishModel();
+    await writeFile(`${o.out}.onnx`, m.onnx);
+    await writeFile(`${o.out}.manifest.json`, `${JSON.stringify(m.manifest, null, 2)}\n`);
+    console.log(`wrote ${o.out}.onnx and ${o.out}.manifest.json`);
+  });
+
+hubOpts(
+  program
+    .command("deploy")
+    .description("assign a model version to devices or tags")
+    .argument("<modelVersionId>")
+    .option("--device <id...>", "device ids", [] as string[])
+    .option("--tag <tag...>", "device tags", [] as string[])
+    .option("--pipeline <id>", "pipeline on the device", "default"),
+).action(async (id: string, o: { device: string[]; tag: string[]; pipeline: string } & Record<string, string>) => {
+  const d = await hubClientFrom(o).deploy({
+    modelVersionId: id,
+    pipeline: o.pipeline,
+    target: { deviceIds: o.device, tags: o.tag },
+  });
+  console.log(`deployment ${d.id}: bundle ${d.bundleSha256.slice(0, 12)} → ${d.deviceIds.join(", ")}`);
+});
+
+program
+  .command("demo")
+  .description("the whole loop on this machine: hub, simulated cameras and devices, a real model, a reviewer")
+  .option("--devices <n>", "number of agents", (v) => Number(v), 2)
+  .option("--fps <n>", "frames per second per camera", (v) => Number(v), 2)
+  .option("--defect-rate <r>", "share of frames with a defect", (v) => Number(v), 0.3)
+  .option("--for <duration>", "run this long (e.g. 60s, 5m), then report and exit")
+  .option("--report <file>", "write a JSON report of the run (needs --for or Ctrl-C)")
+  .option("--port <n>", "HTTP port (0 = any free port)", (v) => Number(v), 0)
+  .option("--mqtt-port <n>", "MQTT port (0 = any free port)", (v) => Number(v), 0)
+  .option("--data-dir <dir>", "demo data (wiped at start)", ".kensa/demo")
+  .option("--no-reviewer", "do not answer incidents automatically")
+  .action(
+    async (o: {
+      devices: number;
+      fps: number;
+      defectRate: number;
+      for?: string;
+      report?: string;
+      port: number;
+      mqttPort: number;
+      dataDir: string;
+      reviewer: boolean;
+    }) => {
+      const report = await runDemo({
+        devices: o.devices,
+        fps: o.fps,
+        defectRate: o.defectRate,
+        dataDir: o.dataDir,
+        forMs: o.for ? parseDuration(o.for) : undefined,
+        reportPath: o.report,
+        httpPort: o.port,
+        mqttPort: o.mqttPort,
+        simulatedReviewer: o.reviewer,
+      });
+      console.log(
+        `demo ${report.loopTurned ? "turned the loop" : "did NOT turn the loop"}: ` +
+          `${report.framesInspected} frames, ${report.eventsStored} events, ${report.incidents} incidents, ` +
+          `${report.notificationsSent} notifications, ${report.verdicts} verdicts`,
+      );
+      if (!report.loopTurned) {
+        console.log(
+          `failed checks: ${Object.entries(report.checks)
+            .filter(([, ok]) => !ok)
+            .map(([k]) => k)
+            .join(", ")}`,
+        );
+        process.exitCode = 1;
+      }
+    },
+  );
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (isKensaError(err)) console.error(`error ${err.code}: ${err.message}`);
+  else console.error(`error: ${(err as Error).message}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,295 @@
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Device, Incident, StoredEvent } from "@kensa/contracts";
+import { topics } from "@kensa/contracts";
+import { createHub } from "@kensa/hub";
+import {
+  type AgentProcess,
+  type SmtpSink,
+  spawnAgent,
+  startSmtpSink,
+  startWebhookSink,
+  type TempDir,
+  tempDir,
+  type WebhookSink,
+  waitFor,
+} from "@kensa/testkit";
+import { buildBlemishModel } from "@kensa/vision/graph";
+import mqtt from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HubClient } from "../../apps/cli/src/hub-client.js";
+
+/**
+ * The walking skeleton end to end: a real hub (embedded broker, SQLite, blob store), two real
+ * agent processes with synthetic cameras, a real SMTP server and a real webhook receiver.
+ */
+describe("the loop on the embedded default", () => {
+  const WEBHOOK_SECRET = "e2e-webhook-secret-0123456789";
+  let dir: TempDir;
+  let smtp: SmtpSink;
+  let webhook: WebhookSink;
+  let hub: Awaited<ReturnType<typeof createHub>>;
+  let api: HubClient;
+  let urls: { httpUrl: string; mqttUrl: string };
+  let projectId: string;
+  let modelV1: { id: string; sha256: string };
+  const agents = new Map<string, { proc: AgentProcess; config: Record<string, unknown>; secret: string }>();
+
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${urls.httpUrl}/api/v1${path}`, {
+      headers: { authorization: `Bearer ${hub.adminToken}` },
+    });
+    expect(res.status, `GET ${path}`).toBe(200);
+    return (await res.json()) as T;
+  };
+  const device = (id: string) => get<Device>(`/devices/${id}`);
+  const eventsOf = async (deviceId: string) =>
+    (await get<{ items: StoredEvent[] }>(`/events?deviceId=${deviceId}&limit=10000`)).items;
+
+  async function startAgent(id: string) {
+    const a = agents.get(id)!;
+    a.proc = await spawnAgent(a.config, join(dir.path, `${id}.json`), { KENSA_DEVICE_SECRET: a.secret });
+  }
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    smtp = await startSmtpSink();
+    webhook = await startWebhookSink(WEBHOOK_SECRET);
+    hub = await createHub({
+      dataDir: join(dir.path, "hub"),
+      http: { host: "127.0.0.1", port: 0 },
+      mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
+      smtp: { host: smtp.host, port: smtp.port, from: "kensa@e2e.test" },
+      notifications: { attempts: 3, backoffMs: 100 },
+    });
+    urls = await hub.start();
+    api = new HubClient(urls.httpUrl, hub.adminToken);
+    const project = await api.createProject({
+      slug: "e2e-surface",
+      name: "E2E surface",
+      task: "classification",
+      labels: ["ok", "defect"],
+      okLabels: ["ok"],
+      rule: { type: "threshold", labels: ["defect"], minScore: 0.5 },
+      notifications: {
+        email: ["qa@plant.example"],
+        webhooks: [{ url: webhook.url, secret: WEBHOOK_SECRET }],
+        cooldownSec: 0,
+      },
+    });
+    projectId = project.id;
+    const m = buildBlemishModel();
+    modelV1 = await api.pushModel(projectId, m.onnx, m.manifest, "blemish.onnx");
+
+    for (const [i, id] of ["cam-a", "cam-b"].entries()) {
+      const e = await api.enrollDevice({ projectId, id, tags: ["line-1"] });
+      const config = {
+        deviceId: id,
+        hubUrl: e.hubUrl,
+        mqttUrl: e.mqttUrl,
+        dataDir: join(dir.path, `agent-${id}`),
+        sources: [{ id: "synthetic", type: "synthetic", fps: 5, seed: 7 + i, defectRate: 0.4 }],
+        telemetryIntervalMs: 1000,
+        reportIntervalMs: 2000,
+      };
+      agents.set(id, { proc: undefined as unknown as AgentProcess, config, secret: e.secret });
+      await startAgent(id);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([...agents.values()].map((a) => a.proc?.kill("SIGKILL")));
+    await hub?.close();
+    await webhook?.close();
+    await smtp?.close();
+    await dir?.remove();
+  });
+
+  it("shows both devices online and loads the deployed model on each", async () => {
+    await waitFor("both devices online", async () => {
+      const ds = await Promise.all(["cam-a", "cam-b"].map(device));
+      return ds.every((d) => d.presence === "online");
+    });
+    const dep = await api.deploy({ modelVersionId: modelV1.id, target: { deviceIds: [], tags: ["line-1"] } });
+    expect(dep.deviceIds.sort()).toEqual(["cam-a", "cam-b"]);
+    for (const id of ["cam-a", "cam-b"]) {
+      await waitFor(`${id} reports the bundle loaded`, async () => {
+        const p = (await device(id)).reported?.pipelines.find((x) => x.id === "default");
+        return p?.status === "loaded" && p.bundle?.sha256 === dep.bundleSha256;
+      });
+    }
+  });
+
+  it("stores events and raises incidents for defective frames only", async () => {
+    await waitFor("60 events and 5 incidents", async () => {
+      const s = await api.stats();
+      return s.events >= 60 && s.incidents >= 5;
+    });
+    const incidents = (await get<{ items: Incident[] }>("/incidents?limit=1000")).items;
+    const wrongly = incidents.filter((i) => !i.frameMeta.defect);
+    expect(wrongly, "incidents raised for frames without a defect").toEqual([]);
+    const events = [...(await eventsOf("cam-a")), ...(await eventsOf("cam-b"))];
+    const defective = events.filter((e) => e.frameMeta.defect);
+    const flagged = defective.filter((e) => e.result.task === "classification" && e.result.finding);
+    expect(defective.length).toBeGreaterThan(5);
+    expect(flagged.length / defective.length, "share of defective frames found").toBeGreaterThan(0.9);
+    // the agent uploads the frame of every finding
+    await waitFor("incident media uploaded", async () => {
+      const inc = await get<Incident>(`/incidents/${incidents[0]!.id}`);
+      return inc.mediaSha256;
+    });
+    const media = await fetch(`${urls.httpUrl}/api/v1/incidents/${incidents[0]!.id}/media`, {
+      headers: { authorization: `Bearer ${hub.adminToken}` },
+    });
+    expect(media.headers.get("content-type")).toContain("image/jpeg");
+    expect((await media.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+  });
+
+  it("notifies by e-mail over SMTP and by a signed webhook", async () => {
+    await waitFor("an e-mail", () => smtp.mails.length > 0);
+    await waitFor("a webhook", () => webhook.received.length > 0);
+    const mail = smtp.mails[0]!;
+    expect(mail.to).toEqual(["qa@plant.example"]);
+    expect(mail.subject).toMatch(/defect/);
+    expect(mail.text).toContain(urls.httpUrl);
+    const hook = webhook.received[0]!;
+    expect(hook.signatureValid).toBe(true);
+    expect((hook.json as { type: string }).type).toBe("incident.created");
+  });
+
+  it("stores a verdict with who and when", async () => {
+    const [inc] = (await api.listIncidents({ status: "open", limit: 1 })).items;
+    expect(inc).toBeDefined();
+    const v = await api.verdict(inc!.id, { verdict: "false_alarm", by: "site.engineer@plant.example", note: "glare" });
+    expect(v.by).toBe("site.engineer@plant.example");
+    const after = await get<Incident>(`/incidents/${inc!.id}`);
+    expect(after.status).toBe("false_alarm");
+    expect(after.verdicts.map((x) => [x.verdict, x.by])).toEqual([["false_alarm", "site.engineer@plant.example"]]);
+    expect(Date.parse(after.verdicts[0]!.createdAt)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it("drops malformed payloads and refuses foreign topics and wrong secrets, and keeps running", async () => {
+    const b = agents.get("cam-b")!;
+    const before = await api.stats();
+    const intruder = await mqtt.connectAsync(urls.mqttUrl, {
+      clientId: "cam-b-probe",
+      username: "cam-b",
+      password: b.secret,
+      reconnectPeriod: 0,
+    });
+    await intruder.publishAsync(topics.events("cam-b"), "{not json", { qos: 1 });
+    await intruder.publishAsync(topics.events("cam-b"), JSON.stringify({ v: 1, id: "x" }), { qos: 1 });
+    await waitFor(
+      "two invalid payloads counted",
+      async () => (await api.stats()).ingest.invalid >= before.ingest.invalid + 2,
+    );
+    // publishing under another device's topic: the broker refuses and the hub never sees it
+    const forged = { ...(await eventsOf("cam-a"))[0], id: "forged-event-0001" };
+    await intruder.publishAsync(topics.events("cam-a"), JSON.stringify(forged), { qos: 1 }).catch(() => undefined);
+    await intruder.endAsync(true);
+    const res = await fetch(`${urls.httpUrl}/api/v1/events/forged-event-0001`, {
+      headers: { authorization: `Bearer ${hub.adminToken}` },
+    });
+    expect(res.status).toBe(404);
+    await expect(
+      mqtt.connectAsync(urls.mqttUrl, {
+        clientId: "cam-b-bad",
+        username: "cam-b",
+        password: "wrong",
+        reconnectPeriod: 0,
+      }),
+    ).rejects.toThrow(/Not authorized|Bad username or password/i);
+    const health = await fetch(`${urls.httpUrl}/health`);
+    expect(health.status).toBe(200);
+    const later = (await api.stats()).events;
+    await waitFor("events keep flowing", async () => (await api.stats()).events > later);
+  });
+
+  it("refuses an upload that is not ONNX and stores nothing", async () => {
+    const before = (await api.listModels(projectId)).items.length;
+    const blobsBefore = await countFiles(join(dir.path, "hub", "blobs"));
+    await expect(
+      api.pushModel(projectId, new TextEncoder().encode("this is not a model"), buildBlemishModel().manifest),
+    ).rejects.toMatchObject({ code: "KENSA_ERR_MODEL_INVALID_ONNX" });
+    expect((await api.listModels(projectId)).items.length).toBe(before);
+    expect(await countFiles(join(dir.path, "hub", "blobs"))).toBe(blobsBefore);
+  });
+
+  it("an agent refuses a bundle whose hash does not match and keeps its model", async () => {
+    const m2 = buildBlemishModel({ width: 48, height: 48 });
+    const v2 = await api.pushModel(projectId, m2.onnx, m2.manifest, "blemish-48.onnx");
+    expect(v2.sha256).not.toBe(modelV1.sha256);
+    // tamper with the stored model, as a corrupted disk or a man in the middle would
+    const blob = await findBlob(join(dir.path, "hub", "blobs"), v2.sha256);
+    const bytes = await readFile(blob);
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10]! + 1) % 256;
+    await writeFile(blob, bytes);
+    const dep = await api.deploy({ modelVersionId: v2.id, target: { deviceIds: ["cam-b"], tags: [] } });
+    const p = await waitFor("cam-b reports the hash mismatch", async () => {
+      const x = (await device("cam-b")).reported?.pipelines.find((y) => y.id === "default");
+      return x?.error?.bundleSha256 === dep.bundleSha256 ? x : null;
+    });
+    expect(p.error?.code).toBe("KENSA_ERR_BUNDLE_HASH_MISMATCH");
+    expect(p.bundle?.modelVersionId).toBe(modelV1.id);
+    const seen = (await eventsOf("cam-b")).length;
+    await waitFor("cam-b keeps inspecting with the old model", async () => {
+      const evs = await eventsOf("cam-b");
+      return evs.length > seen + 3 && evs.slice(seen).every((e) => e.modelVersionId === modelV1.id);
+    });
+  });
+
+  it("loses and duplicates nothing when an agent is killed mid-stream", async () => {
+    const a = agents.get("cam-a")!;
+    const before = (await eventsOf("cam-a")).length;
+    await waitFor("cam-a mid-stream", async () => (await eventsOf("cam-a")).length > before + 5);
+    await a.proc.kill("SIGKILL");
+    await startAgent("cam-a");
+    const killedAt = (await eventsOf("cam-a")).length;
+    await waitFor("cam-a back and sending", async () => (await eventsOf("cam-a")).length > killedAt + 10, {
+      timeoutMs: 45_000,
+    });
+    // a graceful stop flushes the outbox, so everything the agent ever created is at the hub
+    expect(await a.proc.kill("SIGTERM")).toBe(0);
+    const events = await eventsOf("cam-a");
+    const seqs = events.map((e) => e.seq).sort((x, y) => x - y);
+    const ids = new Set(events.map((e) => e.id));
+    expect(ids.size, "duplicate event ids").toBe(events.length);
+    expect(seqs[0]).toBe(1);
+    expect(seqs, "gap-free sequence").toEqual(seqs.map((_, i) => i + 1));
+    const sent = await agentSequenceCounter(String(a.config.dataDir));
+    expect(sent, "every event the agent created reached the hub").toBe(seqs.length);
+  });
+});
+
+async function countFiles(root: string): Promise<number> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).length;
+}
+
+async function findBlob(root: string, sha: string): Promise<string> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const hit = entries.find((e) => e.isFile() && e.name === sha);
+  if (!hit) throw new Error(`blob ${sha} not found under ${root}`);
+  return join(hit.parentPath, hit.name);
+}
+
+/** The last sequence number the agent assigned, read from its own outbox database. */
+async function agentSequenceCounter(agentDir: string): Promise<number> {
+  const { default: Database } = await import("better-sqlite3");
+  const db = new Database(join(agentDir, "agent.db"), { readonly: true });
+  try {
+    const pending = db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number };
+    expect(pending.n, "events left in the outbox").toBe(0);
+    return readCounter(db);
+  } finally {
+    db.close();
+  }
+}
+
+function readCounter(db: import("better-sqlite3").Database): number {
+  // the agent keeps its next sequence number in a one-row table; see apps/agent/src/outbox.ts
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").get() as
+    | { value: number | string }
+    | undefined;
+  return Number(row?.value ?? 0);
+}
