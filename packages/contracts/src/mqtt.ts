@@ -74,6 +74,7 @@ export const ClassificationResult = Type.Object({
   /** the agent's own verdict per the bundle thresholds: a non-OK label at or above its threshold */
   finding: Type.Boolean(),
 });
+export type ClassificationResult = Static<typeof ClassificationResult>;
 export const InferenceResult = Type.Union([ClassificationResult]);
 export type InferenceResult = Static<typeof InferenceResult>;
 
