@@ -1,0 +1,107 @@
+import { existsSync } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { BundleManifest } from "@kensa/contracts";
+import { type ExpectedHashes, verifyManifest, verifyModel } from "./bundle-verify.js";
+import { fsyncDir, writeFileAtomic } from "./fs-atomic.js";
+
+export interface StoredBundle {
+  sha256: string;
+  manifestBytes: Uint8Array;
+  manifest: BundleManifest;
+  model: Uint8Array;
+}
+
+const shaDir = /^[a-f0-9]{64}$/;
+
+/**
+ * Verified bundles on disk, `<dir>/<sha>/{manifest.json,model.onnx}`, plus `current.json`
+ * (pipeline id → sha), so a restart runs the last good model without the hub. A bundle
+ * directory is built under a `.tmp` name and renamed into place: it is complete or absent.
+ */
+export class BundleStore {
+  readonly #dir: string;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** Startup recovery: drops half-written bundle directories and pointer temp files. */
+  async reap(): Promise<number> {
+    await mkdir(this.#dir, { recursive: true });
+    let n = 0;
+    for (const name of await readdir(this.#dir)) {
+      if (name.endsWith(".tmp")) {
+        await rm(join(this.#dir, name), { recursive: true, force: true });
+        n++;
+      }
+    }
+    return n;
+  }
+
+  has(sha256: string): boolean {
+    return shaDir.test(sha256) && existsSync(join(this.#dir, sha256, "model.onnx"));
+  }
+
+  async save(sha256: string, manifestBytes: Uint8Array, modelBytes: Uint8Array): Promise<void> {
+    if (this.has(sha256)) return;
+    const tmp = join(this.#dir, `${sha256}.${process.pid}.${Date.now()}.tmp`);
+    await mkdir(tmp, { recursive: true });
+    try {
+      await writeSynced(join(tmp, "manifest.json"), manifestBytes);
+      await writeSynced(join(tmp, "model.onnx"), modelBytes);
+      await fsyncDir(tmp);
+      await rename(tmp, join(this.#dir, sha256));
+      await fsyncDir(this.#dir);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Reads and re-verifies a stored bundle; a flipped bit on disk is a hash mismatch, not a crash. */
+  async read(expected: ExpectedHashes): Promise<StoredBundle> {
+    const dir = join(this.#dir, expected.sha256);
+    const manifestBytes = await readFile(join(dir, "manifest.json"));
+    const manifest = verifyManifest(expected, manifestBytes);
+    const model = await readFile(join(dir, "model.onnx"));
+    verifyModel(expected, manifest, model);
+    return { sha256: expected.sha256, manifestBytes, manifest, model };
+  }
+
+  async current(): Promise<Record<string, string>> {
+    try {
+      return JSON.parse(await readFile(join(this.#dir, "current.json"), "utf8")) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  }
+
+  async setCurrent(pipeline: string, sha256: string | null): Promise<void> {
+    const current = await this.current();
+    if (sha256) current[pipeline] = sha256;
+    else delete current[pipeline];
+    await writeFileAtomic(join(this.#dir, "current.json"), JSON.stringify(current));
+  }
+
+  async remove(sha256: string): Promise<void> {
+    if (shaDir.test(sha256)) await rm(join(this.#dir, sha256), { recursive: true, force: true });
+  }
+
+  /** Deletes bundle directories not in `keep` (the running one and the one before, for rollback). */
+  async prune(keep: ReadonlySet<string>): Promise<void> {
+    for (const name of await readdir(this.#dir)) {
+      if (shaDir.test(name) && !keep.has(name)) await rm(join(this.#dir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+async function writeSynced(path: string, data: Uint8Array): Promise<void> {
+  const fh = await open(path, "w");
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,103 @@
+import { parseArgs } from "node:util";
+import { type Issue, isKensaError } from "@kensa/contracts";
+import { type AgentConfig, type AgentConfigOverrides, loadAgentConfig } from "./config.js";
+import { Logger } from "./logger.js";
+
+const usage = `Usage: kensa-agent [--config <file.json>] [options]
+
+  --config <file>     agent config (JSON); flags below override it
+  --hub <url>         hub HTTP base URL              (hubUrl)
+  --mqtt <url>        broker URL, e.g. mqtt://hub:1883 (mqttUrl)
+  --device <id>       device id                      (deviceId)
+  --data-dir <dir>    outbox, media and bundles      (dataDir)
+  --validate-config   check the config, print OK or the errors, exit 0/1
+  -h, --help
+
+The device secret comes from env KENSA_DEVICE_SECRET (or KENSA_DEVICE_SECRET_FILE) or the file's
+"secret". Logs are JSON lines on stdout; KENSA_LOG_LEVEL=debug|info|warn|error.`;
+
+/**
+ * The agent's command line: validates the config, starts the agent and runs until SIGINT or
+ * SIGTERM, then shuts down cleanly. Resolves with the process exit code.
+ */
+export async function runAgentCli(argv: string[]): Promise<number> {
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse(argv);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const overrides: AgentConfigOverrides = {
+    hubUrl: args.hub,
+    mqttUrl: args.mqtt,
+    deviceId: args.device,
+    dataDir: args["data-dir"],
+  };
+  const log = new Logger();
+  let config: AgentConfig;
+  try {
+    config = loadAgentConfig(args.config ?? {}, overrides, process.env);
+  } catch (err) {
+    if (!isKensaError(err)) throw err;
+    if (args["validate-config"]) {
+      const issues = (err.details as { issues?: Issue[] } | undefined)?.issues;
+      const lines = issues?.length ? issues.map((i) => `  ${i.path}: ${i.message}`) : [`  ${err.message}`];
+      process.stderr.write(`${err.code}: agent config is invalid\n${lines.join("\n")}\n`);
+    } else {
+      log.error(err.message, { code: err.code });
+    }
+    return 1;
+  }
+  if (args["validate-config"]) {
+    process.stdout.write("OK\n");
+    return 0;
+  }
+
+  // imported late so --validate-config and --help never load ONNX Runtime or sharp
+  const { startAgent } = await import("./agent.js");
+  const agent = await startAgent(config, { logger: log });
+  let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    onSignal = (signal) => {
+      if (++signals > 1) {
+        log.warn("second signal; exiting without a clean shutdown", { signal });
+        process.exit(130);
+      }
+      log.info("shutting down", { signal });
+      agent.stop().then(resolve, (err: unknown) => {
+        log.error("shutdown failed", { err });
+        resolve();
+      });
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  if (onSignal) {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  return 0;
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      config: { type: "string" },
+      hub: { type: "string" },
+      mqtt: { type: "string" },
+      device: { type: "string" },
+      "data-dir": { type: "string" },
+      "validate-config": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  }).values;
+}

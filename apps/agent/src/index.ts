@@ -1,0 +1,17 @@
+export { type AgentDeps, type AgentStats, type RunningAgent, startAgent } from "./agent.js";
+export { agentVersion } from "./agent-version.js";
+export { runAgentCli } from "./cli.js";
+export {
+  type AgentConfig,
+  type AgentConfigOverrides,
+  AgentConfigSchema,
+  FolderSourceConfig,
+  loadAgentConfig,
+  SourceConfig,
+  SyntheticSourceConfig,
+  sourceConfigSchemas,
+} from "./config.js";
+export { Logger, type LogLevel } from "./logger.js";
+export type { InferenceModel, InferenceOutput, ModelLoader } from "./model.js";
+export type { Frame, FrameSource, FrameSourceEvents, SourceStatus } from "./sources/frame-source.js";
+export { createSource, sourceFactories } from "./sources/source-registry.js";

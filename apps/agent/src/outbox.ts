@@ -1,0 +1,112 @@
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { join } from "node:path";
+import type { Event } from "@kensa/contracts";
+import type Database from "better-sqlite3";
+import type { AgentDatabase } from "./agent-db.js";
+import { writeFileAtomic } from "./fs-atomic.js";
+
+/** An event as the pipeline builds it; the outbox assigns `id`, `seq` and `media`. */
+export type EventDraft = Omit<Event, "v" | "id" | "seq" | "media">;
+
+export interface OutboxRow {
+  seq: number;
+  id: string;
+  payload: string;
+}
+
+export interface OutboxEvents {
+  /** an event was durably stored */
+  queued: [event: Event];
+  /** events left the outbox after the broker acknowledged them */
+  flushed: [seqs: number[]];
+  /** the frame could not be written; the event was kept without media */
+  mediaFailed: [eventId: string, error: Error];
+}
+
+/** Media file name: `<eventId>.jpg`, or `.png` for PNG frames (folder sources), which are kept as they are. */
+export function mediaFileName(eventId: string, image: Uint8Array): string {
+  const png = image[0] === 0x89 && image[1] === 0x50 && image[2] === 0x4e && image[3] === 0x47;
+  return `${eventId}.${png ? "png" : "jpg"}`;
+}
+
+/**
+ * The durable event outbox. `append` assigns a per-device gap-free `seq`: the counter row and
+ * the event row change in one transaction, so a crash either keeps both or neither. A row
+ * leaves only through `remove`, which the publisher calls after the broker's PUBACK.
+ */
+export class Outbox extends EventEmitter<OutboxEvents> {
+  readonly #db: AgentDatabase;
+  readonly #mediaDir: string;
+  readonly #insert: (event: Event, mediaFileName: string | null) => void;
+  readonly #peek: Database.Statement<[number, number], OutboxRow>;
+  readonly #delete: Database.Statement<[number]>;
+  readonly #count: Database.Statement<[], { n: number }>;
+
+  constructor(db: AgentDatabase, mediaDir: string) {
+    super();
+    this.#db = db;
+    this.#mediaDir = mediaDir;
+    const next = db.prepare<[], { value: number }>(
+      "UPDATE counters SET value = value + 1 WHERE name = 'event_seq' RETURNING value",
+    );
+    const insertEvent = db.prepare<[number, string, string]>("INSERT INTO outbox (seq, id, payload) VALUES (?, ?, ?)");
+    const insertMedia = db.prepare<[string, string, number]>(
+      "INSERT INTO media (event_id, file, created_at) VALUES (?, ?, ?)",
+    );
+    this.#insert = db.transaction((event: Event, mediaFileName: string | null) => {
+      const row = next.get();
+      if (!row) throw new Error("outbox counter row missing");
+      event.seq = row.value;
+      insertEvent.run(event.seq, event.id, JSON.stringify(event));
+      if (mediaFileName) insertMedia.run(event.id, mediaFileName, Date.now());
+    });
+    this.#peek = db.prepare("SELECT seq, id, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
+    this.#delete = db.prepare("DELETE FROM outbox WHERE seq = ?");
+    this.#count = db.prepare("SELECT COUNT(*) AS n FROM outbox");
+  }
+
+  /**
+   * Stores an event and, when `image` is given, its frame. The file is written atomically
+   * before the transaction: a crash in between leaves a file without a row, which startup
+   * reaps; never a row without its file. If the file cannot be written (disk full) the event
+   * is kept without media, since the result matters more than the picture.
+   */
+  async append(draft: EventDraft, image?: Uint8Array): Promise<Event> {
+    const id = randomUUID();
+    let file: string | null = null;
+    if (image) {
+      try {
+        const name = mediaFileName(id, image);
+        await writeFileAtomic(join(this.#mediaDir, name), image);
+        file = name;
+      } catch (err) {
+        this.emit("mediaFailed", id, err as Error);
+      }
+    }
+    const event: Event = { v: 1, id, seq: 0, ...draft, media: file !== null };
+    this.#insert(event, file);
+    this.emit("queued", event);
+    return event;
+  }
+
+  /** Oldest rows with seq > `afterSeq`. */
+  peek(afterSeq: number, limit: number): OutboxRow[] {
+    return this.#peek.all(afterSeq, limit);
+  }
+
+  /** Deletes acknowledged rows in one transaction; returns the seqs that were still there. */
+  remove(seqs: readonly number[]): number[] {
+    const removed: number[] = [];
+    this.#db.transaction(() => {
+      for (const seq of seqs) if (this.#delete.run(seq).changes > 0) removed.push(seq);
+    })();
+    if (removed.length > 0) this.emit("flushed", removed);
+    return removed;
+  }
+
+  /** Rows not yet acknowledged. */
+  depth(): number {
+    return this.#count.get()?.n ?? 0;
+  }
+}

@@ -1,0 +1,97 @@
+import { arch, platform } from "node:os";
+import { type Reported, topics } from "@kensa/contracts";
+import type { Logger } from "./logger.js";
+import type { MqttLink } from "./mqtt-link.js";
+import type { FrameSource } from "./sources/frame-source.js";
+import type { Updater } from "./updater.js";
+
+/** Node's `os.arch()` in the fleet's vocabulary (x64, arm64, armv7). */
+export function deviceArch(nodeArch: string = arch()): string {
+  if (nodeArch === "arm") return "armv7";
+  return nodeArch;
+}
+
+export interface StateReporterOptions {
+  deviceId: string;
+  agentVersion: string;
+  /** ms between unsolicited reports */
+  intervalMs: number;
+  updater: Updater;
+  sources: readonly FrameSource[];
+  link: MqttLink;
+  logger: Logger;
+}
+
+/**
+ * Publishes the reported state (QoS 1, not retained) on connect, on every change and every
+ * interval. Bursts of changes within one tick are coalesced into one message.
+ */
+export class StateReporter {
+  readonly #o: StateReporterOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #scheduled: NodeJS.Immediate | undefined;
+  readonly #changed = () => this.changed();
+
+  constructor(opts: StateReporterOptions) {
+    this.#o = opts;
+  }
+
+  start(): void {
+    this.#o.updater.on("changed", this.#changed);
+    this.#o.link.on("connect", this.#changed);
+    for (const s of this.#o.sources) {
+      s.on("error", this.#changed);
+      s.on("end", this.#changed);
+    }
+    this.#timer = setInterval(() => this.#publish(), this.#o.intervalMs);
+    this.#timer.unref();
+    this.changed();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    if (this.#scheduled) clearImmediate(this.#scheduled);
+    this.#o.updater.off("changed", this.#changed);
+    this.#o.link.off("connect", this.#changed);
+    for (const s of this.#o.sources) {
+      s.off("error", this.#changed);
+      s.off("end", this.#changed);
+    }
+  }
+
+  /** Schedules a report for the end of this tick. */
+  changed(): void {
+    this.#scheduled ??= setImmediate(() => {
+      this.#scheduled = undefined;
+      this.#publish();
+    });
+  }
+
+  snapshot(): Reported {
+    return {
+      v: 1,
+      ts: new Date().toISOString(),
+      agentVersion: this.#o.agentVersion,
+      arch: deviceArch(),
+      platform: platform(),
+      desiredRev: this.#o.updater.desiredRev,
+      pipelines: this.#o.updater.pipelines(),
+      sources: this.#o.sources.map((s) => ({
+        id: s.id,
+        type: s.type,
+        status: s.status,
+        ...(s.status === "error" && s.lastError
+          ? { error: { code: s.lastError.code, message: s.lastError.message } }
+          : {}),
+      })),
+    };
+  }
+
+  #publish(): void {
+    if (!this.#o.link.connected) return;
+    const reported = this.snapshot();
+    this.#o.link.publish(topics.reported(this.#o.deviceId), JSON.stringify(reported), { qos: 1 }, (err) => {
+      if (err) this.#o.logger.debug("reported state not acknowledged", { err });
+    });
+  }
+}
