@@ -1,0 +1,156 @@
+import { timingSafeEqual } from "node:crypto";
+import { type AddressInfo, createServer, type Server } from "node:net";
+import { KensaError } from "@kensa/contracts";
+import { Aedes, type AuthenticateError, type Client } from "aedes";
+import type { Logger } from "../logger.js";
+import { mayPublish, maySubscribe } from "./device-acl.js";
+
+export interface BrokerCounters {
+  /** CONNECTs refused for bad credentials or a client id owned by someone else */
+  authRefused: number;
+  publishRefused: number;
+  subscribeRefused: number;
+}
+
+type Principal = { kind: "hub" } | { kind: "device"; deviceId: string };
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  port: number;
+  hubUsername: string;
+  hubPassword: string;
+  /** true when `secret` is the device's secret */
+  verifyDevice(deviceId: string, secret: string): Promise<boolean>;
+  log: Logger;
+}
+
+/** The MQTT broker inside the hub: Aedes on its own TCP listener, with per-device auth and ACL. */
+export class EmbeddedBroker {
+  readonly counters: BrokerCounters = { authRefused: 0, publishRefused: 0, subscribeRefused: 0 };
+  #opts: EmbeddedBrokerOptions;
+  #aedes: Aedes | null = null;
+  #server: Server | null = null;
+  #principals = new WeakMap<Client, Principal>();
+  /**
+   * client id → who first used it. Sessions live as long as this broker (memory persistence),
+   * so a device may never take over another principal's client id and with it its session.
+   */
+  #owners = new Map<string, string>();
+
+  constructor(opts: EmbeddedBrokerOptions) {
+    this.#opts = opts;
+  }
+
+  /** Binds the listener; resolves with the bound port. Throws KENSA_ERR_PORT_IN_USE. */
+  async listen(): Promise<number> {
+    const { host, port, log } = this.#opts;
+    const aedes = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => {
+        if (!client) {
+          // a stored last will published after its client is gone: only presence wills exist
+          return done(packet.topic.endsWith("/presence") ? null : new Error("not authorized"));
+        }
+        const who = this.#principals.get(client);
+        if (who?.kind === "hub") return done(null);
+        if (who?.kind === "device" && mayPublish(who.deviceId, packet.topic)) return done(null);
+        this.counters.publishRefused++;
+        log.warn(
+          { clientId: client.id, deviceId: who?.kind === "device" ? who.deviceId : null, topic: packet.topic },
+          "mqtt publish refused",
+        );
+        // Aedes closes the connection on an error: MQTT 3.1.1 has no way to refuse one message.
+        done(new Error("not authorized"));
+      },
+      authorizeSubscribe: (client, sub, done) => {
+        const who = this.#principals.get(client);
+        if (who?.kind === "hub") return done(null, sub);
+        if (who?.kind === "device" && maySubscribe(who.deviceId, sub.topic)) return done(null, sub);
+        this.counters.subscribeRefused++;
+        log.warn(
+          { clientId: client.id, deviceId: who?.kind === "device" ? who.deviceId : null, topic: sub.topic },
+          "mqtt subscribe refused",
+        );
+        // null negates just this subscription (SUBACK 0x80); the connection stays up
+        done(null, null);
+      },
+    });
+    aedes.on("clientError", (client, err) => log.debug({ clientId: client.id, err: err.message }, "mqtt client error"));
+    aedes.on("connectionError", (client, err) =>
+      log.debug({ clientId: client?.id, err: err.message }, "mqtt connection error"),
+    );
+    this.#aedes = aedes;
+    const server = createServer(aedes.handle);
+    this.#server = server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await this.close();
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+        throw new KensaError("KENSA_ERR_PORT_IN_USE", `mqtt listener: port ${port} on ${host} is already in use`, {
+          listener: "mqtt",
+          host,
+          port,
+        });
+      }
+      throw err;
+    }
+    return (server.address() as AddressInfo).port;
+  }
+
+  get connectedClients(): number {
+    return this.#aedes?.connectedClients ?? 0;
+  }
+
+  async close(): Promise<void> {
+    const aedes = this.#aedes;
+    const server = this.#server;
+    this.#aedes = null;
+    this.#server = null;
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  #authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    const { hubUsername, hubPassword, verifyDevice, log } = this.#opts;
+    const refuse = (reason: string, returnCode: number) => {
+      this.counters.authRefused++;
+      log.warn({ clientId: client.id, username, reason }, "mqtt connection refused");
+      const err = Object.assign(new Error(reason), { returnCode }) as AuthenticateError;
+      done(err, null);
+    };
+    const accept = (p: Principal, name: string) => {
+      const owner = this.#owners.get(client.id);
+      if (owner !== undefined && owner !== name) return refuse("client id belongs to another principal", 2);
+      this.#owners.set(client.id, name);
+      this.#principals.set(client, p);
+      done(null, true);
+    };
+    if (!username || !password) {
+      refuse("missing credentials", 4);
+      return;
+    }
+    if (username === hubUsername) {
+      const a = Buffer.from(password);
+      const b = Buffer.from(hubPassword);
+      if (a.length === b.length && timingSafeEqual(a, b)) accept({ kind: "hub" }, hubUsername);
+      else refuse("bad credentials", 4);
+      return;
+    }
+    verifyDevice(username, password.toString("utf8")).then(
+      (ok) => (ok ? accept({ kind: "device", deviceId: username }, username) : refuse("bad credentials", 4)),
+      (err: Error) => refuse(`credential check failed: ${err.message}`, 3),
+    );
+  }
+}

@@ -1,0 +1,198 @@
+import { readFile } from "node:fs/promises";
+import { type Issue, KensaError, parseWith } from "@kensa/contracts";
+import { type Static, Type } from "@sinclair/typebox";
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535, description: "TCP port; 0 picks a free one" });
+const strict = { additionalProperties: false } as const;
+
+const SqliteDatabase = Type.Object(
+  {
+    type: Type.Literal("sqlite"),
+    /** file path, or ":memory:"; `<dataDir>/kensa.db` when omitted */
+    path: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  strict,
+);
+
+const PostgresDatabase = Type.Object(
+  {
+    type: Type.Literal("postgres"),
+    url: Type.String({ pattern: "^postgres(ql)?://" }),
+    /** schema holding Kensa's tables; created when missing */
+    schema: Type.Optional(Type.String({ pattern: "^[a-z_][a-z0-9_]{0,62}$" })),
+  },
+  strict,
+);
+
+export const HubConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ minLength: 1, default: ".kensa/hub" }),
+    http: Type.Object(
+      {
+        host: Type.String({ minLength: 1, default: "0.0.0.0" }),
+        port: Type.Integer({ ...Port, default: 8080 }),
+        /** base URL given to agents and used in notification links; derived from the bound address when omitted */
+        publicUrl: Type.Optional(Type.String({ pattern: "^https?://" })),
+      },
+      { ...strict, default: {} },
+    ),
+    mqtt: Type.Object(
+      {
+        embedded: Type.Object(
+          {
+            enabled: Type.Boolean({ default: true }),
+            host: Type.String({ minLength: 1, default: "0.0.0.0" }),
+            port: Type.Integer({ ...Port, default: 1883 }),
+          },
+          { ...strict, default: {} },
+        ),
+        /** external broker URL; required when the embedded broker is disabled */
+        url: Type.Optional(Type.String({ pattern: "^(mqtts?|tcp|tls|wss?)://" })),
+        username: Type.Optional(Type.String()),
+        password: Type.Optional(Type.String()),
+        /** the broker URL agents should use; derived from the embedded listener or `url` when omitted */
+        publicUrl: Type.Optional(Type.String({ pattern: "^(mqtts?|tcp|tls|wss?)://" })),
+      },
+      { ...strict, default: {} },
+    ),
+    database: Type.Union([SqliteDatabase, PostgresDatabase], { default: { type: "sqlite" } }),
+    /** admin API token; else env KENSA_ADMIN_TOKEN, else generated once into `<dataDir>/admin-token` */
+    adminToken: Type.Optional(Type.String({ minLength: 16 })),
+    /** pino level; env KENSA_LOG_LEVEL when omitted, else "info" */
+    logLevel: Type.Optional(
+      Type.Union([
+        Type.Literal("fatal"),
+        Type.Literal("error"),
+        Type.Literal("warn"),
+        Type.Literal("info"),
+        Type.Literal("debug"),
+        Type.Literal("trace"),
+        Type.Literal("silent"),
+      ]),
+    ),
+    smtp: Type.Optional(
+      Type.Object(
+        {
+          host: Type.String({ minLength: 1 }),
+          port: Type.Integer({ minimum: 1, maximum: 65535 }),
+          secure: Type.Boolean({ default: false }),
+          from: Type.String({ minLength: 3, default: "kensa@localhost" }),
+          user: Type.Optional(Type.String()),
+          pass: Type.Optional(Type.String()),
+        },
+        strict,
+      ),
+    ),
+    notifications: Type.Object(
+      {
+        /** delivery attempts per notification before it is marked failed */
+        attempts: Type.Integer({ minimum: 1, maximum: 20, default: 3 }),
+        /** ms before the first retry; doubles on each further retry */
+        backoffMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 500 }),
+      },
+      { ...strict, default: {} },
+    ),
+    limits: Type.Object(
+      {
+        /** bytes; largest accepted ONNX upload */
+        modelBytes: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 200 * 1024 * 1024 }),
+        /** bytes; largest accepted media (frame) upload */
+        mediaBytes: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 10 * 1024 * 1024 }),
+      },
+      { ...strict, default: {} },
+    ),
+  },
+  strict,
+);
+
+export type HubConfig = Static<typeof HubConfigSchema>;
+
+/** What callers may pass: every key with a default may be left out, at any depth. */
+export type HubConfigInput = DeepPartial<HubConfig>;
+type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/** Validates, applies defaults, rejects unknown keys (errors name the key path) and freezes. */
+export function parseHubConfig(input: unknown): HubConfig {
+  checkDatabaseVariant(input);
+  const config = parseWith(HubConfigSchema, input, "KENSA_ERR_CONFIG_INVALID", "hub config");
+  if (!config.mqtt.embedded.enabled && !config.mqtt.url) {
+    throw new KensaError(
+      "KENSA_ERR_CONFIG_INVALID",
+      "hub config is invalid: /mqtt/url: required when /mqtt/embedded/enabled is false",
+      {
+        issues: [{ path: "/mqtt/url", message: "required when /mqtt/embedded/enabled is false" }],
+      },
+    );
+  }
+  return config;
+}
+
+/**
+ * A union only reports "Expected union value"; checking the variant the `type` names first
+ * gives the key path of the actual mistake (e.g. `/database/url`).
+ */
+function checkDatabaseVariant(input: unknown): void {
+  if (!isPlainObject(input) || !isPlainObject(input.database)) return;
+  const variant = { sqlite: SqliteDatabase, postgres: PostgresDatabase }[String(input.database.type)];
+  if (!variant) return;
+  try {
+    parseWith(variant, input.database, "KENSA_ERR_CONFIG_INVALID");
+  } catch (err) {
+    const issues = ((err as KensaError).details as { issues: Issue[] }).issues.map((i) => ({
+      path: `/database${i.path === "/" ? "" : i.path}`,
+      message: i.message,
+    }));
+    const list = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+    throw new KensaError("KENSA_ERR_CONFIG_INVALID", `hub config is invalid: ${list}`, { issues });
+  }
+}
+
+/**
+ * Reads a JSON config file (or takes an object), deep-merges `overrides` (CLI flags) over it,
+ * fills `adminToken` and `logLevel` from env when the file leaves them out, then validates.
+ */
+export async function loadHubConfig(
+  fileOrObject?: string | Record<string, unknown>,
+  env: Record<string, string | undefined> = process.env,
+  overrides: Record<string, unknown> = {},
+): Promise<HubConfig> {
+  let base: unknown = {};
+  if (typeof fileOrObject === "string") {
+    let text: string;
+    try {
+      text = await readFile(fileOrObject, "utf8");
+    } catch (err) {
+      throw new KensaError(
+        "KENSA_ERR_CONFIG_INVALID",
+        `cannot read hub config ${fileOrObject}: ${(err as Error).message}`,
+      );
+    }
+    try {
+      base = JSON.parse(text);
+    } catch (err) {
+      throw new KensaError(
+        "KENSA_ERR_CONFIG_INVALID",
+        `hub config ${fileOrObject} is not JSON: ${(err as Error).message}`,
+      );
+    }
+  } else if (fileOrObject) {
+    base = fileOrObject;
+  }
+  const merged = deepMerge(base, overrides) as Record<string, unknown>;
+  if (merged && typeof merged === "object" && !Array.isArray(merged)) {
+    if (merged.adminToken === undefined && env.KENSA_ADMIN_TOKEN) merged.adminToken = env.KENSA_ADMIN_TOKEN;
+    if (merged.logLevel === undefined && env.KENSA_LOG_LEVEL) merged.logLevel = env.KENSA_LOG_LEVEL;
+  }
+  return parseHubConfig(merged);
+}
+
+function deepMerge(a: unknown, b: unknown): unknown {
+  if (!isPlainObject(a) || !isPlainObject(b)) return b === undefined ? structuredClone(a) : structuredClone(b);
+  const out: Record<string, unknown> = structuredClone(a);
+  for (const [k, v] of Object.entries(b)) out[k] = k in out ? deepMerge(out[k], v) : structuredClone(v);
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === "object" && !Array.isArray(v);
+}

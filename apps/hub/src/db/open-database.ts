@@ -1,0 +1,77 @@
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { KensaError } from "@kensa/contracts";
+import SqliteDriver from "better-sqlite3";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
+import pg from "pg";
+import type { HubConfig } from "../config.js";
+import { migrationProvider } from "./migrations.js";
+import type { HubDatabase } from "./schema.js";
+
+export interface MetadataStore {
+  db: Kysely<HubDatabase>;
+  dialect: "sqlite" | "postgres";
+  close(): Promise<void>;
+}
+
+/** Opens the configured metadata store and brings its schema to the latest migration. */
+export async function openDatabase(config: HubConfig): Promise<MetadataStore> {
+  const db = config.database.type === "sqlite" ? openSqlite(config) : openPostgres(config.database);
+  const store: MetadataStore = {
+    db,
+    dialect: config.database.type,
+    close: () => db.destroy(),
+  };
+  try {
+    await migrate(db, config.database.type === "postgres" ? config.database.schema : undefined);
+  } catch (err) {
+    await db.destroy().catch(() => {});
+    throw err;
+  }
+  return store;
+}
+
+function openSqlite(config: HubConfig): Kysely<HubDatabase> {
+  const path = (config.database.type === "sqlite" && config.database.path) || join(config.dataDir, "kensa.db");
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const database = new SqliteDriver(path);
+  // WAL: readers never block the ingest writer, and a crash never leaves a half-written page.
+  database.pragma("journal_mode = WAL");
+  database.pragma("synchronous = NORMAL");
+  database.pragma("foreign_keys = ON");
+  database.pragma("busy_timeout = 5000");
+  return new Kysely<HubDatabase>({ dialect: new SqliteDialect({ database }) });
+}
+
+function openPostgres(cfg: { url: string; schema?: string }): Kysely<HubDatabase> {
+  const types = {
+    // int8 (counts, bigint columns) arrives as a string by default; our values fit a double.
+    getTypeParser: ((oid: number, format?: "text" | "binary") =>
+      oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  };
+  const pool = new pg.Pool({
+    connectionString: cfg.url,
+    max: 10,
+    types,
+    // Every connection sees only Kensa's schema, so the same unqualified SQL serves both dialects.
+    ...(cfg.schema ? { options: `-c search_path=${cfg.schema}` } : {}),
+  });
+  pool.on("error", () => {
+    // an idle client dropped by the server; the pool replaces it on the next query
+  });
+  return new Kysely<HubDatabase>({ dialect: new PostgresDialect({ pool }) });
+}
+
+async function migrate(db: Kysely<HubDatabase>, schema: string | undefined): Promise<void> {
+  if (schema) await db.schema.createSchema(schema).ifNotExists().execute();
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new KensaError("KENSA_ERR_INTERNAL", `database migration ${failed} failed: ${(error as Error).message}`);
+  }
+}

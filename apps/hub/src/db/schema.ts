@@ -1,0 +1,148 @@
+/**
+ * Row shapes of the metadata store. Dialect-neutral on purpose: JSON is stored as text, times
+ * as ISO-8601 text (which sorts correctly as text), booleans as 0/1 integers.
+ */
+export interface ProjectsTable {
+  id: string;
+  slug: string;
+  name: string;
+  task: string;
+  labels: string;
+  ok_labels: string;
+  rule: string;
+  /** includes webhook secrets; never serialized to a reply as is */
+  notifications: string;
+  created_at: string;
+}
+
+export interface DevicesTable {
+  id: string;
+  name: string;
+  project_id: string;
+  arch: string | null;
+  tags: string;
+  secret_hash: string;
+  secret_salt: string;
+  presence: string;
+  last_seen_at: string | null;
+  reported: string | null;
+  telemetry: string | null;
+  desired: string | null;
+  desired_rev: number;
+  created_at: string;
+}
+
+export interface ModelVersionsTable {
+  id: string;
+  project_id: string;
+  version: number;
+  name: string;
+  sha256: string;
+  size: number;
+  stage: string;
+  manifest: string;
+  source: string;
+  created_at: string;
+}
+
+export interface BundlesTable {
+  sha256: string;
+  project_id: string;
+  model_version_id: string;
+  size: number;
+  created_at: string;
+}
+
+export interface DeploymentsTable {
+  id: string;
+  project_id: string;
+  model_version_id: string;
+  bundle_sha256: string;
+  pipeline: string;
+  target: string;
+  device_ids: string;
+  created_at: string;
+}
+
+export interface EventsTable {
+  id: string;
+  seq: number;
+  device_id: string;
+  project_id: string;
+  pipeline: string;
+  source_id: string;
+  ts: string;
+  received_at: string;
+  model_version_id: string;
+  bundle_sha256: string;
+  result: string;
+  frame_meta: string;
+  frame_width: number;
+  frame_height: number;
+  latency: string;
+  media_expected: number;
+  media_sha256: string | null;
+}
+
+/** Media that may arrive before its event: keyed by event id and uploading device, joined later. */
+export interface EventMediaTable {
+  event_id: string;
+  device_id: string;
+  sha256: string;
+  content_type: string;
+  size: number;
+  created_at: string;
+}
+
+export interface IncidentsTable {
+  id: string;
+  project_id: string;
+  device_id: string;
+  event_id: string;
+  status: string;
+  label: string;
+  score: number;
+  rule: string;
+  model_version_id: string;
+  bundle_sha256: string;
+  frame_meta: string;
+  media_sha256: string | null;
+  created_at: string;
+}
+
+export interface VerdictsTable {
+  id: string;
+  incident_id: string;
+  verdict: string;
+  labels: string;
+  note: string | null;
+  decided_by: string;
+  created_at: string;
+}
+
+export interface NotificationsTable {
+  id: string;
+  incident_id: string;
+  project_id: string;
+  channel: string;
+  target: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  created_at: string;
+  sent_at: string | null;
+}
+
+export interface HubDatabase {
+  projects: ProjectsTable;
+  devices: DevicesTable;
+  model_versions: ModelVersionsTable;
+  bundles: BundlesTable;
+  deployments: DeploymentsTable;
+  events: EventsTable;
+  event_media: EventMediaTable;
+  incidents: IncidentsTable;
+  verdicts: VerdictsTable;
+  notifications: NotificationsTable;
+}

@@ -1,0 +1,41 @@
+import type { BlobStore } from "./blobstore/blob-store.js";
+import type { EmbeddedBroker } from "./broker/embedded-broker.js";
+import type { MetadataStore } from "./db/open-database.js";
+import type { HubUrls } from "./hub-urls.js";
+import type { Ingest } from "./ingest/ingest.js";
+import type { NotificationDispatcher } from "./notify/notification-dispatcher.js";
+import type { DeploymentService } from "./services/deployment-service.js";
+import type { DesiredSync } from "./services/desired-sync.js";
+import type { DeviceAuth } from "./services/device-auth.js";
+import type { DeviceService } from "./services/device-service.js";
+import type { EventService } from "./services/event-service.js";
+import type { IncidentService } from "./services/incident-service.js";
+import type { ModelService } from "./services/model-service.js";
+import type { NotificationService } from "./services/notification-service.js";
+import type { ProjectService } from "./services/project-service.js";
+import type { StatsService } from "./services/stats-service.js";
+import type { VerdictService } from "./services/verdict-service.js";
+
+/** The hub's parts, for routes, the CLI and tests. */
+export interface HubServices {
+  store: MetadataStore;
+  blobs: BlobStore;
+  urls: HubUrls;
+  deviceAuth: DeviceAuth;
+  projects: ProjectService;
+  devices: DeviceService;
+  models: ModelService;
+  deployments: DeploymentService;
+  desired: DesiredSync;
+  events: EventService;
+  incidents: IncidentService;
+  verdicts: VerdictService;
+  notifications: NotificationService;
+  dispatcher: NotificationDispatcher;
+  ingest: Ingest;
+  stats: StatsService;
+  /** the embedded broker, when enabled and started */
+  broker: EmbeddedBroker | null;
+  /** whether the hub's MQTT client is connected now */
+  mqttConnected(): boolean;
+}

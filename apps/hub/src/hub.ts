@@ -1,0 +1,250 @@
+import { randomBytes } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import multipart from "@fastify/multipart";
+import { KensaError } from "@kensa/contracts";
+import { checkModelAgainstManifest } from "@kensa/vision";
+import Fastify, { type FastifyInstance } from "fastify";
+import { resolveAdminToken } from "./admin-token.js";
+import { FsBlobStore } from "./blobstore/fs/fs-blob-store.js";
+import { EmbeddedBroker } from "./broker/embedded-broker.js";
+import { type HubConfig, type HubConfigInput, parseHubConfig } from "./config.js";
+import { openDatabase } from "./db/open-database.js";
+import type { HubServices } from "./hub-services.js";
+import { connectHost, HubUrls } from "./hub-urls.js";
+import { HubMqttClient } from "./ingest/hub-mqtt-client.js";
+import { Ingest } from "./ingest/ingest.js";
+import { EmailNotifier } from "./notify/email-notifier.js";
+import { NotificationDispatcher } from "./notify/notification-dispatcher.js";
+import type { Notifier } from "./notify/notifier.js";
+import { WebhookNotifier } from "./notify/webhook-notifier.js";
+import { registerAuth } from "./routes/auth.js";
+import { deploymentRoutes } from "./routes/deployment-routes.js";
+import { deviceRoutes } from "./routes/device-routes.js";
+import { registerErrorHandler } from "./routes/error-handler.js";
+import { eventRoutes } from "./routes/event-routes.js";
+import { incidentRoutes } from "./routes/incident-routes.js";
+import { modelRoutes } from "./routes/model-routes.js";
+import { projectRoutes } from "./routes/project-routes.js";
+import { systemRoutes } from "./routes/system-routes.js";
+import { DeploymentService } from "./services/deployment-service.js";
+import { DesiredSync } from "./services/desired-sync.js";
+import { DeviceAuth } from "./services/device-auth.js";
+import { DeviceService, HUB_MQTT_USERNAME } from "./services/device-service.js";
+import { EventService } from "./services/event-service.js";
+import { IncidentService } from "./services/incident-service.js";
+import { type ModelChecker, ModelService } from "./services/model-service.js";
+import { NotificationService } from "./services/notification-service.js";
+import { ProjectService } from "./services/project-service.js";
+import { StatsService } from "./services/stats-service.js";
+import { VerdictService } from "./services/verdict-service.js";
+
+export interface HubDeps {
+  /** for KENSA_ADMIN_TOKEN and KENSA_LOG_LEVEL; process.env by default */
+  env?: Record<string, string | undefined>;
+  /** replace notifiers by type (e.g. another e-mail transport); email and webhook by default */
+  notifiers?: Notifier[];
+  /** ONNX validation; @kensa/vision's checkModelAgainstManifest by default */
+  checkModel?: ModelChecker;
+}
+
+export interface HubAddresses {
+  httpUrl: string;
+  mqttUrl: string;
+}
+
+export interface Hub {
+  /** the Fastify app, routes registered, not listening (use inject() before start()) */
+  app: FastifyInstance;
+  config: HubConfig;
+  adminToken: string;
+  services: HubServices;
+  /** binds HTTP and the embedded broker, connects the hub's MQTT client, starts notifications */
+  start(): Promise<HubAddresses>;
+  close(): Promise<void>;
+}
+
+const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+/** Builds the hub: validated config, migrated database, services and routes. Binds nothing. */
+export async function createHub(input: HubConfigInput | HubConfig = {}, deps: HubDeps = {}): Promise<Hub> {
+  const config = parseHubConfig(input);
+  const env = deps.env ?? process.env;
+  await mkdir(config.dataDir, { recursive: true });
+  const adminToken = await resolveAdminToken(config.adminToken, env, config.dataDir);
+  const envLevel = env.KENSA_LOG_LEVEL && LOG_LEVELS.has(env.KENSA_LOG_LEVEL) ? env.KENSA_LOG_LEVEL : undefined;
+
+  const app = Fastify({
+    logger: {
+      level: config.logLevel ?? envLevel ?? "info",
+      redact: ["req.headers.authorization", "req.headers.cookie"],
+    },
+    // Unknown keys are errors, not silently dropped (Fastify's default removes them).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false } },
+    bodyLimit: 1024 * 1024,
+  });
+  const log = app.log;
+
+  const store = await openDatabase(config);
+  const blobs = new FsBlobStore(join(config.dataDir, "blobs"));
+  const urls = new HubUrls(
+    config.http.publicUrl ?? `http://${connectHost(config.http.host)}:${config.http.port}`,
+    config.mqtt.publicUrl ??
+      (config.mqtt.embedded.enabled
+        ? `mqtt://${connectHost(config.mqtt.embedded.host)}:${config.mqtt.embedded.port}`
+        : (config.mqtt.url ?? "")),
+  );
+  const { db } = store;
+  const deviceAuth = new DeviceAuth(db);
+  const projects = new ProjectService(db);
+  const desired = new DesiredSync(db, urls, log);
+  const models = new ModelService(db, blobs, projects, deps.checkModel ?? checkModelAgainstManifest);
+  const deployments = new DeploymentService(db, blobs, projects, models, desired);
+  const devices = new DeviceService(db, projects, deployments, desired, urls);
+  const incidents = new IncidentService(db);
+  const notifications = new NotificationService(db);
+  const events = new EventService(db, blobs, projects, incidents, notifications);
+  const verdicts = new VerdictService(db, incidents, projects);
+  const notifierMap = new Map<string, Notifier>([
+    ["email", new EmailNotifier(config.smtp)],
+    ["webhook", new WebhookNotifier()],
+  ]);
+  for (const n of deps.notifiers ?? []) notifierMap.set(n.type, n);
+  const dispatcher = new NotificationDispatcher({
+    db,
+    notifiers: [...notifierMap.values()],
+    projects,
+    incidents,
+    urls,
+    log,
+    options: config.notifications,
+  });
+  const ingest = new Ingest(devices, events, log, () => dispatcher.kick());
+  const stats = new StatsService(db, () => ingest.counters);
+
+  let broker: EmbeddedBroker | null = null;
+  let mqttClient: HubMqttClient | null = null;
+  const services: HubServices = {
+    store,
+    blobs,
+    urls,
+    deviceAuth,
+    projects,
+    devices,
+    models,
+    deployments,
+    desired,
+    events,
+    incidents,
+    verdicts,
+    notifications,
+    dispatcher,
+    ingest,
+    stats,
+    get broker() {
+      return broker;
+    },
+    mqttConnected: () => mqttClient?.connected ?? false,
+  };
+
+  registerErrorHandler(app);
+  registerAuth(app, { adminToken, devices: deviceAuth });
+  await app.register(multipart, {
+    limits: { fileSize: config.limits.modelBytes, files: 1, fields: 10, fieldSize: 1024 * 1024, parts: 12 },
+  });
+  projectRoutes(app, services);
+  deviceRoutes(app, services);
+  modelRoutes(app, services);
+  deploymentRoutes(app, services);
+  eventRoutes(app, services, { mediaBytes: config.limits.mediaBytes });
+  incidentRoutes(app, services);
+  systemRoutes(app, services);
+
+  let started = false;
+  let closed: Promise<void> | null = null;
+
+  async function start(): Promise<HubAddresses> {
+    if (started) throw new KensaError("KENSA_ERR_INTERNAL", "the hub was already started");
+    started = true;
+    let brokerUrl = config.mqtt.url ?? "";
+    let username = config.mqtt.username;
+    let password = config.mqtt.password;
+    try {
+      if (config.mqtt.embedded.enabled) {
+        password = randomBytes(24).toString("base64url");
+        username = HUB_MQTT_USERNAME;
+        broker = new EmbeddedBroker({
+          host: config.mqtt.embedded.host,
+          port: config.mqtt.embedded.port,
+          hubUsername: HUB_MQTT_USERNAME,
+          hubPassword: password,
+          verifyDevice: async (id, secret) => (await deviceAuth.verify(id, secret)) !== null,
+          log,
+        });
+        const port = await broker.listen();
+        brokerUrl = `mqtt://${connectHost(config.mqtt.embedded.host)}:${port}`;
+      }
+      try {
+        await app.listen({ host: config.http.host, port: config.http.port });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+          throw new KensaError(
+            "KENSA_ERR_PORT_IN_USE",
+            `http listener: port ${config.http.port} on ${config.http.host} is already in use`,
+            { listener: "http", host: config.http.host, port: config.http.port },
+          );
+        }
+        throw err;
+      }
+      const addr = app.server.address();
+      const httpPort = typeof addr === "object" && addr ? addr.port : config.http.port;
+      urls.set(
+        config.http.publicUrl ?? `http://${connectHost(config.http.host)}:${httpPort}`,
+        config.mqtt.publicUrl ?? brokerUrl,
+      );
+      mqttClient = new HubMqttClient({
+        url: brokerUrl,
+        username,
+        password,
+        log,
+        onMessage: (topic, payload) => ingest.handle(topic, payload),
+        // The embedded broker keeps retained messages in memory only, and an external one may
+        // have been wiped: after every connect, publish every device's desired state again.
+        onConnected: () => desired.sync("all"),
+      });
+      desired.attach(mqttClient);
+      await mqttClient.connect();
+      dispatcher.start();
+    } catch (err) {
+      closed ??= shutdown();
+      await closed;
+      throw err;
+    }
+    log.info({ httpUrl: urls.http, mqttUrl: urls.mqtt }, "kensa hub started");
+    return { httpUrl: urls.http, mqttUrl: urls.mqtt };
+  }
+
+  async function shutdown(): Promise<void> {
+    await dispatcher.stop();
+    await desired.idle();
+    desired.attach(null);
+    await mqttClient?.close();
+    mqttClient = null;
+    await broker?.close();
+    await app.close();
+    await desired.idle();
+    await store.close();
+  }
+
+  return {
+    app,
+    config,
+    adminToken,
+    services,
+    start,
+    close: () => {
+      closed ??= shutdown();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import { randomBytes } from "node:crypto";
+import { type Desired, KensaError, topics } from "@kensa/contracts";
+import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
+import type { Logger } from "../logger.js";
+import type { DesiredPublisher } from "../services/desired-sync.js";
+
+export interface HubMqttOptions {
+  url: string;
+  username?: string;
+  password?: string;
+  log: Logger;
+  /** every device message; resolves when handled (the PUBACK waits for it) */
+  onMessage(topic: string, payload: Uint8Array): Promise<void>;
+  /** after every (re)connect and subscription: the broker may have lost retained state */
+  onConnected(): Promise<void>;
+}
+
+/** ms to wait for the first connection before start() gives up */
+const CONNECT_TIMEOUT_MS = 15_000;
+
+/**
+ * The hub's own MQTT client, the same against the embedded broker or an external one. It
+ * acknowledges a QoS 1 message only after handling it, so a message the hub crashed on is
+ * redelivered by a broker that keeps sessions.
+ */
+export class HubMqttClient implements DesiredPublisher {
+  #opts: HubMqttOptions;
+  #client: MqttClient | null = null;
+
+  constructor(opts: HubMqttOptions) {
+    this.#opts = opts;
+  }
+
+  get connected(): boolean {
+    return this.#client?.connected ?? false;
+  }
+
+  async connect(): Promise<void> {
+    const { url, username, password, log } = this.#opts;
+    const client = mqtt.connect(url, {
+      clientId: `kensa-hub-${randomBytes(6).toString("hex")}`,
+      username,
+      password,
+      clean: true,
+      resubscribe: false,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      protocolVersion: 4,
+    });
+    this.#client = client;
+    client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {
+      const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+      this.#opts.onMessage(packet.topic, payload).then(
+        () => done(),
+        () => done(),
+      );
+    };
+    client.on("error", (err) => log.warn({ err: err.message }, "hub mqtt client error"));
+    client.on("offline", () => log.warn({}, "hub mqtt client offline; reconnecting"));
+
+    let first: ((err?: Error) => void) | null = null;
+    const firstConnect = new Promise<void>((resolve, reject) => {
+      first = (err) => (err ? reject(err) : resolve());
+    });
+    const settleFirst = (err?: Error) => {
+      const f = first;
+      first = null;
+      f?.(err);
+    };
+    client.on("connect", () => {
+      void (async () => {
+        try {
+          await client.subscribeAsync(topics.allDevices("+"), { qos: 1 });
+          log.info({}, "hub mqtt client connected and subscribed");
+          await this.#opts.onConnected();
+          settleFirst();
+        } catch (err) {
+          log.error({ err: (err as Error).message }, "hub mqtt subscribe failed");
+          settleFirst(err as Error);
+        }
+      })();
+    });
+    const timer = setTimeout(
+      () => settleFirst(new KensaError("KENSA_ERR_INTERNAL", `cannot connect to the MQTT broker at ${url}`)),
+      CONNECT_TIMEOUT_MS,
+    );
+    try {
+      await firstConnect;
+    } catch (err) {
+      await client.endAsync(true).catch(() => {});
+      this.#client = null;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async publishDesired(deviceId: string, desired: Desired): Promise<void> {
+    const client = this.#client;
+    if (!client?.connected) return;
+    await client.publishAsync(topics.desired(deviceId), JSON.stringify(desired), { qos: 1, retain: true });
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = null;
+    if (client) await client.endAsync().catch(() => {});
+  }
+}

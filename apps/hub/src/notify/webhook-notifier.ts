@@ -1,0 +1,43 @@
+import { createHmac } from "node:crypto";
+import { type Delivery, type Notifier, PermanentDeliveryError } from "./notifier.js";
+
+/** ms a receiver may take before the attempt counts as failed */
+const TIMEOUT_MS = 10_000;
+
+/**
+ * Signed JSON POSTs. The signature covers "<timestamp>.<raw body>" so a receiver can reject
+ * replays of old deliveries as well as forged ones.
+ */
+export class WebhookNotifier implements Notifier {
+  readonly type = "webhook" as const;
+
+  async send({ notification, incident, project, signal }: Delivery): Promise<void> {
+    const hook = project.notifications.webhooks.find((w) => w.url === notification.target);
+    if (!hook) throw new PermanentDeliveryError(`webhook ${notification.target} is no longer in the project's routing`);
+    const body = JSON.stringify({ type: "incident.created", deliveryId: notification.id, incident });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = createHmac("sha256", hook.secret).update(`${timestamp}.${body}`).digest("hex");
+    let res: Response;
+    try {
+      res = await fetch(hook.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "kensa-hub",
+          "x-kensa-event": "incident.created",
+          "x-kensa-delivery": notification.id,
+          "x-kensa-timestamp": timestamp,
+          "x-kensa-signature": `sha256=${signature}`,
+        },
+        body,
+        redirect: "manual",
+        signal: AbortSignal.any([signal, AbortSignal.timeout(TIMEOUT_MS)]),
+      });
+    } catch (err) {
+      const cause = (err as Error & { cause?: Error }).cause;
+      throw new Error(`POST ${hook.url} failed: ${cause?.message ?? (err as Error).message}`);
+    }
+    await res.body?.cancel().catch(() => {});
+    if (res.status < 200 || res.status >= 300) throw new Error(`POST ${hook.url} answered HTTP ${res.status}`);
+  }
+}

@@ -1,0 +1,27 @@
+import { Device, EnrollDevice, EnrolledDevice, List } from "@kensa/contracts";
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import type { HubServices } from "../hub-services.js";
+
+export function deviceRoutes(app: FastifyInstance, s: HubServices): void {
+  app.post<{ Body: EnrollDevice }>(
+    "/api/v1/devices",
+    { schema: { body: EnrollDevice, response: { 201: EnrolledDevice } } },
+    async (req, reply) => reply.code(201).send(await s.devices.enroll(req.body)),
+  );
+  app.get<{ Querystring: { projectId?: string } }>(
+    "/api/v1/devices",
+    {
+      schema: {
+        querystring: Type.Object({ projectId: Type.Optional(Type.String()) }, { additionalProperties: false }),
+        response: { 200: List(Device) },
+      },
+    },
+    async (req) => ({ items: await s.devices.list(req.query) }),
+  );
+  app.get<{ Params: { id: string } }>(
+    "/api/v1/devices/:id",
+    { schema: { params: Type.Object({ id: Type.String() }), response: { 200: Device } } },
+    async (req) => s.devices.get(req.params.id),
+  );
+}

@@ -1,0 +1,64 @@
+import { EventQuery, KensaError, List, StoredEvent } from "@kensa/contracts";
+import { type Static, Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import type { HubServices } from "../hub-services.js";
+import { callingDevice } from "./auth.js";
+
+const MediaReply = Type.Object({
+  eventId: Type.String(),
+  sha256: Type.String(),
+  size: Type.Integer(),
+  linked: Type.Boolean(),
+});
+
+export function eventRoutes(app: FastifyInstance, s: HubServices, opts: { mediaBytes: number }): void {
+  app.get<{ Querystring: Static<typeof EventQuery> }>(
+    "/api/v1/events",
+    { schema: { querystring: EventQuery, response: { 200: List(StoredEvent) } } },
+    async (req) => ({ items: await s.events.list(req.query) }),
+  );
+  app.get<{ Params: { id: string } }>(
+    "/api/v1/events/:id",
+    { schema: { params: Type.Object({ id: Type.String() }), response: { 200: StoredEvent } } },
+    async (req) => s.events.get(req.params.id),
+  );
+
+  // Its own context, so any content type reaches the handler as bytes and a wrong one is
+  // answered as invalid media rather than a generic 415.
+  app.register(async (media) => {
+    media.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: opts.mediaBytes }, (_req, body, done) =>
+      done(null, body),
+    );
+    media.addContentTypeParser(
+      ["image/jpeg", "image/png"],
+      { parseAs: "buffer", bodyLimit: opts.mediaBytes },
+      (_req, body, done) => done(null, body),
+    );
+    media.put<{ Params: { id: string } }>(
+      "/api/v1/events/:id/media",
+      {
+        bodyLimit: opts.mediaBytes,
+        schema: {
+          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+          response: { 201: MediaReply },
+        },
+        config: { auth: "admin-or-device" },
+      },
+      async (req, reply) => {
+        const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+        if (type !== "image/jpeg" && type !== "image/png") {
+          throw new KensaError(
+            "KENSA_ERR_MEDIA_INVALID",
+            `media must be image/jpeg or image/png, not "${type || "none"}"`,
+          );
+        }
+        const body = req.body;
+        if (!Buffer.isBuffer(body) || body.byteLength === 0)
+          throw new KensaError("KENSA_ERR_MEDIA_INVALID", "empty body");
+        const device = callingDevice(req);
+        const out = await s.events.attachMedia(device?.deviceId ?? null, req.params.id, type, body);
+        return reply.code(201).send({ eventId: req.params.id, ...out });
+      },
+    );
+  });
+}

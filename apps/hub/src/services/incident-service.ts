@@ -1,0 +1,134 @@
+import {
+  type Event,
+  type Incident,
+  type IncidentStatus,
+  KensaError,
+  type Verdict,
+  type VerdictKind,
+} from "@kensa/contracts";
+import type { Kysely, Selectable } from "kysely";
+import type { HubDatabase, IncidentsTable, VerdictsTable } from "../db/schema.js";
+import { newId } from "../ids.js";
+import type { ProjectRecord } from "./project-service.js";
+
+export interface IncidentQuery {
+  projectId?: string;
+  deviceId?: string;
+  status?: IncidentStatus;
+  limit: number;
+}
+
+/** Incidents are events a project's rule flagged for people, with their verdict history. */
+export class IncidentService {
+  #db: Kysely<HubDatabase>;
+
+  constructor(db: Kysely<HubDatabase>) {
+    this.#db = db;
+  }
+
+  /**
+   * Applies the project's threshold rule to a newly stored event; creates the incident when it
+   * fires. Runs inside the event's transaction, so an event never exists without its incident.
+   */
+  async raiseFor(
+    trx: Kysely<HubDatabase>,
+    event: Event,
+    project: ProjectRecord,
+    receivedAt: string,
+    mediaSha256: string | null,
+  ): Promise<Incident | null> {
+    const fired = evaluateRule(project, event.result.label, event.result.score);
+    if (!fired) return null;
+    const row: IncidentsTable = {
+      id: newId("inc"),
+      project_id: project.id,
+      device_id: event.deviceId,
+      event_id: event.id,
+      status: "open",
+      label: event.result.label,
+      score: event.result.score,
+      rule: fired,
+      model_version_id: event.bundle.modelVersionId,
+      bundle_sha256: event.bundle.sha256,
+      frame_meta: JSON.stringify(event.frame.meta),
+      media_sha256: mediaSha256,
+      created_at: receivedAt,
+    };
+    await trx.insertInto("incidents").values(row).execute();
+    return toIncident(row, []);
+  }
+
+  async list(query: IncidentQuery): Promise<Incident[]> {
+    let q = this.#db.selectFrom("incidents").selectAll().orderBy("created_at", "desc").limit(query.limit);
+    if (query.projectId) q = q.where("project_id", "=", query.projectId);
+    if (query.deviceId) q = q.where("device_id", "=", query.deviceId);
+    if (query.status) q = q.where("status", "=", query.status);
+    const rows = await q.execute();
+    const verdicts = await this.#verdictsOf(rows.map((r) => r.id));
+    return rows.map((r) => toIncident(r, verdicts.get(r.id) ?? []));
+  }
+
+  /** throws KENSA_ERR_INCIDENT_NOT_FOUND */
+  async get(id: string, db: Kysely<HubDatabase> = this.#db): Promise<Incident> {
+    const row = await db.selectFrom("incidents").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new KensaError("KENSA_ERR_INCIDENT_NOT_FOUND", `no incident with id "${id}"`);
+    const verdicts = await this.#verdictsOf([id], db);
+    return toIncident(row, verdicts.get(id) ?? []);
+  }
+
+  async #verdictsOf(ids: string[], db: Kysely<HubDatabase> = this.#db): Promise<Map<string, Verdict[]>> {
+    const out = new Map<string, Verdict[]>();
+    if (ids.length === 0) return out;
+    const rows = await db
+      .selectFrom("verdicts")
+      .selectAll()
+      .where("incident_id", "in", ids)
+      .orderBy("created_at", "asc")
+      .execute();
+    for (const r of rows) {
+      const list = out.get(r.incident_id) ?? [];
+      list.push(toVerdict(r));
+      out.set(r.incident_id, list);
+    }
+    return out;
+  }
+}
+
+/** The rule's description when it fires for this label and score, else null. */
+export function evaluateRule(project: ProjectRecord, label: string, score: number): string | null {
+  const { labels, minScore } = project.rule;
+  const watched = labels.length > 0 ? labels.includes(label) : !project.okLabels.includes(label);
+  if (!watched || score < minScore) return null;
+  return `threshold: ${label} ≥ ${minScore.toFixed(2)}`;
+}
+
+export function toIncident(row: Selectable<IncidentsTable>, verdicts: Verdict[]): Incident {
+  return {
+    id: row.id,
+    projectId: row.project_id,
+    deviceId: row.device_id,
+    eventId: row.event_id,
+    status: row.status as IncidentStatus,
+    label: row.label,
+    score: Number(row.score),
+    rule: row.rule,
+    modelVersionId: row.model_version_id,
+    bundleSha256: row.bundle_sha256,
+    frameMeta: JSON.parse(row.frame_meta) as Incident["frameMeta"],
+    mediaSha256: row.media_sha256,
+    createdAt: row.created_at,
+    verdicts,
+  };
+}
+
+export function toVerdict(row: Selectable<VerdictsTable>): Verdict {
+  return {
+    id: row.id,
+    incidentId: row.incident_id,
+    verdict: row.verdict as VerdictKind,
+    labels: JSON.parse(row.labels) as string[],
+    note: row.note,
+    by: row.decided_by,
+    createdAt: row.created_at,
+  };
+}
