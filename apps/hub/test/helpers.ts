@@ -4,6 +4,7 @@ import type { Event } from "@kensa/contracts";
 import { needService, type TempDir, tcpReachable, tempDir } from "@kensa/testkit";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import pg from "pg";
+import sharp from "sharp";
 import { createHub, type Hub, type HubConfigInput, type HubDeps } from "../src/index.js";
 
 /** Where the Postgres tests look: KENSA_TEST_PG_URL, else user postgres, else the current user (trust auth). */
@@ -254,9 +255,10 @@ export async function seed(
 }
 
 /** A minimal complete PNG (1x1) and JPEG, as devices would upload. */
-export const PNG_1x1 = Buffer.from(
-  "89504e470d0a1a0a0000000d4948445200000001000000010806000000" +
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082",
-  "hex",
-);
-export const JPEG_TINY = Buffer.from("ffd8ffe000104a46494600010100000100010000ffd9", "hex");
+export const PNG_1x1 = await sharp({ create: { width: 1, height: 1, channels: 4, background: "#00000000" } })
+  .png()
+  .toBuffer();
+/** a real, decodable 16×16 JPEG (the hub fully decodes media) */
+export const JPEG_TINY = await sharp({ create: { width: 16, height: 16, channels: 3, background: "#808080" } })
+  .jpeg()
+  .toBuffer();

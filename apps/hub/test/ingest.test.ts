@@ -248,6 +248,12 @@ describe.each(list)("ingest, incidents, verdicts and media ($name)", (backend) =
       error: { code: "KENSA_ERR_MEDIA_INVALID" },
     });
     expect((await put("cam-1", PNG_1x1.subarray(0, 20), "image/png")).status).toBe(422);
+    // JPEG markers around a corrupt body: only a full decode tells
+    const corrupt = Buffer.from(JPEG_TINY);
+    corrupt.fill(0, 200, corrupt.length - 2);
+    expect((await put("cam-1", corrupt, "image/jpeg")).json).toMatchObject({
+      error: { code: "KENSA_ERR_MEDIA_INVALID" },
+    });
     expect((await put("cam-1", Buffer.from("{}"), "application/json")).json).toMatchObject({
       error: { code: "KENSA_ERR_MEDIA_INVALID" },
     });

@@ -5,3 +5,4 @@ export { classify } from "./classify.js";
 export { type LoadModelOptions, loadModel, type ModelRunner, type TensorData } from "./load-model.js";
 export { percentile } from "./percentile.js";
 export { inputDims, type Preprocessed, preprocess } from "./preprocess.js";
+export { type ImageInfo, probeImage } from "./probe-image.js";

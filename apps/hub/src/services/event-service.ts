@@ -1,4 +1,5 @@
 import { type Event, type Incident, KensaError, type StoredEvent } from "@kensa/contracts";
+import { probeImage } from "@kensa/vision";
 import type { Kysely, Selectable } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
@@ -133,6 +134,8 @@ export class EventService {
         kind ? `the body is ${kind} but was sent as ${contentType}` : "the body is not a complete JPEG or PNG image",
       );
     }
+    // markers can frame a corrupt body; only a full decode proves the frame is usable
+    await probeImage(bytes);
     const event = await this.#db
       .selectFrom("events")
       .select(["id", "device_id"])
