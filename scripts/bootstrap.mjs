@@ -15,7 +15,10 @@ if (have !== want || want === "") {
   // onnxruntime-node's postinstall downloads optional GPU binaries from a host that offline and
   // firewalled machines cannot reach; the CPU binaries it needs ship inside the npm package.
   const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", ONNXRUNTIME_NODE_INSTALL_CUDA: "skip" };
-  const cmd = existsSync(lock) ? "npm ci --no-audit --no-fund" : "npm install --no-audit --no-fund";
+  // `npm install` rather than `npm ci`: npm 11 leaves optional per-platform packages of some
+  // dependencies (biome, rollup) out of the lock file and `npm ci` then refuses it. The lock
+  // still pins every version that is installed.
+  const cmd = existsSync(lock) ? "npm install --no-save --no-audit --no-fund" : "npm install --no-audit --no-fund";
   process.stderr.write(`kensa: installing dependencies (${cmd})\n`);
   execSync(cmd, { cwd: root, stdio: "inherit", env });
   const now = existsSync(lock) ? createHash("sha256").update(readFileSync(lock)).digest("hex") : "";

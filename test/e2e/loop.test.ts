@@ -60,6 +60,7 @@ describe("the loop on the embedded default", () => {
       http: { host: "127.0.0.1", port: 0 },
       mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
       smtp: { host: smtp.host, port: smtp.port, from: "kensa@e2e.test" },
+      logLevel: "warn",
       notifications: { attempts: 3, backoffMs: 100 },
     });
     urls = await hub.start();
@@ -98,6 +99,11 @@ describe("the loop on the embedded default", () => {
   }, 120_000);
 
   afterAll(async () => {
+    // on failure, what the agents said is the first thing to read
+    for (const [id, a] of agents) {
+      const notable = a.proc?.logs.filter((l) => l.level === "warn" || l.level === "error" || l.level === "stderr");
+      if (notable?.length) console.log(`${id} logs:\n${notable.map((l) => JSON.stringify(l)).join("\n")}`);
+    }
     await Promise.all([...agents.values()].map((a) => a.proc?.kill("SIGKILL")));
     await hub?.close();
     await webhook?.close();
@@ -183,10 +189,20 @@ describe("the loop on the embedded default", () => {
       "two invalid payloads counted",
       async () => (await api.stats()).ingest.invalid >= before.ingest.invalid + 2,
     );
-    // publishing under another device's topic: the broker refuses and the hub never sees it
+    await intruder.endAsync();
+    // publishing under another device's topic: the broker disconnects the publisher and the hub
+    // never sees the message (MQTT 3.1.1 has no per-message refusal)
+    const forger = await mqtt.connectAsync(urls.mqttUrl, {
+      clientId: "cam-b-forger",
+      username: "cam-b",
+      password: b.secret,
+      reconnectPeriod: 0,
+    });
+    const closed = new Promise<void>((resolve) => forger.once("close", () => resolve()));
     const forged = { ...(await eventsOf("cam-a"))[0], id: "forged-event-0001" };
-    await intruder.publishAsync(topics.events("cam-a"), JSON.stringify(forged), { qos: 1 }).catch(() => undefined);
-    await intruder.endAsync(true);
+    forger.publish(topics.events("cam-a"), JSON.stringify(forged), { qos: 1 });
+    await closed;
+    forger.end(true);
     const res = await fetch(`${urls.httpUrl}/api/v1/events/forged-event-0001`, {
       headers: { authorization: `Bearer ${hub.adminToken}` },
     });
@@ -287,9 +303,7 @@ async function agentSequenceCounter(agentDir: string): Promise<number> {
 }
 
 function readCounter(db: import("better-sqlite3").Database): number {
-  // the agent keeps its next sequence number in a one-row table; see apps/agent/src/outbox.ts
-  const row = db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").get() as
-    | { value: number | string }
-    | undefined;
+  // the agent keeps its last assigned sequence number in `counters`; see apps/agent/src/agent-db.ts
+  const row = db.prepare("SELECT value FROM counters WHERE name = 'event_seq'").get() as { value: number } | undefined;
   return Number(row?.value ?? 0);
 }

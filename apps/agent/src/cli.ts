@@ -10,6 +10,8 @@ const usage = `Usage: kensa-agent [--config <file.json>] [options]
   --mqtt <url>        broker URL, e.g. mqtt://hub:1883 (mqttUrl)
   --device <id>       device id                      (deviceId)
   --data-dir <dir>    outbox, media and bundles      (dataDir)
+  --synthetic <fps>   add a synthetic camera source at this frame rate
+  --folder <dir>      add a folder source (images in name order, looping)
   --validate-config   check the config, print OK or the errors, exit 0/1
   -h, --help
 
@@ -37,6 +39,10 @@ export async function runAgentCli(argv: string[]): Promise<number> {
     mqttUrl: args.mqtt,
     deviceId: args.device,
     dataDir: args["data-dir"],
+    sources: [
+      ...(args.synthetic ? [{ id: "synthetic", type: "synthetic", fps: Number(args.synthetic) }] : []),
+      ...(args.folder ? [{ id: "folder", type: "folder", path: args.folder }] : []),
+    ],
   };
   const log = new Logger();
   let config: AgentConfig;
@@ -96,6 +102,8 @@ function parse(argv: string[]) {
       mqtt: { type: "string" },
       device: { type: "string" },
       "data-dir": { type: "string" },
+      synthetic: { type: "string" },
+      folder: { type: "string" },
       "validate-config": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },

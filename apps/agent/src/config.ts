@@ -90,6 +90,8 @@ export interface AgentConfigOverrides {
   hubUrl?: string;
   mqttUrl?: string;
   dataDir?: string;
+  /** sources added to the file's, for running an agent from flags alone */
+  sources?: unknown[];
 }
 
 /**
@@ -104,7 +106,10 @@ export function loadAgentConfig(
 ): AgentConfig {
   const base = readInput(fileJsonOrObject);
   const merged: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
+  const { sources: extraSources, ...scalars } = overrides;
+  for (const [k, v] of Object.entries(scalars)) if (v !== undefined) merged[k] = v;
+  if (extraSources?.length)
+    merged.sources = [...(Array.isArray(merged.sources) ? merged.sources : []), ...extraSources];
   const secret = secretFromEnv(env);
   if (secret !== undefined) merged.secret = secret;
 

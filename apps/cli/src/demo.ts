@@ -60,6 +60,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
     http: { host: "127.0.0.1", port: opts.httpPort },
     mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: opts.mqttPort } },
     smtp: { host: smtp.host, port: smtp.port, from: "kensa-demo@localhost" },
+    logLevel: "warn",
   });
   const agents: AgentProcess[] = [];
   let reviewer: NodeJS.Timeout | undefined;
@@ -109,6 +110,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
             sources: [
               { id: "synthetic", type: "synthetic", fps: opts.fps, seed: 1000 + i, defectRate: opts.defectRate },
             ],
+            telemetryIntervalMs: 1000,
           },
           join(agentDir, "agent.json"),
           { KENSA_DEVICE_SECRET: enrolled.secret, KENSA_LOG_LEVEL: "warn" },

@@ -78,7 +78,7 @@ export class HubClient {
     return this.#call("POST", "/deployments", d);
   }
   listIncidents(q: { status?: string; projectId?: string; limit?: number } = {}): Promise<{ items: Incident[] }> {
-    const qs = new URLSearchParams(Object.entries(q).map(([k, v]) => [k, String(v)])).toString();
+    const qs = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)])).toString();
     return this.#call("GET", `/incidents${qs ? `?${qs}` : ""}`);
   }
   verdict(incidentId: string, v: CreateVerdict): Promise<Verdict> {

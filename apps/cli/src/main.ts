@@ -10,6 +10,21 @@ const program = new Command()
   .description("Computer-vision inspection at the edge, with the whole MLOps loop around it")
   .showHelpAfterError();
 
+interface HubFlags {
+  hub?: string;
+  token?: string;
+  dataDir?: string;
+}
+interface ProjectFlags extends HubFlags {
+  slug: string;
+  name: string;
+  task: string;
+  labels: string;
+  okLabels: string;
+  email: string;
+  minScore: number;
+}
+
 const hubOpts = (cmd: Command) =>
   cmd
     .option("--hub <url>", "hub URL (env KENSA_HUB_URL)", undefined)
@@ -73,20 +88,20 @@ hubOpts(
     .option("--ok-labels <list>", "comma-separated labels that mean OK", "")
     .option("--email <list>", "comma-separated e-mail recipients of incidents", "")
     .option("--min-score <n>", "incident threshold", (v) => Number(v), 0.5),
-).action(async (o: Record<string, string> & { minScore: number }) => {
+).action(async (o: ProjectFlags) => {
   const split = (s: string) =>
     s
       .split(",")
       .map((x) => x.trim())
       .filter(Boolean);
   const p = await hubClientFrom(o).createProject({
-    slug: o.slug!,
-    name: o.name!,
+    slug: o.slug,
+    name: o.name,
     task: o.task as "classification",
-    labels: split(o.labels!),
-    okLabels: split(o.okLabels ?? ""),
+    labels: split(o.labels),
+    okLabels: split(o.okLabels),
     rule: { type: "threshold", labels: [], minScore: o.minScore },
-    notifications: { email: split(o.email ?? ""), webhooks: [], cooldownSec: 300 },
+    notifications: { email: split(o.email), webhooks: [], cooldownSec: 300 },
   });
   console.log(JSON.stringify(p, null, 2));
 });
@@ -100,20 +115,18 @@ hubOpts(
     .option("--name <name>")
     .option("--tag <tag...>", "tags (repeatable)", [] as string[])
     .option("--arch <arch>", "x64 | arm64 | armv7"),
-).action(
-  async (o: { project: string; id?: string; name?: string; tag: string[]; arch?: string } & Record<string, string>) => {
-    const e = await hubClientFrom(o).enrollDevice({
-      projectId: o.project,
-      id: o.id,
-      name: o.name,
-      tags: o.tag,
-      arch: o.arch as "x64" | undefined,
-    });
-    console.log(`device ${e.device.id} enrolled`);
-    console.log(`secret (shown once, store it now): ${e.secret}`);
-    console.log(`start its agent with:\n  KENSA_DEVICE_SECRET=${e.secret} ${e.command}`);
-  },
-);
+).action(async (o: { project: string; id?: string; name?: string; tag: string[]; arch?: string } & HubFlags) => {
+  const e = await hubClientFrom(o).enrollDevice({
+    projectId: o.project,
+    id: o.id,
+    name: o.name,
+    tags: o.tag,
+    arch: o.arch as "x64" | undefined,
+  });
+  console.log(`device ${e.device.id} enrolled`);
+  console.log(`secret (shown once, store it now): ${e.secret}`);
+  console.log(`start its agent with:\n  KENSA_DEVICE_SECRET=${e.secret} ${e.command}`);
+});
 
 const model = program.command("model").description("model versions");
 hubOpts(
@@ -122,7 +135,7 @@ hubOpts(
     .argument("<model.onnx>")
     .requiredOption("--manifest <file>", "model manifest (JSON): task, input, preprocessing, labels, …")
     .requiredOption("--project <id>", "project id"),
-).action(async (file: string, o: { manifest: string; project: string } & Record<string, string>) => {
+).action(async (file: string, o: { manifest: string; project: string } & HubFlags) => {
   const manifest = parseWith(
     ModelManifestSchema,
     JSON.parse(await readFile(o.manifest, "utf8")),
@@ -132,13 +145,11 @@ hubOpts(
   const v = await hubClientFrom(o).pushModel(o.project, await readFile(file), manifest, file.split("/").pop());
   console.log(`model version ${v.id} (v${v.version}, sha256 ${v.sha256}) stored as ${v.stage}`);
 });
-hubOpts(model.command("list").option("--project <id>")).action(
-  async (o: { project?: string } & Record<string, string>) => {
-    const { items } = await hubClientFrom(o).listModels(o.project);
-    for (const v of items)
-      console.log(`${v.id}  v${v.version}  ${v.stage.padEnd(9)}  ${v.sha256.slice(0, 12)}  ${v.name}`);
-  },
-);
+hubOpts(model.command("list").option("--project <id>")).action(async (o: { project?: string } & HubFlags) => {
+  const { items } = await hubClientFrom(o).listModels(o.project);
+  for (const v of items)
+    console.log(`${v.id}  v${v.version}  ${v.stage.padEnd(9)}  ${v.sha256.slice(0, 12)}  ${v.name}`);
+});
 model
   .command("build-blemish")
   .description("write Kensa's hand-built first model (a real ONNX CNN) and its manifest")
@@ -159,7 +170,7 @@ hubOpts(
     .option("--device <id...>", "device ids", [] as string[])
     .option("--tag <tag...>", "device tags", [] as string[])
     .option("--pipeline <id>", "pipeline on the device", "default"),
-).action(async (id: string, o: { device: string[]; tag: string[]; pipeline: string } & Record<string, string>) => {
+).action(async (id: string, o: { device: string[]; tag: string[]; pipeline: string } & HubFlags) => {
   const d = await hubClientFrom(o).deploy({
     modelVersionId: id,
     pipeline: o.pipeline,
