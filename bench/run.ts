@@ -66,6 +66,7 @@ async function frameToStoredEvent(seconds: number): Promise<Row> {
     dataDir: join(dir.path, "hub"),
     http: { host: "127.0.0.1", port: 0 },
     mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
+    logLevel: "warn",
   });
   const agentDir = join(dir.path, "agent");
   let agent: Awaited<ReturnType<typeof spawnAgent>> | undefined;
