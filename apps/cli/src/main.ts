@@ -232,7 +232,13 @@ program
   );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (isKensaError(err)) console.error(`error ${err.code}: ${err.message}`);
+  if (isKensaError(err)) {
+    console.error(`error ${err.code}: ${err.message}`);
+    if (err.code === "KENSA_ERR_PORT_IN_USE") {
+      console.error("  choose other ports with --port / --mqtt-port, stop the other server, or run `kensa demo`,");
+      console.error("  which picks free ports; an external broker is configured with mqtt.url in the hub config");
+    }
+  }
   else console.error(`error: ${(err as Error).message}`);
   process.exitCode = 1;
 });
