@@ -238,7 +238,6 @@ program.parseAsync(process.argv).catch((err: unknown) => {
       console.error("  choose other ports with --port / --mqtt-port, stop the other server, or run `kensa demo`,");
       console.error("  which picks free ports; an external broker is configured with mqtt.url in the hub config");
     }
-  }
-  else console.error(`error: ${(err as Error).message}`);
+  } else console.error(`error: ${(err as Error).message}`);
   process.exitCode = 1;
 });
