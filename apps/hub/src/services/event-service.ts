@@ -59,7 +59,7 @@ export class EventService {
   async ingest(event: Event, projectId: string): Promise<IngestOutcome> {
     const project = await this.#projects.get(projectId);
     const receivedAt = isoNow();
-    return this.#db.transaction().execute(async (trx) => {
+    const outcome = await this.#db.transaction().execute(async (trx) => {
       const res = await trx
         .insertInto("events")
         .values({
@@ -97,8 +97,39 @@ export class EventService {
       }
       const incident = await this.#incidents.raiseFor(trx, event, project, receivedAt, mediaSha256);
       if (incident) await this.#notifications.planFor(trx, incident, project, receivedAt);
-      return { stored: true, incident };
+      return { stored: true, incident, linked: mediaSha256 !== null };
     });
+    if (outcome.stored && event.media && !outcome.linked) await this.#linkMedia(event.id, event.deviceId);
+    return { stored: outcome.stored, incident: outcome.incident };
+  }
+
+  /**
+   * Points an event and its incident at media stored for it. Run after each side commits: under
+   * PostgreSQL's read committed, an upload and its event committing at the same time do not see
+   * each other inside their transactions, but whichever commits last sees both here.
+   */
+  async #linkMedia(eventId: string, deviceId: string): Promise<void> {
+    const media = await this.#db
+      .selectFrom("event_media")
+      .select("sha256")
+      .where("event_id", "=", eventId)
+      .where("device_id", "=", deviceId)
+      .executeTakeFirst();
+    if (!media) return;
+    await this.#db
+      .updateTable("events")
+      .set({ media_sha256: media.sha256 })
+      .where("id", "=", eventId)
+      .where("device_id", "=", deviceId)
+      .where("media_sha256", "is", null)
+      .execute();
+    await this.#db
+      .updateTable("incidents")
+      .set({ media_sha256: media.sha256 })
+      .where("event_id", "=", eventId)
+      .where("device_id", "=", deviceId)
+      .where("media_sha256", "is", null)
+      .execute();
   }
 
   async list(query: EventQuery): Promise<StoredEvent[]> {
@@ -160,6 +191,7 @@ export class EventService {
         await trx.updateTable("incidents").set({ media_sha256: sha256 }).where("event_id", "=", eventId).execute();
       }
     });
+    if (!event) await this.#linkMedia(eventId, owner);
     return { sha256, size, linked: !!event };
   }
 
