@@ -1,18 +1,27 @@
 import { readFileSync } from "node:fs";
 import type {
   CreateDeployment,
+  CreatedSnapshot,
   CreateProject,
+  CreateSnapshot,
   CreateVerdict,
+  DatasetImport,
+  DatasetStats,
   Deployment,
   Device,
   EnrollDevice,
   EnrolledDevice,
   ErrorReply,
+  ExportQuery,
   HubStats,
+  ImportOptions,
   Incident,
+  LabelingQueue,
   ModelManifest,
   ModelVersion,
   Project,
+  Snapshot,
+  SnapshotDiff,
   Verdict,
 } from "@kensa/contracts";
 import { type ErrorCode, errorCatalog, KensaError } from "@kensa/contracts";
@@ -27,10 +36,16 @@ export class HubClient {
     this.#token = token;
   }
 
-  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const init: RequestInit = { method, headers: { authorization: `Bearer ${this.#token}` } };
+  async #call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const init: RequestInit & { duplex?: "half" } = {
+      method,
+      headers: { authorization: `Bearer ${this.#token}`, ...headers },
+    };
     if (body instanceof FormData) init.body = body;
-    else if (body !== undefined) {
+    else if (body instanceof ReadableStream) {
+      init.body = body;
+      init.duplex = "half"; // a streamed upload (Node's fetch needs this for stream bodies)
+    } else if (body !== undefined) {
       init.body = JSON.stringify(body);
       (init.headers as Record<string, string>)["content-type"] = "application/json";
     }
@@ -86,6 +101,62 @@ export class HubClient {
   }
   stats(): Promise<HubStats> {
     return this.#call("GET", "/stats");
+  }
+
+  /** Uploads a dataset archive; the hub answers at once with the running import. */
+  importDataset(
+    projectId: string,
+    archive: ReadableStream<Uint8Array>,
+    options: Partial<ImportOptions> & Pick<ImportOptions, "format">,
+  ): Promise<DatasetImport> {
+    const qs = new URLSearchParams(
+      Object.entries(options)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]): [string, string] => [k, String(v)]),
+    );
+    return this.#call("POST", `/projects/${encodeURIComponent(projectId)}/imports?${qs}`, archive, {
+      "content-type": "application/octet-stream",
+    });
+  }
+  getImport(id: string): Promise<DatasetImport> {
+    return this.#call("GET", `/imports/${encodeURIComponent(id)}`);
+  }
+  /** The export archive as a response whose body streams. */
+  async exportDataset(projectId: string, q: ExportQuery): Promise<Response> {
+    const qs = new URLSearchParams(
+      Object.entries(q)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]): [string, string] => [k, String(v)]),
+    );
+    const res = await fetch(`${this.baseUrl}/api/v1/projects/${encodeURIComponent(projectId)}/export?${qs}`, {
+      headers: { authorization: `Bearer ${this.#token}` },
+    }).catch((err: Error) => {
+      throw new Error(`cannot reach the hub at ${this.baseUrl}: ${err.message}`);
+    });
+    if (!res.ok) {
+      const e = ((await res.json().catch(() => null)) as ErrorReply | null)?.error;
+      const code = (e?.code && e.code in errorCatalog ? e.code : "KENSA_ERR_INTERNAL") as ErrorCode;
+      throw new KensaError(code, e?.message ?? `export → HTTP ${res.status}`, e?.details);
+    }
+    return res;
+  }
+  createSnapshot(projectId: string, body: Partial<CreateSnapshot>): Promise<CreatedSnapshot> {
+    return this.#call("POST", `/projects/${encodeURIComponent(projectId)}/snapshots`, body);
+  }
+  getSnapshot(id: string): Promise<Snapshot> {
+    return this.#call("GET", `/snapshots/${encodeURIComponent(id)}`);
+  }
+  listSnapshots(projectId: string): Promise<{ items: Snapshot[] }> {
+    return this.#call("GET", `/projects/${encodeURIComponent(projectId)}/snapshots`);
+  }
+  diffSnapshots(from: string, to: string): Promise<SnapshotDiff> {
+    return this.#call("GET", `/snapshots/${encodeURIComponent(from)}/diff/${encodeURIComponent(to)}`);
+  }
+  datasetStats(projectId: string): Promise<DatasetStats> {
+    return this.#call("GET", `/projects/${encodeURIComponent(projectId)}/dataset-stats`);
+  }
+  labelingQueue(projectId: string, limit = 10): Promise<LabelingQueue> {
+    return this.#call("GET", `/projects/${encodeURIComponent(projectId)}/labeling-queue?limit=${limit}`);
   }
 }
 

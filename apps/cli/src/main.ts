@@ -1,6 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { isKensaError, type ModelManifest, ModelManifest as ModelManifestSchema, parseWith } from "@kensa/contracts";
 import { Command, Option } from "commander";
+import { registerDatasetCommands } from "./commands/dataset-command.js";
 import { runDemo } from "./demo.js";
 import { parseDuration } from "./duration.js";
 import { hubClientFrom } from "./hub-client.js";
@@ -178,6 +179,8 @@ hubOpts(
   });
   console.log(`deployment ${d.id}: bundle ${d.bundleSha256.slice(0, 12)} → ${d.deviceIds.join(", ")}`);
 });
+
+registerDatasetCommands(program, hubOpts);
 
 program
   .command("demo")

@@ -1,5 +1,6 @@
 import type { BlobStore } from "./blobstore/blob-store.js";
 import type { EmbeddedBroker } from "./broker/embedded-broker.js";
+import type { Datasets } from "./datasets/datasets.js";
 import type { MetadataStore } from "./db/open-database.js";
 import type { HubUrls } from "./hub-urls.js";
 import type { Ingest } from "./ingest/ingest.js";
@@ -34,6 +35,8 @@ export interface HubServices {
   dispatcher: NotificationDispatcher;
   ingest: Ingest;
   stats: StatsService;
+  /** samples, labels, snapshots, imports and exports */
+  datasets: Datasets;
   /** the embedded broker, when enabled and started */
   broker: EmbeddedBroker | null;
   /** whether the hub's MQTT client is connected now */

@@ -9,6 +9,7 @@ import { resolveAdminToken } from "./admin-token.js";
 import { FsBlobStore } from "./blobstore/fs/fs-blob-store.js";
 import { EmbeddedBroker } from "./broker/embedded-broker.js";
 import { type HubConfig, type HubConfigInput, parseHubConfig } from "./config.js";
+import { createDatasets } from "./datasets/datasets.js";
 import { openDatabase } from "./db/open-database.js";
 import type { HubServices } from "./hub-services.js";
 import { connectHost, HubUrls } from "./hub-urls.js";
@@ -19,6 +20,7 @@ import { NotificationDispatcher } from "./notify/notification-dispatcher.js";
 import type { Notifier } from "./notify/notifier.js";
 import { WebhookNotifier } from "./notify/webhook-notifier.js";
 import { registerAuth } from "./routes/auth.js";
+import { datasetTransferRoutes } from "./routes/dataset-transfer-routes.js";
 import { deploymentRoutes } from "./routes/deployment-routes.js";
 import { deviceRoutes } from "./routes/device-routes.js";
 import { registerErrorHandler } from "./routes/error-handler.js";
@@ -26,6 +28,8 @@ import { eventRoutes } from "./routes/event-routes.js";
 import { incidentRoutes } from "./routes/incident-routes.js";
 import { modelRoutes } from "./routes/model-routes.js";
 import { projectRoutes } from "./routes/project-routes.js";
+import { sampleRoutes } from "./routes/sample-routes.js";
+import { snapshotRoutes } from "./routes/snapshot-routes.js";
 import { systemRoutes } from "./routes/system-routes.js";
 import { DeploymentService } from "./services/deployment-service.js";
 import { DesiredSync } from "./services/desired-sync.js";
@@ -101,10 +105,26 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const models = new ModelService(db, blobs, projects, deps.checkModel ?? checkModelAgainstManifest);
   const deployments = new DeploymentService(db, blobs, projects, models, desired);
   const devices = new DeviceService(db, projects, deployments, desired, urls);
+  const datasets = createDatasets({
+    db,
+    blobs,
+    projects,
+    // archives are spooled next to the blobs; the limit is generous because a dataset is
+    // many images (NEU-DET is 37 MB, magnetic tile 57 MB)
+    imports: { tmpDir: join(config.dataDir, "tmp", "imports"), maxArchiveBytes: 4 * 1024 ** 3 },
+    log,
+  });
+  await datasets.imports.recover();
   const incidents = new IncidentService(db);
   const notifications = new NotificationService(db);
-  const events = new EventService(db, blobs, projects, incidents, notifications);
-  const verdicts = new VerdictService(db, incidents, projects);
+  // media of an incident whose verdict came first gives the verdict's sample its image
+  const events = new EventService(db, blobs, projects, incidents, notifications, (trx, media) =>
+    datasets.samples.attachEventMedia(trx, media),
+  );
+  // every verdict becomes a label revision of its incident's sample, in the same transaction
+  const verdicts = new VerdictService(db, incidents, projects, (trx, incident, verdict, project) =>
+    datasets.samples.labelFromVerdict(trx, incident, verdict, project),
+  );
   const notifierMap = new Map<string, Notifier>([
     ["email", new EmailNotifier(config.smtp)],
     ["webhook", new WebhookNotifier()],
@@ -141,6 +161,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     dispatcher,
     ingest,
     stats,
+    datasets,
     get broker() {
       return broker;
     },
@@ -158,6 +179,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   deploymentRoutes(app, services);
   eventRoutes(app, services, { mediaBytes: config.limits.mediaBytes });
   incidentRoutes(app, services);
+  sampleRoutes(app, services, { mediaBytes: config.limits.mediaBytes });
+  snapshotRoutes(app, services);
+  datasetTransferRoutes(app, services);
   systemRoutes(app, services);
 
   let started = false;
@@ -226,6 +250,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
 
   async function shutdown(): Promise<void> {
     await dispatcher.stop();
+    await datasets.imports.idle();
     await desired.idle();
     desired.attach(null);
     await mqttClient?.close();

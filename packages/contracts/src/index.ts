@@ -1,9 +1,11 @@
 export * from "./canonical.js";
+export * from "./datasets.js";
 export * from "./errors.js";
 export * from "./http.js";
 export * from "./manifest.js";
 export * from "./mqtt.js";
 export * from "./topics.js";
+export * from "./trainer.js";
 export * from "./validate.js";
 
 /** Protocol and API version shared by hub and agent. */

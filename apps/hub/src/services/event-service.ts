@@ -1,5 +1,5 @@
 import { type Event, type Incident, KensaError, type StoredEvent } from "@kensa/contracts";
-import { probeImage } from "@kensa/vision";
+import { type ImageInfo, probeImage } from "@kensa/vision";
 import type { Kysely, Selectable } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
@@ -15,6 +15,12 @@ export interface EventQuery {
   afterSeq?: number;
   limit: number;
 }
+
+/** Runs inside the media's transaction once an event's frame is stored and linked. */
+export type MediaHook = (
+  trx: Kysely<HubDatabase>,
+  media: { eventId: string; deviceId: string; sha256: string; info: ImageInfo },
+) => Promise<void>;
 
 export interface IngestOutcome {
   /** false when an event with this id was already stored (a replay) */
@@ -36,6 +42,7 @@ export class EventService {
   #projects: ProjectService;
   #incidents: IncidentService;
   #notifications: NotificationService;
+  #onMedia: MediaHook | null;
 
   constructor(
     db: Kysely<HubDatabase>,
@@ -43,8 +50,10 @@ export class EventService {
     projects: ProjectService,
     incidents: IncidentService,
     notifications: NotificationService,
+    onMedia?: MediaHook,
   ) {
     this.#db = db;
+    this.#onMedia = onMedia ?? null;
     this.#blobs = blobs;
     this.#projects = projects;
     this.#incidents = incidents;
@@ -166,7 +175,7 @@ export class EventService {
       );
     }
     // markers can frame a corrupt body; only a full decode proves the frame is usable
-    await probeImage(bytes);
+    const info = await probeImage(bytes);
     const event = await this.#db
       .selectFrom("events")
       .select(["id", "device_id"])
@@ -189,9 +198,14 @@ export class EventService {
       if (event) {
         await trx.updateTable("events").set({ media_sha256: sha256 }).where("id", "=", eventId).execute();
         await trx.updateTable("incidents").set({ media_sha256: sha256 }).where("event_id", "=", eventId).execute();
+        await this.#onMedia?.(trx, { eventId, deviceId: event.device_id, sha256, info });
       }
     });
-    if (!event) await this.#linkMedia(eventId, owner);
+    if (!event) {
+      await this.#linkMedia(eventId, owner);
+      // the event may have committed (and been judged) meanwhile: its sample gets the frame too
+      await this.#onMedia?.(this.#db, { eventId, deviceId: owner, sha256, info });
+    }
     return { sha256, size, linked: !!event };
   }
 

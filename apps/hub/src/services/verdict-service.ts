@@ -1,10 +1,18 @@
-import { type CreateVerdict, type IncidentStatus, KensaError, type Verdict } from "@kensa/contracts";
+import { type CreateVerdict, type Incident, type IncidentStatus, KensaError, type Verdict } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import { isoNow } from "../clock.js";
 import type { HubDatabase, VerdictsTable } from "../db/schema.js";
 import { newId } from "../ids.js";
 import { type IncidentService, toVerdict } from "./incident-service.js";
-import type { ProjectService } from "./project-service.js";
+import type { ProjectRecord, ProjectService } from "./project-service.js";
+
+/** Runs inside the verdict's transaction (the datasets capability turns it into a label). */
+export type VerdictHook = (
+  trx: Kysely<HubDatabase>,
+  incident: Incident,
+  verdict: Verdict,
+  project: ProjectRecord,
+) => Promise<void>;
 
 const statusOf: Record<CreateVerdict["verdict"], IncidentStatus> = {
   confirmed: "confirmed",
@@ -17,11 +25,13 @@ export class VerdictService {
   #db: Kysely<HubDatabase>;
   #incidents: IncidentService;
   #projects: ProjectService;
+  #onVerdict: VerdictHook | null;
 
-  constructor(db: Kysely<HubDatabase>, incidents: IncidentService, projects: ProjectService) {
+  constructor(db: Kysely<HubDatabase>, incidents: IncidentService, projects: ProjectService, onVerdict?: VerdictHook) {
     this.#db = db;
     this.#incidents = incidents;
     this.#projects = projects;
+    this.#onVerdict = onVerdict ?? null;
   }
 
   async create(incidentId: string, input: CreateVerdict): Promise<Verdict> {
@@ -56,6 +66,7 @@ export class VerdictService {
         .set({ status: statusOf[input.verdict] })
         .where("id", "=", incident.id)
         .execute();
+      await this.#onVerdict?.(trx, incident, toVerdict(row), project);
     });
     return toVerdict(row);
   }

@@ -1,0 +1,90 @@
+import type { ArchiveEntry } from "../archive/archive-entry.js";
+import {
+  type DatasetExporter,
+  type DatasetImporter,
+  dirOf,
+  fail,
+  IMAGE_EXT,
+  type ImportPlan,
+  imageExt,
+  stemOf,
+} from "./dataset-format.js";
+import { mergedMask } from "./merged-mask.js";
+
+/**
+ * `<class>/…/<image>`: the class is the top folder. A PNG `<stem><maskSuffix>.png` beside an
+ * image is its mask (magnetic-tile style, with an empty suffix: `x.jpg` + `x.png`).
+ */
+export const imageFolderImporter: DatasetImporter = {
+  type: "imagefolder",
+  async plan(entries, ctx): Promise<ImportPlan> {
+    const suffix = ctx.options.maskSuffix;
+    const byPath = new Map(entries.map((e) => [e.path, e]));
+    const images = entries.filter((e) => IMAGE_EXT.test(e.path));
+    const maskOf = new Map<string, ArchiveEntry>();
+    const isMask = new Set<string>();
+    for (const img of images) {
+      const dir = dirOf(img.path);
+      const candidate = `${dir ? `${dir}/` : ""}${stemOf(img.path)}${suffix}.png`;
+      const mask = byPath.get(candidate);
+      if (mask && candidate !== img.path) {
+        maskOf.set(img.path, mask);
+        isMask.add(candidate);
+      }
+    }
+    const plan: ImportPlan = { items: [], failed: [], ignored: 0 };
+    for (const e of entries) {
+      if (isMask.has(e.path)) continue;
+      if (!IMAGE_EXT.test(e.path)) {
+        plan.ignored++;
+        continue;
+      }
+      const slash = e.path.indexOf("/");
+      if (slash < 0) {
+        plan.failed.push(
+          fail(
+            e.path,
+            "KENSA_ERR_DATASET_ANNOTATION_INVALID",
+            "the image is not inside a class folder (<class>/<image>)",
+          ),
+        );
+        continue;
+      }
+      const cls = e.path.slice(0, slash);
+      const mask = maskOf.get(e.path);
+      plan.items.push({
+        item: e.path,
+        image: e,
+        label: {
+          classes: [cls],
+          objects: mask ? [{ label: cls, mask: { type: "png", entry: mask } }] : [],
+          deriveClasses: false,
+        },
+      });
+    }
+    return plan;
+  },
+};
+
+/** Samples with exactly one class; masks become `<stem>_mask.png` beside the image. */
+export const imageFolderExporter: DatasetExporter = {
+  type: "imagefolder",
+  async *files(items, ctx) {
+    for (const it of items) {
+      const cls = it.label.classes;
+      if (cls.length !== 1) {
+        ctx.skip(it.sampleId, cls.length === 0 ? "no class" : `several classes (${cls.join(", ")})`);
+        continue;
+      }
+      const dir = safeFolder(cls[0]!);
+      yield { path: `${dir}/${it.name}.${imageExt(it.image.format)}`, data: await ctx.readBlob(it.image.sha256) };
+      const mask = await mergedMask(it.label.objects, ctx.readBlob);
+      if (mask) yield { path: `${dir}/${it.name}_mask.png`, data: mask };
+    }
+  },
+};
+
+/** Class names become folder names; a slash would create another level. */
+export function safeFolder(name: string): string {
+  return name.replace(/[/\\]/g, "_");
+}

@@ -1,0 +1,250 @@
+import { createWriteStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { type DatasetImport, type ImportOptions, type ImportResult, isKensaError, KensaError } from "@kensa/contracts";
+import type { FastifyBaseLogger } from "fastify";
+import type { Kysely, Selectable } from "kysely";
+import type { BlobStore } from "../blobstore/blob-store.js";
+import { isoNow } from "../clock.js";
+import type { DatasetImportsTable, HubDatabase } from "../db/schema.js";
+import { SerialQueue } from "../serial-queue.js";
+import type { ProjectService } from "../services/project-service.js";
+import { newDatasetId } from "./dataset-ids.js";
+import type { FormatRegistry } from "./formats/format-registry.js";
+import { checkGroupKeyRule } from "./group-key.js";
+import { type ImportProgress, parseClassMap, runImport } from "./import-runner.js";
+
+export interface ImportServiceOptions {
+  /** where uploaded archives wait while they are imported */
+  tmpDir: string;
+  /** bytes; largest accepted archive */
+  maxArchiveBytes: number;
+}
+
+/**
+ * Dataset imports as jobs: the upload is spooled to a temp file, then imported in the
+ * background (or before the reply, with `wait`). Imports of one project run one at a time,
+ * so duplicate detection sees the previous import's samples.
+ */
+export class ImportService {
+  #db: Kysely<HubDatabase>;
+  #blobs: BlobStore;
+  #projects: ProjectService;
+  #formats: FormatRegistry;
+  #opts: ImportServiceOptions;
+  #log: FastifyBaseLogger;
+  #queues = new Map<string, SerialQueue>();
+  #running = new Map<string, { progress: ImportProgress; done: Promise<void> }>();
+
+  constructor(
+    db: Kysely<HubDatabase>,
+    blobs: BlobStore,
+    projects: ProjectService,
+    formats: FormatRegistry,
+    opts: ImportServiceOptions,
+    log: FastifyBaseLogger,
+  ) {
+    this.#db = db;
+    this.#blobs = blobs;
+    this.#projects = projects;
+    this.#formats = formats;
+    this.#opts = opts;
+    this.#log = log;
+  }
+
+  /**
+   * Imports left `running` by a hub that stopped never committed (one transaction each):
+   * marks them failed so nobody waits for them. Call before serving.
+   */
+  async recover(): Promise<number> {
+    const res = await this.#db
+      .updateTable("dataset_imports")
+      .set({
+        status: "failed",
+        finished_at: isoNow(),
+        error: JSON.stringify({
+          code: "KENSA_ERR_DATASET_IMPORT_INTERRUPTED",
+          message: "the hub stopped during this import; nothing was imported",
+        }),
+      })
+      .where("status", "=", "running")
+      .executeTakeFirst();
+    await rm(this.#opts.tmpDir, { recursive: true, force: true });
+    return Number(res.numUpdatedRows ?? 0);
+  }
+
+  /** Spools `body`, records the import and starts it; resolves at once unless `options.wait`. */
+  async start(projectId: string, options: ImportOptions, body: Readable): Promise<DatasetImport> {
+    const project = await this.#projects.get(projectId);
+    checkGroupKeyRule(options.groupKey);
+    parseClassMap(options.classMap);
+    if (options.maskClass && !project.labels.includes(options.maskClass) && !options.addClasses) {
+      throw new KensaError(
+        "KENSA_ERR_VALIDATION",
+        `maskClass "${options.maskClass}" is not one of the project's labels`,
+        {
+          issues: [{ path: "/maskClass", message: "not one of the project's labels" }],
+        },
+      );
+    }
+    const id = newDatasetId("imp");
+    await mkdir(this.#opts.tmpDir, { recursive: true });
+    const file = join(this.#opts.tmpDir, `${id}.archive`);
+    let size = 0;
+    const limit = this.#opts.maxArchiveBytes;
+    try {
+      await pipeline(
+        body,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            size += chunk.length;
+            if (size > limit) {
+              throw new KensaError("KENSA_ERR_UPLOAD_TOO_LARGE", `the archive exceeds ${limit} bytes`);
+            }
+            yield chunk;
+          }
+        },
+        createWriteStream(file),
+      );
+    } catch (err) {
+      await rm(file, { force: true });
+      throw err;
+    }
+    if (size === 0) {
+      await rm(file, { force: true });
+      throw new KensaError("KENSA_ERR_ARCHIVE_INVALID", "the upload is empty");
+    }
+    const { wait, ...stored } = options;
+    const row: DatasetImportsTable = {
+      id,
+      project_id: project.id,
+      format: options.format,
+      options: JSON.stringify(stored),
+      status: "running",
+      total: 0,
+      result: null,
+      error: null,
+      archive_bytes: size,
+      created_by: options.by,
+      created_at: isoNow(),
+      finished_at: null,
+    };
+    await this.#db.insertInto("dataset_imports").values(row).execute();
+    const progress: ImportProgress = { done: 0, total: 0 };
+    const queue = this.#queues.get(project.id) ?? new SerialQueue();
+    this.#queues.set(project.id, queue);
+    const done = queue.run(() => this.#run(id, project.id, options, file, progress));
+    this.#running.set(id, { progress, done });
+    if (wait) await done;
+    return this.get(id);
+  }
+
+  async #run(
+    id: string,
+    projectId: string,
+    options: ImportOptions,
+    file: string,
+    progress: ImportProgress,
+  ): Promise<void> {
+    let result: ImportResult | null = null;
+    let error: { code: string; message: string; details?: unknown } | null = null;
+    const timings: { prepareMs?: number; commitMs?: number } = {};
+    const started = Date.now();
+    try {
+      // the project as it is now: an earlier import of the queue may have added classes
+      const project = await this.#projects.get(projectId);
+      result = await runImport({
+        db: this.#db,
+        blobs: this.#blobs,
+        project,
+        importer: this.#formats.importer(options.format),
+        options,
+        importId: id,
+        archivePath: file,
+        progress,
+        timings,
+      });
+    } catch (err) {
+      if (isKensaError(err)) error = { code: err.code, message: err.message, details: err.details };
+      else {
+        this.#log.error({ err, importId: id }, "dataset import failed");
+        error = { code: "KENSA_ERR_INTERNAL", message: (err as Error).message };
+      }
+    } finally {
+      await rm(file, { force: true });
+    }
+    // a strict import's failures are its result too: the reply shows which items failed
+    const details = error?.details as { failed?: ImportResult["failed"] } | undefined;
+    if (error && details?.failed) {
+      result = { ok: 0, failed: details.failed, duplicates: [], ignored: 0, addedClasses: [], unlabeled: 0 };
+    }
+    await this.#db
+      .updateTable("dataset_imports")
+      .set({
+        status: error ? "failed" : "succeeded",
+        total: progress.total,
+        result: result ? JSON.stringify(result) : null,
+        error: error ? JSON.stringify({ code: error.code, message: error.message }) : null,
+        finished_at: isoNow(),
+      })
+      .where("id", "=", id)
+      .execute();
+    this.#running.delete(id);
+    this.#log.info(
+      {
+        importId: id,
+        projectId,
+        status: error ? "failed" : "succeeded",
+        ok: result?.ok,
+        ms: Date.now() - started,
+        ...timings,
+      },
+      "dataset import finished",
+    );
+  }
+
+  /** throws KENSA_ERR_IMPORT_NOT_FOUND */
+  async get(id: string): Promise<DatasetImport> {
+    const row = await this.#db.selectFrom("dataset_imports").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new KensaError("KENSA_ERR_IMPORT_NOT_FOUND", `no import with id "${id}"`);
+    return this.#toImport(row);
+  }
+
+  async list(projectId: string): Promise<DatasetImport[]> {
+    await this.#projects.get(projectId);
+    const rows = await this.#db
+      .selectFrom("dataset_imports")
+      .selectAll()
+      .where("project_id", "=", projectId)
+      .orderBy("created_at", "desc")
+      .limit(100)
+      .execute();
+    return rows.map((r) => this.#toImport(r));
+  }
+
+  /** resolves when every running import has finished (for shutdown and tests) */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+  }
+
+  #toImport(r: Selectable<DatasetImportsTable>): DatasetImport {
+    const live = this.#running.get(r.id);
+    const total = Number(r.total);
+    return {
+      id: r.id,
+      projectId: r.project_id,
+      format: r.format as DatasetImport["format"],
+      options: JSON.parse(r.options) as Record<string, unknown>,
+      status: r.status as DatasetImport["status"],
+      progress: live ? { ...live.progress } : { done: r.status === "succeeded" ? total : 0, total },
+      result: r.result ? (JSON.parse(r.result) as ImportResult) : null,
+      error: r.error ? (JSON.parse(r.error) as { code: string; message: string }) : null,
+      archiveBytes: Number(r.archive_bytes),
+      createdAt: r.created_at,
+      finishedAt: r.finished_at,
+      by: r.created_by,
+    };
+  }
+}
