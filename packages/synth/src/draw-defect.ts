@@ -1,36 +1,51 @@
-import type { Rng } from "./mulberry32.js";
-
-export type DefectType = "spot" | "scratch" | "stain";
-
-export const defectTypes: readonly DefectType[] = ["spot", "scratch", "stain"];
-
-/** A rendered defect; `box` is [x, y, width, height] in frame pixels, inside the frame. */
-export interface SynthDefect {
-  type: DefectType;
-  box: [x: number, y: number, w: number, h: number];
-}
+import type { DefectRegion } from "./defect-region.js";
+import type { DefectType, SynthDefect } from "./defect-type.js";
+import { drawCrack } from "./draw-crack.js";
+import { drawExtraFeature, drawMissingFeature } from "./draw-feature-defect.js";
+import { drawHole } from "./draw-hole.js";
+import { between, type Rng } from "./mulberry32.js";
+import type { Raster } from "./raster.js";
 
 /**
- * Draws one defect of a random type into `lum` and returns where it is. Sizes are given for
- * 320x240 and multiplied by `scale`. The ranges are the generator's contract with detectors
- * (the blemish model in @kensa/vision is tuned against them): a spot has radius ≥ 5 px and depth ≥ 0.28, a
- * scratch is 30–120 px long, ≥ 2 px wide with contrast ≥ 0.25, a stain is a soft blob of
- * radius 8–20 px — all clearly visible to a person looking at the frame.
+ * Draws one defect of a type picked uniformly from `types` into the raster and returns it, its
+ * pixels marked in `region`. Sizes are given for 320x240 and multiplied by `raster.scale`. The
+ * ranges are the generator's contract with detectors (the blemish model in @kensa/vision is
+ * tuned against spots, scratches and stains): a spot has radius ≥ 5 px and depth ≥ 0.28, a
+ * scratch is 30–120 px long, ≥ 2 px wide with contrast ≥ 0.25, a stain is a soft blob of radius
+ * 8–20 px; cracks, holes and feature defects are described where they are drawn — all clearly
+ * visible to a person looking at the frame.
+ *
+ * Masks mark the pixels whose centre lies inside the drawn shape (coverage ≥ 0.5), so the
+ * one-pixel anti-aliased rim is outside; a stain has no edge and marks where it is ≥ 10% deep.
  */
-export function drawDefect(lum: Float32Array, width: number, height: number, rng: Rng, scale: number): SynthDefect {
-  const type = defectTypes[Math.floor(rng() * defectTypes.length)] ?? "spot";
-  if (type === "spot") return spot(lum, width, height, rng, scale);
-  if (type === "scratch") return scratch(lum, width, height, rng, scale);
-  return stain(lum, width, height, rng, scale);
+export function drawDefect(r: Raster, types: readonly DefectType[], rng: Rng, region: DefectRegion): SynthDefect {
+  const type = types[Math.floor(rng() * types.length)] ?? "spot";
+  switch (type) {
+    case "spot":
+      return spot(r, rng, region);
+    case "scratch":
+      return scratch(r, rng, region);
+    case "stain":
+      return stain(r, rng, region);
+    case "crack":
+      return drawCrack(r, rng, region);
+    case "hole":
+      return drawHole(r, rng, region);
+    case "missing-feature":
+      return drawMissingFeature(r, rng, region) ?? spot(r, rng, region);
+    case "extra-feature":
+      return drawExtraFeature(r, rng, region) ?? spot(r, rng, region);
+  }
 }
 
 /** A dark pit or inclusion: a slightly elliptic disc with a soft rim. */
-function spot(lum: Float32Array, width: number, height: number, rng: Rng, scale: number): SynthDefect {
-  const r = (5.5 + 4.5 * rng()) * scale;
+export function spot(r: Raster, rng: Rng, region: DefectRegion): SynthDefect {
+  const { lum, width, height, scale } = r;
+  const rad = (5.5 + 4.5 * rng()) * scale;
   const aspect = 0.85 + 0.3 * rng();
   // min(rx, ry) = r * sqrt(0.85) ≥ 5.07 px at scale 1
-  const rx = r * Math.sqrt(aspect);
-  const ry = r / Math.sqrt(aspect);
+  const rx = rad * Math.sqrt(aspect);
+  const ry = rad / Math.sqrt(aspect);
   const depth = 0.28 + 0.17 * rng();
   const cx = between(rng, rx + 2, width - rx - 2);
   const cy = between(rng, ry + 2, height - ry - 2);
@@ -43,16 +58,18 @@ function spot(lum: Float32Array, width: number, height: number, rng: Rng, scale:
     for (let x = x0; x <= x1; x++) {
       const dx = (x - cx) / rx;
       // distance to the rim in pixels, approximately, for a one-pixel anti-aliased edge
-      const edge = (1 - Math.sqrt(dx * dx + dy * dy)) * r;
+      const edge = (1 - Math.sqrt(dx * dx + dy * dy)) * rad;
       const p = Math.min(1, Math.max(0, edge + 0.5));
       if (p > 0) lum[y * width + x]! -= depth * p;
+      if (p >= 0.5) region.add(x, y);
     }
   }
-  return { type: "spot", box: clampBox(width, height, x0, y0, x1 + 1, y1 + 1) };
+  return region.finish("spot", cx, cy);
 }
 
 /** A straight scratch, dark (a groove in shadow) or bright (a burr catching the light). */
-function scratch(lum: Float32Array, width: number, height: number, rng: Rng, scale: number): SynthDefect {
+function scratch(r: Raster, rng: Rng, region: DefectRegion): SynthDefect {
+  const { lum, width, height, scale } = r;
   const theta = rng() * Math.PI;
   const cos = Math.cos(theta);
   const sin = Math.sin(theta);
@@ -87,13 +104,16 @@ function scratch(lum: Float32Array, width: number, height: number, rng: Rng, sca
       if (along <= 0) continue;
       const wave = 0.925 + 0.075 * Math.sin(wavePhase + u * waveFreq * Math.PI * 2);
       lum[y * width + x]! += contrast * wave * across * along;
+      // the tapered ends are part of the scratch however faint, so the mask reaches its tips
+      if (across >= 0.5) region.add(x, y);
     }
   }
-  return { type: "scratch", box: clampBox(width, height, x0, y0, x1 + 1, y1 + 1) };
+  return region.finish("scratch", cx, cy);
 }
 
 /** An oil or water stain: a soft, irregular dark blob made of three Gaussian lobes. */
-function stain(lum: Float32Array, width: number, height: number, rng: Rng, scale: number): SynthDefect {
+function stain(r: Raster, rng: Rng, region: DefectRegion): SynthDefect {
+  const { lum, width, height, scale } = r;
   const radius = (8 + 12 * rng()) * scale;
   const depth = 0.24 + 0.12 * rng();
   const extent = 1.1 * radius;
@@ -105,16 +125,12 @@ function stain(lum: Float32Array, width: number, height: number, rng: Rng, scale
     const d = (radius / 3) * rng();
     lobes.push({ x: cx + Math.cos(a) * d, y: cy + Math.sin(a) * d, sigma: radius / 2.5, weight: 0.6 });
   }
-  // draw out to 3 sigma so the blob fades out smoothly; the box is where it is ≥ 10% deep
+  // draw out to 3 sigma so the blob fades out smoothly; the mask is where it is ≥ 10% deep
   const reach = 1.5 * radius + radius / 3;
   const x0 = Math.max(0, Math.floor(cx - reach));
   const x1 = Math.min(width - 1, Math.ceil(cx + reach));
   const y0 = Math.max(0, Math.floor(cy - reach));
   const y1 = Math.min(height - 1, Math.ceil(cy + reach));
-  let bx0 = width;
-  let by0 = height;
-  let bx1 = -1;
-  let by1 = -1;
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
       let p = 0;
@@ -125,26 +141,8 @@ function stain(lum: Float32Array, width: number, height: number, rng: Rng, scale
       }
       p = Math.min(1, p);
       lum[y * width + x]! -= depth * p;
-      if (p >= 0.1) {
-        if (x < bx0) bx0 = x;
-        if (x > bx1) bx1 = x;
-        if (y < by0) by0 = y;
-        if (y > by1) by1 = y;
-      }
+      if (p >= 0.1) region.add(x, y);
     }
   }
-  return { type: "stain", box: clampBox(width, height, bx0, by0, bx1 + 1, by1 + 1) };
-}
-
-function between(rng: Rng, lo: number, hi: number): number {
-  return hi <= lo ? (lo + hi) / 2 : lo + rng() * (hi - lo);
-}
-
-/** [x0, y0) to (x1, y1] exclusive corners → an integer [x, y, w, h] inside the frame. */
-function clampBox(width: number, height: number, x0: number, y0: number, x1: number, y1: number): SynthDefect["box"] {
-  const ax = Math.max(0, Math.min(width - 1, Math.floor(x0)));
-  const ay = Math.max(0, Math.min(height - 1, Math.floor(y0)));
-  const bx = Math.max(ax + 1, Math.min(width, Math.ceil(x1)));
-  const by = Math.max(ay + 1, Math.min(height, Math.ceil(y1)));
-  return [ax, ay, bx - ax, by - ay];
+  return region.finish("stain", cx, cy);
 }

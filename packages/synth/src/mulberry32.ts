@@ -16,6 +16,18 @@ export function mulberry32(seed: number): Rng {
   };
 }
 
+/** The same generator's raw 32-bit outputs, unsigned, for callers that split them. */
+export function mulberry32Bits(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
 /** murmur3's finaliser: every input bit flips about half the output bits. */
 function fmix32(x: number): number {
   let h = x >>> 0;
@@ -41,4 +53,9 @@ export function streamKey(...parts: number[]): number {
     h = fmix32(h ^ fmix32(hi + 0x165667b1));
   }
   return h;
+}
+
+/** Uniform in [lo, hi); the middle when the range is empty (a shape wider than the frame). */
+export function between(rng: Rng, lo: number, hi: number): number {
+  return hi <= lo ? (lo + hi) / 2 : lo + rng() * (hi - lo);
 }

@@ -1,21 +1,14 @@
 import sharp from "sharp";
-import { drawDefect, type SynthDefect } from "./draw-defect.js";
-import { mulberry32, streamKey } from "./mulberry32.js";
-import { renderSurface, type SurfaceKind, surfaceKinds } from "./render-surface.js";
-
-export interface SynthOptions {
-  seed: number;
-  /** px, default 320 */
-  width?: number;
-  /** px, default 240 */
-  height?: number;
-  /** probability that a frame has a defect, 0..1, default 0.3 */
-  defectRate?: number;
-  /** default "brushed-metal" */
-  surface?: SurfaceKind;
-  /** JPEG quality 1..100, default 85 */
-  jpegQuality?: number;
-}
+import { DefectRegion } from "./defect-region.js";
+import { defectClassIndex, type SynthDefect } from "./defect-type.js";
+import { drawDefect } from "./draw-defect.js";
+import { lighting } from "./lighting.js";
+import { mulberry32, mulberry32Bits, streamKey } from "./mulberry32.js";
+import type { Raster } from "./raster.js";
+import { renderPatternedSurface } from "./render-patterned-surface.js";
+import { renderSurface } from "./render-surface.js";
+import type { SurfaceLayout } from "./surface-layout.js";
+import { resolveSynthOptions, type SynthOptions } from "./synth-options.js";
 
 export interface SynthFrame {
   index: number;
@@ -23,54 +16,59 @@ export interface SynthFrame {
   width: number;
   height: number;
   jpeg: Buffer;
-  /** ground truth: the defect drawn into this frame, or null for an OK frame */
+  /** ground truth: the first defect drawn into this frame, or null for an OK frame */
   defect: SynthDefect | null;
+  /** every defect drawn into this frame, in drawing order (empty for an OK frame) */
+  defects: SynthDefect[];
+  /**
+   * with `masks: true`: a single-channel 8-bit PNG, 0 = background, k = `defectClassIndex` of
+   * the defect covering the pixel (the later-drawn one where two overlap)
+   */
+  mask?: Buffer;
 }
 
-/** Raw interleaved RGB (3 bytes per pixel) and its ground truth, before JPEG encoding. */
+/** Raw interleaved RGB (3 bytes per pixel) and its ground truth, before encoding. */
 export interface SynthPixels {
   width: number;
   height: number;
   rgb: Uint8Array;
   defect: SynthDefect | null;
+  defects: SynthDefect[];
+  /** with `masks: true`: the class mask, one byte per pixel, row-major (see SynthFrame.mask) */
+  mask?: Uint8Array;
+  /** with `masks: true`: each defect's own pixels as row-major indices, parallel to `defects` */
+  defectPixels?: Int32Array[];
 }
-
-export type ResolvedSynthOptions = Required<SynthOptions>;
 
 // Stream purposes: each aspect of a frame draws from its own stream, so changing how a
 // texture is drawn never changes which frames have defects.
 const STREAM_DEFECT = 1;
 const STREAM_SURFACE = 2;
 const STREAM_NOISE = 3;
-const STREAM_CAMERA = 4;
+// 4 is the lighting's (lighting.ts)
+const STREAM_MORE_DEFECTS = 5;
+const STREAM_DESIGN = 6;
 
-/** Applies defaults and rejects out-of-range options with a RangeError naming the option. */
-export function resolveSynthOptions(opts: SynthOptions): ResolvedSynthOptions {
-  const o: ResolvedSynthOptions = {
-    seed: opts.seed,
-    width: opts.width ?? 320,
-    height: opts.height ?? 240,
-    defectRate: opts.defectRate ?? 0.3,
-    surface: opts.surface ?? "brushed-metal",
-    jpegQuality: opts.jpegQuality ?? 85,
-  };
-  if (!Number.isSafeInteger(o.seed)) throw new RangeError(`synth: seed must be a safe integer, got ${o.seed}`);
-  // below 32 px the largest defects no longer fit
-  for (const k of ["width", "height"] as const) {
-    if (!Number.isInteger(o[k]) || o[k] < 32 || o[k] > 8192) {
-      throw new RangeError(`synth: ${k} must be an integer in 32..8192, got ${o[k]}`);
-    }
+// luminance at which a coloured surface shows its albedo: a lit part sits at 0.5..0.6
+const ALBEDO_GAIN = 255 / 0.6;
+
+// Planes reused from frame to frame: renderPixels is synchronous, so no two calls use them at
+// once, and lighting and every surface write each pixel before anything reads it. Allocating
+// them per frame cost ~7% of a 640x480 frame in GC. Not kept beyond 1920x1080, so one large
+// render does not pin hundreds of MB.
+const POOL_MAX_PIXELS = 1920 * 1080;
+let pooledLum = new Float32Array(0);
+let pooledAlbedo = new Float32Array(0);
+
+function plane(pixels: number, channels: 1 | 3): Float32Array {
+  const n = pixels * channels;
+  if (pixels > POOL_MAX_PIXELS) return new Float32Array(n);
+  if (channels === 1) {
+    if (pooledLum.length !== n) pooledLum = new Float32Array(n);
+    return pooledLum;
   }
-  if (!(o.defectRate >= 0 && o.defectRate <= 1)) {
-    throw new RangeError(`synth: defectRate must be in 0..1, got ${o.defectRate}`);
-  }
-  if (!surfaceKinds.includes(o.surface)) {
-    throw new RangeError(`synth: surface must be one of ${surfaceKinds.join(", ")}, got ${o.surface}`);
-  }
-  if (!Number.isInteger(o.jpegQuality) || o.jpegQuality < 1 || o.jpegQuality > 100) {
-    throw new RangeError(`synth: jpegQuality must be an integer in 1..100, got ${o.jpegQuality}`);
-  }
-  return o;
+  if (pooledAlbedo.length !== n) pooledAlbedo = new Float32Array(n);
+  return pooledAlbedo;
 }
 
 /**
@@ -82,67 +80,101 @@ export function renderPixels(index: number, opts: SynthOptions): SynthPixels {
     throw new RangeError(`synth: index must be a non-negative integer, got ${index}`);
   }
   const o = resolveSynthOptions(opts);
-  const { width, height, seed } = o;
+  const { width, height, seed, surface } = o;
   const scale = Math.min(width / 320, height / 240);
-  const lum = new Float32Array(width * height);
+  const lum = plane(width * height, 1);
 
-  lighting(lum, width, height, o.surface, seed, index);
-  renderSurface(lum, width, height, o.surface, mulberry32(streamKey(seed, index, STREAM_SURFACE)), scale);
+  const lightAngle = lighting(lum, width, height, surface, seed, index, o.lightingJitter);
+  const surfaceRng = mulberry32(streamKey(seed, index, STREAM_SURFACE));
+  let albedo: Float32Array | null = null;
+  let layout: SurfaceLayout | null = null;
+  if (surface === "brushed-metal" || surface === "cast") {
+    renderSurface(lum, width, height, surface, surfaceRng, scale);
+  } else {
+    albedo = plane(width * height, 3);
+    const design = mulberry32(streamKey(seed, STREAM_DESIGN));
+    layout = renderPatternedSurface(surface, lum, albedo, width, height, scale, lightAngle, surfaceRng, design);
+  }
+  const raster: Raster = { width, height, scale, lum, albedo, layout, lightAngle };
 
+  const defects: SynthDefect[] = [];
+  const regions: DefectRegion[] = [];
   const defectRng = mulberry32(streamKey(seed, index, STREAM_DEFECT));
-  const defect = defectRng() < o.defectRate ? drawDefect(lum, width, height, defectRng, scale) : null;
+  if (defectRng() < o.defectRate) {
+    const region = new DefectRegion(width, height);
+    defects.push(drawDefect(raster, o.defects, defectRng, region));
+    regions.push(region);
+    // further defects come from their own stream: the first is the same whatever maxDefects is
+    if (o.maxDefects > 1) {
+      const more = mulberry32(streamKey(seed, index, STREAM_MORE_DEFECTS));
+      const n = Math.floor(more() * o.maxDefects);
+      for (let k = 0; k < n; k++) {
+        const r = new DefectRegion(width, height);
+        defects.push(drawDefect(raster, o.defects, more, r));
+        regions.push(r);
+      }
+    }
+  }
 
   // a clamped array rounds and saturates on store: ~5x faster than Math.round + clamping in JS
   const rgb = new Uint8ClampedArray(width * height * 3);
-  // steel and aluminium look faintly blue under LED light, cast iron faintly warm
-  const tint = o.surface === "brushed-metal" ? [0.985, 1, 1.025] : [1.02, 1, 0.965];
-  const tr = tint[0]! * 255;
-  const tg = tint[1]! * 255;
-  const tb = tint[2]! * 255;
-  const noise = mulberry32(streamKey(seed, index, STREAM_NOISE));
-  // triangular noise (sum of two uniforms) with SD 0.012, about 3 grey levels: a clean
-  // industrial sensor at base ISO; shared by the channels like luminance noise
-  const noiseGain = 0.012 * Math.sqrt(6);
-  for (let i = 0, j = 0; i < lum.length; i++, j += 3) {
-    const v = lum[i]! + (noise() + noise() - 1) * noiseGain;
-    rgb[j] = v * tr;
-    rgb[j + 1] = v * tg;
-    rgb[j + 2] = v * tb;
+  // triangular noise (sum of two uniforms) with SD 0.012 by default, about 3 grey levels: a
+  // clean industrial sensor at base ISO; shared by the channels like luminance noise
+  const noiseGain = o.noise * Math.sqrt(6);
+  if (albedo === null) {
+    // steel and aluminium look faintly blue under LED light, cast iron faintly warm
+    const tint = surface === "brushed-metal" ? [0.985, 1, 1.025] : [1.02, 1, 0.965];
+    const tr = tint[0]! * 255;
+    const tg = tint[1]! * 255;
+    const tb = tint[2]! * 255;
+    const noise = mulberry32(streamKey(seed, index, STREAM_NOISE));
+    for (let i = 0, j = 0; i < lum.length; i++, j += 3) {
+      const v = lum[i]! + (noise() + noise() - 1) * noiseGain;
+      rgb[j] = v * tr;
+      rgb[j + 1] = v * tg;
+      rgb[j + 2] = v * tb;
+    }
+  } else {
+    // the same triangular noise from one draw split into two 16-bit uniforms: half the draws
+    // of the plain path, whose stream cannot change
+    const gain = noiseGain / 65536;
+    const noiseBits = mulberry32Bits(streamKey(seed, index, STREAM_NOISE));
+    for (let i = 0, j = 0; i < lum.length; i++, j += 3) {
+      const bits = noiseBits();
+      const v = (lum[i]! + ((bits & 0xffff) + (bits >>> 16) - 65535) * gain) * ALBEDO_GAIN;
+      rgb[j] = albedo[j]! * v;
+      rgb[j + 1] = albedo[j + 1]! * v;
+      rgb[j + 2] = albedo[j + 2]! * v;
+    }
   }
-  return { width, height, rgb: new Uint8Array(rgb.buffer), defect };
+  const px: SynthPixels = { width, height, rgb: new Uint8Array(rgb.buffer), defect: defects[0] ?? null, defects };
+  if (o.masks) {
+    const mask = new Uint8Array(width * height);
+    const defectPixels = regions.map((r) => r.pixels());
+    for (let k = 0; k < defects.length; k++) {
+      const cls = defectClassIndex[defects[k]!.type];
+      for (const i of defectPixels[k]!) mask[i] = cls;
+    }
+    px.mask = mask;
+    px.defectPixels = defectPixels;
+  }
+  return px;
 }
 
-/**
- * Diffuse light: a per-camera grey level and gradient direction (the station does not move),
- * jittered per frame as parts and exposure vary. Brushed metal also shows a broad specular band
- * along the brushing direction.
- */
-function lighting(
-  lum: Float32Array,
-  width: number,
-  height: number,
-  surface: SurfaceKind,
-  seed: number,
-  index: number,
-): void {
-  const cam = mulberry32(streamKey(seed, STREAM_CAMERA));
-  const base0 = 0.5 + 0.1 * cam();
-  const angle = cam() * Math.PI * 2;
-  const strength0 = 0.06 + 0.1 * cam();
-  const frame = mulberry32(streamKey(seed, index, STREAM_CAMERA));
-  const base = base0 + (frame() - 0.5) * 0.03;
-  const strength = strength0 * (0.8 + 0.4 * frame());
-  const gx = (Math.cos(angle) * strength) / width;
-  const gy = (Math.sin(angle) * strength) / height;
-  const bandY = frame() * height;
-  const bandSigma = 0.35 * height;
-  const bandAmp = surface === "brushed-metal" ? 0.03 + 0.02 * frame() : 0;
-  for (let y = 0; y < height; y++) {
-    const dy = (y - bandY) / bandSigma;
-    const rowBase = base + gy * (y - height / 2) + bandAmp * Math.exp(-0.5 * dy * dy);
-    const row = y * width;
-    for (let x = 0; x < width; x++) lum[row + x] = rowBase + gx * (x - width / 2);
-  }
+/** JPEG-encodes rendered pixels as renderFrame does (the dataset writer shares it). */
+export function encodeJpeg(px: SynthPixels, quality: number): Promise<Buffer> {
+  return sharp(px.rgb, { raw: { width: px.width, height: px.height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
+}
+
+/** A class mask as a single-channel 8-bit PNG. */
+export function encodeMaskPng(mask: Uint8Array, width: number, height: number): Promise<Buffer> {
+  // without the explicit colourspace libvips widens one channel to RGB on output
+  return sharp(mask, { raw: { width, height, channels: 1 } })
+    .toColourspace("b-w")
+    .png()
+    .toBuffer();
 }
 
 /**
@@ -152,8 +184,19 @@ function lighting(
 export async function renderFrame(index: number, opts: SynthOptions): Promise<SynthFrame> {
   const o = resolveSynthOptions(opts);
   const px = renderPixels(index, o);
-  const jpeg = await sharp(px.rgb, { raw: { width: px.width, height: px.height, channels: 3 } })
-    .jpeg({ quality: o.jpegQuality })
-    .toBuffer();
-  return { index, seed: o.seed, width: px.width, height: px.height, jpeg, defect: px.defect };
+  const [jpeg, mask] = await Promise.all([
+    encodeJpeg(px, o.jpegQuality),
+    px.mask ? encodeMaskPng(px.mask, px.width, px.height) : undefined,
+  ]);
+  const frame: SynthFrame = {
+    index,
+    seed: o.seed,
+    width: px.width,
+    height: px.height,
+    jpeg,
+    defect: px.defect,
+    defects: px.defects,
+  };
+  if (mask) frame.mask = mask;
+  return frame;
 }

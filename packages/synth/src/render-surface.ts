@@ -1,15 +1,11 @@
 import type { Rng } from "./mulberry32.js";
 
-export type SurfaceKind = "brushed-metal" | "cast";
-
-export const surfaceKinds: readonly SurfaceKind[] = ["brushed-metal", "cast"];
-
 // One uniform's standard deviation; the mean of k uniforms has SD_U / sqrt(k).
 const SD_U = Math.sqrt(1 / 12);
 
 /**
- * Adds a zero-mean surface texture to `lum` (luminance, 0..1, row-major). `scale` is the
- * frame's size relative to 320x240, so textures keep their look at other resolutions.
+ * Adds a plain surface's zero-mean texture to `lum` (luminance, 0..1, row-major). `scale` is
+ * the frame's size relative to 320x240, so textures keep their look at other resolutions.
  * Amplitudes stay within about ±0.035 so that an honest defect (≥ 0.25 contrast) stands out
  * the way it does on a real part under diffuse light.
  */
@@ -17,7 +13,7 @@ export function renderSurface(
   lum: Float32Array,
   width: number,
   height: number,
-  kind: SurfaceKind,
+  kind: "brushed-metal" | "cast",
   rng: Rng,
   scale: number,
 ): void {
@@ -79,7 +75,14 @@ function cast(lum: Float32Array, width: number, height: number, rng: Rng, scale:
 }
 
 /** Smooth value noise: uniform values on a grid of `cell` px, smoothstep-interpolated. */
-function valueNoise(lum: Float32Array, width: number, height: number, rng: Rng, cell: number, amplitude: number): void {
+export function valueNoise(
+  lum: Float32Array,
+  width: number,
+  height: number,
+  rng: Rng,
+  cell: number,
+  amplitude: number,
+): void {
   const gw = Math.ceil(width / cell) + 2;
   const gh = Math.ceil(height / cell) + 2;
   const grid = new Float32Array(gw * gh);

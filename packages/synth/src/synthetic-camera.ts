@@ -1,10 +1,5 @@
-import {
-  type ResolvedSynthOptions,
-  renderFrame,
-  resolveSynthOptions,
-  type SynthFrame,
-  type SynthOptions,
-} from "./render-frame.js";
+import { renderFrame, type SynthFrame } from "./render-frame.js";
+import { type ResolvedSynthOptions, resolveSynthOptions, type SynthOptions } from "./synth-options.js";
 
 /** An endless deterministic camera: frame n is `renderFrame(n, opts)`. */
 export class SyntheticCamera {
