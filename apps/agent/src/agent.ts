@@ -13,9 +13,10 @@ import { MqttLink } from "./mqtt-link.js";
 import { Outbox } from "./outbox.js";
 import { Pipeline, type PipelineStats } from "./pipeline.js";
 import { OutboxPublisher } from "./publisher.js";
-import type { FrameSource } from "./sources/frame-source.js";
-import { createSource } from "./sources/source-registry.js";
+import { PidFiles } from "./sources/pid-files.js";
+import { SourceSet } from "./sources/source-set.js";
 import { StateReporter } from "./state-reporter.js";
+import { buildStatusServer, type StatusServer } from "./status/status-server.js";
 import { TelemetryReporter } from "./telemetry.js";
 import { Updater } from "./updater.js";
 
@@ -36,9 +37,28 @@ export interface AgentStats extends PipelineStats {
   invalidDesiredMessages: number;
 }
 
+/** Sums the counters of every pipeline. */
+function sumStats(pipelines: Iterable<Pipeline>): PipelineStats {
+  const sum: PipelineStats = {
+    framesTotal: 0,
+    framesInferred: 0,
+    framesDropped: 0,
+    framesSkipped: 0,
+    framesFailed: 0,
+    queueDepth: 0,
+  };
+  for (const p of pipelines) {
+    const s = p.stats();
+    for (const k of Object.keys(sum) as Array<keyof PipelineStats>) sum[k] += s[k];
+  }
+  return sum;
+}
+
 export interface RunningAgent {
   readonly config: AgentConfig;
   readonly agentVersion: string;
+  /** the local status server's base URL, when it is enabled and bound */
+  readonly statusUrl: string | undefined;
   stats(): AgentStats;
   reported(): Reported;
   telemetry(): Telemetry;
@@ -70,12 +90,28 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const store = new BundleStore(join(config.dataDir, "bundles"));
   const reaped = await media.reap();
   const reapedBundles = await store.reap();
-  if (reaped.files + reaped.rows + reapedBundles > 0) {
-    log.info("recovered data dir", { mediaFiles: reaped.files, mediaRows: reaped.rows, bundleTemps: reapedBundles });
+  // ffmpeg children a SIGKILLed predecessor could not stop
+  const runDir = join(config.dataDir, "run");
+  const reapedChildren = await new PidFiles(runDir).reap();
+  if (reaped.files + reaped.rows + reapedBundles + reapedChildren > 0) {
+    log.info("recovered data dir", {
+      mediaFiles: reaped.files,
+      mediaRows: reaped.rows,
+      bundleTemps: reapedBundles,
+      orphanChildren: reapedChildren,
+    });
   }
   outbox.on("mediaFailed", (eventId, err) => log.error("cannot store a finding's frame", { eventId, err }));
 
-  const pipeline = new Pipeline({ id: config.pipeline, deviceId: config.deviceId, outbox, logger: log });
+  // one pipeline per id the sources name; the updater drives the agent's `pipeline` (default)
+  const pipelineIds = new Set([config.pipeline, ...config.sources.map((s) => s.pipeline ?? config.pipeline)]);
+  const pipelines = new Map(
+    [...pipelineIds].map((id) => [
+      id,
+      new Pipeline({ id, deviceId: config.deviceId, outbox, logger: log, queueSize: config.frameQueue }),
+    ]),
+  );
+  const pipeline = pipelines.get(config.pipeline) as Pipeline;
   const updater = new Updater({
     deviceId: config.deviceId,
     secret: config.secret,
@@ -104,11 +140,18 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     concurrency: config.mediaUploadConcurrency,
     logger: log,
   });
-  const sources: FrameSource[] = config.sources.map((c) => createSource(c));
+  const sourceSet = new SourceSet({
+    configs: config.sources,
+    defaultPipeline: config.pipeline,
+    sinks: pipelines,
+    context: { ffmpegPath: config.ffmpegPath, runDir },
+    logger: log,
+  });
+  const sources = sourceSet.sources;
   const telemetry = new TelemetryReporter({
     deviceId: config.deviceId,
     intervalMs: config.telemetryIntervalMs,
-    pipeline,
+    pipelines: [...pipelines.values()],
     outbox,
     media,
     link,
@@ -124,26 +167,38 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     logger: log,
   });
 
+  let status: StatusServer | undefined;
+  let statusUrl: string | undefined;
+  if (config.status.enabled) {
+    status = buildStatusServer({
+      deviceId: config.deviceId,
+      agentVersion,
+      dataDir: config.dataDir,
+      pipelines,
+      sources: sourceSet,
+      outboxDepth: () => outbox.depth(),
+      mediaQueueDepth: () => media.depth(),
+      connected: () => link.connected,
+      reportedPipelines: () => updater.pipelines(),
+      logger: log,
+    });
+    try {
+      statusUrl = (await status.listen(config.status.port, config.status.host)).url;
+    } catch (err) {
+      // the status page is not worth stopping inspection for; push sources say why they get nothing
+      const e = err as { code?: string; message?: string };
+      log.error("status server not started", { code: e.code, message: e.message });
+      await status.close();
+      status = undefined;
+    }
+  }
+
   publisher.start();
   link.start();
   uploader.start();
   telemetry.start();
   reporter.start();
-  for (const source of sources) {
-    let lastError = "";
-    source.on("frame", (frame) => {
-      lastError = "";
-      pipeline.handle(frame);
-    });
-    source.on("error", (err) => {
-      // a failing source retries every second; log each distinct failure once, not every retry
-      if (err.message === lastError) return;
-      lastError = err.message;
-      log.warn("source failed", { sourceId: source.id, code: err.code, message: err.message });
-    });
-    source.on("end", () => log.info("source ended", { sourceId: source.id }));
-    source.start();
-  }
+  sourceSet.start();
   reporter.changed();
   log.info("agent started", {
     agentVersion,
@@ -153,10 +208,11 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     pipeline: config.pipeline,
     bundle: pipeline.loaded?.bundle ?? null,
     sources: sources.map((s) => `${s.type}:${s.id}`),
+    statusUrl: statusUrl ?? null,
   });
 
   const liveStats = (): AgentStats => ({
-    ...pipeline.stats(),
+    ...sumStats(pipelines.values()),
     connected: link.connected,
     outboxDepth: outbox.depth(),
     mediaQueueDepth: media.depth(),
@@ -166,8 +222,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   let finalStats: AgentStats | undefined;
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
-    await Promise.allSettled(sources.map((s) => s.stop()));
-    await pipeline.idle();
+    await status?.close();
+    await sourceSet.stop();
+    await Promise.all([...pipelines.values()].map((p) => p.idle()));
     await updater.stop();
     const deadline = Date.now() + shutdownFlushMs;
     while (link.connected && outbox.depth() > 0 && Date.now() < deadline) {
@@ -179,7 +236,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     reporter.stop();
     await uploader.stop();
     await link.close();
-    await pipeline.swap(null);
+    await Promise.all([...pipelines.values()].map((p) => p.swap(null)));
     finalStats = { ...liveStats(), connected: false };
     db.close();
     log.info("agent stopped", { outboxDepth: left });
@@ -188,6 +245,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   return {
     config,
     agentVersion,
+    statusUrl,
     stats: () => finalStats ?? liveStats(),
     reported: () => reporter.snapshot(),
     telemetry: () => telemetry.snapshot(),

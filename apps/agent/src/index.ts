@@ -6,12 +6,18 @@ export {
   type AgentConfigOverrides,
   AgentConfigSchema,
   FolderSourceConfig,
+  FolderWatchSourceConfig,
   loadAgentConfig,
+  MjpegSourceConfig,
+  PushSourceConfig,
+  RtspSourceConfig,
   SourceConfig,
   SyntheticSourceConfig,
   sourceConfigSchemas,
+  VideoSourceConfig,
 } from "./config.js";
 export { Logger, type LogLevel } from "./logger.js";
 export type { InferenceModel, InferenceOutput, ModelLoader } from "./model.js";
-export type { Frame, FrameSource, FrameSourceEvents, SourceStatus } from "./sources/frame-source.js";
+export type { Frame, FrameSource, FrameSourceEvents, SourceContext, SourceStatus } from "./sources/frame-source.js";
 export { createSource, sourceFactories } from "./sources/source-registry.js";
+export { type RestartPolicy, Supervisor } from "./supervisor.js";

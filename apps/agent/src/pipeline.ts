@@ -3,7 +3,7 @@ import type { Event } from "@kensa/contracts";
 import type { Logger } from "./logger.js";
 import type { LoadedBundle } from "./model.js";
 import type { Outbox } from "./outbox.js";
-import type { Frame } from "./sources/frame-source.js";
+import type { Frame, FrameOutcome, Intake } from "./sources/frame-source.js";
 
 export interface PipelineStats {
   /** frames that reached the pipeline */
@@ -16,10 +16,12 @@ export interface PipelineStats {
   framesSkipped: number;
   /** frames the model could not process (undecodable image, runtime error) */
   framesFailed: number;
+  /** queued frames (push, folder-watch) waiting for inference now */
+  queueDepth: number;
 }
 
 export interface PipelineEvents {
-  inferred: [event: Event];
+  inferred: [event: Event, frame: Frame];
 }
 
 export interface PipelineOptions {
@@ -27,21 +29,27 @@ export interface PipelineOptions {
   deviceId: string;
   outbox: Outbox;
   logger: Logger;
+  /** frames marked `queue` that may wait while one is in inference; default 16 */
+  queueSize?: number;
 }
 
 /**
- * Frames in, events out. Real time: at most one frame is in inference; a frame that arrives
- * meanwhile is dropped rather than queued, so latency never grows with backlog. The model is
- * swapped atomically between frames and the old one is closed only after its last inference.
+ * Frames in, events out. Real time: at most one frame is in inference; a camera frame that
+ * arrives meanwhile is dropped rather than queued, so latency never grows with backlog. Frames
+ * marked `queue` (one per part: push, folder-watch) wait in a small bounded FIFO instead, and
+ * their sources hold back while `intake()` is not "ready". The model is swapped atomically
+ * between frames and the old one is closed only after its last inference.
  */
 export class Pipeline extends EventEmitter<PipelineEvents> {
   readonly id: string;
   readonly #deviceId: string;
   readonly #outbox: Outbox;
   readonly #log: Logger;
+  readonly #queueSize: number;
+  readonly #queue: Frame[] = [];
   #loaded: LoadedBundle | null = null;
   #busy: Promise<void> | undefined;
-  readonly #stats: PipelineStats = {
+  readonly #stats: Omit<PipelineStats, "queueDepth"> = {
     framesTotal: 0,
     framesInferred: 0,
     framesDropped: 0,
@@ -55,6 +63,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.#deviceId = opts.deviceId;
     this.#outbox = opts.outbox;
     this.#log = opts.logger.child({ component: "pipeline", pipeline: opts.id });
+    this.#queueSize = opts.queueSize ?? 16;
   }
 
   get loaded(): LoadedBundle | null {
@@ -62,22 +71,46 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   }
 
   stats(): PipelineStats {
-    return { ...this.#stats };
+    return { ...this.#stats, queueDepth: this.#queue.length };
+  }
+
+  /** Whether a queued frame would be taken now. */
+  intake(): Intake {
+    if (!this.#loaded) return "unloaded";
+    return this.#busy && this.#queue.length >= this.#queueSize ? "saturated" : "ready";
   }
 
   handle(frame: Frame): void {
     this.#stats.framesTotal++;
-    const loaded = this.#loaded;
-    if (!loaded) {
-      this.#stats.framesSkipped++;
+    if (!this.#loaded) {
+      this.#skip(frame);
       return;
     }
     if (this.#busy) {
+      if (frame.queue && this.#queue.length < this.#queueSize) {
+        this.#queue.push(frame);
+        return;
+      }
       this.#stats.framesDropped++;
+      settle(frame, "dropped");
       return;
     }
+    this.#start(frame, this.#loaded);
+  }
+
+  #skip(frame: Frame): void {
+    this.#stats.framesSkipped++;
+    settle(frame, "skipped");
+  }
+
+  #start(frame: Frame, loaded: LoadedBundle): void {
     const job = this.#process(frame, loaded).finally(() => {
-      if (this.#busy === job) this.#busy = undefined;
+      if (this.#busy !== job) return;
+      this.#busy = undefined;
+      const next = this.#queue.shift();
+      if (!next) return;
+      if (this.#loaded) this.#start(next, this.#loaded);
+      else for (const f of [next, ...this.#queue.splice(0)]) this.#skip(f);
     });
     this.#busy = job;
   }
@@ -113,10 +146,20 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         out.result.finding ? frame.image : undefined,
       );
       this.#stats.framesInferred++;
-      this.emit("inferred", event);
+      settle(frame, "stored");
+      this.emit("inferred", event, frame);
     } catch (err) {
       this.#stats.framesFailed++;
+      settle(frame, "failed");
       this.#log.warn("frame failed", { sourceId: frame.sourceId, meta: frame.meta, err });
     }
+  }
+}
+
+function settle(frame: Frame, outcome: FrameOutcome): void {
+  try {
+    frame.onSettled?.(outcome);
+  } catch {
+    // a source's bookkeeping must not fail the pipeline
   }
 }

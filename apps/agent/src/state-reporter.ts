@@ -42,6 +42,7 @@ export class StateReporter {
     for (const s of this.#o.sources) {
       s.on("error", this.#changed);
       s.on("end", this.#changed);
+      s.on("status", this.#changed);
     }
     this.#timer = setInterval(() => this.#publish(), this.#o.intervalMs);
     this.#timer.unref();
@@ -56,6 +57,7 @@ export class StateReporter {
     for (const s of this.#o.sources) {
       s.off("error", this.#changed);
       s.off("end", this.#changed);
+      s.off("status", this.#changed);
     }
   }
 
@@ -80,7 +82,7 @@ export class StateReporter {
         id: s.id,
         type: s.type,
         status: s.status,
-        ...(s.status === "error" && s.lastError
+        ...((s.status === "error" || s.status === "failed") && s.lastError
           ? { error: { code: s.lastError.code, message: s.lastError.message } }
           : {}),
       })),

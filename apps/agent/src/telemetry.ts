@@ -13,7 +13,8 @@ export interface TelemetryOptions {
   deviceId: string;
   /** ms between messages */
   intervalMs: number;
-  pipeline: Pipeline;
+  /** every pipeline of the agent; the message sums them */
+  pipelines: readonly Pipeline[];
   outbox: Outbox;
   media: MediaQueue;
   link: MqttLink;
@@ -38,21 +39,32 @@ export class TelemetryReporter {
   }
 
   start(): void {
-    this.#o.pipeline.on("inferred", this.#onInferred);
+    for (const p of this.#o.pipelines) p.on("inferred", this.#onInferred);
     this.#windowStart = performance.now();
-    this.#inferredAtWindowStart = this.#o.pipeline.stats().framesInferred;
+    this.#inferredAtWindowStart = this.#stats().framesInferred;
     this.#timer = setInterval(() => this.#publish(), this.#o.intervalMs);
     this.#timer.unref();
   }
 
   stop(): void {
     clearInterval(this.#timer);
-    this.#o.pipeline.off("inferred", this.#onInferred);
+    for (const p of this.#o.pipelines) p.off("inferred", this.#onInferred);
+  }
+
+  #stats(): { framesTotal: number; framesInferred: number; framesDropped: number } {
+    const sum = { framesTotal: 0, framesInferred: 0, framesDropped: 0 };
+    for (const p of this.#o.pipelines) {
+      const s = p.stats();
+      sum.framesTotal += s.framesTotal;
+      sum.framesInferred += s.framesInferred;
+      sum.framesDropped += s.framesDropped;
+    }
+    return sum;
   }
 
   /** Current numbers; `fps` covers the time since the last published message. */
   snapshot(): Telemetry {
-    const stats = this.#o.pipeline.stats();
+    const stats = this.#stats();
     const seconds = (performance.now() - this.#windowStart) / 1000;
     const fps = seconds > 0 ? (stats.framesInferred - this.#inferredAtWindowStart) / seconds : 0;
     return {
@@ -79,7 +91,7 @@ export class TelemetryReporter {
   #publish(): void {
     const t = this.snapshot();
     this.#windowStart = performance.now();
-    this.#inferredAtWindowStart = this.#o.pipeline.stats().framesInferred;
+    this.#inferredAtWindowStart = this.#stats().framesInferred;
     if (!this.#o.link.connected) return;
     this.#o.link.publish(topics.telemetry(this.#o.deviceId), JSON.stringify(t), { qos: 0 }, (err) => {
       if (err) this.#o.logger.debug("telemetry not sent", { err });

@@ -31,6 +31,7 @@ describe("agent: desired state, updates, media, restart from disk", () => {
       sources: [{ id: "line", type: "synthetic", fps: 10, seed: 7, defectRate: 0.5 }],
       telemetryIntervalMs: 300,
       reportIntervalMs: 1000,
+      status: { port: 0 },
     });
   const lastReported = (): Reported | undefined => watcher.reported.at(-1);
 

@@ -62,7 +62,7 @@ describe("agent config", () => {
         sources: [
           { id: "cam", type: "synthetic", fps: -1, sead: 3 },
           { id: "dir", type: "folder" },
-          { id: "rtsp", type: "rtsp" },
+          { id: "usb", type: "v4l2" },
           { id: "cam", type: "synthetic" },
         ],
       }),

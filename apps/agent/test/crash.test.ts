@@ -40,6 +40,7 @@ describe("agent process killed mid-stream", () => {
       dataDir: join(dir.path, "agent"),
       sources: [{ id: "line", type: "synthetic", fps: 25, seed: 3, defectRate: 0.3 }],
       telemetryIntervalMs: 1000,
+      status: { port: 0 },
     };
     const configPath = join(dir.path, "agent.json");
     const env = { KENSA_DEVICE_SECRET: secret };

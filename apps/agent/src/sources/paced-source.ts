@@ -52,8 +52,10 @@ export abstract class PacedSource extends EventEmitter<FrameSourceEvents> implem
   }
 
   #setStatus(status: SourceStatus): void {
+    const changed = status !== this.#status;
     this.#status = status;
     if (status !== "error") this.#lastError = undefined;
+    if (changed) this.emit("status", status);
   }
 
   async #run(signal: AbortSignal): Promise<void> {
@@ -68,8 +70,8 @@ export abstract class PacedSource extends EventEmitter<FrameSourceEvents> implem
           err instanceof KensaError
             ? err
             : new KensaError("KENSA_ERR_SOURCE_FAILED", `source ${this.id}: ${(err as Error).message}`);
-        this.#status = "error";
         this.#lastError = error;
+        this.#setStatus("error");
         this.emit("error", error);
         tick = { retryInMs: 1000 };
       }

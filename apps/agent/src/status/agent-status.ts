@@ -1,0 +1,152 @@
+import type { ReportedPipeline } from "@kensa/contracts";
+import { type Static, Type } from "@sinclair/typebox";
+import type { Pipeline } from "../pipeline.js";
+import type { SourceSet } from "../sources/source-set.js";
+import type { DiskUsage } from "./disk-usage.js";
+import { LatencyHistogram } from "./latency-histogram.js";
+
+const Counts = {
+  framesTotal: Type.Integer(),
+  framesInferred: Type.Integer(),
+  framesDropped: Type.Integer(),
+  framesSkipped: Type.Integer(),
+  framesFailed: Type.Integer(),
+  queueDepth: Type.Integer(),
+};
+
+/** GET /api/v1/status: what the device is doing, for a person at the line or a local script. */
+export const AgentStatus = Type.Object({
+  deviceId: Type.String(),
+  agentVersion: Type.String(),
+  ts: Type.String({ format: "date-time" }),
+  /** s since start */
+  uptimeS: Type.Number(),
+  connected: Type.Boolean(),
+  pipelines: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      status: Type.String(),
+      bundle: Type.Union([Type.Object({ sha256: Type.String(), modelVersionId: Type.String() }), Type.Null()]),
+      warmupMs: Type.Optional(Type.Number()),
+      error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+      /** inferences per second over the last 5 s */
+      fps: Type.Number(),
+      /** ms, over the last 500 inferences */
+      latencyMs: Type.Object({ p50: Type.Number(), p95: Type.Number(), p99: Type.Number() }),
+      ...Counts,
+    }),
+  ),
+  sources: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      type: Type.String(),
+      pipeline: Type.String(),
+      status: Type.String(),
+      error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+      framesTotal: Type.Integer(),
+      framesSampledOut: Type.Integer(),
+      fps: Type.Number(),
+      lastFrameAt: Type.Union([Type.String(), Type.Null()]),
+      restarts: Type.Integer(),
+      reconnects: Type.Integer(),
+      stalls: Type.Integer(),
+      /** relative URL of the latest annotated frame */
+      latest: Type.String(),
+    }),
+  ),
+  queues: Type.Object({ outbox: Type.Integer(), media: Type.Integer() }),
+  disk: Type.Object({
+    dataDir: Type.String(),
+    dataDirBytes: Type.Number(),
+    freeBytes: Type.Number(),
+    totalBytes: Type.Number(),
+  }),
+});
+export type AgentStatus = Static<typeof AgentStatus>;
+
+/** What the status server reads; all of it live objects of the running agent. */
+export interface StatusDeps {
+  deviceId: string;
+  agentVersion: string;
+  dataDir: string;
+  pipelines: ReadonlyMap<string, Pipeline>;
+  sources: SourceSet;
+  outboxDepth(): number;
+  mediaQueueDepth(): number;
+  connected(): boolean;
+  /** the updater's view of the pipelines it drives (status, errors, warm-up) */
+  reportedPipelines(): ReportedPipeline[];
+}
+
+/** Inference latency and rate per pipeline, fed by the pipelines' `inferred` events. */
+export class InferenceStats {
+  readonly latency = new Map<string, LatencyHistogram>();
+  readonly #times = new Map<string, number[]>();
+  readonly #listeners: Array<() => void> = [];
+
+  constructor(pipelines: readonly Pipeline[]) {
+    for (const p of pipelines) {
+      const h = new LatencyHistogram();
+      const times: number[] = [];
+      this.latency.set(p.id, h);
+      this.#times.set(p.id, times);
+      const on = (event: { latencyMs: { total: number } }) => {
+        h.observe(event.latencyMs.total);
+        times.push(performance.now());
+        if (times.length > 1000) times.splice(0, times.length - 1000);
+      };
+      p.on("inferred", on);
+      this.#listeners.push(() => p.off("inferred", on));
+    }
+  }
+
+  /** inferences per second of a pipeline over the last 5 s */
+  fps(pipelineId: string): number {
+    const now = performance.now();
+    const recent = (this.#times.get(pipelineId) ?? []).filter((t) => t >= now - 5000);
+    if (recent.length < 2) return 0;
+    return Math.round(((recent.length - 1) / Math.max(now - (recent[0] as number), 1)) * 1000 * 100) / 100;
+  }
+
+  close(): void {
+    for (const off of this.#listeners.splice(0)) off();
+  }
+}
+
+/** Builds the status document. */
+export async function buildAgentStatus(
+  deps: StatusDeps,
+  inference: InferenceStats,
+  disk: DiskUsage,
+  startedAt: number,
+): Promise<AgentStatus> {
+  const reported = new Map(deps.reportedPipelines().map((r) => [r.id, r]));
+  const usage = await disk.sample();
+  return {
+    deviceId: deps.deviceId,
+    agentVersion: deps.agentVersion,
+    ts: new Date().toISOString(),
+    uptimeS: Math.round((Date.now() - startedAt) / 100) / 10,
+    connected: deps.connected(),
+    pipelines: [...deps.pipelines.values()].map((p) => {
+      const r = reported.get(p.id);
+      const loaded = p.loaded?.bundle;
+      return {
+        id: p.id,
+        status: r?.status ?? (loaded ? "loaded" : "idle"),
+        bundle: loaded ? { ...loaded } : null,
+        ...(r?.warmupMs !== undefined ? { warmupMs: r.warmupMs } : {}),
+        ...(r?.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
+        fps: inference.fps(p.id),
+        latencyMs: inference.latency.get(p.id)?.percentiles() ?? { p50: 0, p95: 0, p99: 0 },
+        ...p.stats(),
+      };
+    }),
+    sources: deps.sources.entries.map((e) => ({
+      ...e.stats(),
+      latest: `/api/v1/sources/${encodeURIComponent(e.source.id)}/latest.jpg`,
+    })),
+    queues: { outbox: deps.outboxDepth(), media: deps.mediaQueueDepth() },
+    disk: { dataDir: deps.dataDir, ...usage },
+  };
+}

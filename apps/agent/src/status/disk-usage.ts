@@ -1,0 +1,59 @@
+import { lstat, readdir, statfs } from "node:fs/promises";
+import { join } from "node:path";
+
+export interface DiskUsageSample {
+  /** bytes of files under the data dir */
+  dataDirBytes: number;
+  /** bytes available to the agent on the data dir's filesystem */
+  freeBytes: number;
+  /** bytes, size of that filesystem */
+  totalBytes: number;
+}
+
+/**
+ * Disk use of the data dir, recomputed at most every `maxAgeMs`: walking the media folder on
+ * every scrape of /metrics would cost more than the inspection it reports on.
+ */
+export class DiskUsage {
+  readonly #dir: string;
+  readonly #maxAgeMs: number;
+  #cached: { at: number; sample: Promise<DiskUsageSample> } | undefined;
+
+  constructor(dataDir: string, maxAgeMs = 10_000) {
+    this.#dir = dataDir;
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  sample(): Promise<DiskUsageSample> {
+    const now = performance.now();
+    if (!this.#cached || now - this.#cached.at > this.#maxAgeMs) {
+      this.#cached = { at: now, sample: this.#measure() };
+    }
+    return this.#cached.sample;
+  }
+
+  async #measure(): Promise<DiskUsageSample> {
+    const [dataDirBytes, fs] = await Promise.all([sizeOf(this.#dir), statfs(this.#dir).catch(() => undefined)]);
+    return {
+      dataDirBytes,
+      freeBytes: fs ? fs.bavail * fs.bsize : 0,
+      totalBytes: fs ? fs.blocks * fs.bsize : 0,
+    };
+  }
+}
+
+async function sizeOf(path: string): Promise<number> {
+  let total = 0;
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = await readdir(path, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = join(path, e.name);
+    if (e.isDirectory()) total += await sizeOf(p);
+    else if (e.isFile()) total += (await lstat(p).catch(() => undefined))?.size ?? 0;
+  }
+  return total;
+}

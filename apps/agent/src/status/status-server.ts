@@ -1,0 +1,203 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { isKensaError, KensaError } from "@kensa/contracts";
+import type { Logger } from "../logger.js";
+import type { FrameMetaValue } from "../sources/frame-source.js";
+import { isPushTarget, pushedImageType } from "../sources/push-source.js";
+import { renderMetrics } from "./agent-metrics.js";
+import { buildAgentStatus, InferenceStats, type StatusDeps } from "./agent-status.js";
+import { DiskUsage } from "./disk-usage.js";
+import { LatestFrames } from "./latest-frames.js";
+import { statusPageHtml } from "./status-page.js";
+
+const metaKey = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+export interface StatusServer {
+  readonly server: Server;
+  /** Binds; throws KENSA_ERR_AGENT_PORT_IN_USE when the port is taken. Port 0 picks a free one. */
+  listen(port: number, host: string): Promise<{ port: number; url: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The agent's local HTTP server: status page (`/`), JSON status (`/api/v1/status`), the
+ * latest annotated frame per source, Prometheus `/metrics`, and the push endpoint
+ * (`POST /api/v1/sources/:id/frames`). Built without binding; the composition root listens.
+ * Plain node:http: five routes do not justify carrying a web framework on every device.
+ */
+export function buildStatusServer(deps: StatusDeps & { logger: Logger }): StatusServer {
+  const startedAt = Date.now();
+  const pipelines = [...deps.pipelines.values()];
+  const inference = new InferenceStats(pipelines);
+  const latest = new LatestFrames(deps.sources, pipelines);
+  const disk = new DiskUsage(deps.dataDir);
+  const pushRejections = new Map<string, Map<string, number>>();
+  const log = deps.logger.child({ component: "status" });
+  const status = () => buildAgentStatus(deps, inference, disk, startedAt);
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://agent");
+    const path = url.pathname;
+    const method = req.method ?? "GET";
+    const source = /^\/api\/v1\/sources\/([^/]+)\/(latest\.jpg|frames)$/.exec(path);
+    if (source) {
+      const id = decodeURIComponent(source[1] as string);
+      const entry = deps.sources.get(id);
+      if (!entry) throw new KensaError("KENSA_ERR_SOURCE_NOT_FOUND", `no source "${id}" on this agent`);
+      if (source[2] === "frames") {
+        if (method !== "POST") throw notFound(method, path);
+        if (!isPushTarget(entry.source)) {
+          throw new KensaError(
+            "KENSA_ERR_SOURCE_NOT_FOUND",
+            `source "${id}" is a ${entry.source.type} source; only push sources accept frames`,
+          );
+        }
+        const target = entry.source;
+        try {
+          const declared = req.headers["content-type"];
+          // refuse before reading a body we will not use
+          pushedImageType(declared);
+          const meta = queryMeta(url.searchParams);
+          const body = await readBody(req, target.maxBytes);
+          const frameId = target.push(body, declared, meta);
+          return sendJson(res, 202, { frameId, sourceId: id, pipeline: entry.pipelineId });
+        } catch (err) {
+          if (isKensaError(err)) {
+            const codes = pushRejections.get(id) ?? new Map<string, number>();
+            codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
+            pushRejections.set(id, codes);
+          }
+          throw err;
+        }
+      }
+      if (method !== "GET" && method !== "HEAD") throw notFound(method, path);
+      const jpeg = await latest.jpeg(id);
+      if (!jpeg) throw new KensaError("KENSA_ERR_NOT_FOUND", `source "${id}" has no frame yet`);
+      res.writeHead(200, { "content-type": "image/jpeg", "content-length": jpeg.length, "cache-control": "no-store" });
+      res.end(method === "HEAD" ? undefined : jpeg);
+      return;
+    }
+    if (method !== "GET" && method !== "HEAD") throw notFound(method, path);
+    switch (path) {
+      case "/":
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+        res.end(statusPageHtml);
+        return;
+      case "/healthz":
+        return sendJson(res, 200, { ok: true });
+      case "/api/v1/status":
+        return sendJson(res, 200, await status());
+      case "/metrics": {
+        const text = renderMetrics(await status(), inference, pushRejections);
+        res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" });
+        res.end(text);
+        return;
+      }
+      default:
+        throw notFound(method, path);
+    }
+  };
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      const e = isKensaError(err) ? err : new KensaError("KENSA_ERR_INTERNAL", (err as Error)?.message ?? String(err));
+      if (e.status >= 500 && e.code === "KENSA_ERR_INTERNAL")
+        log.error("status request failed", { path: req.url, err });
+      if (res.headersSent) return void res.destroy();
+      const headers: Record<string, string> = {};
+      if (e.code === "KENSA_ERR_PIPELINE_SATURATED") headers["retry-after"] = "1";
+      if (e.code === "KENSA_ERR_PIPELINE_NOT_READY") headers["retry-after"] = "5";
+      // an unread or oversized body is not worth draining; close the connection instead
+      if (!req.complete) headers.connection = "close";
+      sendJson(res, e.status, { error: { code: e.code, message: e.message } }, headers);
+    });
+  });
+  // a camera that connects and never sends must not hold a socket forever
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+
+  return {
+    server,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        const onError = (err: NodeJS.ErrnoException) => {
+          reject(
+            err.code === "EADDRINUSE" || err.code === "EACCES"
+              ? new KensaError(
+                  "KENSA_ERR_AGENT_PORT_IN_USE",
+                  `the agent's status port ${host}:${port} is not available (${err.code}); set status.port (0 picks a free one) or status.enabled false`,
+                )
+              : err,
+          );
+        };
+        server.once("error", onError);
+        server.listen(port, host, () => {
+          server.off("error", onError);
+          const bound = (server.address() as { port: number }).port;
+          const shownHost = host.includes(":") ? `[${host}]` : host;
+          resolve({ port: bound, url: `http://${shownHost}:${bound}` });
+        });
+      }),
+    close: async () => {
+      inference.close();
+      latest.close();
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+function notFound(method: string, path: string): KensaError {
+  return new KensaError("KENSA_ERR_NOT_FOUND", `no route ${method} ${path}`);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Query parameters become frame meta (`?part=SN123&station=4`), so an event names the part it judged. */
+function queryMeta(params: URLSearchParams): Record<string, FrameMetaValue> {
+  const meta: Record<string, FrameMetaValue> = {};
+  let n = 0;
+  for (const [k, v] of params) {
+    if (++n > 16 || !metaKey.test(k) || v.length > 256) {
+      throw new KensaError(
+        "KENSA_ERR_VALIDATION",
+        "query parameters become frame meta: at most 16, names like part_id, values up to 256 characters",
+      );
+    }
+    meta[k] = v;
+  }
+  return meta;
+}
+
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"]);
+  const tooLarge = () =>
+    new KensaError("KENSA_ERR_UPLOAD_TOO_LARGE", `the image is larger than this source's maxBytes (${maxBytes})`);
+  if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.removeAllListeners("data");
+        req.pause();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once("end", () => resolve(Buffer.concat(chunks)));
+    req.once("error", reject);
+  });
+}

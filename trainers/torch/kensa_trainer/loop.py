@@ -1,0 +1,162 @@
+"""The training loop shared by every task: AdamW with warm-up and cosine decay, a seeded
+class-balanced sampler, augmentation, validation each epoch, early stopping on the task's
+primary metric, and the best epoch's weights kept for export."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .augment import augment_batch
+from .data import Split, sample_weights
+from .errors import TrainingFailed
+from .job import Job
+from .progress import Progress, clean
+from .tasks import Batch, Task
+
+
+class Preparer:
+    """Turns sample indices into a normalised batch; augments when given a generator."""
+
+    def __init__(self, job: Job, mean: list[float], std: list[float]) -> None:
+        self.job = job
+        self.mean = torch.tensor(mean)[None, :, None, None]
+        self.std = torch.tensor(std)[None, :, None, None]
+
+    def __call__(self, split: Split, idx: torch.Tensor, g: torch.Generator | None = None) -> Batch:
+        x = split.images[idx].float() / 255.0
+        masks = split.masks[idx].long() if split.masks is not None else None
+        boxes = [split.boxes[int(i)] for i in idx] if split.boxes is not None else None
+        if g is not None:
+            x, masks, boxes = augment_batch(x, masks, boxes, self.job.hyper.augment, g)
+        x = (x - self.mean) / self.std
+        labels = split.labels[idx] if split.labels is not None else None
+        return Batch(x=x, labels=labels, masks=masks, boxes=boxes)
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    curves: list[dict[str, Any]] = field(default_factory=list)
+
+
+def train(job: Job, task: Task, train_split: Split, val_split: Split, prep: Preparer, progress: Progress) -> TrainResult:
+    hyper = job.hyper
+    g = torch.Generator().manual_seed(job.seed)
+    model = task.build()
+    n = len(train_split)
+    bs = min(hyper.batch_size, n)
+    # a last batch of one image breaks BatchNorm's batch statistics: drop it
+    steps_per_epoch = n // bs if n % bs == 1 else math.ceil(n / bs)
+    total = steps_per_epoch * hyper.epochs
+    weights = sample_weights(train_split, job.task, len(job.labels)) if hyper.balance_classes else None
+
+    opt = torch.optim.AdamW(model.parameters(), lr=hyper.lr, weight_decay=hyper.weight_decay)
+    warmup = max(1, min(steps_per_epoch, total // 20))
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return hyper.lr * (step + 1) / warmup
+        t = (step - warmup) / max(1, total - warmup)
+        return hyper.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+
+    progress.emit(
+        "start",
+        jobId=job.job_id,
+        task=job.task,
+        epochs=hyper.epochs,
+        stepsPerEpoch=steps_per_epoch,
+        totalSteps=total,
+        samples={s: len(job.split(s)) for s in ("train", "val", "test")},
+        threads=torch.get_num_threads(),
+        trainer=_trainer_name(),
+    )
+
+    best_state: dict[str, torch.Tensor] | None = None
+    best = (-math.inf, math.inf)  # (primary, val loss): higher primary wins, lower loss breaks ties
+    best_epoch = 1
+    since_best = 0
+    step = 0
+    curves: list[dict[str, Any]] = []
+    t_train = time.monotonic()
+    epoch = 0
+    for epoch in range(1, hyper.epochs + 1):
+        model.train()
+        if weights is not None:
+            order = torch.multinomial(weights, n, replacement=True, generator=g)
+        else:
+            order = torch.randperm(n, generator=g)
+        losses = []
+        for s in range(steps_per_epoch):
+            idx = order[s * bs : (s + 1) * bs]
+            batch = prep(train_split, idx, g)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step)
+            loss = task.loss(model(batch.x), batch)
+            if not torch.isfinite(loss):
+                raise TrainingFailed(f"the training loss became {float(loss)} at epoch {epoch}, step {step + 1}; lower hyper.lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            opt.step()
+            step += 1
+            losses.append(float(loss))
+            progress.step(
+                epoch=epoch, step=step, totalSteps=total, loss=clean(float(loss)),
+                etaSec=_eta(t_train, step, total),
+            )
+        model.eval()
+        val = task.evaluate(model, val_split, prep, max(bs, 64))
+        train_loss = sum(losses) / len(losses)
+        score = (val["primary"], val["loss"])
+        improved = score[0] > best[0] or (score[0] == best[0] and score[1] < best[1])
+        if improved:
+            best, best_epoch, since_best = score, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            since_best += 1
+        row = {
+            "epoch": epoch,
+            "trainLoss": clean(train_loss),
+            "valLoss": clean(val["loss"]),
+            "valMetric": clean(val["primary"]),
+            "lr": lr_at(step - 1),
+            "elapsedSec": round(progress.elapsed(), 3),
+        }
+        curves.append(row)
+        progress.emit(
+            "epoch", epoch=epoch, epochs=hyper.epochs, step=step, totalSteps=total,
+            loss=row["trainLoss"], valLoss=row["valLoss"], valMetric=row["valMetric"], primaryMetric=task.primary,
+            val={k: clean(v) for k, v in val["values"].items()}, best=improved, lr=row["lr"],
+            etaSec=_eta(t_train, step, total),
+        )
+        if hyper.patience and since_best >= hyper.patience:
+            progress.log(f"early stop: no better val {task.primary} for {since_best} epochs; best epoch {best_epoch}")
+            break
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+    stopped = epoch < hyper.epochs
+    return TrainResult(model=model, best_epoch=best_epoch, epochs_run=epoch, stopped_early=stopped, curves=curves)
+
+
+def _eta(t0: float, step: int, total: int) -> float | None:
+    if step == 0:
+        return None
+    # an upper bound: early stopping may end the run sooner
+    return round((time.monotonic() - t0) / step * (total - step), 1)
+
+
+def _trainer_name() -> str:
+    from . import VERSION
+
+    return f"{VERSION} torch/{torch.__version__}"
