@@ -111,6 +111,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
               { id: "synthetic", type: "synthetic", fps: opts.fps, seed: 1000 + i, defectRate: opts.defectRate },
             ],
             telemetryIntervalMs: 1000,
+            status: { port: 0 },
           },
           join(agentDir, "agent.json"),
           { KENSA_DEVICE_SECRET: enrolled.secret, KENSA_LOG_LEVEL: "warn" },
