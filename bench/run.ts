@@ -1,129 +1,61 @@
 /**
- * `npm run bench`: measures Kensa on this machine and writes BENCHMARKS.md and
- * bench/results.json. Never part of `npm test`: numbers are reported, not asserted.
+ * `npm run bench [-- <section> ...]`: measures Kensa on this machine and writes BENCHMARKS.md
+ * and bench/results.json. Never part of `npm test`: numbers are reported, not asserted.
+ * Naming sections re-runs only those and keeps the others' last results.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { cpus, totalmem } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
-import type { StoredEvent } from "@kensa/contracts";
-import { createHub } from "@kensa/hub";
-import { renderFrame } from "@kensa/synth";
-import { spawnAgent, tempDir, waitFor } from "@kensa/testkit";
-import { Classifier, percentile } from "@kensa/vision";
-import { buildBlemishModel } from "@kensa/vision/graph";
-import { HubClient } from "../apps/cli/src/hub-client.js";
+import { datasetImportSection } from "./datasets.js";
+import { frameToStoredEvent, inferenceLatency } from "./loop-latency.js";
+import { rowsTable, type Section } from "./report.js";
+import { synthSpeedSection } from "./synth.js";
+import { visionSpeedRows } from "./vision-speed.js";
 
-interface Row {
-  name: string;
-  unit: string;
-  p50: number;
-  p95: number;
-  n: number;
-  reference?: { value: number; source: string };
-  notes: string;
-}
+type Producer = () => Promise<{ markdown: string; data: unknown } | null>;
 
-const round = (x: number) => Math.round(x * 100) / 100;
-
-async function inferenceLatency(): Promise<Row[]> {
-  const model = buildBlemishModel();
-  const clf = await Classifier.create(model.onnx, model.manifest);
-  await clf.warmup();
-  const frames = await Promise.all(Array.from({ length: 100 }, (_, i) => renderFrame(i, { seed: 42 })));
-  const total: number[] = [];
-  const inference: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    for (const f of frames) {
-      const r = await clf.infer(f.jpeg);
-      total.push(r.latencyMs.total);
-      inference.push(r.latencyMs.inference);
-    }
-  }
-  await clf.close();
-  return [
-    {
-      name: "agent inference, JPEG bytes → result (blemish CNN 64×64, 320×240 frames)",
-      unit: "ms",
-      p50: round(percentile(total, 50)),
-      p95: round(percentile(total, 95)),
-      n: total.length,
-      notes: "decode + resize + normalise (sharp) and ONNX Runtime CPU, one session reused",
+const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer }> = [
+  {
+    id: "loop",
+    title: "The loop: agent inference and frame → stored event",
+    command: "npm run bench -- loop",
+    run: async () => {
+      const rows = [...(await inferenceLatency()), await frameToStoredEvent(Number(process.env.KENSA_BENCH_SECONDS ?? 30))];
+      return { markdown: rowsTable(rows), data: rows };
     },
-    {
-      name: "agent inference, ONNX Runtime only (blemish CNN 64×64)",
-      unit: "ms",
-      p50: round(percentile(inference, 50)),
-      p95: round(percentile(inference, 95)),
-      n: inference.length,
-      notes: "session.run only",
+  },
+  {
+    id: "vision",
+    title: "Vision speed on camera frames (ResNet18, U-Net) against the published reference",
+    command: "npm run bench -- vision",
+    run: async () => {
+      const rows = await visionSpeedRows();
+      return { markdown: rowsTable(rows), data: rows };
     },
-  ];
+  },
+  { id: "synth", title: "Synthetic camera speed", command: "npm run bench -- synth", run: synthSpeedSection },
+  {
+    id: "datasets",
+    title: "Real dataset imports",
+    command: "npm run bench -- datasets",
+    run: datasetImportSection,
+  },
+];
+
+const resultsPath = join(import.meta.dirname, "results.json");
+interface Results {
+  machine: Record<string, string | number>;
+  sections: Record<string, Section>;
+}
+const previous: Results | null = existsSync(resultsPath) ? (JSON.parse(readFileSync(resultsPath, "utf8")) as Results) : null;
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !sections.some((s) => s.id === w));
+if (unknown.length) {
+  console.error(`unknown section(s): ${unknown.join(", ")}; known: ${sections.map((s) => s.id).join(", ")}`);
+  process.exit(2);
 }
 
-async function frameToStoredEvent(seconds: number): Promise<Row> {
-  const dir = await tempDir("kensa-bench-");
-  const hub = await createHub({
-    dataDir: join(dir.path, "hub"),
-    http: { host: "127.0.0.1", port: 0 },
-    mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
-    logLevel: "warn",
-  });
-  const agentDir = join(dir.path, "agent");
-  let agent: Awaited<ReturnType<typeof spawnAgent>> | undefined;
-  try {
-    const { httpUrl } = await hub.start();
-    const api = new HubClient(httpUrl, hub.adminToken);
-    const project = await api.createProject({
-      slug: "bench",
-      name: "bench",
-      task: "classification",
-      labels: ["ok", "defect"],
-      okLabels: ["ok"],
-    });
-    const m = buildBlemishModel();
-    const v = await api.pushModel(project.id, m.onnx, m.manifest);
-    const e = await api.enrollDevice({ projectId: project.id, id: "bench-cam" });
-    await mkdir(agentDir, { recursive: true });
-    agent = await spawnAgent(
-      {
-        deviceId: "bench-cam",
-        hubUrl: e.hubUrl,
-        mqttUrl: e.mqttUrl,
-        dataDir: agentDir,
-        sources: [{ id: "synthetic", type: "synthetic", fps: 10, seed: 3, defectRate: 0.3 }],
-      },
-      join(agentDir, "agent.json"),
-      { KENSA_DEVICE_SECRET: e.secret, KENSA_LOG_LEVEL: "warn" },
-    );
-    await api.deploy({ modelVersionId: v.id, target: { deviceIds: ["bench-cam"], tags: [] } });
-    const read = async () => {
-      const res = await fetch(`${httpUrl}/api/v1/events?deviceId=bench-cam&limit=10000`, {
-        headers: { authorization: `Bearer ${hub.adminToken}` },
-      });
-      return ((await res.json()) as { items: StoredEvent[] }).items;
-    };
-    await waitFor("first event", async () => (await read()).length > 0, { timeoutMs: 60_000 });
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    // skip the first events: they include model load and connection set-up
-    const events = (await read()).slice(10);
-    const lat = events.map((ev) => Date.parse(ev.receivedAt) - Date.parse(ev.ts));
-    return {
-      name: "frame captured → event stored at the hub (1 agent, 10 fps, embedded broker, SQLite)",
-      unit: "ms",
-      p50: round(percentile(lat, 50)),
-      p95: round(percentile(lat, 95)),
-      n: lat.length,
-      notes: `includes inference, durable outbox, MQTT QoS 1, validation, idempotent insert and the incident rule; ${seconds} s run`,
-    };
-  } finally {
-    await agent?.kill("SIGTERM");
-    await hub.close();
-    await dir.remove();
-  }
-}
-
-const started = new Date();
-const rows = [...(await inferenceLatency()), await frameToStoredEvent(Number(process.env.KENSA_BENCH_SECONDS ?? 30))];
 const machine = {
   cpu: cpus()[0]?.model ?? "unknown",
   cores: cpus().length,
@@ -131,31 +63,35 @@ const machine = {
   node: process.version,
   platform: `${process.platform}-${process.arch}`,
 };
-const results = { date: started.toISOString(), command: "npm run bench", machine, rows };
-await writeFile(join(import.meta.dirname, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+const out: Results = { machine, sections: { ...(previous?.sections ?? {}) } };
+for (const s of sections) {
+  if (wanted.length && !wanted.includes(s.id)) continue;
+  console.error(`bench: ${s.id} …`);
+  const load = Math.round(loadavg()[0]! * 10) / 10;
+  const r = await s.run();
+  if (!r) {
+    console.error(`bench: ${s.id} skipped (its inputs are missing)`);
+    continue;
+  }
+  out.sections[s.id] = { id: s.id, title: s.title, command: s.command, date: new Date().toISOString(), load, ...r };
+}
+await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
 
-const table = rows
+const body = sections
+  .map((s) => out.sections[s.id])
+  .filter((s): s is Section => !!s)
   .map(
-    (r) =>
-      `| ${r.name} | ${r.p50} ${r.unit} | ${r.p95} ${r.unit} | ${r.n} | ${
-        r.reference
-          ? `${r.reference.value} ${r.unit} (${r.reference.source}); ×${round(r.reference.value / r.p50)}`
-          : "—"
-      } | ${r.notes} |`,
+    (s) =>
+      `## ${s.title}\n\nMeasured ${s.date} (1-min load average ${s.load ?? "?"} at the start) · re-run: \`${s.command}\`\n\n${s.markdown}\n`,
   )
   .join("\n");
 const md = `# Benchmarks
 
-Written by \`npm run bench\` (bench/run.ts); do not edit by hand. Medians (p50) and 95th
-percentiles over the number of samples shown.
+Written by \`npm run bench\` (bench/run.ts); do not edit by hand. Latencies are medians (p50)
+and 95th percentiles over n samples; references are named beside each row.
 
-- date: ${results.date}
-- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}
-- command: \`npm run bench\` (frame-to-event run length: \`KENSA_BENCH_SECONDS\`, default 30)
+Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}.
 
-| measure | p50 | p95 | n | reference | notes |
-|---|---|---|---|---|---|
-${table}
-`;
+${body}`;
 await writeFile(join(import.meta.dirname, "..", "BENCHMARKS.md"), md);
 console.log(md);

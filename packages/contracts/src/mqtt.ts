@@ -1,5 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Sha256 } from "./manifest.js";
+import { RuleHit } from "./rules.js";
 
 const Ts = Type.String({ format: "date-time" });
 const ErrorInfo = Type.Object({ code: Type.String(), message: Type.String() });
@@ -26,6 +27,11 @@ export type BundleRef = Static<typeof BundleRef>;
 export const DesiredPipeline = Type.Object({
   id: Type.String({ minLength: 1 }),
   bundle: Type.Union([BundleRef, Type.Null()]),
+  /**
+   * a second model run beside `bundle` on the same frames, never raising incidents: frames
+   * where the two disagree are captured for labeling
+   */
+  shadow: Type.Optional(Type.Union([BundleRef, Type.Null()])),
 });
 
 export const Desired = Type.Object({
@@ -44,6 +50,16 @@ export const ReportedPipeline = Type.Object({
   /** the last failed attempt, kept while the previous bundle keeps running */
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), bundleSha256: Type.String() })),
   warmupMs: Type.Optional(Type.Number()),
+  /** the shadow model loaded beside the bundle, if any */
+  shadow: Type.Optional(Type.Object({ sha256: Sha256, modelVersionId: Type.String() })),
+  /** the inference session: restarted after a runtime failure, `failed` while over its restart budget */
+  session: Type.Optional(
+    Type.Object({
+      state: Type.String(),
+      restarts: Type.Integer({ minimum: 0 }),
+      error: Type.Optional(ErrorInfo),
+    }),
+  ),
 });
 export type ReportedPipeline = Static<typeof ReportedPipeline>;
 
@@ -58,6 +74,8 @@ export const Reported = Type.Object({
   sources: Type.Array(
     Type.Object({ id: Type.String(), type: Type.String(), status: Type.String(), error: Type.Optional(ErrorInfo) }),
   ),
+  /** events the agent deleted unsent to survive a full disk, since it was installed (never silently) */
+  eventsDropped: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type Reported = Static<typeof Reported>;
 
@@ -75,8 +93,86 @@ export const ClassificationResult = Type.Object({
   finding: Type.Boolean(),
 });
 export type ClassificationResult = Static<typeof ClassificationResult>;
-export const InferenceResult = Type.Union([ClassificationResult]);
+
+/** [x, y, width, height] in px of the ORIGINAL frame, origin top left */
+export const Box = Type.Tuple([Type.Number(), Type.Number(), Type.Number({ minimum: 0 }), Type.Number({ minimum: 0 })]);
+export type Box = Static<typeof Box>;
+
+export const Detection = Type.Object({
+  label: Type.String(),
+  score: Type.Number({ minimum: 0, maximum: 1 }),
+  box: Box,
+});
+export type Detection = Static<typeof Detection>;
+
+export const DetectionResult = Type.Object({
+  task: Type.Literal("detection"),
+  /** after NMS, best first */
+  detections: Type.Array(Detection),
+  /** a detection of a non-OK label at or above its threshold */
+  finding: Type.Boolean(),
+});
+export type DetectionResult = Static<typeof DetectionResult>;
+
+/** One connected (8-neighbour) area of one class in a mask. */
+export const Region = Type.Object({
+  label: Type.String(),
+  /** px² of the ORIGINAL frame */
+  area: Type.Number({ minimum: 0 }),
+  /** pixels of the model's output mask */
+  maskArea: Type.Integer({ minimum: 1 }),
+  box: Box,
+  /** mean pixel score over the region */
+  score: Type.Number({ minimum: 0, maximum: 1 }),
+});
+export type Region = Static<typeof Region>;
+
+export const SegmentationResult = Type.Object({
+  task: Type.Literal("segmentation"),
+  /** largest first; OK labels (the background) have none */
+  regions: Type.Array(Region),
+  /** a region of a non-OK label whose mean score reaches its threshold */
+  finding: Type.Boolean(),
+});
+export type SegmentationResult = Static<typeof SegmentationResult>;
+
+export const AnomalyResult = Type.Object({
+  task: Type.Literal("anomaly"),
+  /** the manifest's anomaly label (its first non-OK label), which regions carry too */
+  label: Type.String(),
+  /** the image's anomaly score (max or top-k mean of the map), 0..1 */
+  score: Type.Number({ minimum: 0, maximum: 1 }),
+  /** where the map reaches the map threshold, largest first */
+  regions: Type.Array(Region),
+  /** score at or above the threshold of the anomaly label */
+  finding: Type.Boolean(),
+});
+export type AnomalyResult = Static<typeof AnomalyResult>;
+
+/** What one frame gave, by task; `finding` is the agent's verdict per the bundle thresholds. */
+export const InferenceResult = Type.Union([ClassificationResult, DetectionResult, SegmentationResult, AnomalyResult]);
 export type InferenceResult = Static<typeof InferenceResult>;
+
+/**
+ * The one label and score that stand for a result, for rules that think per frame (incidents):
+ * classification's top label; else the best-scoring detection or region (the image score for
+ * anomaly). Null when the frame shows nothing.
+ */
+export function headlineOf(result: InferenceResult): { label: string; score: number } | null {
+  switch (result.task) {
+    case "classification":
+      return { label: result.label, score: result.score };
+    case "detection":
+    case "segmentation": {
+      const items = result.task === "detection" ? result.detections : result.regions;
+      let best: { label: string; score: number } | null = null;
+      for (const it of items) if (!best || it.score > best.score) best = { label: it.label, score: it.score };
+      return best;
+    }
+    case "anomaly":
+      return { label: result.label, score: result.score };
+  }
+}
 
 export const Event = Type.Object({
   v: Type.Literal(1),
@@ -95,6 +191,13 @@ export const Event = Type.Object({
   latencyMs: Type.Object({ preprocess: Type.Number(), inference: Type.Number(), total: Type.Number() }),
   /** the agent will upload this frame over HTTP */
   media: Type.Boolean(),
+  /**
+   * present when the bundle has rules: the rules that hit on this frame ([] when none did).
+   * A hit makes the event an incident naming the rule; `result.finding` is then true.
+   */
+  rules: Type.Optional(Type.Array(RuleHit)),
+  /** the frame was kept for learning: uploaded to `PUT /api/v1/captures/:id` with this reason */
+  capture: Type.Optional(Type.Object({ id: Type.String(), reason: Type.String() })),
 });
 export type Event = Static<typeof Event>;
 
@@ -107,5 +210,11 @@ export const Telemetry = Type.Object({
   framesDropped: Type.Integer({ minimum: 0 }),
   outboxDepth: Type.Integer({ minimum: 0 }),
   mediaQueueDepth: Type.Integer({ minimum: 0 }),
+  /** captures waiting for upload */
+  captureQueueDepth: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** events deleted unsent to survive a full disk, since the agent was installed */
+  eventsDropped: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** media files (captures, clips, frames) evicted by the disk quotas, since installed */
+  mediaEvicted: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type Telemetry = Static<typeof Telemetry>;

@@ -1,27 +1,18 @@
 import type { ClassificationResult, ModelManifest } from "@kensa/contracts";
-import { resolveOutputName } from "./check-model-against-manifest.js";
-import { classify } from "./classify.js";
-import { type LoadModelOptions, loadModel, type ModelRunner } from "./load-model.js";
-import { inputDims, preprocess } from "./preprocess.js";
+import { type Inference, Inferencer } from "./inferencer.js";
+import type { LoadModelOptions } from "./load-model.js";
 
 /** One classified frame; latencies in ms (performance.now()). */
-export interface Classification {
-  result: ClassificationResult;
-  /** the original image size in px */
-  frame: { width: number; height: number };
-  latencyMs: { preprocess: number; inference: number; total: number };
-}
+export type Classification = Inference<ClassificationResult>;
 
-/** A classification model bound to its manifest: encoded image in, result out. */
+/** A classification model bound to its manifest: an Inferencer whose results are classifications. */
 export class Classifier {
   readonly manifest: ModelManifest;
-  #runner: ModelRunner;
-  #outputName: string;
+  #inner: Inferencer;
 
-  private constructor(runner: ModelRunner, manifest: ModelManifest, outputName: string) {
-    this.#runner = runner;
-    this.manifest = manifest;
-    this.#outputName = outputName;
+  private constructor(inner: Inferencer) {
+    this.#inner = inner;
+    this.manifest = inner.manifest;
   }
 
   /**
@@ -32,43 +23,22 @@ export class Classifier {
     if (manifest.postprocessing.type !== "classification") {
       throw new TypeError(`Classifier needs a classification manifest, got ${manifest.postprocessing.type}`);
     }
-    const runner = await loadModel(modelBytes, opts);
-    try {
-      return new Classifier(runner, manifest, resolveOutputName(runner, manifest));
-    } catch (err) {
-      await runner.release();
-      throw err;
-    }
+    return new Classifier(await Inferencer.create(modelBytes, manifest, opts));
   }
 
   /** Decodes, preprocesses and classifies one encoded image (KENSA_ERR_MEDIA_INVALID if undecodable). */
   async infer(image: Uint8Array): Promise<Classification> {
-    const t0 = performance.now();
-    const pre = await preprocess(image, this.manifest.input, this.manifest.preprocessing);
-    const t1 = performance.now();
-    const out = await this.#runner.run({ [this.manifest.input.name]: { data: pre.data, dims: pre.dims } });
-    const t2 = performance.now();
-    const tensor = out[this.#outputName];
-    if (!tensor) throw new Error(`the model produced no output "${this.#outputName}"`);
-    const result = classify(tensor.data, this.manifest);
-    const t3 = performance.now();
-    return {
-      result,
-      frame: { width: pre.width, height: pre.height },
-      latencyMs: { preprocess: t1 - t0, inference: t2 - t1, total: t3 - t0 },
-    };
+    const out = await this.#inner.infer(image);
+    // the constructor admits classification manifests only, whose postprocessor yields these
+    return out as Classification;
   }
 
   /** Runs one inference on a zero tensor (allocations, kernel selection); returns its ms. */
-  async warmup(): Promise<number> {
-    const dims = inputDims(this.manifest.input);
-    const data = new Float32Array(dims.reduce((a, b) => a * b));
-    const t0 = performance.now();
-    await this.#runner.run({ [this.manifest.input.name]: { data, dims } });
-    return performance.now() - t0;
+  warmup(): Promise<number> {
+    return this.#inner.warmup();
   }
 
-  async close(): Promise<void> {
-    await this.#runner.release();
+  close(): Promise<void> {
+    return this.#inner.close();
   }
 }

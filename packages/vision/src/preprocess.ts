@@ -1,6 +1,8 @@
 import { type InputSpec, KensaError, type Preprocessing } from "@kensa/contracts";
 import sharp from "sharp";
+import { imageSize } from "./image-size.js";
 import { messageOf } from "./load-model.js";
+import { planResize, type ResizeTransform } from "./resize-transform.js";
 
 /** A model-ready tensor of one image; width/height are the ORIGINAL image's size in px. */
 export interface Preprocessed {
@@ -8,39 +10,47 @@ export interface Preprocessed {
   dims: [number, number, number, number];
   width: number;
   height: number;
+  /** where the original image lies in the input tensor, to map boxes and masks back */
+  transform: ResizeTransform;
 }
-
-const fits = { stretch: "fill", letterbox: "contain", "center-crop": "cover" } as const;
 
 /** The grey Ultralytics pads letterboxed images with, so YOLO exports see what they trained on. */
 const LETTERBOX_GREY = { r: 114, g: 114, b: 114, alpha: 1 };
 
 /**
  * Decodes an encoded image (JPEG, PNG, WebP, …) and turns it into the model's input tensor:
- * resize per `pre.resize`, grey or RGB per `input.channels`, then
- * `(value * scale - mean[c]) / std[c]` in `input.layout`. EXIF orientation is not applied:
- * trainers read the stored pixels too, and camera frames carry none.
+ * resize per `pre.resize` (see planResize for the exact geometry), grey or RGB per
+ * `input.channels`, then `(value * scale - mean[c]) / std[c]` in `input.layout`. EXIF
+ * orientation is not applied: trainers read the stored pixels too, and camera frames carry none.
  * Throws KENSA_ERR_MEDIA_INVALID when the bytes do not decode.
  */
 export async function preprocess(image: Uint8Array, input: InputSpec, pre: Preprocessing): Promise<Preprocessed> {
   const channels = input.channels;
   let raw: Buffer;
-  let width: number;
-  let height: number;
+  let transform: ResizeTransform;
   try {
     // sharp shrinks JPEGs while decoding when the target is ≥ 2x smaller: most of the speed-up
     // on camera frames, so the resize must stay in the same pipeline as the decode
     // sharp's default failOn "warning" rejects truncated frames instead of inferring on grey fill
     const img = sharp(image);
-    const meta = await img.metadata();
-    if (!meta.width || !meta.height) throw new Error("no image dimensions");
-    width = meta.width;
-    height = meta.height;
-    let pipeline = img.removeAlpha().resize(input.width, input.height, {
-      fit: fits[pre.resize],
-      position: "centre",
-      background: LETTERBOX_GREY,
-    });
+    // sizes from the header in JS hand the decode to sharp in one call (see imageSize)
+    const size = imageSize(image) ?? (await img.metadata());
+    if (!size.width || !size.height) throw new Error("no image dimensions");
+    const plan = planResize(size.width, size.height, input, pre.resize);
+    transform = plan.transform;
+    let pipeline = img.removeAlpha().resize(plan.resizeWidth, plan.resizeHeight, { fit: "fill" });
+    if (pre.resize === "letterbox") {
+      pipeline = pipeline.extend({
+        left: plan.left,
+        top: plan.top,
+        right: input.width - plan.resizeWidth - plan.left,
+        bottom: input.height - plan.resizeHeight - plan.top,
+        background: LETTERBOX_GREY,
+      });
+    } else if (pre.resize === "center-crop") {
+      // extract after resize crops the resized image (sharp orders it by call order)
+      pipeline = pipeline.extract({ left: plan.left, top: plan.top, width: input.width, height: input.height });
+    }
     pipeline = channels === 1 ? pipeline.greyscale() : pipeline.toColourspace("srgb");
     const out = await pipeline.raw().toBuffer({ resolveWithObject: true });
     raw = out.data;
@@ -52,7 +62,7 @@ export async function preprocess(image: Uint8Array, input: InputSpec, pre: Prepr
     throw new KensaError("KENSA_ERR_MEDIA_INVALID", `The image cannot be decoded: ${messageOf(err)}`);
   }
   const data = toTensor(raw, input, pre);
-  return { data, dims: inputDims(input), width, height };
+  return { data, dims: inputDims(input), width: transform.width, height: transform.height, transform };
 }
 
 /** Interleaved bytes (HWC) → normalised floats in the model's layout. */

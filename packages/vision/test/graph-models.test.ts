@@ -1,7 +1,7 @@
 import { compile, InferenceResult, ModelManifest } from "@kensa/contracts";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildResNet18, buildResNet18Int8, buildUNet } from "../src/graph/index.js";
+import { buildResNet18, buildResNet18Int8, buildUNet, buildUNetInt8 } from "../src/graph/index.js";
 import { checkModelAgainstManifest, Inferencer, inputDims, loadModel, type ModelRunner } from "../src/index.js";
 
 const validManifest = compile(ModelManifest);
@@ -107,6 +107,27 @@ describe("U-Net (4 levels, 32-64-128-256 channels, 256×256)", () => {
     expect(r.frame).toEqual({ width: 640, height: 480 });
     expect(r.result.task).toBe("segmentation");
     expect(validResult.check(r.result)).toBe(true);
+  });
+
+  it("has an int8 twin whose masks agree with the float model's", async () => {
+    const fp32 = buildUNet();
+    const int8 = await buildUNetInt8();
+    await checkModelAgainstManifest(int8.onnx, int8.manifest);
+    const [a, b] = await Promise.all([loadModel(fp32.onnx), loadModel(int8.onnx)]);
+    const size = 256 * 256;
+    const data = new Float32Array(3 * size);
+    for (let i = 0; i < data.length; i++) data[i] = Math.sin(i / 997) * Math.cos((i % 256) / 31) * 1.5;
+    const dims = [1, 3, 256, 256];
+    const [la, lb] = [
+      (await a.run({ input: { data, dims } })).logits!,
+      (await b.run({ input: { data, dims } })).logits!,
+    ];
+    await Promise.all([a.release(), b.release()]);
+    expect(lb.dims).toEqual([1, 2, 256, 256]);
+    expect(pearson(la.data, lb.data)).toBeGreaterThan(0.98);
+    let agree = 0;
+    for (let i = 0; i < size; i++) if (la.data[i]! > la.data[size + i]! === lb.data[i]! > lb.data[size + i]!) agree++;
+    expect(agree / size).toBeGreaterThan(0.95);
   });
 
   it("takes other shapes: levels, channels, size", async () => {

@@ -1,7 +1,9 @@
 import {
   type Event,
+  headlineOf,
   type Incident,
   type IncidentStatus,
+  type InferenceResult,
   KensaError,
   type Verdict,
   type VerdictKind,
@@ -27,8 +29,9 @@ export class IncidentService {
   }
 
   /**
-   * Applies the project's threshold rule to a newly stored event; creates the incident when it
-   * fires. Runs inside the event's transaction, so an event never exists without its incident.
+   * Creates the incident of a newly stored event: when the agent evaluated the bundle's rules
+   * (the event carries `rules`), a hit names the rule; otherwise the project's threshold rule
+   * decides. Runs inside the event's transaction, so an event never exists without its incident.
    */
   async raiseFor(
     trx: Kysely<HubDatabase>,
@@ -37,22 +40,25 @@ export class IncidentService {
     receivedAt: string,
     mediaSha256: string | null,
   ): Promise<Incident | null> {
-    const fired = evaluateRule(project, event.result.label, event.result.score);
-    if (!fired) return null;
+    const hit = event.rules ? agentRuleHit(event) : ruleHit(project, event.result);
+    if (!hit) return null;
+    const { fired, label, score } = hit;
     const row: IncidentsTable = {
       id: newId("inc"),
       project_id: project.id,
       device_id: event.deviceId,
       event_id: event.id,
       status: "open",
-      label: event.result.label,
-      score: event.result.score,
+      label,
+      score,
       rule: fired,
       model_version_id: event.bundle.modelVersionId,
       bundle_sha256: event.bundle.sha256,
       frame_meta: JSON.stringify(event.frame.meta),
       media_sha256: mediaSha256,
       created_at: receivedAt,
+      acknowledged_by: null,
+      acknowledged_at: null,
     };
     await trx.insertInto("incidents").values(row).execute();
     return toIncident(row, []);
@@ -76,6 +82,28 @@ export class IncidentService {
     return toIncident(row, verdicts.get(id) ?? []);
   }
 
+  /**
+   * Marks an open incident as seen by `by`; acknowledging it again changes nothing (the first
+   * acknowledgement is kept). Throws KENSA_ERR_INCIDENT_ALREADY_DECIDED once it has a verdict.
+   */
+  async acknowledge(id: string, by: string, at: string): Promise<{ incident: Incident; changed: boolean }> {
+    const res = await this.#db
+      .updateTable("incidents")
+      .set({ status: "acknowledged", acknowledged_by: by, acknowledged_at: at })
+      .where("id", "=", id)
+      .where("status", "=", "open")
+      .executeTakeFirst();
+    const incident = await this.get(id);
+    const changed = Number(res.numUpdatedRows) > 0;
+    if (!changed && incident.status !== "acknowledged") {
+      throw new KensaError(
+        "KENSA_ERR_INCIDENT_ALREADY_DECIDED",
+        `incident ${id} already has a verdict (${incident.status}); it cannot be acknowledged`,
+      );
+    }
+    return { incident, changed };
+  }
+
   async #verdictsOf(ids: string[], db: Kysely<HubDatabase> = this.#db): Promise<Map<string, Verdict[]>> {
     const out = new Map<string, Verdict[]>();
     if (ids.length === 0) return out;
@@ -94,7 +122,45 @@ export class IncidentService {
   }
 }
 
-/** The rule's description when it fires for this label and score, else null. */
+/** The first rule the agent reported as hit, named as the incident shows it, with its label and score. */
+export function agentRuleHit(event: Event): { fired: string; label: string; score: number } | null {
+  const hit = event.rules?.[0];
+  if (!hit) return null;
+  const head = headlineOf(event.result);
+  return {
+    fired: hit.name,
+    label: hit.label ?? head?.label ?? hit.type,
+    score: hit.score ?? head?.score ?? 1,
+  };
+}
+
+/** The (label, score) candidates a result offers a rule: every detection or region counts. */
+export function findings(result: InferenceResult): Array<{ label: string; score: number }> {
+  switch (result.task) {
+    case "classification":
+      return [{ label: result.label, score: result.score }];
+    case "detection":
+      return result.detections.map((d) => ({ label: d.label, score: d.score }));
+    case "segmentation":
+      return result.regions.map((r) => ({ label: r.label, score: r.score }));
+    case "anomaly":
+      return [{ label: result.label, score: result.score }];
+  }
+}
+
+/** The best-scoring candidate of a result that fires the project's rule, if any. */
+export function ruleHit(
+  project: ProjectRecord,
+  result: InferenceResult,
+): { fired: string; label: string; score: number } | null {
+  let best: { fired: string; label: string; score: number } | null = null;
+  for (const f of findings(result)) {
+    const fired = evaluateRule(project, f.label, f.score);
+    if (fired && (!best || f.score > best.score)) best = { fired, ...f };
+  }
+  return best;
+}
+
 export function evaluateRule(project: ProjectRecord, label: string, score: number): string | null {
   const { labels, minScore } = project.rule;
   const watched = labels.length > 0 ? labels.includes(label) : !project.okLabels.includes(label);
@@ -117,6 +183,8 @@ export function toIncident(row: Selectable<IncidentsTable>, verdicts: Verdict[])
     frameMeta: JSON.parse(row.frame_meta) as Incident["frameMeta"],
     mediaSha256: row.media_sha256,
     createdAt: row.created_at,
+    acknowledgedBy: row.acknowledged_by ?? null,
+    acknowledgedAt: row.acknowledged_at ?? null,
     verdicts,
   };
 }
