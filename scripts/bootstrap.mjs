@@ -2,7 +2,7 @@
 // fresh clone. Plain JavaScript on purpose: it runs before tsx exists.
 import { execSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dirname, "..");
@@ -23,4 +23,21 @@ if (have !== want || want === "") {
   execSync(cmd, { cwd: root, stdio: "inherit", env });
   const now = existsSync(lock) ? createHash("sha256").update(readFileSync(lock)).digest("hex") : "";
   writeFileSync(stamp, `${now}\n`);
+}
+
+// The hub serves the console from apps/web/dist: build it when it is missing or older than its
+// sources, so `npm start` shows the console on a fresh clone.
+const web = join(root, "apps", "web");
+const built = join(web, "dist", "index.html");
+const newest = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+    const p = join(dir, e.name);
+    return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }, 0);
+if (existsSync(join(web, "src"))) {
+  const sources = Math.max(newest(join(web, "src")), statSync(join(web, "package.json")).mtimeMs);
+  if (!existsSync(built) || statSync(built).mtimeMs < sources) {
+    process.stderr.write("kensa: building the web console (apps/web)\n");
+    execSync("npm run build -w @kensa/web", { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  }
 }

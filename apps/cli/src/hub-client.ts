@@ -20,9 +20,19 @@ import type {
   ModelManifest,
   ModelVersion,
   Project,
+  Sample,
   Snapshot,
   SnapshotDiff,
   Verdict,
+  CreateRun,
+  Decide,
+  Evaluation,
+  GateReport,
+  ModelDetails,
+  TrainingRun,
+  TrainingSettings,
+  UpdateTrainingSettings,
+  Champion,
 } from "@kensa/contracts";
 import { type ErrorCode, errorCatalog, KensaError } from "@kensa/contracts";
 
@@ -41,7 +51,7 @@ export class HubClient {
       method,
       headers: { authorization: `Bearer ${this.#token}`, ...headers },
     };
-    if (body instanceof FormData) init.body = body;
+    if (body instanceof FormData || body instanceof Blob) init.body = body;
     else if (body instanceof ReadableStream) {
       init.body = body;
       init.duplex = "half"; // a streamed upload (Node's fetch needs this for stream bodies)
@@ -83,7 +93,7 @@ export class HubClient {
     const form = new FormData();
     form.set("projectId", projectId);
     form.set("manifest", JSON.stringify(manifest));
-    form.set("model", new Blob([onnx], { type: "application/octet-stream" }), name);
+    form.set("model", new Blob([onnx as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }), name);
     return this.#call("POST", "/models", form);
   }
   listModels(projectId?: string): Promise<{ items: ModelVersion[] }> {
@@ -157,6 +167,88 @@ export class HubClient {
   }
   labelingQueue(projectId: string, limit = 10): Promise<LabelingQueue> {
     return this.#call("GET", `/projects/${encodeURIComponent(projectId)}/labeling-queue?limit=${limit}`);
+  }
+
+  /** Uploads an image as a sample, labeled with `classes` when given. */
+  uploadSample(
+    projectId: string,
+    image: Uint8Array,
+    q: { classes?: string[]; source?: "upload" | "synthetic"; by?: string; contentType?: string } = {},
+  ): Promise<Sample> {
+    const qs = new URLSearchParams({ source: q.source ?? "upload" });
+    if (q.classes?.length) qs.set("classes", q.classes.join(","));
+    if (q.by) qs.set("by", q.by);
+    return this.#call("POST", `/projects/${encodeURIComponent(projectId)}/samples?${qs}`, new Blob([image as Uint8Array<ArrayBuffer>]), {
+      "content-type": q.contentType ?? "image/jpeg",
+    });
+  }
+
+  // ---- training and the registry ------------------------------------------------------
+  createRun(projectId: string, body: Partial<CreateRun>): Promise<TrainingRun> {
+    return this.#call("POST", `/projects/${encodeURIComponent(projectId)}/runs`, body);
+  }
+  getRun(id: string): Promise<TrainingRun> {
+    return this.#call("GET", `/runs/${encodeURIComponent(id)}`);
+  }
+  listRuns(projectId: string): Promise<{ items: TrainingRun[] }> {
+    return this.#call("GET", `/projects/${encodeURIComponent(projectId)}/runs`);
+  }
+  cancelRun(id: string, by?: string): Promise<TrainingRun> {
+    return this.#call("POST", `/runs/${encodeURIComponent(id)}/cancel`, by ? { by } : {});
+  }
+  async runLog(id: string): Promise<string> {
+    const res = await fetch(`${this.baseUrl}/api/v1/runs/${encodeURIComponent(id)}/log`, {
+      headers: { authorization: `Bearer ${this.#token}` },
+    });
+    return res.ok ? res.text() : "";
+  }
+  trainingSettings(projectId: string): Promise<TrainingSettings> {
+    return this.#call("GET", `/projects/${encodeURIComponent(projectId)}/training-settings`);
+  }
+  updateTrainingSettings(projectId: string, patch: UpdateTrainingSettings): Promise<TrainingSettings> {
+    return this.#call("PUT", `/projects/${encodeURIComponent(projectId)}/training-settings`, patch);
+  }
+  getModel(id: string): Promise<ModelVersion> {
+    return this.#call("GET", `/models/${encodeURIComponent(id)}`);
+  }
+  modelDetails(id: string): Promise<ModelDetails> {
+    return this.#call("GET", `/models/${encodeURIComponent(id)}/details`);
+  }
+  /** the model's gate report, or null while it has none */
+  async gateReport(id: string): Promise<GateReport | null> {
+    try {
+      return await this.#call<GateReport>("GET", `/models/${encodeURIComponent(id)}/gate`);
+    } catch (err) {
+      if (err instanceof KensaError && err.code === "KENSA_ERR_GATE_NOT_FOUND") return null;
+      throw err;
+    }
+  }
+  requestGate(id: string, snapshotId?: string): Promise<{ jobId: string }> {
+    return this.#call("POST", `/models/${encodeURIComponent(id)}/gate`, snapshotId ? { snapshotId } : {});
+  }
+  evaluate(id: string, snapshotId?: string): Promise<Evaluation> {
+    return this.#call("POST", `/models/${encodeURIComponent(id)}/evaluations`, snapshotId ? { snapshotId } : {});
+  }
+  decide(
+    id: string,
+    action: "approve" | "reject" | "archive",
+    body: Partial<Decide> & Pick<Decide, "by" | "reason">,
+  ): Promise<{ model: ModelVersion; deployment: Deployment | null }> {
+    return this.#call("POST", `/models/${encodeURIComponent(id)}/${action}`, body);
+  }
+  async modelCard(id: string): Promise<string> {
+    const res = await fetch(`${this.baseUrl}/api/v1/models/${encodeURIComponent(id)}/card`, {
+      headers: { authorization: `Bearer ${this.#token}` },
+    });
+    if (!res.ok) {
+      const e = ((await res.json().catch(() => null)) as ErrorReply | null)?.error;
+      const code = (e?.code && e.code in errorCatalog ? e.code : "KENSA_ERR_INTERNAL") as ErrorCode;
+      throw new KensaError(code, e?.message ?? `card → HTTP ${res.status}`);
+    }
+    return res.text();
+  }
+  champion(projectId: string): Promise<Champion> {
+    return this.#call("GET", `/projects/${encodeURIComponent(projectId)}/champion`);
   }
 }
 

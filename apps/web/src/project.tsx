@@ -1,0 +1,43 @@
+import type { Project } from "@kensa/contracts";
+import { createContext, type ReactNode, useCallback, useContext, useMemo, useState } from "react";
+import { useQuery } from "./api/use-query";
+import { useCan } from "./auth";
+
+interface ProjectContextValue {
+  projects: readonly Project[];
+  /** the chosen project, or null for "all projects" */
+  project: Project | null;
+  setProjectId(id: string | null): void;
+  loading: boolean;
+}
+
+const ProjectContext = createContext<ProjectContextValue | null>(null);
+const STORAGE_KEY = "kensa.projectId";
+
+/** The project picker's state, remembered per browser so a site engineer lands on their line. */
+export function ProjectProvider({ children }: { children: ReactNode }) {
+  const canRead = useCan("projects:read");
+  const q = useQuery<{ items: Project[] }>("/projects", undefined, { enabled: canRead });
+  const [projectId, setId] = useState<string | null>(() => localStorage.getItem(STORAGE_KEY));
+  const setProjectId = useCallback((id: string | null) => {
+    if (id) localStorage.setItem(STORAGE_KEY, id);
+    else localStorage.removeItem(STORAGE_KEY);
+    setId(id);
+  }, []);
+  const value = useMemo<ProjectContextValue>(() => {
+    const projects = q.data?.items ?? [];
+    return {
+      projects,
+      project: projects.find((p) => p.id === projectId) ?? null,
+      setProjectId,
+      loading: q.loading,
+    };
+  }, [q.data, q.loading, projectId, setProjectId]);
+  return <ProjectContext.Provider value={value}>{children}</ProjectContext.Provider>;
+}
+
+export function useProject(): ProjectContextValue {
+  const ctx = useContext(ProjectContext);
+  if (!ctx) throw new Error("useProject must be used inside <ProjectProvider>");
+  return ctx;
+}

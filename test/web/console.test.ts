@@ -1,0 +1,401 @@
+import { join } from "node:path";
+import type { Deployment, Device, Event, Incident, ModelVersion } from "@kensa/contracts";
+import { topics } from "@kensa/contracts";
+import { createHub } from "@kensa/hub";
+import { renderFrame } from "@kensa/synth";
+import { type AgentProcess, spawnAgent, type TempDir, tempDir, waitFor } from "@kensa/testkit";
+import { buildBlemishModel } from "@kensa/vision/graph";
+import mqtt from "mqtt";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HubClient } from "../../apps/cli/src/hub-client.js";
+import {
+  buildConsole,
+  createUser,
+  DESKTOP,
+  launchChromium,
+  PHONE,
+  screenshot,
+  signIn,
+  skipBrowserTests,
+} from "./support/console-harness.js";
+
+/**
+ * The console in a real Chromium against a real hub and real agent processes: a site engineer
+ * reviews a live incident on a phone, an IoT engineer enrolls a device and rolls out a model,
+ * and a role without the permission is refused by the UI and by the hub.
+ */
+describe.skipIf(skipBrowserTests)("the web console", () => {
+  let dir: TempDir;
+  let hub: Awaited<ReturnType<typeof createHub>>;
+  let url: string;
+  let mqttUrl: string;
+  let api: HubClient;
+  let browser: Browser;
+  let projectId: string;
+  let modelV2: ModelVersion;
+  const agents: AgentProcess[] = [];
+  const contexts: BrowserContext[] = [];
+  const people = {} as Record<"site" | "iot" | "auditor", { username: string; password: string }>;
+
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${url}/api/v1${path}`, { headers: { authorization: `Bearer ${hub.adminToken}` } });
+    expect(res.status, `GET ${path}`).toBe(200);
+    return (await res.json()) as T;
+  };
+
+  async function startAgent(id: string, secret: string, hubUrl: string, mqttUrl: string, seed: number) {
+    const config = {
+      deviceId: id,
+      hubUrl,
+      mqttUrl,
+      dataDir: join(dir.path, `agent-${id}`),
+      sources: [{ id: "synthetic", type: "synthetic", fps: 2, seed, defectRate: 0.5 }],
+      telemetryIntervalMs: 1000,
+      reportIntervalMs: 1000,
+      status: { port: 0 },
+    };
+    agents.push(await spawnAgent(config, join(dir.path, `${id}.json`), { KENSA_DEVICE_SECRET: secret }));
+  }
+
+  async function newPage(options: typeof PHONE): Promise<Page> {
+    const context = await browser.newContext({ ...options, baseURL: url });
+    contexts.push(context);
+    return context.newPage();
+  }
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    const [, launched] = await Promise.all([buildConsole(), launchChromium()]);
+    browser = launched;
+    hub = await createHub(
+      {
+        dataDir: join(dir.path, "hub"),
+        http: { host: "127.0.0.1", port: 0 },
+        mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
+        logLevel: "warn",
+      },
+      { env: { ...process.env, KENSA_ADMIN_PASSWORD: "admin-password-1" } },
+    );
+    const urls = await hub.start();
+    url = urls.httpUrl;
+    mqttUrl = urls.mqttUrl;
+    api = new HubClient(url, hub.adminToken);
+    const project = await api.createProject({
+      slug: "line-1",
+      name: "Line 1 surfaces",
+      task: "classification",
+      labels: ["ok", "defect"],
+      okLabels: ["ok"],
+      rule: { type: "threshold", labels: ["defect"], minScore: 0.5 },
+      notifications: { email: [], webhooks: [], cooldownSec: 0 },
+    });
+    projectId = project.id;
+    const m1 = buildBlemishModel();
+    const v1 = await api.pushModel(projectId, m1.onnx, m1.manifest, "blemish.onnx");
+    const m2 = buildBlemishModel({ width: 48, height: 48 });
+    modelV2 = await api.pushModel(projectId, m2.onnx, m2.manifest, "blemish-48.onnx");
+    for (const [i, id] of ["cam-a", "cam-b"].entries()) {
+      const e = await api.enrollDevice({ projectId, id, name: `Press ${i + 1}`, tags: ["line-1"] });
+      await startAgent(id, e.secret, e.hubUrl, e.mqttUrl, 11 + i);
+    }
+    await waitFor("both agents online", async () => {
+      const ds = (await api.listDevices()).items;
+      return ds.filter((d) => d.presence === "online").length === 2;
+    });
+    await api.deploy({ modelVersionId: v1.id, target: { deviceIds: [], tags: ["line-1"] } });
+    people.site = await createUser(url, hub.adminToken, "sam", "site_engineer");
+    people.iot = await createUser(url, hub.adminToken, "ivy", "iot_engineer");
+    people.auditor = await createUser(url, hub.adminToken, "ada", "safety_auditor");
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const a of agents) {
+      const notable = a.logs.filter((l) => l.level === "error" || l.level === "stderr");
+      if (notable.length) console.log(`agent logs:\n${notable.map((l) => JSON.stringify(l)).join("\n")}`);
+    }
+    await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+    await browser?.close();
+    await Promise.all(agents.map((a) => a.kill("SIGKILL")));
+    await hub?.close();
+    await dir?.remove();
+  });
+
+  it("a site engineer on a phone sees a new incident arrive live and marks it a false alarm", async () => {
+    const page = await newPage(PHONE);
+    await signIn(page, "/incidents", people.site.username, people.site.password);
+    await expect.poll(() => page.getByText("Live", { exact: true }).isVisible(), { timeout: 15_000 }).toBe(true);
+    // a marker that a reload would wipe: the incident must arrive over the stream
+    await page.evaluate(() => Object.assign(globalThis, { __kensaNoReload: true }));
+    const before = new Set(
+      await page.locator("[data-incident-id]").evaluateAll((els) => els.map((e) => e.getAttribute("data-incident-id"))),
+    );
+    // the first incident the stream brings after that (highlighted as new), held on to by id
+    // because more keep arriving above it
+    const id = await waitFor(
+      "a new incident in the list",
+      async () => {
+        const ids = await page
+          .locator("li.incident-card.fresh")
+          .evaluateAll((els) => els.map((e) => e.getAttribute("data-incident-id")));
+        return ids.find((x) => x && !before.has(x));
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    const fresh = page.locator(`li[data-incident-id="${id}"]`);
+    expect(await page.evaluate(() => "__kensaNoReload" in globalThis), "the page was not reloaded").toBe(true);
+    await waitFor("thumbnails", async () => (await page.locator(".thumb img").count()) > 0, { timeoutMs: 15_000 });
+    await screenshot(page, "incidents-phone", { docs: true });
+
+    // media arrives shortly after the incident: open one that has its frame for the screenshot
+    await fresh.getByRole("link").tap();
+    await page.getByRole("heading", { level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/incidents/${id}`);
+    await page.getByRole("img", { name: /^Frame from cam-/ }).waitFor({ timeout: 20_000 });
+    await page.getByRole("button", { name: "False alarm" }).waitFor();
+    await screenshot(page, "incident-phone");
+    await page.getByRole("button", { name: "False alarm" }).tap();
+    await page.getByRole("status").filter({ hasText: "Saved: False alarm" }).waitFor();
+    await expect.poll(() => page.getByTestId("verdict-by").last().textContent()).toBe("sam");
+
+    const stored = await get<Incident>(`/incidents/${id}`);
+    expect(stored.status).toBe("false_alarm");
+    expect(stored.verdicts.map((v) => [v.verdict, v.by])).toEqual([["false_alarm", "sam"]]);
+  });
+
+  it("an IoT engineer enrolls a device, sees its secret once, and rolls a model out to a tag", async () => {
+    const page = await newPage(DESKTOP);
+    await signIn(page, "/fleet", people.iot.username, people.iot.password);
+    await page.getByRole("table", { name: "Devices" }).waitFor();
+    // sparklines draw from the history the page collects by polling: wait for a few points each
+    const samples = () =>
+      page
+        .getByRole("img", { name: /^fps of / })
+        .evaluateAll((els) => els.map((e) => Number(/(\d+) samples/.exec(e.getAttribute("aria-label") ?? "")?.[1])));
+    await expect.poll(async () => Math.min(...(await samples())), { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+    await screenshot(page, "fleet-desktop", { docs: true });
+
+    await page.getByRole("button", { name: "Enroll device" }).click();
+    const dialog = page.getByRole("dialog", { name: "Enroll a device" });
+    await dialog.getByLabel("Device id").fill("cam-c");
+    await dialog.getByLabel("Name").fill("Press 3");
+    await dialog.getByLabel("Tags").fill("line-2");
+    await dialog.getByRole("button", { name: "Enroll" }).click();
+    const shown = page.getByRole("dialog", { name: "Enrolled cam-c" });
+    await shown.getByText("This is the only time the secret is shown").waitFor();
+    const secret = (await shown.getByTestId("copy-Device secret").textContent())!.trim();
+    const command = (await shown.getByTestId("copy-Agent command").textContent())!;
+    expect(secret.length).toBeGreaterThan(15);
+    expect(command).toContain("cam-c");
+    await shown.getByRole("button", { name: "I copied the secret" }).click();
+    await expect.poll(() => page.getByText(secret).count()).toBe(0);
+    const enrolled = await get<Device>("/devices/cam-c");
+    expect(enrolled.tags).toEqual(["line-2"]);
+    expect(JSON.stringify(enrolled)).not.toContain(secret);
+    // the secret on screen is the real one: an agent started with it comes online
+    expect(command).toContain(mqttUrl);
+    await startAgent("cam-c", secret, url, mqttUrl, 13);
+    const row = page.getByRole("row").filter({ hasText: "Press 3" });
+    await row.getByText("online").waitFor({ timeout: 30_000 });
+
+    await page.getByRole("link", { name: "Deployments" }).click();
+    const form = page.getByRole("form", { name: "New deployment" });
+    await form.getByLabel("Model version").selectOption(modelV2.id);
+    await form.getByRole("checkbox", { name: "line-1" }).check();
+    await form.getByText("2 devices targeted").waitFor();
+    await form.getByRole("button", { name: "Deploy" }).click();
+    const dep = await waitFor("the deployment", async () =>
+      (await get<{ items: Deployment[] }>("/deployments")).items.find((d) => d.modelVersionId === modelV2.id),
+    );
+    const summary = page.locator(`[data-testid="rollout-summary"][data-deployment="${dep.id}"]`);
+    await summary.waitFor();
+    expect(await page.locator('[data-device="cam-a"]').getAttribute("data-state")).toMatch(/pending|loading|loaded/);
+    await summary.filter({ hasText: "2 of 2 loaded" }).waitFor({ timeout: 45_000 });
+    await screenshot(page, "deployments-desktop", { docs: true });
+    for (const id of ["cam-a", "cam-b"]) {
+      const p = (await get<Device>(`/devices/${id}`)).reported?.pipelines.find((x) => x.id === "default");
+      expect(p?.bundle?.sha256, `${id} reports the new bundle`).toBe(dep.bundleSha256);
+    }
+
+    await page.getByRole("link", { name: "Fleet" }).click();
+    await expect
+      .poll(() =>
+        page
+          .getByTestId("loaded-version")
+          .filter({ hasText: `blemish-48 v${modelV2.version}` })
+          .count(),
+      )
+      .toBe(2);
+    await page.getByRole("link", { name: "Press 1" }).click();
+    await page.getByRole("heading", { name: "Press 1" }).waitFor();
+    await page.getByRole("table", { name: "Pipelines" }).getByText(`blemish-48 v${modelV2.version}`).waitFor();
+    // agents that upload a preview frame get it shown; the others get an explanation
+    const frame = await fetch(`${url}/api/v1/devices/cam-a/frame`, {
+      headers: { authorization: `Bearer ${hub.adminToken}` },
+    });
+    if (frame.status === 200) await page.getByTestId("live-frame").waitFor({ timeout: 20_000 });
+    else await page.getByText("No frame received yet.").waitFor();
+    await page.waitForTimeout(1500);
+    await screenshot(page, "device-desktop", { docs: true });
+  });
+
+  it("draws a detector's boxes over the frame, scaled to the picture on a phone", async () => {
+    const det = await api.createProject({
+      slug: "line-2-scratches",
+      name: "Line 2 scratches",
+      task: "detection",
+      labels: ["ok", "scratch"],
+      okLabels: ["ok"],
+      rule: { type: "threshold", labels: ["scratch"], minScore: 0.5 },
+      notifications: { email: [], webhooks: [], cooldownSec: 0 },
+    });
+    const enrolled = await api.enrollDevice({ projectId: det.id, id: "det-1", tags: [] });
+    // a real synthetic frame and its ground truth, sent as a perfect detector's event over the
+    // device's own MQTT credentials; the frame is larger than a phone, so the overlay must scale
+    const frame = await renderFrame(3, {
+      seed: 5,
+      width: 640,
+      height: 480,
+      defectRate: 1,
+      defects: ["scratch"],
+      maxDefects: 2,
+    });
+    const detections = frame.defects.map((d, i) => ({ label: "scratch", score: 0.9 - i * 0.1, box: d.box }));
+    const event: Event = {
+      v: 1,
+      id: "evt-det-1-0000001",
+      seq: 1,
+      deviceId: "det-1",
+      pipeline: "default",
+      sourceId: "camera",
+      ts: new Date().toISOString(),
+      bundle: { sha256: "a".repeat(64), modelVersionId: "detector-under-test" },
+      frame: { width: frame.width, height: frame.height, meta: {} },
+      result: { task: "detection", detections, finding: true },
+      latencyMs: { preprocess: 1, inference: 1, total: 2 },
+      media: true,
+    };
+    const device = await mqtt.connectAsync(mqttUrl, {
+      clientId: "det-1",
+      username: "det-1",
+      password: enrolled.secret,
+      reconnectPeriod: 0,
+    });
+    await device.publishAsync(topics.events("det-1"), JSON.stringify(event), { qos: 1 });
+    await device.endAsync();
+    const incident = await waitFor(
+      "the detection incident",
+      async () => (await api.listIncidents({ projectId: det.id })).items[0],
+    );
+    const media = await fetch(`${url}/api/v1/events/${event.id}/media`, {
+      method: "PUT",
+      headers: {
+        authorization: `Basic ${Buffer.from(`det-1:${enrolled.secret}`).toString("base64")}`,
+        "content-type": "image/jpeg",
+      },
+      body: new Uint8Array(frame.jpeg),
+    });
+    expect(media.status).toBe(201);
+
+    const page = await newPage(PHONE);
+    await signIn(page, `/incidents/${incident.id}`, people.site.username, people.site.password);
+    const img = page.getByRole("img", { name: /^Frame from det-1/ });
+    await img.waitFor({ timeout: 15_000 });
+    const rects = page.getByTestId("frame-overlay").locator("rect");
+    await expect.poll(() => rects.count()).toBe(detections.length);
+    const shown = (await img.boundingBox())!;
+    const scale = shown.width / frame.width;
+    expect(scale, "the frame is scaled down to the phone").toBeLessThan(1);
+    for (const [i, d] of detections.entries()) {
+      const r = (await rects.nth(i).boundingBox())!;
+      const [x, y, w, h] = d.box;
+      // the rendered box includes its 2 px stroke (1 px each side): compare centres and sizes
+      expect(Math.abs(r.x + r.width / 2 - (shown.x + (x + w / 2) * scale)), `box ${i} centre x`).toBeLessThan(1.5);
+      expect(Math.abs(r.y + r.height / 2 - (shown.y + (y + h / 2) * scale)), `box ${i} centre y`).toBeLessThan(1.5);
+      expect(Math.abs(r.width - 2 - w * scale), `box ${i} width`).toBeLessThan(1.5);
+      expect(Math.abs(r.height - 2 - h * scale), `box ${i} height`).toBeLessThan(1.5);
+    }
+    await page.getByRole("list", { name: "Scores" }).getByText("scratch").first().waitFor();
+    await screenshot(page, "incident-detection-phone", { docs: true });
+
+    // relabel: the corrected label comes from the project's schema, two taps and a save
+    await page.getByRole("button", { name: "Relabel" }).tap();
+    const relabel = page.getByRole("dialog", { name: "Relabel" });
+    await relabel.getByRole("checkbox", { name: "ok" }).check();
+    await relabel.getByLabel("Note (optional)").fill("reflection of the light bar");
+    await relabel.getByRole("button", { name: "Save labels" }).tap();
+    await page.getByRole("status").filter({ hasText: "Saved: Relabeled" }).waitFor();
+    const stored = await get<Incident>(`/incidents/${incident.id}`);
+    expect(stored.status).toBe("relabeled");
+    expect(stored.verdicts.map((v) => [v.verdict, v.labels, v.note, v.by])).toEqual([
+      ["relabel", ["ok"], "reflection of the light bar", "sam"],
+    ]);
+  });
+
+  it("a safety auditor sees no review action, and the hub refuses the verdict from the page too", async () => {
+    const page = await newPage(PHONE);
+    const [incident] = (await api.listIncidents({ status: "open", limit: 1 })).items;
+    expect(incident).toBeDefined();
+    await signIn(page, `/incidents/${incident!.id}`, people.auditor.username, people.auditor.password);
+    await page.getByRole("heading", { level: 1 }).waitFor();
+    await page.getByText("Verdicts").waitFor();
+    expect(await page.getByRole("button", { name: "False alarm" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Confirm" }).count()).toBe(0);
+    const reply = await page.evaluate(async (id) => {
+      const res = await fetch(`/api/v1/incidents/${id}/verdict`, {
+        method: "POST",
+        credentials: "include",
+        headers: { "content-type": "application/json", "x-kensa-csrf": "1" },
+        body: JSON.stringify({ verdict: "confirmed" }),
+      });
+      return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
+    }, incident!.id);
+    expect(reply.status).toBe(403);
+    expect(reply.body.error?.code).toBe("KENSA_ERR_FORBIDDEN");
+    expect((await get<Incident>(`/incidents/${incident!.id}`)).verdicts).toEqual([]);
+
+    // pages the role lacks are neither in the navigation nor reachable by URL
+    await page.goto("/more");
+    await page.getByRole("link", { name: "Audit" }).waitFor();
+    expect(await page.getByRole("link", { name: "Users" }).count()).toBe(0);
+    await page.goto("/users");
+    await page.getByRole("heading", { name: "Not allowed" }).waitFor();
+  });
+
+  it("an admin creates a user, changes their role, and finds both in the audit log", async () => {
+    const page = await newPage(DESKTOP);
+    await signIn(page, "/users", "admin", "admin-password-1");
+    await page.getByRole("table", { name: "Users" }).waitFor();
+    await page.getByRole("button", { name: "New user" }).click();
+    const dialog = page.getByRole("dialog", { name: "New user" });
+    await dialog.getByLabel("Username").fill("lee");
+    await dialog.getByLabel("Display name").fill("Lee Labeler");
+    await dialog.getByLabel("Role").selectOption("labeler");
+    await dialog.getByLabel("Initial password").fill("lee-password-1");
+    await dialog.getByRole("button", { name: "Create user" }).click();
+    await page.getByRole("status").filter({ hasText: "Created lee" }).waitFor();
+    await page.getByLabel("Role of lee").selectOption("site_engineer");
+    await page.getByRole("status").filter({ hasText: "lee is now Site engineer" }).waitFor();
+    const users = await get<{ items: Array<{ username: string; role: string }> }>("/users");
+    expect(users.items.find((u) => u.username === "lee")?.role).toBe("site_engineer");
+    await screenshot(page, "users-desktop");
+
+    await page.getByRole("link", { name: "Audit" }).click();
+    await page.getByLabel("Action").fill("user.role_change");
+    await page.getByRole("button", { name: "Filter" }).click();
+    const table = page.getByRole("table", { name: "Audit entries" });
+    await table.getByRole("cell", { name: "user.role_change" }).waitFor();
+    expect(await table.getByRole("row").count(), "one header row and one entry").toBe(2);
+    await table.getByText("site_engineer").waitFor();
+    await page.getByLabel("Action").fill("");
+    await page.getByLabel("Actor").fill("admin");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await table.getByRole("cell", { name: "user.create" }).first().waitFor();
+
+    await page.getByRole("button", { name: "Administrator" }).click();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    const me = await page.evaluate(async () => (await fetch("/api/v1/auth/me", { credentials: "include" })).status);
+    expect(me, "the session is gone").toBe(401);
+  });
+});
