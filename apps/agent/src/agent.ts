@@ -1,18 +1,24 @@
 import { join } from "node:path";
 import type { Reported, Telemetry } from "@kensa/contracts";
-import { Classifier } from "@kensa/vision";
-import { openAgentDb, StateStore } from "./agent-db.js";
+import { Inferencer } from "@kensa/vision";
+import { Counter, openAgentDb, StateStore } from "./agent-db.js";
 import { agentVersion } from "./agent-version.js";
 import { BundleStore } from "./bundle-store.js";
+import { CaptureBudget } from "./capture/capture-budget.js";
+import { CaptureQueue, type CaptureRow } from "./capture/capture-queue.js";
+import { Capturer } from "./capture/capturer.js";
+import { ClipRecorder } from "./clips/clip-recorder.js";
+import { ClipStore } from "./clips/clip-store.js";
 import type { AgentConfig } from "./config.js";
+import { HttpUploader } from "./http-uploader.js";
 import { Logger } from "./logger.js";
-import { MediaQueue } from "./media-queue.js";
-import { MediaUploader } from "./media-uploader.js";
+import { MediaQueue, type MediaRow } from "./media-queue.js";
 import type { ModelLoader } from "./model.js";
 import { MqttLink } from "./mqtt-link.js";
 import { Outbox } from "./outbox.js";
 import { Pipeline, type PipelineStats } from "./pipeline.js";
 import { OutboxPublisher } from "./publisher.js";
+import { QuotaKeeper } from "./quota-keeper.js";
 import { PidFiles } from "./sources/pid-files.js";
 import { SourceSet } from "./sources/source-set.js";
 import { StateReporter } from "./state-reporter.js";
@@ -23,16 +29,23 @@ import { Updater } from "./updater.js";
 /** ms the shutdown waits for the broker to acknowledge the outbox */
 const shutdownFlushMs = 3000;
 
+/** Source types whose frames are a video stream: clips around incidents are cut from them. */
+const videoSourceTypes = new Set(["rtsp", "video", "mjpeg"]);
+
 export interface AgentDeps {
   logger?: Logger;
   /** builds a model from verified bundle bytes; ONNX Runtime through @kensa/vision by default */
   loadModel?: ModelLoader;
+  /** 0..1 draws for random captures (tests make them deterministic) */
+  random?: () => number;
 }
 
 export interface AgentStats extends PipelineStats {
   connected: boolean;
   outboxDepth: number;
   mediaQueueDepth: number;
+  captureQueueDepth: number;
+  eventsDropped: number;
   desiredRev: number;
   invalidDesiredMessages: number;
 }
@@ -75,40 +88,102 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const log = (deps.logger ?? new Logger()).child({ deviceId: config.deviceId });
   const loadModel: ModelLoader =
     deps.loadModel ??
+    // one session per model, reused for every frame; intra-op threads = the cores we may use
     ((bytes, manifest) =>
-      Classifier.create(
+      Inferencer.create(
         bytes,
         manifest,
         config.intraOpThreads !== undefined ? { intraOpThreads: config.intraOpThreads } : undefined,
       ));
 
   const db = openAgentDb(config.dataDir);
-  const mediaDir = join(config.dataDir, "media");
-  const outbox = new Outbox(db, mediaDir);
-  const media = new MediaQueue(db, mediaDir);
+  const dirs = {
+    media: join(config.dataDir, "media"),
+    captures: join(config.dataDir, "captures"),
+    clips: join(config.dataDir, "clips"),
+    bundles: join(config.dataDir, "bundles"),
+  };
+  const outbox = new Outbox(db, dirs.media);
+  const media = new MediaQueue(db, dirs.media, { keepUploaded: config.media.keepUploaded });
+  const captures = new CaptureQueue(db, dirs.captures);
+  const clipStore = new ClipStore(db, dirs.clips);
   const state = new StateStore(db);
-  const store = new BundleStore(join(config.dataDir, "bundles"));
+  const eventsDropped = new Counter(db, "events_dropped");
+  const mediaEvicted = new Counter(db, "media_evicted");
+  const store = new BundleStore(dirs.bundles);
   const reaped = await media.reap();
+  const reapedCaptures = await captures.reap();
+  const reapedClips = await clipStore.reap();
   const reapedBundles = await store.reap();
   // ffmpeg children a SIGKILLed predecessor could not stop
   const runDir = join(config.dataDir, "run");
   const reapedChildren = await new PidFiles(runDir).reap();
-  if (reaped.files + reaped.rows + reapedBundles + reapedChildren > 0) {
+  if (
+    reaped.files +
+      reaped.rows +
+      reapedCaptures.files +
+      reapedCaptures.rows +
+      reapedClips +
+      reapedBundles +
+      reapedChildren >
+    0
+  ) {
     log.info("recovered data dir", {
       mediaFiles: reaped.files,
       mediaRows: reaped.rows,
+      captureFiles: reapedCaptures.files,
+      captureRows: reapedCaptures.rows,
+      clips: reapedClips,
       bundleTemps: reapedBundles,
       orphanChildren: reapedChildren,
     });
   }
   outbox.on("mediaFailed", (eventId, err) => log.error("cannot store a finding's frame", { eventId, err }));
 
+  const quota = new QuotaKeeper({
+    db,
+    dataDir: config.dataDir,
+    dirs,
+    outbox,
+    eventsDropped,
+    mediaEvicted,
+    mediaQuotaBytes: config.media.quotaBytes,
+    offlineQuotaBytes: config.offline.quotaBytes,
+    minFreeBytes: config.offline.minFreeBytes,
+    logger: log,
+  });
+  // make room before anything is written
+  await quota.enforce();
+
+  const capturer = config.capture.enabled
+    ? new Capturer({
+        policy: {
+          band: config.capture.band,
+          disagreement: config.capture.disagreement,
+          sampleRate: config.capture.sampleRate,
+          maxDistance: config.capture.dedupe.maxDistance,
+          last: config.capture.dedupe.last,
+        },
+        budget: new CaptureBudget(db, config.capture.dailyBudget),
+        queue: captures,
+        logger: log,
+        ...(deps.random ? { random: deps.random } : {}),
+      })
+    : undefined;
+
   // one pipeline per id the sources name; the updater drives the agent's `pipeline` (default)
   const pipelineIds = new Set([config.pipeline, ...config.sources.map((s) => s.pipeline ?? config.pipeline)]);
   const pipelines = new Map(
     [...pipelineIds].map((id) => [
       id,
-      new Pipeline({ id, deviceId: config.deviceId, outbox, logger: log, queueSize: config.frameQueue }),
+      new Pipeline({
+        id,
+        deviceId: config.deviceId,
+        outbox,
+        logger: log,
+        queueSize: config.frameQueue,
+        ...(capturer ? { capture: capturer } : {}),
+      }),
     ]),
   );
   const pipeline = pipelines.get(config.pipeline) as Pipeline;
@@ -121,6 +196,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     state,
     loadModel,
     logger: log,
+    restartPolicy: config.inferenceRestart,
   });
   await updater.restore();
 
@@ -133,12 +209,43 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   });
   link.on("desired", (payload) => updater.handleDesired(payload));
   const publisher = new OutboxPublisher(outbox, link, { deviceId: config.deviceId, logger: log });
-  const uploader = new MediaUploader(media, outbox, {
-    hubUrl: config.hubUrl,
+  const hub = config.hubUrl.replace(/\/+$/, "");
+  const uploader = new HttpUploader<MediaRow>(media, {
+    name: "media",
+    url: (row) => `${hub}/api/v1/events/${encodeURIComponent(row.eventId)}/media`,
     deviceId: config.deviceId,
     secret: config.secret,
     concurrency: config.mediaUploadConcurrency,
     logger: log,
+  });
+  const captureUploader = new HttpUploader<CaptureRow>(captures, {
+    name: "capture",
+    url: (row) => {
+      const q = new URLSearchParams({ reason: row.query.reason, ts: row.query.ts });
+      if (row.query.label !== undefined && row.query.score !== undefined) {
+        q.set("label", row.query.label);
+        q.set("score", String(row.query.score));
+      }
+      return `${hub}/api/v1/captures/${encodeURIComponent(row.key)}?${q}`;
+    },
+    deviceId: config.deviceId,
+    secret: config.secret,
+    concurrency: 1,
+    logger: log,
+  });
+  // media waits for its event to reach the broker; captures go whenever the hub answers
+  outbox.on("flushed", () => uploader.wake());
+  captures.on("queued", () => {
+    captureUploader.wake();
+    quota.schedule();
+  });
+  outbox.on("queued", (event) => {
+    if (event.media) quota.schedule();
+  });
+  // the broker is back, so the hub most likely is too: do not sit out the upload backoff
+  link.on("connect", () => {
+    uploader.retryNow();
+    captureUploader.retryNow();
   });
   const sourceSet = new SourceSet({
     configs: config.sources,
@@ -148,6 +255,16 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     logger: log,
   });
   const sources = sourceSet.sources;
+  const videoEntries = sourceSet.entries.filter((e) => videoSourceTypes.has(e.source.type));
+  const clips =
+    config.media.clips.enabled && videoEntries.length > 0
+      ? new ClipRecorder({ store: clipStore, settings: config.media.clips, ffmpegPath: config.ffmpegPath, logger: log })
+      : undefined;
+  if (clips) {
+    for (const e of videoEntries) e.source.on("frame", (frame) => clips.observe(frame));
+    for (const p of pipelines.values()) p.on("inferred", (event, frame) => clips.inferred(event, frame));
+    clips.on("written", () => quota.schedule());
+  }
   const telemetry = new TelemetryReporter({
     deviceId: config.deviceId,
     intervalMs: config.telemetryIntervalMs,
@@ -156,6 +273,11 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     media,
     link,
     logger: log,
+    extra: () => ({
+      captureQueueDepth: captures.depth(),
+      eventsDropped: eventsDropped.value,
+      mediaEvicted: mediaEvicted.value,
+    }),
   });
   const reporter = new StateReporter({
     deviceId: config.deviceId,
@@ -165,6 +287,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     sources,
     link,
     logger: log,
+    eventsDropped: () => eventsDropped.value,
   });
 
   let status: StatusServer | undefined;
@@ -180,6 +303,17 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       mediaQueueDepth: () => media.depth(),
       connected: () => link.connected,
       reportedPipelines: () => updater.pipelines(),
+      captureQueueDepth: () => captures.depth(),
+      captureStats: () => capturer?.stats(),
+      storage: () => ({
+        eventsDropped: eventsDropped.value,
+        mediaEvicted: mediaEvicted.value,
+        mediaBytes: quota.last?.usage.mediaBytes ?? 0,
+        mediaQuotaBytes: config.media.quotaBytes,
+        offlineQuotaBytes: config.offline.quotaBytes,
+      }),
+      clips: () => clipStore.list(),
+      clipPath: (file) => (clipStore.get(file) ? clipStore.path(file) : undefined),
       logger: log,
     });
     try {
@@ -196,6 +330,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   publisher.start();
   link.start();
   uploader.start();
+  captureUploader.start();
+  quota.start();
   telemetry.start();
   reporter.start();
   sourceSet.start();
@@ -216,6 +352,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     connected: link.connected,
     outboxDepth: outbox.depth(),
     mediaQueueDepth: media.depth(),
+    captureQueueDepth: captures.depth(),
+    eventsDropped: eventsDropped.value,
     desiredRev: updater.desiredRev,
     invalidDesiredMessages: updater.invalidMessages,
   });
@@ -225,6 +363,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     await status?.close();
     await sourceSet.stop();
     await Promise.all([...pipelines.values()].map((p) => p.idle()));
+    await clips?.stop();
     await updater.stop();
     const deadline = Date.now() + shutdownFlushMs;
     while (link.connected && outbox.depth() > 0 && Date.now() < deadline) {
@@ -235,8 +374,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     telemetry.stop();
     reporter.stop();
     await uploader.stop();
+    await captureUploader.stop();
+    await quota.stop();
     await link.close();
-    await Promise.all([...pipelines.values()].map((p) => p.swap(null)));
+    await Promise.all([...pipelines.values()].map((p) => Promise.all([p.swap(null), p.setShadow(null)])));
     finalStats = { ...liveStats(), connected: false };
     db.close();
     log.info("agent stopped", { outboxDepth: left });

@@ -177,6 +177,70 @@ export type SourceType = keyof typeof sourceConfigSchemas;
 export const SourceConfig = Type.Union(Object.values(sourceConfigSchemas));
 export type SourceConfig = { [K in SourceType]: Static<(typeof sourceConfigSchemas)[K]> }[SourceType];
 
+const MiB = 1024 * 1024;
+const Score = Type.Number({ minimum: 0, maximum: 1 });
+
+/** Frames kept for learning and uploaded to the hub's labeling queue. */
+const Capture = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    /** [low, high]: frames whose top score (any box's, for detection) falls in it; null: off */
+    band: Type.Union([Type.Tuple([Score, Score]), Type.Null()], { default: [0.35, 0.65] }),
+    /** frames where the pipeline's shadow model (desired state) disagrees with its bundle */
+    disagreement: Type.Boolean({ default: true }),
+    /** share of the other frames kept at random, 0..1 */
+    sampleRate: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+    /** captures per source per UTC day, persisted across restarts */
+    dailyBudget: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 100 }),
+    /** near-duplicates: a frame within `maxDistance` bits (dHash, 64) of one of the source's `last` captures is skipped */
+    dedupe: Type.Object(
+      {
+        maxDistance: Type.Integer({ minimum: 0, maximum: 64, default: 6 }),
+        last: Type.Integer({ minimum: 1, maximum: 1000, default: 32 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** The media ring buffer: incident frames, incident clips, captures. */
+const Media = Type.Object(
+  {
+    /** bytes of media kept on disk; the oldest uploaded frames, then captures, then clips go first */
+    quotaBytes: Type.Integer({ minimum: 0, default: 1024 * MiB }),
+    /** keep uploaded incident frames on disk until the quota needs the room */
+    keepUploaded: Type.Boolean({ default: true }),
+    /** short clips around incidents of video sources (rtsp, video, mjpeg), through ffmpeg */
+    clips: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        /** s before the incident frame */
+        beforeS: Type.Number({ minimum: 0, maximum: 120, default: 5 }),
+        /** s after it */
+        afterS: Type.Number({ minimum: 0, maximum: 120, default: 5 }),
+        /** bytes of JPEG frames buffered per video source */
+        maxBufferBytes: Type.Integer({ minimum: MiB, default: 64 * MiB }),
+        /** "auto": H.264 MP4 when ffmpeg has libx264, else MJPEG AVI */
+        codec: Type.Union([Type.Literal("auto"), Type.Literal("h264"), Type.Literal("mjpeg")], { default: "auto" }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** How much a device cut off from the hub may keep, and when it must give up events. */
+const Offline = Type.Object(
+  {
+    /** bytes of the whole data dir (database, media, bundles); media is evicted to stay under */
+    quotaBytes: Type.Integer({ minimum: 0, default: 4096 * MiB }),
+    /** bytes of free disk below which the oldest unsent events are deleted (counted as eventsDropped) */
+    minFreeBytes: Type.Integer({ minimum: 0, default: 256 * MiB }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const AgentConfigSchema = Type.Object(
   {
     deviceId: Type.String({ pattern: DEVICE_ID_PATTERN }),
@@ -195,8 +259,13 @@ export const AgentConfigSchema = Type.Object(
     telemetryIntervalMs: Type.Integer({ minimum: 100, default: 5000 }),
     /** ms between unsolicited reported-state messages */
     reportIntervalMs: Type.Integer({ minimum: 1000, default: 30_000 }),
-    /** ONNX Runtime intra-op threads; the runtime's default (cores) when omitted */
+    /** ONNX Runtime intra-op threads; the cores this process may use when omitted */
     intraOpThreads: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+    /** restart budget and backoff of a pipeline's inference session after a runtime failure */
+    inferenceRestart: Restart,
+    capture: Capture,
+    media: Media,
+    offline: Offline,
     /** parallel media uploads */
     mediaUploadConcurrency: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
     /** frames of push and folder-watch sources that may wait for inference, per pipeline */
@@ -282,6 +351,8 @@ export function loadAgentConfig(
       issues.push(...issuesOf(err, at));
     }
   });
+  const band = top?.capture.band;
+  if (band && band[0] > band[1]) issues.push({ path: "/capture/band", message: "low must not exceed high" });
   if (issues.length > 0 || !top) {
     const list = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
     throw new KensaError("KENSA_ERR_CONFIG_INVALID", `agent config is invalid: ${list}`, { issues });

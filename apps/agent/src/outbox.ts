@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Event } from "@kensa/contracts";
 import type Database from "better-sqlite3";
@@ -38,7 +39,7 @@ export function mediaFileName(eventId: string, image: Uint8Array): string {
 export class Outbox extends EventEmitter<OutboxEvents> {
   readonly #db: AgentDatabase;
   readonly #mediaDir: string;
-  readonly #insert: (event: Event, mediaFileName: string | null) => void;
+  readonly #insert: (event: Event, mediaFileName: string | null, bytes: number) => void;
   readonly #peek: Database.Statement<[number, number], OutboxRow>;
   readonly #delete: Database.Statement<[number]>;
   readonly #count: Database.Statement<[], { n: number }>;
@@ -51,15 +52,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       "UPDATE counters SET value = value + 1 WHERE name = 'event_seq' RETURNING value",
     );
     const insertEvent = db.prepare<[number, string, string]>("INSERT INTO outbox (seq, id, payload) VALUES (?, ?, ?)");
-    const insertMedia = db.prepare<[string, string, number]>(
-      "INSERT INTO media (event_id, file, created_at) VALUES (?, ?, ?)",
+    const insertMedia = db.prepare<[string, string, number, number]>(
+      "INSERT INTO media (event_id, file, created_at, bytes) VALUES (?, ?, ?, ?)",
     );
-    this.#insert = db.transaction((event: Event, mediaFileName: string | null) => {
+    this.#insert = db.transaction((event: Event, mediaFileName: string | null, bytes: number) => {
       const row = next.get();
       if (!row) throw new Error("outbox counter row missing");
       event.seq = row.value;
       insertEvent.run(event.seq, event.id, JSON.stringify(event));
-      if (mediaFileName) insertMedia.run(event.id, mediaFileName, Date.now());
+      if (mediaFileName) insertMedia.run(event.id, mediaFileName, Date.now(), bytes);
     });
     this.#peek = db.prepare("SELECT seq, id, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
     this.#delete = db.prepare("DELETE FROM outbox WHERE seq = ?");
@@ -72,8 +73,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * reaps; never a row without its file. If the file cannot be written (disk full) the event
    * is kept without media, since the result matters more than the picture.
    */
-  async append(draft: EventDraft, image?: Uint8Array): Promise<Event> {
-    const id = randomUUID();
+  async append(draft: EventDraft, image?: Uint8Array, opts: { id?: string } = {}): Promise<Event> {
+    const id = opts.id ?? randomUUID();
     let file: string | null = null;
     if (image) {
       try {
@@ -85,7 +86,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       }
     }
     const event: Event = { v: 1, id, seq: 0, ...draft, media: file !== null };
-    this.#insert(event, file);
+    this.#insert(event, file, file ? (image?.byteLength ?? 0) : 0);
     this.emit("queued", event);
     return event;
   }
@@ -103,6 +104,32 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     })();
     if (removed.length > 0) this.emit("flushed", removed);
     return removed;
+  }
+
+  /**
+   * Deletes unsent rows without an ack: only the quota keeper's disk emergency calls this, and
+   * counts what it drops. Their frames go too (the hub would refuse media of an unknown event).
+   */
+  drop(seqs: readonly number[]): number {
+    let dropped = 0;
+    const ids = this.#db.prepare<[number], { id: string }>("SELECT id FROM outbox WHERE seq = ?");
+    const media = this.#db.prepare<[string], { file: string }>("SELECT file FROM media WHERE event_id = ?");
+    const delMedia = this.#db.prepare<[string]>("DELETE FROM media WHERE event_id = ?");
+    const files: string[] = [];
+    this.#db.transaction(() => {
+      for (const seq of seqs) {
+        const row = ids.get(seq);
+        if (!row) continue;
+        const m = media.get(row.id);
+        if (m) {
+          files.push(m.file);
+          delMedia.run(row.id);
+        }
+        dropped += this.#delete.run(seq).changes;
+      }
+    })();
+    for (const f of files) rmSync(join(this.#mediaDir, f), { force: true });
+    return dropped;
   }
 
   /** Rows not yet acknowledged. */

@@ -1,8 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import type { Event } from "@kensa/contracts";
+import type { Event, InferenceResult, RuleHit } from "@kensa/contracts";
 import type { Logger } from "./logger.js";
-import type { LoadedBundle } from "./model.js";
+import type { InferenceModel, InferenceOutput, LoadedBundle } from "./model.js";
 import type { Outbox } from "./outbox.js";
+import { RuleRunner } from "./rules/rule-runner.js";
 import type { Frame, FrameOutcome, Intake } from "./sources/frame-source.js";
 
 export interface PipelineStats {
@@ -10,14 +12,33 @@ export interface PipelineStats {
   framesTotal: number;
   /** frames turned into events */
   framesInferred: number;
-  /** frames that arrived while the previous one was still being inferred */
+  /** frames that arrived while two were already being decoded and inferred */
   framesDropped: number;
-  /** frames that arrived while no model was loaded */
+  /** frames that arrived while no model was loaded (or its session was restarting) */
   framesSkipped: number;
   /** frames the model could not process (undecodable image, runtime error) */
   framesFailed: number;
   /** queued frames (push, folder-watch) waiting for inference now */
   queueDepth: number;
+}
+
+/** A frame that may be kept for learning, offered to the capture sink before its event is stored. */
+export interface CaptureCandidate {
+  eventId: string;
+  pipelineId: string;
+  sourceId: string;
+  capturedAt: Date;
+  image: Uint8Array;
+  result: InferenceResult;
+  /** the shadow model's result on the same frame, when the pipeline runs one */
+  shadow?: InferenceResult;
+}
+
+/** Decides whether a frame is kept for learning and queues it for upload (capture/capturer.ts). */
+export interface CaptureSink {
+  /** whether the shadow model's opinion counts: when not, the shadow is not run at all */
+  readonly wantsShadow?: boolean;
+  consider(candidate: CaptureCandidate): Promise<{ id: string; reason: string } | undefined>;
 }
 
 export interface PipelineEvents {
@@ -29,16 +50,23 @@ export interface PipelineOptions {
   deviceId: string;
   outbox: Outbox;
   logger: Logger;
-  /** frames marked `queue` that may wait while one is in inference; default 16 */
+  /** frames marked `queue` that may wait while two are in flight; default 16 */
   queueSize?: number;
+  capture?: CaptureSink;
 }
 
+/** Frames in the pipeline at once: one being inferred, the next one being decoded. */
+const maxInFlight = 2;
+
 /**
- * Frames in, events out. Real time: at most one frame is in inference; a camera frame that
- * arrives meanwhile is dropped rather than queued, so latency never grows with backlog. Frames
- * marked `queue` (one per part: push, folder-watch) wait in a small bounded FIFO instead, and
- * their sources hold back while `intake()` is not "ready". The model is swapped atomically
- * between frames and the old one is closed only after its last inference.
+ * Frames in, events out. Decoding and inference are pipelined: frame i+1 is decoded (sharp,
+ * libuv's pool) while frame i is inferred (ONNX Runtime's threads), and events are stored in
+ * frame order. Real time: a camera frame arriving while two are in flight is dropped rather
+ * than queued, so latency never grows with backlog. Frames marked `queue` (one per part:
+ * push, folder-watch) wait in a small bounded FIFO instead, and their sources hold back while
+ * `intake()` is not "ready". After inference the bundle's rules run (state per source and
+ * rule); with rules, a hit is what makes a finding. The model is swapped atomically between
+ * frames and the old one is closed only after its last inference.
  */
 export class Pipeline extends EventEmitter<PipelineEvents> {
   readonly id: string;
@@ -46,9 +74,14 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   readonly #outbox: Outbox;
   readonly #log: Logger;
   readonly #queueSize: number;
+  readonly #capture: CaptureSink | undefined;
   readonly #queue: Frame[] = [];
+  readonly #rules = new RuleRunner();
   #loaded: LoadedBundle | null = null;
-  #busy: Promise<void> | undefined;
+  #shadow: LoadedBundle | null = null;
+  #inFlight = 0;
+  #prepareTail: Promise<unknown> = Promise.resolve();
+  #runTail: Promise<void> = Promise.resolve();
   readonly #stats: Omit<PipelineStats, "queueDepth"> = {
     framesTotal: 0,
     framesInferred: 0,
@@ -64,10 +97,15 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.#outbox = opts.outbox;
     this.#log = opts.logger.child({ component: "pipeline", pipeline: opts.id });
     this.#queueSize = opts.queueSize ?? 16;
+    this.#capture = opts.capture;
   }
 
   get loaded(): LoadedBundle | null {
     return this.#loaded;
+  }
+
+  get shadow(): LoadedBundle | null {
+    return this.#shadow;
   }
 
   stats(): PipelineStats {
@@ -76,17 +114,23 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   /** Whether a queued frame would be taken now. */
   intake(): Intake {
-    if (!this.#loaded) return "unloaded";
-    return this.#busy && this.#queue.length >= this.#queueSize ? "saturated" : "ready";
+    if (!this.#usable()) return "unloaded";
+    return this.#inFlight >= maxInFlight && this.#queue.length >= this.#queueSize ? "saturated" : "ready";
+  }
+
+  #usable(): LoadedBundle | null {
+    const l = this.#loaded;
+    return l && l.model.ready !== false ? l : null;
   }
 
   handle(frame: Frame): void {
     this.#stats.framesTotal++;
-    if (!this.#loaded) {
+    const loaded = this.#usable();
+    if (!loaded) {
       this.#skip(frame);
       return;
     }
-    if (this.#busy) {
+    if (this.#inFlight >= maxInFlight) {
       if (frame.queue && this.#queue.length < this.#queueSize) {
         this.#queue.push(frame);
         return;
@@ -95,7 +139,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       settle(frame, "dropped");
       return;
     }
-    this.#start(frame, this.#loaded);
+    this.#admit(frame, loaded);
   }
 
   #skip(frame: Frame): void {
@@ -103,35 +147,84 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     settle(frame, "skipped");
   }
 
-  #start(frame: Frame, loaded: LoadedBundle): void {
-    const job = this.#process(frame, loaded).finally(() => {
-      if (this.#busy !== job) return;
-      this.#busy = undefined;
+  #admit(frame: Frame, loaded: LoadedBundle): void {
+    this.#inFlight++;
+    const model = loaded.model;
+    // decoding runs one frame ahead of inference; each stage keeps frame order
+    const prepared = this.#prepareTail.then(() =>
+      model.prepare && model.run ? model.prepare(frame.image) : frame.image,
+    );
+    this.#prepareTail = prepared.catch(() => undefined);
+    const job = this.#runTail.then(() => this.#finish(frame, loaded, prepared));
+    this.#runTail = job;
+    void job.finally(() => {
+      this.#inFlight--;
       const next = this.#queue.shift();
       if (!next) return;
-      if (this.#loaded) this.#start(next, this.#loaded);
+      const usable = this.#usable();
+      if (usable) this.#admit(next, usable);
       else for (const f of [next, ...this.#queue.splice(0)]) this.#skip(f);
     });
-    this.#busy = job;
   }
 
-  /** Resolves when the frame in flight (if any) has been stored. */
+  /** Resolves when no frame is in flight (their events are stored). */
   async idle(): Promise<void> {
-    while (this.#busy) await this.#busy;
+    while (this.#inFlight > 0) await this.#runTail;
   }
 
   /** Installs `next` (or nothing) and closes the previous model once it is no longer in use. */
   async swap(next: LoadedBundle | null): Promise<void> {
     const previous = this.#loaded;
     this.#loaded = next;
+    this.#rules.setRules(next?.manifest.rules ?? []);
     if (!previous || previous === next) return;
     await this.idle();
     await previous.model.close().catch((err: unknown) => this.#log.warn("closing the previous model failed", { err }));
   }
 
-  async #process(frame: Frame, loaded: LoadedBundle): Promise<void> {
+  /** Installs a shadow model (run beside the bundle, for disagreement captures), or removes it. */
+  async setShadow(next: LoadedBundle | null): Promise<void> {
+    const previous = this.#shadow;
+    this.#shadow = next;
+    if (!previous || previous === next) return;
+    await this.idle();
+    await previous.model.close().catch((err: unknown) => this.#log.warn("closing the shadow model failed", { err }));
+  }
+
+  async #finish(frame: Frame, loaded: LoadedBundle, prepared: Promise<unknown>): Promise<void> {
     try {
-      const out = await loaded.model.infer(frame.image);
+      const model = loaded.model;
+      const input = await prepared;
+      const out: InferenceOutput = model.prepare && model.run ? await model.run(input) : await model.infer(frame.image);
+      const rules = loaded.manifest.rules ?? [];
+      let hits: RuleHit[] | undefined;
+      let result = out.result;
+      if (rules.length > 0) {
+        hits = this.#rules.evaluate(
+          frame.sourceId,
+          { result, frame: out.frame, labels: loaded.manifest.labels, okLabels: loaded.manifest.okLabels },
+          frame.capturedAt.getTime(),
+        );
+        // with rules, the bundle's verdict is theirs: a hit is a finding, a threshold alone is not
+        result = { ...result, finding: hits.length > 0 } as InferenceResult;
+      }
+      const eventId = randomUUID();
+      const capture = this.#capture
+        ? await this.#capture
+            .consider({
+              eventId,
+              pipelineId: this.id,
+              sourceId: frame.sourceId,
+              capturedAt: frame.capturedAt,
+              image: frame.image,
+              result,
+              ...(await this.#shadowResult(frame)),
+            })
+            .catch((err: unknown) => {
+              this.#log.warn("capture failed", { sourceId: frame.sourceId, err });
+              return undefined;
+            })
+        : undefined;
       const event = await this.#outbox.append(
         {
           deviceId: this.#deviceId,
@@ -140,10 +233,13 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
           ts: frame.capturedAt.toISOString(),
           bundle: { ...loaded.bundle },
           frame: { width: out.frame.width, height: out.frame.height, meta: frame.meta },
-          result: out.result,
+          result,
           latencyMs: out.latencyMs,
+          ...(hits ? { rules: hits } : {}),
+          ...(capture ? { capture } : {}),
         },
-        out.result.finding ? frame.image : undefined,
+        result.finding ? frame.image : undefined,
+        { id: eventId },
       );
       this.#stats.framesInferred++;
       settle(frame, "stored");
@@ -152,6 +248,18 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       this.#stats.framesFailed++;
       settle(frame, "failed");
       this.#log.warn("frame failed", { sourceId: frame.sourceId, meta: frame.meta, err });
+    }
+  }
+
+  /** The shadow model's result on the frame; a failing shadow never costs the main event. */
+  async #shadowResult(frame: Frame): Promise<{ shadow?: InferenceResult }> {
+    const shadow: InferenceModel | undefined = this.#shadow?.model;
+    if (!shadow || shadow.ready === false || this.#capture?.wantsShadow === false) return {};
+    try {
+      return { shadow: (await shadow.infer(frame.image)).result };
+    } catch (err) {
+      this.#log.debug("shadow inference failed", { err });
+      return {};
     }
   }
 }

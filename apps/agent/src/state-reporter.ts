@@ -20,6 +20,8 @@ export interface StateReporterOptions {
   sources: readonly FrameSource[];
   link: MqttLink;
   logger: Logger;
+  /** the persisted count of events deleted unsent (disk emergency) */
+  eventsDropped?: () => number;
 }
 
 /**
@@ -86,6 +88,7 @@ export class StateReporter {
           ? { error: { code: s.lastError.code, message: s.lastError.message } }
           : {}),
       })),
+      ...(this.#o.eventsDropped ? { eventsDropped: this.#o.eventsDropped() } : {}),
     };
   }
 

@@ -19,6 +19,8 @@ export interface TelemetryOptions {
   media: MediaQueue;
   link: MqttLink;
   logger: Logger;
+  /** capture queue depth and the persisted loss counters */
+  extra?: () => Pick<Telemetry, "captureQueueDepth" | "eventsDropped" | "mediaEvicted">;
 }
 
 /**
@@ -79,6 +81,7 @@ export class TelemetryReporter {
       framesDropped: stats.framesDropped,
       outboxDepth: this.#o.outbox.depth(),
       mediaQueueDepth: this.#o.media.depth(),
+      ...this.#o.extra?.(),
     };
   }
 

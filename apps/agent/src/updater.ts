@@ -14,8 +14,10 @@ import type { BundleStore } from "./bundle-store.js";
 import { verifyManifest, verifyModel } from "./bundle-verify.js";
 import { downloadBytes } from "./download.js";
 import type { Logger } from "./logger.js";
-import type { LoadedBundle, ModelLoader } from "./model.js";
+import type { InferenceModel, LoadedBundle, ModelLoader } from "./model.js";
 import type { Pipeline } from "./pipeline.js";
+import { SupervisedModel } from "./supervised-model.js";
+import { defaultRestartPolicy, type RestartPolicy, type SupervisorState } from "./supervisor.js";
 
 const checkDesired = compile(Desired);
 const appliedRevKey = "desired.appliedRev";
@@ -33,7 +35,12 @@ export interface UpdaterOptions {
   downloadAttempts?: number;
   /** ms before the first download retry */
   downloadRetryBaseMs?: number;
+  /** restart budget of the inference session */
+  restartPolicy?: RestartPolicy;
 }
+
+/** current.json key of a pipeline's shadow model */
+const shadowKey = (pipelineId: string) => `${pipelineId}#shadow`;
 
 export interface UpdaterEvents {
   /** the reported pipeline status or desired rev changed */
@@ -82,14 +89,19 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * hub is unreachable still inspects with its last good model.
    */
   async restore(): Promise<void> {
-    const sha = (await this.#o.store.current())[this.#o.pipeline.id];
+    const current = await this.#o.store.current();
+    const sha = current[this.#o.pipeline.id];
+    const shadowSha = current[shadowKey(this.#o.pipeline.id)];
+    if (shadowSha) await this.#restoreShadow(shadowSha);
     if (!sha) return;
     try {
       const stored = await this.#o.store.read({ sha256: sha });
-      const { loaded, warmupMs } = await this.#load(stored.model, stored.manifest.manifest, {
-        sha256: sha,
-        modelVersionId: stored.manifest.modelVersionId,
-      });
+      const { loaded, warmupMs } = await this.#load(
+        stored.model,
+        stored.manifest.manifest,
+        { sha256: sha, modelVersionId: stored.manifest.modelVersionId },
+        { stored: true },
+      );
       await this.#o.pipeline.swap(loaded);
       this.#setStatus({ status: "loaded", bundle: loaded.bundle, warmupMs });
       this.#log.info("restored bundle from disk", { sha256: sha, warmupMs });
@@ -101,6 +113,19 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         error: { code: e.code, message: e.message, bundleSha256: sha },
       });
       this.#log.error("cannot restore the last bundle", { sha256: sha, code: e.code, err: e });
+    }
+  }
+
+  async #restoreShadow(sha: string): Promise<void> {
+    try {
+      const stored = await this.#o.store.read({ sha256: sha });
+      const model = await this.#o.loadModel(stored.model, stored.manifest.manifest);
+      await model.warmup();
+      const bundle = { sha256: sha, modelVersionId: stored.manifest.modelVersionId };
+      await this.#o.pipeline.setShadow({ model, bundle, manifest: stored.manifest.manifest });
+      this.#setStatus({ shadow: bundle });
+    } catch (err) {
+      this.#log.error("cannot restore the shadow model", { sha256: sha, err });
     }
   }
 
@@ -162,6 +187,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     } else {
       transient = !(await this.#install(ref));
     }
+    if (!this.#abort.signal.aborted) await this.#applyShadow(entry?.shadow ?? null);
     if (this.#abort.signal.aborted) return;
     this.#rev = desired.rev;
     // a download that failed is retried when the retained desired state is redelivered
@@ -178,18 +204,23 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     try {
       const { manifestBytes, modelBytes, manifest } = await this.#fetchVerified(ref);
       const bundle = { sha256: ref.sha256, modelVersionId: manifest.modelVersionId };
-      const { loaded, warmupMs } = await this.#load(modelBytes, manifest.manifest, bundle);
+      const restartFrom: RestartSource = { bytes: modelBytes };
+      const { loaded, warmupMs } = await this.#load(modelBytes, manifest.manifest, bundle, restartFrom);
       try {
         await this.#o.store.save(ref.sha256, manifestBytes, modelBytes);
+        // restarts re-read (and re-verify) the stored copy; the bytes need not stay in memory
+        restartFrom.bytes = undefined;
+        restartFrom.stored = true;
       } catch (err) {
         // a full disk must not stop a good model from running; it only cannot survive a restart
         this.#log.error("cannot persist the bundle; it will not survive a restart", { sha256: ref.sha256, err });
       }
       await this.#o.pipeline.swap(loaded);
       if (this.#o.store.has(ref.sha256)) await this.#o.store.setCurrent(this.#o.pipeline.id, ref.sha256);
-      const keep = new Set([ref.sha256, ...(previous ? [previous.bundle.sha256] : [])]);
+      const shadow = this.#o.pipeline.shadow?.bundle.sha256;
+      const keep = new Set([ref.sha256, ...(previous ? [previous.bundle.sha256] : []), ...(shadow ? [shadow] : [])]);
       await this.#o.store.prune(keep).catch(() => undefined);
-      this.#setStatus({ status: "loaded", bundle, warmupMs, error: undefined });
+      this.#setStatus({ status: "loaded", bundle, warmupMs, error: undefined, session: undefined });
       this.#log.info("bundle loaded", { ...bundle, warmupMs, ms: Math.round(performance.now() - started) });
       return true;
     } catch (err) {
@@ -243,16 +274,29 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     });
   }
 
+  /**
+   * Loads and warms up a bundle's model, then puts it under supervision: a session that fails
+   * at run time is replaced by one built from `restartFrom` (the verified stored bundle, or
+   * the bytes while it could not be stored).
+   */
   async #load(
     modelBytes: Uint8Array,
     manifest: LoadedBundleManifest,
     bundle: LoadedBundle["bundle"],
+    restartFrom: RestartSource,
   ): Promise<{ loaded: LoadedBundle; warmupMs: number }> {
-    let model: LoadedBundle["model"] | undefined;
+    let model: InferenceModel | undefined;
     try {
       model = await this.#o.loadModel(modelBytes, manifest);
       const warmupMs = Math.round((await model.warmup()) * 100) / 100;
-      return { loaded: { model, bundle }, warmupMs };
+      const reload = async (): Promise<InferenceModel> => {
+        if (restartFrom.bytes) return this.#o.loadModel(restartFrom.bytes, manifest);
+        const stored = await this.#o.store.read({ sha256: bundle.sha256 });
+        return this.#o.loadModel(stored.model, manifest);
+      };
+      const supervised = new SupervisedModel(model, reload, this.#o.restartPolicy ?? defaultRestartPolicy, this.#log);
+      supervised.on("state", (state, error) => this.#onSession(supervised, state, error));
+      return { loaded: { model: supervised, bundle, manifest }, warmupMs };
     } catch (err) {
       await model?.close().catch(() => undefined);
       const e = err as Error & { code?: string };
@@ -260,6 +304,55 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         "KENSA_ERR_BUNDLE_LOAD_FAILED",
         `model ${bundle.sha256.slice(0, 12)} failed to load or warm up: ${e.code ? `${e.code}: ` : ""}${e.message}`,
       );
+    }
+  }
+
+  #onSession(model: SupervisedModel, state: SupervisorState, error: KensaError | undefined): void {
+    if (this.#o.pipeline.loaded?.model !== model || state === "stopped") return;
+    if (state === "running" && model.restarts === 0) return;
+    this.#setStatus({
+      session: {
+        state,
+        restarts: model.restarts,
+        ...(error ? { error: { code: error.code, message: error.message } } : {}),
+      },
+    });
+  }
+
+  /** Loads, replaces or removes the pipeline's shadow model; a failure only costs the shadow. */
+  async #applyShadow(ref: BundleRef | null): Promise<void> {
+    const pipeline = this.#o.pipeline;
+    const current = pipeline.shadow;
+    if (!ref) {
+      if (!current) return;
+      await pipeline.setShadow(null);
+      await this.#o.store.setCurrent(shadowKey(pipeline.id), null);
+      this.#setStatus({ shadow: undefined });
+      return;
+    }
+    if (current?.bundle.sha256 === ref.sha256) return;
+    try {
+      const { manifestBytes, modelBytes, manifest } = await this.#fetchVerified(ref);
+      const model = await this.#o.loadModel(modelBytes, manifest.manifest);
+      try {
+        await model.warmup();
+      } catch (err) {
+        await model.close().catch(() => undefined);
+        throw err;
+      }
+      const bundle = { sha256: ref.sha256, modelVersionId: manifest.modelVersionId };
+      await this.#o.store.save(ref.sha256, manifestBytes, modelBytes).catch(() => undefined);
+      await pipeline.setShadow({ model, bundle, manifest: manifest.manifest });
+      if (this.#o.store.has(ref.sha256)) await this.#o.store.setCurrent(shadowKey(pipeline.id), ref.sha256);
+      this.#setStatus({ shadow: bundle });
+      this.#log.info("shadow model loaded", bundle);
+    } catch (err) {
+      const e = asKensaError(err);
+      this.#log.error("shadow model not loaded; keeping the previous one", {
+        sha256: ref.sha256,
+        code: e.code,
+        err: e,
+      });
     }
   }
 
@@ -272,13 +365,19 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   #setStatus(patch: Partial<ReportedPipeline>): void {
     const next: ReportedPipeline = { ...this.#status, ...patch };
-    for (const k of ["error", "warmupMs"] as const) if (next[k] === undefined) delete next[k];
+    for (const k of ["error", "warmupMs", "session", "shadow"] as const) if (next[k] === undefined) delete next[k];
     this.#status = next;
     this.emit("changed");
   }
 }
 
 type LoadedBundleManifest = Parameters<ModelLoader>[1];
+
+/** Where a restarted session's model comes from: bytes held in memory, or the verified store. */
+interface RestartSource {
+  bytes?: Uint8Array | undefined;
+  stored?: boolean;
+}
 
 function asKensaError(err: unknown): KensaError {
   if (isKensaError(err)) return err;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { topics } from "@kensa/contracts";
 import { SyntheticCamera } from "@kensa/synth";
 import { tempDir, waitFor } from "@kensa/testkit";
-import { Classifier } from "@kensa/vision";
+import { Inferencer } from "@kensa/vision";
 import { buildBlemishModel } from "@kensa/vision/graph";
 import { describe, expect, it } from "vitest";
 import { openAgentDb } from "../src/agent-db.js";
@@ -171,7 +171,7 @@ describe("pipeline", () => {
     expect(pipeline.stats()).toMatchObject({ framesTotal: 1, framesSkipped: 1, framesInferred: 0 });
 
     const { onnx, manifest } = buildBlemishModel();
-    const model = await Classifier.create(onnx, manifest);
+    const model = await Inferencer.create(onnx, manifest);
     let closed = false;
     const tracked = {
       infer: (i: Uint8Array) => model.infer(i),
@@ -181,18 +181,24 @@ describe("pipeline", () => {
         await model.close();
       },
     };
-    await pipeline.swap({ model: tracked, bundle: { sha256: "b".repeat(64), modelVersionId: "m" } });
+    await pipeline.swap({ model: tracked, bundle: { sha256: "b".repeat(64), modelVersionId: "m" }, manifest });
     const a = await frame();
     const b = await frame();
+    const c = await frame();
+    // two frames in flight (one decoding while the other is inferred); the third is dropped
     pipeline.handle(a);
     pipeline.handle(b);
+    pipeline.handle(c);
     // swapping while the first frame is in inference must not close the model under it
     const swapped = pipeline.swap(null);
     expect(closed).toBe(false);
     await swapped;
     expect(closed).toBe(true);
-    expect(pipeline.stats()).toMatchObject({ framesTotal: 3, framesSkipped: 1, framesDropped: 1, framesInferred: 1 });
-    expect(outbox.depth()).toBe(1);
+    expect(pipeline.stats()).toMatchObject({ framesTotal: 4, framesSkipped: 1, framesDropped: 1, framesInferred: 2 });
+    expect(outbox.depth()).toBe(2);
+    expect(outbox.peek(0, 10).map((r) => JSON.parse(r.payload).ts)).toEqual(
+      [a, b].map((f) => f.capturedAt.toISOString()),
+    );
     db.close();
     await dir.remove();
   });

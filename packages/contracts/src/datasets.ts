@@ -157,7 +157,8 @@ export type UploadSampleQuery = Static<typeof UploadSampleQuery>;
 
 export const CreateLabelRevision = Type.Object(
   {
-    by: Type.String({ minLength: 1, maxLength: 200 }),
+    /** who labeled: ignored for signed-in users (their username is recorded); "admin-token" when omitted */
+    by: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     status: Type.Union([Type.Literal("labeled"), Type.Literal("reviewed")], { default: "labeled" }),
     /** omitted: the current content again, e.g. to mark it reviewed */
     content: Type.Optional(LabelContent),

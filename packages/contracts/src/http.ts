@@ -136,6 +136,20 @@ export const ModelStage = Type.Union([
   Type.Literal("archived"),
 ]);
 
+/** Where a model version came from: recorded when a run registers it (uploads have none). */
+export const ModelLineage = Type.Object({
+  /** the snapshot it was trained on */
+  snapshotId: Type.Union([Type.String(), Type.Null()]),
+  runId: Type.Union([Type.String(), Type.Null()]),
+  /** the trainer's configured name and what it reported itself to be */
+  trainer: Type.Union([Type.String(), Type.Null()]),
+  trainerVersion: Type.Union([Type.String(), Type.Null()]),
+  params: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  /** git commit of the hub's code at training time, or "unknown" */
+  codeRevision: Type.String(),
+});
+export type ModelLineage = Static<typeof ModelLineage>;
+
 export const ModelVersion = Type.Object({
   id: Id,
   projectId: Id,
@@ -147,6 +161,12 @@ export const ModelVersion = Type.Object({
   manifest: ModelManifest,
   source: Type.String({ description: "upload | run:<id>" }),
   createdAt: Ts,
+  /** training lineage; null for uploaded models */
+  lineage: Type.Optional(Type.Union([ModelLineage, Type.Null()])),
+  /** the sha256 of the int8 variant the trainer also wrote, when it did */
+  int8Sha256: Type.Optional(Type.Union([Sha256, Type.Null()])),
+  /** the project's approved model in service now */
+  champion: Type.Optional(Type.Boolean()),
 });
 export type ModelVersion = Static<typeof ModelVersion>;
 
@@ -228,7 +248,11 @@ export type VerdictKind = Static<typeof VerdictKind>;
 export const CreateVerdict = Type.Object(
   {
     verdict: VerdictKind,
-    by: Type.String({ minLength: 1, maxLength: 200, description: "who decided" }),
+    /**
+     * who decided: ignored for signed-in users and their API tokens (their username is
+     * recorded); only the bootstrap admin token may name someone ("admin-token" when omitted)
+     */
+    by: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "who decided" })),
     labels: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
     note: Type.Optional(Type.String({ maxLength: 2000 })),
   },
@@ -261,6 +285,9 @@ export const Incident = Type.Object({
   frameMeta: FrameMeta,
   mediaSha256: Type.Union([Type.String(), Type.Null()]),
   createdAt: Ts,
+  /** who acknowledged it (`POST /incidents/:id/acknowledge`) and when; null until someone did */
+  acknowledgedBy: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  acknowledgedAt: Type.Optional(Type.Union([Ts, Type.Null()])),
   verdicts: Type.Array(Verdict),
 });
 export type Incident = Static<typeof Incident>;

@@ -109,6 +109,13 @@ export function renderMetrics(status: AgentStatus, inference: InferenceStats, pu
 
   m.gauge("kensa_outbox_depth", "Events not yet acknowledged by the broker.", [{ value: status.queues.outbox }]);
   m.gauge("kensa_media_queue_depth", "Finding frames not yet uploaded.", [{ value: status.queues.media }]);
+  m.gauge("kensa_capture_queue_depth", "Captured frames not yet uploaded.", [{ value: status.queues.captures }]);
+  m.counter("kensa_events_dropped_total", "Unsent events deleted to survive a full disk, since install.", [
+    { value: status.storage.eventsDropped },
+  ]);
+  m.counter("kensa_media_evicted_total", "Media files evicted by the disk quotas, since install.", [
+    { value: status.storage.mediaEvicted },
+  ]);
   m.gauge("kensa_data_dir_bytes", "Bytes of files under the data dir.", [{ value: status.disk.dataDirBytes }]);
   m.gauge("kensa_disk_free_bytes", "Bytes available on the data dir's filesystem.", [{ value: status.disk.freeBytes }]);
   return m.text();

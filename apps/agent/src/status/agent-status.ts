@@ -1,5 +1,7 @@
 import type { ReportedPipeline } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
+import type { CaptureStats } from "../capture/capturer.js";
+import type { ClipInfo } from "../clips/clip-store.js";
 import type { Pipeline } from "../pipeline.js";
 import type { SourceSet } from "../sources/source-set.js";
 import type { DiskUsage } from "./disk-usage.js";
@@ -54,7 +56,38 @@ export const AgentStatus = Type.Object({
       latest: Type.String(),
     }),
   ),
-  queues: Type.Object({ outbox: Type.Integer(), media: Type.Integer() }),
+  queues: Type.Object({ outbox: Type.Integer(), media: Type.Integer(), captures: Type.Integer() }),
+  /** frames kept for learning since start (captured, and kept out as repeats or over budget) */
+  capture: Type.Optional(
+    Type.Object({
+      captured: Type.Integer(),
+      duplicates: Type.Integer(),
+      overBudget: Type.Integer(),
+      byReason: Type.Record(Type.String(), Type.Integer()),
+    }),
+  ),
+  /** the disk quotas' bookkeeping; `eventsDropped` and `mediaEvicted` are persisted, since install */
+  storage: Type.Object({
+    eventsDropped: Type.Integer(),
+    mediaEvicted: Type.Integer(),
+    mediaBytes: Type.Number(),
+    mediaQuotaBytes: Type.Number(),
+    offlineQuotaBytes: Type.Number(),
+  }),
+  /** incident clips kept on the device (the hub has no clip endpoint yet), newest first */
+  clips: Type.Array(
+    Type.Object({
+      file: Type.String(),
+      eventId: Type.String(),
+      sourceId: Type.String(),
+      bytes: Type.Integer(),
+      frames: Type.Integer(),
+      durationMs: Type.Integer(),
+      createdAt: Type.String(),
+      /** relative URL of the video */
+      url: Type.String(),
+    }),
+  ),
   disk: Type.Object({
     dataDir: Type.String(),
     dataDirBytes: Type.Number(),
@@ -76,6 +109,12 @@ export interface StatusDeps {
   connected(): boolean;
   /** the updater's view of the pipelines it drives (status, errors, warm-up) */
   reportedPipelines(): ReportedPipeline[];
+  captureQueueDepth?(): number;
+  captureStats?(): CaptureStats | undefined;
+  storage?(): AgentStatus["storage"];
+  clips?(): ClipInfo[];
+  /** the file of a clip by name, if the agent has it */
+  clipPath?(file: string): string | undefined;
 }
 
 /** Inference latency and rate per pipeline, fed by the pipelines' `inferred` events. */
@@ -146,7 +185,16 @@ export async function buildAgentStatus(
       ...e.stats(),
       latest: `/api/v1/sources/${encodeURIComponent(e.source.id)}/latest.jpg`,
     })),
-    queues: { outbox: deps.outboxDepth(), media: deps.mediaQueueDepth() },
+    queues: { outbox: deps.outboxDepth(), media: deps.mediaQueueDepth(), captures: deps.captureQueueDepth?.() ?? 0 },
+    ...(deps.captureStats?.() ? { capture: deps.captureStats() } : {}),
+    storage: deps.storage?.() ?? {
+      eventsDropped: 0,
+      mediaEvicted: 0,
+      mediaBytes: 0,
+      mediaQuotaBytes: 0,
+      offlineQuotaBytes: 0,
+    },
+    clips: (deps.clips?.() ?? []).map((c) => ({ ...c, url: `/api/v1/clips/${encodeURIComponent(c.file)}` })),
     disk: { dataDir: deps.dataDir, ...usage },
   };
 }

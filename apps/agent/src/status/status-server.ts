@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { isKensaError, KensaError } from "@kensa/contracts";
 import type { Logger } from "../logger.js";
@@ -77,6 +78,17 @@ export function buildStatusServer(deps: StatusDeps & { logger: Logger }): Status
       return;
     }
     if (method !== "GET" && method !== "HEAD") throw notFound(method, path);
+    const clip = /^\/api\/v1\/clips\/([^/]+)$/.exec(path);
+    if (clip) {
+      const name = decodeURIComponent(clip[1] as string);
+      const file = deps.clipPath?.(name);
+      const body = file ? await readFile(file).catch(() => undefined) : undefined;
+      if (!body) throw new KensaError("KENSA_ERR_CLIP_NOT_FOUND", `no clip "${name}" on this agent`);
+      const type = name.endsWith(".mp4") ? "video/mp4" : "video/x-msvideo";
+      res.writeHead(200, { "content-type": type, "content-length": body.length, "cache-control": "no-store" });
+      res.end(method === "HEAD" ? undefined : body);
+      return;
+    }
     switch (path) {
       case "/":
         res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
@@ -86,6 +98,8 @@ export function buildStatusServer(deps: StatusDeps & { logger: Logger }): Status
         return sendJson(res, 200, { ok: true });
       case "/api/v1/status":
         return sendJson(res, 200, await status());
+      case "/api/v1/clips":
+        return sendJson(res, 200, { items: (await status()).clips });
       case "/metrics": {
         const text = renderMetrics(await status(), inference, pushRejections);
         res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" });

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { BundleManifest, BundleRef } from "@kensa/contracts";
+import type { BundleManifest, BundleRef, ModelManifest } from "@kensa/contracts";
 import { canonicalJson, sha256Hex } from "@kensa/contracts";
 import { buildBlemishModel } from "@kensa/vision/graph";
 
@@ -8,6 +8,17 @@ export interface MediaUpload {
   contentType: string | undefined;
   authorized: boolean;
   bytes: Buffer;
+}
+
+/** A `PUT /api/v1/captures/:id` the device made. */
+export interface CaptureUpload {
+  id: string;
+  query: Record<string, string>;
+  contentType: string | undefined;
+  authorized: boolean;
+  bytes: Buffer;
+  /** 201 for a new capture id, 200 for a repeat (the hub's idempotency) */
+  status: number;
 }
 
 export interface TestBundle {
@@ -20,13 +31,20 @@ export interface TestBundle {
 export interface TestHub {
   readonly url: string;
   readonly uploads: MediaUpload[];
+  /** capture PUTs, repeats and refused ones included */
+  readonly captures: CaptureUpload[];
+  /** answer the next `n` media and capture PUTs with 503 (a hub restarting, a proxy in trouble) */
+  failNext(n: number): void;
   /** GET requests by path, with whether they carried the right credentials */
   readonly downloads: Array<{ path: string; authorized: boolean }>;
   /**
    * Serves a bundle of the blemish model. With `serveModel`, the model URL answers with
    * those bytes instead of the real ones (a tampered or corrupted transfer).
    */
-  addBundle(modelVersionId: string, opts?: { serveModel?: Uint8Array }): TestBundle;
+  addBundle(
+    modelVersionId: string,
+    opts?: { serveModel?: Uint8Array; model?: { onnx: Uint8Array; manifest: ModelManifest } },
+  ): TestBundle;
   stop(): Promise<void>;
   restart(): Promise<void>;
 }
@@ -39,8 +57,10 @@ export async function startHubHttp(deviceId: string, secret: string): Promise<Te
   const expected = `Basic ${Buffer.from(`${deviceId}:${secret}`).toString("base64")}`;
   const files = new Map<string, Uint8Array>();
   const uploads: MediaUpload[] = [];
+  const captures: CaptureUpload[] = [];
+  let failing = 0;
   const downloads: Array<{ path: string; authorized: boolean }> = [];
-  const model = buildBlemishModel();
+  const blemish = buildBlemishModel();
   let port = 0;
   let server: Server | undefined;
 
@@ -55,6 +75,18 @@ export async function startHubHttp(deviceId: string, secret: string): Promise<Te
       if (!bytes) return void res.writeHead(404).end();
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.byteLength });
       return void res.end(bytes);
+    }
+    if (req.method === "PUT" && failing > 0) {
+      failing--;
+      return void res.writeHead(503).end();
+    }
+    const c = /^\/api\/v1\/captures\/([^/]+)$/.exec(path);
+    if (req.method === "PUT" && c?.[1]) {
+      const id = decodeURIComponent(c[1]);
+      const status = !authorized ? 401 : captures.some((x) => x.id === id && x.status < 300) ? 200 : 201;
+      const query = Object.fromEntries(new URL(req.url ?? "/", "http://x").searchParams);
+      captures.push({ id, query, contentType: req.headers["content-type"], authorized, bytes: body, status });
+      return void res.writeHead(status, { "content-type": "application/json" }).end("{}");
     }
     const m = /^\/api\/v1\/events\/([^/]+)\/media$/.exec(path);
     if (req.method === "PUT" && m?.[1]) {
@@ -83,12 +115,17 @@ export async function startHubHttp(deviceId: string, secret: string): Promise<Te
       return `http://127.0.0.1:${port}`;
     },
     uploads,
+    captures,
+    failNext: (n) => {
+      failing = n;
+    },
     downloads,
     addBundle(modelVersionId, opts = {}) {
+      const model = opts.model ?? blemish;
       const modelSha256 = sha256Hex(model.onnx);
       const manifest: BundleManifest = {
         schema: "kensa.bundle/v1",
-        name: `blemish ${modelVersionId}`,
+        name: `test bundle ${modelVersionId}`,
         createdAt: new Date().toISOString(),
         projectId: "p1",
         modelVersionId,

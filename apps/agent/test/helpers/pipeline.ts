@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { Classifier } from "@kensa/vision";
+import { Inferencer } from "@kensa/vision";
 import { buildBlemishModel } from "@kensa/vision/graph";
 import { openAgentDb } from "../../src/agent-db.js";
 import { Logger } from "../../src/logger.js";
@@ -30,8 +30,9 @@ export function openPipelines(dataDir: string, ids: string[], queueSize = 16): T
     loadModel: async () => {
       const { onnx, manifest } = buildBlemishModel();
       return {
-        model: await Classifier.create(onnx, manifest),
+        model: await Inferencer.create(onnx, manifest),
         bundle: { sha256: "b".repeat(64), modelVersionId: "mv-1" },
+        manifest,
       };
     },
     close: async () => {

@@ -1,0 +1,227 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { IncidentStatus } from "./http.js";
+
+/*
+ * People, sessions, API tokens, the permission matrix and the audit log: the HTTP schemas of
+ * the hub's access control. docs/permissions.md describes them in prose (a test keeps the
+ * matrix there equal to ROLE_PERMISSIONS here).
+ */
+
+const Ts = Type.String({ format: "date-time" });
+const Id = Type.String({ minLength: 1 });
+
+// ---- roles and permissions --------------------------------------------------------------
+
+/** Every permission a route can ask for, in the order the docs list them. */
+export const PERMISSIONS = [
+  "incidents:read",
+  "incidents:review",
+  "samples:read",
+  "samples:label",
+  "datasets:read",
+  "datasets:manage",
+  "runs:read",
+  "runs:manage",
+  "models:read",
+  "models:upload",
+  "models:approve",
+  "devices:read",
+  "devices:manage",
+  "deployments:read",
+  "deployments:manage",
+  "projects:read",
+  "projects:manage",
+  "users:manage",
+  "audit:read",
+  "stats:read",
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+export const Permission = Type.Union(PERMISSIONS.map((p) => Type.Literal(p)));
+
+export const ROLES = ["admin", "data_scientist", "labeler", "iot_engineer", "site_engineer", "safety_auditor"] as const;
+export type Role = (typeof ROLES)[number];
+export const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
+
+// `audit:read` is deliberately not among the plain reads: only auditors and admins see who did what.
+const READS = PERMISSIONS.filter((p) => p.endsWith(":read") && p !== "audit:read");
+
+/** What each role may do. The hub enforces this; the console only uses it to hide controls. */
+export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
+  admin: PERMISSIONS,
+  data_scientist: [...READS, "samples:label", "datasets:manage", "runs:manage", "models:upload", "models:approve"],
+  labeler: ["incidents:read", "samples:read", "samples:label", "projects:read"],
+  iot_engineer: [
+    "incidents:read",
+    "models:read",
+    "devices:read",
+    "devices:manage",
+    "deployments:read",
+    "deployments:manage",
+    "projects:read",
+  ],
+  site_engineer: ["incidents:read", "incidents:review", "devices:read", "projects:read"],
+  safety_auditor: [...READS, "audit:read"],
+};
+
+/** The role's permissions in PERMISSIONS order. */
+export function permissionsOf(role: Role): Permission[] {
+  const granted = new Set(ROLE_PERMISSIONS[role]);
+  return PERMISSIONS.filter((p) => granted.has(p));
+}
+
+export const PermissionMatrix = Type.Object({
+  permissions: Type.Array(Permission),
+  roles: Type.Record(Role, Type.Array(Permission)),
+});
+export type PermissionMatrix = Static<typeof PermissionMatrix>;
+
+// ---- users and sessions -----------------------------------------------------------------
+
+export const USERNAME_PATTERN = "^[a-z0-9][a-z0-9._-]{0,63}$";
+
+export const SessionUser = Type.Object({
+  id: Id,
+  username: Type.String(),
+  displayName: Type.String(),
+  role: Role,
+});
+export type SessionUser = Static<typeof SessionUser>;
+
+/** The reply of login and `GET /auth/me`: who is signed in and what they may do. */
+export const Session = Type.Object({
+  user: SessionUser,
+  permissions: Type.Array(Permission),
+});
+export type Session = Static<typeof Session>;
+
+export const LoginBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 200 }),
+    // bounded so a huge body cannot make the hub spend long in scrypt
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+export type LoginBody = Static<typeof LoginBody>;
+
+const Password = Type.String({ minLength: 8, maxLength: 256 });
+const DisplayName = Type.String({ minLength: 1, maxLength: 200 });
+
+export const User = Type.Object({
+  id: Id,
+  username: Type.String(),
+  displayName: Type.String(),
+  role: Role,
+  disabled: Type.Boolean(),
+  createdAt: Ts,
+});
+export type User = Static<typeof User>;
+
+export const CreateUser = Type.Object(
+  {
+    username: Type.String({ pattern: USERNAME_PATTERN }),
+    displayName: DisplayName,
+    role: Role,
+    password: Password,
+  },
+  { additionalProperties: false },
+);
+export type CreateUser = Static<typeof CreateUser>;
+
+export const UpdateUser = Type.Object(
+  {
+    displayName: Type.Optional(DisplayName),
+    role: Type.Optional(Role),
+    disabled: Type.Optional(Type.Boolean()),
+    password: Type.Optional(Password),
+  },
+  { additionalProperties: false },
+);
+export type UpdateUser = Static<typeof UpdateUser>;
+
+// ---- API tokens -------------------------------------------------------------------------
+
+export const CreateToken = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+export type CreateToken = Static<typeof CreateToken>;
+
+/** The only reply that ever shows a token; the hub keeps its sha256 alone. */
+export const CreatedToken = Type.Object({ id: Id, name: Type.String(), token: Type.String() });
+export type CreatedToken = Static<typeof CreatedToken>;
+
+export const ApiToken = Type.Object({
+  id: Id,
+  name: Type.String(),
+  userId: Id,
+  createdAt: Ts,
+  lastUsedAt: Type.Union([Ts, Type.Null()]),
+});
+export type ApiToken = Static<typeof ApiToken>;
+
+// ---- audit log --------------------------------------------------------------------------
+
+export const ActorKind = Type.Union([
+  Type.Literal("user"),
+  Type.Literal("admin-token"),
+  Type.Literal("device"),
+  Type.Literal("anonymous"),
+  Type.Literal("system"),
+]);
+export type ActorKind = Static<typeof ActorKind>;
+
+export const AuditEntry = Type.Object({
+  /** sortable: later entries have greater ids, so `before=<id>` pages back in time */
+  id: Id,
+  at: Ts,
+  /** a username, "admin-token", a device id, or the username tried at a failed login */
+  actor: Type.String(),
+  actorKind: ActorKind,
+  /** `<noun>.<verb>`, e.g. `auth.login`, `incident.verdict`, `user.role_change` */
+  action: Type.String(),
+  targetType: Type.Union([Type.String(), Type.Null()]),
+  targetId: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Record(Type.String(), Type.Unknown()),
+  ip: Type.Union([Type.String(), Type.Null()]),
+});
+export type AuditEntry = Static<typeof AuditEntry>;
+
+export const AuditQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    /** an entry id: only older entries (the previous page's `next`) */
+    before: Type.Optional(Type.String({ minLength: 1 })),
+    action: Type.Optional(Type.String({ minLength: 1 })),
+    actor: Type.Optional(Type.String({ minLength: 1 })),
+    /** `<type>` or `<type>:<id>`, e.g. `user` or `incident:inc_…` */
+    target: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type AuditQuery = Static<typeof AuditQuery>;
+
+/** Newest first; `next` is the `before` of the following page, null on the last one. */
+export const AuditPage = Type.Object({
+  items: Type.Array(AuditEntry),
+  next: Type.Union([Type.String(), Type.Null()]),
+});
+export type AuditPage = Static<typeof AuditPage>;
+
+// ---- live incidents ---------------------------------------------------------------------
+
+/** `GET /incidents/stream` (Server-Sent Events): which incidents to deliver. */
+export const IncidentStreamQuery = Type.Object(
+  {
+    projectId: Type.Optional(Type.String()),
+    deviceId: Type.Optional(Type.String()),
+    /** an update is delivered when the incident had or now has this status (so a list can drop it) */
+    status: Type.Optional(IncidentStatus),
+  },
+  { additionalProperties: false },
+);
+export type IncidentStreamQuery = Static<typeof IncidentStreamQuery>;
+
+/** SSE event names of the incident stream; each event's data is the Incident JSON. */
+export const INCIDENT_STREAM_EVENTS = ["incident.created", "incident.updated"] as const;
+export type IncidentStreamEvent = (typeof INCIDENT_STREAM_EVENTS)[number];

@@ -1,0 +1,494 @@
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { Sha256 } from "./manifest.js";
+import { TrainerAugment, TrainerTask } from "./trainer.js";
+
+/*
+ * Training runs, evaluations, the champion/challenger gate, approvals and model cards: the
+ * HTTP schemas of the hub's model registry. docs/training.md describes them in prose.
+ */
+
+const Ts = Type.String({ format: "date-time" });
+const Id = Type.String({ minLength: 1 });
+/** `null` first: Ajv's type coercion would otherwise turn a `null` in a request into 0 or "" */
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T, opts: object = {}) =>
+  Type.Union([Type.Null(), t], opts);
+const ErrorInfo = Type.Object({ code: Type.String(), message: Type.String() });
+
+// ---- jobs -------------------------------------------------------------------------------
+
+export const JobType = Type.Union([Type.Literal("train"), Type.Literal("evaluate"), Type.Literal("gate")]);
+export type JobType = Static<typeof JobType>;
+
+export const JobStatus = Type.Union([
+  Type.Literal("queued"),
+  Type.Literal("running"),
+  Type.Literal("succeeded"),
+  Type.Literal("failed"),
+  Type.Literal("cancelled"),
+]);
+export type JobStatus = Static<typeof JobStatus>;
+
+/** One entry of the hub's persistent job queue (training runs, evaluations, gate decisions). */
+export const Job = Type.Object({
+  id: Id,
+  type: JobType,
+  projectId: Id,
+  /** the run, evaluation or model version the job works on */
+  refId: Id,
+  status: JobStatus,
+  attempts: Type.Integer(),
+  error: Nullable(ErrorInfo),
+  createdAt: Ts,
+  startedAt: Nullable(Ts),
+  finishedAt: Nullable(Ts),
+});
+export type Job = Static<typeof Job>;
+
+// ---- runs -------------------------------------------------------------------------------
+
+export const RunTrigger = Type.Object({
+  type: Type.Union([Type.Literal("manual"), Type.Literal("labels"), Type.Literal("schedule")]),
+  /** who (manual), "<n> new reviewed labels" (labels) or the cron expression (schedule) */
+  detail: Type.String(),
+});
+export type RunTrigger = Static<typeof RunTrigger>;
+
+export const RunInput = Type.Object(
+  {
+    width: Type.Integer({ minimum: 16, maximum: 4096 }),
+    height: Type.Integer({ minimum: 16, maximum: 4096 }),
+    channels: Type.Union([Type.Literal(1), Type.Literal(3)], { default: 3 }),
+  },
+  { additionalProperties: false },
+);
+
+/** Hyper-parameters of a run; every key may be left out (the trainer contract's defaults apply). */
+export const RunHyper = Type.Object(
+  {
+    epochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+    lr: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10 })),
+    weightDecay: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    patience: Type.Optional(Type.Integer({ minimum: 0 })),
+    augment: Type.Optional(Type.Partial(TrainerAugment)),
+    balanceClasses: Type.Optional(Type.Boolean()),
+    quantize: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type RunHyper = Static<typeof RunHyper>;
+
+/** The parameters a run was (or will be) trained with; recorded as the model's lineage. */
+export const RunParams = Type.Object({
+  task: TrainerTask,
+  input: Type.Object({ width: Type.Integer(), height: Type.Integer(), channels: Type.Integer() }),
+  hyper: RunHyper,
+  seed: Type.Integer(),
+  threads: Nullable(Type.Integer()),
+});
+export type RunParams = Static<typeof RunParams>;
+
+/** Body of `POST /projects/:id/runs`. Left-out keys come from the project's training settings. */
+export const CreateRun = Type.Object(
+  {
+    /** train on this snapshot; a fresh snapshot of the project's labeled samples when omitted */
+    snapshotId: Type.Optional(Sha256),
+    /** must be the project's task when given (a guard for scripts) */
+    task: Type.Optional(TrainerTask),
+    input: Type.Optional(RunInput),
+    hyper: Type.Optional(RunHyper),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
+    threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+    /** a trainer named in the hub config's `training.trainers`; "builtin" by default */
+    trainer: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    by: Type.String({ default: "admin", minLength: 1, maxLength: 200 }),
+  },
+  { additionalProperties: false },
+);
+export type CreateRun = Static<typeof CreateRun>;
+
+export const RunStatus = JobStatus;
+export type RunStatus = JobStatus;
+
+/** The latest progress a run's trainer reported. */
+export const RunProgress = Type.Object({
+  /** 1-based epoch last finished (0 before the first) */
+  epoch: Type.Integer(),
+  epochs: Type.Integer(),
+  step: Type.Integer(),
+  totalSteps: Type.Integer(),
+  /** latest training loss (step) */
+  loss: Nullable(Type.Number()),
+  valLoss: Nullable(Type.Number()),
+  valMetric: Nullable(Type.Number()),
+  primaryMetric: Nullable(Type.String()),
+  /** s since the trainer started */
+  elapsedSec: Type.Number(),
+  /** s left (an upper bound: early stopping may end sooner), null when unknown */
+  etaSec: Nullable(Type.Number()),
+  /** 0..1 of the planned steps */
+  fraction: Type.Number(),
+});
+export type RunProgress = Static<typeof RunProgress>;
+
+export const TrainingRun = Type.Object({
+  id: Id,
+  projectId: Id,
+  snapshotId: Sha256,
+  status: RunStatus,
+  trigger: RunTrigger,
+  params: RunParams,
+  /** the trainer's configured name, and what it said it is ("kensa-torch/1 torch/1.13.0") */
+  trainer: Type.Object({ name: Type.String(), version: Nullable(Type.String()) }),
+  /** git commit of the hub's code, "unknown" outside a checkout */
+  codeRevision: Type.String(),
+  progress: Nullable(RunProgress),
+  /** samples handed to the trainer per split, and those left out (with why) */
+  data: Nullable(
+    Type.Object({
+      train: Type.Integer(),
+      val: Type.Integer(),
+      test: Type.Integer(),
+      skipped: Type.Array(Type.Object({ sampleId: Type.String(), reason: Type.String() })),
+    }),
+  ),
+  /** the trainer's own metrics summary (the gate uses the hub's evaluation, not these) */
+  trainerMetrics: Nullable(
+    Type.Object({
+      primaryMetric: Type.String(),
+      val: Type.Number(),
+      test: Nullable(Type.Number()),
+      bestEpoch: Type.Integer(),
+      epochsRun: Type.Integer(),
+    }),
+  ),
+  /** why a run failed, in words a person can act on */
+  error: Nullable(ErrorInfo),
+  exitCode: Nullable(Type.Integer()),
+  modelVersionId: Nullable(Type.String()),
+  by: Type.String(),
+  createdAt: Ts,
+  startedAt: Nullable(Ts),
+  finishedAt: Nullable(Ts),
+});
+export type TrainingRun = Static<typeof TrainingRun>;
+
+export const RunQuery = Type.Object(
+  {
+    projectId: Type.Optional(Type.String()),
+    status: Type.Optional(RunStatus),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+export type RunQuery = Static<typeof RunQuery>;
+
+// ---- evaluations ------------------------------------------------------------------------
+
+/** The metrics the gate can compare (the same name in every task where it makes sense). */
+export const GateMetric = Type.Union([
+  Type.Literal("accuracy"),
+  Type.Literal("f1_macro"),
+  Type.Literal("auroc"),
+  Type.Literal("miou"),
+  Type.Literal("map50"),
+]);
+export type GateMetric = Static<typeof GateMetric>;
+
+const ClassCounts = Type.Object({
+  precision: Type.Number(),
+  recall: Type.Number(),
+  f1: Type.Number(),
+  /** test images whose true label is this class */
+  support: Type.Integer(),
+});
+
+export const ClassificationMetrics = Type.Object({
+  accuracy: Type.Number(),
+  f1Macro: Type.Number(),
+  perClass: Type.Record(Type.String(), ClassCounts),
+  /** rows = true label, columns = predicted label, in `labels` order */
+  confusion: Type.Array(Type.Array(Type.Integer())),
+  labels: Type.Array(Type.String()),
+  /** defect-vs-OK ROC-AUC with score = 1 − Σ P(OK labels); null without OK labels or one class only */
+  auroc: Nullable(Type.Number()),
+});
+export type ClassificationMetrics = Static<typeof ClassificationMetrics>;
+
+export const SegmentationMetrics = Type.Object({
+  /** per label: IoU and Dice over every test pixel (at the model's output resolution) */
+  perClass: Type.Record(
+    Type.String(),
+    Type.Object({ iou: Type.Number(), dice: Type.Number(), pixels: Type.Integer() }),
+  ),
+  /** mean IoU over the non-OK labels present in the truth or the prediction */
+  miou: Type.Number(),
+  /** defect (any non-OK label) vs background */
+  defect: Type.Object({ iou: Type.Number(), dice: Type.Number() }),
+  /** defect-vs-background per-pixel ROC-AUC with score = 1 − Σ P(OK labels); binned (4096 bins) */
+  pixelAuroc: Nullable(Type.Number()),
+  pixels: Type.Integer(),
+});
+export type SegmentationMetrics = Static<typeof SegmentationMetrics>;
+
+export const DetectionMetrics = Type.Object({
+  /** COCO-style: 101-point interpolated AP at IoU 0.5, mean over classes with ground truth */
+  map50: Type.Number(),
+  /** the same averaged over IoU 0.50, 0.55, …, 0.95 */
+  map50_95: Type.Number(),
+  perClass: Type.Record(
+    Type.String(),
+    Type.Object({ ap50: Type.Number(), ap50_95: Type.Number(), truths: Type.Integer(), detections: Type.Integer() }),
+  ),
+});
+export type DetectionMetrics = Static<typeof DetectionMetrics>;
+
+export const LatencyStats = Type.Object({
+  /** ms per image: decode + preprocess + inference + postprocess, one at a time, after a warm-up */
+  p50: Type.Number(),
+  p95: Type.Number(),
+  mean: Type.Number(),
+  samples: Type.Integer(),
+});
+export type LatencyStats = Static<typeof LatencyStats>;
+
+/** The gate's view of one evaluated model: headline metrics and the per-class metric. */
+export const MetricSummary = Type.Object({
+  values: Type.Record(Type.String(), Type.Number(), {
+    description: "GateMetric → value, only those the task defines",
+  }),
+  /** per label: F1 (classification), IoU (segmentation) or AP@0.5 (detection) */
+  perClass: Type.Record(Type.String(), Type.Number()),
+  latency: LatencyStats,
+});
+export type MetricSummary = Static<typeof MetricSummary>;
+
+export const EvaluationMetrics = Type.Composite([
+  MetricSummary,
+  Type.Object({
+    task: Type.String(),
+    /** test images scored */
+    samples: Type.Integer(),
+    classification: Type.Optional(ClassificationMetrics),
+    segmentation: Type.Optional(SegmentationMetrics),
+    detection: Type.Optional(DetectionMetrics),
+    /** the model's int8 variant on the same images, when it has one */
+    int8: Type.Optional(MetricSummary),
+  }),
+]);
+export type EvaluationMetrics = Static<typeof EvaluationMetrics>;
+
+export const Evaluation = Type.Object({
+  id: Id,
+  modelVersionId: Id,
+  snapshotId: Sha256,
+  split: Type.Literal("test"),
+  status: JobStatus,
+  metrics: Nullable(EvaluationMetrics),
+  error: Nullable(ErrorInfo),
+  createdAt: Ts,
+  finishedAt: Nullable(Ts),
+});
+export type Evaluation = Static<typeof Evaluation>;
+
+export const CreateEvaluation = Type.Object(
+  {
+    /** the snapshot whose test split to score on; the project's evaluation snapshot when omitted */
+    snapshotId: Type.Optional(Sha256),
+  },
+  { additionalProperties: false },
+);
+export type CreateEvaluation = Static<typeof CreateEvaluation>;
+
+// ---- gate -------------------------------------------------------------------------------
+
+/** Per-project rules a challenger must meet against the champion. */
+export const GateCriteria = Type.Object(
+  {
+    primaryMetric: GateMetric,
+    /** challenger − champion on the primary metric must be at least this (may be negative) */
+    minImprovement: Type.Number({ default: 0 }),
+    /** no class's metric may drop by more than this against the champion; null = not checked */
+    maxClassRegression: Nullable(Type.Number({ minimum: 0 }), { default: 0.05 }),
+    /** hard: the challenger's p95 latency (ms) must stay within this; null = not checked */
+    latencyBudgetMs: Nullable(Type.Number({ exclusiveMinimum: 0 }), { default: null }),
+    /** when an int8 variant exists: fp32 − int8 on the primary metric at most this; null = not checked */
+    maxInt8Drop: Nullable(Type.Number({ minimum: 0 }), { default: 0.02 }),
+    /**
+     * hard: the primary metric must reach this absolute value; null = no floor. Also what lets
+     * a project's first model (no champion) be approved without a person.
+     */
+    minPrimary: Nullable(Type.Number(), { default: null }),
+    /** approve without a person when every criterion passes; false: always awaiting approval */
+    autoApprove: Type.Boolean({ default: true }),
+  },
+  { additionalProperties: false },
+);
+export type GateCriteria = Static<typeof GateCriteria>;
+
+export const GateDecision = Type.Union([
+  Type.Literal("auto_approved"),
+  Type.Literal("awaiting_approval"),
+  Type.Literal("rejected"),
+]);
+export type GateDecision = Static<typeof GateDecision>;
+
+export const GateCriterionResult = Type.Object({
+  /** primary_floor | primary_improvement | first_model | class_regression | latency_p95 | int8_drop */
+  name: Type.String(),
+  description: Type.String(),
+  /** a hard criterion that fails rejects the challenger; a soft one leaves it to a person */
+  hard: Type.Boolean(),
+  threshold: Nullable(Type.Number()),
+  champion: Nullable(Type.Number()),
+  challenger: Nullable(Type.Number()),
+  pass: Type.Boolean(),
+  note: Type.Optional(Type.String()),
+});
+export type GateCriterionResult = Static<typeof GateCriterionResult>;
+
+export const GateReport = Type.Object({
+  id: Id,
+  modelVersionId: Id,
+  /** the champion at decision time; null for a project's first model */
+  championId: Nullable(Type.String()),
+  snapshotId: Sha256,
+  criteria: GateCriteria,
+  results: Type.Array(GateCriterionResult),
+  decision: GateDecision,
+  reason: Type.String(),
+  /** the deployment made because the model was approved and the project auto-deploys */
+  deploymentId: Nullable(Type.String()),
+  createdAt: Ts,
+});
+export type GateReport = Static<typeof GateReport>;
+
+export const RunGate = Type.Object(
+  {
+    /** evaluate on this snapshot instead of the project's evaluation snapshot */
+    snapshotId: Type.Optional(Sha256),
+  },
+  { additionalProperties: false },
+);
+export type RunGate = Static<typeof RunGate>;
+
+// ---- approvals, champion, settings ------------------------------------------------------
+
+export const ApprovalAction = Type.Union([Type.Literal("approve"), Type.Literal("reject"), Type.Literal("archive")]);
+export type ApprovalAction = Static<typeof ApprovalAction>;
+
+export const Approval = Type.Object({
+  id: Id,
+  modelVersionId: Id,
+  action: ApprovalAction,
+  /** a person, or "gate" for the gate's own decisions */
+  by: Type.String(),
+  reason: Type.String(),
+  fromStage: Type.String(),
+  toStage: Type.String(),
+  createdAt: Ts,
+});
+export type Approval = Static<typeof Approval>;
+
+export const Decide = Type.Object(
+  {
+    by: Type.String({ minLength: 1, maxLength: 200 }),
+    reason: Type.String({ minLength: 1, maxLength: 2000 }),
+    /** approve only: deploy to the project's autoDeploy targets (default true) */
+    deploy: Type.Boolean({ default: true }),
+  },
+  { additionalProperties: false },
+);
+export type Decide = Static<typeof Decide>;
+
+export const AutoDeploy = Type.Object(
+  {
+    tags: Type.Array(Type.String(), { default: [] }),
+    deviceIds: Type.Array(Type.String(), { default: [] }),
+    pipeline: Type.String({ default: "default", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }),
+  },
+  { additionalProperties: false },
+);
+
+/** Per-project training, trigger, gate and deployment settings. */
+export const TrainingSettings = Type.Object(
+  {
+    gate: GateCriteria,
+    triggers: Type.Object(
+      {
+        /** start a run after this many new reviewed labels (reviewed revisions and verdicts); null = off */
+        newLabels: Nullable(Type.Integer({ minimum: 1 }), { default: null }),
+        /** a 5-field cron expression (minute hour day-of-month month day-of-week, UTC); null = off */
+        cron: Nullable(Type.String({ minLength: 9, maxLength: 200 }), { default: null }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** deploy approved models here; null = never automatically */
+    autoDeploy: Nullable(AutoDeploy, { default: null }),
+    /** score champion and challenger on this frozen snapshot; null = the challenger run's snapshot */
+    evaluationSnapshotId: Nullable(Sha256, { default: null }),
+    /** run defaults; a run's own values win */
+    defaults: Type.Object(
+      {
+        input: Nullable(RunInput, { default: null }),
+        hyper: Type.Object(RunHyper.properties, { additionalProperties: false, default: {} }),
+        seed: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 0 }),
+        threads: Nullable(Type.Integer({ minimum: 1, maximum: 1024 }), { default: null }),
+        trainer: Type.String({ default: "builtin", minLength: 1, maxLength: 64 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type TrainingSettings = Static<typeof TrainingSettings>;
+
+/**
+ * A copy of a schema without `default`s: a patch must not have the validator fill in the keys
+ * it leaves out (they keep their stored value), and defaults inside a union are an error to Ajv.
+ */
+function withoutDefaults<T extends TSchema>(schema: T): T {
+  const copy = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(copy);
+    if (!v || typeof v !== "object") return v;
+    const out: Record<PropertyKey, unknown> = {};
+    for (const k of Reflect.ownKeys(v)) {
+      if (k !== "default") out[k] = copy((v as Record<PropertyKey, unknown>)[k]);
+    }
+    return out;
+  };
+  return copy(schema) as T;
+}
+
+/** Body of `PUT /projects/:id/training-settings`: keys left out keep their value. */
+export const UpdateTrainingSettings = withoutDefaults(
+  Type.Object(
+    {
+      gate: Type.Optional(Type.Partial(GateCriteria, { additionalProperties: false })),
+      triggers: Type.Optional(Type.Partial(TrainingSettings.properties.triggers, { additionalProperties: false })),
+      autoDeploy: Type.Optional(Nullable(Type.Partial(AutoDeploy, { additionalProperties: false }))),
+      evaluationSnapshotId: Type.Optional(Nullable(Sha256)),
+      defaults: Type.Optional(Type.Partial(TrainingSettings.properties.defaults, { additionalProperties: false })),
+    },
+    { additionalProperties: false },
+  ),
+);
+export type UpdateTrainingSettings = Static<typeof UpdateTrainingSettings>;
+
+export const Champion = Type.Object({
+  projectId: Id,
+  modelVersionId: Nullable(Type.String()),
+  since: Nullable(Ts),
+});
+export type Champion = Static<typeof Champion>;
+
+/** `GET /models/:id/details`: everything `kensa model show` prints. */
+export const ModelDetails = Type.Object({
+  modelVersionId: Id,
+  champion: Type.Boolean(),
+  run: Nullable(TrainingRun),
+  evaluations: Type.Array(Evaluation),
+  gate: Nullable(GateReport),
+  approvals: Type.Array(Approval),
+});
+export type ModelDetails = Static<typeof ModelDetails>;
