@@ -2,6 +2,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { isKensaError, type ModelManifest, ModelManifest as ModelManifestSchema, parseWith } from "@kensa/contracts";
 import { Command, Option } from "commander";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
+import { registerModelCommands } from "./commands/model-command.js";
+import { registerTrainCommand } from "./commands/train-command.js";
 import { runDemo } from "./demo.js";
 import { parseDuration } from "./duration.js";
 import { hubClientFrom } from "./hub-client.js";
@@ -129,40 +131,6 @@ hubOpts(
   console.log(`start its agent with:\n  KENSA_DEVICE_SECRET=${e.secret} ${e.command}`);
 });
 
-const model = program.command("model").description("model versions");
-hubOpts(
-  model
-    .command("push")
-    .argument("<model.onnx>")
-    .requiredOption("--manifest <file>", "model manifest (JSON): task, input, preprocessing, labels, …")
-    .requiredOption("--project <id>", "project id"),
-).action(async (file: string, o: { manifest: string; project: string } & HubFlags) => {
-  const manifest = parseWith(
-    ModelManifestSchema,
-    JSON.parse(await readFile(o.manifest, "utf8")),
-    "KENSA_ERR_MANIFEST_INVALID",
-    o.manifest,
-  ) as ModelManifest;
-  const v = await hubClientFrom(o).pushModel(o.project, await readFile(file), manifest, file.split("/").pop());
-  console.log(`model version ${v.id} (v${v.version}, sha256 ${v.sha256}) stored as ${v.stage}`);
-});
-hubOpts(model.command("list").option("--project <id>")).action(async (o: { project?: string } & HubFlags) => {
-  const { items } = await hubClientFrom(o).listModels(o.project);
-  for (const v of items)
-    console.log(`${v.id}  v${v.version}  ${v.stage.padEnd(9)}  ${v.sha256.slice(0, 12)}  ${v.name}`);
-});
-model
-  .command("build-blemish")
-  .description("write Kensa's hand-built first model (a real ONNX CNN) and its manifest")
-  .option("--out <prefix>", "output prefix", "blemish")
-  .action(async (o: { out: string }) => {
-    const { buildBlemishModel } = await import("@kensa/vision/graph");
-    const m = buildBlemishModel();
-    await writeFile(`${o.out}.onnx`, m.onnx);
-    await writeFile(`${o.out}.manifest.json`, `${JSON.stringify(m.manifest, null, 2)}\n`);
-    console.log(`wrote ${o.out}.onnx and ${o.out}.manifest.json`);
-  });
-
 hubOpts(
   program
     .command("deploy")
@@ -181,6 +149,8 @@ hubOpts(
 });
 
 registerDatasetCommands(program, hubOpts);
+registerModelCommands(program, hubOpts);
+registerTrainCommand(program, hubOpts);
 
 program
   .command("demo")
@@ -194,6 +164,8 @@ program
   .option("--mqtt-port <n>", "MQTT port (0 = any free port)", (v) => Number(v), 0)
   .option("--data-dir <dir>", "demo data (wiped at start)", ".kensa/demo")
   .option("--no-reviewer", "do not answer incidents automatically")
+  .option("--retrain-after <n>", "retrain after this many new reviewed labels (verdicts)", (v) => Number(v), 10)
+  .option("--train-frames <n>", "synthetic frames the first model trains on", (v) => Number(v), 240)
   .action(
     async (o: {
       devices: number;
@@ -205,6 +177,8 @@ program
       mqttPort: number;
       dataDir: string;
       reviewer: boolean;
+      retrainAfter: number;
+      trainFrames: number;
     }) => {
       const report = await runDemo({
         devices: o.devices,
@@ -216,12 +190,20 @@ program
         httpPort: o.port,
         mqttPort: o.mqttPort,
         simulatedReviewer: o.reviewer,
+        retrainAfter: o.retrainAfter,
+        trainFrames: o.trainFrames,
       });
       console.log(
         `demo ${report.loopTurned ? "turned the loop" : "did NOT turn the loop"}: ` +
           `${report.framesInspected} frames, ${report.eventsStored} events, ${report.incidents} incidents, ` +
           `${report.notificationsSent} notifications, ${report.verdicts} verdicts`,
       );
+      for (const m of report.models) {
+        console.log(
+          `  model v${m.version} ${m.stage}${m.champion ? " (champion)" : ""}  ${m.source}  ` +
+            `accuracy ${m.accuracy === null ? "–" : m.accuracy.toFixed(3)}  gate ${m.gate ?? "–"}`,
+        );
+      }
       if (!report.loopTurned) {
         console.log(
           `failed checks: ${Object.entries(report.checks)

@@ -92,6 +92,52 @@ export const HubConfigSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
+    training: Type.Object(
+      {
+        /** Python of the built-in trainer; else env KENSA_PYTHON, else `python3` if it imports torch, else /usr/bin/python3 */
+        python: Type.Optional(Type.String({ minLength: 1 })),
+        /** the built-in trainer's folder (holds kensa_trainer/); trainers/torch of this checkout when omitted */
+        trainerDir: Type.Optional(Type.String({ minLength: 1 })),
+        /** jobs (training, evaluation, gate) run at once by this hub; 0 = this hub runs none */
+        workers: Type.Integer({ minimum: 0, maximum: 64, default: 1 }),
+        /** where runs materialise their data and outputs; `<dataDir>/runs` when omitted */
+        workDir: Type.Optional(Type.String({ minLength: 1 })),
+        /** ms between looks at the queue and at label/cron triggers */
+        pollMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+        /** ms a cancelled trainer gets between SIGTERM and SIGKILL */
+        killGraceMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
+        /**
+         * further trainers by name, chosen per run (`trainer`) or per project: any program
+         * honouring the trainer contract, started as `command… <job.json>` in `cwd`
+         */
+        trainers: Type.Record(
+          Type.String({ pattern: "^[a-z0-9][a-z0-9_-]{0,63}$" }),
+          Type.Object(
+            {
+              command: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+              cwd: Type.Optional(Type.String({ minLength: 1 })),
+            },
+            strict,
+          ),
+          { default: {} },
+        ),
+      },
+      { ...strict, default: {} },
+    ),
+    auth: Type.Object(
+      {
+        /** hours a console sign-in lasts (from sign-in, not from last use) */
+        sessionTtlHours: Type.Number({ exclusiveMinimum: 0, maximum: 8760, default: 12 }),
+      },
+      { ...strict, default: {} },
+    ),
+    web: Type.Object(
+      {
+        /** the built console (index.html and assets/); apps/web/dist of this checkout when omitted */
+        dir: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { ...strict, default: {} },
+    ),
     limits: Type.Object(
       {
         /** bytes; largest accepted ONNX upload */

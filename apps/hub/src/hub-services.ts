@@ -1,5 +1,11 @@
+import type { AuditLog } from "./audit/audit-log.js";
+import type { ApiTokenService } from "./auth/api-token-service.js";
+import type { RouteCatalog } from "./auth/route-catalog.js";
+import type { SessionService } from "./auth/session-service.js";
+import type { UserService } from "./auth/user-service.js";
 import type { BlobStore } from "./blobstore/blob-store.js";
 import type { EmbeddedBroker } from "./broker/embedded-broker.js";
+import type { EventBus, HubEventMap } from "./bus/event-bus.js";
 import type { Datasets } from "./datasets/datasets.js";
 import type { MetadataStore } from "./db/open-database.js";
 import type { HubUrls } from "./hub-urls.js";
@@ -8,6 +14,7 @@ import type { NotificationDispatcher } from "./notify/notification-dispatcher.js
 import type { DeploymentService } from "./services/deployment-service.js";
 import type { DesiredSync } from "./services/desired-sync.js";
 import type { DeviceAuth } from "./services/device-auth.js";
+import type { DeviceFrameService } from "./services/device-frame-service.js";
 import type { DeviceService } from "./services/device-service.js";
 import type { EventService } from "./services/event-service.js";
 import type { IncidentService } from "./services/incident-service.js";
@@ -16,6 +23,7 @@ import type { NotificationService } from "./services/notification-service.js";
 import type { ProjectService } from "./services/project-service.js";
 import type { StatsService } from "./services/stats-service.js";
 import type { VerdictService } from "./services/verdict-service.js";
+import type { Training } from "./training/training.js";
 
 /** The hub's parts, for routes, the CLI and tests. */
 export interface HubServices {
@@ -37,6 +45,16 @@ export interface HubServices {
   stats: StatsService;
   /** samples, labels, snapshots, imports and exports */
   datasets: Datasets;
+  /** runs, the job queue, evaluations, the gate, the registry, training settings and triggers */
+  training: Training;
+  /** users, sessions, API tokens, and every route with its declared permission */
+  auth: { users: UserService; sessions: SessionService; tokens: ApiTokenService; routes: RouteCatalog };
+  /** who did what; `audit.recordRequest(req, "model.approve", { type: "model", id })` */
+  audit: AuditLog;
+  /** incidents created and updated, for live views (the console's SSE stream) */
+  bus: EventBus<HubEventMap>;
+  /** the latest frame each device uploaded */
+  deviceFrames: DeviceFrameService;
   /** the embedded broker, when enabled and started */
   broker: EmbeddedBroker | null;
   /** whether the hub's MQTT client is connected now */

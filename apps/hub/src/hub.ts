@@ -6,8 +6,16 @@ import { KensaError } from "@kensa/contracts";
 import { checkModelAgainstManifest } from "@kensa/vision";
 import Fastify, { type FastifyInstance } from "fastify";
 import { resolveAdminToken } from "./admin-token.js";
+import { AuditLog } from "./audit/audit-log.js";
+import { ApiTokenService } from "./auth/api-token-service.js";
+import { ensureInitialAdmin } from "./auth/initial-admin.js";
+import { RouteCatalog } from "./auth/route-catalog.js";
+import { SessionService } from "./auth/session-service.js";
+import { UserService } from "./auth/user-service.js";
 import { FsBlobStore } from "./blobstore/fs/fs-blob-store.js";
 import { EmbeddedBroker } from "./broker/embedded-broker.js";
+import type { HubEventMap } from "./bus/event-bus.js";
+import { InProcessEventBus } from "./bus/in-process-event-bus.js";
 import { type HubConfig, type HubConfigInput, parseHubConfig } from "./config.js";
 import { createDatasets } from "./datasets/datasets.js";
 import { openDatabase } from "./db/open-database.js";
@@ -19,21 +27,29 @@ import { EmailNotifier } from "./notify/email-notifier.js";
 import { NotificationDispatcher } from "./notify/notification-dispatcher.js";
 import type { Notifier } from "./notify/notifier.js";
 import { WebhookNotifier } from "./notify/webhook-notifier.js";
+import { auditRoutes } from "./routes/audit-routes.js";
 import { registerAuth } from "./routes/auth.js";
+import { authRoutes } from "./routes/auth-routes.js";
 import { datasetTransferRoutes } from "./routes/dataset-transfer-routes.js";
 import { deploymentRoutes } from "./routes/deployment-routes.js";
+import { deviceFrameRoutes } from "./routes/device-frame-routes.js";
 import { deviceRoutes } from "./routes/device-routes.js";
 import { registerErrorHandler } from "./routes/error-handler.js";
 import { eventRoutes } from "./routes/event-routes.js";
 import { incidentRoutes } from "./routes/incident-routes.js";
+import { incidentStreamRoutes } from "./routes/incident-stream-routes.js";
 import { modelRoutes } from "./routes/model-routes.js";
 import { projectRoutes } from "./routes/project-routes.js";
+import { registryRoutes } from "./routes/registry-routes.js";
 import { sampleRoutes } from "./routes/sample-routes.js";
 import { snapshotRoutes } from "./routes/snapshot-routes.js";
 import { systemRoutes } from "./routes/system-routes.js";
+import { trainingRoutes } from "./routes/training-routes.js";
+import { userRoutes } from "./routes/user-routes.js";
 import { DeploymentService } from "./services/deployment-service.js";
 import { DesiredSync } from "./services/desired-sync.js";
 import { DeviceAuth } from "./services/device-auth.js";
+import { DeviceFrameService } from "./services/device-frame-service.js";
 import { DeviceService, HUB_MQTT_USERNAME } from "./services/device-service.js";
 import { EventService } from "./services/event-service.js";
 import { IncidentService } from "./services/incident-service.js";
@@ -42,6 +58,8 @@ import { NotificationService } from "./services/notification-service.js";
 import { ProjectService } from "./services/project-service.js";
 import { StatsService } from "./services/stats-service.js";
 import { VerdictService } from "./services/verdict-service.js";
+import { createTraining } from "./training/training.js";
+import { consoleRoutes, defaultConsoleDir } from "./web/console-routes.js";
 
 export interface HubDeps {
   /** for KENSA_ADMIN_TOKEN and KENSA_LOG_LEVEL; process.env by default */
@@ -62,6 +80,8 @@ export interface Hub {
   app: FastifyInstance;
   config: HubConfig;
   adminToken: string;
+  /** the password of the user `admin` when this start generated it (first start), else null */
+  initialAdminPassword: string | null;
   services: HubServices;
   /** binds HTTP and the embedded broker, connects the hub's MQTT client, starts notifications */
   start(): Promise<HubAddresses>;
@@ -99,6 +119,12 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
         : (config.mqtt.url ?? "")),
   );
   const { db } = store;
+  const users = new UserService(db);
+  const initialAdminPassword = await ensureInitialAdmin(users, env, config.dataDir);
+  const sessions = new SessionService(db, config.auth.sessionTtlHours * 3_600_000);
+  const tokens = new ApiTokenService(db);
+  const routeCatalog = new RouteCatalog();
+  const audit = new AuditLog(db);
   const deviceAuth = new DeviceAuth(db);
   const projects = new ProjectService(db);
   const desired = new DesiredSync(db, urls, log);
@@ -115,6 +141,18 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     log,
   });
   await datasets.imports.recover();
+  const training = createTraining({
+    config,
+    db,
+    blobs,
+    projects,
+    datasets,
+    models,
+    deployments,
+    log,
+    env: env as NodeJS.ProcessEnv,
+  });
+  await training.recover();
   const incidents = new IncidentService(db);
   const notifications = new NotificationService(db);
   // media of an incident whose verdict came first gives the verdict's sample its image
@@ -139,7 +177,11 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     log,
     options: config.notifications,
   });
-  const ingest = new Ingest(devices, events, log, () => dispatcher.kick());
+  const bus = new InProcessEventBus<HubEventMap>(log);
+  const ingest = new Ingest(devices, events, log, (incident) => {
+    dispatcher.kick();
+    bus.publish("incident.created", { incident });
+  });
   const stats = new StatsService(db, () => ingest.counters);
 
   let broker: EmbeddedBroker | null = null;
@@ -162,6 +204,11 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     ingest,
     stats,
     datasets,
+    training,
+    auth: { users, sessions, tokens, routes: routeCatalog },
+    audit,
+    bus,
+    deviceFrames: new DeviceFrameService(db),
     get broker() {
       return broker;
     },
@@ -169,7 +216,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   };
 
   registerErrorHandler(app);
-  registerAuth(app, { adminToken, devices: deviceAuth });
+  registerAuth(app, { adminToken, devices: deviceAuth, sessions, tokens, catalog: routeCatalog });
   await app.register(multipart, {
     limits: { fileSize: config.limits.modelBytes, files: 1, fields: 10, fieldSize: 1024 * 1024, parts: 12 },
   });
@@ -182,7 +229,16 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   sampleRoutes(app, services, { mediaBytes: config.limits.mediaBytes });
   snapshotRoutes(app, services);
   datasetTransferRoutes(app, services);
+  trainingRoutes(app, services);
+  registryRoutes(app, services);
   systemRoutes(app, services);
+  authRoutes(app, { users, sessions, audit, secureCookie: urls.http.startsWith("https://") });
+  userRoutes(app, { users, tokens, audit });
+  auditRoutes(app, audit);
+  incidentStreamRoutes(app, bus);
+  deviceFrameRoutes(app, services);
+  // last: its catch-all GET serves the console for every path no API route took
+  consoleRoutes(app, { dir: config.web.dir ?? defaultConsoleDir() });
 
   let started = false;
   let closed: Promise<void> | null = null;
@@ -239,6 +295,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       desired.attach(mqttClient);
       await mqttClient.connect();
       dispatcher.start();
+      training.start();
     } catch (err) {
       closed ??= shutdown();
       await closed;
@@ -249,6 +306,8 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   }
 
   async function shutdown(): Promise<void> {
+    // a training run in progress is stopped (SIGTERM) and failed as interrupted; evaluations go back in the queue
+    await training.stop();
     await dispatcher.stop();
     await datasets.imports.idle();
     await desired.idle();
@@ -265,6 +324,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     app,
     config,
     adminToken,
+    initialAdminPassword,
     services,
     start,
     close: () => {

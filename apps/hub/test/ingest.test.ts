@@ -178,8 +178,8 @@ describe.each(list)("ingest, incidents, verdicts and media ($name)", (backend) =
     expect(relabelNoLabels.json).toMatchObject({ error: { code: "KENSA_ERR_VERDICT_LABELS_REQUIRED" } });
     const unknown = await t.call("POST", path, { body: { verdict: "relabel", by: "ana", labels: ["scratch"] } });
     expect(unknown.json).toMatchObject({ error: { code: "KENSA_ERR_VERDICT_UNKNOWN_LABEL" } });
-    const noWho = await t.call("POST", path, { body: { verdict: "confirmed" } });
-    expect(noWho.json).toMatchObject({ error: { code: "KENSA_ERR_VALIDATION" } });
+    const badWho = await t.call("POST", path, { body: { verdict: "confirmed", by: "" } });
+    expect(badWho.json).toMatchObject({ error: { code: "KENSA_ERR_VALIDATION" } });
     const badKind = await t.call("POST", path, { body: { verdict: "maybe", by: "ana" } });
     expect(badKind.status).toBe(400);
     expect(

@@ -160,7 +160,7 @@ export class SampleService {
   }
 
   /** A person's label (or review of the current one): a new immutable revision. */
-  async addRevision(sampleId: string, input: CreateLabelRevision): Promise<SampleWithHistory> {
+  async addRevision(sampleId: string, input: CreateLabelRevision & { by: string }): Promise<SampleWithHistory> {
     const sample = await this.get(sampleId);
     const project = await this.#projects.get(sample.projectId);
     const content = input.content ?? sample.label?.content;

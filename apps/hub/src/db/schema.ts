@@ -43,6 +43,11 @@ export interface ModelVersionsTable {
   manifest: string;
   source: string;
   created_at: string;
+  /** lineage (migration 0003): null for uploads */
+  run_id: string | null;
+  snapshot_id: string | null;
+  lineage: string | null;
+  int8_sha256: string | null;
 }
 
 export interface BundlesTable {
@@ -108,6 +113,8 @@ export interface IncidentsTable {
   frame_meta: string;
   media_sha256: string | null;
   created_at: string;
+  acknowledged_by: string | null;
+  acknowledged_at: string | null;
 }
 
 export interface VerdictsTable {
@@ -202,6 +209,148 @@ export interface DatasetImportsTable {
   finished_at: string | null;
 }
 
+/** The persistent job queue: claimed by flipping status queued → running in one UPDATE. */
+export interface JobsTable {
+  id: string;
+  type: string;
+  project_id: string;
+  ref_id: string;
+  payload: string;
+  status: string;
+  attempts: number;
+  claimed_by: string | null;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface TrainingRunsTable {
+  id: string;
+  project_id: string;
+  snapshot_id: string;
+  status: string;
+  trigger_type: string;
+  trigger_detail: string;
+  params: string;
+  trainer_name: string;
+  trainer_version: string | null;
+  code_revision: string;
+  progress: string | null;
+  data: string | null;
+  trainer_metrics: string | null;
+  error: string | null;
+  exit_code: number | null;
+  model_version_id: string | null;
+  log_sha256: string | null;
+  created_by: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface EvaluationsTable {
+  id: string;
+  project_id: string;
+  model_version_id: string;
+  snapshot_id: string;
+  status: string;
+  metrics: string | null;
+  error: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface GateReportsTable {
+  id: string;
+  project_id: string;
+  model_version_id: string;
+  champion_id: string | null;
+  snapshot_id: string;
+  criteria: string;
+  results: string;
+  decision: string;
+  reason: string;
+  deployment_id: string | null;
+  created_at: string;
+}
+
+export interface ApprovalsTable {
+  id: string;
+  model_version_id: string;
+  action: string;
+  decided_by: string;
+  reason: string;
+  from_stage: string;
+  to_stage: string;
+  created_at: string;
+}
+
+export interface TrainingSettingsTable {
+  project_id: string;
+  settings: string;
+  champion_id: string | null;
+  champion_since: string | null;
+  /** the last minute the cron trigger was checked up to, so a restart neither skips nor repeats */
+  cron_checked_at: string | null;
+  updated_at: string;
+}
+
+export interface UsersTable {
+  id: string;
+  /** lower-case, unique */
+  username: string;
+  display_name: string;
+  role: string;
+  /** `scrypt$N$r$p$salt$key` (base64url salt and key) */
+  password_hash: string;
+  disabled: number;
+  created_at: string;
+}
+
+/** Keyed by sha256 of the cookie's token; the token itself is never stored. */
+export interface SessionsTable {
+  token_hash: string;
+  user_id: string;
+  created_at: string;
+  expires_at: string;
+  last_seen_at: string;
+  ip: string | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  /** sha256 of the token, hex */
+  token_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** Append-only: rows are inserted, never updated or deleted. */
+export interface AuditLogTable {
+  id: string;
+  at: string;
+  actor: string;
+  actor_kind: string;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  details: string;
+  ip: string | null;
+}
+
+/** The latest frame a device uploaded; one row per device, overwritten. */
+export interface DeviceFramesTable {
+  device_id: string;
+  content_type: string;
+  sha256: string;
+  size: number;
+  bytes: Uint8Array;
+  received_at: string;
+}
+
 export interface HubDatabase {
   projects: ProjectsTable;
   devices: DevicesTable;
@@ -217,4 +366,15 @@ export interface HubDatabase {
   label_revisions: LabelRevisionsTable;
   snapshots: SnapshotsTable;
   dataset_imports: DatasetImportsTable;
+  jobs: JobsTable;
+  training_runs: TrainingRunsTable;
+  evaluations: EvaluationsTable;
+  gate_reports: GateReportsTable;
+  approvals: ApprovalsTable;
+  training_settings: TrainingSettingsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  audit_log: AuditLogTable;
+  device_frames: DeviceFramesTable;
 }

@@ -1,4 +1,4 @@
-import { compile, Event, Presence, parseDeviceTopic, Reported, Telemetry } from "@kensa/contracts";
+import { compile, Event, type Incident, Presence, parseDeviceTopic, Reported, Telemetry } from "@kensa/contracts";
 import { isoNow } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { DeviceService } from "../services/device-service.js";
@@ -19,9 +19,10 @@ export class Ingest {
   #devices: DeviceService;
   #events: EventService;
   #log: Logger;
-  #onIncident: () => void;
+  #onIncident: (incident: Incident) => void;
 
-  constructor(devices: DeviceService, events: EventService, log: Logger, onIncident: () => void) {
+  /** `onIncident` runs after an incident was raised and committed */
+  constructor(devices: DeviceService, events: EventService, log: Logger, onIncident: (incident: Incident) => void) {
     this.#devices = devices;
     this.#events = events;
     this.#log = log;
@@ -86,7 +87,7 @@ export class Ingest {
               { incidentId: out.incident.id, deviceId, label: out.incident.label, score: out.incident.score },
               "incident raised",
             );
-            this.#onIncident();
+            this.#onIncident(out.incident);
           }
           return;
         }

@@ -3,6 +3,7 @@ import { DatasetImport, ExportQuery, ImportOptions, KensaError, List } from "@ke
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { HubServices } from "../hub-services.js";
+import { decidedBy } from "./auth.js";
 
 const IdParams = Type.Object({ id: Type.String() });
 
@@ -11,17 +12,17 @@ export function datasetTransferRoutes(app: FastifyInstance, s: HubServices): voi
   const { imports, exports } = s.datasets;
   app.get<{ Params: { id: string } }>(
     "/api/v1/imports/:id",
-    { schema: { params: IdParams, response: { 200: DatasetImport } } },
+    { schema: { params: IdParams, response: { 200: DatasetImport } }, config: { permission: "datasets:read" } },
     async (req) => imports.get(req.params.id),
   );
   app.get<{ Params: { id: string } }>(
     "/api/v1/projects/:id/imports",
-    { schema: { params: IdParams, response: { 200: List(DatasetImport) } } },
+    { schema: { params: IdParams, response: { 200: List(DatasetImport) } }, config: { permission: "datasets:read" } },
     async (req) => ({ items: await imports.list(req.params.id) }),
   );
   app.get<{ Params: { id: string }; Querystring: ExportQuery }>(
     "/api/v1/projects/:id/export",
-    { schema: { params: IdParams, querystring: ExportQuery } },
+    { schema: { params: IdParams, querystring: ExportQuery }, config: { permission: "datasets:manage" } },
     async (req, reply) => {
       const out = await exports.open(req.params.id, req.query);
       return reply
@@ -43,11 +44,23 @@ export function datasetTransferRoutes(app: FastifyInstance, s: HubServices): voi
           querystring: ImportOptions,
           response: { 200: DatasetImport, 202: DatasetImport },
         },
+        config: { permission: "datasets:manage" },
       },
       async (req, reply) => {
         if (!req.body)
           throw new KensaError("KENSA_ERR_ARCHIVE_INVALID", "the upload is empty: send the archive as the body");
-        const job = await imports.start(req.params.id, req.query, req.body as Readable);
+        const options = { ...req.query, by: decidedBy(req, req.query.by) };
+        const job = await imports.start(req.params.id, options, req.body as Readable);
+        await s.audit.recordRequest(
+          req,
+          "dataset.import",
+          { type: "import", id: job.id },
+          {
+            projectId: req.params.id,
+            format: job.format,
+            status: job.status,
+          },
+        );
         return reply.code(job.status === "running" ? 202 : 200).send(job);
       },
     );

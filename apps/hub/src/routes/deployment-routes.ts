@@ -10,8 +10,25 @@ const ShaParams = Type.Object({ sha: Type.String() });
 export function deploymentRoutes(app: FastifyInstance, s: HubServices): void {
   app.post<{ Body: CreateDeployment }>(
     "/api/v1/deployments",
-    { schema: { body: CreateDeployment, response: { 201: Deployment } } },
-    async (req, reply) => reply.code(201).send(await s.deployments.create(req.body)),
+    {
+      schema: { body: CreateDeployment, response: { 201: Deployment } },
+      config: { permission: "deployments:manage" },
+    },
+    async (req, reply) => {
+      const deployment = await s.deployments.create(req.body);
+      await s.audit.recordRequest(
+        req,
+        "deployment.create",
+        { type: "deployment", id: deployment.id },
+        {
+          projectId: deployment.projectId,
+          modelVersionId: deployment.modelVersionId,
+          pipeline: deployment.pipeline,
+          deviceIds: deployment.deviceIds,
+        },
+      );
+      return reply.code(201).send(deployment);
+    },
   );
   app.get<{ Querystring: { projectId?: string } }>(
     "/api/v1/deployments",
@@ -20,6 +37,7 @@ export function deploymentRoutes(app: FastifyInstance, s: HubServices): void {
         querystring: Type.Object({ projectId: Type.Optional(Type.String()) }, { additionalProperties: false }),
         response: { 200: List(Deployment) },
       },
+      config: { permission: "deployments:read" },
     },
     async (req) => ({ items: await s.deployments.list(req.query) }),
   );
@@ -27,7 +45,7 @@ export function deploymentRoutes(app: FastifyInstance, s: HubServices): void {
   // Bundle manifests, byte for byte as hashed: the agent checks the sha256 of what it receives.
   app.get<{ Params: { sha: string } }>(
     "/api/v1/bundles/:sha",
-    { schema: { params: ShaParams }, config: { auth: "admin-or-device" } },
+    { schema: { params: ShaParams }, config: { auth: "user-or-device", permission: "deployments:read" } },
     async (req, reply) => {
       const { sha } = req.params;
       const device = callingDevice(req);
@@ -44,9 +62,10 @@ export function deploymentRoutes(app: FastifyInstance, s: HubServices): void {
   );
 
   // Blobs are streamed as stored, not re-hashed on every read: the agent verifies what it gets.
+  // People: any blob by its hash (models, bundles, media), hence the broad models:read.
   app.get<{ Params: { sha: string } }>(
     "/api/v1/blobs/:sha",
-    { schema: { params: ShaParams }, config: { auth: "admin-or-device" } },
+    { schema: { params: ShaParams }, config: { auth: "user-or-device", permission: "models:read" } },
     async (req, reply) => {
       const { sha } = req.params;
       const device = callingDevice(req);

@@ -14,12 +14,19 @@ const MediaReply = Type.Object({
 export function eventRoutes(app: FastifyInstance, s: HubServices, opts: { mediaBytes: number }): void {
   app.get<{ Querystring: Static<typeof EventQuery> }>(
     "/api/v1/events",
-    { schema: { querystring: EventQuery, response: { 200: List(StoredEvent) } } },
+    // events are what incidents are made of: whoever sees incidents sees them
+    {
+      schema: { querystring: EventQuery, response: { 200: List(StoredEvent) } },
+      config: { permission: "incidents:read" },
+    },
     async (req) => ({ items: await s.events.list(req.query) }),
   );
   app.get<{ Params: { id: string } }>(
     "/api/v1/events/:id",
-    { schema: { params: Type.Object({ id: Type.String() }), response: { 200: StoredEvent } } },
+    {
+      schema: { params: Type.Object({ id: Type.String() }), response: { 200: StoredEvent } },
+      config: { permission: "incidents:read" },
+    },
     async (req) => s.events.get(req.params.id),
   );
 
@@ -42,7 +49,8 @@ export function eventRoutes(app: FastifyInstance, s: HubServices, opts: { mediaB
           params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
           response: { 201: MediaReply },
         },
-        config: { auth: "admin-or-device" },
+        // people upload media on a device's behalf only to repair data
+        config: { auth: "user-or-device", permission: "devices:manage" },
       },
       async (req, reply) => {
         const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();

@@ -1,7 +1,9 @@
 import { CreateVerdict, Incident, IncidentQuery, KensaError, List, Notification, Verdict } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import { isoNow } from "../clock.js";
 import type { HubServices } from "../hub-services.js";
+import { actorOf, decidedBy } from "./auth.js";
 
 const IdParams = Type.Object({ id: Type.String() });
 const NotificationQuery = Type.Object(
@@ -15,17 +17,20 @@ const NotificationQuery = Type.Object(
 export function incidentRoutes(app: FastifyInstance, s: HubServices): void {
   app.get<{ Querystring: Static<typeof IncidentQuery> }>(
     "/api/v1/incidents",
-    { schema: { querystring: IncidentQuery, response: { 200: List(Incident) } } },
+    {
+      schema: { querystring: IncidentQuery, response: { 200: List(Incident) } },
+      config: { permission: "incidents:read" },
+    },
     async (req) => ({ items: await s.incidents.list(req.query) }),
   );
   app.get<{ Params: { id: string } }>(
     "/api/v1/incidents/:id",
-    { schema: { params: IdParams, response: { 200: Incident } } },
+    { schema: { params: IdParams, response: { 200: Incident } }, config: { permission: "incidents:read" } },
     async (req) => s.incidents.get(req.params.id),
   );
   app.get<{ Params: { id: string } }>(
     "/api/v1/incidents/:id/media",
-    { schema: { params: IdParams } },
+    { schema: { params: IdParams }, config: { permission: "incidents:read" } },
     async (req, reply) => {
       const incident = await s.incidents.get(req.params.id);
       const media = await s.events.mediaOf(incident.eventId);
@@ -35,14 +40,50 @@ export function incidentRoutes(app: FastifyInstance, s: HubServices): void {
       return reply.type(media.contentType).header("content-length", blob.size).send(blob.stream);
     },
   );
+  // A user's verdict is recorded under their username whatever the body's `by` says.
   app.post<{ Params: { id: string }; Body: CreateVerdict }>(
     "/api/v1/incidents/:id/verdict",
-    { schema: { params: IdParams, body: CreateVerdict, response: { 201: Verdict } } },
-    async (req, reply) => reply.code(201).send(await s.verdicts.create(req.params.id, req.body)),
+    {
+      schema: { params: IdParams, body: CreateVerdict, response: { 201: Verdict } },
+      config: { permission: "incidents:review" },
+    },
+    async (req, reply) => {
+      const before = await s.incidents.get(req.params.id);
+      const verdict = await s.verdicts.create(req.params.id, { ...req.body, by: decidedBy(req, req.body.by) });
+      await s.audit.recordRequest(
+        req,
+        "incident.verdict",
+        { type: "incident", id: before.id },
+        {
+          verdictId: verdict.id,
+          verdict: verdict.verdict,
+          labels: verdict.labels,
+          by: verdict.by,
+        },
+      );
+      const incident = await s.incidents.get(before.id);
+      s.bus.publish("incident.updated", { incident, previousStatus: before.status });
+      return reply.code(201).send(verdict);
+    },
+  );
+  app.post<{ Params: { id: string } }>(
+    "/api/v1/incidents/:id/acknowledge",
+    { schema: { params: IdParams, response: { 200: Incident } }, config: { permission: "incidents:review" } },
+    async (req) => {
+      const { incident, changed } = await s.incidents.acknowledge(req.params.id, actorOf(req).actor, isoNow());
+      if (changed) {
+        await s.audit.recordRequest(req, "incident.acknowledge", { type: "incident", id: incident.id });
+        s.bus.publish("incident.updated", { incident, previousStatus: "open" });
+      }
+      return incident;
+    },
   );
   app.get<{ Querystring: Static<typeof NotificationQuery> }>(
     "/api/v1/notifications",
-    { schema: { querystring: NotificationQuery, response: { 200: List(Notification) } } },
+    {
+      schema: { querystring: NotificationQuery, response: { 200: List(Notification) } },
+      config: { permission: "incidents:read" },
+    },
     async (req) => ({ items: await s.notifications.list(req.query) }),
   );
 }

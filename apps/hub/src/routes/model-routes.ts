@@ -5,7 +5,8 @@ import type { HubServices } from "../hub-services.js";
 
 export function modelRoutes(app: FastifyInstance, s: HubServices): void {
   // multipart: field `projectId`, field `manifest` (JSON), optional field `name`, file `model`
-  app.post("/api/v1/models", { schema: { response: { 201: ModelVersion } } }, async (req, reply) => {
+  const upload = { schema: { response: { 201: ModelVersion } }, config: { permission: "models:upload" as const } };
+  app.post("/api/v1/models", upload, async (req, reply) => {
     if (!req.isMultipart()) {
       throw new KensaError(
         "KENSA_ERR_UPLOAD_MISSING_PART",
@@ -43,6 +44,16 @@ export function modelRoutes(app: FastifyInstance, s: HubServices): void {
       bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       name: fields.name ?? filename?.replace(/\.onnx$/i, ""),
     });
+    await s.audit.recordRequest(
+      req,
+      "model.upload",
+      { type: "model", id: version.id },
+      {
+        projectId: version.projectId,
+        version: version.version,
+        sha256: version.sha256,
+      },
+    );
     return reply.code(201).send(version);
   });
 
@@ -53,17 +64,21 @@ export function modelRoutes(app: FastifyInstance, s: HubServices): void {
         querystring: Type.Object({ projectId: Type.Optional(Type.String()) }, { additionalProperties: false }),
         response: { 200: List(ModelVersion) },
       },
+      config: { permission: "models:read" },
     },
     async (req) => ({ items: await s.models.list(req.query) }),
   );
   app.get<{ Params: { id: string } }>(
     "/api/v1/models/:id",
-    { schema: { params: Type.Object({ id: Type.String() }), response: { 200: ModelVersion } } },
+    {
+      schema: { params: Type.Object({ id: Type.String() }), response: { 200: ModelVersion } },
+      config: { permission: "models:read" },
+    },
     async (req) => s.models.get(req.params.id),
   );
   app.get<{ Params: { id: string } }>(
     "/api/v1/models/:id/file",
-    { schema: { params: Type.Object({ id: Type.String() }) } },
+    { schema: { params: Type.Object({ id: Type.String() }) }, config: { permission: "models:read" } },
     async (req, reply) => {
       const { stream, size, model } = await s.models.openFile(req.params.id);
       return reply

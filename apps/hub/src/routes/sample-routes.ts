@@ -15,7 +15,7 @@ import {
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { HubServices } from "../hub-services.js";
-import { callingDevice } from "./auth.js";
+import { callingDevice, decidedBy } from "./auth.js";
 
 const IdParams = Type.Object({ id: Type.String() });
 const CaptureParams = Type.Object({ captureId: Type.String({ pattern: "^[A-Za-z0-9_.:-]{8,64}$" }) });
@@ -25,17 +25,20 @@ export function sampleRoutes(app: FastifyInstance, s: HubServices, opts: { media
   const { samples } = s.datasets;
   app.get<{ Params: { id: string }; Querystring: SampleQuery }>(
     "/api/v1/projects/:id/samples",
-    { schema: { params: IdParams, querystring: SampleQuery, response: { 200: List(Sample) } } },
+    {
+      schema: { params: IdParams, querystring: SampleQuery, response: { 200: List(Sample) } },
+      config: { permission: "samples:read" },
+    },
     async (req) => ({ items: await samples.list(req.params.id, req.query) }),
   );
   app.get<{ Params: { id: string } }>(
     "/api/v1/samples/:id",
-    { schema: { params: IdParams, response: { 200: SampleWithHistory } } },
+    { schema: { params: IdParams, response: { 200: SampleWithHistory } }, config: { permission: "samples:read" } },
     async (req) => samples.get(req.params.id),
   );
   app.get<{ Params: { id: string } }>(
     "/api/v1/samples/:id/image",
-    { schema: { params: IdParams } },
+    { schema: { params: IdParams }, config: { permission: "samples:read" } },
     async (req, reply) => {
       const img = await samples.image(req.params.id);
       const blob = await s.blobs.stream(img.sha256);
@@ -49,17 +52,24 @@ export function sampleRoutes(app: FastifyInstance, s: HubServices, opts: { media
   );
   app.post<{ Params: { id: string }; Body: CreateLabelRevision }>(
     "/api/v1/samples/:id/labels",
-    { schema: { params: IdParams, body: CreateLabelRevision, response: { 201: SampleWithHistory } } },
-    async (req, reply) => reply.code(201).send(await samples.addRevision(req.params.id, req.body)),
+    {
+      schema: { params: IdParams, body: CreateLabelRevision, response: { 201: SampleWithHistory } },
+      config: { permission: "samples:label" },
+    },
+    async (req, reply) =>
+      reply.code(201).send(await samples.addRevision(req.params.id, { ...req.body, by: decidedBy(req, req.body.by) })),
   );
   app.get<{ Params: { id: string }; Querystring: Static<typeof LabelingQueueQuery> }>(
     "/api/v1/projects/:id/labeling-queue",
-    { schema: { params: IdParams, querystring: LabelingQueueQuery, response: { 200: LabelingQueue } } },
+    {
+      schema: { params: IdParams, querystring: LabelingQueueQuery, response: { 200: LabelingQueue } },
+      config: { permission: "samples:read" },
+    },
     async (req) => samples.queue(req.params.id, req.query.limit),
   );
   app.get<{ Params: { id: string } }>(
     "/api/v1/projects/:id/dataset-stats",
-    { schema: { params: IdParams, response: { 200: DatasetStats } } },
+    { schema: { params: IdParams, response: { 200: DatasetStats } }, config: { permission: "samples:read" } },
     async (req) => samples.stats(req.params.id),
   );
 
@@ -74,8 +84,12 @@ export function sampleRoutes(app: FastifyInstance, s: HubServices, opts: { media
       {
         bodyLimit: opts.mediaBytes,
         schema: { params: IdParams, querystring: UploadSampleQuery, response: { 201: Sample } },
+        config: { permission: "datasets:manage" },
       },
-      async (req, reply) => reply.code(201).send(await samples.upload(req.params.id, imageBody(req), req.query)),
+      async (req, reply) => {
+        const query = { ...req.query, by: decidedBy(req, req.query.by) };
+        return reply.code(201).send(await samples.upload(req.params.id, imageBody(req), query));
+      },
     );
     // A device keeps a frame for learning; idempotent per capture id, so retries are safe.
     media.put<{ Params: { captureId: string }; Querystring: CaptureQuery }>(
@@ -87,7 +101,7 @@ export function sampleRoutes(app: FastifyInstance, s: HubServices, opts: { media
           querystring: CaptureQuery,
           response: { 200: CaptureReply, 201: CaptureReply },
         },
-        config: { auth: "admin-or-device" },
+        config: { auth: "user-or-device", permission: "datasets:manage" },
       },
       async (req, reply) => {
         const device = callingDevice(req);

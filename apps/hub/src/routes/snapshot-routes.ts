@@ -2,6 +2,7 @@ import { CreatedSnapshot, CreateSnapshot, List, Snapshot, SnapshotDiff } from "@
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { HubServices } from "../hub-services.js";
+import { decidedBy } from "./auth.js";
 
 const IdParams = Type.Object({ id: Type.String() });
 
@@ -10,26 +11,39 @@ export function snapshotRoutes(app: FastifyInstance, s: HubServices): void {
   // 201 for a new snapshot, 200 when the same inputs already made this one
   app.post<{ Params: { id: string }; Body: CreateSnapshot }>(
     "/api/v1/projects/:id/snapshots",
-    { schema: { params: IdParams, body: CreateSnapshot, response: { 200: CreatedSnapshot, 201: CreatedSnapshot } } },
+    {
+      schema: { params: IdParams, body: CreateSnapshot, response: { 200: CreatedSnapshot, 201: CreatedSnapshot } },
+      config: { permission: "datasets:manage" },
+    },
     async (req, reply) => {
-      const snap = await snapshots.create(req.params.id, req.body);
+      const snap = await snapshots.create(req.params.id, { ...req.body, by: decidedBy(req, req.body.by) });
+      await s.audit.recordRequest(
+        req,
+        "dataset.snapshot",
+        { type: "snapshot", id: snap.id },
+        {
+          projectId: req.params.id,
+          created: snap.created,
+          sampleCount: snap.sampleCount,
+        },
+      );
       return reply.code(snap.created ? 201 : 200).send(snap);
     },
   );
   app.get<{ Params: { id: string } }>(
     "/api/v1/projects/:id/snapshots",
-    { schema: { params: IdParams, response: { 200: List(Snapshot) } } },
+    { schema: { params: IdParams, response: { 200: List(Snapshot) } }, config: { permission: "datasets:read" } },
     async (req) => ({ items: await snapshots.list(req.params.id) }),
   );
   app.get<{ Params: { id: string } }>(
     "/api/v1/snapshots/:id",
-    { schema: { params: IdParams, response: { 200: Snapshot } } },
+    { schema: { params: IdParams, response: { 200: Snapshot } }, config: { permission: "datasets:read" } },
     async (req) => snapshots.get(req.params.id),
   );
   // The manifest byte for byte as hashed: a trainer may check its sha256 against the id.
   app.get<{ Params: { id: string } }>(
     "/api/v1/snapshots/:id/manifest",
-    { schema: { params: IdParams } },
+    { schema: { params: IdParams }, config: { permission: "datasets:read" } },
     async (req, reply) =>
       reply
         .type("application/json")
@@ -41,6 +55,7 @@ export function snapshotRoutes(app: FastifyInstance, s: HubServices): void {
     "/api/v1/snapshots/:id/diff/:other",
     {
       schema: { params: Type.Object({ id: Type.String(), other: Type.String() }), response: { 200: SnapshotDiff } },
+      config: { permission: "datasets:read" },
     },
     async (req) => snapshots.diff(req.params.id, req.params.other),
   );

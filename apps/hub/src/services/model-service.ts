@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import {
   KensaError,
+  type ModelLineage,
   type ModelManifest,
   ModelManifest as ModelManifestSchema,
   type ModelVersion,
@@ -24,6 +25,15 @@ export interface ModelUpload {
   bytes: Uint8Array;
   name?: string;
   source?: string;
+  /** training lineage (a run registering its model) */
+  lineage?: ModelLineage;
+  /** an int8 variant of the same model, checked against the same manifest */
+  int8Bytes?: Uint8Array;
+  /**
+   * runs inside the transaction that inserts the version: whatever it writes commits with the
+   * version or not at all (a run's completion, its gate job)
+   */
+  onInsert?: (trx: Kysely<HubDatabase>, version: ModelVersion) => Promise<void>;
 }
 
 /** The model registry: immutable, versioned ONNX artifacts per project. */
@@ -70,9 +80,11 @@ export class ModelService {
       );
     }
     await this.#check(upload.bytes, manifest);
+    if (upload.int8Bytes) await this.#check(upload.int8Bytes, manifest);
 
     return this.#queue.run(async () => {
       const { sha256, size } = await this.#blobs.put(upload.bytes);
+      const int8 = upload.int8Bytes ? await this.#blobs.put(upload.int8Bytes) : null;
       const last = await this.#db
         .selectFrom("model_versions")
         .select((eb) => eb.fn.max("version").as("v"))
@@ -90,23 +102,44 @@ export class ModelService {
         manifest: JSON.stringify(manifest),
         source: upload.source ?? "upload",
         created_at: isoNow(),
+        run_id: upload.lineage?.runId ?? null,
+        snapshot_id: upload.lineage?.snapshotId ?? null,
+        lineage: upload.lineage ? JSON.stringify(upload.lineage) : null,
+        int8_sha256: int8?.sha256 ?? null,
       };
-      await this.#db.insertInto("model_versions").values(row).execute();
-      return fromRow(row);
+      const created = fromRow(row);
+      await this.#db.transaction().execute(async (trx) => {
+        await trx.insertInto("model_versions").values(row).execute();
+        await upload.onInsert?.(trx, created);
+      });
+      return created;
     });
+  }
+
+  /** Moves a version to another stage (the registry checks the transition first). */
+  async setStage(trx: Kysely<HubDatabase>, id: string, stage: ModelVersion["stage"]): Promise<void> {
+    await trx.updateTable("model_versions").set({ stage }).where("id", "=", id).execute();
   }
 
   async list(query: { projectId?: string } = {}): Promise<ModelVersion[]> {
     let q = this.#db.selectFrom("model_versions").selectAll().orderBy("project_id").orderBy("version", "desc");
     if (query.projectId) q = q.where("project_id", "=", query.projectId);
-    return (await q.execute()).map(fromRow);
+    const champions = new Set(
+      (await this.#db.selectFrom("training_settings").select("champion_id").execute()).map((r) => r.champion_id),
+    );
+    return (await q.execute()).map((r) => ({ ...fromRow(r), champion: champions.has(r.id) }));
   }
 
   /** throws KENSA_ERR_MODEL_NOT_FOUND */
   async get(id: string, db: Kysely<HubDatabase> = this.#db): Promise<ModelVersion> {
     const row = await db.selectFrom("model_versions").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw new KensaError("KENSA_ERR_MODEL_NOT_FOUND", `no model version with id "${id}"`);
-    return fromRow(row);
+    const champion = await db
+      .selectFrom("training_settings")
+      .select("champion_id")
+      .where("project_id", "=", row.project_id)
+      .executeTakeFirst();
+    return { ...fromRow(row), champion: champion?.champion_id === row.id };
   }
 
   async openFile(id: string): Promise<{ stream: Readable; size: number; model: ModelVersion }> {
@@ -129,5 +162,7 @@ function fromRow(row: Selectable<ModelVersionsTable>): ModelVersion {
     manifest: JSON.parse(row.manifest) as ModelManifest,
     source: row.source,
     createdAt: row.created_at,
+    lineage: row.lineage ? (JSON.parse(row.lineage) as ModelLineage) : null,
+    int8Sha256: row.int8_sha256 ?? null,
   };
 }

@@ -34,7 +34,8 @@ export class VerdictService {
     this.#onVerdict = onVerdict ?? null;
   }
 
-  async create(incidentId: string, input: CreateVerdict): Promise<Verdict> {
+  /** `by` is who decided, as the route established it (a user's username, or what the admin token named). */
+  async create(incidentId: string, input: CreateVerdict & { by: string }): Promise<Verdict> {
     const incident = await this.#incidents.get(incidentId);
     const project = await this.#projects.get(incident.projectId);
     if (input.verdict === "relabel" && (!input.labels || input.labels.length === 0)) {

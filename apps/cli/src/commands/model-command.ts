@@ -1,0 +1,214 @@
+import { readFile, writeFile } from "node:fs/promises";
+import {
+  type EvaluationMetrics,
+  type GateReport,
+  type ModelManifest,
+  ModelManifest as ModelManifestSchema,
+  parseWith,
+} from "@kensa/contracts";
+import type { Command } from "commander";
+import { hubClientFrom } from "../hub-client.js";
+
+interface HubFlags {
+  hub?: string;
+  token?: string;
+  dataDir?: string;
+}
+
+/** `kensa model push | list | show | approve | reject | archive | card | gate | evaluate | build-blemish` */
+export function registerModelCommands(program: Command, hubOpts: (cmd: Command) => Command): void {
+  const model = program.command("model").description("model versions: the registry");
+
+  hubOpts(
+    model
+      .command("push")
+      .description("upload an ONNX model with its manifest (checked by ONNX Runtime) as a candidate")
+      .argument("<model.onnx>")
+      .requiredOption("--manifest <file>", "model manifest (JSON): task, input, preprocessing, labels, …")
+      .requiredOption("--project <id>", "project id"),
+  ).action(async (file: string, o: { manifest: string; project: string } & HubFlags) => {
+    const manifest = parseWith(
+      ModelManifestSchema,
+      JSON.parse(await readFile(o.manifest, "utf8")),
+      "KENSA_ERR_MANIFEST_INVALID",
+      o.manifest,
+    ) as ModelManifest;
+    const v = await hubClientFrom(o).pushModel(o.project, await readFile(file), manifest, file.split("/").pop());
+    console.log(`model version ${v.id} (v${v.version}, sha256 ${v.sha256}) stored as ${v.stage}`);
+  });
+
+  hubOpts(model.command("list").description("model versions, newest first").option("--project <id>")).action(
+    async (o: { project?: string } & HubFlags) => {
+      const { items } = await hubClientFrom(o).listModels(o.project);
+      for (const v of items) {
+        console.log(
+          `${v.id}  v${String(v.version).padEnd(3)} ${v.stage.padEnd(9)} ${v.champion ? "champion" : "        "}  ` +
+            `${v.sha256.slice(0, 12)}  ${v.source.padEnd(30)} ${v.name}`,
+        );
+      }
+    },
+  );
+
+  hubOpts(
+    model.command("show").description("a model version: lineage, metrics, gate report, approvals").argument("<id>"),
+  ).action(async (id: string, o: HubFlags) => {
+    const client = hubClientFrom(o);
+    const [v, d] = await Promise.all([client.getModel(id), client.modelDetails(id)]);
+    const out = (s = "") => console.log(s);
+    out(`${v.name}  (${v.id}, v${v.version})`);
+    out(`  stage      ${v.stage}${d.champion ? " — champion (in service)" : ""}`);
+    out(`  source     ${v.source}`);
+    out(`  sha256     ${v.sha256}${v.int8Sha256 ? `\n  int8       ${v.int8Sha256}` : ""}`);
+    out(`  task       ${v.manifest.task}, input ${v.manifest.input.width}×${v.manifest.input.height}, labels ${v.manifest.labels.join(", ")}`);
+    out(`  created    ${v.createdAt}`);
+    out();
+    out("lineage");
+    if (v.lineage) {
+      out(`  snapshot   ${v.lineage.snapshotId}`);
+      out(`  run        ${v.lineage.runId}${d.run ? ` (${d.run.trigger.type}: ${d.run.trigger.detail})` : ""}`);
+      out(`  trainer    ${v.lineage.trainer}${v.lineage.trainerVersion ? ` — ${v.lineage.trainerVersion}` : ""}`);
+      out(`  code       ${v.lineage.codeRevision}`);
+      out(`  params     ${JSON.stringify(v.lineage.params)}`);
+      if (d.run?.trainerMetrics) {
+        const t = d.run.trainerMetrics;
+        out(`  trainer's  ${t.primaryMetric} val ${t.val.toFixed(3)}, test ${t.test?.toFixed(3) ?? "—"} (best epoch ${t.bestEpoch}/${t.epochsRun})`);
+      }
+    } else out("  uploaded; not trained by Kensa");
+    out();
+    out("evaluations (hub, ONNX Runtime, test split)");
+    if (d.evaluations.length === 0) out("  none yet");
+    for (const e of d.evaluations) {
+      out(`  snapshot ${e.snapshotId.slice(0, 12)}: ${e.status}${e.error ? ` — ${e.error.code}: ${e.error.message}` : ""}`);
+      if (e.metrics) for (const l of metricLines(e.metrics)) out(`    ${l}`);
+    }
+    out();
+    out("gate");
+    if (d.gate) for (const l of gateLines(d.gate)) out(`  ${l}`);
+    else out("  not through the gate yet");
+    if (d.approvals.length) {
+      out();
+      out("approvals");
+      for (const a of d.approvals) out(`  ${a.createdAt}  ${a.action} by ${a.by} (${a.fromStage} → ${a.toStage}): ${a.reason}`);
+    }
+  });
+
+  for (const action of ["approve", "reject", "archive"] as const) {
+    const cmd = hubOpts(
+      model
+        .command(action)
+        .description(
+          action === "approve"
+            ? "approve a version: it becomes the project's champion and goes to its autoDeploy targets"
+            : action === "reject"
+              ? "reject a version (not the champion)"
+              : "archive a version (not the champion)",
+        )
+        .argument("<id>")
+        .requiredOption("--reason <text>", "why (recorded with who and when)")
+        .option("--by <who>", "who decides", process.env.USER ?? "cli"),
+    );
+    if (action === "approve") cmd.option("--no-deploy", "do not deploy to the project's autoDeploy targets");
+    cmd.action(async (id: string, o: { reason: string; by: string; deploy?: boolean } & HubFlags) => {
+      const r = await hubClientFrom(o).decide(id, action, {
+        by: o.by,
+        reason: o.reason,
+        ...(o.deploy === false ? { deploy: false } : {}),
+      });
+      console.log(`model version ${r.model.id} is ${r.model.stage}${r.model.champion ? " and the champion" : ""}`);
+      if (r.deployment) console.log(`deployed: ${r.deployment.id} → ${r.deployment.deviceIds.join(", ")}`);
+    });
+  }
+
+  hubOpts(
+    model
+      .command("card")
+      .description("the model card (Markdown)")
+      .argument("<id>")
+      .option("--out <file>", "write it to a file"),
+  ).action(async (id: string, o: { out?: string } & HubFlags) => {
+    const card = await hubClientFrom(o).modelCard(id);
+    if (o.out) {
+      await writeFile(o.out, card);
+      console.log(`wrote ${o.out}`);
+    } else process.stdout.write(card);
+  });
+
+  hubOpts(
+    model
+      .command("gate")
+      .description("put a version (e.g. an uploaded one) through the champion/challenger gate")
+      .argument("<id>")
+      .option("--snapshot <id>", "evaluation snapshot (default: the project's, else the model's training snapshot)"),
+  ).action(async (id: string, o: { snapshot?: string } & HubFlags) => {
+    const { jobId } = await hubClientFrom(o).requestGate(id, o.snapshot);
+    console.log(`gate queued (job ${jobId}); see kensa model show ${id}`);
+  });
+
+  hubOpts(
+    model
+      .command("evaluate")
+      .description("evaluate a version on a snapshot's test split (once per snapshot)")
+      .argument("<id>")
+      .option("--snapshot <id>", "snapshot (default: the project's evaluation snapshot)"),
+  ).action(async (id: string, o: { snapshot?: string } & HubFlags) => {
+    const e = await hubClientFrom(o).evaluate(id, o.snapshot);
+    console.log(`evaluation ${e.id} on ${e.snapshotId.slice(0, 12)}: ${e.status}`);
+    if (e.metrics) for (const l of metricLines(e.metrics)) console.log(`  ${l}`);
+  });
+
+  model
+    .command("build-blemish")
+    .description("write Kensa's hand-built first model (a real ONNX CNN) and its manifest")
+    .option("--out <prefix>", "output prefix", "blemish")
+    .action(async (o: { out: string }) => {
+      const { buildBlemishModel } = await import("@kensa/vision/graph");
+      const m = buildBlemishModel();
+      await writeFile(`${o.out}.onnx`, m.onnx);
+      await writeFile(`${o.out}.manifest.json`, `${JSON.stringify(m.manifest, null, 2)}\n`);
+      console.log(`wrote ${o.out}.onnx and ${o.out}.manifest.json`);
+    });
+}
+
+function metricLines(m: EvaluationMetrics): string[] {
+  const f = (v: number) => v.toFixed(3);
+  const lines = [
+    `${m.samples} images: ${Object.entries(m.values)
+      .map(([k, v]) => `${k} ${f(v)}`)
+      .join(", ")}; latency p50 ${m.latency.p50.toFixed(1)} ms, p95 ${m.latency.p95.toFixed(1)} ms`,
+  ];
+  if (m.int8) {
+    lines.push(
+      `int8: ${Object.entries(m.int8.values)
+        .map(([k, v]) => `${k} ${f(v)}`)
+        .join(", ")}; p95 ${m.int8.latency.p95.toFixed(1)} ms`,
+    );
+  }
+  if (m.classification) {
+    const c = m.classification;
+    for (const [l, v] of Object.entries(c.perClass)) {
+      lines.push(`${l.padEnd(12)} P ${f(v.precision)}  R ${f(v.recall)}  F1 ${f(v.f1)}  (${v.support})`);
+    }
+    lines.push(`confusion (rows truth): ${c.confusion.map((r) => `[${r.join(" ")}]`).join(" ")}`);
+  }
+  if (m.segmentation) {
+    for (const [l, v] of Object.entries(m.segmentation.perClass)) lines.push(`${l.padEnd(12)} IoU ${f(v.iou)}  Dice ${f(v.dice)}`);
+  }
+  if (m.detection) {
+    for (const [l, v] of Object.entries(m.detection.perClass)) {
+      lines.push(`${l.padEnd(12)} AP50 ${f(v.ap50)}  AP50-95 ${f(v.ap50_95)}  (${v.truths} boxes)`);
+    }
+  }
+  return lines;
+}
+
+function gateLines(g: GateReport): string[] {
+  const fmt = (v: number | null) => (v === null ? "—" : Number.isInteger(v) ? String(v) : v.toFixed(3));
+  return [
+    `${g.decision.replace("_", " ")} — ${g.reason}`,
+    `champion ${g.championId ?? "none (first model)"}, snapshot ${g.snapshotId.slice(0, 12)}${g.deploymentId ? `, deployed ${g.deploymentId}` : ""}`,
+    ...g.results.map(
+      (r) =>
+        `${r.pass ? "pass" : "FAIL"}${r.hard ? " (hard)" : ""}  ${r.description}: threshold ${fmt(r.threshold)}, champion ${fmt(r.champion)}, challenger ${fmt(r.challenger)}${r.note ? ` — ${r.note}` : ""}`,
+    ),
+  ];
+}

@@ -1,0 +1,170 @@
+import type { RunHyper, TrainingRun } from "@kensa/contracts";
+import { type Command, Option } from "commander";
+import { type HubClient, hubClientFrom } from "../hub-client.js";
+
+interface TrainFlags {
+  hub?: string;
+  token?: string;
+  dataDir?: string;
+  project: string;
+  snapshot?: string;
+  task?: string;
+  epochs?: number;
+  batchSize?: number;
+  input?: string;
+  quantize?: boolean;
+  seed?: number;
+  trainer?: string;
+  by: string;
+  wait: boolean;
+  gate: boolean;
+}
+
+/** Exit codes of `kensa train`. */
+export const trainExit = { succeeded: 0, failed: 1, cancelled: 2, interrupted: 130 } as const;
+
+/**
+ * `kensa train --project <id> [--snapshot <id>] …`: snapshots the project when no snapshot is
+ * named (the hub does), starts a run, draws its progress with ETA, then waits for the gate's
+ * decision; exits with the run's outcome (0 succeeded, 1 failed, 2 cancelled, 130 after Ctrl-C,
+ * which cancels the run).
+ */
+export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) => Command): void {
+  hubOpts(
+    program
+      .command("train")
+      .description("train a model on a snapshot of a project and follow the run")
+      .requiredOption("--project <id>", "project id")
+      .option("--snapshot <id>", "snapshot to train on (default: a new snapshot of the labeled samples)")
+      .addOption(
+        new Option("--task <task>", "must be the project's task (a guard for scripts)").choices([
+          "classification",
+          "segmentation",
+          "detection",
+        ]),
+      )
+      .option("--epochs <n>", "epochs (upper bound; early stopping may end sooner)", (v) => Number(v))
+      .option("--batch-size <n>", "batch size", (v) => Number(v))
+      .option("--input <WxH>", "model input size in px, e.g. 128x96")
+      .option("--quantize", "also export an int8 model")
+      .option("--seed <n>", "random seed", (v) => Number(v))
+      .option("--trainer <name>", "a trainer configured on the hub (default: the project's, else builtin)")
+      .option("--by <who>", "who starts the run", process.env.USER ?? "cli")
+      .option("--no-wait", "start the run and print its id without following it")
+      .option("--no-gate", "do not wait for the gate's decision after training"),
+  ).action(async (o: TrainFlags) => {
+    const client = hubClientFrom(o);
+    const hyper: RunHyper = {};
+    if (o.epochs !== undefined) hyper.epochs = o.epochs;
+    if (o.batchSize !== undefined) hyper.batchSize = o.batchSize;
+    if (o.quantize) hyper.quantize = true;
+    const body: Parameters<HubClient["createRun"]>[1] = { by: o.by, hyper };
+    if (o.snapshot) body.snapshotId = o.snapshot;
+    if (o.task) body.task = o.task as "classification";
+    if (o.seed !== undefined) body.seed = o.seed;
+    if (o.trainer) body.trainer = o.trainer;
+    if (o.input) {
+      const m = /^(\d+)x(\d+)$/.exec(o.input);
+      if (!m) throw new Error(`--input must be WIDTHxHEIGHT, e.g. 128x96, got ${o.input}`);
+      body.input = { width: Number(m[1]), height: Number(m[2]), channels: 3 };
+    }
+    const run = await client.createRun(o.project, body);
+    console.log(`run ${run.id} queued on snapshot ${run.snapshotId.slice(0, 12)} (trainer ${run.trainer.name})`);
+    if (!o.wait) return;
+    process.exitCode = await follow(client, run, o);
+  });
+}
+
+async function follow(client: HubClient, started: TrainingRun, o: TrainFlags): Promise<number> {
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(trainExit.interrupted);
+    interrupted = true;
+    console.error("\ncancelling the run (Ctrl-C again to leave it running)…");
+    client.cancelRun(started.id, o.by).catch((err: Error) => console.error(`cancel failed: ${err.message}`));
+  };
+  process.on("SIGINT", onSigint);
+  const line = new ProgressLine();
+  let run = started;
+  let lastEpoch = -1;
+  try {
+    while (!["succeeded", "failed", "cancelled"].includes(run.status)) {
+      await new Promise((r) => setTimeout(r, 1000));
+      run = await client.getRun(run.id);
+      const p = run.progress;
+      if (run.status === "running" && p) {
+        line.draw(progressText(run));
+        if (!line.tty && p.epoch !== lastEpoch && p.epoch > 0) console.log(progressText(run));
+        lastEpoch = p.epoch;
+      } else if (run.status === "queued") line.draw("queued…");
+    }
+  } finally {
+    line.done();
+    process.off("SIGINT", onSigint);
+  }
+  if (run.status !== "succeeded") {
+    console.error(`run ${run.id} ${run.status}: ${run.error?.code ?? ""} ${run.error?.message ?? ""}`.trim());
+    const log = (await client.runLog(run.id)).trim().split("\n").slice(-8);
+    if (run.status === "failed" && log.length) console.error(`last lines of its log:\n  ${log.join("\n  ")}`);
+    return interrupted ? trainExit.interrupted : run.status === "cancelled" ? trainExit.cancelled : trainExit.failed;
+  }
+  const secs = run.startedAt && run.finishedAt ? (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000 : 0;
+  const tm = run.trainerMetrics;
+  console.log(
+    `run ${run.id} succeeded in ${secs.toFixed(0)} s → model version ${run.modelVersionId}` +
+      (tm ? ` (trainer's ${tm.primaryMetric}: val ${tm.val.toFixed(3)}${tm.test !== null ? `, test ${tm.test.toFixed(3)}` : ""})` : ""),
+  );
+  if (o.gate && run.modelVersionId) {
+    const deadline = Date.now() + 10 * 60_000;
+    let gate = await client.gateReport(run.modelVersionId);
+    while (!gate && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      gate = await client.gateReport(run.modelVersionId);
+    }
+    if (gate) {
+      console.log(`gate: ${gate.decision.replace("_", " ")} — ${gate.reason}`);
+      for (const r of gate.results) {
+        console.log(
+          `  ${r.pass ? "pass" : "FAIL"} ${r.hard ? "(hard) " : ""}${r.description}: champion ${fmt(r.champion)}, challenger ${fmt(r.challenger)}${r.note ? ` — ${r.note}` : ""}`,
+        );
+      }
+      console.log(`see: kensa model show ${run.modelVersionId}`);
+    } else console.log("the gate has not decided yet; see kensa model show later");
+  }
+  return trainExit.succeeded;
+}
+
+function progressText(run: TrainingRun): string {
+  const p = run.progress!;
+  const width = 24;
+  const bar = `[${"#".repeat(Math.round(p.fraction * width)).padEnd(width, ".")}]`;
+  const metric = p.valMetric !== null ? ` val ${p.primaryMetric ?? "metric"} ${p.valMetric.toFixed(3)}` : "";
+  const loss = p.loss !== null ? ` loss ${p.loss.toFixed(3)}` : "";
+  const eta = p.etaSec !== null ? ` ETA ${formatSecs(p.etaSec)}` : "";
+  return `epoch ${p.epoch}/${p.epochs} ${bar} ${(p.fraction * 100).toFixed(0).padStart(3)}%${loss}${metric}${eta}`;
+}
+
+function formatSecs(s: number): string {
+  return s >= 90 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`;
+}
+
+function fmt(v: number | null): string {
+  return v === null ? "—" : Number.isInteger(v) ? String(v) : v.toFixed(3);
+}
+
+/** One redrawn line on a terminal; nothing when stderr is not one (logs get epoch lines instead). */
+class ProgressLine {
+  readonly tty = process.stderr.isTTY === true;
+  #drawn = false;
+
+  draw(text: string): void {
+    if (!this.tty) return;
+    process.stderr.write(`\r\x1b[2K${text}`);
+    this.#drawn = true;
+  }
+
+  done(): void {
+    if (this.#drawn) process.stderr.write("\n");
+    this.#drawn = false;
+  }
+}

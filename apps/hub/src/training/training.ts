@@ -1,0 +1,173 @@
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { FastifyBaseLogger } from "fastify";
+import type { Kysely } from "kysely";
+import type { BlobStore } from "../blobstore/blob-store.js";
+import { isoNow } from "../clock.js";
+import type { HubConfig } from "../config.js";
+import type { Datasets } from "../datasets/datasets.js";
+import type { HubDatabase } from "../db/schema.js";
+import { EvaluationService } from "../evaluation/evaluation-service.js";
+import { GateService } from "../registry/gate-service.js";
+import { RegistryService } from "../registry/registry-service.js";
+import { TrainingSettingsService } from "../registry/training-settings-service.js";
+import type { DeploymentService } from "../services/deployment-service.js";
+import type { ModelService } from "../services/model-service.js";
+import type { ProjectService } from "../services/project-service.js";
+import type { JobQueue } from "./job-queue.js";
+import { JobWorker } from "./job-worker.js";
+import { importsTorch, resolvePython } from "./python.js";
+import { DbJobQueue } from "./queue/db-job-queue.js";
+import { RunEvents } from "./run-events.js";
+import { RunService } from "./run-service.js";
+import { TrainHandler } from "./train-handler.js";
+import { TrainerRegistry } from "./trainer-registry.js";
+import { TriggerScheduler } from "./trigger-scheduler.js";
+
+/** Training, evaluation and the registry: the hub's half of the MLOps loop. */
+export interface Training {
+  queue: JobQueue;
+  worker: JobWorker;
+  trainers: TrainerRegistry;
+  runs: RunService;
+  runEvents: RunEvents;
+  evaluations: EvaluationService;
+  gate: GateService;
+  registry: RegistryService;
+  settings: TrainingSettingsService;
+  triggers: TriggerScheduler;
+  /** whether the built-in PyTorch trainer can run here, and with which Python */
+  builtinTrainer(): Promise<{ available: boolean; python: string }>;
+  /** settles what a stopped hub left running; call before serving */
+  recover(): Promise<{ failedRuns: string[]; requeued: string[] }>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createTraining(deps: {
+  config: HubConfig;
+  db: Kysely<HubDatabase>;
+  blobs: BlobStore;
+  projects: ProjectService;
+  datasets: Datasets;
+  models: ModelService;
+  deployments: DeploymentService;
+  log: FastifyBaseLogger;
+  env?: NodeJS.ProcessEnv;
+}): Training {
+  const { config, db, blobs, log } = deps;
+  const cfg = config.training;
+  const workDir = cfg.workDir ?? join(config.dataDir, "runs");
+  const queue = new DbJobQueue(db);
+  const trainers = new TrainerRegistry(cfg, deps.env);
+  const runEvents = new RunEvents();
+  const settings = new TrainingSettingsService(db, deps.projects, deps.datasets.snapshots);
+  // the worker needs the handlers and the handlers wake the worker: tie the knot lazily
+  let worker: JobWorker | null = null;
+  const kick = () => worker?.kick();
+  const runs = new RunService({
+    db,
+    blobs,
+    projects: deps.projects,
+    snapshots: deps.datasets.snapshots,
+    settings,
+    queue,
+    trainers,
+    events: runEvents,
+    workDir,
+    kick,
+    abort: (jobId) => worker?.abort(jobId, "cancel") ?? false,
+  });
+  const evaluations = new EvaluationService({
+    db,
+    blobs,
+    models: deps.models,
+    snapshots: deps.datasets.snapshots,
+    settings,
+    queue,
+    kick,
+    threads: 1,
+  });
+  const registry = new RegistryService({
+    db,
+    models: deps.models,
+    settings,
+    deployments: deps.deployments,
+    evaluations,
+    runs,
+    projects: deps.projects,
+    snapshots: deps.datasets.snapshots,
+    log,
+  });
+  const gate = new GateService({ db, models: deps.models, settings, evaluations, registry, queue, kick, log });
+  const train = new TrainHandler({
+    runs,
+    snapshots: deps.datasets.snapshots,
+    blobs,
+    trainers,
+    models: deps.models,
+    queue,
+    log,
+    kick,
+  });
+  worker = new JobWorker({
+    queue,
+    handlers: [train, evaluations.handler(), gate.handler()],
+    concurrency: cfg.workers,
+    pollMs: cfg.pollMs,
+    log,
+  });
+  const triggers = new TriggerScheduler({ db, settings, runs, queue, log, pollMs: cfg.pollMs });
+
+  return {
+    queue,
+    worker,
+    trainers,
+    runs,
+    runEvents,
+    evaluations,
+    gate,
+    registry,
+    settings,
+    triggers,
+    async builtinTrainer() {
+      const python = await resolvePython(cfg.python, deps.env ?? process.env);
+      return { available: await importsTorch(python), python };
+    },
+    /**
+     * A run that was training when the hub died is failed ("hub restarted"), never resumed:
+     * its trainer is gone and re-running a long job unasked could loop on one that crashes
+     * the hub. Evaluations and gate decisions are idempotent and short: they go back in the queue.
+     */
+    async recover() {
+      const failedRuns: string[] = [];
+      const requeued: string[] = [];
+      const error = {
+        code: "KENSA_ERR_RUN_INTERRUPTED",
+        message: "the hub stopped while the run was training (hub restarted); start it again",
+      };
+      for (const job of await queue.orphans()) {
+        if (job.type === "train") {
+          await queue.finish(job.id, { status: "failed", error });
+          await runs.finish(job.refId, { status: "failed", error, finishedAt: isoNow() }).catch(() => undefined);
+          await rm(runs.dir(job.refId), { recursive: true, force: true }).catch(() => {});
+          failedRuns.push(job.refId);
+        } else {
+          await queue.finish(job.id, { status: "queued" });
+          requeued.push(job.id);
+        }
+      }
+      await db.updateTable("evaluations").set({ status: "queued" }).where("status", "=", "running").execute();
+      if (failedRuns.length || requeued.length) log.warn({ failedRuns, requeued }, "recovered jobs of a stopped hub");
+      return { failedRuns, requeued };
+    },
+    start() {
+      worker?.start();
+      triggers.start();
+    },
+    async stop() {
+      await triggers.stop();
+      await worker?.stop();
+    },
+  };
+}
