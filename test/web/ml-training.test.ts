@@ -210,9 +210,11 @@ describe.skipIf(skip)("training runs and the registry in the console", () => {
     await expect.poll(() => page.getByTestId("confusion-matrix").count(), POLL).toBe(2);
     await page.getByTestId("model-card").waitFor();
     await expect.poll(() => page.getByTestId("model-card").textContent(), POLL).toContain("Intended use");
-    await page.getByRole("heading", { name: "Gate: challenger against champion" }).scrollIntoViewIfNeeded();
+    // tall enough for the gate report, both models' metrics and their confusion matrices
+    await page.setViewportSize({ width: 1360, height: 1420 });
     await settle(page);
     await screenshot(page, "registry-compare");
+    await page.setViewportSize({ width: 1360, height: 900 });
 
     // approve with a reason
     await page.getByRole("button", { name: "Approve…" }).click();

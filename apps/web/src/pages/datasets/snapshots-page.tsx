@@ -1,6 +1,7 @@
 import type { Project, Snapshot } from "@kensa/contracts";
 import { Link, useSearchParams } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
+import { useCan } from "../../auth";
 import { Card, type Column, DataTable, ErrorState, Field, Loading, Page, TimeAgo } from "../../ui";
 import { ProjectGate } from "./project-gate";
 import { SnapshotDiffView } from "./snapshot-diff-view";
@@ -24,6 +25,7 @@ export function SnapshotsPage() {
 
 function Snapshots({ project }: { project: Project }) {
   const q = useQuery<{ items: Snapshot[] }>(`/projects/${project.id}/snapshots`);
+  const canManage = useCan("datasets:manage");
   const [params, setParams] = useSearchParams();
   const items = q.data?.items ?? [];
   const from = items.find((s) => s.id === params.get("from"));
@@ -100,9 +102,11 @@ function Snapshots({ project }: { project: Project }) {
   return (
     <div className="stack">
       <div className="grid-2">
-        <Card title="New snapshot">
-          <SnapshotForm project={project} onCreated={() => q.reload()} />
-        </Card>
+        {canManage ? (
+          <Card title="New snapshot">
+            <SnapshotForm project={project} onCreated={() => q.reload()} />
+          </Card>
+        ) : null}
         <Card title="Compare two snapshots">
           <div className="filters">
             {picker("from", "From (older)")}

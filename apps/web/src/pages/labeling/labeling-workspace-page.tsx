@@ -3,7 +3,7 @@ import { useCallback, useEffect, useMemo, useReducer, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { apiUrl, request } from "../../api/client";
 import { useQuery } from "../../api/use-query";
-import { useUser } from "../../auth";
+import { useCan, useUser } from "../../auth";
 import { useProject } from "../../project";
 import { Badge, Button, ErrorState, Loading, Page, useToast } from "../../ui";
 import { ClassesPanel } from "./classes-panel";
@@ -16,7 +16,6 @@ import {
   draftKey,
   draftReducer,
   draftToContent,
-  effectiveClasses,
   newObjectKey,
   resolveMasks,
 } from "./label-draft";
@@ -107,7 +106,9 @@ function Workspace({
   const { masks, failed } = useMaskCache(shas);
   const resolved = useMemo(() => resolveMasks(shown, masks), [shown, masks]);
   const selected = resolved.objects.find((o) => o.key === selectedKey) ?? null;
-  const readOnly = !!previewDraft || saving;
+  const canLabel = useCan("samples:label");
+  // people who may only look (auditors) get the same view without the editing
+  const readOnly = !!previewDraft || saving || !canLabel;
 
   const addObject = (o: Omit<DraftObject, "key">) => {
     const key = newObjectKey();
@@ -161,7 +162,7 @@ function Workspace({
   );
 
   const save = async (status: "labeled" | "reviewed") => {
-    if (saving || previewDraft) return;
+    if (saving || previewDraft || !canLabel) return;
     if (status === "labeled" && !dirty && sample.status !== "unlabeled") {
       toast.info("Nothing changed since the last revision");
       return;
@@ -246,23 +247,27 @@ function Workspace({
           <Button onClick={() => go(nextId)} disabled={!nextId} aria-keyshortcuts="N ArrowRight">
             Next →
           </Button>
-          <Button
-            variant="primary"
-            busy={saving}
-            onClick={() => void save("labeled")}
-            disabled={!!previewDraft}
-            aria-keyshortcuts="Enter"
-          >
-            Save
-          </Button>
-          <Button
-            variant="success"
-            onClick={() => void save("reviewed")}
-            disabled={saving || !!previewDraft}
-            aria-keyshortcuts="R"
-          >
-            Mark reviewed
-          </Button>
+          {canLabel ? (
+            <>
+              <Button
+                variant="primary"
+                busy={saving}
+                onClick={() => void save("labeled")}
+                disabled={!!previewDraft}
+                aria-keyshortcuts="Enter"
+              >
+                Save
+              </Button>
+              <Button
+                variant="success"
+                onClick={() => void save("reviewed")}
+                disabled={saving || !!previewDraft}
+                aria-keyshortcuts="R"
+              >
+                Mark reviewed
+              </Button>
+            </>
+          ) : null}
           <Button
             variant="ghost"
             onClick={() => setHelpOpen(true)}
