@@ -41,6 +41,7 @@ import { incidentStreamRoutes } from "./routes/incident-stream-routes.js";
 import { modelRoutes } from "./routes/model-routes.js";
 import { projectRoutes } from "./routes/project-routes.js";
 import { registryRoutes } from "./routes/registry-routes.js";
+import { maskRoutes } from "./routes/mask-routes.js";
 import { sampleRoutes } from "./routes/sample-routes.js";
 import { snapshotRoutes } from "./routes/snapshot-routes.js";
 import { systemRoutes } from "./routes/system-routes.js";
@@ -227,6 +228,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   eventRoutes(app, services, { mediaBytes: config.limits.mediaBytes });
   incidentRoutes(app, services);
   sampleRoutes(app, services, { mediaBytes: config.limits.mediaBytes });
+  maskRoutes(app, services, { maxBytes: config.limits.mediaBytes });
   snapshotRoutes(app, services);
   datasetTransferRoutes(app, services);
   trainingRoutes(app, services);

@@ -439,3 +439,7 @@ export const SnapshotDiff = Type.Object({
   unchanged: Type.Integer(),
 });
 export type SnapshotDiff = Static<typeof SnapshotDiff>;
+
+/** Reply to a mask upload: the stored canonical mask's blob id, for a label object's `mask`. */
+export const MaskUploaded = Type.Object({ sha256: Sha256, width: Type.Integer(), height: Type.Integer() });
+export type MaskUploaded = Static<typeof MaskUploaded>;

@@ -40,8 +40,8 @@ export function SampleThumb({
                   style={
                     {
                       background: labelColor(labels, o.label),
-                      maskImage: `url(${apiUrl(`/blobs/${o.mask}`)})`,
-                      WebkitMaskImage: `url(${apiUrl(`/blobs/${o.mask}`)})`,
+                      maskImage: `url(${apiUrl(`/masks/${o.mask}`)})`,
+                      WebkitMaskImage: `url(${apiUrl(`/masks/${o.mask}`)})`,
                     } as CSSProperties
                   }
                 />

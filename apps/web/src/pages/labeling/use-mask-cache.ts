@@ -10,7 +10,7 @@ const cache = new Map<string, Promise<MaskBitmap>>();
 function load(sha: string): Promise<MaskBitmap> {
   let p = cache.get(sha);
   if (!p) {
-    p = fetch(apiUrl(`/blobs/${sha}`), { credentials: "include" }).then(async (res) => {
+    p = fetch(apiUrl(`/masks/${sha}`), { credentials: "include" }).then(async (res) => {
       if (!res.ok) throw new Error(`mask ${sha.slice(0, 12)}: HTTP ${res.status}`);
       return decodeMaskPng(await res.blob());
     });
