@@ -233,10 +233,6 @@ describe("the loop on the embedded default", () => {
     // agents keep uploading frames meanwhile, so look for the upload itself, not a file count
     const files = await listFiles(join(dir.path, "hub", "blobs"));
     expect(files.map((f) => f.name)).not.toContain(createHash("sha256").update(bogus).digest("hex"));
-    expect(
-      files.filter((f) => !/^[0-9a-f]{64}$/.test(f.name)).map((f) => f.name),
-      "temp files left",
-    ).toEqual([]);
   });
 
   it("an agent refuses a bundle whose hash does not match and keeps its model", async () => {
