@@ -96,7 +96,16 @@ export async function datasetImportSection() {
       const hubArgs = ["--hub", url, "--token", token];
       const started = performance.now();
       const job = JSON.parse(
-        await kensa(["dataset", "import", join(datasetsRoot, d.dir), ...d.importArgs, "--project", project.id, "--json", ...hubArgs]),
+        await kensa([
+          "dataset",
+          "import",
+          join(datasetsRoot, d.dir),
+          ...d.importArgs,
+          "--project",
+          project.id,
+          "--json",
+          ...hubArgs,
+        ]),
       ) as DatasetImport;
       const seconds = (performance.now() - started) / 1000;
       const snap = JSON.parse(
@@ -139,7 +148,17 @@ export async function datasetImportSection() {
     "groups = groups whose samples fall in more than one split (must be 0).",
     "",
     table(
-      ["dataset", "imported", "failed", "duplicates", "time", "samples/s", "groups", "train/val/test", "leaking groups"],
+      [
+        "dataset",
+        "imported",
+        "failed",
+        "duplicates",
+        "time",
+        "samples/s",
+        "groups",
+        "train/val/test",
+        "leaking groups",
+      ],
       results.map((r) => [
         r.name,
         r.imported,

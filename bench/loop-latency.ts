@@ -109,4 +109,3 @@ export async function frameToStoredEvent(seconds: number): Promise<Row> {
     await dir.remove();
   }
 }
-

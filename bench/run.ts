@@ -21,7 +21,10 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer }> = 
     title: "The loop: agent inference and frame → stored event",
     command: "npm run bench -- loop",
     run: async () => {
-      const rows = [...(await inferenceLatency()), await frameToStoredEvent(Number(process.env.KENSA_BENCH_SECONDS ?? 30))];
+      const rows = [
+        ...(await inferenceLatency()),
+        await frameToStoredEvent(Number(process.env.KENSA_BENCH_SECONDS ?? 30)),
+      ];
       return { markdown: rowsTable(rows), data: rows };
     },
   },
@@ -48,7 +51,9 @@ interface Results {
   machine: Record<string, string | number>;
   sections: Record<string, Section>;
 }
-const previous: Results | null = existsSync(resultsPath) ? (JSON.parse(readFileSync(resultsPath, "utf8")) as Results) : null;
+const previous: Results | null = existsSync(resultsPath)
+  ? (JSON.parse(readFileSync(resultsPath, "utf8")) as Results)
+  : null;
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !sections.some((s) => s.id === w));
 if (unknown.length) {

@@ -164,7 +164,9 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
     } else {
       log("");
       log("  !!! WARNING: PyTorch is not available here");
-      log(`  !!! (${trainer.python} cannot "import torch, torchvision, onnx"; install python3-torch python3-torchvision`);
+      log(
+        `  !!! (${trainer.python} cannot "import torch, torchvision, onnx"; install python3-torch python3-torchvision`,
+      );
       log("  !!! python3-onnx, or set KENSA_PYTHON). The demo falls back to Kensa's HAND-BUILT blemish model");
       log("  !!! instead of training its first model, and it will not retrain by itself.");
       log("");
@@ -187,7 +189,8 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
     log(`  devices   ${agents.length} agents with synthetic cameras at ${opts.fps} fps, model v${version.version}`);
     log(`  inbox     SMTP ${smtp.host}:${smtp.port}, webhook ${webhook.url}`);
     if (opts.simulatedReviewer) log(`  reviewer  ${REVIEWER} answers incidents`);
-    if (trainer.available) log(`  retrain   after ${opts.retrainAfter} new reviewed labels; the gate decides, approved models deploy`);
+    if (trainer.available)
+      log(`  retrain   after ${opts.retrainAfter} new reviewed labels; the gate decides, approved models deploy`);
 
     if (opts.simulatedReviewer) {
       let busy = false;
@@ -240,13 +243,18 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       await new Promise((r) => setTimeout(r, opts.forMs));
     }
 
-    // a retrain the reviewer's labels started is worth its last seconds: let it and its gate finish
+    // no new retrain from here on; the one the reviewer's labels started is worth its last
+    // seconds: let it and its gate finish
+    if (trainer.available) await api.updateTrainingSettings(project.id, { triggers: { newLabels: null } });
     await finishRetrain(api, project.id, log);
     const { stats, frames } = await snapshot();
     const models = await demoModels(api, project.id);
     const runs = (await api.listRuns(project.id)).items;
     const retrained = runs.some(
-      (r) => r.trigger.type === "labels" && r.status === "succeeded" && models.some((m) => m.id === r.modelVersionId && m.gate),
+      (r) =>
+        r.trigger.type === "labels" &&
+        r.status === "succeeded" &&
+        models.some((m) => m.id === r.modelVersionId && m.gate),
     );
     const endedAt = new Date();
     const checks = {

@@ -1,38 +1,39 @@
 import { readFileSync } from "node:fs";
 import type {
+  Champion,
   CreateDeployment,
   CreatedSnapshot,
   CreateProject,
+  CreateRun,
   CreateSnapshot,
   CreateVerdict,
   DatasetImport,
   DatasetStats,
+  Decide,
+  DecideReply,
   Deployment,
   Device,
   EnrollDevice,
   EnrolledDevice,
   ErrorReply,
+  Evaluation,
   ExportQuery,
+  GateReport,
   HubStats,
   ImportOptions,
   Incident,
   LabelingQueue,
+  ModelDetails,
   ModelManifest,
   ModelVersion,
   Project,
   Sample,
   Snapshot,
   SnapshotDiff,
-  Verdict,
-  CreateRun,
-  Decide,
-  Evaluation,
-  GateReport,
-  ModelDetails,
   TrainingRun,
   TrainingSettings,
   UpdateTrainingSettings,
-  Champion,
+  Verdict,
 } from "@kensa/contracts";
 import { type ErrorCode, errorCatalog, KensaError } from "@kensa/contracts";
 
@@ -178,9 +179,14 @@ export class HubClient {
     const qs = new URLSearchParams({ source: q.source ?? "upload" });
     if (q.classes?.length) qs.set("classes", q.classes.join(","));
     if (q.by) qs.set("by", q.by);
-    return this.#call("POST", `/projects/${encodeURIComponent(projectId)}/samples?${qs}`, new Blob([image as Uint8Array<ArrayBuffer>]), {
-      "content-type": q.contentType ?? "image/jpeg",
-    });
+    return this.#call(
+      "POST",
+      `/projects/${encodeURIComponent(projectId)}/samples?${qs}`,
+      new Blob([image as Uint8Array<ArrayBuffer>]),
+      {
+        "content-type": q.contentType ?? "image/jpeg",
+      },
+    );
   }
 
   // ---- training and the registry ------------------------------------------------------
@@ -233,7 +239,7 @@ export class HubClient {
     id: string,
     action: "approve" | "reject" | "archive",
     body: Partial<Decide> & Pick<Decide, "by" | "reason">,
-  ): Promise<{ model: ModelVersion; deployment: Deployment | null }> {
+  ): Promise<DecideReply> {
     return this.#call("POST", `/models/${encodeURIComponent(id)}/${action}`, body);
   }
   async modelCard(id: string): Promise<string> {

@@ -1,5 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
-import { isKensaError, type ModelManifest, ModelManifest as ModelManifestSchema, parseWith } from "@kensa/contracts";
+import { isKensaError } from "@kensa/contracts";
 import { Command, Option } from "commander";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
 import { registerModelCommands } from "./commands/model-command.js";
@@ -164,7 +163,7 @@ program
   .option("--mqtt-port <n>", "MQTT port (0 = any free port)", (v) => Number(v), 0)
   .option("--data-dir <dir>", "demo data (wiped at start)", ".kensa/demo")
   .option("--no-reviewer", "do not answer incidents automatically")
-  .option("--retrain-after <n>", "retrain after this many new reviewed labels (verdicts)", (v) => Number(v), 10)
+  .option("--retrain-after <n>", "retrain after this many new reviewed labels (verdicts)", (v) => Number(v), 25)
   .option("--train-frames <n>", "synthetic frames the first model trains on", (v) => Number(v), 240)
   .action(
     async (o: {
@@ -198,6 +197,9 @@ program
           `${report.framesInspected} frames, ${report.eventsStored} events, ${report.incidents} incidents, ` +
           `${report.notificationsSent} notifications, ${report.verdicts} verdicts`,
       );
+      if (!report.training.available) {
+        console.log("  WARNING: the first model was the HAND-BUILT fallback (PyTorch is missing); nothing was trained");
+      }
       for (const m of report.models) {
         console.log(
           `  model v${m.version} ${m.stage}${m.champion ? " (champion)" : ""}  ${m.source}  ` +

@@ -38,10 +38,10 @@ import { registerErrorHandler } from "./routes/error-handler.js";
 import { eventRoutes } from "./routes/event-routes.js";
 import { incidentRoutes } from "./routes/incident-routes.js";
 import { incidentStreamRoutes } from "./routes/incident-stream-routes.js";
+import { maskRoutes } from "./routes/mask-routes.js";
 import { modelRoutes } from "./routes/model-routes.js";
 import { projectRoutes } from "./routes/project-routes.js";
 import { registryRoutes } from "./routes/registry-routes.js";
-import { maskRoutes } from "./routes/mask-routes.js";
 import { sampleRoutes } from "./routes/sample-routes.js";
 import { snapshotRoutes } from "./routes/snapshot-routes.js";
 import { systemRoutes } from "./routes/system-routes.js";
@@ -150,6 +150,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     datasets,
     models,
     deployments,
+    audit,
     log,
     env: env as NodeJS.ProcessEnv,
   });

@@ -115,26 +115,33 @@ export async function modelsOf(call: ApiCall, projectId: string): Promise<ModelV
   return (await call<{ items: ModelVersion[] }>("GET", `/api/v1/models?projectId=${projectId}`)).json.items;
 }
 
-/** Resolves with the device's first desired state (retained or live) that runs `modelVersionId`. */
-export function desiredWith(
-  device: MqttClient,
-  deviceId: string,
-  modelVersionId: string,
-  ms = 15_000,
-): Promise<Desired> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      device.off("message", on);
-      reject(new Error(`device ${deviceId} was not given model ${modelVersionId} within ${ms} ms`));
-    }, ms);
-    const on = (topic: string, payload: Buffer) => {
-      if (topic !== topics.desired(deviceId)) return;
-      const d = JSON.parse(payload.toString()) as Desired;
-      if (!d.pipelines.some((p) => p.bundle?.modelVersionId === modelVersionId)) return;
-      clearTimeout(timer);
-      device.off("message", on);
-      resolve(d);
-    };
-    device.on("message", on);
-  });
+/**
+ * Every desired state a device is sent, from the moment this is created (so a deployment that
+ * lands before a test starts waiting for it is not missed).
+ */
+export class DesiredWatch {
+  readonly seen: Desired[] = [];
+  #device: MqttClient;
+  #deviceId: string;
+
+  constructor(device: MqttClient, deviceId: string) {
+    this.#device = device;
+    this.#deviceId = deviceId;
+    device.on("message", (topic, payload) => {
+      if (topic === topics.desired(deviceId)) this.seen.push(JSON.parse(payload.toString()) as Desired);
+    });
+  }
+
+  /** the first desired state that runs `modelVersionId` */
+  running(modelVersionId: string, ms = 30_000): Promise<Desired> {
+    return waitFor(
+      `device ${this.#deviceId} to be given model ${modelVersionId}`,
+      () => this.seen.find((d) => d.pipelines.some((p) => p.bundle?.modelVersionId === modelVersionId)),
+      { timeoutMs: ms, intervalMs: 50 },
+    );
+  }
+
+  get device(): MqttClient {
+    return this.#device;
+  }
 }

@@ -8,7 +8,14 @@ import { buildBlemishModel } from "@kensa/vision/graph";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HubConfigInput } from "../src/index.js";
 import { backends, connectDevice, seed, startHub, type TestHub } from "./helpers.js";
-import { desiredWith, modelsOf, uploadFrames, waitForGate, waitForRun, writeFakeTrainer } from "./training-fixtures.js";
+import {
+  DesiredWatch,
+  modelsOf,
+  uploadFrames,
+  waitForGate,
+  waitForRun,
+  writeFakeTrainer,
+} from "./training-fixtures.js";
 
 const list = await backends("training-runs");
 afterAll(async () => {
@@ -197,7 +204,7 @@ describe.each(list)("training runs with contract trainers ($name)", (backend) =>
 
     const device = await connectDevice(t.mqttUrl, "cam-1", secret);
     try {
-      const desired = desiredWith(device, "cam-1", model.id);
+      const watch = new DesiredWatch(device, "cam-1");
       await device.subscribeAsync(topics.desired("cam-1"), { qos: 1 });
       const approved = await t.call<{ model: ModelVersion; deployment: { id: string; deviceIds: string[] } | null }>(
         "POST",
@@ -207,7 +214,7 @@ describe.each(list)("training runs with contract trainers ($name)", (backend) =>
       expect(approved.status, JSON.stringify(approved.json)).toBe(200);
       expect(approved.json.model).toMatchObject({ stage: "approved", champion: true });
       expect(approved.json.deployment?.deviceIds).toEqual(["cam-1"]);
-      expect((await desired).pipelines[0]?.bundle?.modelVersionId).toBe(model.id);
+      expect((await watch.running(model.id)).pipelines[0]?.bundle?.modelVersionId).toBe(model.id);
     } finally {
       await device.endAsync(true);
     }
@@ -277,19 +284,41 @@ describe.each(list)("training runs with contract trainers ($name)", (backend) =>
     await t.call("PUT", `/api/v1/projects/${projectId}/training-settings`, { body: { triggers: { cron: null } } });
   });
 
-  it("survives a restart: a queued run starts once the hub is back", async () => {
+  it("survives a restart: a queued run starts once the hub is back; a training one is failed, not resumed", async () => {
     const dir = t.dir;
+    // a hub that stops while training stops the trainer and fails the run as interrupted
+    const slow = (
+      await t.call<TrainingRun>("POST", `/api/v1/projects/${projectId}/runs`, { body: { trainer: "slow" } })
+    ).json;
+    await waitFor(
+      "the slow run to train",
+      async () => (await t.call<TrainingRun>("GET", `/api/v1/runs/${slow.id}`)).json.progress,
+    );
     await t.hub.close();
-    // a hub that runs no jobs queues the run and stops
+    // a hub that runs no jobs queues runs; one of them we mark running, as a hub that died would leave it
     const idle = await startHub(config(0), { dir });
+    expect((await idle.call<TrainingRun>("GET", `/api/v1/runs/${slow.id}`)).json).toMatchObject({
+      status: "failed",
+      error: { code: "KENSA_ERR_RUN_INTERRUPTED" },
+    });
     const r = await idle.call<TrainingRun>("POST", `/api/v1/projects/${projectId}/runs`, { body: { trainer: "good" } });
+    const died = await idle.call<TrainingRun>("POST", `/api/v1/projects/${projectId}/runs`, {
+      body: { trainer: "good" },
+    });
     expect(r.status).toBe(201);
+    const db = idle.hub.services.store.db;
+    await db.updateTable("jobs").set({ status: "running" }).where("ref_id", "=", died.json.id).execute();
+    await db.updateTable("training_runs").set({ status: "running" }).where("id", "=", died.json.id).execute();
     await new Promise((res) => setTimeout(res, 300));
     expect((await idle.call<TrainingRun>("GET", `/api/v1/runs/${r.json.id}`)).json.status).toBe("queued");
     await idle.hub.close();
     t = await startHub(config(1), { dir });
     const done = await waitForRun(t.call, r.json.id);
     expect(done.status, JSON.stringify(done.error)).toBe("succeeded");
+    expect((await t.call<TrainingRun>("GET", `/api/v1/runs/${died.json.id}`)).json).toMatchObject({
+      status: "failed",
+      error: { code: "KENSA_ERR_RUN_INTERRUPTED", message: expect.stringMatching(/hub restarted/) },
+    });
     await t.close();
     await dir.remove();
   });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { importsTorch, resolvePython } from "../src/training/python.js";
 import { importArchive, pack } from "./datasets-fixtures.js";
 import { backends, connectDevice, seed, startHub, type TestHub } from "./helpers.js";
-import { desiredWith, uploadFrames, waitForGate, waitForRun } from "./training-fixtures.js";
+import { DesiredWatch, uploadFrames, waitForGate, waitForRun } from "./training-fixtures.js";
 
 const python = await resolvePython(undefined, process.env);
 const skip = needService(`PyTorch for the built-in trainer (${python} -c "import torch")`, await importsTorch(python));
@@ -62,6 +62,7 @@ describe.skipIf(skip).each(list)("the built-in trainer through the hub ($name)",
   it("trains, evaluates, auto-approves the first model on the floor and deploys it; then gates a challenger", async () => {
     const device = await connectDevice(t.mqttUrl, "cam-1", secret);
     try {
+      const watch = new DesiredWatch(device, "cam-1");
       await device.subscribeAsync(topics.desired("cam-1"), { qos: 1 });
       const run = (await t.call<TrainingRun>("POST", `/api/v1/projects/${projectId}/runs`, { body: { by: "qa" } }))
         .json;
@@ -71,8 +72,6 @@ describe.skipIf(skip).each(list)("the built-in trainer through the hub ($name)",
       expect(done.progress).toMatchObject({ epoch: 5, epochs: 5, fraction: 1 });
       expect(done.trainerMetrics).toMatchObject({ primaryMetric: "accuracy", epochsRun: 5 });
       const v1 = done.modelVersionId!;
-      const deployed = desiredWith(device, "cam-1", v1, 60_000);
-      deployed.catch(() => undefined);
       // the deployment follows the approval's commit: wait until the report names it
       const gate1 = await waitFor("the auto-deployment of v1", async () => {
         const g = await waitForGate(t.call, v1);
@@ -81,7 +80,7 @@ describe.skipIf(skip).each(list)("the built-in trainer through the hub ($name)",
       expect(gate1.decision, JSON.stringify(gate1)).toBe("auto_approved");
       expect(gate1.results.find((r) => r.name === "primary_floor")).toMatchObject({ threshold: 0.6, pass: true });
       expect(gate1.deploymentId, JSON.stringify(gate1)).toBeTruthy();
-      await deployed;
+      await watch.running(v1);
       const m1 = (await t.call<ModelVersion>("GET", `/api/v1/models/${v1}`)).json;
       expect(m1).toMatchObject({ stage: "approved", champion: true });
       expect(m1.manifest.input).toMatchObject({ width: 64, height: 48 });
@@ -119,13 +118,11 @@ describe.skipIf(skip).each(list)("the built-in trainer through the hub ($name)",
       const evals2 = (await t.call<{ items: Evaluation[] }>("GET", `/api/v1/models/${v2}/evaluations`)).json.items;
       expect(evals2[0]!.metrics!.int8?.values.accuracy).toBeGreaterThan(0);
 
-      const moved = desiredWith(device, "cam-1", v2, 30_000);
-      moved.catch(() => undefined);
       const ok = await t.call<{ model: ModelVersion }>("POST", `/api/v1/models/${v2}/approve`, {
         body: { by: "qa-lead", reason: "int8 is within budget; accept the small regression" },
       });
       expect(ok.json.model).toMatchObject({ stage: "approved", champion: true });
-      await moved;
+      await watch.running(v2);
       // the previous champion stays approved (a rollback is one approval away)
       expect((await t.call<ModelVersion>("GET", `/api/v1/models/${v1}`)).json).toMatchObject({
         stage: "approved",

@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { Deployment, ModelVersion } from "./http.js";
 import { Sha256 } from "./manifest.js";
 import { TrainerAugment, TrainerTask } from "./trainer.js";
 
@@ -400,6 +401,17 @@ export const Decide = Type.Object(
   { additionalProperties: false },
 );
 export type Decide = Static<typeof Decide>;
+
+/**
+ * Reply of approve, reject and archive. The decision is committed even when the deployment
+ * that follows an approval fails; `deploymentError` then says why (e.g. no device matches).
+ */
+export const DecideReply = Type.Object({
+  model: ModelVersion,
+  deployment: Nullable(Deployment),
+  deploymentError: Nullable(ErrorInfo),
+});
+export type DecideReply = Static<typeof DecideReply>;
 
 export const AutoDeploy = Type.Object(
   {

@@ -59,7 +59,9 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
     out(`  stage      ${v.stage}${d.champion ? " — champion (in service)" : ""}`);
     out(`  source     ${v.source}`);
     out(`  sha256     ${v.sha256}${v.int8Sha256 ? `\n  int8       ${v.int8Sha256}` : ""}`);
-    out(`  task       ${v.manifest.task}, input ${v.manifest.input.width}×${v.manifest.input.height}, labels ${v.manifest.labels.join(", ")}`);
+    out(
+      `  task       ${v.manifest.task}, input ${v.manifest.input.width}×${v.manifest.input.height}, labels ${v.manifest.labels.join(", ")}`,
+    );
     out(`  created    ${v.createdAt}`);
     out();
     out("lineage");
@@ -71,14 +73,18 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
       out(`  params     ${JSON.stringify(v.lineage.params)}`);
       if (d.run?.trainerMetrics) {
         const t = d.run.trainerMetrics;
-        out(`  trainer's  ${t.primaryMetric} val ${t.val.toFixed(3)}, test ${t.test?.toFixed(3) ?? "—"} (best epoch ${t.bestEpoch}/${t.epochsRun})`);
+        out(
+          `  trainer's  ${t.primaryMetric} val ${t.val.toFixed(3)}, test ${t.test?.toFixed(3) ?? "—"} (best epoch ${t.bestEpoch}/${t.epochsRun})`,
+        );
       }
     } else out("  uploaded; not trained by Kensa");
     out();
     out("evaluations (hub, ONNX Runtime, test split)");
     if (d.evaluations.length === 0) out("  none yet");
     for (const e of d.evaluations) {
-      out(`  snapshot ${e.snapshotId.slice(0, 12)}: ${e.status}${e.error ? ` — ${e.error.code}: ${e.error.message}` : ""}`);
+      out(
+        `  snapshot ${e.snapshotId.slice(0, 12)}: ${e.status}${e.error ? ` — ${e.error.code}: ${e.error.message}` : ""}`,
+      );
       if (e.metrics) for (const l of metricLines(e.metrics)) out(`    ${l}`);
     }
     out();
@@ -88,7 +94,8 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
     if (d.approvals.length) {
       out();
       out("approvals");
-      for (const a of d.approvals) out(`  ${a.createdAt}  ${a.action} by ${a.by} (${a.fromStage} → ${a.toStage}): ${a.reason}`);
+      for (const a of d.approvals)
+        out(`  ${a.createdAt}  ${a.action} by ${a.by} (${a.fromStage} → ${a.toStage}): ${a.reason}`);
     }
   });
 
@@ -116,6 +123,7 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
       });
       console.log(`model version ${r.model.id} is ${r.model.stage}${r.model.champion ? " and the champion" : ""}`);
       if (r.deployment) console.log(`deployed: ${r.deployment.id} → ${r.deployment.deviceIds.join(", ")}`);
+      if (r.deploymentError) console.log(`not deployed: ${r.deploymentError.code}: ${r.deploymentError.message}`);
     });
   }
 
@@ -191,7 +199,8 @@ function metricLines(m: EvaluationMetrics): string[] {
     lines.push(`confusion (rows truth): ${c.confusion.map((r) => `[${r.join(" ")}]`).join(" ")}`);
   }
   if (m.segmentation) {
-    for (const [l, v] of Object.entries(m.segmentation.perClass)) lines.push(`${l.padEnd(12)} IoU ${f(v.iou)}  Dice ${f(v.dice)}`);
+    for (const [l, v] of Object.entries(m.segmentation.perClass))
+      lines.push(`${l.padEnd(12)} IoU ${f(v.iou)}  Dice ${f(v.dice)}`);
   }
   if (m.detection) {
     for (const [l, v] of Object.entries(m.detection.perClass)) {

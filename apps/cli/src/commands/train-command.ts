@@ -112,7 +112,9 @@ async function follow(client: HubClient, started: TrainingRun, o: TrainFlags): P
   const tm = run.trainerMetrics;
   console.log(
     `run ${run.id} succeeded in ${secs.toFixed(0)} s → model version ${run.modelVersionId}` +
-      (tm ? ` (trainer's ${tm.primaryMetric}: val ${tm.val.toFixed(3)}${tm.test !== null ? `, test ${tm.test.toFixed(3)}` : ""})` : ""),
+      (tm
+        ? ` (trainer's ${tm.primaryMetric}: val ${tm.val.toFixed(3)}${tm.test !== null ? `, test ${tm.test.toFixed(3)}` : ""})`
+        : ""),
   );
   if (o.gate && run.modelVersionId) {
     const deadline = Date.now() + 10 * 60_000;

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Evaluation, GateCriterionResult, GateReport, MetricSummary } from "@kensa/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
+import type { AuditLog } from "../audit/audit-log.js";
 import { isoNow } from "../clock.js";
 import type { GateReportsTable, HubDatabase } from "../db/schema.js";
 import type { EvaluationService } from "../evaluation/evaluation-service.js";
@@ -24,6 +25,7 @@ export interface GateServiceDeps {
   queue: JobQueue;
   kick: () => void;
   log: FastifyBaseLogger;
+  audit?: AuditLog;
 }
 
 /**
@@ -114,12 +116,17 @@ export class GateService {
     await this.#d.db.transaction().execute(async (trx) => {
       await trx.insertInto("gate_reports").values(row).execute();
       if (apply) {
-        await registry.transition(
+        const action = outcome.decision === "auto_approved" ? "approve" : "reject";
+        await registry.transition(trx, model.id, action, GATE_ACTOR, `gate: ${outcome.reason}`);
+        await this.#d.audit?.record(
+          {
+            actor: GATE_ACTOR,
+            actorKind: "system",
+            action: `model.${action}`,
+            target: { type: "model", id: model.id },
+            details: { projectId: model.projectId, reason: outcome.reason, gateReportId: row.id },
+          },
           trx,
-          model.id,
-          outcome.decision === "auto_approved" ? "approve" : "reject",
-          GATE_ACTOR,
-          `gate: ${outcome.reason}`,
         );
       }
     });

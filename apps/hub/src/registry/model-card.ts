@@ -42,7 +42,7 @@ export function modelCard(c: ModelCardInput): string {
   line();
   line(
     `${cap(m.task)} of ${project.name} images on edge devices: labels ${m.labels.map((l) => `\`${l}\``).join(", ")}` +
-      `${m.okLabels.length ? `, of which ${m.okLabels.map((l) => `\`${l}\``).join(", ")} mean nothing is wrong` : ""}. ` +
+      `${m.okLabels.length ? `, of which ${m.okLabels.map((l) => `\`${l}\``).join(", ")} ${m.okLabels.length === 1 ? "means" : "mean"} nothing is wrong` : ""}. ` +
       `Input ${m.input.width}×${m.input.height} px, ${m.input.channels} channel(s), resized by "${m.preprocessing.resize}". ` +
       `A finding is a non-OK label scoring at least ${m.thresholds.default}` +
       `${Object.keys(m.thresholds.perClass).length ? " (per-class thresholds apply)" : ""}. ` +
@@ -118,7 +118,7 @@ export function modelCard(c: ModelCardInput): string {
       line();
       line(`| | ${cm.labels.join(" | ")} |`);
       line(`|---|${cm.labels.map(() => "---").join("|")}|`);
-      cm.confusion.forEach((row, i) => line(`| **${cm.labels[i]}** | ${row.join(" | ")} |`));
+      for (const [i, row] of cm.confusion.entries()) line(`| **${cm.labels[i]}** | ${row.join(" | ")} |`);
     }
     if (em.segmentation) {
       line();

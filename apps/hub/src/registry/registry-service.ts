@@ -3,6 +3,7 @@ import {
   type Approval,
   type ApprovalAction,
   type Decide,
+  type DecideReply,
   type Deployment,
   type GateReport,
   KensaError,
@@ -62,13 +63,24 @@ export class RegistryService {
     modelVersionId: string,
     action: ApprovalAction,
     input: Partial<Decide> & Pick<Decide, "by" | "reason">,
-  ): Promise<{ model: ModelVersion; deployment: Deployment | null }> {
+  ): Promise<DecideReply> {
     await this.#d.db
       .transaction()
       .execute((trx) => this.transition(trx, modelVersionId, action, input.by, input.reason));
     const model = await this.get(modelVersionId);
-    const deployment = action === "approve" && input.deploy !== false ? await this.autoDeploy(model) : null;
-    return { model, deployment };
+    if (action !== "approve" || input.deploy === false) return { model, deployment: null, deploymentError: null };
+    try {
+      return { model, deployment: await this.autoDeploy(model), deploymentError: null };
+    } catch (err) {
+      // the approval stands; the reply says why the rollout did not follow
+      this.#d.log.warn({ err, model: model.id }, "deploying an approved model failed");
+      const e = err as { code?: string; message?: string };
+      return {
+        model,
+        deployment: null,
+        deploymentError: { code: e.code ?? "KENSA_ERR_INTERNAL", message: e.message ?? String(err) },
+      };
+    }
   }
 
   /** Checks and applies a stage change with its approval record, inside `trx`. */
@@ -119,16 +131,9 @@ export class RegistryService {
     });
   }
 
-  /** a model version with its `champion` flag */
-  async get(id: string): Promise<ModelVersion> {
-    const model = await this.#d.models.get(id);
-    const champion = (await this.#d.settings.champion(model.projectId)).modelVersionId;
-    return { ...model, champion: champion === model.id };
-  }
-
-  async list(query: { projectId?: string } = {}): Promise<ModelVersion[]> {
-    const [models, champions] = await Promise.all([this.#d.models.list(query), this.#d.settings.champions()]);
-    return models.map((m) => ({ ...m, champion: champions.get(m.projectId) === m.id }));
+  /** a model version (with its `champion` flag) */
+  get(id: string): Promise<ModelVersion> {
+    return this.#d.models.get(id);
   }
 
   async approvals(modelVersionId: string): Promise<Approval[]> {

@@ -101,16 +101,6 @@ export class TrainingSettingsService {
     return { projectId, modelVersionId: row?.champion_id ?? null, since: row?.champion_since ?? null };
   }
 
-  /** project id → champion model id, for marking lists */
-  async champions(): Promise<Map<string, string>> {
-    const rows = await this.#db
-      .selectFrom("training_settings")
-      .select(["project_id", "champion_id"])
-      .where("champion_id", "is not", null)
-      .execute();
-    return new Map(rows.map((r) => [r.project_id, r.champion_id!]));
-  }
-
   async setChampion(trx: Kysely<HubDatabase>, projectId: string, modelVersionId: string | null): Promise<void> {
     const now = isoNow();
     await this.#ensureRow(trx, projectId, now);

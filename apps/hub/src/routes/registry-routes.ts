@@ -3,13 +3,12 @@ import {
   Champion,
   CreateEvaluation,
   Decide,
-  Deployment,
+  DecideReply,
   Evaluation,
   GateReport,
   KensaError,
   List,
   ModelDetails,
-  ModelVersion,
   RunGate,
 } from "@kensa/contracts";
 import { Type } from "@sinclair/typebox";
@@ -18,7 +17,6 @@ import type { HubServices } from "../hub-services.js";
 import { decidedBy } from "./auth.js";
 
 const IdParams = Type.Object({ id: Type.String() });
-const Decided = Type.Object({ model: ModelVersion, deployment: Type.Union([Deployment, Type.Null()]) });
 
 export function registryRoutes(app: FastifyInstance, s: HubServices): void {
   const { evaluations, gate, registry } = s.training;
@@ -86,7 +84,7 @@ export function registryRoutes(app: FastifyInstance, s: HubServices): void {
     app.post<{ Params: { id: string }; Body: Decide }>(
       `/api/v1/models/:id/${action}`,
       {
-        schema: { params: IdParams, body: Decide, response: { 200: Decided } },
+        schema: { params: IdParams, body: Decide, response: { 200: DecideReply } },
         config: { permission: "models:approve" },
       },
       async (req) => {

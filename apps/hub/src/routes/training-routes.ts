@@ -25,6 +25,12 @@ const HEARTBEAT_MS = 15_000;
 
 export function trainingRoutes(app: FastifyInstance, s: HubServices): void {
   const { runs, settings, queue } = s.training;
+  // open event streams end when the hub closes, or closing would wait for their clients
+  const streams = new Set<() => void>();
+  app.addHook("preClose", (done) => {
+    for (const end of streams) end();
+    done();
+  });
 
   app.post<{ Params: { id: string }; Body: CreateRun }>(
     "/api/v1/projects/:id/runs",
@@ -146,7 +152,13 @@ export function trainingRoutes(app: FastifyInstance, s: HubServices): void {
         clearInterval(poll);
         clearInterval(beat);
         s.training.runEvents.off("update", onUpdate);
+        streams.delete(end);
       };
+      const end = () => {
+        cleanup();
+        res.end();
+      };
+      streams.add(end);
       s.training.runEvents.on("update", onUpdate);
       req.raw.once("close", cleanup);
       send(first);

@@ -1,4 +1,5 @@
-import { copyFile, link, mkdir, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   KensaError,
@@ -28,8 +29,8 @@ export interface MaterializeOptions {
 }
 
 /**
- * Turns a snapshot into a trainer job spec: every usable item's image is placed in the run's
- * work dir (a hard link to the blob when the store has local files, else a copy), with what
+ * Turns a snapshot into a trainer job spec: every usable item's image is copied into the run's
+ * work dir, with what
  * the task needs from its label — one class, boxes, or a class-index mask composed from the
  * per-object mask PNGs. Items the task cannot use are left out and listed with the reason.
  * Throws KENSA_ERR_RUN_DATA_INSUFFICIENT when no train or no val sample is left.
@@ -169,18 +170,18 @@ function clipBox(
   return { x, y, w: Math.max(1, Math.min(b.w, img.width - x)), h: Math.max(1, Math.min(b.h, img.height - y)) };
 }
 
+/**
+ * A copy, not a link: a trainer that wrote to its input would otherwise change a
+ * content-addressed blob in place. COPYFILE_FICLONE makes it a reflink where the filesystem
+ * can (btrfs, XFS, APFS) and a plain copy elsewhere.
+ */
 async function placeBlob(blobs: BlobStore, sha256: string, path: string): Promise<void> {
   if (blobs.supportsLocalPaths && blobs.path) {
     try {
-      await link(blobs.path(sha256), path);
+      await copyFile(blobs.path(sha256), path, constants.COPYFILE_FICLONE);
       return;
     } catch {
-      try {
-        await copyFile(blobs.path(sha256), path);
-        return;
-      } catch {
-        // fall through to reading the blob
-      }
+      // fall through to reading the blob
     }
   }
   const bytes = await blobs.get(sha256);

@@ -163,7 +163,8 @@ export class RunService {
     if (run.status === "queued" && job && (await this.#d.queue.cancelQueued(job.id, error))) {
       return this.finish(id, { status: "cancelled", error, finishedAt: isoNow() });
     }
-    if (run.status === "running" && job && this.#d.abort(job.id)) return this.get(id);
+    // running here (or claimed a moment ago): the handler stops the trainer and records "cancelled"
+    if ((run.status === "running" || run.status === "queued") && job && this.#d.abort(job.id)) return this.get(id);
     if (run.status === "queued" || run.status === "running") {
       // claimed in between, or trained by another hub: nothing here can stop it
       throw new KensaError(

@@ -2,6 +2,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
+import type { AuditLog } from "../audit/audit-log.js";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { HubConfig } from "../config.js";
@@ -52,6 +53,8 @@ export function createTraining(deps: {
   datasets: Datasets;
   models: ModelService;
   deployments: DeploymentService;
+  /** the gate's own approvals and rejections, and triggered runs, are recorded as "system" */
+  audit?: AuditLog;
   log: FastifyBaseLogger;
   env?: NodeJS.ProcessEnv;
 }): Training {
@@ -99,7 +102,17 @@ export function createTraining(deps: {
     snapshots: deps.datasets.snapshots,
     log,
   });
-  const gate = new GateService({ db, models: deps.models, settings, evaluations, registry, queue, kick, log });
+  const gate = new GateService({
+    db,
+    models: deps.models,
+    settings,
+    evaluations,
+    registry,
+    queue,
+    kick,
+    log,
+    ...(deps.audit ? { audit: deps.audit } : {}),
+  });
   const train = new TrainHandler({
     runs,
     snapshots: deps.datasets.snapshots,
@@ -117,7 +130,15 @@ export function createTraining(deps: {
     pollMs: cfg.pollMs,
     log,
   });
-  const triggers = new TriggerScheduler({ db, settings, runs, queue, log, pollMs: cfg.pollMs });
+  const triggers = new TriggerScheduler({
+    db,
+    settings,
+    runs,
+    queue,
+    log,
+    pollMs: cfg.pollMs,
+    ...(deps.audit ? { audit: deps.audit } : {}),
+  });
 
   return {
     queue,

@@ -1,7 +1,10 @@
+import { isKensaError } from "@kensa/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
+import type { AuditLog } from "../audit/audit-log.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { TrainingSettingsService } from "../registry/training-settings-service.js";
+import { SerialQueue } from "../serial-queue.js";
 import { CronSchedule } from "./cron-schedule.js";
 import type { JobQueue } from "./job-queue.js";
 import type { RunService } from "./run-service.js";
@@ -16,6 +19,7 @@ export interface TriggerSchedulerDeps {
   queue: JobQueue;
   log: FastifyBaseLogger;
   pollMs: number;
+  audit?: AuditLog;
 }
 
 /**
@@ -29,6 +33,7 @@ export class TriggerScheduler {
   #timer: NodeJS.Timeout | null = null;
   #ticking: Promise<void> | null = null;
   #backoff = new Map<string, number>();
+  #serial = new SerialQueue();
 
   constructor(deps: TriggerSchedulerDeps) {
     this.#d = deps;
@@ -52,8 +57,15 @@ export class TriggerScheduler {
     await this.#ticking;
   }
 
-  /** one look at every project with a trigger */
-  async tick(now = new Date()): Promise<void> {
+  /**
+   * One look at every project with a trigger. Looks never overlap (the timer's and a direct
+   * call): two at once could both see a project idle and start two runs.
+   */
+  tick(now = new Date()): Promise<void> {
+    return this.#serial.run(() => this.#tick(now));
+  }
+
+  async #tick(now: Date): Promise<void> {
     for (const p of await this.#d.settings.withTriggers()) {
       const { newLabels, cron } = p.settings.triggers;
       let fire: { type: "labels" | "schedule"; detail: string } | null = null;
@@ -74,8 +86,16 @@ export class TriggerScheduler {
       try {
         const run = await this.#d.runs.create(p.projectId, { by: `trigger:${fire.type}` }, fire);
         this.#d.log.info({ run: run.id, project: p.projectId, trigger: fire }, "training run triggered");
+        await this.#d.audit?.record({
+          actor: `trigger:${fire.type}`,
+          actorKind: "system",
+          action: "run.create",
+          target: { type: "run", id: run.id },
+          details: { projectId: p.projectId, trigger: fire.detail, snapshotId: run.snapshotId },
+        });
       } catch (err) {
-        this.#backoff.set(p.projectId, now.getTime() + BACKOFF_MS);
+        // the data is not ready (empty snapshot, no val sample, …): retrying every poll would only spam
+        if (isKensaError(err) && err.status < 500) this.#backoff.set(p.projectId, now.getTime() + BACKOFF_MS);
         this.#d.log.warn({ err, project: p.projectId, trigger: fire }, "a training trigger could not start a run");
       }
     }
