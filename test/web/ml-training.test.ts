@@ -208,6 +208,8 @@ describe.skipIf(skip)("training runs and the registry in the console", () => {
     expect(gate.decision).toBe("awaiting_approval");
     await expect.poll(() => page.locator("[data-testid=gate-report] tbody tr").count(), POLL).toBe(gate.results.length);
     await expect.poll(() => page.getByTestId("confusion-matrix").count(), POLL).toBe(2);
+    // both models' defect-vs-OK curves are drawn from the evaluation's stored points
+    await expect.poll(() => page.getByTestId("roc-curve").locator("path.recharts-curve").count(), POLL).toBe(2);
     await page.getByTestId("model-card").waitFor();
     await expect.poll(() => page.getByTestId("model-card").textContent(), POLL).toContain("Intended use");
     // tall enough for the gate report, both models' metrics and their confusion matrices

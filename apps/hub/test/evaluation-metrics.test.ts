@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { auroc, BinnedAuroc } from "../src/evaluation/metrics/auroc.js";
 import { classificationMetrics, defectScore } from "../src/evaluation/metrics/classification-metrics.js";
+import { scoreCurves } from "../src/evaluation/metrics/curves.js";
 import { averagePrecision, boxIou, detectionMetrics } from "../src/evaluation/metrics/detection-metrics.js";
 import { IGNORE, SegmentationAccumulator } from "../src/evaluation/metrics/segmentation-metrics.js";
 
@@ -138,5 +139,41 @@ describe("evaluation metrics, checked against hand-computed values", () => {
     expect(m.miou).toBe(1);
     expect(m.defect.iou).toBe(1);
     expect(m.pixelAuroc).toBeNull();
+  });
+});
+
+describe("ROC and precision–recall curves", () => {
+  it("steps one threshold at a time, by hand", () => {
+    const c = scoreCurves([0.9, 0.8, 0.7, 0.2], [true, false, true, false])!;
+    expect(c.roc.map((p) => [p.fpr, p.tpr])).toEqual([
+      [0, 0],
+      [0, 0.5],
+      [0.5, 0.5],
+      [0.5, 1],
+      [1, 1],
+    ]);
+    expect(c.pr.map((p) => [p.recall, Math.round(p.precision * 1000) / 1000])).toEqual([
+      [0.5, 1],
+      [0.5, 0.5],
+      [1, 0.667],
+      [1, 0.5],
+    ]);
+  });
+
+  it("moves tied scores together, thins long curves and needs both classes", () => {
+    const tied = scoreCurves([0.5, 0.5, 0.1], [true, false, false])!;
+    expect(tied.roc.map((p) => [p.fpr, p.tpr])).toEqual([
+      [0, 0],
+      [0.5, 1],
+      [1, 1],
+    ]);
+    const n = 1000;
+    const long = scoreCurves(
+      Array.from({ length: n }, (_, i) => i / n),
+      Array.from({ length: n }, (_, i) => i % 3 === 0),
+    )!;
+    expect(long.roc.length).toBe(101);
+    expect(long.roc.at(-1)).toMatchObject({ fpr: 1, tpr: 1 });
+    expect(scoreCurves([0.1, 0.2], [true, true])).toBeNull();
   });
 });

@@ -204,6 +204,13 @@ const ClassCounts = Type.Object({
   support: Type.Integer(),
 });
 
+/** Defect-vs-OK curves of a test split, one point per score threshold (thinned to ≤ 101). */
+export const ScoreCurves = Type.Object({
+  roc: Type.Array(Type.Object({ threshold: Type.Number(), fpr: Type.Number(), tpr: Type.Number() })),
+  pr: Type.Array(Type.Object({ threshold: Type.Number(), recall: Type.Number(), precision: Type.Number() })),
+});
+export type ScoreCurves = Static<typeof ScoreCurves>;
+
 export const ClassificationMetrics = Type.Object({
   accuracy: Type.Number(),
   f1Macro: Type.Number(),
@@ -213,6 +220,8 @@ export const ClassificationMetrics = Type.Object({
   labels: Type.Array(Type.String()),
   /** defect-vs-OK ROC-AUC with score = 1 − Σ P(OK labels); null without OK labels or one class only */
   auroc: Nullable(Type.Number()),
+  /** the ROC and precision–recall curves behind `auroc`; absent on evaluations stored before they existed */
+  curves: Type.Optional(Nullable(ScoreCurves)),
 });
 export type ClassificationMetrics = Static<typeof ClassificationMetrics>;
 

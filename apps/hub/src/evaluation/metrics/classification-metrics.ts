@@ -1,5 +1,6 @@
 import type { ClassificationMetrics } from "@kensa/contracts";
 import { auroc } from "./auroc.js";
+import { scoreCurves } from "./curves.js";
 
 export interface ClassifiedImage {
   /** index of the true label */
@@ -39,18 +40,16 @@ export function classificationMetrics(
   }
   const ok = new Set(okLabels);
   const hasOk = labels.some((l) => ok.has(l));
+  const scores = images.map((i) => i.defectScore);
+  const defective = images.map((i) => !ok.has(labels[i.truth]!));
   return {
     accuracy: images.length ? correct / images.length : 0,
     f1Macro: f1s.length ? f1s.reduce((a, b) => a + b, 0) / f1s.length : 0,
     perClass,
     confusion,
     labels: [...labels],
-    auroc: hasOk
-      ? auroc(
-          images.map((i) => i.defectScore),
-          images.map((i) => !ok.has(labels[i.truth]!)),
-        )
-      : null,
+    auroc: hasOk ? auroc(scores, defective) : null,
+    curves: hasOk ? scoreCurves(scores, defective) : null,
   };
 }
 

@@ -2,6 +2,7 @@ import type { Evaluation, EvaluationMetrics } from "@kensa/contracts";
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { ConfusionMatrix } from "./confusion-matrix";
 import { fmt, metricName } from "./metric-names";
+import { ScoreCurvesChart } from "./score-curves-chart";
 
 export interface Side {
   title: string;
@@ -183,10 +184,7 @@ export function MetricsCompare({ left, right, labels }: { left: Side; right: Sid
   );
 }
 
-/**
- * Per-class precision and recall as bars. The hub's evaluation keeps the area under the ROC
- * curve but not the curve's points, so this is the closest honest picture of the trade-off.
- */
+/** Per-class precision and recall as bars, then the defect-vs-OK ROC and PR curves. */
 function PrecisionRecallBars({ left, right }: { left: Side; right: Side }) {
   const a = metricsOf(left)?.classification;
   const b = metricsOf(right)?.classification;
@@ -234,10 +232,12 @@ function PrecisionRecallBars({ left, right }: { left: Side; right: Side }) {
           </BarChart>
         </ResponsiveContainer>
       </div>
-      <p className="muted">
-        PR and ROC curves need the scores at every threshold; the evaluation stores the summary numbers only (ROC-AUC,
-        per-class precision and recall), so those are shown instead.
-      </p>
+      <ScoreCurvesChart
+        sides={[
+          { title: left.title, metrics: metricsOf(left), color: "#93c5fd" },
+          { title: right.title, metrics: metricsOf(right), color: "#0072B2" },
+        ]}
+      />
     </figure>
   );
 }
