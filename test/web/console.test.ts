@@ -52,6 +52,7 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
       dataDir: join(dir.path, `agent-${id}`),
       sources: [{ id: "synthetic", type: "synthetic", fps: 2, seed, defectRate: 0.5 }],
       telemetryIntervalMs: 1000,
+      frameUploadIntervalMs: 1000,
       reportIntervalMs: 1000,
       status: { port: 0 },
     };
@@ -229,12 +230,14 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     await page.getByRole("link", { name: "Press 1" }).click();
     await page.getByRole("heading", { name: "Press 1" }).waitFor();
     await page.getByRole("table", { name: "Pipelines" }).getByText(`blemish-48 v${modelV2.version}`).waitFor();
-    // agents that upload a preview frame get it shown; the others get an explanation
-    const frame = await fetch(`${url}/api/v1/devices/cam-a/frame`, {
-      headers: { authorization: `Bearer ${hub.adminToken}` },
+    // the agent sends a preview frame every few seconds; the device page shows it
+    await waitFor("cam-a's preview frame at the hub", async () => {
+      const frame = await fetch(`${url}/api/v1/devices/cam-a/frame`, {
+        headers: { authorization: `Bearer ${hub.adminToken}` },
+      });
+      return frame.status === 200 && frame.headers.get("content-type")?.startsWith("image/jpeg");
     });
-    if (frame.status === 200) await page.getByTestId("live-frame").waitFor({ timeout: 20_000 });
-    else await page.getByText("No frame received yet.").waitFor();
+    await page.getByTestId("live-frame").waitFor({ timeout: 20_000 });
     await page.waitForTimeout(1500);
     await screenshot(page, "device-desktop", { docs: true });
   });

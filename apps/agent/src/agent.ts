@@ -10,6 +10,7 @@ import { Capturer } from "./capture/capturer.js";
 import { ClipRecorder } from "./clips/clip-recorder.js";
 import { ClipStore } from "./clips/clip-store.js";
 import type { AgentConfig } from "./config.js";
+import { FrameUploader } from "./frame-uploader.js";
 import { HttpUploader } from "./http-uploader.js";
 import { Logger } from "./logger.js";
 import { MediaQueue, type MediaRow } from "./media-queue.js";
@@ -290,6 +291,15 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     eventsDropped: () => eventsDropped.value,
   });
 
+  const previews = new FrameUploader(sourceSet, [...pipelines.values()], {
+    hubUrl: config.hubUrl,
+    deviceId: config.deviceId,
+    secret: config.secret,
+    intervalMs: config.frameUploadIntervalMs,
+    logger: log,
+  });
+  previews.start();
+
   let status: StatusServer | undefined;
   let statusUrl: string | undefined;
   if (config.status.enabled) {
@@ -360,6 +370,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   let finalStats: AgentStats | undefined;
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
+    previews.stop();
     await status?.close();
     await sourceSet.stop();
     await Promise.all([...pipelines.values()].map((p) => p.idle()));

@@ -257,6 +257,8 @@ export const AgentConfigSchema = Type.Object(
     pipeline: Type.String({ minLength: 1, default: "default" }),
     /** ms between telemetry messages */
     telemetryIntervalMs: Type.Integer({ minimum: 100, default: 5000 }),
+    /** ms between preview frames sent to the hub for the console's device page; 0 = never */
+    frameUploadIntervalMs: Type.Integer({ minimum: 0, default: 5000 }),
     /** ms between unsolicited reported-state messages */
     reportIntervalMs: Type.Integer({ minimum: 1000, default: 30_000 }),
     /** ONNX Runtime intra-op threads; the cores this process may use when omitted */
