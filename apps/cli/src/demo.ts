@@ -183,7 +183,9 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
     }
 
     log(`Kensa demo running`);
-    log(`  console   ${httpUrl}/`);
+    log(
+      `  console   ${httpUrl}/   (sign in as admin / ${hub.initialAdminPassword ?? "the password in <data-dir>/hub/admin-password"})`,
+    );
     log(`  API       ${httpUrl}/api/v1   (admin token: ${hub.adminToken})`);
     log(`  MQTT      ${mqttUrl}`);
     log(`  devices   ${agents.length} agents with synthetic cameras at ${opts.fps} fps, model v${version.version}`);

@@ -56,6 +56,11 @@ program
       const hub = await createHub(config);
       const { httpUrl, mqttUrl } = await hub.start();
       console.log(`kensa hub listening: ${httpUrl} (MQTT ${mqttUrl})`);
+      if (hub.initialAdminPassword) {
+        console.log(
+          `first start: sign in to the console as admin / ${hub.initialAdminPassword} (also in the data dir's admin-password)`,
+        );
+      }
       const stop = () => {
         void hub.close().then(() => process.exit(0));
       };
