@@ -1,6 +1,7 @@
-import { lstat, readdir, rm, statfs } from "node:fs/promises";
+import { lstat, rm, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentDatabase, Counter } from "./agent-db.js";
+import { dirSize } from "./dir-size.js";
 import type { Logger } from "./logger.js";
 import type { Outbox } from "./outbox.js";
 
@@ -143,7 +144,7 @@ export class QuotaKeeper {
     );
     // pages on the freelist are reused by the next inserts: count them as room, not as use
     const dbLiveBytes = (pages - free) * pageSize + wal;
-    const bundles = await sizeOf(this.#o.dirs.bundles);
+    const bundles = await dirSize(this.#o.dirs.bundles);
     return {
       mediaBytes,
       dataBytes: mediaBytes + dbLiveBytes + bundles,
@@ -230,20 +231,4 @@ export class QuotaKeeper {
     }
     return this.#o.outbox.drop(seqs);
   }
-}
-
-async function sizeOf(path: string): Promise<number> {
-  let total = 0;
-  let entries: import("node:fs").Dirent[];
-  try {
-    entries = await readdir(path, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = join(path, e.name);
-    if (e.isDirectory()) total += await sizeOf(p);
-    else if (e.isFile()) total += (await lstat(p).catch(() => undefined))?.size ?? 0;
-  }
-  return total;
 }

@@ -1,5 +1,5 @@
-import { lstat, readdir, statfs } from "node:fs/promises";
-import { join } from "node:path";
+import { statfs } from "node:fs/promises";
+import { dirSize } from "../dir-size.js";
 
 export interface DiskUsageSample {
   /** bytes of files under the data dir */
@@ -33,27 +33,11 @@ export class DiskUsage {
   }
 
   async #measure(): Promise<DiskUsageSample> {
-    const [dataDirBytes, fs] = await Promise.all([sizeOf(this.#dir), statfs(this.#dir).catch(() => undefined)]);
+    const [dataDirBytes, fs] = await Promise.all([dirSize(this.#dir), statfs(this.#dir).catch(() => undefined)]);
     return {
       dataDirBytes,
       freeBytes: fs ? fs.bavail * fs.bsize : 0,
       totalBytes: fs ? fs.blocks * fs.bsize : 0,
     };
   }
-}
-
-async function sizeOf(path: string): Promise<number> {
-  let total = 0;
-  let entries: import("node:fs").Dirent[];
-  try {
-    entries = await readdir(path, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = join(path, e.name);
-    if (e.isDirectory()) total += await sizeOf(p);
-    else if (e.isFile()) total += (await lstat(p).catch(() => undefined))?.size ?? 0;
-  }
-  return total;
 }
