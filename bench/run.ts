@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- <section> ...]`: measures Kensa on this machine and writes BENCHMARKS.md
  * and bench/results.json. Never part of `npm test`: numbers are reported, not asserted.
- * Naming sections re-runs only those and keeps the others' last results.
+ * Naming sections re-runs only those and keeps the others' last results; `quality` (hours of
+ * training) runs only when named.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -9,13 +10,15 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { datasetImportSection } from "./datasets.js";
 import { frameToStoredEvent, inferenceLatency } from "./loop-latency.js";
+import { qualitySection } from "./quality.js";
 import { rowsTable, type Section } from "./report.js";
 import { synthSpeedSection } from "./synth.js";
 import { visionSpeedRows } from "./vision-speed.js";
 
-type Producer = () => Promise<{ markdown: string; data: unknown } | null>;
+type Producer = (previousData: unknown) => Promise<{ markdown: string; data: unknown } | null>;
 
-const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer }> = [
+/** `optIn` sections run only when named (they take long); the others run by default. */
+const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optIn?: boolean }> = [
   {
     id: "loop",
     title: "The loop: agent inference and frame → stored event",
@@ -44,6 +47,13 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer }> = 
     command: "npm run bench -- datasets",
     run: datasetImportSection,
   },
+  {
+    id: "quality",
+    title: "Model quality on the real datasets (training from scratch on this machine)",
+    command: "npm run bench -- quality",
+    run: qualitySection,
+    optIn: true,
+  },
 ];
 
 const resultsPath = join(import.meta.dirname, "results.json");
@@ -70,10 +80,10 @@ const machine = {
 };
 const out: Results = { machine, sections: { ...(previous?.sections ?? {}) } };
 for (const s of sections) {
-  if (wanted.length && !wanted.includes(s.id)) continue;
+  if (wanted.length ? !wanted.includes(s.id) : s.optIn) continue;
   console.error(`bench: ${s.id} …`);
   const load = Math.round(loadavg()[0]! * 10) / 10;
-  const r = await s.run();
+  const r = await s.run(previous?.sections[s.id]?.data ?? null);
   if (!r) {
     console.error(`bench: ${s.id} skipped (its inputs are missing)`);
     continue;

@@ -233,6 +233,36 @@ describe.each(list)("dataset formats ($name)", (backend) => {
     expect(await labelsByImage(t.call, b)).toEqual(original);
   });
 
+  it("imagefolder with classFrom regex: the class comes from the file name; a bad rule is refused", async () => {
+    const p = await createProject(t.call, "by-name", "classification", LABELS, ["ok"]);
+    const files = [
+      { path: "IMAGES/scratch_1.jpg", data: await image(31) },
+      { path: "IMAGES/dent_12.png", data: await image(32, "png") },
+      { path: "hold-out/ok_3.jpg", data: await image(33) },
+      { path: "IMAGES/unnamed.jpg", data: await image(34) },
+      { path: "IMAGES/scratch_1.xml", data: txt("<annotation/>") },
+    ];
+    const rule = "regex:([^/]+)_\\d+\\.(jpg|png)$";
+    const r = await importArchive(t.call, p, pack(files, "tar"), { format: "imagefolder", classFrom: rule });
+    expect(r.json.result).toMatchObject({ ok: 3, ignored: 1 });
+    expect(r.json.result?.failed).toEqual([
+      {
+        item: "IMAGES/unnamed.jpg",
+        code: "KENSA_ERR_DATASET_ANNOTATION_INVALID",
+        message: expect.stringContaining("does not match classFrom"),
+      },
+    ]);
+    const m = byItem(await allSamples(t.call, p));
+    expect(m.get("IMAGES/scratch_1.jpg")?.label?.content.classes).toEqual(["scratch"]);
+    expect(m.get("IMAGES/dent_12.png")?.label?.content.classes).toEqual(["dent"]);
+    expect(m.get("hold-out/ok_3.jpg")?.label?.content.classes).toEqual(["ok"]);
+
+    const bad = await importArchive(t.call, p, pack(files, "tar"), { format: "imagefolder", classFrom: "regex:(" });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe("KENSA_ERR_VALIDATION");
+    expect(bad.json.error.message).toContain("classFrom");
+  });
+
   it("yolo: a polygon line (Ultralytics segmentation) becomes a mask", async () => {
     const p = await createProject(t.call, "yolo-seg", "segmentation", LABELS, ["ok"]);
     const files = [

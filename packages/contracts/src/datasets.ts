@@ -251,6 +251,12 @@ export const ImportOptions = Type.Object(
     classMap: Type.Optional(Type.String({ maxLength: 5000 })),
     /** add classes the project lacks to its labels instead of failing their items */
     addClasses: Type.Boolean({ default: false }),
+    /**
+     * imagefolder: where an image's class comes from: `dir` (its top folder) or `regex:<re>`
+     * (capture group 1 of `<re>` on its path, e.g. `regex:([^/]+)_\\d+\\.jpg$` for
+     * `crazing_12.jpg`)
+     */
+    classFrom: Type.String({ default: "dir", maxLength: 500 }),
     /** imagefolder: a PNG `<stem><maskSuffix>.png` beside an image is its mask */
     maskSuffix: Type.String({ default: "_mask", maxLength: 50 }),
     /** masks: the class of masks directly under masks/ (the first non-OK label by default) */

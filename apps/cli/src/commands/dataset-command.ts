@@ -32,6 +32,11 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
       .option("--group-key <rule>", "none | dir | regex:<re> | cluster:<re>:<gap> (see docs/datasets.md)", "none")
       .option("--class-map <pairs>", "rename classes: from=to,from=to")
       .option("--add-classes", "add classes the project lacks instead of failing their items")
+      .option(
+        "--class-from <rule>",
+        "imagefolder: dir (the top folder) | regex:<re> (capture group 1 on the path)",
+        "dir",
+      )
       .option("--mask-suffix <suffix>", "imagefolder: masks are <stem><suffix>.png beside images ('' = same stem)")
       .option("--mask-class <label>", "masks: the class of masks directly under masks/")
       .option("--annotations <file>", "coco: the annotation JSON inside the archive")
@@ -70,6 +75,7 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
       groupKey: o.groupKey,
       classMap: o.classMap,
       addClasses: o.addClasses,
+      classFrom: o.classFrom,
       maskSuffix: o.maskSuffix,
       maskClass: o.maskClass,
       annotations: o.annotations,
@@ -240,6 +246,7 @@ interface ImportFlags extends HubFlags {
   groupKey: string;
   classMap?: string;
   addClasses?: boolean;
+  classFrom: string;
   maskSuffix?: string;
   maskClass?: string;
   annotations?: string;

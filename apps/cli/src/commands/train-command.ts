@@ -12,6 +12,10 @@ interface TrainFlags {
   epochs?: number;
   batchSize?: number;
   input?: string;
+  channels?: string;
+  lr?: number;
+  patience?: number;
+  threads?: number;
   quantize?: boolean;
   seed?: number;
   trainer?: string;
@@ -46,6 +50,10 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
       .option("--epochs <n>", "epochs (upper bound; early stopping may end sooner)", (v) => Number(v))
       .option("--batch-size <n>", "batch size", (v) => Number(v))
       .option("--input <WxH>", "model input size in px, e.g. 128x96")
+      .addOption(new Option("--channels <n>", "model input channels (1 = grayscale)").choices(["1", "3"]))
+      .option("--lr <rate>", "peak learning rate", (v) => Number(v))
+      .option("--patience <n>", "epochs without a better val metric before stopping (0 = never)", (v) => Number(v))
+      .option("--threads <n>", "trainer threads (default: every core)", (v) => Number(v))
       .option("--quantize", "also export an int8 model")
       .option("--seed <n>", "random seed", (v) => Number(v))
       .option("--trainer <name>", "a trainer configured on the hub (default: the project's, else builtin)")
@@ -57,16 +65,19 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
     const hyper: RunHyper = {};
     if (o.epochs !== undefined) hyper.epochs = o.epochs;
     if (o.batchSize !== undefined) hyper.batchSize = o.batchSize;
+    if (o.lr !== undefined) hyper.lr = o.lr;
+    if (o.patience !== undefined) hyper.patience = o.patience;
     if (o.quantize) hyper.quantize = true;
     const body: Parameters<HubClient["createRun"]>[1] = { by: o.by, hyper };
     if (o.snapshot) body.snapshotId = o.snapshot;
     if (o.task) body.task = o.task as "classification";
     if (o.seed !== undefined) body.seed = o.seed;
     if (o.trainer) body.trainer = o.trainer;
-    if (o.input) {
-      const m = /^(\d+)x(\d+)$/.exec(o.input);
-      if (!m) throw new Error(`--input must be WIDTHxHEIGHT, e.g. 128x96, got ${o.input}`);
-      body.input = { width: Number(m[1]), height: Number(m[2]), channels: 3 };
+    if (o.threads !== undefined) body.threads = o.threads;
+    if (o.input || o.channels) {
+      const m = /^(\d+)x(\d+)$/.exec(o.input ?? "");
+      if (!m) throw new Error(`--input must be WIDTHxHEIGHT, e.g. 128x96, got ${o.input ?? "nothing"}`);
+      body.input = { width: Number(m[1]), height: Number(m[2]), channels: o.channels === "1" ? 1 : 3 };
     }
     const run = await client.createRun(o.project, body);
     console.log(`run ${run.id} queued on snapshot ${run.snapshotId.slice(0, 12)} (trainer ${run.trainer.name})`);

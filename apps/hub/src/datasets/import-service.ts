@@ -13,6 +13,7 @@ import { SerialQueue } from "../serial-queue.js";
 import type { ProjectService } from "../services/project-service.js";
 import { newDatasetId } from "./dataset-ids.js";
 import type { FormatRegistry } from "./formats/format-registry.js";
+import { checkClassFromRule } from "./formats/image-folder-format.js";
 import { checkGroupKeyRule } from "./group-key.js";
 import { type ImportProgress, parseClassMap, runImport } from "./import-runner.js";
 
@@ -79,6 +80,7 @@ export class ImportService {
   async start(projectId: string, options: ImportOptions, body: Readable): Promise<DatasetImport> {
     const project = await this.#projects.get(projectId);
     checkGroupKeyRule(options.groupKey);
+    checkClassFromRule(options.classFrom);
     parseClassMap(options.classMap);
     if (options.maskClass && !project.labels.includes(options.maskClass) && !options.addClasses) {
       throw new KensaError(

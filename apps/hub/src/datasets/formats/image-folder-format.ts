@@ -1,3 +1,4 @@
+import { KensaError } from "@kensa/contracts";
 import type { ArchiveEntry } from "../archive/archive-entry.js";
 import {
   type DatasetExporter,
@@ -12,8 +13,40 @@ import {
 import { mergedMask } from "./merged-mask.js";
 
 /**
+ * The class of an image path under `imagefolder`'s `classFrom` rule: `dir` (the top folder) or
+ * `regex:<re>` (capture group 1, else the whole match); null when the path yields none.
+ */
+export function classOfPath(rule: string, path: string): string | null {
+  if (rule === "dir") {
+    const slash = path.indexOf("/");
+    return slash < 0 ? null : path.slice(0, slash);
+  }
+  const m = classRegex(rule).exec(path);
+  return m ? (m[1] ?? m[0]) || null : null;
+}
+
+/** Checks a `classFrom` rule before any work starts. */
+export function checkClassFromRule(rule: string): void {
+  if (rule !== "dir") classRegex(rule);
+}
+
+function classRegex(rule: string): RegExp {
+  const invalid = (why: string) =>
+    new KensaError("KENSA_ERR_VALIDATION", `classFrom "${rule}": ${why}`, {
+      issues: [{ path: "/classFrom", message: why }],
+    });
+  if (!rule.startsWith("regex:")) throw invalid("use dir or regex:<re>");
+  try {
+    return new RegExp(rule.slice(6));
+  } catch (err) {
+    throw invalid((err as Error).message);
+  }
+}
+
+/**
  * `<class>/…/<image>`: the class is the top folder. A PNG `<stem><maskSuffix>.png` beside an
- * image is its mask (magnetic-tile style, with an empty suffix: `x.jpg` + `x.png`).
+ * image is its mask (magnetic-tile style, with an empty suffix: `x.jpg` + `x.png`). With
+ * `classFrom: regex:<re>` the class comes from the path instead (NEU style: `crazing_12.jpg`).
  */
 export const imageFolderImporter: DatasetImporter = {
   type: "imagefolder",
@@ -39,18 +72,19 @@ export const imageFolderImporter: DatasetImporter = {
         plan.ignored++;
         continue;
       }
-      const slash = e.path.indexOf("/");
-      if (slash < 0) {
+      const cls = classOfPath(ctx.options.classFrom, e.path);
+      if (cls === null) {
         plan.failed.push(
           fail(
             e.path,
             "KENSA_ERR_DATASET_ANNOTATION_INVALID",
-            "the image is not inside a class folder (<class>/<image>)",
+            ctx.options.classFrom === "dir"
+              ? "the image is not inside a class folder (<class>/<image>)"
+              : `the path does not match classFrom "${ctx.options.classFrom}"`,
           ),
         );
         continue;
       }
-      const cls = e.path.slice(0, slash);
       const mask = maskOf.get(e.path);
       plan.items.push({
         item: e.path,
