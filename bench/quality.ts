@@ -239,7 +239,7 @@ export async function qualitySection(previousData: unknown) {
     "Splits and commands:",
     "",
     ...results.flatMap((r) => [
-      `- **${r.name}** (${r.trainer}; measured ${r.measuredAt.slice(0, 10)}): split ${r.split}; model p50 latency in the evaluation ${r.latencyP50} ms per image.`,
+      `- **${r.name}** (${r.trainer}; measured ${r.measuredAt.slice(0, 10)}): split ${r.split}; model p50 latency in the evaluation ${r.latencyP50.toFixed(1)} ms per image.`,
       ...r.commands.map((cmd) => `  - \`${cmd}\``),
     ]),
   ].join("\n");

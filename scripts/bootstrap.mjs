@@ -41,3 +41,17 @@ if (existsSync(join(web, "src"))) {
     execSync("npm run build -w @kensa/web", { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
   }
 }
+
+// Devices run the agent bundled into plain JavaScript (apps/agent/dist, see apps/agent/build.mjs);
+// rebuild it when a source it bundles changed, so the bench and `kensa-agent` run current code.
+const agent = join(root, "apps", "agent");
+if (existsSync(join(agent, "src"))) {
+  const bundled = ["apps/agent/src", "packages/contracts/src", "packages/vision/src", "packages/synth/src"]
+    .map((d) => join(root, d))
+    .filter((d) => existsSync(d));
+  const out = join(agent, "dist", "kensa-agent.mjs");
+  if (!existsSync(out) || statSync(out).mtimeMs < Math.max(...bundled.map(newest))) {
+    process.stderr.write("kensa: bundling the agent (apps/agent/dist)\n");
+    execSync("npm run build -w @kensa/agent", { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  }
+}

@@ -15,22 +15,27 @@ export interface AgentProcess {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Starts a real agent process (`apps/agent/src/main.ts`) with a config file written to `configPath`. */
+/**
+ * Starts a real agent process with a config file written to `configPath`: the TypeScript entry
+ * (`apps/agent/src/main.ts` through tsx) by default, or with `built` the installed executable
+ * `apps/agent/bin/kensa-agent.mjs`, which runs the bundled plain-JavaScript agent when it is
+ * up to date (what a device runs).
+ */
 export async function spawnAgent(
   config: Record<string, unknown>,
   configPath: string,
   env: Record<string, string> = {},
+  opts: { built?: boolean } = {},
 ): Promise<AgentProcess> {
   await writeFile(configPath, JSON.stringify(config, null, 2));
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(repoRoot, "apps/agent/src/main.ts"), "--config", configPath],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, KENSA_LOG_LEVEL: "info", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const entry = opts.built
+    ? [join(repoRoot, "apps/agent/bin/kensa-agent.mjs")]
+    : ["--import", "tsx", join(repoRoot, "apps/agent/src/main.ts")];
+  const child = spawn(process.execPath, [...entry, "--config", configPath], {
+    cwd: repoRoot,
+    env: { ...process.env, KENSA_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const logs: Array<Record<string, unknown>> = [];
   let buf = "";
   child.stdout?.on("data", (chunk: Buffer) => {

@@ -1,0 +1,136 @@
+/**
+ * Resident memory of a real agent process with ResNet18 deployed to it, inspecting 400 KB 1080p
+ * frames from a folder source at 10 fps and sending events to an embedded hub: the agent's own
+ * RSS (/proc/<pid>/status), sampled every 250 ms for `seconds` once the model serves frames.
+ * Compared: the bundled JavaScript agent as a device runs it (`kensa-agent`, with the malloc
+ * setting its service unit sets, docs/agent.md), the same without that setting, and the
+ * TypeScript sources through tsx (development).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ModelManifest, StoredEvent } from "@kensa/contracts";
+import { type AgentProcess, spawnAgent, waitFor } from "@kensa/testkit";
+import { percentile } from "@kensa/vision";
+import { buildResNet18, buildResNet18Int8 } from "@kensa/vision/graph";
+import { withBenchHub } from "./datasets.js";
+import type { Row } from "./report.js";
+import { cameraFrames } from "./vision-speed.js";
+
+/** glibc: allocations ≥ 128 KiB are mmapped, so ONNX Runtime's freed load-time buffers go back to the OS */
+export const AGENT_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: "131072" };
+
+interface Variant {
+  label: string;
+  built: boolean;
+  env: Record<string, string>;
+}
+
+const variants: Variant[] = [
+  {
+    label: "bundled agent (kensa-agent), MALLOC_MMAP_THRESHOLD_=131072 as its service unit sets",
+    built: true,
+    env: AGENT_MALLOC_ENV,
+  },
+  { label: "bundled agent (kensa-agent), default glibc malloc", built: true, env: {} },
+  {
+    label: "agent from TypeScript sources through tsx (development), MALLOC_MMAP_THRESHOLD_=131072",
+    built: false,
+    env: AGENT_MALLOC_ENV,
+  },
+];
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+export async function agentMemoryRows(seconds = 30): Promise<Row[]> {
+  if (!existsSync("/proc/self/status")) return [];
+  const frames = await cameraFrames(8);
+  const rows: Row[] = [];
+  for (const [label, model] of [
+    ["ResNet18 fp32 224²", buildResNet18()],
+    ["ResNet18 int8 (QDQ) 224²", await buildResNet18Int8()],
+  ] as const) {
+    for (const v of variants) {
+      if (label.includes("int8") && !v.built) continue;
+      rows.push(await measure(label, model, v, frames, seconds));
+    }
+  }
+  return rows;
+}
+
+async function measure(
+  label: string,
+  model: { onnx: Uint8Array; manifest: ModelManifest },
+  v: Variant,
+  frames: Buffer[],
+  seconds: number,
+): Promise<Row> {
+  return withBenchHub(async ({ url, token, api }) => {
+    const project = await api.createProject({
+      slug: "mem",
+      name: "memory",
+      task: "classification",
+      labels: model.manifest.labels,
+      okLabels: model.manifest.okLabels,
+    });
+    const version = await api.pushModel(project.id, model.onnx, model.manifest);
+    const e = await api.enrollDevice({ projectId: project.id, id: "mem-cam" });
+    const dir = await mkdtemp(join(tmpdir(), "kensa-mem-"));
+    const frameDir = join(dir, "frames");
+    await mkdir(frameDir, { recursive: true });
+    for (const [i, f] of frames.entries()) await writeFile(join(frameDir, `f${i}.jpg`), f);
+    let agent: AgentProcess | undefined;
+    try {
+      agent = await spawnAgent(
+        {
+          deviceId: "mem-cam",
+          hubUrl: e.hubUrl,
+          mqttUrl: e.mqttUrl,
+          dataDir: join(dir, "agent"),
+          sources: [{ id: "line", type: "folder", path: frameDir, fps: 10 }],
+          status: { port: 0 },
+        },
+        join(dir, "agent.json"),
+        { KENSA_DEVICE_SECRET: e.secret, KENSA_LOG_LEVEL: "warn", ...v.env },
+        { built: v.built },
+      );
+      await api.deploy({ modelVersionId: version.id, target: { deviceIds: ["mem-cam"], tags: [] } });
+      const pid = agent.child.pid!;
+      // serving once events arrive (the agent downloaded, verified, loaded and warmed the model)
+      await waitFor(
+        "the agent's first events",
+        async () => {
+          const res = await fetch(`${url}/api/v1/events?deviceId=mem-cam&limit=1`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          return res.ok && ((await res.json()) as { items: StoredEvent[] }).items.length > 0;
+        },
+        { timeoutMs: 120_000, intervalMs: 250 },
+      );
+      await new Promise((r) => setTimeout(r, 3000));
+      const samples: number[] = [];
+      const until = Date.now() + seconds * 1000;
+      while (Date.now() < until) {
+        samples.push(rssOf(pid));
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const round = (x: number) => Math.round(x * 10) / 10;
+      const p95 = percentile(samples, 95);
+      return {
+        name: `resident memory (RSS) of the agent process, ${label} deployed, 400 KB 1080p frames at 10 fps`,
+        unit: "MB",
+        p50: round(percentile(samples, 50)),
+        p95: round(p95),
+        n: samples.length,
+        notes: `target ≤ 200 MB: ${p95 <= 200 ? "met" : "NOT met"} (p95); ${v.label}; folder source, events to an embedded hub; sampled every 250 ms for ${seconds} s after the model served its first frames`,
+      };
+    } finally {
+      await agent?.kill("SIGTERM");
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
