@@ -27,5 +27,7 @@ await build({
     },
   ],
   // ESM output: give bundled CommonJS-style code a require()
-  banner: { js: "import { createRequire as __kensaRequire } from 'node:module'; const require = __kensaRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __kensaRequire } from 'node:module'; const require = __kensaRequire(import.meta.url);",
+  },
 });

@@ -9,7 +9,12 @@ import { fileURLToPath } from "node:url";
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const built = here("../dist/kensa-agent.mjs");
 // sources that go into the bundle; a device install ships dist without them
-const sources = ["../src", "../../../packages/contracts/src", "../../../packages/vision/src", "../../../packages/synth/src"]
+const sources = [
+  "../src",
+  "../../../packages/contracts/src",
+  "../../../packages/vision/src",
+  "../../../packages/synth/src",
+]
   .map(here)
   .filter((d) => existsSync(d));
 const newest = (dir) =>
