@@ -105,7 +105,7 @@ export const qualityCases: QualityCase[] = [
       okLabels: ["MT_Free"],
     },
     importArgs: MT_IMPORT,
-    trainArgs: ["--input", "192x192", "--channels", "1", "--epochs", "40", "--patience", "12"],
+    trainArgs: ["--input", "160x160", "--channels", "1", "--epochs", "24", "--patience", "8"],
     split: "by capture cluster (`num` ids < 60 apart in a class folder), 0.7/0.15/0.15",
     figures: (m) => [
       ["IoU on defect pixels (any defect vs background)", num(m.segmentation!.defect.iou)],
@@ -120,7 +120,7 @@ export const qualityCases: QualityCase[] = [
     dir: "neu_det",
     project: { slug: "neu-det", name: "NEU-DET", task: "detection", labels: NEU, okLabels: [] },
     importArgs: ["--format", "voc"],
-    trainArgs: ["--input", "200x200", "--channels", "1", "--epochs", "60", "--patience", "15"],
+    trainArgs: ["--input", "200x200", "--channels", "1", "--epochs", "40", "--patience", "10"],
     split: "per image, 0.7/0.15/0.15",
     figures: (m) => [
       ["mAP@0.5", num(m.detection!.map50)],
@@ -208,14 +208,17 @@ async function runCase(c: QualityCase): Promise<CaseResult> {
   });
 }
 
-export async function qualitySection(previousData: unknown) {
+export async function qualitySection(previousData: unknown, checkpoint: (data: unknown) => Promise<void>) {
   const wanted = process.env.KENSA_BENCH_QUALITY?.split(",").filter(Boolean);
   const cases = qualityCases.filter((c) => existsSync(join(datasetsRoot, c.dir)) && (!wanted || wanted.includes(c.id)));
   if (cases.length === 0) return null;
   const byId = new Map<string, CaseResult>(
     Array.isArray(previousData) ? (previousData as CaseResult[]).map((r) => [r.id, r]) : [],
   );
-  for (const c of cases) byId.set(c.id, await runCase(c));
+  for (const c of cases) {
+    byId.set(c.id, await runCase(c));
+    await checkpoint([...byId.values()]);
+  }
   const results = qualityCases.map((c) => byId.get(c.id)).filter((r): r is CaseResult => !!r);
   const markdown = [
     "Models trained from scratch by the built-in PyTorch trainer on CPU (every core of this",

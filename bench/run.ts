@@ -15,7 +15,11 @@ import { rowsTable, type Section } from "./report.js";
 import { synthSpeedSection } from "./synth.js";
 import { visionSpeedRows } from "./vision-speed.js";
 
-type Producer = (previousData: unknown) => Promise<{ markdown: string; data: unknown } | null>;
+/** `checkpoint` keeps partial data in results.json, so a long section that is stopped keeps what it finished. */
+type Producer = (
+  previousData: unknown,
+  checkpoint: (data: unknown) => Promise<void>,
+) => Promise<{ markdown: string; data: unknown } | null>;
 
 /** `optIn` sections run only when named (they take long); the others run by default. */
 const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optIn?: boolean }> = [
@@ -83,7 +87,12 @@ for (const s of sections) {
   if (wanted.length ? !wanted.includes(s.id) : s.optIn) continue;
   console.error(`bench: ${s.id} …`);
   const load = Math.round(loadavg()[0]! * 10) / 10;
-  const r = await s.run(previous?.sections[s.id]?.data ?? null);
+  const checkpoint = async (data: unknown) => {
+    const kept = out.sections[s.id];
+    out.sections[s.id] = { id: s.id, title: s.title, command: s.command, markdown: kept?.markdown ?? "", ...kept, data };
+    await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
+  };
+  const r = await s.run(previous?.sections[s.id]?.data ?? null, checkpoint);
   if (!r) {
     console.error(`bench: ${s.id} skipped (its inputs are missing)`);
     continue;

@@ -21,9 +21,11 @@ export interface LoadModelOptions {
   /** threads for one inference; default: the cores this process may use */
   intraOpThreads?: number;
   /**
-   * let ONNX Runtime's worker threads busy-wait between inferences (ORT's own default). Off by
-   * default here: on 2 cores the spinning takes the CPU that JPEG decoding needs, measured
-   * 58 → 64 fps sequential and 64 → 80 fps pipelined for ResNet18 int8 with it off
+   * let ONNX Runtime's worker threads busy-wait between the operators of an inference (ORT's own
+   * default; on by default here too). Off, every parallel operator has to wake a sleeping
+   * worker: measured on 2 cores, ResNet18 fp32 takes 16.7 ms per frame with it off — no better
+   * than one thread — against 8.8 ms with it on (int8: 5.6 vs 3.3 ms). Turn it off where a
+   * second busy process must not lose those cycles (the hub evaluates models beside other work).
    */
   spinning?: boolean;
 }
@@ -43,7 +45,7 @@ export async function loadModel(model: Uint8Array | string, opts: LoadModelOptio
       intraOpNumThreads: opts.intraOpThreads ?? availableParallelism(),
       // frames arrive one at a time; inter-op parallelism only adds thread wake-ups
       executionMode: "sequential",
-      extra: { session: { intra_op: { allow_spinning: opts.spinning ? "1" : "0" } } },
+      extra: { session: { intra_op: { allow_spinning: opts.spinning === false ? "0" : "1" } } },
     };
     session =
       typeof model === "string"
