@@ -254,6 +254,10 @@ describe("status server: push endpoint, status API, annotated frames, /metrics (
     expect(value(s, "kensa_source_up", { source: "sim", type: "synthetic" })).toBe(1);
     expect(value(s, "kensa_outbox_depth")).toBe(p.outbox.depth());
     expect(value(s, "kensa_bundle_info", { pipeline: "default", model_version: "mv-1" })).toBe(1);
+    // the scraped process is this test's, whose resident memory is tens of MB at least
+    expect(second.types.get("process_resident_memory_bytes")).toBe("gauge");
+    expect(value(s, "process_resident_memory_bytes")).toBeGreaterThan(20 * 2 ** 20);
+    expect(value(s, "nodejs_heap_used_bytes")).toBeGreaterThan(0);
   });
 
   it("serves the status page and answers unknown routes with a coded 404", async () => {

@@ -118,5 +118,13 @@ export function renderMetrics(status: AgentStatus, inference: InferenceStats, pu
   ]);
   m.gauge("kensa_data_dir_bytes", "Bytes of files under the data dir.", [{ value: status.disk.dataDirBytes }]);
   m.gauge("kensa_disk_free_bytes", "Bytes available on the data dir's filesystem.", [{ value: status.disk.freeBytes }]);
+  // the process's memory, read at scrape time: resident set (Prometheus' standard name), the JS
+  // heap, and memory outside it held by JS objects (frame buffers)
+  const mem = process.memoryUsage();
+  m.gauge("process_resident_memory_bytes", "Resident memory of the agent process.", [{ value: mem.rss }]);
+  m.gauge("nodejs_heap_used_bytes", "JavaScript heap in use.", [{ value: mem.heapUsed }]);
+  m.gauge("nodejs_external_memory_bytes", "Memory outside the JS heap held by JS objects (buffers).", [
+    { value: mem.external },
+  ]);
   return m.text();
 }
