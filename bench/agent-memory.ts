@@ -2,14 +2,15 @@
  * Resident memory of a real agent process with ResNet18 deployed to it, inspecting 400 KB 1080p
  * frames from a folder source at 10 fps and sending events to an embedded hub: the agent's own
  * RSS (/proc/<pid>/status), sampled every 250 ms for `seconds` once the model serves frames.
- * Compared: the bundled JavaScript agent as a device runs it (`kensa-agent`, with the malloc
- * setting its service unit sets, docs/agent.md), the same without that setting, and the
+ * Compared: the bundled JavaScript agent as a device runs it (`kensa-agent`, with the memory
+ * settings of its service unit, docs/agent.md), the same with default settings, and the
  * TypeScript sources through tsx (development).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { agentServiceEnv } from "@kensa/agent";
 import type { ModelManifest, StoredEvent } from "@kensa/contracts";
 import { type AgentProcess, spawnAgent, waitFor } from "@kensa/testkit";
 import { percentile } from "@kensa/vision";
@@ -18,8 +19,11 @@ import { withBenchHub } from "./datasets.js";
 import type { Row } from "./report.js";
 import { cameraFrames } from "./vision-speed.js";
 
-/** glibc: allocations ≥ 128 KiB are mmapped, so ONNX Runtime's freed load-time buffers go back to the OS */
-export const AGENT_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: "131072" };
+/** the memory settings of the agent's service unit (docs/agent.md) */
+export const AGENT_SERVICE_ENV: Record<string, string> = { ...agentServiceEnv };
+const serviceNote = Object.entries(AGENT_SERVICE_ENV)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(" ");
 
 interface Variant {
   label: string;
@@ -29,15 +33,15 @@ interface Variant {
 
 const variants: Variant[] = [
   {
-    label: "bundled agent (kensa-agent), MALLOC_MMAP_THRESHOLD_=131072 as its service unit sets",
+    label: `bundled agent (kensa-agent) with its service unit's settings: ${serviceNote}`,
     built: true,
-    env: AGENT_MALLOC_ENV,
+    env: AGENT_SERVICE_ENV,
   },
-  { label: "bundled agent (kensa-agent), default glibc malloc", built: true, env: {} },
+  { label: "bundled agent (kensa-agent), default malloc and V8 settings", built: true, env: {} },
   {
-    label: "agent from TypeScript sources through tsx (development), MALLOC_MMAP_THRESHOLD_=131072",
+    label: `agent from TypeScript sources through tsx (development), ${serviceNote}`,
     built: false,
-    env: AGENT_MALLOC_ENV,
+    env: AGENT_SERVICE_ENV,
   },
 ];
 

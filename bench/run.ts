@@ -89,7 +89,14 @@ for (const s of sections) {
   const load = Math.round(loadavg()[0]! * 10) / 10;
   const checkpoint = async (data: unknown) => {
     const kept = out.sections[s.id];
-    out.sections[s.id] = { id: s.id, title: s.title, command: s.command, markdown: kept?.markdown ?? "", ...kept, data };
+    out.sections[s.id] = {
+      id: s.id,
+      title: s.title,
+      command: s.command,
+      markdown: kept?.markdown ?? "",
+      ...kept,
+      data,
+    };
     await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
   };
   const r = await s.run(previous?.sections[s.id]?.data ?? null, checkpoint);

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot, tempDir } from "@kensa/testkit";
 import { describe, expect, it } from "vitest";
+import { agentServiceEnv } from "../src/service-env.js";
 
 // The bundle is what a device runs (docs/agent.md): it must load every module, native addons
 // included, and behave like the sources.
@@ -47,4 +48,13 @@ describe("the bundled agent (dist/kensa-agent.mjs)", () => {
       await dir.remove();
     }
   }, 60_000);
+
+  it("docs/agent.md's service unit sets exactly the agent's service environment", () => {
+    const doc = readFileSync(join(repoRoot, "docs/agent.md"), "utf8");
+    const line = /^Environment=(.+)$/m.exec(doc)?.[1] ?? "";
+    const documented = Object.fromEntries(
+      line.split(/\s+/).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
+    expect(documented).toEqual(agentServiceEnv);
+  });
 });
