@@ -16,6 +16,8 @@ interface TrainFlags {
   lr?: number;
   patience?: number;
   threads?: number;
+  augment?: string;
+  balance?: boolean;
   quantize?: boolean;
   seed?: number;
   trainer?: string;
@@ -54,6 +56,11 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
       .option("--lr <rate>", "peak learning rate", (v) => Number(v))
       .option("--patience <n>", "epochs without a better val metric before stopping (0 = never)", (v) => Number(v))
       .option("--threads <n>", "trainer threads (default: every core)", (v) => Number(v))
+      .option(
+        "--augment <list>",
+        `augmentations to turn on, or off with a leading '-': ${AUGMENTS.join(",")} (e.g. vflip,-noise)`,
+      )
+      .option("--no-balance", "sample the classes as they come instead of class-balanced")
       .option("--quantize", "also export an int8 model")
       .option("--seed <n>", "random seed", (v) => Number(v))
       .option("--trainer <name>", "a trainer configured on the hub (default: the project's, else builtin)")
@@ -61,13 +68,14 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
       .option("--no-wait", "start the run and print its id without following it")
       .option("--no-gate", "do not wait for the gate's decision after training"),
   ).action(async (o: TrainFlags) => {
-    const client = hubClientFrom(o);
     const hyper: RunHyper = {};
     if (o.epochs !== undefined) hyper.epochs = o.epochs;
     if (o.batchSize !== undefined) hyper.batchSize = o.batchSize;
     if (o.lr !== undefined) hyper.lr = o.lr;
     if (o.patience !== undefined) hyper.patience = o.patience;
     if (o.quantize) hyper.quantize = true;
+    if (o.augment) hyper.augment = parseAugment(o.augment);
+    if (o.balance === false) hyper.balanceClasses = false;
     const body: Parameters<HubClient["createRun"]>[1] = { by: o.by, hyper };
     if (o.snapshot) body.snapshotId = o.snapshot;
     if (o.task) body.task = o.task as "classification";
@@ -79,6 +87,8 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
       if (!m) throw new Error(`--input must be WIDTHxHEIGHT, e.g. 128x96, got ${o.input ?? "nothing"}`);
       body.input = { width: Number(m[1]), height: Number(m[2]), channels: o.channels === "1" ? 1 : 3 };
     }
+    // flags are checked above, before anything reaches the hub
+    const client = hubClientFrom(o);
     const run = await client.createRun(o.project, body);
     console.log(`run ${run.id} queued on snapshot ${run.snapshotId.slice(0, 12)} (trainer ${run.trainer.name})`);
     if (!o.wait) return;
@@ -145,6 +155,25 @@ async function follow(client: HubClient, started: TrainingRun, o: TrainFlags): P
     } else console.log("the gate has not decided yet; see kensa model show later");
   }
   return trainExit.succeeded;
+}
+
+const AUGMENTS = ["hflip", "vflip", "rotate", "brightnessContrast", "noise", "crop"] as const;
+
+/** `vflip,-noise` → `{ vflip: true, noise: false }`; unknown names are an error naming the known ones. */
+export function parseAugment(list: string): NonNullable<RunHyper["augment"]> {
+  const out: Record<string, boolean> = {};
+  for (const raw of list
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    const off = raw.startsWith("-");
+    const name = off ? raw.slice(1) : raw;
+    if (!(AUGMENTS as readonly string[]).includes(name)) {
+      throw new Error(`--augment: unknown augmentation "${name}"; known: ${AUGMENTS.join(", ")}`);
+    }
+    out[name] = !off;
+  }
+  return out;
 }
 
 function progressText(run: TrainingRun): string {
