@@ -95,23 +95,30 @@ export const qualityCases: QualityCase[] = [
   },
   {
     id: "mt-seg",
-    name: "Magnetic tile, defect segmentation (U-Net)",
+    name: "Magnetic tile, defect segmentation (U-Net, defect vs background)",
     dir: "magnetic_tile",
     project: {
       slug: "mt-seg",
       name: "Magnetic tile segmentation",
       task: "segmentation",
-      labels: MT,
-      okLabels: ["MT_Free"],
+      labels: ["background", "defect"],
+      okLabels: ["background"],
     },
-    importArgs: MT_IMPORT,
-    trainArgs: ["--input", "160x160", "--channels", "1", "--epochs", "24", "--patience", "8"],
+    // one defect class: the pixels of five defect types in 388 masks are too few to learn
+    // five separate classes from scratch; the figure asked for is defect-vs-background IoU
+    importArgs: [
+      ...MT_IMPORT,
+      "--class-map",
+      `MT_Free=background,${MT.slice(1)
+        .map((l) => `${l}=defect`)
+        .join(",")}`,
+    ],
+    trainArgs: ["--input", "160x160", "--channels", "1", "--epochs", "30", "--patience", "10", "--augment", "vflip"],
     split: "by capture cluster (`num` ids < 60 apart in a class folder), 0.7/0.15/0.15",
     figures: (m) => [
-      ["IoU on defect pixels (any defect vs background)", num(m.segmentation!.defect.iou)],
+      ["IoU on defect pixels (defect vs background)", num(m.segmentation!.defect.iou)],
       ["Dice on defect pixels", num(m.segmentation!.defect.dice)],
       ["pixel AUROC", num(m.segmentation!.pixelAuroc)],
-      ["mean IoU over defect types", num(m.segmentation!.miou)],
     ],
   },
   {
