@@ -9,7 +9,7 @@
  * keeps the others' last results.
  */
 import { existsSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import type { EvaluationMetrics, Project, TrainingRun } from "@kensa/contracts";
 import { datasetsRoot, kensa, withBenchHub } from "./datasets.js";
@@ -113,7 +113,7 @@ export const qualityCases: QualityCase[] = [
         .map((l) => `${l}=defect`)
         .join(",")}`,
     ],
-    trainArgs: ["--input", "160x160", "--channels", "1", "--epochs", "30", "--patience", "10", "--augment", "vflip"],
+    trainArgs: ["--input", "160x160", "--channels", "1", "--epochs", "45", "--patience", "12", "--augment", "vflip"],
     split: "by capture cluster (`num` ids < 60 apart in a class folder), 0.7/0.15/0.15",
     figures: (m) => [
       ["IoU on defect pixels (defect vs background)", num(m.segmentation!.defect.iou)],
@@ -127,7 +127,7 @@ export const qualityCases: QualityCase[] = [
     dir: "neu_det",
     project: { slug: "neu-det", name: "NEU-DET", task: "detection", labels: NEU, okLabels: [] },
     importArgs: ["--format", "voc"],
-    trainArgs: ["--input", "200x200", "--channels", "1", "--epochs", "40", "--patience", "10"],
+    trainArgs: ["--input", "200x200", "--channels", "1", "--epochs", "100", "--patience", "20"],
     split: "per image, 0.7/0.15/0.15",
     figures: (m) => [
       ["mAP@0.5", num(m.detection!.map50)],
@@ -150,6 +150,8 @@ interface CaseResult {
   trainer: string;
   latencyP50: number;
   measuredAt: string;
+  /** 1-min load average when the case started: anything else running stretches wall times */
+  load?: number;
 }
 
 const shown = (a: string) => (a === "" || /[()\\^$|*?[\]]/.test(a) ? `'${a}'` : a);
@@ -165,6 +167,7 @@ async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs: nu
 }
 
 async function runCase(c: QualityCase): Promise<CaseResult> {
+  const load = Math.round(loadavg()[0]! * 10) / 10;
   return withBenchHub(async ({ url, token, api }) => {
     const hubArgs = ["--hub", url, "--token", token];
     const project: Project = await api.createProject({ ...c.project });
@@ -196,7 +199,7 @@ async function runCase(c: QualityCase): Promise<CaseResult> {
       id: c.id,
       name: c.name,
       commands: [
-        `kensa project create --slug ${c.project.slug} --task ${c.project.task} --labels ${c.project.labels.join(",")}${c.project.okLabels.length ? ` --ok-labels ${c.project.okLabels.join(",")}` : ""}`,
+        `kensa project create --slug ${c.project.slug} --name ${JSON.stringify(c.project.name)} --task ${c.project.task} --labels ${c.project.labels.join(",")}${c.project.okLabels.length ? ` --ok-labels ${c.project.okLabels.join(",")}` : ""}`,
         `kensa dataset import ${dataset} ${c.importArgs.map(shown).join(" ")} --project <id>`,
         `kensa dataset snapshot --project <id> --seed ${SNAPSHOT_SEED}`,
         `kensa train --project <id> --snapshot <snapshot> ${train.join(" ")}`,
@@ -211,6 +214,7 @@ async function runCase(c: QualityCase): Promise<CaseResult> {
       trainer: run.trainer.version ?? run.trainer.name,
       latencyP50: m.latency.p50,
       measuredAt: new Date().toISOString(),
+      load,
     };
   });
 }
@@ -249,7 +253,7 @@ export async function qualitySection(previousData: unknown, checkpoint: (data: u
     "Splits and commands:",
     "",
     ...results.flatMap((r) => [
-      `- **${r.name}** (${r.trainer}; measured ${r.measuredAt.slice(0, 10)}): split ${r.split}; model p50 latency in the evaluation ${r.latencyP50.toFixed(1)} ms per image.`,
+      `- **${r.name}** (${r.trainer}; measured ${r.measuredAt.slice(0, 16).replace("T", " ")} UTC${r.load !== undefined ? `, 1-min load average ${r.load} at the start` : ""}): split ${r.split}; model p50 latency in the evaluation ${r.latencyP50.toFixed(1)} ms per image.`,
       ...r.commands.map((cmd) => `  - \`${cmd}\``),
     ]),
   ].join("\n");
