@@ -82,7 +82,7 @@ export const qualityCases: QualityCase[] = [
       okLabels: ["MT_Free"],
     },
     importArgs: MT_IMPORT,
-    trainArgs: ["--input", "160x160", "--channels", "1", "--epochs", "50", "--patience", "15", "--augment", "vflip"],
+    trainArgs: ["--input", "160x160", "--channels", "1", "--epochs", "50", "--patience", "15"],
     split: "by capture cluster (`num` ids < 60 apart in a class folder), 0.7/0.15/0.15",
     figures: (m) => {
       const dt = defectTypeAccuracy(m, ["MT_Free"]);
