@@ -3,23 +3,15 @@ import { commandWorks, needService, waitFor } from "@kensa/testkit";
 import sharp from "sharp";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MjpegSourceConfig } from "../src/config.js";
-import type { Frame, FrameSource, RestartInfo } from "../src/sources/frame-source.js";
+import type { FrameSource } from "../src/sources/frame-source.js";
 import { createSource } from "../src/sources/source-registry.js";
 import { renderJpegs } from "./helpers/frames.js";
 import { type MjpegServer, startMjpegServer } from "./helpers/mjpeg-server.js";
 import { childrenOf } from "./helpers/procs.js";
+import { watchSource } from "./helpers/source-events.js";
 
 function mjpeg(extra: Record<string, unknown>): FrameSource {
   return createSource(parseWith(MjpegSourceConfig, { id: "cam", type: "mjpeg", ...extra }, "KENSA_ERR_CONFIG_INVALID"));
-}
-
-function watch(source: FrameSource) {
-  const w = { frames: [] as Frame[], restarts: [] as RestartInfo[], stalled: 0, reconnected: 0 };
-  source.on("frame", (f) => w.frames.push(f));
-  source.on("restart", (r) => w.restarts.push(r));
-  source.on("stalled", () => w.stalled++);
-  source.on("reconnected", () => w.reconnected++);
-  return w;
 }
 
 describe("mjpeg source, native reader (real HTTP)", () => {
@@ -33,7 +25,7 @@ describe("mjpeg source, native reader (real HTTP)", () => {
   const run = (source: FrameSource) => {
     cleanup.unshift(() => source.stop());
     source.start();
-    return watch(source);
+    return watchSource(source);
   };
 
   beforeAll(async () => {
@@ -96,7 +88,7 @@ describe.skipIf(skipFfmpeg)("mjpeg source, ffmpeg reader (real ffmpeg, real HTTP
   it("decodes the stream through ffmpeg at a capped fps and leaves no ffmpeg behind", async () => {
     const server = await startMjpegServer({ frames: await renderJpegs(6, 96, 64), fps: 25 });
     const source = mjpeg({ url: server.url, reader: "ffmpeg", fps: 5 });
-    const w = watch(source);
+    const w = watchSource(source);
     try {
       source.start();
       await waitFor("frames through ffmpeg", () => w.frames.length >= 4, { timeoutMs: 10_000 });

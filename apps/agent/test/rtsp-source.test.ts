@@ -6,9 +6,10 @@ import { commandWorks, needService, waitFor } from "@kensa/testkit";
 import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
 import { RtspSourceConfig } from "../src/config.js";
-import type { Frame, FrameSource, RestartInfo } from "../src/sources/frame-source.js";
+import type { FrameSource } from "../src/sources/frame-source.js";
 import { createSource } from "../src/sources/source-registry.js";
 import { childrenOf } from "./helpers/procs.js";
+import { watchSource } from "./helpers/source-events.js";
 
 // A real RTSP server: GStreamer's rtsp-server library through Debian's python3-gi
 // (helpers/rtsp_server.py), serving RTP/JPEG the way many IP cameras do.
@@ -68,15 +69,6 @@ function rtsp(extra: Record<string, unknown>): FrameSource {
   return createSource(parseWith(RtspSourceConfig, { id: "door", type: "rtsp", ...extra }, "KENSA_ERR_CONFIG_INVALID"));
 }
 
-function collect(source: FrameSource) {
-  const c = { frames: [] as Frame[], restarts: [] as RestartInfo[], stalled: 0, reconnected: 0 };
-  source.on("frame", (f) => c.frames.push(f));
-  source.on("restart", (r) => c.restarts.push(r));
-  source.on("stalled", () => c.stalled++);
-  source.on("reconnected", () => c.reconnected++);
-  return c;
-}
-
 describe.skipIf(skip)("rtsp source (real RTSP server, real ffmpeg)", () => {
   const cleanup: Array<() => Promise<void>> = [];
   afterEach(async () => {
@@ -88,7 +80,7 @@ describe.skipIf(skip)("rtsp source (real RTSP server, real ffmpeg)", () => {
     cleanup.push(() => server.stop());
     const source = rtsp({ url: server.url(), fps: 5 });
     cleanup.unshift(() => source.stop());
-    const c = collect(source);
+    const c = watchSource(source);
     const started = performance.now();
     source.start();
     await waitFor("8 frames", () => c.frames.length >= 8, { timeoutMs: 15_000 });
@@ -107,7 +99,7 @@ describe.skipIf(skip)("rtsp source (real RTSP server, real ffmpeg)", () => {
     cleanup.push(() => server.stop());
     const source = rtsp({ url: server.url(), stallTimeoutMs: 4000, restart: { backoffMs: 200, backoffMaxMs: 400 } });
     cleanup.unshift(() => source.stop());
-    const c = collect(source);
+    const c = watchSource(source);
     source.start();
     await waitFor("frames", () => c.frames.length >= 5, { timeoutMs: 15_000 });
     await server.stop();
@@ -124,13 +116,13 @@ describe.skipIf(skip)("rtsp source (real RTSP server, real ffmpeg)", () => {
     cleanup.push(() => server.stop());
     const good = rtsp({ url: server.url("admin:s3cret") });
     cleanup.unshift(() => good.stop());
-    const g = collect(good);
+    const g = watchSource(good);
     good.start();
     await waitFor("frames with the right password", () => g.frames.length >= 3, { timeoutMs: 15_000 });
 
     const bad = rtsp({ url: server.url("admin:hunter2"), restart: { backoffMs: 100 } });
     cleanup.unshift(() => bad.stop());
-    const b = collect(bad);
+    const b = watchSource(bad);
     bad.start();
     await waitFor("an error", () => b.restarts[0], { timeoutMs: 10_000 });
     expect(b.restarts[0]?.error.code).toBe("KENSA_ERR_SOURCE_FAILED");
@@ -143,7 +135,7 @@ describe.skipIf(skip)("rtsp source (real RTSP server, real ffmpeg)", () => {
     const server = await startRtspServer(await freePort(), 10);
     cleanup.push(() => server.stop());
     const source = rtsp({ url: server.url() });
-    const c = collect(source);
+    const c = watchSource(source);
     source.start();
     await waitFor("frames", () => c.frames.length >= 2, { timeoutMs: 15_000 });
     await source.stop();
