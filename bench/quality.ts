@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import type { EvaluationMetrics, Project, TrainingRun } from "@kensa/contracts";
+import { waitFor } from "@kensa/testkit";
 import { datasetsRoot, kensa, withBenchHub } from "./datasets.js";
 import { table } from "./report.js";
 
@@ -156,16 +157,6 @@ interface CaseResult {
 
 const shown = (a: string) => (a === "" || /[()\\^$|*?[\]]/.test(a) ? `'${a}'` : a);
 
-async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
-
 async function runCase(c: QualityCase): Promise<CaseResult> {
   const load = Math.round(loadavg()[0]! * 10) / 10;
   return withBenchHub(async ({ url, token, api }) => {
@@ -183,16 +174,16 @@ async function runCase(c: QualityCase): Promise<CaseResult> {
     const run = runs.find((r) => r.status === "succeeded") as TrainingRun;
     if (!run?.modelVersionId) throw new Error(`${c.id}: no succeeded run`);
     const modelId = run.modelVersionId;
-    const evaluation = await until(
+    const evaluation = await waitFor(
       `${c.id} evaluation`,
       async () => {
         const d = await api.modelDetails(modelId);
         const ev = d.evaluations.find((e) => e.snapshotId === snap.id);
-        if (ev?.status === "failed") throw new Error(`${c.id}: evaluation failed: ${ev.error?.message}`);
-        return ev?.status === "succeeded" ? ev : null;
+        return ev?.status === "succeeded" || ev?.status === "failed" ? ev : null;
       },
-      30 * 60_000,
+      { timeoutMs: 30 * 60_000, intervalMs: 2000 },
     );
+    if (evaluation.status === "failed") throw new Error(`${c.id}: evaluation failed: ${evaluation.error?.message}`);
     const m = evaluation.metrics!;
     const dataset = `../shared/datasets/${c.dir}`;
     return {

@@ -2,7 +2,7 @@
 // fresh clone. Plain JavaScript on purpose: it runs before tsx exists.
 import { execSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dirname, "..");
@@ -27,15 +27,11 @@ if (have !== want || want === "") {
 
 // The hub serves the console from apps/web/dist: build it when it is missing or older than its
 // sources, so `npm start` shows the console on a fresh clone.
+const { bundleIsFresh, newestMtime } = await import("../apps/agent/bundle-freshness.mjs");
 const web = join(root, "apps", "web");
 const built = join(web, "dist", "index.html");
-const newest = (dir) =>
-  readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
-    const p = join(dir, e.name);
-    return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }, 0);
 if (existsSync(join(web, "src"))) {
-  const sources = Math.max(newest(join(web, "src")), statSync(join(web, "package.json")).mtimeMs);
+  const sources = Math.max(newestMtime(join(web, "src")), statSync(join(web, "package.json")).mtimeMs);
   if (!existsSync(built) || statSync(built).mtimeMs < sources) {
     process.stderr.write("kensa: building the web console (apps/web)\n");
     execSync("npm run build -w @kensa/web", { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
@@ -44,14 +40,7 @@ if (existsSync(join(web, "src"))) {
 
 // Devices run the agent bundled into plain JavaScript (apps/agent/dist, see apps/agent/build.mjs);
 // rebuild it when a source it bundles changed, so the bench and `kensa-agent` run current code.
-const agent = join(root, "apps", "agent");
-if (existsSync(join(agent, "src"))) {
-  const bundled = ["apps/agent/src", "packages/contracts/src", "packages/vision/src", "packages/synth/src"]
-    .map((d) => join(root, d))
-    .filter((d) => existsSync(d));
-  const out = join(agent, "dist", "kensa-agent.mjs");
-  if (!existsSync(out) || statSync(out).mtimeMs < Math.max(...bundled.map(newest))) {
-    process.stderr.write("kensa: bundling the agent (apps/agent/dist)\n");
-    execSync("npm run build -w @kensa/agent", { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-  }
+if (existsSync(join(root, "apps", "agent", "src")) && !bundleIsFresh()) {
+  process.stderr.write("kensa: bundling the agent (apps/agent/dist)\n");
+  execSync("npm run build -w @kensa/agent", { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
 }

@@ -1,8 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot, tempDir } from "@kensa/testkit";
 import { describe, expect, it } from "vitest";
+// @ts-expect-error plain JavaScript module shared with the launcher and bootstrap
+import { bundleIsFresh } from "../bundle-freshness.mjs";
 import { agentServiceEnv } from "../src/service-env.js";
 
 // The bundle is what a device runs (docs/agent.md): it must load every module, native addons
@@ -48,6 +50,21 @@ describe("the bundled agent (dist/kensa-agent.mjs)", () => {
       await dir.remove();
     }
   }, 60_000);
+
+  it("the bundle counts as stale once a source it bundles is newer, and fresh again after a build", () => {
+    const build = spawnSync(process.execPath, ["apps/agent/build.mjs"], { cwd: repoRoot, encoding: "utf8" });
+    expect(build.status, build.stderr).toBe(0);
+    expect(bundleIsFresh()).toBe(true);
+    const source = join(repoRoot, "packages/vision/src/index.ts");
+    const { atime, mtime } = statSync(source);
+    try {
+      utimesSync(source, atime, new Date(Date.now() + 60_000));
+      expect(bundleIsFresh()).toBe(false);
+    } finally {
+      utimesSync(source, atime, mtime);
+    }
+    expect(bundleIsFresh()).toBe(true);
+  });
 
   it("docs/agent.md's service unit sets exactly the agent's service environment", () => {
     const doc = readFileSync(join(repoRoot, "docs/agent.md"), "utf8");
