@@ -20,6 +20,8 @@ export interface Section {
   date?: string;
   /** 1-min load average when the section started: other work on the machine skews figures */
   load?: number;
+  /** the CPU it ran on: machines of one kind differ (sections kept from older runs keep theirs) */
+  cpu?: string;
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
+import { agentMemoryRows } from "./agent-memory.js";
 import { datasetImportSection } from "./datasets.js";
 import { frameToStoredEvent, inferenceLatency } from "./loop-latency.js";
 import { qualitySection } from "./quality.js";
@@ -42,6 +43,15 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optI
     run: async () => {
       const rows = await visionSpeedRows();
       return { markdown: rowsTable(rows), data: rows };
+    },
+  },
+  {
+    id: "memory",
+    title: "Agent resident memory with ResNet18 deployed (a real agent process)",
+    command: "npm run bench -- memory",
+    run: async () => {
+      const rows = await agentMemoryRows();
+      return rows.length ? { markdown: rowsTable(rows), data: rows } : null;
     },
   },
   { id: "synth", title: "Synthetic camera speed", command: "npm run bench -- synth", run: synthSpeedSection },
@@ -104,7 +114,15 @@ for (const s of sections) {
     console.error(`bench: ${s.id} skipped (its inputs are missing)`);
     continue;
   }
-  out.sections[s.id] = { id: s.id, title: s.title, command: s.command, date: new Date().toISOString(), load, ...r };
+  out.sections[s.id] = {
+    id: s.id,
+    title: s.title,
+    command: s.command,
+    date: new Date().toISOString(),
+    load,
+    cpu: machine.cpu,
+    ...r,
+  };
 }
 await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
 
@@ -113,7 +131,7 @@ const body = sections
   .filter((s): s is Section => !!s)
   .map(
     (s) =>
-      `## ${s.title}\n\nMeasured ${s.date} (1-min load average ${s.load ?? "?"} at the start) · re-run: \`${s.command}\`\n\n${s.markdown}\n`,
+      `## ${s.title}\n\nMeasured ${s.date} on ${s.cpu ?? "?"} (1-min load average ${s.load ?? "?"} at the start) · re-run: \`${s.command}\`\n\n${s.markdown}\n`,
   )
   .join("\n");
 const md = `# Benchmarks
@@ -121,7 +139,9 @@ const md = `# Benchmarks
 Written by \`npm run bench\` (bench/run.ts); do not edit by hand. Latencies are medians (p50)
 and 95th percentiles over n samples; references are named beside each row.
 
-Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}.
+Machine of the latest run: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}.
+Machines of one kind differ in CPU (and in speed by up to 2× on one thread), so each section
+names the CPU it was measured on; compare figures within a section.
 
 ${body}`;
 await writeFile(join(import.meta.dirname, "..", "BENCHMARKS.md"), md);

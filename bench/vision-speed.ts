@@ -1,7 +1,7 @@
 /**
  * Vision speed on camera-sized frames: JPEG bytes → result for ResNet18 (fp32 and int8) and
- * U-Nets, sustained throughput with decode and inference pipelined, and the resident memory of
- * a real agent process with ResNet18 deployed (agent-memory.ts).
+ * U-Nets, and sustained throughput with decode and inference pipelined (the agent's resident
+ * memory is its own section: agent-memory.ts).
  * `node --import tsx bench/vision-speed.ts` prints the rows; bench/run.ts calls
  * visionSpeedRows(). Numbers are reported, never asserted.
  */
@@ -11,7 +11,6 @@ import type { ModelManifest } from "@kensa/contracts";
 import { Inferencer, percentile } from "@kensa/vision";
 import { buildResNet18, buildResNet18Int8, buildUNet, buildUNetInt8 } from "@kensa/vision/graph";
 import sharp from "sharp";
-import { agentMemoryRows } from "./agent-memory.js";
 
 export interface Row {
   name: string;
@@ -89,7 +88,6 @@ export async function visionSpeedRows(): Promise<Row[]> {
 
   const rows: Row[] = [await decodeRow(resnet.onnx, resnet.manifest, frames, frameNote)];
   for (const m of models) rows.push(...(await latencyRows(m, frames, frameNote)));
-  rows.push(...(await agentMemoryRows()));
   // the machine may be shared: what else ran says how far to trust the figures
   const contention = `1-min load average ${load0.toFixed(2)} before the bench on ${availableParallelism()} cores`;
   for (const r of rows) r.notes = `${r.notes}; ${contention}`;

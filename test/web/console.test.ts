@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Deployment, Device, Event, Incident, ModelVersion } from "@kensa/contracts";
 import { topics } from "@kensa/contracts";
@@ -242,6 +244,86 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     await screenshot(page, "device-desktop", { docs: true });
   });
 
+  /** A device's finding as the agent sends it: the event over its own MQTT credentials, then its frame. */
+  async function sendIncident(projectId: string, secret: string, event: Event, jpeg: Uint8Array): Promise<Incident> {
+    const device = await mqtt.connectAsync(mqttUrl, {
+      clientId: event.deviceId,
+      username: event.deviceId,
+      password: secret,
+      reconnectPeriod: 0,
+    });
+    await device.publishAsync(topics.events(event.deviceId), JSON.stringify(event), { qos: 1 });
+    await device.endAsync();
+    const incident = await waitFor(`the incident of ${event.id}`, async () =>
+      (await api.listIncidents({ projectId })).items.find((i) => i.eventId === event.id),
+    );
+    const media = await fetch(`${url}/api/v1/events/${event.id}/media`, {
+      method: "PUT",
+      headers: {
+        authorization: `Basic ${Buffer.from(`${event.deviceId}:${secret}`).toString("base64")}`,
+        "content-type": "image/jpeg",
+      },
+      body: new Uint8Array(jpeg),
+    });
+    expect(media.status).toBe(201);
+    return incident;
+  }
+
+  it("draws a segmentation region by its outline over the frame", async () => {
+    const seg = await api.createProject({
+      slug: "line-3-cracks",
+      name: "Line 3 cracks",
+      task: "segmentation",
+      labels: ["background", "crack"],
+      okLabels: ["background"],
+      rule: { type: "threshold", labels: ["crack"], minScore: 0.5 },
+      notifications: { email: [], webhooks: [], cooldownSec: 0 },
+    });
+    const enrolled = await api.enrollDevice({ projectId: seg.id, id: "seg-1", tags: [] });
+    const frame = await renderFrame(4, { seed: 9, width: 640, height: 480, defectRate: 0 });
+    // a crack along a diagonal, as the agent's tracer sends it (clockwise, frame px)
+    const outline: Array<[number, number]> = [
+      [100, 100],
+      [140, 100],
+      [420, 380],
+      [380, 380],
+    ];
+    const event: Event = {
+      v: 1,
+      id: "evt-seg-1-0000001",
+      seq: 1,
+      deviceId: "seg-1",
+      pipeline: "default",
+      sourceId: "camera",
+      ts: new Date().toISOString(),
+      bundle: { sha256: "b".repeat(64), modelVersionId: "segmenter-under-test" },
+      frame: { width: frame.width, height: frame.height, meta: {} },
+      result: {
+        task: "segmentation",
+        regions: [{ label: "crack", area: 11200, maskArea: 70, box: [100, 100, 320, 280], score: 0.8, outline }],
+        finding: true,
+      },
+      latencyMs: { preprocess: 1, inference: 1, total: 2 },
+      media: true,
+    };
+    const incident = await sendIncident(seg.id, enrolled.secret, event, frame.jpeg);
+    const page = await newPage(PHONE);
+    await signIn(page, `/incidents/${incident.id}`, people.site.username, people.site.password);
+    const img = page.getByRole("img", { name: /^Frame from seg-1/ });
+    await img.waitFor({ timeout: 15_000 });
+    const polygons = page.getByTestId("frame-overlay").locator("polygon");
+    await expect.poll(() => polygons.count()).toBe(1);
+    expect(await page.getByTestId("frame-overlay").locator("rect").count()).toBe(0);
+    const shown = (await img.boundingBox())!;
+    const scale = shown.width / frame.width;
+    const drawn = (await polygons.first().boundingBox())!;
+    // the polygon spans the outline's extent, 100..420 × 100..380, scaled (its 2 px stroke aside)
+    expect(Math.abs(drawn.x + drawn.width / 2 - (shown.x + 260 * scale))).toBeLessThan(1.5);
+    expect(Math.abs(drawn.y + drawn.height / 2 - (shown.y + 240 * scale))).toBeLessThan(1.5);
+    expect(Math.abs(drawn.width - 2 - 320 * scale)).toBeLessThan(2);
+    expect(Math.abs(drawn.height - 2 - 280 * scale)).toBeLessThan(2);
+  });
+
   it("draws a detector's boxes over the frame, scaled to the picture on a phone", async () => {
     const det = await api.createProject({
       slug: "line-2-scratches",
@@ -278,27 +360,7 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
       latencyMs: { preprocess: 1, inference: 1, total: 2 },
       media: true,
     };
-    const device = await mqtt.connectAsync(mqttUrl, {
-      clientId: "det-1",
-      username: "det-1",
-      password: enrolled.secret,
-      reconnectPeriod: 0,
-    });
-    await device.publishAsync(topics.events("det-1"), JSON.stringify(event), { qos: 1 });
-    await device.endAsync();
-    const incident = await waitFor(
-      "the detection incident",
-      async () => (await api.listIncidents({ projectId: det.id })).items[0],
-    );
-    const media = await fetch(`${url}/api/v1/events/${event.id}/media`, {
-      method: "PUT",
-      headers: {
-        authorization: `Basic ${Buffer.from(`det-1:${enrolled.secret}`).toString("base64")}`,
-        "content-type": "image/jpeg",
-      },
-      body: new Uint8Array(frame.jpeg),
-    });
-    expect(media.status).toBe(201);
+    const incident = await sendIncident(det.id, enrolled.secret, event, frame.jpeg);
 
     const page = await newPage(PHONE);
     await signIn(page, `/incidents/${incident.id}`, people.site.username, people.site.password);
@@ -320,6 +382,35 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     }
     await page.getByRole("list", { name: "Scores" }).getByText("scratch").first().waitFor();
     await screenshot(page, "incident-detection-phone", { docs: true });
+
+    // the device's clip arrives later: the open page shows it live, and it plays (H.264 MP4)
+    const clipFile = join(dir.path, "clip.mp4");
+    execFileSync("ffmpeg", [
+      ...["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2"],
+      ...["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", clipFile],
+    ]);
+    const clip = await fetch(`${url}/api/v1/events/${event.id}/clip?durationMs=2000&frames=20`, {
+      method: "PUT",
+      headers: {
+        authorization: `Basic ${Buffer.from(`det-1:${enrolled.secret}`).toString("base64")}`,
+        "content-type": "video/mp4",
+      },
+      body: new Uint8Array(readFileSync(clipFile)),
+    });
+    expect(clip.status).toBe(201);
+    const video = page.getByLabel("Clip around the incident");
+    await video.waitFor({ timeout: 15_000 });
+    const duration = await video.evaluate(
+      (v: HTMLVideoElement) =>
+        new Promise<number>((resolve, reject) => {
+          if (v.readyState >= 1) return resolve(v.duration);
+          v.addEventListener("loadedmetadata", () => resolve(v.duration), { once: true });
+          v.addEventListener("error", () => reject(new Error(`video error ${v.error?.code}`)), { once: true });
+        }),
+    );
+    expect(duration).toBeGreaterThan(1.5);
+    expect(duration).toBeLessThan(2.5);
+    await page.getByText("2.0 s").waitFor();
 
     // relabel: the corrected label comes from the project's schema, two taps and a save
     await page.getByRole("button", { name: "Relabel" }).tap();

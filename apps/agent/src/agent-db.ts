@@ -55,6 +55,10 @@ const addedColumns: Array<{ table: string; column: string; ddl: string }> = [
   { table: "media", column: "bytes", ddl: "INTEGER NOT NULL DEFAULT 0" },
   // set once uploaded: the file stays as the local ring buffer until the media quota evicts it
   { table: "media", column: "uploaded_at", ddl: "INTEGER" },
+  // incident clips go to the hub: pending → uploaded, or refused (kept on the device either way)
+  { table: "clips", column: "upload", ddl: "TEXT NOT NULL DEFAULT 'pending'" },
+  { table: "clips", column: "attempts", ddl: "INTEGER NOT NULL DEFAULT 0" },
+  { table: "clips", column: "next_at", ddl: "INTEGER NOT NULL DEFAULT 0" },
 ];
 
 /**

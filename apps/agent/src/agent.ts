@@ -8,7 +8,7 @@ import { CaptureBudget } from "./capture/capture-budget.js";
 import { CaptureQueue, type CaptureRow } from "./capture/capture-queue.js";
 import { Capturer } from "./capture/capturer.js";
 import { ClipRecorder } from "./clips/clip-recorder.js";
-import { ClipStore } from "./clips/clip-store.js";
+import { ClipStore, type ClipUploadRow } from "./clips/clip-store.js";
 import type { AgentConfig } from "./config.js";
 import { FrameUploader } from "./frame-uploader.js";
 import { HttpUploader } from "./http-uploader.js";
@@ -90,9 +90,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const loadModel: ModelLoader =
     deps.loadModel ??
     // one session per model, reused for every frame; intra-op threads = the cores we may use
-    ((bytes, manifest) =>
+    ((model, manifest) =>
       Inferencer.create(
-        bytes,
+        model,
         manifest,
         config.intraOpThreads !== undefined ? { intraOpThreads: config.intraOpThreads } : undefined,
       ));
@@ -234,8 +234,24 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     concurrency: 1,
     logger: log,
   });
-  // media waits for its event to reach the broker; captures go whenever the hub answers
-  outbox.on("flushed", () => uploader.wake());
+  const clipUploader = config.media.clips.upload
+    ? new HttpUploader<ClipUploadRow>(clipStore, {
+        name: "clips",
+        url: (row) => {
+          const q = new URLSearchParams({ durationMs: String(row.durationMs), frames: String(row.frames) });
+          return `${hub}/api/v1/events/${encodeURIComponent(row.eventId)}/clip?${q}`;
+        },
+        deviceId: config.deviceId,
+        secret: config.secret,
+        concurrency: 1,
+        logger: log,
+      })
+    : undefined;
+  // media and clips wait for their event to reach the broker; captures go whenever the hub answers
+  outbox.on("flushed", () => {
+    uploader.wake();
+    clipUploader?.wake();
+  });
   captures.on("queued", () => {
     captureUploader.wake();
     quota.schedule();
@@ -247,6 +263,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   link.on("connect", () => {
     uploader.retryNow();
     captureUploader.retryNow();
+    clipUploader?.retryNow();
   });
   const sourceSet = new SourceSet({
     configs: config.sources,
@@ -264,7 +281,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   if (clips) {
     for (const e of videoEntries) e.source.on("frame", (frame) => clips.observe(frame));
     for (const p of pipelines.values()) p.on("inferred", (event, frame) => clips.inferred(event, frame));
-    clips.on("written", () => quota.schedule());
+    clips.on("written", () => {
+      quota.schedule();
+      clipUploader?.wake();
+    });
   }
   const telemetry = new TelemetryReporter({
     deviceId: config.deviceId,
@@ -341,6 +361,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   link.start();
   uploader.start();
   captureUploader.start();
+  clipUploader?.start();
   quota.start();
   telemetry.start();
   reporter.start();
@@ -386,6 +407,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     reporter.stop();
     await uploader.stop();
     await captureUploader.stop();
+    await clipUploader?.stop();
     await quota.stop();
     await link.close();
     await Promise.all([...pipelines.values()].map((p) => Promise.all([p.swap(null), p.setShadow(null)])));

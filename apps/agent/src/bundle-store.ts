@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { BundleManifest } from "@kensa/contracts";
@@ -9,7 +10,8 @@ export interface StoredBundle {
   sha256: string;
   manifestBytes: Uint8Array;
   manifest: BundleManifest;
-  model: Uint8Array;
+  /** the verified model file: ONNX Runtime reads it itself, so the weights never enter the JS heap */
+  modelPath: string;
 }
 
 const shaDir = /^[a-f0-9]{64}$/;
@@ -18,6 +20,7 @@ const shaDir = /^[a-f0-9]{64}$/;
  * Verified bundles on disk, `<dir>/<sha>/{manifest.json,model.onnx}`, plus `current.json`
  * (pipeline id → sha), so a restart runs the last good model without the hub. A bundle
  * directory is built under a `.tmp` name and renamed into place: it is complete or absent.
+ * Models are streamed to disk and hashed from disk, never held in memory whole.
  */
 export class BundleStore {
   readonly #dir: string;
@@ -43,13 +46,19 @@ export class BundleStore {
     return shaDir.test(sha256) && existsSync(join(this.#dir, sha256, "model.onnx"));
   }
 
-  async save(sha256: string, manifestBytes: Uint8Array, modelBytes: Uint8Array): Promise<void> {
+  /**
+   * Stores a bundle whose model `writeModel` streams into the path it is given (and checks);
+   * the directory appears under its sha only once the model is written and synced.
+   */
+  async save(sha256: string, manifestBytes: Uint8Array, writeModel: (path: string) => Promise<void>): Promise<void> {
     if (this.has(sha256)) return;
     const tmp = join(this.#dir, `${sha256}.${process.pid}.${Date.now()}.tmp`);
     await mkdir(tmp, { recursive: true });
     try {
       await writeSynced(join(tmp, "manifest.json"), manifestBytes);
-      await writeSynced(join(tmp, "model.onnx"), modelBytes);
+      const model = join(tmp, "model.onnx");
+      await writeModel(model);
+      await syncFile(model);
       await fsyncDir(tmp);
       await rename(tmp, join(this.#dir, sha256));
       await fsyncDir(this.#dir);
@@ -59,14 +68,18 @@ export class BundleStore {
     }
   }
 
+  modelPath(sha256: string): string {
+    return join(this.#dir, sha256, "model.onnx");
+  }
+
   /** Reads and re-verifies a stored bundle; a flipped bit on disk is a hash mismatch, not a crash. */
   async read(expected: ExpectedHashes): Promise<StoredBundle> {
     const dir = join(this.#dir, expected.sha256);
     const manifestBytes = await readFile(join(dir, "manifest.json"));
     const manifest = verifyManifest(expected, manifestBytes);
-    const model = await readFile(join(dir, "model.onnx"));
-    verifyModel(expected, manifest, model);
-    return { sha256: expected.sha256, manifestBytes, manifest, model };
+    const modelPath = join(dir, "model.onnx");
+    verifyModel(expected, manifest, await sha256OfFile(modelPath));
+    return { sha256: expected.sha256, manifestBytes, manifest, modelPath };
   }
 
   async current(): Promise<Record<string, string>> {
@@ -93,6 +106,21 @@ export class BundleStore {
     for (const name of await readdir(this.#dir)) {
       if (shaDir.test(name) && !keep.has(name)) await rm(join(this.#dir, name), { recursive: true, force: true });
     }
+  }
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, "r+");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

@@ -33,9 +33,8 @@ export function verifyManifest(expected: ExpectedHashes, manifestBytes: Uint8Arr
   return value;
 }
 
-/** The model must hash to what the manifest and the sender both say (KENSA_ERR_BUNDLE_HASH_MISMATCH). */
-export function verifyModel(expected: ExpectedHashes, manifest: BundleManifest, modelBytes: Uint8Array): void {
-  const got = sha256Hex(modelBytes);
+/** The model's sha256 (`got`) must be what the manifest and the sender both say (KENSA_ERR_BUNDLE_HASH_MISMATCH). */
+export function verifyModel(expected: ExpectedHashes, manifest: BundleManifest, got: string): void {
   if (expected.modelSha256 !== undefined && expected.modelSha256 !== manifest.model.sha256) {
     throw new KensaError(
       "KENSA_ERR_BUNDLE_HASH_MISMATCH",

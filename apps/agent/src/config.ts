@@ -223,6 +223,8 @@ const Media = Type.Object(
         maxBufferBytes: Type.Integer({ minimum: MiB, default: 64 * MiB }),
         /** "auto": H.264 MP4 when ffmpeg has libx264, else MJPEG AVI */
         codec: Type.Union([Type.Literal("auto"), Type.Literal("h264"), Type.Literal("mjpeg")], { default: "auto" }),
+        /** send each clip to the hub (the incident page plays it); clips stay on the device either way */
+        upload: Type.Boolean({ default: true }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,3 +1,8 @@
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KensaError } from "@kensa/contracts";
 import { backoffMs, isRetryableStatus } from "./basic-auth.js";
@@ -16,11 +21,52 @@ export interface DownloadOptions {
   signal?: AbortSignal;
 }
 
+/** A body larger than allowed: not worth retrying. */
+class TooLarge extends Error {}
+
 /**
  * GETs `url` into memory. Network errors, timeouts, 408, 429 and 5xx are retried with backoff;
  * other statuses fail at once. Every failure is KENSA_ERR_BUNDLE_DOWNLOAD_FAILED.
  */
-export async function downloadBytes(url: string, opts: DownloadOptions = {}): Promise<Uint8Array> {
+export function downloadBytes(url: string, opts: DownloadOptions = {}): Promise<Uint8Array> {
+  return withRetries(url, opts, async (res, maxBytes) => {
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (body.byteLength > maxBytes) throw new TooLarge(`${body.byteLength} bytes exceed the ${maxBytes} byte limit`);
+    return body;
+  });
+}
+
+/**
+ * GETs `url` into the file at `path` (replaced on every try), hashing the body as it streams,
+ * so a model of any size never sits in memory. Retries and errors as downloadBytes.
+ */
+export function downloadToFile(
+  url: string,
+  path: string,
+  opts: DownloadOptions = {},
+): Promise<{ sha256: string; bytes: number }> {
+  return withRetries(url, opts, async (res, maxBytes) => {
+    const hash = createHash("sha256");
+    let bytes = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        if (bytes > maxBytes) return done(new TooLarge(`more than the ${maxBytes} byte limit`));
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    if (!res.body) throw new Error("empty response");
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), meter, createWriteStream(path));
+    return { sha256: hash.digest("hex"), bytes };
+  });
+}
+
+async function withRetries<T>(
+  url: string,
+  opts: DownloadOptions,
+  consume: (res: Response, maxBytes: number) => Promise<T>,
+): Promise<T> {
   const attempts = opts.attempts ?? 4;
   const maxBytes = opts.maxBytes ?? 1024 * 1024 * 1024;
   let last = "";
@@ -42,21 +88,29 @@ export async function downloadBytes(url: string, opts: DownloadOptions = {}): Pr
       }
       const declared = Number(res.headers.get("content-length") ?? "0");
       if (declared > maxBytes) {
-        retryable = false;
-        throw new Error(`${declared} bytes exceed the ${maxBytes} byte limit`);
+        await res.body?.cancel().catch(() => undefined);
+        throw new TooLarge(`${declared} bytes exceed the ${maxBytes} byte limit`);
       }
-      const body = new Uint8Array(await res.arrayBuffer());
-      if (body.byteLength > maxBytes) {
-        retryable = false;
-        throw new Error(`${body.byteLength} bytes exceed the ${maxBytes} byte limit`);
-      }
-      return body;
+      return await consume(res, maxBytes);
     } catch (err) {
       if (opts.signal?.aborted) throw err;
+      // a file that cannot be written is the disk's fault, not the network's: the caller decides
+      if (isFsError(err)) throw err;
+      if (err instanceof TooLarge) retryable = false;
       const cause = (err as { cause?: { code?: string } }).cause?.code;
       last = `${(err as Error).message}${cause ? ` (${cause})` : ""}`;
       if (!retryable) break;
     }
   }
   throw new KensaError("KENSA_ERR_BUNDLE_DOWNLOAD_FAILED", `GET ${url} failed: ${last}`);
+}
+
+/** A Node file-system error (ENOSPC, EACCES, ENOENT …) rather than an HTTP or network one. */
+export function isFsError(err: unknown): boolean {
+  const e = err as { syscall?: unknown; code?: unknown };
+  return (
+    typeof e?.syscall === "string" &&
+    typeof e.code === "string" &&
+    /^(open|write|close|fsync|mkdir|rename)$/.test(e.syscall)
+  );
 }

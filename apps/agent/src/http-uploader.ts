@@ -115,7 +115,7 @@ export class HttpUploader<R extends UploadRow> {
       const res = await fetch(url, {
         method: "PUT",
         headers: {
-          "content-type": row.file.endsWith(".png") ? "image/png" : "image/jpeg",
+          "content-type": contentTypeOf(row.file),
           authorization: basicAuth(this.#opts.deviceId, this.#opts.secret),
         },
         body,
@@ -151,4 +151,10 @@ export class HttpUploader<R extends UploadRow> {
     this.#queue.defer(row, attempts, Date.now() + delay);
     this.#log.debug("upload failed; will retry", { key: row.key, status, err: failure, attempts, retryInMs: delay });
   }
+}
+
+/** The content type of a queued file, by the extension the agent gave it. */
+function contentTypeOf(file: string): string {
+  const ext = file.slice(file.lastIndexOf(".") + 1).toLowerCase();
+  return { png: "image/png", mp4: "video/mp4", avi: "video/x-msvideo" }[ext] ?? "image/jpeg";
 }

@@ -25,8 +25,11 @@ export interface InferenceModel {
   readonly ready?: boolean;
 }
 
-/** Builds a runnable model from verified bundle bytes (the composition root picks the runtime). */
-export type ModelLoader = (modelBytes: Uint8Array, manifest: ModelManifest) => Promise<InferenceModel>;
+/**
+ * Builds a runnable model from a verified bundle's model: the path of its stored file, or its
+ * bytes when it could not be stored (the composition root picks the runtime).
+ */
+export type ModelLoader = (model: string | Uint8Array, manifest: ModelManifest) => Promise<InferenceModel>;
 
 /** What a pipeline runs: a warmed-up model, the manifest it was loaded with, and the bundle it came from. */
 export interface LoadedBundle {

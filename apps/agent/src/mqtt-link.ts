@@ -69,6 +69,9 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       reconnectPeriod: this.#opts.reconnectMinMs,
       // credentials may be fixed on the hub (re-enrolment) without restarting the device
       reconnectOnConnackError: true,
+      // mqtt-packet otherwise pre-builds a 2-byte Buffer for each of the 65 536 packet ids:
+      // 6 MB of JS heap for a client that sends a few packets a second
+      writeCache: false,
       will: { topic: topics.presence(deviceId), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
     });
     this.#client = client;

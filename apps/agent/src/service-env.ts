@@ -4,8 +4,11 @@
  * measures the agent's memory with and without them.
  */
 export const agentServiceEnv = {
-  /** glibc mmaps allocations ≥ 128 KiB, so ONNX Runtime's freed load-time buffers go back to the OS */
-  MALLOC_MMAP_THRESHOLD_: "131072",
+  /**
+   * glibc mmaps allocations ≥ 16 KiB: freed, they go back to the OS at once instead of leaving
+   * holes in the heap (ONNX Runtime's load-time buffers, decode and JSON buffers of every frame)
+   */
+  MALLOC_MMAP_THRESHOLD_: "16384",
   /** two malloc arenas instead of one per allocating thread */
   MALLOC_ARENA_MAX: "2",
   /** frames live in buffers outside the JS heap: a large nursery only holds garbage longer */

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import {
+  type BundleManifest,
   type BundleRef,
   compile,
   Desired,
@@ -12,7 +13,7 @@ import type { StateStore } from "./agent-db.js";
 import { basicAuth } from "./basic-auth.js";
 import type { BundleStore } from "./bundle-store.js";
 import { verifyManifest, verifyModel } from "./bundle-verify.js";
-import { downloadBytes } from "./download.js";
+import { type DownloadOptions, downloadBytes, downloadToFile, isFsError } from "./download.js";
 import type { Logger } from "./logger.js";
 import type { InferenceModel, LoadedBundle, ModelLoader } from "./model.js";
 import type { Pipeline } from "./pipeline.js";
@@ -97,7 +98,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     try {
       const stored = await this.#o.store.read({ sha256: sha });
       const { loaded, warmupMs } = await this.#load(
-        stored.model,
+        stored.modelPath,
         stored.manifest.manifest,
         { sha256: sha, modelVersionId: stored.manifest.modelVersionId },
         { stored: true },
@@ -119,7 +120,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   async #restoreShadow(sha: string): Promise<void> {
     try {
       const stored = await this.#o.store.read({ sha256: sha });
-      const model = await this.#o.loadModel(stored.model, stored.manifest.manifest);
+      const model = await this.#o.loadModel(stored.modelPath, stored.manifest.manifest);
       await model.warmup();
       const bundle = { sha256: sha, modelVersionId: stored.manifest.modelVersionId };
       await this.#o.pipeline.setShadow({ model, bundle, manifest: stored.manifest.manifest });
@@ -201,20 +202,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const previous = this.#o.pipeline.loaded;
     this.#setStatus({ status: "loading" });
     const started = performance.now();
+    let fetched: Fetched | undefined;
     try {
-      const { manifestBytes, modelBytes, manifest } = await this.#fetchVerified(ref);
+      fetched = await this.#fetchVerified(ref);
+      const { model, manifest } = fetched;
       const bundle = { sha256: ref.sha256, modelVersionId: manifest.modelVersionId };
-      const restartFrom: RestartSource = { bytes: modelBytes };
-      const { loaded, warmupMs } = await this.#load(modelBytes, manifest.manifest, bundle, restartFrom);
-      try {
-        await this.#o.store.save(ref.sha256, manifestBytes, modelBytes);
-        // restarts re-read (and re-verify) the stored copy; the bytes need not stay in memory
-        restartFrom.bytes = undefined;
-        restartFrom.stored = true;
-      } catch (err) {
-        // a full disk must not stop a good model from running; it only cannot survive a restart
-        this.#log.error("cannot persist the bundle; it will not survive a restart", { sha256: ref.sha256, err });
-      }
+      // restarts re-read (and re-verify) the stored copy; only an unstored model stays in memory
+      const restartFrom: RestartSource = typeof model === "string" ? { stored: true } : { bytes: model };
+      const { loaded, warmupMs } = await this.#load(model, manifest.manifest, bundle, restartFrom);
       await this.#o.pipeline.swap(loaded);
       if (this.#o.store.has(ref.sha256)) await this.#o.store.setCurrent(this.#o.pipeline.id, ref.sha256);
       const shadow = this.#o.pipeline.shadow?.bundle.sha256;
@@ -224,6 +219,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       this.#log.info("bundle loaded", { ...bundle, warmupMs, ms: Math.round(performance.now() - started) });
       return true;
     } catch (err) {
+      // a bundle stored by this attempt but not running is not kept for a rollback
+      if (fetched?.downloaded && this.#o.pipeline.loaded?.bundle.sha256 !== ref.sha256)
+        await this.#o.store.remove(ref.sha256).catch(() => undefined);
       const e = asKensaError(err);
       const running = this.#o.pipeline.loaded;
       this.#setStatus({
@@ -241,37 +239,62 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     }
   }
 
-  async #fetchVerified(ref: BundleRef) {
+  /**
+   * The verified bundle: its model as the path of the stored file, streamed there from the hub;
+   * only when the store cannot take it (full or failing disk) as bytes in memory, so a good
+   * model still runs — it just cannot survive a restart.
+   */
+  async #fetchVerified(ref: BundleRef): Promise<Fetched> {
+    const store = this.#o.store;
     // a bundle we ran before (rollback) is already on disk: verify it, skip the network
-    if (this.#o.store.has(ref.sha256)) {
+    if (store.has(ref.sha256)) {
       try {
-        const stored = await this.#o.store.read(ref);
-        return { manifestBytes: stored.manifestBytes, modelBytes: stored.model, manifest: stored.manifest };
+        const stored = await store.read(ref);
+        return { manifest: stored.manifest, model: stored.modelPath, downloaded: false };
       } catch (err) {
         this.#log.warn("stored bundle failed verification; downloading it again", { sha256: ref.sha256, err });
-        await this.#o.store.remove(ref.sha256);
+        await store.remove(ref.sha256);
       }
     }
     const manifestBytes = await this.#download(ref.url);
     const manifest = verifyManifest(ref, manifestBytes);
+    try {
+      await store.save(ref.sha256, manifestBytes, async (path) => {
+        const url = this.#target(ref.modelUrl);
+        const { sha256 } = await downloadToFile(url, path, this.#downloadOptions(url, manifest.model.size));
+        verifyModel(ref, manifest, sha256);
+      });
+      this.#log.debug("bundle verified and stored", { sha256: ref.sha256, modelSha256: manifest.model.sha256 });
+      return { manifest, model: store.modelPath(ref.sha256), downloaded: true };
+    } catch (err) {
+      if (!isFsError(err)) throw err;
+      this.#log.error("cannot persist the bundle; it will not survive a restart", { sha256: ref.sha256, err });
+    }
     const modelBytes = await this.#download(ref.modelUrl, manifest.model.size);
-    verifyModel(ref, manifest, modelBytes);
-    this.#log.debug("bundle verified", { sha256: ref.sha256, modelSha256: sha256Hex(modelBytes) });
-    return { manifestBytes, modelBytes, manifest };
+    verifyModel(ref, manifest, sha256Hex(modelBytes));
+    return { manifest, model: modelBytes, downloaded: false };
   }
 
   #download(url: string, expectedBytes?: number): Promise<Uint8Array> {
-    const hub = new URL(this.#o.hubUrl);
-    const target = new URL(url, hub);
+    const target = this.#target(url);
+    return downloadBytes(target, this.#downloadOptions(target, expectedBytes));
+  }
+
+  #target(url: string): string {
+    return new URL(url, new URL(this.#o.hubUrl)).href;
+  }
+
+  /** `target` is an absolute URL (#target) */
+  #downloadOptions(target: string, expectedBytes?: number): DownloadOptions {
     // the device secret goes to the hub only, never to a third-party blob store URL
-    const sameOrigin = target.origin === hub.origin;
-    return downloadBytes(target.href, {
+    const sameOrigin = new URL(target).origin === new URL(this.#o.hubUrl).origin;
+    return {
       ...(sameOrigin ? { authorization: basicAuth(this.#o.deviceId, this.#o.secret) } : {}),
       ...(expectedBytes ? { maxBytes: expectedBytes } : {}),
       attempts: this.#o.downloadAttempts ?? 4,
       retryBaseMs: this.#o.downloadRetryBaseMs ?? 500,
       signal: this.#abort.signal,
-    });
+    };
   }
 
   /**
@@ -280,19 +303,19 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * the bytes while it could not be stored).
    */
   async #load(
-    modelBytes: Uint8Array,
+    modelSource: Uint8Array | string,
     manifest: LoadedBundleManifest,
     bundle: LoadedBundle["bundle"],
     restartFrom: RestartSource,
   ): Promise<{ loaded: LoadedBundle; warmupMs: number }> {
     let model: InferenceModel | undefined;
     try {
-      model = await this.#o.loadModel(modelBytes, manifest);
+      model = await this.#o.loadModel(modelSource, manifest);
       const warmupMs = Math.round((await model.warmup()) * 100) / 100;
       const reload = async (): Promise<InferenceModel> => {
         if (restartFrom.bytes) return this.#o.loadModel(restartFrom.bytes, manifest);
         const stored = await this.#o.store.read({ sha256: bundle.sha256 });
-        return this.#o.loadModel(stored.model, manifest);
+        return this.#o.loadModel(stored.modelPath, manifest);
       };
       const supervised = new SupervisedModel(model, reload, this.#o.restartPolicy ?? defaultRestartPolicy, this.#log);
       supervised.on("state", (state, error) => this.#onSession(supervised, state, error));
@@ -332,8 +355,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     }
     if (current?.bundle.sha256 === ref.sha256) return;
     try {
-      const { manifestBytes, modelBytes, manifest } = await this.#fetchVerified(ref);
-      const model = await this.#o.loadModel(modelBytes, manifest.manifest);
+      const { model: source, manifest } = await this.#fetchVerified(ref);
+      const model = await this.#o.loadModel(source, manifest.manifest);
       try {
         await model.warmup();
       } catch (err) {
@@ -341,7 +364,6 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         throw err;
       }
       const bundle = { sha256: ref.sha256, modelVersionId: manifest.modelVersionId };
-      await this.#o.store.save(ref.sha256, manifestBytes, modelBytes).catch(() => undefined);
       await pipeline.setShadow({ model, bundle, manifest: manifest.manifest });
       if (this.#o.store.has(ref.sha256)) await this.#o.store.setCurrent(shadowKey(pipeline.id), ref.sha256);
       this.#setStatus({ shadow: bundle });
@@ -372,6 +394,13 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 }
 
 type LoadedBundleManifest = Parameters<ModelLoader>[1];
+
+/** A verified bundle; `downloaded` when this fetch stored it (not a rollback to a kept one). */
+interface Fetched {
+  manifest: BundleManifest;
+  model: Uint8Array | string;
+  downloaded: boolean;
+}
 
 /** Where a restarted session's model comes from: bytes held in memory, or the verified store. */
 interface RestartSource {

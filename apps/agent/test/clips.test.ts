@@ -114,7 +114,7 @@ describe.skipIf(skip)("incident clips (real ffmpeg)", () => {
       await hub?.stop();
     });
 
-    it("writes a clip around the rule's hit and serves it on the status API", async () => {
+    it("writes a clip around the rule's hit, serves it on the status API and sends it to the hub", async () => {
       const video = join(dir.path, "line.mp4");
       execFileSync("ffmpeg", [
         "-hide_banner",
@@ -173,7 +173,18 @@ describe.skipIf(skip)("incident clips (real ffmpeg)", () => {
       const res = await fetch(`${agent.statusUrl}${list[0]?.url}`);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toMatch(/^video\//);
-      expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+      const local = Buffer.from(await res.arrayBuffer());
+      expect(local.byteLength).toBeGreaterThan(1000);
+      // the same clip goes to the hub, after its event, and stays on the device
+      const sent = await waitFor("the clip upload", () => hub.clips[0]);
+      expect(sent).toMatchObject({ eventId: hit.id, authorized: true, contentType: res.headers.get("content-type") });
+      expect(sent.bytes.equals(local)).toBe(true);
+      expect(Number(sent.query.durationMs)).toBeGreaterThan(0);
+      expect(Number(sent.query.frames)).toBe(list[0]?.frames);
+      await waitFor("the clip marked uploaded", async () => {
+        const body = (await (await fetch(status)).json()) as { items: Array<{ upload: string }> };
+        return body.items[0]?.upload === "uploaded";
+      });
       expect((await fetch(`${agent.statusUrl}/api/v1/clips/nope.mp4`)).status).toBe(404);
       // only the first frame hit: the rest of the stream was inside the cooldown
       expect(watcher.events.filter((e) => e.rules?.length).length).toBe(1);

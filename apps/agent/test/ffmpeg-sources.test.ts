@@ -203,18 +203,26 @@ describe.skipIf(skip)("ffmpeg sources (real ffmpeg)", () => {
     const env = { KENSA_DEVICE_SECRET: "s", KENSA_LOG_LEVEL: "info" };
     const gentle = await spawnAgent(config, join(dir.path, "agent.json"), env);
     const pid = gentle.child.pid as number;
-    const [child] = await waitFor("the agent's ffmpeg", () => childrenOf(pid).length === 1 && childrenOf(pid), {
-      timeoutMs: 20_000,
-    });
+    const [child] = await waitFor(
+      "the agent's ffmpeg",
+      () => (childrenOf(pid).length === 1 ? childrenOf(pid) : undefined),
+      {
+        timeoutMs: 20_000,
+      },
+    );
     expect(await gentle.kill("SIGTERM")).toBe(0);
     expect(isRunning(child as number)).toBe(false);
     expect(gentle.logs.some((l) => l.msg === "agent stopped")).toBe(true);
 
     const killed = await spawnAgent(config, join(dir.path, "agent.json"), env);
     const kpid = killed.child.pid as number;
-    const [orphan] = await waitFor("the agent's ffmpeg", () => childrenOf(kpid).length === 1 && childrenOf(kpid), {
-      timeoutMs: 20_000,
-    });
+    const [orphan] = await waitFor(
+      "the agent's ffmpeg",
+      () => (childrenOf(kpid).length === 1 ? childrenOf(kpid) : undefined),
+      {
+        timeoutMs: 20_000,
+      },
+    );
     expect(await killed.kill("SIGKILL")).toBe("SIGKILL");
     // ffmpeg's next frame hits a closed pipe (EPIPE) and it exits on its own
     await waitFor("the orphaned ffmpeg to exit", () => !isRunning(orphan as number), { timeoutMs: 5000 });

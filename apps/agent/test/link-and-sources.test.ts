@@ -43,7 +43,10 @@ describe("MQTT link", () => {
       broker.dropClient("cam-1");
       await waitFor("LWT offline", () => watcher.presence.at(-1)?.status === "offline");
       const retained = await new Promise<string>((resolve) => {
-        broker.aedes.persistence
+        // aedes keeps retained messages in its persistence, which its types do not declare
+        (
+          broker.aedes as unknown as { persistence: { createRetainedStream(topic: string): NodeJS.ReadableStream } }
+        ).persistence
           .createRetainedStream(topics.presence("cam-1"))
           .once("data", (p: { payload: Buffer }) => resolve(p.payload.toString()));
       });

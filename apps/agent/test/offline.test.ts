@@ -1,11 +1,10 @@
 import { join } from "node:path";
 import { type Event, topics } from "@kensa/contracts";
-import { type AgentProcess, spawnAgent, tempDir, waitFor } from "@kensa/testkit";
+import { type AgentProcess, spawnAgent, waitFor } from "@kensa/testkit";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBroker, type TestBroker } from "./helpers/broker.js";
-import { startHubHttp, type TestHub } from "./helpers/hub-http.js";
-import { type DeviceWatcher, desired, watchDevice } from "./helpers/watcher.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { deviceBed } from "./helpers/device-bed.js";
+import { desired } from "./helpers/watcher.js";
 
 const deviceId = "cam-offline";
 const secret = "offline-secret";
@@ -27,34 +26,21 @@ function dbCounts(dataDir: string): { outbox: number; media: number; captures: n
 }
 
 describe("offline: broker and hub unreachable mid-run (real agent process)", () => {
-  let broker: TestBroker;
-  let hub: TestHub;
-  let watcher: DeviceWatcher;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
+  const bed = deviceBed(deviceId, secret);
   let agent: AgentProcess | undefined;
 
-  beforeAll(async () => {
-    dir = await tempDir();
-    broker = await startBroker({ [deviceId]: secret, hub: "hub" });
-    hub = await startHubHttp(deviceId, secret);
-    watcher = await watchDevice(broker.url, deviceId, "hub", "hub");
-  });
   afterAll(async () => {
     await agent?.kill("SIGKILL");
-    await watcher?.close();
-    await broker?.close();
-    await hub?.stop();
-    await dir?.remove();
   });
 
   it("keeps inspecting, queues events, frames and captures, and flushes them all in order when the link returns", async () => {
-    const bundle = hub.addBundle("mv-offline");
-    await watcher.setDesired(desired(1, bundle.ref));
-    const dataDir = join(dir.path, "agent");
+    const bundle = bed.hub.addBundle("mv-offline");
+    await bed.watcher.setDesired(desired(1, bundle.ref));
+    const dataDir = join(bed.dir.path, "agent");
     const config = {
       deviceId,
-      hubUrl: hub.url,
-      mqttUrl: broker.url,
+      hubUrl: bed.hub.url,
+      mqttUrl: bed.broker.url,
       dataDir,
       sources: [{ id: "line", type: "synthetic", fps: 20, seed: 11, defectRate: 0.4 }],
       // a random share of frames is captured for learning, exact repeats aside
@@ -62,15 +48,19 @@ describe("offline: broker and hub unreachable mid-run (real agent process)", () 
       telemetryIntervalMs: 500,
       status: { port: 0 },
     };
-    agent = await spawnAgent(config, join(dir.path, "agent.json"), { KENSA_DEVICE_SECRET: secret });
-    await waitFor("events online", () => watcher.events.length >= 20, { timeoutMs: 30_000 });
-    await waitFor("a frame and a capture uploaded online", () => hub.uploads.length > 0 && hub.captures.length > 0, {
-      timeoutMs: 15_000,
-    });
+    agent = await spawnAgent(config, join(bed.dir.path, "agent.json"), { KENSA_DEVICE_SECRET: secret });
+    await waitFor("events online", () => bed.watcher.events.length >= 20, { timeoutMs: 30_000 });
+    await waitFor(
+      "a frame and a capture uploaded online",
+      () => bed.hub.uploads.length > 0 && bed.hub.captures.length > 0,
+      {
+        timeoutMs: 15_000,
+      },
+    );
 
     // the link goes: broker and hub both unreachable
-    await broker.stop();
-    await hub.stop();
+    await bed.broker.stop();
+    await bed.hub.stop();
     const offline = await waitFor(
       "a backlog of events, frames and captures on the device",
       () => {
@@ -82,13 +72,13 @@ describe("offline: broker and hub unreachable mid-run (real agent process)", () 
     expect(agent.child.exitCode).toBeNull();
 
     // the link returns: the hub first, as a restarted site would come up, then the broker
-    await hub.restart();
-    await broker.restart();
+    await bed.hub.restart();
+    await bed.broker.restart();
     const flushed = await waitFor(
       "the backlog flushed",
       () => {
         const c = dbCounts(dataDir);
-        return c.seq >= offline.seq && c.outbox < 10 && watcher.events.some((e) => e.seq >= offline.seq)
+        return c.seq >= offline.seq && c.outbox < 10 && bed.watcher.events.some((e) => e.seq >= offline.seq)
           ? c
           : undefined;
       },
@@ -98,9 +88,9 @@ describe("offline: broker and hub unreachable mid-run (real agent process)", () 
     await waitFor(
       "frames and captures of the outage uploaded",
       () => {
-        const upTo = watcher.events.filter((e) => e.seq <= offline.seq);
-        const frames = new Set(hub.uploads.map((u) => u.eventId));
-        const caps = new Set(hub.captures.filter((c) => c.status < 300).map((c) => c.id));
+        const upTo = bed.watcher.events.filter((e) => e.seq <= offline.seq);
+        const frames = new Set(bed.hub.uploads.map((u) => u.eventId));
+        const caps = new Set(bed.hub.captures.filter((c) => c.status < 300).map((c) => c.id));
         return upTo.every((e) => (!e.media || frames.has(e.id)) && (!e.capture || caps.has(e.capture.id)));
       },
       { timeoutMs: 30_000 },
@@ -113,19 +103,19 @@ describe("offline: broker and hub unreachable mid-run (real agent process)", () 
     const n = end.seq;
 
     // zero loss: the broker received every seq 1..N, first sightings in seq order
-    const sent = broker.received
+    const sent = bed.broker.received
       .filter((r) => r.topic === topics.events(deviceId))
       .map((r) => JSON.parse(r.payload.toString()) as Event);
     const firstSightings = [...new Set(sent.map((e) => e.seq))];
     expect(firstSightings).toEqual(Array.from({ length: n }, (_, i) => i + 1));
     expect(new Set(sent.map((e) => e.id)).size).toBe(n);
     // and the hub side saw all of them
-    expect(new Set(watcher.events.map((e) => e.seq)).size).toBe(n);
-    const outage = watcher.events.filter((e) => e.seq > 20 && e.seq <= offline.seq);
+    expect(new Set(bed.watcher.events.map((e) => e.seq)).size).toBe(n);
+    const outage = bed.watcher.events.filter((e) => e.seq > 20 && e.seq <= offline.seq);
     expect(outage.filter((e) => e.media).length).toBeGreaterThan(0);
     expect(outage.filter((e) => e.capture).length).toBeGreaterThan(0);
     expect(agent.logs.filter((l) => l.code === "KENSA_ERR_EVENTS_DROPPED")).toEqual([]);
     // telemetry carries the loss counter, and it is zero
-    expect(watcher.telemetry.at(-1)).toMatchObject({ eventsDropped: 0 });
+    expect(bed.watcher.telemetry.at(-1)).toMatchObject({ eventsDropped: 0 });
   });
 });

@@ -187,6 +187,13 @@ describe("pipeline: every task type, rules from the bundle, pipelined decode", (
         maskArea: 4,
         box: [160, 80, 80, 80],
         score: expect.closeTo(1 / (1 + Math.exp(-3)), 4),
+        // mask corners (4,2) (6,2) (6,4) (4,4), × 40
+        outline: [
+          [160, 80],
+          [240, 80],
+          [240, 160],
+          [160, 160],
+        ],
       },
     ]);
     expect(e.rules?.map((r) => r.id)).toEqual(["big", "right"]);

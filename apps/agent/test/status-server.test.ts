@@ -56,7 +56,7 @@ describe("status server: push endpoint, status API, annotated frames, /metrics (
   const push = (id: string, body: Uint8Array | string, type?: string, query = "") =>
     fetch(`${base}/api/v1/sources/${id}/frames${query}`, {
       method: "POST",
-      body,
+      body: body as BodyInit,
       headers: type ? { "content-type": type } : {},
     });
 
@@ -304,7 +304,7 @@ describe("agent wiring: several sources and pipelines, status server on its own 
     const [jpeg] = await renderJpegs(1);
     const res = await fetch(`${agent.statusUrl}/api/v1/sources/line/frames`, {
       method: "POST",
-      body: jpeg as Buffer,
+      body: jpeg as BodyInit,
       headers: { "content-type": "image/jpeg" },
     });
     expect(res.status).toBe(503);

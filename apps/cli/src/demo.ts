@@ -1,5 +1,6 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { agentServiceEnv } from "@kensa/agent";
 import type { HubStats } from "@kensa/contracts";
 import { createHub } from "@kensa/hub";
 import { renderFrame } from "@kensa/synth";
@@ -152,7 +153,9 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
             status: { port: 0 },
           },
           join(agentDir, "agent.json"),
-          { KENSA_DEVICE_SECRET: enrolled.secret, KENSA_LOG_LEVEL: "warn" },
+          // as a device runs it: the bundled agent with its service unit's memory settings
+          { ...agentServiceEnv, KENSA_DEVICE_SECRET: enrolled.secret, KENSA_LOG_LEVEL: "warn" },
+          { built: true },
         ),
       );
     }

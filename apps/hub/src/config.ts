@@ -144,6 +144,8 @@ export const HubConfigSchema = Type.Object(
         modelBytes: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 200 * 1024 * 1024 }),
         /** bytes; largest accepted media (frame) upload */
         mediaBytes: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 10 * 1024 * 1024 }),
+        /** bytes; largest accepted incident clip (video) upload */
+        clipBytes: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 64 * 1024 * 1024 }),
       },
       { ...strict, default: {} },
     ),

@@ -11,6 +11,7 @@ import type { MetadataStore } from "./db/open-database.js";
 import type { HubUrls } from "./hub-urls.js";
 import type { Ingest } from "./ingest/ingest.js";
 import type { NotificationDispatcher } from "./notify/notification-dispatcher.js";
+import type { ClipService } from "./services/clip-service.js";
 import type { DeploymentService } from "./services/deployment-service.js";
 import type { DesiredSync } from "./services/desired-sync.js";
 import type { DeviceAuth } from "./services/device-auth.js";
@@ -55,6 +56,8 @@ export interface HubServices {
   bus: EventBus<HubEventMap>;
   /** the latest frame each device uploaded */
   deviceFrames: DeviceFrameService;
+  /** incident clips (video around the incident frame) uploaded by devices */
+  clips: ClipService;
   /** the embedded broker, when enabled and started */
   broker: EmbeddedBroker | null;
   /** whether the hub's MQTT client is connected now */

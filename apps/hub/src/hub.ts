@@ -47,6 +47,7 @@ import { snapshotRoutes } from "./routes/snapshot-routes.js";
 import { systemRoutes } from "./routes/system-routes.js";
 import { trainingRoutes } from "./routes/training-routes.js";
 import { userRoutes } from "./routes/user-routes.js";
+import { ClipService } from "./services/clip-service.js";
 import { DeploymentService } from "./services/deployment-service.js";
 import { DesiredSync } from "./services/desired-sync.js";
 import { DeviceAuth } from "./services/device-auth.js";
@@ -87,6 +88,8 @@ export interface Hub {
   /** binds HTTP and the embedded broker, connects the hub's MQTT client, starts notifications */
   start(): Promise<HubAddresses>;
   close(): Promise<void>;
+  /** while close() runs, the part of the hub it is waiting for ("http", "database", …), else null */
+  readonly closing: string | null;
 }
 
 const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
@@ -211,6 +214,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     audit,
     bus,
     deviceFrames: new DeviceFrameService(db),
+    clips: new ClipService(db, blobs, incidents, (incident) =>
+      bus.publish("incident.updated", { incident, previousStatus: incident.status }),
+    ),
     get broker() {
       return broker;
     },
@@ -226,7 +232,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   deviceRoutes(app, services);
   modelRoutes(app, services);
   deploymentRoutes(app, services);
-  eventRoutes(app, services, { mediaBytes: config.limits.mediaBytes });
+  eventRoutes(app, services, { mediaBytes: config.limits.mediaBytes, clipBytes: config.limits.clipBytes });
   incidentRoutes(app, services);
   sampleRoutes(app, services, { mediaBytes: config.limits.mediaBytes });
   maskRoutes(app, services, { maxBytes: config.limits.mediaBytes });
@@ -245,6 +251,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
 
   let started = false;
   let closed: Promise<void> | null = null;
+  let closingStep: string | null = null;
 
   async function start(): Promise<HubAddresses> {
     if (started) throw new KensaError("KENSA_ERR_INTERNAL", "the hub was already started");
@@ -309,18 +316,34 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   }
 
   async function shutdown(): Promise<void> {
+    // each step is named, so a hub that does not stop says what it is waiting for
+    const step = async (name: string, fn: () => Promise<unknown>) => {
+      const started = Date.now();
+      closingStep = name;
+      const slow = setInterval(
+        () => log.warn({ step: name, waitingMs: Date.now() - started }, "hub shutdown: still waiting"),
+        5_000,
+      );
+      try {
+        await fn();
+      } finally {
+        clearInterval(slow);
+      }
+    };
     // a training run in progress is stopped (SIGTERM) and failed as interrupted; evaluations go back in the queue
-    await training.stop();
-    await dispatcher.stop();
-    await datasets.imports.idle();
-    await desired.idle();
+    await step("training", () => training.stop());
+    await step("notifications", () => dispatcher.stop());
+    await step("dataset imports", () => datasets.imports.idle());
+    // detached first: a publish waiting for a PUBACK that never comes must not hold shutdown
     desired.attach(null);
-    await mqttClient?.close();
+    await step("mqtt client", async () => mqttClient?.close());
     mqttClient = null;
-    await broker?.close();
-    await app.close();
-    await desired.idle();
-    await store.close();
+    await step("desired state", () => desired.idle());
+    await step("embedded broker", async () => broker?.close());
+    await step("http", () => app.close());
+    await step("desired state", () => desired.idle());
+    await step("database", () => store.close());
+    closingStep = null;
   }
 
   return {
@@ -333,6 +356,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     close: () => {
       closed ??= shutdown();
       return closed;
+    },
+    get closing() {
+      return closingStep;
     },
   };
 }

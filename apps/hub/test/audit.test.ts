@@ -76,7 +76,7 @@ describe.each(list)("the audit log ($name)", (backend) => {
     const form = new FormData();
     form.set("projectId", projectId);
     form.set("manifest", JSON.stringify(blemish.manifest));
-    form.set("model", new Blob([blemish.onnx], { type: "application/octet-stream" }), "blemish.onnx");
+    form.set("model", new Blob([blemish.onnx as BlobPart], { type: "application/octet-stream" }), "blemish.onnx");
     const up = await scientist.call<ModelVersion>("POST", "/api/v1/models", { raw: form });
     expect(up.status).toBe(201);
     model = up.json;

@@ -25,7 +25,11 @@ describe("hub config", () => {
     expect(c.mqtt.embedded).toEqual({ enabled: true, host: "0.0.0.0", port: 1883 });
     expect(c.database).toEqual({ type: "sqlite" });
     expect(c.notifications).toEqual({ attempts: 3, backoffMs: 500 });
-    expect(c.limits).toEqual({ modelBytes: 200 * 1024 * 1024, mediaBytes: 10 * 1024 * 1024 });
+    expect(c.limits).toEqual({
+      modelBytes: 200 * 1024 * 1024,
+      mediaBytes: 10 * 1024 * 1024,
+      clipBytes: 64 * 1024 * 1024,
+    });
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.http)).toBe(true);
   });

@@ -259,8 +259,8 @@ describe.each(list)("dataset formats ($name)", (backend) => {
 
     const bad = await importArchive(t.call, p, pack(files, "tar"), { format: "imagefolder", classFrom: "regex:(" });
     expect(bad.status).toBe(400);
-    expect(bad.json.error.code).toBe("KENSA_ERR_VALIDATION");
-    expect(bad.json.error.message).toContain("classFrom");
+    expect(bad.json.error?.code).toBe("KENSA_ERR_VALIDATION");
+    expect(bad.json.error?.message).toContain("classFrom");
   });
 
   it("yolo: a polygon line (Ultralytics segmentation) becomes a mask", async () => {

@@ -86,7 +86,7 @@ export interface TestHub {
 export type ApiCall = <T = unknown>(
   method: string,
   path: string,
-  opts?: { body?: unknown; auth?: string | null; headers?: Record<string, string>; raw?: BodyInit },
+  opts?: { body?: unknown; auth?: string | null; headers?: Record<string, string>; raw?: BodyInit | Uint8Array },
 ) => Promise<{ status: number; json: T; headers: Headers }>;
 
 /** A started hub on ephemeral ports in a temp dir (or `dir` to restart on the same data). */
@@ -114,7 +114,13 @@ export async function startHub(
     dir,
     call,
     close: async () => {
-      await hub.close();
+      // a close that hangs fails the hook by timeout; this says what it was waiting for
+      const watch = setInterval(() => process.stderr.write(`hub close still waiting for: ${hub.closing}\n`), 10_000);
+      try {
+        await hub.close();
+      } finally {
+        clearInterval(watch);
+      }
       if (!opts.dir) await dir.remove();
     },
   };
@@ -125,7 +131,8 @@ export function apiCall(baseUrl: string, defaultAuth: string | null): ApiCall {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     const auth = opts.auth === undefined ? defaultAuth : opts.auth;
     if (auth) headers.authorization = auth;
-    let body: BodyInit | undefined = opts.raw;
+    // Node's fetch sends a Buffer or Uint8Array as it is; TypeScript's DOM types only lack the overload
+    let body = opts.raw as BodyInit | undefined;
     if (opts.body !== undefined) {
       body = JSON.stringify(opts.body);
       headers["content-type"] = "application/json";

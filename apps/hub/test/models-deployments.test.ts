@@ -26,7 +26,7 @@ function upload(
   form.set("projectId", projectId);
   form.set("manifest", typeof manifest === "string" ? manifest : JSON.stringify(manifest));
   for (const [k, v] of Object.entries(extra)) form.set(k, v);
-  form.set("model", new Blob([bytes], { type: "application/octet-stream" }), "blemish.onnx");
+  form.set("model", new Blob([bytes as BlobPart], { type: "application/octet-stream" }), "blemish.onnx");
   return call<ModelVersion & { error?: { code: string; message: string } }>("POST", "/api/v1/models", { raw: form });
 }
 

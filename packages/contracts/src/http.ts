@@ -271,6 +271,15 @@ export const Verdict = Type.Object({
 });
 export type Verdict = Static<typeof Verdict>;
 
+export const IncidentClip = Type.Object({
+  sha256: Type.String(),
+  /** video/mp4 (H.264, plays in browsers) or video/x-msvideo (MJPEG AVI, to download) */
+  contentType: Type.String(),
+  size: Type.Integer({ minimum: 0 }),
+  durationMs: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+});
+export type IncidentClip = Static<typeof IncidentClip>;
+
 export const Incident = Type.Object({
   id: Id,
   projectId: Id,
@@ -284,6 +293,8 @@ export const Incident = Type.Object({
   bundleSha256: Type.String(),
   frameMeta: FrameMeta,
   mediaSha256: Type.Union([Type.String(), Type.Null()]),
+  /** the device's video around the incident frame (video sources), once uploaded: `GET /incidents/:id/clip` */
+  clip: Type.Optional(Type.Union([IncidentClip, Type.Null()])),
   createdAt: Ts,
   /** who acknowledged it (`POST /incidents/:id/acknowledge`) and when; null until someone did */
   acknowledgedBy: Type.Optional(Type.Union([Type.String(), Type.Null()])),

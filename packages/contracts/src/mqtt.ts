@@ -124,6 +124,11 @@ export const Region = Type.Object({
   box: Box,
   /** mean pixel score over the region */
   score: Type.Number({ minimum: 0, maximum: 1 }),
+  /**
+   * the region's outer boundary in px of the ORIGINAL frame: [x, y] vertices, clockwise, at
+   * most 64, simplified to about one mask pixel; holes are not drawn (agents before it omit it)
+   */
+  outline: Type.Optional(Type.Array(Type.Tuple([Type.Number(), Type.Number()]), { maxItems: 64 })),
 });
 export type Region = Static<typeof Region>;
 

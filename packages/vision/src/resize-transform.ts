@@ -75,6 +75,12 @@ export function toOriginalBox(x1: number, y1: number, x2: number, y2: number, t:
   return [ox1, oy1, Math.max(0, ox2 - ox1), Math.max(0, oy2 - oy1)];
 }
 
+/** A point of the model input → original px (clamped to the frame), rounded to 0.1 px. */
+export function toOriginalPoint(x: number, y: number, t: ResizeTransform): [number, number] {
+  const r = (v: number) => Math.round(v * 10) / 10;
+  return [r(clamp((x - t.padX) / t.scaleX, 0, t.width)), r(clamp((y - t.padY) / t.scaleY, 0, t.height))];
+}
+
 function clamp(v: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, v));
 }

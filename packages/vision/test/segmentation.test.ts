@@ -3,6 +3,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { buildFixedOutputModel } from "../src/graph/index.js";
 import { checkModelAgainstManifest, connectedRegions, Inferencer } from "../src/index.js";
+import { simplifyClosed, traceOutline } from "../src/postprocess/outline.js";
 
 const validResult = compile(InferenceResult);
 
@@ -73,6 +74,28 @@ describe("segmentation", () => {
     expect(regions[0]!.score).toBeCloseTo(0.75, 6);
     expect(regions[1]!.score).toBeCloseTo(2 / 3, 6);
     expect(regions[2]!.score).toBeCloseTo(0.75, 6);
+    // outlines in frame px, inside their boxes; the dent's two corner-touching pixels make one
+    for (const r of regions) {
+      const [x, y, w, h] = r.box;
+      expect(r.outline!.length).toBeGreaterThanOrEqual(3);
+      for (const [px, py] of r.outline!) {
+        expect(px).toBeGreaterThanOrEqual(x);
+        expect(px).toBeLessThanOrEqual(x + w);
+        expect(py).toBeGreaterThanOrEqual(y);
+        expect(py).toBeLessThanOrEqual(y + h);
+      }
+    }
+    // the two 4×4 squares of the dent, joined at their shared corner (20, 4)
+    expect(regions[2]!.outline).toEqual([
+      [16, 0],
+      [20, 0],
+      [20, 4],
+      [24, 4],
+      [24, 8],
+      [20, 8],
+      [20, 4],
+      [16, 4],
+    ]);
     expect(out.result.finding).toBe(true);
     expect(validResult.check(out.result)).toBe(true);
   });
@@ -134,6 +157,66 @@ describe("segmentation", () => {
       code: "KENSA_ERR_MODEL_MANIFEST_MISMATCH",
       message: expect.stringMatching(/one-channel mask.*"sigmoid" or "none"/),
     });
+  });
+});
+
+describe("region outlines", () => {
+  const grid = (rows: string[]) => {
+    const width = rows[0]!.length;
+    return { width, height: rows.length, classes: Int32Array.from(rows.join(""), (c) => (c === "#" ? 1 : -1)) };
+  };
+
+  it("follows the cracks around a region clockwise, corners only, from its first pixel", () => {
+    // an L: the outline has six corners
+    const g = grid(["#..", "#..", "##."]);
+    expect(traceOutline(g.classes, g.width, g.height, 1, 0)).toEqual([
+      [0, 0],
+      [1, 0],
+      [1, 2],
+      [2, 2],
+      [2, 3],
+      [0, 3],
+    ]);
+  });
+
+  it("keeps pixels that touch by a corner in one outline, and goes round a one-pixel spike", () => {
+    const diagonal = grid(["#.", ".#"]);
+    expect(traceOutline(diagonal.classes, 2, 2, 1, 0)).toEqual([
+      [0, 0],
+      [1, 0],
+      [1, 1],
+      [2, 1],
+      [2, 2],
+      [1, 2],
+      [1, 1],
+      [0, 1],
+    ]);
+    // a ring: only the outer boundary, the hole is inside
+    const ring = grid(["###", "#.#", "###"]);
+    expect(traceOutline(ring.classes, 3, 3, 1, 0)).toEqual([
+      [0, 0],
+      [3, 0],
+      [3, 3],
+      [0, 3],
+    ]);
+  });
+
+  it("simplifies staircases to about a pixel and caps the vertex count", () => {
+    // a 40-step staircase (a diagonal crack) traced on the grid has 80 corners
+    const n = 40;
+    const rows = Array.from({ length: n }, (_, y) =>
+      Array.from({ length: n }, (_, x) => (x <= y ? "#" : ".")).join(""),
+    );
+    const g = grid(rows);
+    const traced = traceOutline(g.classes, n, n, 1, 0);
+    expect(traced.length).toBeGreaterThan(2 * n - 2);
+    const simple = simplifyClosed(traced, 0.75, 64);
+    expect(simple).toEqual([
+      [0, 0],
+      [n, n],
+      [0, n],
+    ]);
+    expect(simplifyClosed(traced, 0, 10).length).toBeLessThanOrEqual(10);
   });
 });
 

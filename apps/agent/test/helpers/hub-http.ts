@@ -21,6 +21,10 @@ export interface CaptureUpload {
   status: number;
 }
 
+export interface ClipUpload extends MediaUpload {
+  query: Record<string, string>;
+}
+
 export interface TestBundle {
   ref: BundleRef;
   manifest: BundleManifest;
@@ -31,6 +35,8 @@ export interface TestBundle {
 export interface TestHub {
   readonly url: string;
   readonly uploads: MediaUpload[];
+  /** incident clip PUTs, with their query (durationMs, frames) */
+  readonly clips: ClipUpload[];
   /** capture PUTs, repeats and refused ones included */
   readonly captures: CaptureUpload[];
   /** answer the next `n` media and capture PUTs with 503 (a hub restarting, a proxy in trouble) */
@@ -58,6 +64,7 @@ export async function startHubHttp(deviceId: string, secret: string): Promise<Te
   const files = new Map<string, Uint8Array>();
   const uploads: MediaUpload[] = [];
   const captures: CaptureUpload[] = [];
+  const clips: ClipUpload[] = [];
   let failing = 0;
   const downloads: Array<{ path: string; authorized: boolean }> = [];
   const blemish = buildBlemishModel();
@@ -88,10 +95,12 @@ export async function startHubHttp(deviceId: string, secret: string): Promise<Te
       captures.push({ id, query, contentType: req.headers["content-type"], authorized, bytes: body, status });
       return void res.writeHead(status, { "content-type": "application/json" }).end("{}");
     }
-    const m = /^\/api\/v1\/events\/([^/]+)\/media$/.exec(path);
+    const m = /^\/api\/v1\/events\/([^/]+)\/(media|clip)$/.exec(path);
     if (req.method === "PUT" && m?.[1]) {
-      uploads.push({ eventId: m[1], contentType: req.headers["content-type"], authorized, bytes: body });
-      return void res.writeHead(authorized ? 204 : 401).end();
+      const upload = { eventId: m[1], contentType: req.headers["content-type"], authorized, bytes: body };
+      if (m[2] === "media") uploads.push(upload);
+      else clips.push({ ...upload, query: Object.fromEntries(new URL(req.url ?? "/", "http://x").searchParams) });
+      return void res.writeHead(authorized ? 201 : 401).end();
     }
     res.writeHead(404).end();
   };
@@ -116,6 +125,7 @@ export async function startHubHttp(deviceId: string, secret: string): Promise<Te
     },
     uploads,
     captures,
+    clips,
     failNext: (n) => {
       failing = n;
     },

@@ -15,13 +15,22 @@ export interface BlobStore {
   put(content: Uint8Array | AsyncIterable<Uint8Array>): Promise<BlobInfo>;
   /** the whole blob, or null when absent */
   get(sha256: string): Promise<Uint8Array | null>;
-  /** a stream of the blob with its size, or null when absent */
-  stream(sha256: string): Promise<{ stream: Readable; size: number } | null>;
+  /**
+   * a stream of the blob with its whole size, or null when absent; `range` (inclusive byte
+   * offsets, already checked against the size) streams only that part (video seeking)
+   */
+  stream(sha256: string, range?: ByteRange): Promise<{ stream: Readable; size: number } | null>;
   has(sha256: string): Promise<boolean>;
   /** true when blobs live as local files that `path()` can name (lets callers hand out paths) */
   readonly supportsLocalPaths: boolean;
   /** the local file of a blob, for stores where `supportsLocalPaths` */
   path?(sha256: string): string;
+}
+
+/** Inclusive byte offsets, as in an HTTP Range header. */
+export interface ByteRange {
+  start: number;
+  end: number;
 }
 
 const SHA256_RE = /^[a-f0-9]{64}$/;

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { type AddressInfo, createServer, type Server } from "node:net";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { KensaError } from "@kensa/contracts";
 import { Aedes, type AuthenticateError, type Client } from "aedes";
 import type { Logger } from "../logger.js";
@@ -30,6 +30,7 @@ export class EmbeddedBroker {
   #opts: EmbeddedBrokerOptions;
   #aedes: Aedes | null = null;
   #server: Server | null = null;
+  #sockets = new Set<Socket>();
   #principals = new WeakMap<Client, Principal>();
   /**
    * client id → who first used it. Sessions live as long as this broker (memory persistence),
@@ -81,6 +82,12 @@ export class EmbeddedBroker {
     );
     this.#aedes = aedes;
     const server = createServer(aedes.handle);
+    // aedes closes the clients it knows; a socket that has not sent CONNECT yet is not one of
+    // them, and server.close() waits for every socket
+    server.on("connection", (socket) => {
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
+    });
     this.#server = server;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -114,7 +121,11 @@ export class EmbeddedBroker {
     this.#aedes = null;
     this.#server = null;
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server?.listening) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of this.#sockets) socket.destroy();
+      await closed;
+    }
   }
 
   #authenticate(

@@ -99,6 +99,18 @@ export interface EventMediaTable {
   created_at: string;
 }
 
+/** An incident clip (video around the incident frame) from the device, keyed like media. */
+export interface EventClipsTable {
+  event_id: string;
+  device_id: string;
+  sha256: string;
+  content_type: string;
+  size: number;
+  duration_ms: number | null;
+  frames: number | null;
+  created_at: string;
+}
+
 export interface IncidentsTable {
   id: string;
   project_id: string;
@@ -115,6 +127,10 @@ export interface IncidentsTable {
   created_at: string;
   acknowledged_by: string | null;
   acknowledged_at: string | null;
+  clip_sha256: string | null;
+  clip_content_type: string | null;
+  clip_size: number | null;
+  clip_duration_ms: number | null;
 }
 
 export interface VerdictsTable {
@@ -359,6 +375,7 @@ export interface HubDatabase {
   deployments: DeploymentsTable;
   events: EventsTable;
   event_media: EventMediaTable;
+  event_clips: EventClipsTable;
   incidents: IncidentsTable;
   verdicts: VerdictsTable;
   notifications: NotificationsTable;

@@ -13,6 +13,8 @@ export interface HubMqttOptions {
   onMessage(topic: string, payload: Uint8Array): Promise<void>;
   /** after every (re)connect and subscription: the broker may have lost retained state */
   onConnected(): Promise<void>;
+  /** ms a desired-state publish waits for its PUBACK before it counts as failed (default 10 s) */
+  ackTimeoutMs?: number;
 }
 
 /** ms to wait for the first connection before start() gives up */
@@ -26,6 +28,8 @@ const CONNECT_TIMEOUT_MS = 15_000;
 export class HubMqttClient implements DesiredPublisher {
   #opts: HubMqttOptions;
   #client: MqttClient | null = null;
+  /** publishes waiting for their PUBACK, each with how to fail it */
+  #unacked = new Set<(err: Error) => void>();
 
   constructor(opts: HubMqttOptions) {
     this.#opts = opts;
@@ -95,15 +99,54 @@ export class HubMqttClient implements DesiredPublisher {
     }
   }
 
+  /**
+   * Publishes retained at QoS 1 and resolves on the PUBACK. A broker that never acknowledges
+   * fails the publish after `ackTimeoutMs` (mqtt.js keeps the packet and resends it on the next
+   * connection) so desired state for other devices is not held up behind it.
+   */
   async publishDesired(deviceId: string, desired: Desired): Promise<void> {
     const client = this.#client;
     if (!client?.connected) return;
-    await client.publishAsync(topics.desired(deviceId), JSON.stringify(desired), { qos: 1, retain: true });
+    const ackTimeoutMs = this.#opts.ackTimeoutMs ?? 10_000;
+    await new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error) => {
+        if (!this.#unacked.delete(fail)) return;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const fail = (err: Error) => settle(err);
+      const timer = setTimeout(
+        () => fail(new Error(`the broker did not acknowledge within ${ackTimeoutMs} ms`)),
+        ackTimeoutMs,
+      );
+      this.#unacked.add(fail);
+      client.publish(topics.desired(deviceId), JSON.stringify(desired), { qos: 1, retain: true }, (err) =>
+        settle(err ?? undefined),
+      );
+    });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Ends the session cleanly when the broker answers within `graceMs`, else drops the socket:
+   * mqtt.js's clean end waits for every unacknowledged publish, forever on a link that is down.
+   */
+  async close(graceMs = 2000): Promise<void> {
     const client = this.#client;
     this.#client = null;
-    if (client) await client.endAsync().catch(() => {});
+    if (!client) return;
+    for (const fail of [...this.#unacked]) fail(new Error("the hub's MQTT client is closing"));
+    const clean = client.endAsync(false).then(
+      () => true,
+      () => false,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    const ended = await Promise.race([clean, late]);
+    clearTimeout(timer);
+    // a forced end's callback may never come once the stream is gone: do not wait for it
+    if (!ended) client.end(true);
   }
 }

@@ -2,6 +2,7 @@ import { EventQuery, KensaError, List, StoredEvent } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { HubServices } from "../hub-services.js";
+import { clipTypes } from "../services/clip-service.js";
 import { callingDevice } from "./auth.js";
 
 const MediaReply = Type.Object({
@@ -11,7 +12,26 @@ const MediaReply = Type.Object({
   linked: Type.Boolean(),
 });
 
-export function eventRoutes(app: FastifyInstance, s: HubServices, opts: { mediaBytes: number }): void {
+const ClipReply = Type.Object({
+  eventId: Type.String(),
+  sha256: Type.String(),
+  size: Type.Integer(),
+  incidentId: Type.Union([Type.String(), Type.Null()]),
+});
+
+const ClipQuery = Type.Object(
+  {
+    durationMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+    frames: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+  },
+  { additionalProperties: false },
+);
+
+export function eventRoutes(
+  app: FastifyInstance,
+  s: HubServices,
+  opts: { mediaBytes: number; clipBytes: number },
+): void {
   app.get<{ Querystring: Static<typeof EventQuery> }>(
     "/api/v1/events",
     // events are what incidents are made of: whoever sees incidents sees them
@@ -65,6 +85,41 @@ export function eventRoutes(app: FastifyInstance, s: HubServices, opts: { mediaB
           throw new KensaError("KENSA_ERR_MEDIA_INVALID", "empty body");
         const device = callingDevice(req);
         const out = await s.events.attachMedia(device?.deviceId ?? null, req.params.id, type, body);
+        return reply.code(201).send({ eventId: req.params.id, ...out });
+      },
+    );
+  });
+
+  // the incident clip: a short video around the incident frame, from devices with video sources
+  app.register(async (clips) => {
+    // every type reaches the handler as bytes, so a wrong one is answered as invalid media
+    clips.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: opts.clipBytes }, (_req, body, done) =>
+      done(null, body),
+    );
+    clips.put<{ Params: { id: string }; Querystring: Static<typeof ClipQuery> }>(
+      "/api/v1/events/:id/clip",
+      {
+        bodyLimit: opts.clipBytes,
+        schema: {
+          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+          querystring: ClipQuery,
+          response: { 201: ClipReply },
+        },
+        config: { auth: "user-or-device", permission: "devices:manage" },
+      },
+      async (req, reply) => {
+        const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+        if (!(clipTypes as readonly string[]).includes(type)) {
+          throw new KensaError(
+            "KENSA_ERR_MEDIA_INVALID",
+            `a clip must be ${clipTypes.join(" or ")}, not "${type || "none"}"`,
+          );
+        }
+        const body = req.body;
+        if (!Buffer.isBuffer(body) || body.byteLength === 0)
+          throw new KensaError("KENSA_ERR_MEDIA_INVALID", "empty body");
+        const device = callingDevice(req);
+        const out = await s.clips.attach(device?.deviceId ?? null, req.params.id, type, body, req.query);
         return reply.code(201).send({ eventId: req.params.id, ...out });
       },
     );

@@ -1,6 +1,7 @@
 import { CreateVerdict, Incident, IncidentQuery, KensaError, List, Notification, Verdict } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import parseRange from "range-parser";
 import { isoNow } from "../clock.js";
 import type { HubServices } from "../hub-services.js";
 import { actorOf, decidedBy } from "./auth.js";
@@ -38,6 +39,35 @@ export function incidentRoutes(app: FastifyInstance, s: HubServices): void {
       if (!media || !blob)
         throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `incident ${incident.id} has no media (yet)`);
       return reply.type(media.contentType).header("content-length", blob.size).send(blob.stream);
+    },
+  );
+  // the clip as a browser's <video> asks for it: whole, or the byte range it seeks to
+  app.get<{ Params: { id: string } }>(
+    "/api/v1/incidents/:id/clip",
+    { schema: { params: IdParams }, config: { permission: "incidents:read" } },
+    async (req, reply) => {
+      const incident = await s.incidents.get(req.params.id);
+      const clip = incident.clip;
+      if (!clip) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `incident ${incident.id} has no clip (yet)`);
+      const ranges = req.headers.range ? parseRange(clip.size, req.headers.range, { combine: true }) : undefined;
+      if (ranges === -1) {
+        reply.header("content-range", `bytes */${clip.size}`);
+        throw new KensaError(
+          "KENSA_ERR_RANGE_NOT_SATISFIABLE",
+          `${req.headers.range} lies outside the clip's ${clip.size} bytes`,
+        );
+      }
+      // one range is served as asked; a malformed or multi-part request gets the whole clip
+      const range = Array.isArray(ranges) && ranges.type === "bytes" && ranges.length === 1 ? ranges[0] : undefined;
+      const blob = await s.blobs.stream(clip.sha256, range);
+      if (!blob) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `the clip of incident ${incident.id} is missing`);
+      reply.type(clip.contentType).header("accept-ranges", "bytes");
+      if (!range) return reply.header("content-length", blob.size).send(blob.stream);
+      return reply
+        .code(206)
+        .header("content-range", `bytes ${range.start}-${range.end}/${blob.size}`)
+        .header("content-length", range.end - range.start + 1)
+        .send(blob.stream);
     },
   );
   // A user's verdict is recorded under their username whatever the body's `by` says.

@@ -58,15 +58,18 @@ export class DesiredSync {
         deviceIds === "all"
           ? (await this.#db.selectFrom("devices").select("id").orderBy("id").execute()).map((r) => r.id)
           : deviceIds;
+      // sent in order on one connection, acknowledged together: a slow broker costs one wait, not one per device
+      const acks: Array<Promise<void>> = [];
       for (const id of ids) {
         const desired = await this.desiredOf(id);
         if (!desired) continue;
-        try {
-          await pub.publishDesired(id, desired);
-        } catch (err) {
-          this.#log.warn({ deviceId: id, err: (err as Error).message }, "publishing desired state failed");
-        }
+        acks.push(
+          pub.publishDesired(id, desired).catch((err: unknown) => {
+            this.#log.warn({ deviceId: id, err: (err as Error).message }, "publishing desired state failed");
+          }),
+        );
       }
+      await Promise.all(acks);
       if (deviceIds === "all") this.#log.info({ devices: ids.length }, "desired state published");
     });
   }

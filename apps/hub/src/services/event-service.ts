@@ -176,16 +176,7 @@ export class EventService {
     }
     // markers can frame a corrupt body; only a full decode proves the frame is usable
     const info = await probeImage(bytes);
-    const event = await this.#db
-      .selectFrom("events")
-      .select(["id", "device_id"])
-      .where("id", "=", eventId)
-      .executeTakeFirst();
-    if (event && deviceId && event.device_id !== deviceId) {
-      throw new KensaError("KENSA_ERR_FORBIDDEN", `event ${eventId} belongs to another device`);
-    }
-    const owner = deviceId ?? event?.device_id;
-    if (!owner) throw new KensaError("KENSA_ERR_EVENT_NOT_FOUND", `no event with id "${eventId}"`);
+    const { event, owner } = await eventOwner(this.#db, deviceId, eventId);
 
     const { sha256, size } = await this.#blobs.put(bytes);
     const now = isoNow();
@@ -221,6 +212,26 @@ export class EventService {
       .executeTakeFirst();
     return row ? { sha256: row.sha256, contentType: row.content_type } : null;
   }
+}
+
+/**
+ * Whose event an upload (frame, clip) is for: the calling device's — refused when a stored
+ * event of that id belongs to another device — or, for a person repairing data, the stored
+ * event's. The event may not be stored yet (uploads can overtake MQTT). Throws
+ * KENSA_ERR_FORBIDDEN, KENSA_ERR_EVENT_NOT_FOUND.
+ */
+export async function eventOwner(
+  db: Kysely<HubDatabase>,
+  deviceId: string | null,
+  eventId: string,
+): Promise<{ event: { id: string; device_id: string } | undefined; owner: string }> {
+  const event = await db.selectFrom("events").select(["id", "device_id"]).where("id", "=", eventId).executeTakeFirst();
+  if (event && deviceId && event.device_id !== deviceId) {
+    throw new KensaError("KENSA_ERR_FORBIDDEN", `event ${eventId} belongs to another device`);
+  }
+  const owner = deviceId ?? event?.device_id;
+  if (!owner) throw new KensaError("KENSA_ERR_EVENT_NOT_FOUND", `no event with id "${eventId}"`);
+  return { event, owner };
 }
 
 function toStoredEvent(row: Selectable<EventsTable>): StoredEvent {

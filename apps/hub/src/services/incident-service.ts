@@ -9,7 +9,7 @@ import {
   type VerdictKind,
 } from "@kensa/contracts";
 import type { Kysely, Selectable } from "kysely";
-import type { HubDatabase, IncidentsTable, VerdictsTable } from "../db/schema.js";
+import type { EventClipsTable, HubDatabase, IncidentsTable, VerdictsTable } from "../db/schema.js";
 import { newId } from "../ids.js";
 import type { ProjectRecord } from "./project-service.js";
 
@@ -43,6 +43,13 @@ export class IncidentService {
     const hit = event.rules ? agentRuleHit(event) : ruleHit(project, event.result);
     if (!hit) return null;
     const { fired, label, score } = hit;
+    // a clip uploaded before its event was ingested
+    const clip = await trx
+      .selectFrom("event_clips")
+      .selectAll()
+      .where("event_id", "=", event.id)
+      .where("device_id", "=", event.deviceId)
+      .executeTakeFirst();
     const row: IncidentsTable = {
       id: newId("inc"),
       project_id: project.id,
@@ -59,6 +66,7 @@ export class IncidentService {
       created_at: receivedAt,
       acknowledged_by: null,
       acknowledged_at: null,
+      ...clipColumns(clip ?? null),
     };
     await trx.insertInto("incidents").values(row).execute();
     return toIncident(row, []);
@@ -168,6 +176,18 @@ export function evaluateRule(project: ProjectRecord, label: string, score: numbe
   return `threshold: ${label} ≥ ${minScore.toFixed(2)}`;
 }
 
+/** The incident columns that show a stored clip (or none). */
+export function clipColumns(
+  clip: Pick<EventClipsTable, "sha256" | "content_type" | "size" | "duration_ms"> | null,
+): Pick<IncidentsTable, "clip_sha256" | "clip_content_type" | "clip_size" | "clip_duration_ms"> {
+  return {
+    clip_sha256: clip?.sha256 ?? null,
+    clip_content_type: clip?.content_type ?? null,
+    clip_size: clip?.size ?? null,
+    clip_duration_ms: clip?.duration_ms ?? null,
+  };
+}
+
 export function toIncident(row: Selectable<IncidentsTable>, verdicts: Verdict[]): Incident {
   return {
     id: row.id,
@@ -182,6 +202,15 @@ export function toIncident(row: Selectable<IncidentsTable>, verdicts: Verdict[])
     bundleSha256: row.bundle_sha256,
     frameMeta: JSON.parse(row.frame_meta) as Incident["frameMeta"],
     mediaSha256: row.media_sha256,
+    clip:
+      row.clip_sha256 && row.clip_content_type
+        ? {
+            sha256: row.clip_sha256,
+            contentType: row.clip_content_type,
+            size: Number(row.clip_size ?? 0),
+            durationMs: row.clip_duration_ms === null ? null : Number(row.clip_duration_ms),
+          }
+        : null,
     createdAt: row.created_at,
     acknowledgedBy: row.acknowledged_by ?? null,
     acknowledgedAt: row.acknowledged_at ?? null,

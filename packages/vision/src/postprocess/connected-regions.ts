@@ -1,10 +1,13 @@
 import type { Region } from "@kensa/contracts";
-import { type ResizeTransform, toOriginalBox } from "../resize-transform.js";
+import { type ResizeTransform, toOriginalBox, toOriginalPoint } from "../resize-transform.js";
+import { simplifyClosed, traceOutline } from "./outline.js";
 import { unit } from "./postprocessor.js";
 
 /** One 8-connected component of one class, in mask px (bounds inclusive). */
 export interface MaskRegion {
   cls: number;
+  /** the region's first pixel in raster order: where its outline is traced from */
+  start: number;
   pixels: number;
   minX: number;
   minY: number;
@@ -30,7 +33,7 @@ export function connectedRegions(
   for (let start = 0; start < classes.length; start++) {
     const cls = classes[start]!;
     if (cls < 0 || seen[start]) continue;
-    const r: MaskRegion = { cls, pixels: 0, minX: width, minY: height, maxX: -1, maxY: -1, scoreSum: 0 };
+    const r: MaskRegion = { cls, start, pixels: 0, minX: width, minY: height, maxX: -1, maxY: -1, scoreSum: 0 };
     let top = 0;
     stack[top++] = start;
     seen[start] = 1;
@@ -101,13 +104,18 @@ export function clearPadding(classes: Int32Array, g: MaskGeometry, t: ResizeTran
   }
 }
 
+/** Vertices an outline keeps at most: enough for a crack's shape, small enough for every event. */
+const MAX_OUTLINE_POINTS = 64;
+
 /**
  * Mask regions → event regions in original px: box from the mask px bounds, area = mask px ×
- * the original px² one mask px covers. Drops regions under `minArea` (original px²), keeps the
- * `maxRegions` largest.
+ * the original px² one mask px covers, and the outline of the region's outer boundary traced in
+ * `classes` (simplified to about a mask pixel, at most 64 vertices). Drops regions under
+ * `minArea` (original px²), keeps the `maxRegions` largest.
  */
 export function toRegions(
   found: readonly MaskRegion[],
+  classes: Int32Array,
   labels: readonly string[],
   g: MaskGeometry,
   t: ResizeTransform,
@@ -117,13 +125,31 @@ export function toRegions(
   const pxArea = (g.strideX / t.scaleX) * (g.strideY / t.scaleY);
   return found
     .map((r) => ({
-      label: labels[r.cls]!,
-      area: r.pixels * pxArea,
-      maskArea: r.pixels,
-      box: toOriginalBox(r.minX * g.strideX, r.minY * g.strideY, (r.maxX + 1) * g.strideX, (r.maxY + 1) * g.strideY, t),
-      score: unit(r.scoreSum / r.pixels),
+      found: r,
+      region: {
+        label: labels[r.cls]!,
+        area: r.pixels * pxArea,
+        maskArea: r.pixels,
+        box: toOriginalBox(
+          r.minX * g.strideX,
+          r.minY * g.strideY,
+          (r.maxX + 1) * g.strideX,
+          (r.maxY + 1) * g.strideY,
+          t,
+        ),
+        score: unit(r.scoreSum / r.pixels),
+      },
     }))
-    .filter((r) => r.area >= minArea)
-    .sort((a, b) => b.area - a.area || b.score - a.score)
-    .slice(0, maxRegions);
+    .filter(({ region }) => region.area >= minArea)
+    .sort((a, b) => b.region.area - a.region.area || b.region.score - a.region.score)
+    .slice(0, maxRegions)
+    .map(({ found: r, region }) => {
+      const corners = simplifyClosed(
+        traceOutline(classes, g.width, g.height, r.cls, r.start),
+        0.75,
+        MAX_OUTLINE_POINTS,
+      );
+      const outline = corners.map(([x, y]) => toOriginalPoint(x * g.strideX, y * g.strideY, t));
+      return { ...region, outline };
+    });
 }

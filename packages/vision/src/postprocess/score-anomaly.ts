@@ -52,7 +52,7 @@ export function scoreAnomaly(
   }
   const score = reduce(inFrame.subarray(0, m), post);
   const found = connectedRegions(classes, scores, w, h);
-  const regions = toRegions(found, manifest.labels, g, transform, post.minArea, post.maxRegions);
+  const regions = toRegions(found, classes, manifest.labels, g, transform, post.minArea, post.maxRegions);
   return { task: "anomaly", label, score, regions, finding: score >= threshold };
 }
 

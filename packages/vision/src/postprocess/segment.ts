@@ -68,6 +68,7 @@ export function segment(
   clearPadding(classes, g, transform);
   const regions = toRegions(
     connectedRegions(classes, scores, w, h),
+    classes,
     labels,
     g,
     transform,

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { type BlobInfo, type BlobStore, isSha256 } from "../blob-store.js";
+import { type BlobInfo, type BlobStore, type ByteRange, isSha256 } from "../blob-store.js";
 
 /**
  * Blobs as files at `<root>/sha256/<first 2 hex>/<sha256>`. Written to a temp file in the
@@ -67,7 +67,7 @@ export class FsBlobStore implements BlobStore {
     return new Uint8Array(Buffer.concat(chunks));
   }
 
-  async stream(sha256: string): Promise<{ stream: Readable; size: number } | null> {
+  async stream(sha256: string, range?: ByteRange): Promise<{ stream: Readable; size: number } | null> {
     if (!isSha256(sha256)) return null;
     const file = this.path(sha256);
     // Open first so a missing blob is a null, not a stream that errors later.
@@ -77,7 +77,7 @@ export class FsBlobStore implements BlobStore {
     });
     if (!fh) return null;
     const { size } = await fh.stat();
-    return { stream: fh.createReadStream(), size };
+    return { stream: fh.createReadStream(range ? { start: range.start, end: range.end } : {}), size };
   }
 
   async has(sha256: string): Promise<boolean> {

@@ -7,6 +7,8 @@ interface Shape {
   label: string;
   score: number;
   box: Box;
+  /** a region's outer boundary, when the agent sent it: drawn instead of the box */
+  outline?: Array<[number, number]>;
 }
 
 /** Boxes to draw for a result: detections, and the regions of segmentation and anomaly maps. */
@@ -17,7 +19,13 @@ export function shapesOf(result: InferenceResult | undefined): Shape[] {
       return result.detections.map((d) => ({ kind: "detection", label: d.label, score: d.score, box: d.box }));
     case "segmentation":
     case "anomaly":
-      return result.regions.map((r) => ({ kind: "region", label: r.label, score: r.score, box: r.box }));
+      return result.regions.map((r) => ({
+        kind: "region",
+        label: r.label,
+        score: r.score,
+        box: r.box,
+        ...(r.outline && r.outline.length >= 3 ? { outline: r.outline } : {}),
+      }));
     case "classification":
       return [];
   }
@@ -26,7 +34,8 @@ export function shapesOf(result: InferenceResult | undefined): Shape[] {
 const palette = ["#ef4444", "#f59e0b", "#22c55e", "#3b82f6", "#a855f7", "#ec4899"];
 
 /**
- * The frame with its findings drawn over it. Boxes are in pixels of the original frame, so the
+ * The frame with its findings drawn over it: detection boxes, and segmentation or anomaly
+ * regions by their outline (their box when an older agent sent none). Shapes are in pixels of the original frame, so the
  * SVG's viewBox is the image's natural size and the browser scales both together; strokes use
  * non-scaling-stroke so they stay readable on a phone and a 4K monitor alike.
  */
@@ -66,18 +75,30 @@ export function FrameOverlay({ src, result, alt }: { src: string; result?: Infer
               return (
                 // biome-ignore lint/suspicious/noArrayIndexKey: shapes have no identity beyond their position
                 <g key={i}>
-                  <rect
-                    x={x}
-                    y={y}
-                    width={w}
-                    height={h}
-                    fill={s.kind === "region" ? c : "none"}
-                    fillOpacity={s.kind === "region" ? 0.25 : 0}
-                    stroke={c}
-                    strokeWidth={2}
-                    strokeDasharray={s.kind === "region" ? "6 3" : undefined}
-                    vectorEffect="non-scaling-stroke"
-                  />
+                  {s.outline ? (
+                    <polygon
+                      points={s.outline.map(([px, py]) => `${px},${py}`).join(" ")}
+                      fill={c}
+                      fillOpacity={0.35}
+                      stroke={c}
+                      strokeWidth={2}
+                      strokeLinejoin="round"
+                      vectorEffect="non-scaling-stroke"
+                    />
+                  ) : (
+                    <rect
+                      x={x}
+                      y={y}
+                      width={w}
+                      height={h}
+                      fill={s.kind === "region" ? c : "none"}
+                      fillOpacity={s.kind === "region" ? 0.25 : 0}
+                      stroke={c}
+                      strokeWidth={2}
+                      strokeDasharray={s.kind === "region" ? "6 3" : undefined}
+                      vectorEffect="non-scaling-stroke"
+                    />
+                  )}
                   <text
                     x={tx}
                     y={Math.max(font, y - 3)}

@@ -6,6 +6,7 @@ import { useQuery } from "../../api/use-query";
 import { useCan } from "../../auth";
 import { Button, Card, ErrorState, Facts, Loading, Page, TimeAgo } from "../../ui";
 import { FrameOverlay } from "./frame-overlay";
+import { IncidentClip } from "./incident-clip";
 import { pct, StatusBadge } from "./incident-status";
 import { RelabelDialog } from "./relabel-dialog";
 import { ResultScores } from "./result-scores";
@@ -91,6 +92,7 @@ function IncidentView({ incident, review }: { incident: Incident; review: Return
               <div className="frame-missing">The device has not uploaded this frame yet.</div>
             )}
           </Card>
+          {incident.clip ? <IncidentClip incident={incident} clip={incident.clip} /> : null}
           {canReview ? (
             <section className="review-bar" aria-label="Review">
               <h2 className="visually-hidden">Review</h2>

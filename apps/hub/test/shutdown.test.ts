@@ -1,0 +1,61 @@
+import { type AddressInfo, connect, createServer } from "node:net";
+import { topics } from "@kensa/contracts";
+import { waitFor } from "@kensa/testkit";
+import { Aedes } from "aedes";
+import { afterEach, describe, expect, it } from "vitest";
+import { seed, startHub } from "./helpers.js";
+
+/**
+ * close() must finish whatever the network does: a hub that never stops blocks a service
+ * restart (systemd waits, then kills it without closing the database cleanly).
+ */
+describe("hub shutdown", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it("does not wait forever for an external broker that stopped acknowledging", async () => {
+    const aedes = await Aedes.createBroker();
+    let answer = true;
+    const desiredSeen: string[] = [];
+    // once `answer` is off, the hub's publishes are neither authorised nor refused: no PUBACK ever
+    aedes.authorizePublish = (_client, packet, done) => {
+      if (answer) return done(null);
+      desiredSeen.push(packet.topic);
+    };
+    const server = createServer(aedes.handle);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    cleanups.push(async () => {
+      await new Promise<void>((r) => aedes.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    });
+    const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const t = await startHub({ mqtt: { embedded: { enabled: false }, url } });
+
+    answer = false;
+    // a new device's desired state is published (QoS 1, retained) and stays unacknowledged
+    await seed(t.call, "stuck", [{ id: "stuck-1" }]);
+    await waitFor("desired publish held by the broker", () => desiredSeen.includes(topics.desired("stuck-1")));
+
+    // without a bound, close() waits for that PUBACK forever (the test's 15 s fail first)
+    await t.close();
+    expect(t.hub.closing).toBeNull();
+  }, 15_000);
+
+  it("closes the embedded broker while a socket is connected that never sent CONNECT", async () => {
+    const t = await startHub();
+    const { port, hostname } = new URL(t.mqttUrl);
+    const socket = connect(Number(port), hostname);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    const gone = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.on("error", () => {});
+    // Aedes would drop this socket only after its 30 s connect timeout; the test's 15 s bound fails first
+    await t.close();
+    await gone;
+    expect(t.hub.closing).toBeNull();
+  }, 15_000);
+});
