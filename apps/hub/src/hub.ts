@@ -112,6 +112,13 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     bodyLimit: 1024 * 1024,
   });
   const log = app.log;
+  // requests not yet answered in full, so a shutdown that waits on HTTP can say which
+  const inFlight = new Set<{ method: string; url: string }>();
+  app.addHook("onRequest", async (req, reply) => {
+    const entry = { method: req.method, url: req.url };
+    inFlight.add(entry);
+    reply.raw.once("close", () => inFlight.delete(entry));
+  });
 
   const store = await openDatabase(config);
   const blobs = new FsBlobStore(join(config.dataDir, "blobs"));
@@ -317,13 +324,13 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
 
   async function shutdown(): Promise<void> {
     // each step is named, so a hub that does not stop says what it is waiting for
-    const step = async (name: string, fn: () => Promise<unknown>) => {
+    const step = async (name: string, fn: () => Promise<unknown>, detail?: () => unknown) => {
       const started = Date.now();
       closingStep = name;
-      const slow = setInterval(
-        () => log.warn({ step: name, waitingMs: Date.now() - started }, "hub shutdown: still waiting"),
-        5_000,
-      );
+      const slow = setInterval(() => {
+        closingStep = detail ? `${name} ${JSON.stringify(detail())}` : name;
+        log.warn({ step: closingStep, waitingMs: Date.now() - started }, "hub shutdown: still waiting");
+      }, 5_000);
       try {
         await fn();
       } finally {
@@ -340,7 +347,21 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     mqttClient = null;
     await step("desired state", () => desired.idle());
     await step("embedded broker", async () => broker?.close());
-    await step("http", () => app.close());
+    await step(
+      "http",
+      async () => {
+        // Node closes idle keep-alive connections once, when close() starts; a connection that
+        // was busy then (a request still arriving or being answered) goes idle later and would
+        // hold close() for its keep-alive timeout (72 s): sweep until the server has closed
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(sweep);
+        }
+      },
+      () => [...inFlight].map((r) => `${r.method} ${r.url}`),
+    );
     await step("desired state", () => desired.idle());
     await step("database", () => store.close());
     closingStep = null;

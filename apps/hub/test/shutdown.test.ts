@@ -33,14 +33,18 @@ describe("hub shutdown", () => {
     const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const t = await startHub({ mqtt: { embedded: { enabled: false }, url } });
 
+    const { projectId } = await seed(t.call, "stuck", []);
     answer = false;
-    // a new device's desired state is published (QoS 1, retained) and stays unacknowledged
-    await seed(t.call, "stuck", [{ id: "stuck-1" }]);
+    // a new device's desired state is published (QoS 1, retained) and stays unacknowledged,
+    // with the API request that enrolled it waiting for that acknowledgement
+    const enrol = t.call("POST", "/api/v1/devices", { body: { projectId, id: "stuck-1", tags: [] } });
     await waitFor("desired publish held by the broker", () => desiredSeen.includes(topics.desired("stuck-1")));
 
-    // without a bound, close() waits for that PUBACK forever (the test's 15 s fail first)
+    // without bounds, close() waits for that PUBACK forever (the test's 15 s fail first)
     await t.close();
     expect(t.hub.closing).toBeNull();
+    // the device was enrolled; its desired state goes out when the hub next connects
+    expect((await enrol).status).toBe(201);
   }, 15_000);
 
   it("closes the embedded broker while a socket is connected that never sent CONNECT", async () => {
@@ -57,5 +61,32 @@ describe("hub shutdown", () => {
     await t.close();
     await gone;
     expect(t.hub.closing).toBeNull();
+  }, 15_000);
+
+  it("closes a keep-alive connection whose request was still arriving when close() began", async () => {
+    const t = await startHub();
+    const { port, hostname } = new URL(t.httpUrl);
+    const socket = connect(Number(port), hostname);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    const replies: string[] = [];
+    socket.on("data", (d: Buffer) => replies.push(d.toString()));
+    const gone = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    const body = JSON.stringify({ name: "arriving", slug: "arriving", task: "classification", labels: ["ok"] });
+    socket.write(
+      `POST /api/v1/projects HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${t.hub.adminToken}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: keep-alive\r\n\r\n`,
+    );
+    socket.write(body.slice(0, 10));
+    const closing = t.close();
+    // the rest of the body arrives once the HTTP server is already closing
+    await waitFor("closing http", () => t.hub.closing === "http");
+    socket.write(body.slice(10));
+    // Node would keep the now idle connection for its keep-alive timeout (72 s); the test's 15 s fail first
+    await closing;
+    await gone;
+    expect(replies.join("")).toMatch(/^HTTP\/1\.1 \d{3}/);
   }, 15_000);
 });
