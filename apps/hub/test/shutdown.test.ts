@@ -1,4 +1,4 @@
-import { type AddressInfo, connect, createServer } from "node:net";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { topics } from "@kensa/contracts";
 import { waitFor } from "@kensa/testkit";
 import { Aedes } from "aedes";
@@ -9,6 +9,18 @@ import { seed, startHub } from "./helpers.js";
  * close() must finish whatever the network does: a hub that never stops blocks a service
  * restart (systemd waits, then kills it without closing the database cleanly).
  */
+/** A raw TCP connection to the host and port of `url`, and a promise of its end. */
+async function openSocket(url: string): Promise<{ socket: Socket; gone: Promise<void> }> {
+  const { port, hostname } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  socket.on("error", () => {});
+  return { socket, gone: new Promise<void>((resolve) => socket.once("close", () => resolve())) };
+}
+
 describe("hub shutdown", () => {
   const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
@@ -49,14 +61,7 @@ describe("hub shutdown", () => {
 
   it("closes the embedded broker while a socket is connected that never sent CONNECT", async () => {
     const t = await startHub();
-    const { port, hostname } = new URL(t.mqttUrl);
-    const socket = connect(Number(port), hostname);
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("error", reject);
-    });
-    const gone = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-    socket.on("error", () => {});
+    const { gone } = await openSocket(t.mqttUrl);
     // Aedes would drop this socket only after its 30 s connect timeout; the test's 15 s bound fails first
     await t.close();
     await gone;
@@ -65,15 +70,10 @@ describe("hub shutdown", () => {
 
   it("closes a keep-alive connection whose request was still arriving when close() began", async () => {
     const t = await startHub();
-    const { port, hostname } = new URL(t.httpUrl);
-    const socket = connect(Number(port), hostname);
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("error", reject);
-    });
+    const { socket, gone } = await openSocket(t.httpUrl);
+    const { hostname } = new URL(t.httpUrl);
     const replies: string[] = [];
     socket.on("data", (d: Buffer) => replies.push(d.toString()));
-    const gone = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     const body = JSON.stringify({ name: "arriving", slug: "arriving", task: "classification", labels: ["ok"] });
     socket.write(
       `POST /api/v1/projects HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${t.hub.adminToken}\r\n` +
