@@ -20,6 +20,7 @@ import { Outbox } from "./outbox.js";
 import { Pipeline, type PipelineStats } from "./pipeline.js";
 import { OutboxPublisher } from "./publisher.js";
 import { QuotaKeeper } from "./quota-keeper.js";
+import { type FfmpegBinary, resolveFfmpeg } from "./sources/ffmpeg-binary.js";
 import { PidFiles } from "./sources/pid-files.js";
 import { SourceSet } from "./sources/source-set.js";
 import { StateReporter } from "./state-reporter.js";
@@ -265,18 +266,33 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     captureUploader.retryNow();
     clipUploader?.retryNow();
   });
+  // rtsp and video sources, the ffmpeg MJPEG reader and incident clips run ffmpeg: find it once
+  let ffmpeg: FfmpegBinary | null | undefined;
+  let ffmpegPath = config.ffmpegPath;
+  if (config.sources.some((s) => videoSourceTypes.has(s.type))) {
+    try {
+      ffmpeg = await resolveFfmpeg(config.ffmpegPath);
+      ffmpegPath = ffmpeg.path;
+      log.info("ffmpeg found", { path: ffmpeg.path, from: ffmpeg.from, version: ffmpeg.version });
+    } catch (err) {
+      // the other sources still run; these fail with KENSA_ERR_FFMPEG_NOT_FOUND, on the status page too
+      ffmpeg = null;
+      if (["auto", "system", "package"].includes(ffmpegPath)) ffmpegPath = "ffmpeg";
+      log.error("no ffmpeg: rtsp, video and ffmpeg-read mjpeg sources cannot run", { message: (err as Error).message });
+    }
+  }
   const sourceSet = new SourceSet({
     configs: config.sources,
     defaultPipeline: config.pipeline,
     sinks: pipelines,
-    context: { ffmpegPath: config.ffmpegPath, runDir },
+    context: { ffmpegPath, runDir },
     logger: log,
   });
   const sources = sourceSet.sources;
   const videoEntries = sourceSet.entries.filter((e) => videoSourceTypes.has(e.source.type));
   const clips =
     config.media.clips.enabled && videoEntries.length > 0
-      ? new ClipRecorder({ store: clipStore, settings: config.media.clips, ffmpegPath: config.ffmpegPath, logger: log })
+      ? new ClipRecorder({ store: clipStore, settings: config.media.clips, ffmpegPath, logger: log })
       : undefined;
   if (clips) {
     for (const e of videoEntries) e.source.on("frame", (frame) => clips.observe(frame));
@@ -344,6 +360,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       }),
       clips: () => clipStore.list(),
       clipPath: (file) => (clipStore.get(file) ? clipStore.path(file) : undefined),
+      ffmpeg,
       logger: log,
     });
     try {

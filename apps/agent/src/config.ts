@@ -274,8 +274,12 @@ export const AgentConfigSchema = Type.Object(
     mediaUploadConcurrency: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
     /** frames of push and folder-watch sources that may wait for inference, per pipeline */
     frameQueue: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
-    /** the ffmpeg executable for rtsp, video and mjpeg (reader ffmpeg) sources */
-    ffmpegPath: Type.String({ minLength: 1, default: "ffmpeg" }),
+    /**
+     * the ffmpeg for rtsp, video and mjpeg (reader ffmpeg) sources and clips: "auto" (ffmpeg on
+     * PATH, else the binary of the optional npm package @ffmpeg-installer/ffmpeg), "system",
+     * "package", or a path
+     */
+    ffmpegPath: Type.String({ minLength: 1, default: "auto" }),
     /** the local status page, JSON API, Prometheus /metrics and push endpoint */
     status: Type.Object(
       {

@@ -11,6 +11,7 @@ import { ClipStore } from "../src/clips/clip-store.js";
 import { loadAgentConfig } from "../src/config.js";
 import { Logger } from "../src/logger.js";
 import type { Frame } from "../src/sources/frame-source.js";
+import type { AgentStatus } from "../src/status/agent-status.js";
 import { startBroker, type TestBroker } from "./helpers/broker.js";
 import { renderJpegs } from "./helpers/frames.js";
 import { startHubHttp, type TestHub } from "./helpers/hub-http.js";
@@ -186,6 +187,9 @@ describe.skipIf(skip)("incident clips (real ffmpeg)", () => {
         return body.items[0]?.upload === "uploaded";
       });
       expect((await fetch(`${agent.statusUrl}/api/v1/clips/nope.mp4`)).status).toBe(404);
+      // the status API says which ffmpeg the video source and the clips ran (the default, auto, found the system's)
+      const agentStatus = (await (await fetch(`${agent.statusUrl}/api/v1/status`)).json()) as AgentStatus;
+      expect(agentStatus.ffmpeg).toMatchObject({ path: "ffmpeg", from: "system", version: expect.any(String) });
       // only the first frame hit: the rest of the stream was inside the cooldown
       expect(watcher.events.filter((e) => e.rules?.length).length).toBe(1);
       expect(watcher.events.filter((e) => !e.rules?.length).every((e) => e.result.finding === false && !e.media)).toBe(

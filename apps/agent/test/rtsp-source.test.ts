@@ -6,6 +6,7 @@ import { commandWorks, needService, waitFor } from "@kensa/testkit";
 import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
 import { RtspSourceConfig } from "../src/config.js";
+import { packagedFfmpegPath } from "../src/sources/ffmpeg-binary.js";
 import type { FrameSource } from "../src/sources/frame-source.js";
 import { createSource } from "../src/sources/source-registry.js";
 import { childrenOf } from "./helpers/procs.js";
@@ -90,6 +91,24 @@ describe.skipIf(skip)("rtsp source (real RTSP server, real ffmpeg)", () => {
     expect([meta.format, meta.width, meta.height]).toEqual(["jpeg", 320, 240]);
     expect(c.frames[0]?.sourceId).toBe("door");
     expect(source.status).toBe("running");
+    expect(c.restarts).toEqual([]);
+  });
+
+  it("reads it through the npm package's ffmpeg too (a release-4 build: its RTSP I/O timeout is -stimeout)", async () => {
+    const packaged = packagedFfmpegPath();
+    if (needService("the ffmpeg npm package (@ffmpeg-installer/ffmpeg)", packaged !== null)) return;
+    const server = await startRtspServer(await freePort(), 10);
+    cleanup.push(() => server.stop());
+    const config = parseWith(
+      RtspSourceConfig,
+      { id: "door", type: "rtsp", url: server.url() },
+      "KENSA_ERR_CONFIG_INVALID",
+    );
+    const source = createSource(config, { ffmpegPath: packaged as string });
+    cleanup.unshift(() => source.stop());
+    const c = watchSource(source);
+    source.start();
+    await waitFor("frames", () => c.frames.length >= 5, { timeoutMs: 15_000 });
     expect(c.restarts).toEqual([]);
   });
 

@@ -18,7 +18,7 @@ describe("camera source config", () => {
       ],
     });
     expect(c.status).toEqual({ enabled: true, port: 8090, host: "127.0.0.1" });
-    expect(c.ffmpegPath).toBe("ffmpeg");
+    expect(c.ffmpegPath).toBe("auto");
     expect(c.frameQueue).toBe(16);
     expect(c.sources[0]).toEqual({
       id: "door",

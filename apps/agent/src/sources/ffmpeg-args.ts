@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
 import type { MjpegSourceConfig, RtspSourceConfig, VideoSourceConfig } from "../config.js";
+import { probeFfmpeg } from "./ffmpeg-binary.js";
 
 export type FfmpegSourceConfig = RtspSourceConfig | VideoSourceConfig | MjpegSourceConfig;
 
@@ -62,17 +62,11 @@ export function redactUrl(text: string): string {
 
 const majors = new Map<string, Promise<number>>();
 
-/** The major version of the ffmpeg at `path` (5 when it cannot be told), asked once per path. */
+/** The release line of the ffmpeg at `path` (5 when it cannot be told), asked once per path. */
 export function ffmpegMajorVersion(path: string): Promise<number> {
   let v = majors.get(path);
   if (!v) {
-    v = new Promise((resolve) => {
-      execFile(path, ["-hide_banner", "-version"], { timeout: 10_000 }, (err, stdout) => {
-        // "ffmpeg version 5.1.6-0+deb12u1", "ffmpeg version n6.1", "ffmpeg version 4.3.6-0+deb11u1"
-        const m = /version\s+n?(\d+)\./.exec(stdout ?? "");
-        resolve(!err && m ? Number(m[1]) : 5);
-      });
-    });
+    v = probeFfmpeg(path).then((found) => found?.major ?? 5);
     majors.set(path, v);
   }
   return v;

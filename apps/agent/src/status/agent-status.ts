@@ -3,6 +3,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import type { CaptureStats } from "../capture/capturer.js";
 import type { ClipInfo } from "../clips/clip-store.js";
 import type { Pipeline } from "../pipeline.js";
+import type { FfmpegBinary } from "../sources/ffmpeg-binary.js";
 import type { SourceSet } from "../sources/source-set.js";
 import type { DiskUsage } from "./disk-usage.js";
 import { LatencyHistogram } from "./latency-histogram.js";
@@ -57,6 +58,17 @@ export const AgentStatus = Type.Object({
     }),
   ),
   queues: Type.Object({ outbox: Type.Integer(), media: Type.Integer(), captures: Type.Integer() }),
+  /** the ffmpeg the video sources and clips run (absent when no source needs one; null when none was found) */
+  ffmpeg: Type.Optional(
+    Type.Union([
+      Type.Object({
+        path: Type.String(),
+        from: Type.Union([Type.Literal("config"), Type.Literal("system"), Type.Literal("package")]),
+        version: Type.String(),
+      }),
+      Type.Null(),
+    ]),
+  ),
   /** frames kept for learning since start (captured, and kept out as repeats or over budget) */
   capture: Type.Optional(
     Type.Object({
@@ -115,6 +127,8 @@ export interface StatusDeps {
   clips?(): ClipInfo[];
   /** the file of a clip by name, if the agent has it */
   clipPath?(file: string): string | undefined;
+  /** which ffmpeg runs: undefined when no source needs one, null when none was found */
+  ffmpeg?: FfmpegBinary | null;
 }
 
 /** Inference latency and rate per pipeline, fed by the pipelines' `inferred` events. */
@@ -186,6 +200,9 @@ export async function buildAgentStatus(
       latest: `/api/v1/sources/${encodeURIComponent(e.source.id)}/latest.jpg`,
     })),
     queues: { outbox: deps.outboxDepth(), media: deps.mediaQueueDepth(), captures: deps.captureQueueDepth?.() ?? 0 },
+    ...(deps.ffmpeg === undefined
+      ? {}
+      : { ffmpeg: deps.ffmpeg && { path: deps.ffmpeg.path, from: deps.ffmpeg.from, version: deps.ffmpeg.version } }),
     ...(deps.captureStats?.() ? { capture: deps.captureStats() } : {}),
     storage: deps.storage?.() ?? {
       eventsDropped: 0,
