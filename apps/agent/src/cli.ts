@@ -64,27 +64,33 @@ export async function runAgentCli(argv: string[]): Promise<number> {
     return 0;
   }
 
-  // imported late so --validate-config and --help never load ONNX Runtime or sharp
-  const { startAgent } = await import("./agent.js");
-  const agent = await startAgent(config, { logger: log });
-  let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
-  await new Promise<void>((resolve) => {
-    let signals = 0;
-    onSignal = (signal) => {
-      if (++signals > 1) {
-        log.warn("second signal; exiting without a clean shutdown", { signal });
-        process.exit(130);
-      }
-      log.info("shutting down", { signal });
-      agent.stop().then(resolve, (err: unknown) => {
-        log.error("shutdown failed", { err });
-        resolve();
+  // listening before the start: a stop asked for while the agent starts (loading its bundles,
+  // recovering its data dir) waits for the start to finish, then shuts down cleanly
+  let stopAsked = false;
+  let wake: (() => void) | undefined;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log.warn("second signal; exiting without a clean shutdown", { signal });
+      process.exit(130);
+    }
+    log.info("shutting down", { signal });
+    stopAsked = true;
+    wake?.();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    // imported late so --validate-config and --help never load ONNX Runtime or sharp
+    const { startAgent } = await import("./agent.js");
+    const agent = await startAgent(config, { logger: log });
+    if (!stopAsked) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
       });
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
-  if (onSignal) {
+    }
+    await agent.stop().catch((err: unknown) => log.error("shutdown failed", { err }));
+  } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

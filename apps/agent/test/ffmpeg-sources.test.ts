@@ -205,7 +205,8 @@ describe.skipIf(skip)("ffmpeg sources (real ffmpeg)", () => {
     const pid = gentle.child.pid as number;
     const [child] = await waitFor(
       "the agent's ffmpeg",
-      () => (childrenOf(pid).length === 1 ? childrenOf(pid) : undefined),
+      () =>
+        childrenOf(pid, "ffmpeg", "image2pipe").length === 1 ? childrenOf(pid, "ffmpeg", "image2pipe") : undefined,
       {
         timeoutMs: 20_000,
       },
@@ -214,11 +215,24 @@ describe.skipIf(skip)("ffmpeg sources (real ffmpeg)", () => {
     expect(isRunning(child as number)).toBe(false);
     expect(gentle.logs.some((l) => l.msg === "agent stopped")).toBe(true);
 
+    // a stop asked for while the agent starts (here: right after it found ffmpeg) waits for the
+    // start, then shuts down cleanly instead of dying of the signal
+    const early = await spawnAgent(config, join(dir.path, "agent.json"), env);
+    early.child.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("ffmpeg found")) early.child.kill("SIGTERM");
+    });
+    const earlyExit = await new Promise((resolve) =>
+      early.child.once("exit", (code, signal) => resolve(signal ?? code)),
+    );
+    expect(earlyExit).toBe(0);
+    expect(early.logs.some((l) => l.msg === "agent stopped")).toBe(true);
+
     const killed = await spawnAgent(config, join(dir.path, "agent.json"), env);
     const kpid = killed.child.pid as number;
     const [orphan] = await waitFor(
       "the agent's ffmpeg",
-      () => (childrenOf(kpid).length === 1 ? childrenOf(kpid) : undefined),
+      () =>
+        childrenOf(kpid, "ffmpeg", "image2pipe").length === 1 ? childrenOf(kpid, "ffmpeg", "image2pipe") : undefined,
       {
         timeoutMs: 20_000,
       },

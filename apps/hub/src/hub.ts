@@ -323,7 +323,10 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   }
 
   async function shutdown(): Promise<void> {
-    // each step is named, so a hub that does not stop says what it is waiting for
+    // Each step is named, so a hub that does not stop says what it is waiting for. A step that
+    // fails is logged and the rest still run (the database closes whatever else went wrong);
+    // close() then rejects with the first failure.
+    let failure: unknown;
     const step = async (name: string, fn: () => Promise<unknown>, detail?: () => unknown) => {
       const started = Date.now();
       closingStep = name;
@@ -333,38 +336,42 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       }, 5_000);
       try {
         await fn();
+      } catch (err) {
+        log.error({ err, step: name }, "hub shutdown: a step failed; going on");
+        failure ??= err;
       } finally {
         clearInterval(slow);
       }
     };
-    // a training run in progress is stopped (SIGTERM) and failed as interrupted; evaluations go back in the queue
-    await step("training", () => training.stop());
-    await step("notifications", () => dispatcher.stop());
-    await step("dataset imports", () => datasets.imports.idle());
-    // detached first: a publish waiting for a PUBACK that never comes must not hold shutdown
-    desired.attach(null);
-    await step("mqtt client", async () => mqttClient?.close());
-    mqttClient = null;
-    await step("desired state", () => desired.idle());
-    await step("embedded broker", async () => broker?.close());
-    await step(
-      "http",
-      async () => {
-        // Node closes idle keep-alive connections once, when close() starts; a connection that
-        // was busy then (a request still arriving or being answered) goes idle later and would
-        // hold close() for its keep-alive timeout (72 s): sweep until the server has closed
-        const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
-        try {
+    try {
+      // a training run in progress is stopped (SIGTERM) and failed as interrupted; evaluations go back in the queue
+      await step("training", () => training.stop());
+      await step("notifications", () => dispatcher.stop());
+      await step("dataset imports", () => datasets.imports.idle());
+      // no new desired-state publishes; close() fails those still waiting for a PUBACK
+      desired.attach(null);
+      await step("mqtt client", async () => mqttClient?.close());
+      mqttClient = null;
+      await step("desired state", () => desired.idle());
+      await step("embedded broker", async () => broker?.close());
+      await step(
+        "http",
+        async () => {
+          // Node closes idle keep-alive connections once, when close() starts. A connection busy
+          // then (a request still arriving, a download still flushing) goes idle later and would
+          // hold close() for Fastify's keep-alive timeout (72 s): from now on a connection closes
+          // as soon as its response is out (Node adds its 1 s margin)
+          app.server.keepAliveTimeout = 1;
           await app.close();
-        } finally {
-          clearInterval(sweep);
-        }
-      },
-      () => [...inFlight].map((r) => `${r.method} ${r.url}`),
-    );
-    await step("desired state", () => desired.idle());
-    await step("database", () => store.close());
-    closingStep = null;
+        },
+        () => [...inFlight].map((r) => `${r.method} ${r.url}`),
+      );
+      await step("desired state", () => desired.idle());
+      await step("database", () => store.close());
+    } finally {
+      closingStep = null;
+    }
+    if (failure !== undefined) throw failure;
   }
 
   return {

@@ -55,6 +55,8 @@ describe("hub shutdown", () => {
     // without bounds, close() waits for that PUBACK forever (the test's 15 s fail first)
     await t.close();
     expect(t.hub.closing).toBeNull();
+    // the hub's connection is gone too (a socket left open would keep the process alive)
+    await waitFor("the hub's connection closed at the broker", () => aedes.connectedClients === 0, { timeoutMs: 3000 });
     // the device was enrolled; its desired state goes out when the hub next connects
     expect((await enrol).status).toBe(201);
   }, 15_000);

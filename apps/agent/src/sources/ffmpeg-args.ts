@@ -60,14 +60,10 @@ export function redactUrl(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/:@\s]*):[^@/\s]*@/gi, "$1:***@");
 }
 
-const majors = new Map<string, Promise<number>>();
-
-/** The release line of the ffmpeg at `path` (5 when it cannot be told), asked once per path. */
-export function ffmpegMajorVersion(path: string): Promise<number> {
-  let v = majors.get(path);
-  if (!v) {
-    v = probeFfmpeg(path).then((found) => found?.major ?? 5);
-    majors.set(path, v);
-  }
-  return v;
+/**
+ * The release line of the ffmpeg at `path`: the agent's start has usually asked already (the
+ * answer is kept); 5 when it cannot be told now, asked again next time.
+ */
+export async function ffmpegMajorVersion(path: string): Promise<number> {
+  return (await probeFfmpeg(path))?.major ?? 5;
 }

@@ -31,16 +31,23 @@ export function parseFfmpegVersion(output: string): { version: string; major: nu
   return lavf ? { version, major: Number(lavf[1]) - 54 } : null;
 }
 
+/** what each path answered, under this process's PATH; only answers are kept, so a probe that failed is asked again */
+const answers = new Map<string, { version: string; major: number }>();
+
 /** Runs `<path> -version` (a bare name is looked up on env.PATH); null when it cannot run or does not answer like ffmpeg. */
-export function probeFfmpeg(
+export async function probeFfmpeg(
   path: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ version: string; major: number } | null> {
-  return new Promise((resolve) => {
+  const known = env === process.env ? answers.get(path) : undefined;
+  if (known) return known;
+  const found = await new Promise<{ version: string; major: number } | null>((resolve) => {
     execFile(path, ["-hide_banner", "-version"], { timeout: 10_000, env }, (err, stdout) => {
       resolve(err ? null : parseFfmpegVersion(stdout));
     });
   });
+  if (found && env === process.env) answers.set(path, found);
+  return found;
 }
 
 /** The binary of the optional npm package for this platform, or null when it is not installed. */

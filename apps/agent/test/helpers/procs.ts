@@ -1,7 +1,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 
-/** Live (not zombie) processes whose parent is `ppid` and whose command name is `comm`. */
-export function childrenOf(ppid: number, comm = "ffmpeg"): number[] {
+/**
+ * Live (not zombie) processes whose parent is `ppid` and whose command name is `comm` (and,
+ * with `arg`, whose command line has that argument: the agent also runs `ffmpeg -version`).
+ */
+export function childrenOf(ppid: number, comm = "ffmpeg", arg?: string): number[] {
   const out: number[] = [];
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
@@ -9,7 +12,9 @@ export function childrenOf(ppid: number, comm = "ffmpeg"): number[] {
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
       const c = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (c === comm && Number(fields[1]) === ppid && fields[0] !== "Z") out.push(Number(name));
+      if (c !== comm || Number(fields[1]) !== ppid || fields[0] === "Z") continue;
+      if (arg && !readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0").includes(arg)) continue;
+      out.push(Number(name));
     } catch {
       // exited while we looked
     }

@@ -128,14 +128,17 @@ export class HubMqttClient implements DesiredPublisher {
   }
 
   /**
-   * Ends the session cleanly when the broker answers within `graceMs`, else drops the socket:
-   * mqtt.js's clean end waits for every unacknowledged publish, forever on a link that is down.
+   * Ends the session cleanly (DISCONNECT) when the broker answers within `graceMs`, else
+   * destroys the socket. Publishes still waiting for a PUBACK are failed and dropped first:
+   * mqtt.js's clean end would wait for them forever on a dead link, and a forced end after a
+   * clean one has begun does nothing. The next connection re-publishes every desired state.
    */
   async close(graceMs = 2000): Promise<void> {
     const client = this.#client;
     this.#client = null;
     if (!client) return;
     for (const fail of [...this.#unacked]) fail(new Error("the hub's MQTT client is closing"));
+    for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
     const clean = client.endAsync(false).then(
       () => true,
       () => false,
@@ -146,7 +149,6 @@ export class HubMqttClient implements DesiredPublisher {
     });
     const ended = await Promise.race([clean, late]);
     clearTimeout(timer);
-    // a forced end's callback may never come once the stream is gone: do not wait for it
-    if (!ended) client.end(true);
+    if (!ended) client.stream?.destroy();
   }
 }
