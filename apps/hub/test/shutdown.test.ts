@@ -1,6 +1,7 @@
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { topics } from "@kensa/contracts";
 import { waitFor } from "@kensa/testkit";
+import { buildFixedOutputModel } from "@kensa/vision/graph";
 import { Aedes } from "aedes";
 import { afterEach, describe, expect, it } from "vitest";
 import { seed, startHub } from "./helpers.js";
@@ -91,4 +92,72 @@ describe("hub shutdown", () => {
     await gone;
     expect(replies.join("")).toMatch(/^HTTP\/1\.1 \d{3}/);
   }, 15_000);
+});
+
+describe("hub shutdown with a download in progress", () => {
+  it("lets a slow reader finish a model download that was streaming when close() began", async () => {
+    const t = await startHub();
+    try {
+      const { projectId } = await seed(t.call, "big", []);
+      // 2 labels, and a second output that only makes the file large (24 MB of zeros)
+      const onnx = buildFixedOutputModel({
+        input: "image",
+        width: 8,
+        height: 8,
+        outputs: [
+          { name: "scores", dims: [1, 2], values: [0.9, 0.1] },
+          { name: "ballast", dims: [1, 6_000_000], values: new Float32Array(6_000_000) },
+        ],
+      });
+      const form = new FormData();
+      form.set("projectId", projectId);
+      form.set(
+        "manifest",
+        JSON.stringify({
+          task: "classification",
+          input: { name: "image", width: 8, height: 8, channels: 3, layout: "NCHW" },
+          preprocessing: { resize: "stretch", scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] },
+          labels: ["ok", "defect"],
+          okLabels: ["ok"],
+          postprocessing: { type: "classification", activation: "none", output: "scores" },
+          thresholds: { default: 0.5, perClass: {} },
+        }),
+      );
+      form.set("model", new Blob([onnx as BlobPart]), "big.onnx");
+      const up = await t.call<{ id: string }>("POST", "/api/v1/models", { raw: form });
+      expect(up.status, JSON.stringify(up.json)).toBe(201);
+
+      // a reader that takes 4 MB of the 24, then stops reading while the hub closes: the
+      // download is still streaming when close() begins, and must reach its end
+      const { socket, gone } = await openSocket(t.httpUrl);
+      const chunks: Buffer[] = [];
+      let received = 0;
+      let stopped = false;
+      socket.on("data", (d: Buffer) => {
+        chunks.push(d);
+        received += d.length;
+        if (!stopped && received > 4_000_000) {
+          stopped = true;
+          socket.pause();
+        }
+      });
+      socket.write(
+        `GET /api/v1/models/${up.json.id}/file HTTP/1.1\r\nhost: kensa\r\n` +
+          `authorization: Bearer ${t.hub.adminToken}\r\nconnection: keep-alive\r\n\r\n`,
+      );
+      await waitFor("most of the download", () => socket.isPaused());
+      const closing = t.close();
+      await waitFor("closing http", () => t.hub.closing === "http" || t.hub.closing === null);
+      await new Promise((r) => setTimeout(r, 300));
+      socket.resume();
+      await closing;
+      await gone;
+      const all = Buffer.concat(chunks);
+      const headerEnd = all.indexOf("\r\n\r\n");
+      expect(all.subarray(0, headerEnd).toString()).toMatch(/^HTTP\/1\.1 200/);
+      expect(all.length - headerEnd - 4).toBe(onnx.byteLength);
+    } finally {
+      await t.close();
+    }
+  }, 30_000);
 });
