@@ -110,6 +110,18 @@ describe.each(list)("live incidents and device frames ($name)", (backend) => {
       expect(created.event).toBe("incident.created");
       const incident = incidentOf(created);
       expect(incident).toMatchObject({ eventId: ev.id, projectId, deviceId: "live-a", status: "open", verdicts: [] });
+      expect(incident.mediaSha256).toBeNull();
+
+      // its frame arrives after it: open consoles get the incident again, now with the frame
+      const media = await t.call<{ sha256: string }>("PUT", `/api/v1/events/${ev.id}/media`, {
+        auth: basic("live-a", secrets["live-a"]!),
+        headers: { "content-type": "image/jpeg" },
+        raw: JPEG_TINY,
+      });
+      expect(media.status).toBe(201);
+      const framed = await stream.next((e) => e.event !== null);
+      expect(framed.event).toBe("incident.updated");
+      expect(incidentOf(framed)).toMatchObject({ id: incident.id, status: "open", mediaSha256: media.json.sha256 });
 
       const v = await cookieCall(t.httpUrl, cookie)("POST", `/api/v1/incidents/${incident.id}/verdict`, {
         body: { verdict: "confirmed" },

@@ -85,6 +85,9 @@ export function eventRoutes(
           throw new KensaError("KENSA_ERR_MEDIA_INVALID", "empty body");
         const device = callingDevice(req);
         const out = await s.events.attachMedia(device?.deviceId ?? null, req.params.id, type, body);
+        // an incident raised before its frame arrived shows the frame now, on every open console
+        const incident = out.linked ? await s.incidents.forEvent(req.params.id) : null;
+        if (incident) s.bus.publish("incident.updated", { incident, previousStatus: incident.status });
         return reply.code(201).send({ eventId: req.params.id, ...out });
       },
     );

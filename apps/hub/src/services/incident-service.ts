@@ -90,6 +90,12 @@ export class IncidentService {
     return toIncident(row, verdicts.get(id) ?? []);
   }
 
+  /** the incident raised from this event, or null */
+  async forEvent(eventId: string): Promise<Incident | null> {
+    const row = await this.#db.selectFrom("incidents").select("id").where("event_id", "=", eventId).executeTakeFirst();
+    return row ? this.get(row.id) : null;
+  }
+
   /**
    * Marks an open incident as seen by `by`; acknowledging it again changes nothing (the first
    * acknowledgement is kept). Throws KENSA_ERR_INCIDENT_ALREADY_DECIDED once it has a verdict.
