@@ -59,7 +59,11 @@ export class HubMqttClient implements DesiredPublisher {
         () => done(),
       );
     };
-    client.on("error", (err) => log.warn({ err: err.message }, "hub mqtt client error"));
+    client.on("error", (err) => {
+      // while closing, an acknowledgement of a message still being handled may meet the ended stream
+      if (this.#client !== client) log.debug({ err: err.message }, "hub mqtt client error while closing");
+      else log.warn({ err: err.message }, "hub mqtt client error");
+    });
     client.on("offline", () => log.warn({}, "hub mqtt client offline; reconnecting"));
 
     let first: ((err?: Error) => void) | null = null;
