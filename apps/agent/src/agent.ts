@@ -20,7 +20,7 @@ import { Outbox } from "./outbox.js";
 import { Pipeline, type PipelineStats } from "./pipeline.js";
 import { OutboxPublisher } from "./publisher.js";
 import { QuotaKeeper } from "./quota-keeper.js";
-import { type FfmpegBinary, resolveFfmpeg } from "./sources/ffmpeg-binary.js";
+import { type FfmpegBinary, ffmpegChoices, resolveFfmpeg } from "./sources/ffmpeg-binary.js";
 import { PidFiles } from "./sources/pid-files.js";
 import { SourceSet } from "./sources/source-set.js";
 import { StateReporter } from "./state-reporter.js";
@@ -277,7 +277,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     } catch (err) {
       // the other sources still run; these fail with KENSA_ERR_FFMPEG_NOT_FOUND, on the status page too
       ffmpeg = null;
-      if (["auto", "system", "package"].includes(ffmpegPath)) ffmpegPath = "ffmpeg";
+      if (ffmpegChoices.has(ffmpegPath)) ffmpegPath = "ffmpeg";
       log.error("no ffmpeg: rtsp, video and ffmpeg-read mjpeg sources cannot run", { message: (err as Error).message });
     }
   }

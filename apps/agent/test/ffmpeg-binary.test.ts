@@ -4,9 +4,12 @@ import { parseWith } from "@kensa/contracts";
 import { commandWorks, needService, tempDir, waitFor } from "@kensa/testkit";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VideoSourceConfig } from "../src/config.js";
+import { startAgent } from "../src/agent.js";
+import { loadAgentConfig, VideoSourceConfig } from "../src/config.js";
+import { Logger } from "../src/logger.js";
 import { packagedFfmpegPath, parseFfmpegVersion, resolveFfmpeg } from "../src/sources/ffmpeg-binary.js";
 import { createSource } from "../src/sources/source-registry.js";
+import type { AgentStatus } from "../src/status/agent-status.js";
 import { watchSource } from "./helpers/source-events.js";
 
 const packaged = packagedFfmpegPath();
@@ -93,6 +96,40 @@ describe("which ffmpeg runs", () => {
       expect(c.restarts).toEqual([]);
     } finally {
       await source.stop();
+    }
+  });
+
+  it("an agent without any ffmpeg runs its other sources and says why the video one cannot", async () => {
+    const agent = await startAgent(
+      loadAgentConfig({
+        deviceId: "cam-noff",
+        secret: "s",
+        hubUrl: "http://127.0.0.1:9",
+        mqttUrl: "mqtt://127.0.0.1:9",
+        dataDir: join(empty.path, "agent"),
+        ffmpegPath: join(empty.path, "no-ffmpeg-here"),
+        sources: [
+          { id: "line", type: "video", path: join(empty.path, "clip.mp4") },
+          { id: "synth", type: "synthetic", fps: 5 },
+        ],
+        status: { port: 0 },
+      }),
+      { logger: new Logger("error", {}, () => undefined) },
+    );
+    try {
+      const status = async () => (await (await fetch(`${agent.statusUrl}/api/v1/status`)).json()) as AgentStatus;
+      const s = await waitFor("the video source's error", async () => {
+        const now = await status();
+        return now.sources.find((x) => x.id === "line")?.error ? now : undefined;
+      });
+      expect(s.ffmpeg).toBeNull();
+      expect(s.sources.find((x) => x.id === "line")?.error?.code).toBe("KENSA_ERR_FFMPEG_NOT_FOUND");
+      await waitFor(
+        "synthetic frames",
+        async () => ((await status()).sources.find((x) => x.id === "synth")?.framesTotal ?? 0) > 2,
+      );
+    } finally {
+      await agent.stop();
     }
   });
 });

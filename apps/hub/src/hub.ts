@@ -114,10 +114,11 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const log = app.log;
   // requests not yet answered in full, so a shutdown that waits on HTTP can say which
   const inFlight = new Set<{ method: string; url: string }>();
-  app.addHook("onRequest", async (req, reply) => {
+  app.addHook("onRequest", (req, reply, done) => {
     const entry = { method: req.method, url: req.url };
     inFlight.add(entry);
     reply.raw.once("close", () => inFlight.delete(entry));
+    done();
   });
 
   const store = await openDatabase(config);
@@ -221,9 +222,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     audit,
     bus,
     deviceFrames: new DeviceFrameService(db),
-    clips: new ClipService(db, blobs, incidents, (incident) =>
-      bus.publish("incident.updated", { incident, previousStatus: incident.status }),
-    ),
+    clips: new ClipService(db, blobs),
     get broker() {
       return broker;
     },

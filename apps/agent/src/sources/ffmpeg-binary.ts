@@ -13,6 +13,9 @@ export interface FfmpegBinary {
   major: number;
 }
 
+/** `ffmpegPath` settings that choose among ffmpegs rather than name one */
+export const ffmpegChoices: ReadonlySet<string> = new Set(["auto", "system", "package"]);
+
 /** The npm package whose platform packages carry a static ffmpeg (an optional dependency of the agent). */
 export const FFMPEG_PACKAGE = "@ffmpeg-installer/ffmpeg";
 

@@ -32,6 +32,12 @@ export function eventRoutes(
   s: HubServices,
   opts: { mediaBytes: number; clipBytes: number },
 ): void {
+  // an incident raised before its frame or clip arrived shows it now, on every open console
+  const announceIncidentOf = async (eventId: string) => {
+    const incident = await s.incidents.forEvent(eventId);
+    if (incident) s.bus.publish("incident.updated", { incident, previousStatus: incident.status });
+    return incident;
+  };
   app.get<{ Querystring: Static<typeof EventQuery> }>(
     "/api/v1/events",
     // events are what incidents are made of: whoever sees incidents sees them
@@ -85,9 +91,7 @@ export function eventRoutes(
           throw new KensaError("KENSA_ERR_MEDIA_INVALID", "empty body");
         const device = callingDevice(req);
         const out = await s.events.attachMedia(device?.deviceId ?? null, req.params.id, type, body);
-        // an incident raised before its frame arrived shows the frame now, on every open console
-        const incident = out.linked ? await s.incidents.forEvent(req.params.id) : null;
-        if (incident) s.bus.publish("incident.updated", { incident, previousStatus: incident.status });
+        if (out.linked) await announceIncidentOf(req.params.id);
         return reply.code(201).send({ eventId: req.params.id, ...out });
       },
     );
@@ -123,7 +127,8 @@ export function eventRoutes(
           throw new KensaError("KENSA_ERR_MEDIA_INVALID", "empty body");
         const device = callingDevice(req);
         const out = await s.clips.attach(device?.deviceId ?? null, req.params.id, type, body, req.query);
-        return reply.code(201).send({ eventId: req.params.id, ...out });
+        const incident = await announceIncidentOf(req.params.id);
+        return reply.code(201).send({ eventId: req.params.id, ...out, incidentId: incident?.id ?? null });
       },
     );
   });

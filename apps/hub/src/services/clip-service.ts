@@ -1,10 +1,10 @@
-import { type Incident, KensaError } from "@kensa/contracts";
+import { KensaError } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { HubDatabase } from "../db/schema.js";
 import { eventOwner } from "./event-service.js";
-import { clipColumns, type IncidentService } from "./incident-service.js";
+import { clipColumns } from "./incident-service.js";
 
 /** The video containers the agent writes (see the agent's clip encoder). */
 export const clipTypes = ["video/mp4", "video/x-msvideo"] as const;
@@ -18,8 +18,6 @@ export interface ClipMeta {
 export interface ClipOutcome {
   sha256: string;
   size: number;
-  /** the incident that now shows the clip, when its event is here and raised one */
-  incidentId: string | null;
 }
 
 /**
@@ -31,19 +29,10 @@ export interface ClipOutcome {
 export class ClipService {
   readonly #db: Kysely<HubDatabase>;
   readonly #blobs: BlobStore;
-  readonly #incidents: IncidentService;
-  readonly #onIncident: (incident: Incident) => void;
 
-  constructor(
-    db: Kysely<HubDatabase>,
-    blobs: BlobStore,
-    incidents: IncidentService,
-    onIncident: (incident: Incident) => void,
-  ) {
+  constructor(db: Kysely<HubDatabase>, blobs: BlobStore) {
     this.#db = db;
     this.#blobs = blobs;
-    this.#incidents = incidents;
-    this.#onIncident = onIncident;
   }
 
   /** Checks the container, stores the bytes and links them (KENSA_ERR_MEDIA_INVALID, KENSA_ERR_FORBIDDEN, KENSA_ERR_EVENT_NOT_FOUND). */
@@ -71,7 +60,7 @@ export class ClipService {
       duration_ms: meta.durationMs ?? null,
       frames: meta.frames ?? null,
     };
-    const incidentId = await this.#db.transaction().execute(async (trx) => {
+    await this.#db.transaction().execute(async (trx) => {
       await trx
         .insertInto("event_clips")
         .values({ event_id: eventId, device_id: owner, ...row, created_at: isoNow() })
@@ -83,19 +72,8 @@ export class ClipService {
         .where("event_id", "=", eventId)
         .where("device_id", "=", owner)
         .execute();
-      const linked = await trx
-        .selectFrom("incidents")
-        .select("id")
-        .where("event_id", "=", eventId)
-        .where("device_id", "=", owner)
-        .executeTakeFirst();
-      return linked?.id ?? null;
     });
-    if (incidentId) {
-      const incident = await this.#incidents.get(incidentId);
-      this.#onIncident(incident);
-    }
-    return { sha256, size, incidentId };
+    return { sha256, size };
   }
 }
 
