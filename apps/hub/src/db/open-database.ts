@@ -5,7 +5,7 @@ import SqliteDriver from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { HubConfig } from "../config.js";
-import { migrationProvider } from "./migrations.js";
+import { migrationProvider } from "./migrations/index.js";
 import type { HubDatabase } from "./schema.js";
 
 export interface MetadataStore {

@@ -1,0 +1,27 @@
+import type { Migration, MigrationProvider } from "kysely";
+import * as initial from "./0001-initial.js";
+import * as datasets from "./0002-datasets.js";
+import * as trainingRegistry from "./0003-training-registry.js";
+import * as people from "./0004-people.js";
+import * as incidentClips from "./0005-incident-clips.js";
+
+/**
+ * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
+ *
+ * Append-only: a released migration is never edited or renamed (a database records the name,
+ * and a renamed one would run again); a change is a new file and a new line here. Names sort in
+ * the order they run. Column types are ones SQLite and PostgreSQL both accept. Imported statically
+ * rather than read from a folder, so the hub still migrates when bundled into one file.
+ */
+export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
+  "0001_initial": initial,
+  "0002_datasets": datasets,
+  "0003_training_registry": trainingRegistry,
+  "0004_people": people,
+  "0005_incident_clips": incidentClips,
+});
+
+/** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => ({ ...migrations }),
+};

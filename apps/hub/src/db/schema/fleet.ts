@@ -1,0 +1,52 @@
+// Projects, the devices in them, what is deployed to them and each device's latest frame.
+
+export interface ProjectsTable {
+  id: string;
+  slug: string;
+  name: string;
+  task: string;
+  labels: string;
+  ok_labels: string;
+  rule: string;
+  /** includes webhook secrets; never serialized to a reply as is */
+  notifications: string;
+  created_at: string;
+}
+
+export interface DevicesTable {
+  id: string;
+  name: string;
+  project_id: string;
+  arch: string | null;
+  tags: string;
+  secret_hash: string;
+  secret_salt: string;
+  presence: string;
+  last_seen_at: string | null;
+  reported: string | null;
+  telemetry: string | null;
+  desired: string | null;
+  desired_rev: number;
+  created_at: string;
+}
+
+export interface DeploymentsTable {
+  id: string;
+  project_id: string;
+  model_version_id: string;
+  bundle_sha256: string;
+  pipeline: string;
+  target: string;
+  device_ids: string;
+  created_at: string;
+}
+
+/** The latest frame a device uploaded; one row per device, overwritten. */
+export interface DeviceFramesTable {
+  device_id: string;
+  content_type: string;
+  sha256: string;
+  size: number;
+  bytes: Uint8Array;
+  received_at: string;
+}

@@ -1,0 +1,46 @@
+// Users, their sessions and API tokens, and the audit log of what they did.
+
+export interface UsersTable {
+  id: string;
+  /** lower-case, unique */
+  username: string;
+  display_name: string;
+  role: string;
+  /** `scrypt$N$r$p$salt$key` (base64url salt and key) */
+  password_hash: string;
+  disabled: number;
+  created_at: string;
+}
+
+/** Keyed by sha256 of the cookie's token; the token itself is never stored. */
+export interface SessionsTable {
+  token_hash: string;
+  user_id: string;
+  created_at: string;
+  expires_at: string;
+  last_seen_at: string;
+  ip: string | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  /** sha256 of the token, hex */
+  token_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** Append-only: rows are inserted, never updated or deleted. */
+export interface AuditLogTable {
+  id: string;
+  at: string;
+  actor: string;
+  actor_kind: string;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  details: string;
+  ip: string | null;
+}
