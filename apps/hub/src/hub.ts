@@ -5,63 +5,63 @@ import multipart from "@fastify/multipart";
 import { KensaError } from "@kensa/contracts";
 import { checkModelAgainstManifest } from "@kensa/vision";
 import Fastify, { type FastifyInstance } from "fastify";
-import { resolveAdminToken } from "./admin-token.js";
-import { AuditLog } from "./audit/audit-log.js";
-import { ApiTokenService } from "./auth/api-token-service.js";
-import { ensureInitialAdmin } from "./auth/initial-admin.js";
-import { RouteCatalog } from "./auth/route-catalog.js";
-import { SessionService } from "./auth/session-service.js";
-import { UserService } from "./auth/user-service.js";
 import { FsBlobStore } from "./blobstore/fs/fs-blob-store.js";
-import { EmbeddedBroker } from "./broker/embedded-broker.js";
 import type { HubEventMap } from "./bus/event-bus.js";
 import { InProcessEventBus } from "./bus/in-process-event-bus.js";
 import { type HubConfig, type HubConfigInput, parseHubConfig } from "./config.js";
+import { consoleRoutes, defaultConsoleDir } from "./console/console-routes.js";
+import { datasetTransferRoutes } from "./datasets/dataset-transfer-routes.js";
 import { createDatasets } from "./datasets/datasets.js";
+import { maskRoutes } from "./datasets/mask-routes.js";
+import { sampleRoutes } from "./datasets/sample-routes.js";
+import { snapshotRoutes } from "./datasets/snapshot-routes.js";
 import { openDatabase } from "./db/open-database.js";
+import { deploymentRoutes } from "./fleet/deployment-routes.js";
+import { DeploymentService } from "./fleet/deployment-service.js";
+import { DesiredSync } from "./fleet/desired-sync.js";
+import { DeviceAuth } from "./fleet/device-auth.js";
+import { deviceFrameRoutes } from "./fleet/device-frame-routes.js";
+import { DeviceFrameService } from "./fleet/device-frame-service.js";
+import { deviceRoutes } from "./fleet/device-routes.js";
+import { DeviceService, HUB_MQTT_USERNAME } from "./fleet/device-service.js";
+import { registerErrorHandler } from "./http/error-handler.js";
+import { connectHost, HubUrls } from "./http/hub-urls.js";
+import { registerAuth } from "./http/request-auth.js";
+import { RouteCatalog } from "./http/route-catalog.js";
 import type { HubServices } from "./hub-services.js";
-import { connectHost, HubUrls } from "./hub-urls.js";
+import { ClipService } from "./incidents/clip-service.js";
+import { eventRoutes } from "./incidents/event-routes.js";
+import { EventService } from "./incidents/event-service.js";
+import { incidentRoutes } from "./incidents/incident-routes.js";
+import { IncidentService } from "./incidents/incident-service.js";
+import { incidentStreamRoutes } from "./incidents/incident-stream-routes.js";
+import { VerdictService } from "./incidents/verdict-service.js";
+import { EmbeddedBroker } from "./ingest/embedded-broker.js";
 import { HubMqttClient } from "./ingest/hub-mqtt-client.js";
 import { Ingest } from "./ingest/ingest.js";
 import { EmailNotifier } from "./notify/email-notifier.js";
 import { NotificationDispatcher } from "./notify/notification-dispatcher.js";
+import { NotificationService } from "./notify/notification-service.js";
 import type { Notifier } from "./notify/notifier.js";
 import { WebhookNotifier } from "./notify/webhook-notifier.js";
-import { auditRoutes } from "./routes/audit-routes.js";
-import { registerAuth } from "./routes/auth.js";
-import { authRoutes } from "./routes/auth-routes.js";
-import { datasetTransferRoutes } from "./routes/dataset-transfer-routes.js";
-import { deploymentRoutes } from "./routes/deployment-routes.js";
-import { deviceFrameRoutes } from "./routes/device-frame-routes.js";
-import { deviceRoutes } from "./routes/device-routes.js";
-import { registerErrorHandler } from "./routes/error-handler.js";
-import { eventRoutes } from "./routes/event-routes.js";
-import { incidentRoutes } from "./routes/incident-routes.js";
-import { incidentStreamRoutes } from "./routes/incident-stream-routes.js";
-import { maskRoutes } from "./routes/mask-routes.js";
-import { modelRoutes } from "./routes/model-routes.js";
-import { projectRoutes } from "./routes/project-routes.js";
-import { registryRoutes } from "./routes/registry-routes.js";
-import { sampleRoutes } from "./routes/sample-routes.js";
-import { snapshotRoutes } from "./routes/snapshot-routes.js";
-import { systemRoutes } from "./routes/system-routes.js";
-import { trainingRoutes } from "./routes/training-routes.js";
-import { userRoutes } from "./routes/user-routes.js";
-import { ClipService } from "./services/clip-service.js";
-import { DeploymentService } from "./services/deployment-service.js";
-import { DesiredSync } from "./services/desired-sync.js";
-import { DeviceAuth } from "./services/device-auth.js";
-import { DeviceFrameService } from "./services/device-frame-service.js";
-import { DeviceService, HUB_MQTT_USERNAME } from "./services/device-service.js";
-import { EventService } from "./services/event-service.js";
-import { IncidentService } from "./services/incident-service.js";
-import { type ModelChecker, ModelService } from "./services/model-service.js";
-import { NotificationService } from "./services/notification-service.js";
-import { ProjectService } from "./services/project-service.js";
-import { StatsService } from "./services/stats-service.js";
-import { VerdictService } from "./services/verdict-service.js";
+import { resolveAdminToken } from "./people/admin-token.js";
+import { ApiTokenService } from "./people/api-token-service.js";
+import { AuditLog } from "./people/audit-log.js";
+import { auditRoutes } from "./people/audit-routes.js";
+import { authRoutes } from "./people/auth-routes.js";
+import { ensureInitialAdmin } from "./people/initial-admin.js";
+import { SessionService } from "./people/session-service.js";
+import { userRoutes } from "./people/user-routes.js";
+import { UserService } from "./people/user-service.js";
+import { projectRoutes } from "./projects/project-routes.js";
+import { ProjectService } from "./projects/project-service.js";
+import { modelRoutes } from "./registry/model-routes.js";
+import { type ModelChecker, ModelService } from "./registry/model-service.js";
+import { registryRoutes } from "./registry/registry-routes.js";
+import { StatsService } from "./system/stats-service.js";
+import { systemRoutes } from "./system/system-routes.js";
 import { createTraining } from "./training/training.js";
-import { consoleRoutes, defaultConsoleDir } from "./web/console-routes.js";
+import { trainingRoutes } from "./training/training-routes.js";
 
 export interface HubDeps {
   /** for KENSA_ADMIN_TOKEN and KENSA_LOG_LEVEL; process.env by default */
@@ -169,13 +169,16 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const incidents = new IncidentService(db);
   const notifications = new NotificationService(db);
   // media of an incident whose verdict came first gives the verdict's sample its image
-  const events = new EventService(db, blobs, projects, incidents, notifications, (trx, media) =>
-    datasets.samples.attachEventMedia(trx, media),
-  );
+  const events = new EventService({
+    db,
+    blobs,
+    projects,
+    incidents,
+    alerts: notifications,
+    mediaLinks: datasets.samples,
+  });
   // every verdict becomes a label revision of its incident's sample, in the same transaction
-  const verdicts = new VerdictService(db, incidents, projects, (trx, incident, verdict, project) =>
-    datasets.samples.labelFromVerdict(trx, incident, verdict, project),
-  );
+  const verdicts = new VerdictService(db, incidents, projects, datasets.samples);
   const notifierMap = new Map<string, Notifier>([
     ["email", new EmailNotifier(config.smtp)],
     ["webhook", new WebhookNotifier()],

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { auroc, BinnedAuroc } from "../src/evaluation/metrics/auroc.js";
-import { classificationMetrics, defectScore } from "../src/evaluation/metrics/classification-metrics.js";
-import { scoreCurves } from "../src/evaluation/metrics/curves.js";
-import { averagePrecision, boxIou, detectionMetrics } from "../src/evaluation/metrics/detection-metrics.js";
-import { IGNORE, SegmentationAccumulator } from "../src/evaluation/metrics/segmentation-metrics.js";
+import { auroc, BinnedAuroc } from "../src/registry/evaluation/metrics/auroc.js";
+import { classificationMetrics, defectScore } from "../src/registry/evaluation/metrics/classification-metrics.js";
+import { scoreCurves } from "../src/registry/evaluation/metrics/curves.js";
+import { averagePrecision, boxIou, detectionMetrics } from "../src/registry/evaluation/metrics/detection-metrics.js";
+import { IGNORE, SegmentationAccumulator } from "../src/registry/evaluation/metrics/segmentation-metrics.js";
 
 /** Every expected number below was worked out by hand (see the comments). */
 describe("evaluation metrics, checked against hand-computed values", () => {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, type Role } from "@kensa/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RouteDeclaration } from "../src/auth/route-catalog.js";
+import type { RouteDeclaration } from "../src/http/route-catalog.js";
 import { cookieCall, createUser, login, type TestUser } from "./auth-fixtures.js";
 import { backends, seed, startHub, type TestHub } from "./helpers.js";
 

@@ -8,6 +8,7 @@ export type {
 export { checkModelAgainstManifest } from "./check-model-against-manifest.js";
 export { type Classification, Classifier } from "./classifier.js";
 export { classify } from "./classify.js";
+export { type ImageKind, type ImageMime, imageKind, imageMime, isCompleteImage, sniffImage } from "./image-bytes.js";
 export { imageSize } from "./image-size.js";
 export { type Inference, Inferencer, type PreparedFrame } from "./inferencer.js";
 export { type LoadModelOptions, loadModel, type ModelRunner, type TensorData } from "./load-model.js";

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import type { HubDatabase } from "../db/schema.js";
-import type { ProjectService } from "../services/project-service.js";
+import type { ProjectService } from "../projects/project-service.js";
 import { ExportService } from "./export-service.js";
 import { defaultFormats, type FormatRegistry } from "./formats/format-registry.js";
 import { ImportService, type ImportServiceOptions } from "./import-service.js";

@@ -3,7 +3,7 @@ import { type ExportQuery, KensaError, type LabelContent } from "@kensa/contract
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import type { HubDatabase } from "../db/schema.js";
-import type { ProjectService } from "../services/project-service.js";
+import type { ProjectService } from "../projects/project-service.js";
 import type { ArchiveWriter } from "./archive/archive-writer.js";
 import { TarWriter } from "./archive/tar-writer.js";
 import { ZipWriter } from "./archive/zip-writer.js";

@@ -13,7 +13,7 @@ import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { HubDatabase, LabelRevisionsTable, SamplesTable } from "../db/schema.js";
-import type { ProjectRecord } from "../services/project-service.js";
+import type { ProjectRecord } from "../projects/project-service.js";
 import { openArchive } from "./archive/open-archive.js";
 import { rleDecode } from "./formats/coco-rle.js";
 import type { DatasetImporter, PlannedItem, RawMask, RawObject } from "./formats/dataset-format.js";

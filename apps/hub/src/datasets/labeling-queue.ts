@@ -1,7 +1,7 @@
 import type { LabelContent, LabelingQueue } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import type { HubDatabase } from "../db/schema.js";
-import type { ProjectRecord } from "../services/project-service.js";
+import type { ProjectRecord } from "../projects/project-service.js";
 import { classesOf } from "./label-content.js";
 import { currentRevisions, type SampleRow, toSample } from "./sample-rows.js";
 

@@ -21,7 +21,7 @@ import sharp from "sharp";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { HubDatabase } from "../db/schema.js";
-import type { ProjectRecord, ProjectService } from "../services/project-service.js";
+import type { ProjectRecord, ProjectService } from "../projects/project-service.js";
 import { canonicalLabel, classesOf, labelProblem } from "./label-content.js";
 import { labelingQueue } from "./labeling-queue.js";
 import { appendRevision, revisionRow, sampleRow, toRevision, toSample, toSamples } from "./sample-rows.js";

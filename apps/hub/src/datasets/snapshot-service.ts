@@ -16,7 +16,7 @@ import type { Kysely, Selectable } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { HubDatabase, SnapshotsTable } from "../db/schema.js";
-import type { ProjectService } from "../services/project-service.js";
+import type { ProjectService } from "../projects/project-service.js";
 import { classesOf } from "./label-content.js";
 import { currentRevisions } from "./sample-rows.js";
 import { effectiveGroupKey, splitOf } from "./split.js";

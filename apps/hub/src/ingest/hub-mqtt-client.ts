@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { type Desired, KensaError, topics } from "@kensa/contracts";
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
+import type { DesiredPublisher } from "../fleet/desired-sync.js";
 import type { Logger } from "../logger.js";
-import type { DesiredPublisher } from "../services/desired-sync.js";
 
 export interface HubMqttOptions {
   url: string;

@@ -1,9 +1,9 @@
+import type { HubStats } from "@kensa/contracts";
 import { compile, Event, type Incident, Presence, parseDeviceTopic, Reported, Telemetry } from "@kensa/contracts";
 import { isoNow } from "../clock.js";
+import type { DeviceService } from "../fleet/device-service.js";
+import type { EventService } from "../incidents/event-service.js";
 import type { Logger } from "../logger.js";
-import type { DeviceService } from "../services/device-service.js";
-import type { EventService } from "../services/event-service.js";
-import type { IngestCounters } from "../services/stats-service.js";
 
 const checkEvent = compile(Event);
 const checkPresence = compile(Presence);
@@ -14,6 +14,9 @@ const checkTelemetry = compile(Telemetry);
  * Everything devices publish passes through here. Every payload is validated; anything wrong
  * is counted and logged and dropped. Nothing a device sends can throw out of `handle`.
  */
+/** What ingest counted since the hub started. */
+export type IngestCounters = HubStats["ingest"];
+
 export class Ingest {
   readonly counters: IngestCounters = { received: 0, stored: 0, duplicates: 0, invalid: 0, unknownDevice: 0 };
   #devices: DeviceService;

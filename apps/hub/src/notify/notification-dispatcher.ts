@@ -1,11 +1,11 @@
 import type { Kysely, Selectable } from "kysely";
 import { isoNow } from "../clock.js";
 import type { HubDatabase, NotificationsTable } from "../db/schema.js";
-import type { HubUrls } from "../hub-urls.js";
+import type { HubUrls } from "../http/hub-urls.js";
+import type { IncidentService } from "../incidents/incident-service.js";
 import type { Logger } from "../logger.js";
-import type { IncidentService } from "../services/incident-service.js";
-import { toNotification } from "../services/notification-service.js";
-import type { ProjectService } from "../services/project-service.js";
+import type { ProjectService } from "../projects/project-service.js";
+import { toNotification } from "./notification-service.js";
 import { type Notifier, PermanentDeliveryError } from "./notifier.js";
 
 export interface DispatcherOptions {

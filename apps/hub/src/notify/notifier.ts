@@ -1,5 +1,5 @@
 import type { Incident, Notification } from "@kensa/contracts";
-import type { ProjectRecord } from "../services/project-service.js";
+import type { ProjectRecord } from "../projects/project-service.js";
 
 export interface Delivery {
   notification: Notification;

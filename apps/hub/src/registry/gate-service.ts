@@ -2,16 +2,16 @@ import { randomBytes } from "node:crypto";
 import type { Evaluation, GateCriterionResult, GateReport, MetricSummary } from "@kensa/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
-import type { AuditLog } from "../audit/audit-log.js";
 import { isoNow } from "../clock.js";
 import type { GateReportsTable, HubDatabase } from "../db/schema.js";
-import type { EvaluationService } from "../evaluation/evaluation-service.js";
-import type { ModelService } from "../services/model-service.js";
-import type { ClaimedJob, JobEnd, JobQueue } from "../training/job-queue.js";
-import type { JobHandler } from "../training/job-worker.js";
+import type { ClaimedJob, JobEnd, JobQueue } from "../jobs/job-queue.js";
+import type { JobHandler } from "../jobs/job-worker.js";
+import type { AuditLog } from "../people/audit-log.js";
 import { decideGate } from "./decide-gate.js";
+import type { EvaluationService } from "./evaluation/evaluation-service.js";
+import type { ModelService } from "./model-service.js";
+import type { ModelPolicy } from "./ports.js";
 import { type RegistryService, toGateReport } from "./registry-service.js";
-import type { TrainingSettingsService } from "./training-settings-service.js";
 
 /** who the gate's own approvals and rejections are recorded as */
 export const GATE_ACTOR = "gate";
@@ -19,7 +19,7 @@ export const GATE_ACTOR = "gate";
 export interface GateServiceDeps {
   db: Kysely<HubDatabase>;
   models: ModelService;
-  settings: TrainingSettingsService;
+  settings: ModelPolicy;
   evaluations: EvaluationService;
   registry: RegistryService;
   queue: JobQueue;

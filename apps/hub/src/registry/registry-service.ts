@@ -15,13 +15,12 @@ import type { Kysely, Selectable } from "kysely";
 import { isoNow } from "../clock.js";
 import type { SnapshotService } from "../datasets/snapshot-service.js";
 import type { ApprovalsTable, GateReportsTable, HubDatabase } from "../db/schema.js";
-import type { EvaluationService } from "../evaluation/evaluation-service.js";
-import type { DeploymentService } from "../services/deployment-service.js";
-import type { ModelService } from "../services/model-service.js";
-import type { ProjectService } from "../services/project-service.js";
-import type { RunService } from "../training/run-service.js";
+import type { DeploymentService } from "../fleet/deployment-service.js";
+import type { ProjectService } from "../projects/project-service.js";
+import type { EvaluationService } from "./evaluation/evaluation-service.js";
 import { modelCard } from "./model-card.js";
-import type { TrainingSettingsService } from "./training-settings-service.js";
+import type { ModelService } from "./model-service.js";
+import type { ModelPolicy, RunLookup } from "./ports.js";
 
 type Stage = ModelVersion["stage"];
 
@@ -37,10 +36,10 @@ const TO: Record<ApprovalAction, Stage> = { approve: "approved", reject: "reject
 export interface RegistryServiceDeps {
   db: Kysely<HubDatabase>;
   models: ModelService;
-  settings: TrainingSettingsService;
+  settings: ModelPolicy;
   deployments: DeploymentService;
   evaluations: EvaluationService;
-  runs: RunService;
+  runs: RunLookup;
   projects: ProjectService;
   snapshots: SnapshotService;
   log: FastifyBaseLogger;

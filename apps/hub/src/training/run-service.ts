@@ -16,13 +16,13 @@ import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { SnapshotService } from "../datasets/snapshot-service.js";
 import type { HubDatabase, TrainingRunsTable } from "../db/schema.js";
-import type { TrainingSettingsService } from "../registry/training-settings-service.js";
-import type { ProjectService } from "../services/project-service.js";
+import type { JobQueue } from "../jobs/job-queue.js";
+import type { ProjectService } from "../projects/project-service.js";
 import { codeRevision } from "./code-revision.js";
 import { defaultInput } from "./default-input.js";
-import type { JobQueue } from "./job-queue.js";
 import type { RunEvents } from "./run-events.js";
 import type { TrainerRegistry } from "./trainer-registry.js";
+import type { TrainingSettingsService } from "./training-settings-service.js";
 
 const TRAINABLE: readonly string[] = ["classification", "segmentation", "detection"];
 

@@ -1,13 +1,13 @@
 import { isKensaError } from "@kensa/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
-import type { AuditLog } from "../audit/audit-log.js";
 import type { HubDatabase } from "../db/schema.js";
-import type { TrainingSettingsService } from "../registry/training-settings-service.js";
+import type { JobQueue } from "../jobs/job-queue.js";
+import type { AuditLog } from "../people/audit-log.js";
 import { SerialQueue } from "../serial-queue.js";
 import { CronSchedule } from "./cron-schedule.js";
-import type { JobQueue } from "./job-queue.js";
 import type { RunService } from "./run-service.js";
+import type { TrainingSettingsService } from "./training-settings-service.js";
 
 /** ms a project whose trigger could not start a run (e.g. no val sample yet) is left alone */
 const BACKOFF_MS = 60_000;

@@ -1,0 +1,208 @@
+import {
+  type BundleManifest,
+  type CreateDeployment,
+  canonicalJson,
+  type Deployment,
+  KensaError,
+} from "@kensa/contracts";
+import type { Kysely, Selectable } from "kysely";
+import type { BlobStore } from "../blobstore/blob-store.js";
+import { isoNow } from "../clock.js";
+import type { DeploymentsTable, HubDatabase } from "../db/schema.js";
+import { newId } from "../ids.js";
+import type { ProjectService } from "../projects/project-service.js";
+import { SerialQueue } from "../serial-queue.js";
+import { emptyDesired, type StoredBundleRef, type StoredDesired, withPipeline } from "./desired-state.js";
+import type { DesiredSync } from "./desired-sync.js";
+import type { ModelLookup } from "./ports.js";
+
+/** Assigns a model version (as a content-addressed bundle) to devices and tags of its project. */
+export class DeploymentService {
+  #db: Kysely<HubDatabase>;
+  #blobs: BlobStore;
+  #projects: ProjectService;
+  #models: ModelLookup;
+  #desired: DesiredSync;
+  /** deployments and enrollments both rewrite devices' desired state; one at a time */
+  #fleet = new SerialQueue();
+
+  constructor(
+    db: Kysely<HubDatabase>,
+    blobs: BlobStore,
+    projects: ProjectService,
+    models: ModelLookup,
+    desired: DesiredSync,
+  ) {
+    this.#db = db;
+    this.#blobs = blobs;
+    this.#projects = projects;
+    this.#models = models;
+    this.#desired = desired;
+  }
+
+  create(input: CreateDeployment): Promise<Deployment> {
+    return this.#fleet.run(() => this.#create(input));
+  }
+
+  /** Runs `task` while no deployment is being created (enrollment uses it). */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    return this.#fleet.run(task);
+  }
+
+  async #create(input: CreateDeployment): Promise<Deployment> {
+    const model = await this.#models.get(input.modelVersionId);
+    const project = await this.#projects.get(model.projectId);
+    const pipeline = input.pipeline ?? "default";
+    const target = { deviceIds: [...(input.target.deviceIds ?? [])], tags: [...(input.target.tags ?? [])] };
+
+    const devices = await this.#db
+      .selectFrom("devices")
+      .select(["id", "tags"])
+      .where("project_id", "=", project.id)
+      .execute();
+    const known = new Set(devices.map((d) => d.id));
+    const missing = target.deviceIds.filter((id) => !known.has(id));
+    if (missing.length > 0) {
+      throw new KensaError("KENSA_ERR_DEVICE_NOT_FOUND", `no device ${missing.join(", ")} in project ${project.slug}`, {
+        deviceIds: missing,
+      });
+    }
+    const tagSet = new Set(target.tags);
+    const deviceIds = devices
+      .filter((d) => target.deviceIds.includes(d.id) || (JSON.parse(d.tags) as string[]).some((t) => tagSet.has(t)))
+      .map((d) => d.id);
+    if (deviceIds.length === 0) {
+      throw new KensaError(
+        "KENSA_ERR_DEPLOYMENT_NO_TARGETS",
+        `no device of project ${project.slug} matches ids [${target.deviceIds.join(", ")}] or tags [${target.tags.join(", ")}]`,
+      );
+    }
+
+    // The bundle's createdAt is the model version's, so deploying the same version again
+    // yields the same bundle id and agents that already hold it download nothing.
+    const bundle: BundleManifest = {
+      schema: "kensa.bundle/v1",
+      name: `${project.slug}-v${model.version}`,
+      createdAt: model.createdAt,
+      projectId: project.id,
+      modelVersionId: model.id,
+      model: { sha256: model.sha256, size: model.size, format: "onnx" },
+      manifest: model.manifest,
+    };
+    const bytes = Buffer.from(canonicalJson(bundle), "utf8");
+    const { sha256: bundleSha256 } = await this.#blobs.put(bytes);
+    const ref: StoredBundleRef = {
+      sha256: bundleSha256,
+      modelVersionId: model.id,
+      modelSha256: model.sha256,
+      size: model.size,
+    };
+
+    const now = isoNow();
+    const row: DeploymentsTable = {
+      id: newId("dep"),
+      project_id: project.id,
+      model_version_id: model.id,
+      bundle_sha256: bundleSha256,
+      pipeline,
+      target: JSON.stringify(target),
+      device_ids: JSON.stringify(deviceIds),
+      created_at: now,
+    };
+    await this.#db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto("bundles")
+        .values({
+          sha256: bundleSha256,
+          project_id: project.id,
+          model_version_id: model.id,
+          size: bytes.byteLength,
+          created_at: now,
+        })
+        .onConflict((oc) => oc.column("sha256").doNothing())
+        .execute();
+      await trx.insertInto("deployments").values(row).execute();
+      for (const id of deviceIds) {
+        const cur = await trx
+          .selectFrom("devices")
+          .select(["desired", "desired_rev", "created_at"])
+          .where("id", "=", id)
+          .executeTakeFirstOrThrow();
+        const stored = cur.desired ? (JSON.parse(cur.desired) as StoredDesired) : emptyDesired(cur.created_at);
+        const next = withPipeline(stored, pipeline, ref, row.id, now);
+        await trx
+          .updateTable("devices")
+          .set({ desired: JSON.stringify(next), desired_rev: cur.desired_rev + 1 })
+          .where("id", "=", id)
+          .execute();
+      }
+    });
+    await this.#desired.sync(deviceIds);
+    return fromRow(row);
+  }
+
+  async list(query: { projectId?: string } = {}): Promise<Deployment[]> {
+    let q = this.#db.selectFrom("deployments").selectAll().orderBy("created_at", "desc");
+    if (query.projectId) q = q.where("project_id", "=", query.projectId);
+    return (await q.execute()).map(fromRow);
+  }
+
+  /**
+   * The desired state a device enrolled now inherits from tag deployments of its project:
+   * per pipeline, the latest deployment naming one of its tags. Records the device on them.
+   */
+  async inheritFor(
+    trx: Kysely<HubDatabase>,
+    projectId: string,
+    deviceId: string,
+    tags: readonly string[],
+    now: string,
+  ): Promise<{ desired: StoredDesired; rev: number } | null> {
+    if (tags.length === 0) return null;
+    const rows = await trx
+      .selectFrom("deployments")
+      .selectAll()
+      .where("project_id", "=", projectId)
+      .orderBy("created_at", "asc")
+      .execute();
+    const latest = new Map<string, Selectable<DeploymentsTable>>();
+    for (const r of rows) {
+      const target = JSON.parse(r.target) as { tags: string[] };
+      if (target.tags.some((t) => tags.includes(t))) latest.set(r.pipeline, r);
+    }
+    if (latest.size === 0) return null;
+    let desired = emptyDesired(now);
+    for (const dep of [...latest.values()].sort((a, b) => a.created_at.localeCompare(b.created_at))) {
+      const model = await this.#models.get(dep.model_version_id, trx);
+      const ref: StoredBundleRef = {
+        sha256: dep.bundle_sha256,
+        modelVersionId: model.id,
+        modelSha256: model.sha256,
+        size: model.size,
+      };
+      desired = withPipeline(desired, dep.pipeline, ref, dep.id, now);
+      const ids = JSON.parse(dep.device_ids) as string[];
+      if (!ids.includes(deviceId)) {
+        await trx
+          .updateTable("deployments")
+          .set({ device_ids: JSON.stringify([...ids, deviceId]) })
+          .where("id", "=", dep.id)
+          .execute();
+      }
+    }
+    return { desired, rev: 1 };
+  }
+}
+
+function fromRow(row: Selectable<DeploymentsTable>): Deployment {
+  return {
+    id: row.id,
+    projectId: row.project_id,
+    modelVersionId: row.model_version_id,
+    bundleSha256: row.bundle_sha256,
+    pipeline: row.pipeline,
+    target: JSON.parse(row.target) as Deployment["target"],
+    deviceIds: JSON.parse(row.device_ids) as string[],
+    createdAt: row.created_at,
+  };
+}

@@ -1,0 +1,79 @@
+import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { HubDatabase } from "../db/schema.js";
+import type { DevicePrincipal } from "../http/request-auth.js";
+
+export type { DevicePrincipal };
+
+const KEY_LEN = 32;
+/** scrypt cost: ~50 ms per check on a small core, which is why successes are cached */
+const SCRYPT = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+const CACHE_MAX = 10_000;
+/** ms a failed (id, secret) pair is remembered, so a reconnect storm with a wrong secret costs one hash */
+const FAIL_TTL_MS = 30_000;
+
+/** Generates, hashes and verifies device secrets; secrets themselves are never stored. */
+export class DeviceAuth {
+  #db: Kysely<HubDatabase>;
+  #ok = new Map<string, DevicePrincipal>();
+  #failed = new Map<string, number>();
+
+  constructor(db: Kysely<HubDatabase>) {
+    this.#db = db;
+  }
+
+  /** 32 random bytes, base64url: what the device presents as its password */
+  static newSecret(): string {
+    return randomBytes(32).toString("base64url");
+  }
+
+  static async hash(secret: string): Promise<{ hash: string; salt: string }> {
+    const salt = randomBytes(16);
+    const key = await scryptAsync(secret, salt);
+    return { hash: key.toString("base64"), salt: salt.toString("base64") };
+  }
+
+  /** The device when `secret` is its secret, else null. */
+  async verify(deviceId: string, secret: string): Promise<DevicePrincipal | null> {
+    const key = `${deviceId}\0${createHash("sha256").update(secret).digest("hex")}`;
+    const hit = this.#ok.get(key);
+    if (hit) return hit;
+    const failedAt = this.#failed.get(key);
+    if (failedAt !== undefined && Date.now() - failedAt < FAIL_TTL_MS) return null;
+
+    const row = await this.#db
+      .selectFrom("devices")
+      .select(["id", "project_id", "secret_hash", "secret_salt"])
+      .where("id", "=", deviceId)
+      .executeTakeFirst();
+    let ok = false;
+    if (row) {
+      const want = Buffer.from(row.secret_hash, "base64");
+      const got = await scryptAsync(secret, Buffer.from(row.secret_salt, "base64"));
+      ok = got.length === want.length && timingSafeEqual(got, want);
+    }
+    if (!ok || !row) {
+      remember(this.#failed, key, Date.now());
+      return null;
+    }
+    const principal = { deviceId: row.id, projectId: row.project_id };
+    remember(this.#ok, key, principal);
+    this.#failed.delete(key);
+    return principal;
+  }
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  // Maps iterate in insertion order, so dropping the first key evicts the oldest entry.
+  if (map.size >= CACHE_MAX) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+  map.set(key, value);
+}
+
+function scryptAsync(secret: string, salt: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(secret, salt, KEY_LEN, SCRYPT, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}

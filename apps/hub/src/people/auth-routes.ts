@@ -1,0 +1,120 @@
+import {
+  KensaError,
+  LoginBody,
+  PERMISSIONS,
+  PermissionMatrix,
+  permissionsOf,
+  ROLES,
+  type Role,
+  Session,
+} from "@kensa/contracts";
+import type { FastifyInstance } from "fastify";
+import { CSRF_HEADER } from "../http/request-auth.js";
+import { clearedSessionCookie, readCookie, sessionCookie } from "../http/session-cookie.js";
+import type { AuditLog } from "./audit-log.js";
+import { LoginThrottle } from "./login-throttle.js";
+import type { SessionService } from "./session-service.js";
+import { sessionOf, toSessionUser, type UserService } from "./user-service.js";
+
+export interface AuthRouteDeps {
+  users: UserService;
+  sessions: SessionService;
+  audit: AuditLog;
+  /** add `Secure` to the cookie (the hub is reached over https) */
+  secureCookie: boolean;
+}
+
+/** Console sign-in and sign-out, who am I, and the permission matrix. */
+export function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
+  const { users, sessions, audit } = deps;
+  const throttle = new LoginThrottle();
+
+  app.post<{ Body: LoginBody }>(
+    "/api/v1/auth/login",
+    { schema: { body: LoginBody, response: { 200: Session } }, config: { auth: "public" } },
+    async (req, reply) => {
+      const username = req.body.username.trim().toLowerCase();
+      const failed = (reason: string) =>
+        audit.record({
+          actor: username,
+          actorKind: "anonymous",
+          action: "auth.login_failed",
+          target: { type: "user", id: null },
+          details: { reason },
+          ip: req.ip,
+        });
+      const waitMs = throttle.retryAfterMs(username, req.ip);
+      if (waitMs > 0) {
+        await failed("throttled");
+        const seconds = Math.ceil(waitMs / 1000);
+        reply.header("retry-after", String(seconds));
+        throw new KensaError(
+          "KENSA_ERR_LOGIN_THROTTLED",
+          `too many failed sign-ins for this user from this address; try again in ${seconds} s`,
+          { retryAfterSec: seconds },
+        );
+      }
+      const out = await users.authenticate(username, req.body.password);
+      if (!out.user) {
+        throttle.failed(username, req.ip);
+        await failed(out.reason);
+        // one message for every failure: the reply must not tell which usernames exist
+        throw new KensaError("KENSA_ERR_UNAUTHORIZED", "invalid username or password");
+      }
+      throttle.succeeded(username, req.ip);
+      const { token } = await sessions.create(out.user.id, req.ip);
+      await audit.record({
+        actor: out.user.username,
+        actorKind: "user",
+        action: "auth.login",
+        target: { type: "user", id: out.user.id },
+        ip: req.ip,
+      });
+      reply.header("set-cookie", sessionCookie(token, { secure: deps.secureCookie, maxAgeSec: sessions.ttlMs / 1000 }));
+      return { user: toSessionUser(out.user), permissions: permissionsOf(out.user.role) };
+    },
+  );
+
+  // Public so a console whose session already expired can still clear its cookie.
+  app.post("/api/v1/auth/logout", { config: { auth: "public" } }, async (req, reply) => {
+    const token = readCookie(req.headers.cookie);
+    if (token) {
+      if (req.headers[CSRF_HEADER] !== "1") {
+        throw new KensaError("KENSA_ERR_CSRF_HEADER_MISSING", `send the header ${CSRF_HEADER}: 1 to sign out`);
+      }
+      const user = await sessions.resolve(token);
+      await sessions.revoke(token);
+      if (user) {
+        await audit.record({
+          actor: user.username,
+          actorKind: "user",
+          action: "auth.logout",
+          target: { type: "user", id: user.id },
+          ip: req.ip,
+        });
+      }
+    }
+    return reply
+      .header("set-cookie", clearedSessionCookie({ secure: deps.secureCookie }))
+      .code(204)
+      .send();
+  });
+
+  app.get(
+    "/api/v1/auth/me",
+    { schema: { response: { 200: Session } }, config: { permission: "authenticated" } },
+    async (req) => sessionOf(req),
+  );
+
+  app.get(
+    "/api/v1/auth/permissions",
+    { schema: { response: { 200: PermissionMatrix } }, config: { permission: "authenticated" } },
+    async () => ({
+      permissions: [...PERMISSIONS],
+      roles: Object.fromEntries(ROLES.map((r) => [r, permissionsOf(r)])) as Record<
+        Role,
+        ReturnType<typeof permissionsOf>
+      >,
+    }),
+  );
+}

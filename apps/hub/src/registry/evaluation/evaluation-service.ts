@@ -1,0 +1,258 @@
+import { randomBytes } from "node:crypto";
+import { type Evaluation, type EvaluationMetrics, isKensaError, KensaError, type ModelVersion } from "@kensa/contracts";
+import type { Kysely, Selectable } from "kysely";
+import type { BlobStore } from "../../blobstore/blob-store.js";
+import { isoNow } from "../../clock.js";
+import type { SnapshotService } from "../../datasets/snapshot-service.js";
+import type { EvaluationsTable, HubDatabase } from "../../db/schema.js";
+import type { ClaimedJob, JobEnd, JobQueue } from "../../jobs/job-queue.js";
+import type { JobHandler } from "../../jobs/job-worker.js";
+import type { ModelService } from "../model-service.js";
+import type { ModelPolicy } from "../ports.js";
+import type { EvalItem } from "./task-evaluator.js";
+import { taskEvaluators } from "./task-evaluators.js";
+
+export interface EvaluationServiceDeps {
+  db: Kysely<HubDatabase>;
+  blobs: BlobStore;
+  models: ModelService;
+  snapshots: SnapshotService;
+  settings: Pick<ModelPolicy, "get">;
+  queue: JobQueue;
+  kick: () => void;
+  /** ONNX Runtime threads per evaluation */
+  threads: number;
+}
+
+/**
+ * Scores model versions — trained here or uploaded — on a snapshot's test split with ONNX
+ * Runtime, in TypeScript, the same code for every model. One evaluation per (model version,
+ * snapshot): asking again returns the stored one; a failed one is tried again.
+ */
+export class EvaluationService {
+  #d: EvaluationServiceDeps;
+
+  constructor(deps: EvaluationServiceDeps) {
+    this.#d = deps;
+  }
+
+  /** The snapshot a model is judged on: the one named, the project's evaluation snapshot, its training snapshot, the latest. */
+  async snapshotFor(model: ModelVersion, requested?: string): Promise<string> {
+    let id =
+      requested ?? (await this.#d.settings.get(model.projectId)).evaluationSnapshotId ?? model.lineage?.snapshotId;
+    if (!id) {
+      const latest = (await this.#d.snapshots.list(model.projectId))[0];
+      if (!latest) {
+        throw new KensaError(
+          "KENSA_ERR_SNAPSHOT_NOT_FOUND",
+          `project ${model.projectId} has no snapshot to evaluate on; create one (kensa dataset snapshot)`,
+        );
+      }
+      id = latest.id;
+    }
+    const snap = await this.#d.snapshots.get(id);
+    if (snap.projectId !== model.projectId) {
+      throw new KensaError(
+        "KENSA_ERR_SNAPSHOT_PROJECT_MISMATCH",
+        `snapshot ${id} belongs to project ${snap.projectId}, not the model's ${model.projectId}`,
+      );
+    }
+    return id;
+  }
+
+  /** Queues an evaluation unless the pair has one (returned as is, unless it failed). */
+  async request(modelVersionId: string, snapshotId?: string): Promise<Evaluation> {
+    const model = await this.#d.models.get(modelVersionId);
+    const snap = await this.snapshotFor(model, snapshotId);
+    const row = await this.#rowFor(model, snap);
+    if (row.status !== "queued" || (await this.#hasJob(row.id))) return toEvaluation(row);
+    await this.#d.queue.enqueue({ type: "evaluate", projectId: model.projectId, refId: row.id });
+    this.#d.kick();
+    return toEvaluation(row);
+  }
+
+  /** The pair's evaluation, computed now (inside another job, e.g. the gate) unless stored. */
+  async ensure(modelVersionId: string, snapshotId: string, signal?: AbortSignal): Promise<Evaluation> {
+    const model = await this.#d.models.get(modelVersionId);
+    const row = await this.#rowFor(model, snapshotId);
+    if (row.status === "succeeded") return toEvaluation(row);
+    return this.#run(row.id, signal);
+  }
+
+  /** throws KENSA_ERR_EVALUATION_NOT_FOUND */
+  async get(id: string): Promise<Evaluation> {
+    const row = await this.#d.db.selectFrom("evaluations").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new KensaError("KENSA_ERR_EVALUATION_NOT_FOUND", `no evaluation with id "${id}"`);
+    return toEvaluation(row);
+  }
+
+  async list(modelVersionId: string): Promise<Evaluation[]> {
+    await this.#d.models.get(modelVersionId);
+    const rows = await this.#d.db
+      .selectFrom("evaluations")
+      .selectAll()
+      .where("model_version_id", "=", modelVersionId)
+      .orderBy("created_at", "desc")
+      .execute();
+    return rows.map(toEvaluation);
+  }
+
+  /** the stored evaluation of a pair, or null */
+  async find(modelVersionId: string, snapshotId: string): Promise<Evaluation | null> {
+    const row = await this.#d.db
+      .selectFrom("evaluations")
+      .selectAll()
+      .where("model_version_id", "=", modelVersionId)
+      .where("snapshot_id", "=", snapshotId)
+      .executeTakeFirst();
+    return row ? toEvaluation(row) : null;
+  }
+
+  /** The "evaluate" job handler. */
+  handler(): JobHandler {
+    return {
+      type: "evaluate",
+      run: async (job: ClaimedJob, signal: AbortSignal): Promise<JobEnd> => {
+        const ev = await this.get(job.refId);
+        if (ev.status === "succeeded") return { status: "succeeded" };
+        try {
+          const done = await this.#run(ev.id, signal);
+          return done.status === "succeeded" ? { status: "succeeded" } : { status: "failed", error: done.error! };
+        } catch (err) {
+          // the hub is stopping: give the job back, it is safe to run again
+          if (signal.aborted && signal.reason === "shutdown") return { status: "queued" };
+          throw err;
+        }
+      },
+    };
+  }
+
+  /** Runs an evaluation and stores its metrics or its error; a shutdown puts it back in the queue. */
+  async #run(id: string, signal?: AbortSignal): Promise<Evaluation> {
+    const db = this.#d.db;
+    const row = await db.selectFrom("evaluations").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+    await db.updateTable("evaluations").set({ status: "running", error: null }).where("id", "=", id).execute();
+    try {
+      const model = await this.#d.models.get(row.model_version_id);
+      const metrics = await this.compute(model, row.snapshot_id, signal);
+      await db
+        .updateTable("evaluations")
+        .set({ status: "succeeded", metrics: JSON.stringify(metrics), finished_at: isoNow() })
+        .where("id", "=", id)
+        .execute();
+    } catch (err) {
+      if (signal?.aborted) {
+        await db.updateTable("evaluations").set({ status: "queued" }).where("id", "=", id).execute();
+        throw err;
+      }
+      const error = isKensaError(err)
+        ? { code: err.code, message: err.message }
+        : { code: "KENSA_ERR_EVALUATION_FAILED", message: (err as Error).message ?? String(err) };
+      await db
+        .updateTable("evaluations")
+        .set({ status: "failed", error: JSON.stringify(error), finished_at: isoNow() })
+        .where("id", "=", id)
+        .execute();
+    }
+    return this.get(id);
+  }
+
+  /** Metrics of a model (and its int8 variant) on a snapshot's test split. */
+  async compute(model: ModelVersion, snapshotId: string, signal?: AbortSignal): Promise<EvaluationMetrics> {
+    const manifest = await this.#d.snapshots.manifest(snapshotId);
+    const items: EvalItem[] = manifest.items
+      .filter((i) => i.split === "test")
+      .map((i) => ({ sampleId: i.sampleId, image: i.image, label: i.label }));
+    if (items.length === 0) {
+      throw new KensaError(
+        "KENSA_ERR_EVALUATION_NO_TEST_SPLIT",
+        `snapshot ${snapshotId} has no test sample (${manifest.items.length} samples in train and val)`,
+      );
+    }
+    const evaluator = taskEvaluators[model.manifest.task];
+    const ctx = {
+      manifest: model.manifest,
+      items,
+      okLabels: manifest.okLabels,
+      blobs: this.#d.blobs,
+      threads: this.#d.threads,
+      ...(signal ? { signal } : {}),
+    };
+    const bytes = await this.#blob(model.sha256, model.id);
+    const metrics: EvaluationMetrics = await evaluator.evaluate(bytes, ctx);
+    if (metrics.samples === 0) {
+      throw new KensaError(
+        "KENSA_ERR_EVALUATION_NO_TEST_SPLIT",
+        `no test sample of snapshot ${snapshotId} has a label a ${model.manifest.task} model can be scored on`,
+      );
+    }
+    if (model.int8Sha256) {
+      const int8 = await evaluator.evaluate(await this.#blob(model.int8Sha256, model.id), ctx);
+      metrics.int8 = { values: int8.values, perClass: int8.perClass, latency: int8.latency };
+    }
+    return metrics;
+  }
+
+  async #blob(sha256: string, modelId: string): Promise<Uint8Array> {
+    const bytes = await this.#d.blobs.get(sha256);
+    if (!bytes) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `the file of model ${modelId} (${sha256}) is missing`);
+    return bytes;
+  }
+
+  async #hasJob(evaluationId: string): Promise<boolean> {
+    const row = await this.#d.db
+      .selectFrom("jobs")
+      .select("id")
+      .where("ref_id", "=", evaluationId)
+      .where("status", "in", ["queued", "running"])
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** the pair's row, created (queued) when missing; a failed one is queued again */
+  async #rowFor(model: ModelVersion, snapshotId: string): Promise<Selectable<EvaluationsTable>> {
+    const db = this.#d.db;
+    await db
+      .insertInto("evaluations")
+      .values({
+        id: `evl_${randomBytes(12).toString("base64url")}`,
+        project_id: model.projectId,
+        model_version_id: model.id,
+        snapshot_id: snapshotId,
+        status: "queued",
+        metrics: null,
+        error: null,
+        created_at: isoNow(),
+        finished_at: null,
+      })
+      .onConflict((oc) => oc.columns(["model_version_id", "snapshot_id"]).doNothing())
+      .execute();
+    await db
+      .updateTable("evaluations")
+      .set({ status: "queued", error: null, finished_at: null })
+      .where("model_version_id", "=", model.id)
+      .where("snapshot_id", "=", snapshotId)
+      .where("status", "=", "failed")
+      .execute();
+    return db
+      .selectFrom("evaluations")
+      .selectAll()
+      .where("model_version_id", "=", model.id)
+      .where("snapshot_id", "=", snapshotId)
+      .executeTakeFirstOrThrow();
+  }
+}
+
+export function toEvaluation(r: Selectable<EvaluationsTable>): Evaluation {
+  return {
+    id: r.id,
+    modelVersionId: r.model_version_id,
+    snapshotId: r.snapshot_id,
+    split: "test",
+    status: r.status as Evaluation["status"],
+    metrics: r.metrics ? (JSON.parse(r.metrics) as EvaluationMetrics) : null,
+    error: r.error ? (JSON.parse(r.error) as { code: string; message: string }) : null,
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+  };
+}

@@ -1,0 +1,28 @@
+import type { EvaluationMetrics, LabelContent, ModelManifest, Task } from "@kensa/contracts";
+import type { BlobStore } from "../../blobstore/blob-store.js";
+
+/** One test image of a snapshot, as evaluators read it. */
+export interface EvalItem {
+  sampleId: string;
+  image: { sha256: string; width: number; height: number };
+  label: { content: LabelContent };
+}
+
+export interface EvalContext {
+  manifest: ModelManifest;
+  items: readonly EvalItem[];
+  /** the snapshot's OK labels: what "nothing wrong" means in the ground truth */
+  okLabels: readonly string[];
+  blobs: BlobStore;
+  signal?: AbortSignal;
+  /** ONNX Runtime threads; 1 keeps latency comparable between runs on a busy hub */
+  threads: number;
+}
+
+export type TaskMetrics = Omit<EvaluationMetrics, "int8">;
+
+/** Scores one model file on test images for one task; chosen by the manifest's task. */
+export interface TaskEvaluator {
+  readonly task: Task;
+  evaluate(model: Uint8Array, ctx: EvalContext): Promise<TaskMetrics>;
+}
