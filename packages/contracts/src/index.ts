@@ -1,14 +1,21 @@
-export * from "./auth.js";
 export * from "./canonical.js";
-export * from "./datasets.js";
+export * from "./common.js";
+export * from "./datasets/schemas.js";
 export * from "./errors.js";
-export * from "./http.js";
+export * from "./fleet/schemas.js";
+export * from "./incidents/schemas.js";
 export * from "./manifest.js";
-export * from "./mqtt.js";
-export * from "./registry.js";
+export * from "./mqtt/payloads.js";
+export * from "./mqtt/topics.js";
+export * from "./people/schemas.js";
+export * from "./projects/schemas.js";
+export * from "./registry/models.js";
+export * from "./registry/schemas.js";
+export * from "./route.js";
 export * from "./rules.js";
-export * from "./topics.js";
+export * from "./system/schemas.js";
 export * from "./trainer.js";
+export * from "./training/schemas.js";
 export * from "./validate.js";
 
 /** Protocol and API version shared by hub and agent. */

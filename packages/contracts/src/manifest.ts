@@ -1,12 +1,10 @@
-import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { Clone, type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { KensaError } from "./errors.js";
 import { Rule, ruleIssues } from "./rules.js";
 import { deepFreeze, type Issue } from "./validate.js";
 
-const Sha256 = Type.String({ pattern: "^[a-f0-9]{64}$", description: "lower-case hex sha256" });
-
-export { Sha256 };
+export const Sha256 = Type.String({ pattern: "^[a-f0-9]{64}$", description: "lower-case hex sha256" });
 
 export const Task = Type.Union([
   Type.Literal("classification"),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isValidDeviceId, parseDeviceTopic, topics } from "../src/topics.js";
+import { isValidDeviceId, parseDeviceTopic, topics } from "../src/mqtt/topics.js";
 
 describe("topics", () => {
   it("round-trips every device channel", () => {

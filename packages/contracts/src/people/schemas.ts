@@ -1,5 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { IncidentStatus } from "./http.js";
+import { IncidentStatus } from "../incidents/schemas.js";
 
 /*
  * People, sessions, API tokens, the permission matrix and the audit log: the HTTP schemas of

@@ -1,6 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { Sha256 } from "./manifest.js";
-import { RuleHit } from "./rules.js";
+import { Sha256 } from "../manifest.js";
+import { RuleHit } from "../rules.js";
 
 const Ts = Type.String({ format: "date-time" });
 const ErrorInfo = Type.Object({ code: Type.String(), message: Type.String() });

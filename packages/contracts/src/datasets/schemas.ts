@@ -1,5 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { Sha256, Task } from "./manifest.js";
+import { Sha256, Task } from "../manifest.js";
 
 const Ts = Type.String({ format: "date-time" });
 const Id = Type.String({ minLength: 1 });

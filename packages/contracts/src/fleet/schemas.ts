@@ -1,0 +1,75 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { Sha256 } from "../manifest.js";
+import { Reported, Telemetry } from "../mqtt/payloads.js";
+import { DEVICE_ID_PATTERN } from "../mqtt/topics.js";
+
+const Ts = Type.String({ format: "date-time" });
+const Id = Type.String({ minLength: 1 });
+// ---- devices ----------------------------------------------------------------------------
+
+export const EnrollDevice = Type.Object(
+  {
+    id: Type.Optional(Type.String({ pattern: DEVICE_ID_PATTERN })),
+    name: Type.Optional(Type.String({ maxLength: 200 })),
+    projectId: Id,
+    arch: Type.Optional(Type.Union([Type.Literal("x64"), Type.Literal("arm64"), Type.Literal("armv7")])),
+    tags: Type.Array(Type.String({ pattern: "^[a-z0-9][a-z0-9:_-]{0,62}$" }), { default: [] }),
+  },
+  { additionalProperties: false },
+);
+export type EnrollDevice = Static<typeof EnrollDevice>;
+
+export const Device = Type.Object({
+  id: Id,
+  name: Type.String(),
+  projectId: Id,
+  arch: Type.Union([Type.String(), Type.Null()]),
+  tags: Type.Array(Type.String()),
+  presence: Type.Union([Type.Literal("online"), Type.Literal("offline"), Type.Literal("never")]),
+  lastSeenAt: Type.Union([Ts, Type.Null()]),
+  reported: Type.Union([Reported, Type.Null()]),
+  telemetry: Type.Union([Telemetry, Type.Null()]),
+  desiredRev: Type.Integer(),
+  createdAt: Ts,
+});
+export type Device = Static<typeof Device>;
+
+/** The only reply that ever shows a device secret. */
+export const EnrolledDevice = Type.Object({
+  device: Device,
+  secret: Type.String(),
+  mqttUrl: Type.String(),
+  hubUrl: Type.String(),
+  command: Type.String({ description: "how to start this device's agent" }),
+});
+export type EnrolledDevice = Static<typeof EnrolledDevice>;
+
+// ---- deployments ------------------------------------------------------------------------
+
+export const CreateDeployment = Type.Object(
+  {
+    modelVersionId: Id,
+    pipeline: Type.String({ default: "default", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }),
+    target: Type.Object(
+      {
+        deviceIds: Type.Array(Type.String(), { default: [] }),
+        tags: Type.Array(Type.String(), { default: [] }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CreateDeployment = Static<typeof CreateDeployment>;
+
+export const Deployment = Type.Object({
+  id: Id,
+  projectId: Id,
+  modelVersionId: Id,
+  bundleSha256: Sha256,
+  pipeline: Type.String(),
+  target: Type.Object({ deviceIds: Type.Array(Type.String()), tags: Type.Array(Type.String()) }),
+  deviceIds: Type.Array(Type.String()),
+  createdAt: Ts,
+});
+export type Deployment = Static<typeof Deployment>;

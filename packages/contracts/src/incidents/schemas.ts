@@ -1,0 +1,135 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { FrameMeta, InferenceResult } from "../mqtt/payloads.js";
+
+const Ts = Type.String({ format: "date-time" });
+const Id = Type.String({ minLength: 1 });
+// ---- events, incidents, verdicts --------------------------------------------------------
+
+export const StoredEvent = Type.Object({
+  id: Id,
+  seq: Type.Integer(),
+  deviceId: Type.String(),
+  projectId: Type.String(),
+  pipeline: Type.String(),
+  sourceId: Type.String(),
+  ts: Ts,
+  receivedAt: Ts,
+  modelVersionId: Type.String(),
+  bundleSha256: Type.String(),
+  result: InferenceResult,
+  frameMeta: FrameMeta,
+  mediaSha256: Type.Union([Type.String(), Type.Null()]),
+});
+export type StoredEvent = Static<typeof StoredEvent>;
+
+export const EventQuery = Type.Object(
+  {
+    deviceId: Type.Optional(Type.String()),
+    projectId: Type.Optional(Type.String()),
+    afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+    limit: Type.Integer({ minimum: 1, maximum: 10000, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+export const IncidentStatus = Type.Union([
+  Type.Literal("open"),
+  Type.Literal("acknowledged"),
+  Type.Literal("confirmed"),
+  Type.Literal("false_alarm"),
+  Type.Literal("relabeled"),
+]);
+export type IncidentStatus = Static<typeof IncidentStatus>;
+
+export const VerdictKind = Type.Union([
+  Type.Literal("confirmed"),
+  Type.Literal("false_alarm"),
+  Type.Literal("relabel"),
+]);
+export type VerdictKind = Static<typeof VerdictKind>;
+
+export const CreateVerdict = Type.Object(
+  {
+    verdict: VerdictKind,
+    /**
+     * who decided: ignored for signed-in users and their API tokens (their username is
+     * recorded); only the bootstrap admin token may name someone ("admin-token" when omitted)
+     */
+    by: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "who decided" })),
+    labels: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    note: Type.Optional(Type.String({ maxLength: 2000 })),
+  },
+  { additionalProperties: false },
+);
+export type CreateVerdict = Static<typeof CreateVerdict>;
+
+export const Verdict = Type.Object({
+  id: Id,
+  incidentId: Id,
+  verdict: VerdictKind,
+  labels: Type.Array(Type.String()),
+  note: Type.Union([Type.String(), Type.Null()]),
+  by: Type.String(),
+  createdAt: Ts,
+});
+export type Verdict = Static<typeof Verdict>;
+
+export const IncidentClip = Type.Object({
+  sha256: Type.String(),
+  /** video/mp4 (H.264, plays in browsers) or video/x-msvideo (MJPEG AVI, to download) */
+  contentType: Type.String(),
+  size: Type.Integer({ minimum: 0 }),
+  durationMs: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+});
+export type IncidentClip = Static<typeof IncidentClip>;
+
+export const Incident = Type.Object({
+  id: Id,
+  projectId: Id,
+  deviceId: Type.String(),
+  eventId: Type.String(),
+  status: IncidentStatus,
+  label: Type.String(),
+  score: Type.Number(),
+  rule: Type.String({ description: "which rule raised it, human-readable" }),
+  modelVersionId: Type.String(),
+  bundleSha256: Type.String(),
+  frameMeta: FrameMeta,
+  mediaSha256: Type.Union([Type.String(), Type.Null()]),
+  /** the device's video around the incident frame (video sources), once uploaded: `GET /incidents/:id/clip` */
+  clip: Type.Optional(Type.Union([IncidentClip, Type.Null()])),
+  createdAt: Ts,
+  /** who acknowledged it (`POST /incidents/:id/acknowledge`) and when; null until someone did */
+  acknowledgedBy: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  acknowledgedAt: Type.Optional(Type.Union([Ts, Type.Null()])),
+  verdicts: Type.Array(Verdict),
+});
+export type Incident = Static<typeof Incident>;
+
+export const IncidentQuery = Type.Object(
+  {
+    projectId: Type.Optional(Type.String()),
+    deviceId: Type.Optional(Type.String()),
+    status: Type.Optional(IncidentStatus),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+export const Notification = Type.Object({
+  id: Id,
+  incidentId: Id,
+  channel: Type.Union([Type.Literal("email"), Type.Literal("webhook")]),
+  target: Type.String(),
+  status: Type.Union([
+    Type.Literal("pending"),
+    Type.Literal("sent"),
+    Type.Literal("failed"),
+    Type.Literal("suppressed"),
+  ]),
+  attempts: Type.Integer(),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Ts,
+  sentAt: Type.Union([Ts, Type.Null()]),
+});
+export type Notification = Static<typeof Notification>;

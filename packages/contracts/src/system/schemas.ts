@@ -1,0 +1,22 @@
+import { type Static, Type } from "@sinclair/typebox";
+
+export const HubStats = Type.Object({
+  devices: Type.Object({ total: Type.Integer(), online: Type.Integer() }),
+  events: Type.Integer(),
+  incidents: Type.Integer(),
+  verdicts: Type.Integer(),
+  notifications: Type.Object({
+    sent: Type.Integer(),
+    failed: Type.Integer(),
+    suppressed: Type.Integer(),
+    pending: Type.Integer(),
+  }),
+  ingest: Type.Object({
+    received: Type.Integer(),
+    stored: Type.Integer(),
+    duplicates: Type.Integer(),
+    invalid: Type.Integer(),
+    unknownDevice: Type.Integer(),
+  }),
+});
+export type HubStats = Static<typeof HubStats>;

@@ -1,0 +1,186 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { Sha256 } from "../manifest.js";
+import { TrainerAugment, TrainerTask } from "../trainer.js";
+
+/*
+ * Training runs, evaluations, the champion/challenger gate, approvals and model cards: the
+ * HTTP schemas of the hub's model registry. docs/training.md describes them in prose.
+ */
+
+const Ts = Type.String({ format: "date-time" });
+const Id = Type.String({ minLength: 1 });
+/** `null` first: Ajv's type coercion would otherwise turn a `null` in a request into 0 or "" */
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T, opts: object = {}) =>
+  Type.Union([Type.Null(), t], opts);
+const ErrorInfo = Type.Object({ code: Type.String(), message: Type.String() });
+
+// ---- jobs -------------------------------------------------------------------------------
+
+export const JobType = Type.Union([Type.Literal("train"), Type.Literal("evaluate"), Type.Literal("gate")]);
+export type JobType = Static<typeof JobType>;
+
+export const JobStatus = Type.Union([
+  Type.Literal("queued"),
+  Type.Literal("running"),
+  Type.Literal("succeeded"),
+  Type.Literal("failed"),
+  Type.Literal("cancelled"),
+]);
+export type JobStatus = Static<typeof JobStatus>;
+
+/** One entry of the hub's persistent job queue (training runs, evaluations, gate decisions). */
+export const Job = Type.Object({
+  id: Id,
+  type: JobType,
+  projectId: Id,
+  /** the run, evaluation or model version the job works on */
+  refId: Id,
+  status: JobStatus,
+  attempts: Type.Integer(),
+  error: Nullable(ErrorInfo),
+  createdAt: Ts,
+  startedAt: Nullable(Ts),
+  finishedAt: Nullable(Ts),
+});
+export type Job = Static<typeof Job>;
+
+// ---- runs -------------------------------------------------------------------------------
+
+export const RunTrigger = Type.Object({
+  type: Type.Union([Type.Literal("manual"), Type.Literal("labels"), Type.Literal("schedule")]),
+  /** who (manual), "<n> new reviewed labels" (labels) or the cron expression (schedule) */
+  detail: Type.String(),
+});
+export type RunTrigger = Static<typeof RunTrigger>;
+
+export const RunInput = Type.Object(
+  {
+    width: Type.Integer({ minimum: 16, maximum: 4096 }),
+    height: Type.Integer({ minimum: 16, maximum: 4096 }),
+    channels: Type.Union([Type.Literal(1), Type.Literal(3)], { default: 3 }),
+  },
+  { additionalProperties: false },
+);
+
+/** Hyper-parameters of a run; every key may be left out (the trainer contract's defaults apply). */
+export const RunHyper = Type.Object(
+  {
+    epochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+    lr: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10 })),
+    weightDecay: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    patience: Type.Optional(Type.Integer({ minimum: 0 })),
+    augment: Type.Optional(Type.Partial(TrainerAugment)),
+    balanceClasses: Type.Optional(Type.Boolean()),
+    quantize: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type RunHyper = Static<typeof RunHyper>;
+
+/** The parameters a run was (or will be) trained with; recorded as the model's lineage. */
+export const RunParams = Type.Object({
+  task: TrainerTask,
+  input: Type.Object({ width: Type.Integer(), height: Type.Integer(), channels: Type.Integer() }),
+  hyper: RunHyper,
+  seed: Type.Integer(),
+  threads: Nullable(Type.Integer()),
+});
+export type RunParams = Static<typeof RunParams>;
+
+/** Body of `POST /projects/:id/runs`. Left-out keys come from the project's training settings. */
+export const CreateRun = Type.Object(
+  {
+    /** train on this snapshot; a fresh snapshot of the project's labeled samples when omitted */
+    snapshotId: Type.Optional(Sha256),
+    /** must be the project's task when given (a guard for scripts) */
+    task: Type.Optional(TrainerTask),
+    input: Type.Optional(RunInput),
+    hyper: Type.Optional(RunHyper),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
+    threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+    /** a trainer named in the hub config's `training.trainers`; "builtin" by default */
+    trainer: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    by: Type.String({ default: "admin", minLength: 1, maxLength: 200 }),
+  },
+  { additionalProperties: false },
+);
+export type CreateRun = Static<typeof CreateRun>;
+
+export const RunStatus = JobStatus;
+export type RunStatus = JobStatus;
+
+/** The latest progress a run's trainer reported. */
+export const RunProgress = Type.Object({
+  /** 1-based epoch last finished (0 before the first) */
+  epoch: Type.Integer(),
+  epochs: Type.Integer(),
+  step: Type.Integer(),
+  totalSteps: Type.Integer(),
+  /** latest training loss (step) */
+  loss: Nullable(Type.Number()),
+  valLoss: Nullable(Type.Number()),
+  valMetric: Nullable(Type.Number()),
+  primaryMetric: Nullable(Type.String()),
+  /** s since the trainer started */
+  elapsedSec: Type.Number(),
+  /** s left (an upper bound: early stopping may end sooner), null when unknown */
+  etaSec: Nullable(Type.Number()),
+  /** 0..1 of the planned steps */
+  fraction: Type.Number(),
+});
+export type RunProgress = Static<typeof RunProgress>;
+
+export const TrainingRun = Type.Object({
+  id: Id,
+  projectId: Id,
+  snapshotId: Sha256,
+  status: RunStatus,
+  trigger: RunTrigger,
+  params: RunParams,
+  /** the trainer's configured name, and what it said it is ("kensa-torch/1 torch/1.13.0") */
+  trainer: Type.Object({ name: Type.String(), version: Nullable(Type.String()) }),
+  /** git commit of the hub's code, "unknown" outside a checkout */
+  codeRevision: Type.String(),
+  progress: Nullable(RunProgress),
+  /** samples handed to the trainer per split, and those left out (with why) */
+  data: Nullable(
+    Type.Object({
+      train: Type.Integer(),
+      val: Type.Integer(),
+      test: Type.Integer(),
+      skipped: Type.Array(Type.Object({ sampleId: Type.String(), reason: Type.String() })),
+    }),
+  ),
+  /** the trainer's own metrics summary (the gate uses the hub's evaluation, not these) */
+  trainerMetrics: Nullable(
+    Type.Object({
+      primaryMetric: Type.String(),
+      val: Type.Number(),
+      test: Nullable(Type.Number()),
+      bestEpoch: Type.Integer(),
+      epochsRun: Type.Integer(),
+    }),
+  ),
+  /** why a run failed, in words a person can act on */
+  error: Nullable(ErrorInfo),
+  exitCode: Nullable(Type.Integer()),
+  modelVersionId: Nullable(Type.String()),
+  by: Type.String(),
+  createdAt: Ts,
+  startedAt: Nullable(Ts),
+  finishedAt: Nullable(Ts),
+});
+export type TrainingRun = Static<typeof TrainingRun>;
+
+export const RunQuery = Type.Object(
+  {
+    projectId: Type.Optional(Type.String()),
+    status: Type.Optional(RunStatus),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+export type RunQuery = Static<typeof RunQuery>;
+
+// ---- evaluations ------------------------------------------------------------------------
