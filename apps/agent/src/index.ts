@@ -16,8 +16,8 @@ export {
   sourceConfigSchemas,
   VideoSourceConfig,
 } from "./config.js";
+export type { InferenceModel, InferenceOutput, ModelLoader } from "./inference/model.js";
 export { Logger, type LogLevel } from "./logger.js";
-export type { InferenceModel, InferenceOutput, ModelLoader } from "./model.js";
 export { agentServiceEnv } from "./service-env.js";
 export type { Frame, FrameSource, FrameSourceEvents, SourceContext, SourceStatus } from "./sources/frame-source.js";
 export { createSource, sourceFactories } from "./sources/source-registry.js";

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { tempDir } from "@kensa/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgentDatabase, openAgentDb } from "../src/agent-db.js";
 import { ClipStore } from "../src/clips/clip-store.js";
+import { type AgentDatabase, openAgentDb } from "../src/storage/agent-db.js";
 
 describe("clip upload queue (the clips table)", () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;

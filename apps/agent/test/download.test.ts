@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { tempDir } from "@kensa/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { downloadBytes, downloadToFile } from "../src/download.js";
+import { downloadBytes, downloadToFile } from "../src/updates/download.js";
 
 const body = Buffer.alloc(3 * 1024 * 1024 + 17);
 for (let i = 0; i < body.length; i++) body[i] = (i * 31 + (i >> 9)) & 0xff;

@@ -6,13 +6,13 @@ import { tempDir, waitFor } from "@kensa/testkit";
 import { Inferencer } from "@kensa/vision";
 import { buildBlemishModel } from "@kensa/vision/graph";
 import { describe, expect, it } from "vitest";
-import { openAgentDb } from "../src/agent-db.js";
+import { Pipeline } from "../src/inference/pipeline.js";
 import { Logger } from "../src/logger.js";
-import { MqttLink } from "../src/mqtt-link.js";
-import { Outbox } from "../src/outbox.js";
-import { Pipeline } from "../src/pipeline.js";
 import type { Frame } from "../src/sources/frame-source.js";
 import { createSource } from "../src/sources/source-registry.js";
+import { openAgentDb } from "../src/storage/agent-db.js";
+import { MqttLink } from "../src/uplink/mqtt-link.js";
+import { Outbox } from "../src/uplink/outbox.js";
 import { startBroker } from "./helpers/broker.js";
 import { watchDevice } from "./helpers/watcher.js";
 

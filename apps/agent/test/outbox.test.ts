@@ -3,12 +3,12 @@ import { join } from "node:path";
 import { type Event, topics } from "@kensa/contracts";
 import { tempDir, waitFor } from "@kensa/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openAgentDb } from "../src/agent-db.js";
 import { Logger } from "../src/logger.js";
-import { MediaQueue } from "../src/media-queue.js";
-import { MqttLink } from "../src/mqtt-link.js";
-import { type EventDraft, Outbox } from "../src/outbox.js";
-import { OutboxPublisher } from "../src/publisher.js";
+import { openAgentDb } from "../src/storage/agent-db.js";
+import { MediaQueue } from "../src/uplink/media-queue.js";
+import { MqttLink } from "../src/uplink/mqtt-link.js";
+import { type EventDraft, Outbox } from "../src/uplink/outbox.js";
+import { OutboxPublisher } from "../src/uplink/publisher.js";
 import { startBroker } from "./helpers/broker.js";
 import { watchDevice } from "./helpers/watcher.js";
 

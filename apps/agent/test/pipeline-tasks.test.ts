@@ -5,13 +5,13 @@ import { Inferencer } from "@kensa/vision";
 import { buildBlemishModel, buildFixedOutputModel, buildUNet, buildYoloV8Model } from "@kensa/vision/graph";
 import sharp from "sharp";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openAgentDb } from "../src/agent-db.js";
+import type { InferenceModel, LoadedBundle } from "../src/inference/model.js";
+import { Pipeline } from "../src/inference/pipeline.js";
+import { SupervisedModel } from "../src/inference/supervised-model.js";
 import { Logger } from "../src/logger.js";
-import type { InferenceModel, LoadedBundle } from "../src/model.js";
-import { Outbox } from "../src/outbox.js";
-import { Pipeline } from "../src/pipeline.js";
 import type { Frame } from "../src/sources/frame-source.js";
-import { SupervisedModel } from "../src/supervised-model.js";
+import { openAgentDb } from "../src/storage/agent-db.js";
+import { Outbox } from "../src/uplink/outbox.js";
 
 const validEvent = compile(Event);
 const quiet = new Logger("error", {}, () => undefined);

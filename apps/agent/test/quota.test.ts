@@ -3,13 +3,13 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "@kensa/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type AgentDatabase, Counter, openAgentDb } from "../src/agent-db.js";
 import { CaptureQueue } from "../src/capture/capture-queue.js";
 import { ClipStore } from "../src/clips/clip-store.js";
 import { Logger } from "../src/logger.js";
-import { MediaQueue } from "../src/media-queue.js";
-import { type EventDraft, Outbox } from "../src/outbox.js";
-import { QuotaKeeper, type QuotaLimits } from "../src/quota-keeper.js";
+import { type AgentDatabase, Counter, openAgentDb } from "../src/storage/agent-db.js";
+import { QuotaKeeper, type QuotaLimits } from "../src/storage/quota-keeper.js";
+import { MediaQueue } from "../src/uplink/media-queue.js";
+import { type EventDraft, Outbox } from "../src/uplink/outbox.js";
 
 const quiet = new Logger("error", {}, () => undefined);
 const KB = 1000;

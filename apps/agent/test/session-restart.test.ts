@@ -4,8 +4,8 @@ import { Inferencer } from "@kensa/vision";
 import { afterAll, describe, expect, it } from "vitest";
 import { type RunningAgent, startAgent } from "../src/agent.js";
 import { loadAgentConfig } from "../src/config.js";
+import type { InferenceModel, ModelLoader } from "../src/inference/model.js";
 import { Logger } from "../src/logger.js";
-import type { InferenceModel, ModelLoader } from "../src/model.js";
 import { deviceBed } from "./helpers/device-bed.js";
 import { desired } from "./helpers/watcher.js";
 

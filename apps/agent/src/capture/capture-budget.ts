@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { AgentDatabase } from "../agent-db.js";
+import type { AgentDatabase } from "../storage/agent-db.js";
 
 /** The UTC day of a time, `YYYY-MM-DD`: budgets reset at UTC midnight, the same on every device. */
 export function utcDay(at: Date): string {

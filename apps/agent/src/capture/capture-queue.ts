@@ -3,10 +3,10 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
-import type { AgentDatabase } from "../agent-db.js";
-import { fsyncDir, writeFileAtomic } from "../fs-atomic.js";
-import { mediaFileName } from "../outbox.js";
-import type { UploadOutcome, UploadQueue, UploadRow } from "../upload-queue.js";
+import type { AgentDatabase } from "../storage/agent-db.js";
+import { fsyncDir, writeFileAtomic } from "../storage/fs-atomic.js";
+import { mediaFileName } from "../uplink/outbox.js";
+import type { UploadOutcome, UploadQueue, UploadRow } from "../uplink/upload-queue.js";
 
 /** The query of the hub's `PUT /api/v1/captures/:captureId` (CaptureQuery). */
 export interface CaptureQueryParams {

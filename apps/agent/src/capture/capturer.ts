@@ -1,6 +1,6 @@
 import { headlineOf, type InferenceResult } from "@kensa/contracts";
+import type { CaptureCandidate, CaptureSink } from "../inference/pipeline.js";
 import type { Logger } from "../logger.js";
-import type { CaptureCandidate, CaptureSink } from "../pipeline.js";
 import type { CaptureBudget } from "./capture-budget.js";
 import type { CaptureQueue } from "./capture-queue.js";
 import { differenceHash, hammingDistance } from "./perceptual-hash.js";

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { KensaError } from "@kensa/contracts";
-import { fsyncDir } from "../fs-atomic.js";
+import { fsyncDir } from "../storage/fs-atomic.js";
 
 export type ClipCodec = "h264" | "mjpeg";
 

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { AgentDatabase } from "../agent-db.js";
-import type { UploadOutcome, UploadQueue, UploadRow } from "../upload-queue.js";
+import type { AgentDatabase } from "../storage/agent-db.js";
+import type { UploadOutcome, UploadQueue, UploadRow } from "../uplink/upload-queue.js";
 
 /** One incident clip kept on the device. */
 export interface ClipInfo {

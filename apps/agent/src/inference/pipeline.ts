@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Event, InferenceResult, RuleHit } from "@kensa/contracts";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../logger.js";
+import { RuleRunner } from "../rules/rule-runner.js";
+import type { Frame, FrameOutcome, Intake } from "../sources/frame-source.js";
+import type { Outbox } from "../uplink/outbox.js";
 import type { InferenceModel, InferenceOutput, LoadedBundle } from "./model.js";
-import type { Outbox } from "./outbox.js";
-import { RuleRunner } from "./rules/rule-runner.js";
-import type { Frame, FrameOutcome, Intake } from "./sources/frame-source.js";
 
 export interface PipelineStats {
   /** frames that reached the pipeline */

@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
 import { isKensaError, KensaError } from "@kensa/contracts";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../logger.js";
+import { type RestartPolicy, Supervisor, type SupervisorState } from "../supervisor.js";
 import type { InferenceModel, InferenceOutput } from "./model.js";
-import { type RestartPolicy, Supervisor, type SupervisorState } from "./supervisor.js";
 
 export interface SupervisedModelEvents {
   /** the session's state changed: running, backoff (restarting), failed (over budget), stopped */

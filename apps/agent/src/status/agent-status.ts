@@ -2,7 +2,7 @@ import type { ReportedPipeline } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
 import type { CaptureStats } from "../capture/capturer.js";
 import type { ClipInfo } from "../clips/clip-store.js";
-import type { Pipeline } from "../pipeline.js";
+import type { Pipeline } from "../inference/pipeline.js";
 import type { FfmpegBinary } from "../sources/ffmpeg-binary.js";
 import type { SourceSet } from "../sources/source-set.js";
 import type { DiskUsage } from "./disk-usage.js";

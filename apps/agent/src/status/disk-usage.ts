@@ -1,5 +1,5 @@
 import { statfs } from "node:fs/promises";
-import { dirSize } from "../dir-size.js";
+import { dirSize } from "../storage/dir-size.js";
 
 export interface DiskUsageSample {
   /** bytes of files under the data dir */

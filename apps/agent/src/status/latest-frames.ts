@@ -1,5 +1,5 @@
 import type { Event } from "@kensa/contracts";
-import type { Pipeline } from "../pipeline.js";
+import type { Pipeline } from "../inference/pipeline.js";
 import type { Frame } from "../sources/frame-source.js";
 import type { SourceSet } from "../sources/source-set.js";
 import { type Annotation, annotateFrame, annotationOf } from "./annotate.js";

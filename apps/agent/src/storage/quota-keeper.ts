@@ -1,9 +1,9 @@
 import { lstat, rm, statfs } from "node:fs/promises";
 import { join } from "node:path";
+import type { Logger } from "../logger.js";
+import type { Outbox } from "../uplink/outbox.js";
 import type { AgentDatabase, Counter } from "./agent-db.js";
 import { dirSize } from "./dir-size.js";
-import type { Logger } from "./logger.js";
-import type { Outbox } from "./outbox.js";
 
 export interface QuotaLimits {
   /** bytes: frames, clips and captures together (the media ring buffer) */

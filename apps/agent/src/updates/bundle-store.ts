@@ -3,8 +3,8 @@ import { createReadStream, existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { BundleManifest } from "@kensa/contracts";
+import { fsyncDir, writeFileAtomic } from "../storage/fs-atomic.js";
 import { type ExpectedHashes, verifyManifest, verifyModel } from "./bundle-verify.js";
-import { fsyncDir, writeFileAtomic } from "./fs-atomic.js";
 
 export interface StoredBundle {
   sha256: string;

@@ -9,16 +9,16 @@ import {
   type ReportedPipeline,
   sha256Hex,
 } from "@kensa/contracts";
-import type { StateStore } from "./agent-db.js";
-import { basicAuth } from "./basic-auth.js";
+import type { InferenceModel, LoadedBundle, ModelLoader } from "../inference/model.js";
+import type { Pipeline } from "../inference/pipeline.js";
+import { SupervisedModel } from "../inference/supervised-model.js";
+import type { Logger } from "../logger.js";
+import type { StateStore } from "../storage/agent-db.js";
+import { defaultRestartPolicy, type RestartPolicy, type SupervisorState } from "../supervisor.js";
+import { basicAuth } from "../uplink/basic-auth.js";
 import type { BundleStore } from "./bundle-store.js";
 import { verifyManifest, verifyModel } from "./bundle-verify.js";
 import { type DownloadOptions, downloadBytes, downloadToFile, isFsError } from "./download.js";
-import type { Logger } from "./logger.js";
-import type { InferenceModel, LoadedBundle, ModelLoader } from "./model.js";
-import type { Pipeline } from "./pipeline.js";
-import { SupervisedModel } from "./supervised-model.js";
-import { defaultRestartPolicy, type RestartPolicy, type SupervisorState } from "./supervisor.js";
 
 const checkDesired = compile(Desired);
 const appliedRevKey = "desired.appliedRev";

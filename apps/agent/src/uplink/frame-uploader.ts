@@ -1,9 +1,9 @@
 import sharp from "sharp";
+import type { Pipeline } from "../inference/pipeline.js";
+import type { Logger } from "../logger.js";
+import type { SourceSet } from "../sources/source-set.js";
+import { LatestFrames } from "../status/latest-frames.js";
 import { basicAuth } from "./basic-auth.js";
-import type { Logger } from "./logger.js";
-import type { Pipeline } from "./pipeline.js";
-import type { SourceSet } from "./sources/source-set.js";
-import { LatestFrames } from "./status/latest-frames.js";
 
 /** px: the console shows a preview, so the long side is capped to keep uploads small */
 const previewLongSide = 640;

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Logger } from "../logger.js";
 import { backoffMs, basicAuth, isRetryableStatus } from "./basic-auth.js";
-import type { Logger } from "./logger.js";
 import type { UploadQueue, UploadRow } from "./upload-queue.js";
 
 export interface HttpUploaderOptions<R extends UploadRow> {

@@ -2,8 +2,8 @@ import { existsSync, statSync } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
-import type { AgentDatabase } from "./agent-db.js";
-import { fsyncDir } from "./fs-atomic.js";
+import type { AgentDatabase } from "../storage/agent-db.js";
+import { fsyncDir } from "../storage/fs-atomic.js";
 import type { UploadOutcome, UploadQueue, UploadRow } from "./upload-queue.js";
 
 export interface MediaRow extends UploadRow {

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { type Presence, topics } from "@kensa/contracts";
 import { connect, type ErrorWithReasonCode, type MqttClient } from "mqtt";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../logger.js";
 
 export interface MqttLinkOptions {
   url: string;

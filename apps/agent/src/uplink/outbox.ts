@@ -4,8 +4,8 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Event } from "@kensa/contracts";
 import type Database from "better-sqlite3";
-import type { AgentDatabase } from "./agent-db.js";
-import { writeFileAtomic } from "./fs-atomic.js";
+import type { AgentDatabase } from "../storage/agent-db.js";
+import { writeFileAtomic } from "../storage/fs-atomic.js";
 
 /** An event as the pipeline builds it; the outbox assigns `id`, `seq` and `media`. */
 export type EventDraft = Omit<Event, "v" | "id" | "seq" | "media">;

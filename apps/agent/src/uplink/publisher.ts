@@ -1,5 +1,5 @@
 import { topics } from "@kensa/contracts";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../logger.js";
 import type { MqttLink } from "./mqtt-link.js";
 import type { Outbox } from "./outbox.js";
 

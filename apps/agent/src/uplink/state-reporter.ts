@@ -1,9 +1,9 @@
 import { arch, platform } from "node:os";
 import { type Reported, topics } from "@kensa/contracts";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../logger.js";
+import type { FrameSource } from "../sources/frame-source.js";
+import type { Updater } from "../updates/updater.js";
 import type { MqttLink } from "./mqtt-link.js";
-import type { FrameSource } from "./sources/frame-source.js";
-import type { Updater } from "./updater.js";
 
 /** Node's `os.arch()` in the fleet's vocabulary (x64, arm64, armv7). */
 export function deviceArch(nodeArch: string = arch()): string {

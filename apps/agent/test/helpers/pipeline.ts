@@ -1,11 +1,11 @@
 import { join } from "node:path";
 import { Inferencer } from "@kensa/vision";
 import { buildBlemishModel } from "@kensa/vision/graph";
-import { openAgentDb } from "../../src/agent-db.js";
+import type { LoadedBundle } from "../../src/inference/model.js";
+import { Pipeline } from "../../src/inference/pipeline.js";
 import { Logger } from "../../src/logger.js";
-import type { LoadedBundle } from "../../src/model.js";
-import { Outbox } from "../../src/outbox.js";
-import { Pipeline } from "../../src/pipeline.js";
+import { openAgentDb } from "../../src/storage/agent-db.js";
+import { Outbox } from "../../src/uplink/outbox.js";
 
 export interface TestPipelines {
   pipelines: Map<string, Pipeline>;
