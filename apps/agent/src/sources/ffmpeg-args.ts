@@ -1,5 +1,5 @@
-import type { MjpegSourceConfig, RtspSourceConfig, VideoSourceConfig } from "../config.js";
 import { probeFfmpeg } from "./ffmpeg-binary.js";
+import type { MjpegSourceConfig, RtspSourceConfig, VideoSourceConfig } from "./source-config.js";
 
 export type FfmpegSourceConfig = RtspSourceConfig | VideoSourceConfig | MjpegSourceConfig;
 

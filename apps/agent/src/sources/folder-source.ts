@@ -1,8 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { KensaError } from "@kensa/contracts";
-import type { FolderSourceConfig } from "../config.js";
 import { PacedSource, type Tick } from "./paced-source.js";
+import type { FolderSourceConfig } from "./source-config.js";
 
 const imageFile = /\.(jpe?g|png)$/i;
 

@@ -3,9 +3,9 @@ import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KensaError } from "@kensa/contracts";
-import type { FolderWatchSourceConfig } from "../config.js";
 import type { FrameOutcome, FrameSource, FrameSourceEvents, SourceContext, SourceStatus } from "./frame-source.js";
 import { isCompleteImage } from "./image-bytes.js";
+import type { FolderWatchSourceConfig } from "./source-config.js";
 
 const imageFile = /^[^.].*\.(jpe?g|png)$/i;
 

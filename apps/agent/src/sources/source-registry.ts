@@ -1,10 +1,10 @@
-import type { SourceConfig, SourceType } from "../config.js";
 import { FfmpegSource } from "./ffmpeg-source.js";
 import { FolderSource } from "./folder-source.js";
 import { FolderWatchSource } from "./folder-watch-source.js";
 import { defaultSourceContext, type FrameSource, type SourceContext } from "./frame-source.js";
 import { MjpegHttpSource } from "./mjpeg-http-source.js";
 import { PushSource } from "./push-source.js";
+import type { SourceConfig, SourceType } from "./source-config.js";
 import { SyntheticSource } from "./synthetic-source.js";
 
 type ConfigOf<T extends SourceType> = Extract<SourceConfig, { type: T }>;

@@ -1,9 +1,9 @@
 import type { KensaError } from "@kensa/contracts";
-import type { SourceConfig } from "../config.js";
 import type { Logger } from "../logger.js";
 import { FrameSampler } from "./frame-sampler.js";
 import type { Frame, FrameSource, Intake, SourceContext, SourceStatus } from "./frame-source.js";
 import { RateMeter } from "./rate-meter.js";
+import type { SourceConfig } from "./source-config.js";
 import { createSource } from "./source-registry.js";
 
 /** What a source's frames go to (a Pipeline). */

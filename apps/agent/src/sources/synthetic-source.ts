@@ -1,6 +1,6 @@
 import { SyntheticCamera } from "@kensa/synth";
-import type { SyntheticSourceConfig } from "../config.js";
 import { PacedSource, type Tick } from "./paced-source.js";
+import type { SyntheticSourceConfig } from "./source-config.js";
 
 /** The deterministic defect simulator as a camera (demo, tests, soak runs). */
 export class SyntheticSource extends PacedSource {
