@@ -237,7 +237,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   await app.register(multipart, {
     limits: { fileSize: config.limits.modelBytes, files: 1, fields: 10, fieldSize: 1024 * 1024, parts: 12 },
   });
-  projectRoutes(app, services);
+  projectRoutes(app, { projects, audit });
   deviceRoutes(app, services);
   modelRoutes(app, services);
   deploymentRoutes(app, services);

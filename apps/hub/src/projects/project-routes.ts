@@ -1,48 +1,25 @@
-import { CreateProject, List, Project, UpdateProject } from "@kensa/contracts";
-import { Type } from "@sinclair/typebox";
+import { projectRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
-import type { HubServices } from "../hub-services.js";
-import { toProject } from "./project-service.js";
+import { route } from "../http/route.js";
+import type { AuditLog } from "../people/audit-log.js";
+import { type ProjectService, toProject } from "./project-service.js";
 
-const IdParams = Type.Object({ id: Type.String() });
-
-export function projectRoutes(app: FastifyInstance, s: HubServices): void {
-  app.post<{ Body: CreateProject }>(
-    "/api/v1/projects",
-    { schema: { body: CreateProject, response: { 201: Project } }, config: { permission: "projects:manage" } },
-    async (req, reply) => {
-      const project = toProject(await s.projects.create(req.body));
-      await s.audit.recordRequest(req, "project.create", { type: "project", id: project.id }, { slug: project.slug });
-      return reply.code(201).send(project);
-    },
-  );
-  app.get(
-    "/api/v1/projects",
-    { schema: { response: { 200: List(Project) } }, config: { permission: "projects:read" } },
-    async () => ({ items: (await s.projects.list()).map(toProject) }),
-  );
-  app.get<{ Params: { id: string } }>(
-    "/api/v1/projects/:id",
-    { schema: { params: IdParams, response: { 200: Project } }, config: { permission: "projects:read" } },
-    async (req) => toProject(await s.projects.get(req.params.id)),
-  );
-  app.patch<{ Params: { id: string }; Body: UpdateProject }>(
-    "/api/v1/projects/:id",
-    {
-      schema: { params: IdParams, body: UpdateProject, response: { 200: Project } },
-      config: { permission: "projects:manage" },
-    },
-    async (req) => {
-      const project = toProject(await s.projects.update(req.params.id, req.body));
-      await s.audit.recordRequest(
-        req,
-        "project.update",
-        { type: "project", id: project.id },
-        {
-          changed: Object.keys(req.body),
-        },
-      );
-      return project;
-    },
-  );
+export function projectRoutes(app: FastifyInstance, d: { projects: ProjectService; audit: AuditLog }): void {
+  route(app, routes.create, async (req) => {
+    const project = toProject(await d.projects.create(req.body));
+    await d.audit.recordRequest(req, "project.create", { type: "project", id: project.id }, { slug: project.slug });
+    return project;
+  });
+  route(app, routes.list, async () => ({ items: (await d.projects.list()).map(toProject) }));
+  route(app, routes.get, async (req) => toProject(await d.projects.get(req.params.id)));
+  route(app, routes.update, async (req) => {
+    const project = toProject(await d.projects.update(req.params.id, req.body));
+    await d.audit.recordRequest(
+      req,
+      "project.update",
+      { type: "project", id: project.id },
+      { changed: Object.keys(req.body) },
+    );
+    return project;
+  });
 }

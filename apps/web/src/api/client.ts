@@ -1,20 +1,18 @@
+import { ApiError, KensaClient } from "@kensa/client";
 import type { ErrorReply } from "@kensa/contracts";
 
-/** An error from the hub (its `{error:{code,message}}` reply) or from the network. */
-export class ApiError extends Error {
-  readonly code: string;
-  /** HTTP status; 0 when the request never got an answer */
-  readonly status: number;
-  readonly details: unknown;
+export { ApiError };
 
-  constructor(code: string, message: string, status: number, details?: unknown) {
-    super(message);
-    this.name = "ApiError";
-    this.code = code;
-    this.status = status;
-    this.details = details;
-  }
-}
+/**
+ * The console's client of the hub: same origin, the session cookie, and the CSRF header on
+ * writes. Pages call routes of the contracts' tables through it (`hub.call(fleetRoutes.list)`).
+ */
+export const hub = new KensaClient({
+  auth: { kind: "cookie" },
+  onUnauthorized: (spec) => {
+    if (!spec.path.endsWith("/auth/login")) for (const l of unauthorizedListeners) l();
+  },
+});
 
 export type Query = Record<string, string | number | boolean | null | undefined>;
 

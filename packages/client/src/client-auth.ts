@@ -1,0 +1,33 @@
+/** How a client proves who it is to the hub. */
+export type ClientAuth =
+  /** a person's API token or the bootstrap admin token (CLI, scripts) */
+  | { kind: "bearer"; token: string }
+  /** the browser's session cookie; writes carry the CSRF header a cross-site form cannot set */
+  | { kind: "cookie" }
+  /** a device's id and secret (HTTP Basic), as the agent uploads media */
+  | { kind: "device"; deviceId: string; secret: string }
+  | { kind: "none" };
+
+/** The header a cookie-authenticated write must carry. */
+export const CSRF_HEADER = "x-kensa-csrf";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Headers (and fetch credentials) that carry `auth` on a request of `method`. */
+export function authHeaders(
+  auth: ClientAuth,
+  method: string,
+): { headers: Record<string, string>; credentials?: "include" } {
+  switch (auth.kind) {
+    case "bearer":
+      return { headers: { authorization: `Bearer ${auth.token}` } };
+    case "device": {
+      const basic = btoa(unescape(encodeURIComponent(`${auth.deviceId}:${auth.secret}`)));
+      return { headers: { authorization: `Basic ${basic}` } };
+    }
+    case "cookie":
+      return { headers: SAFE_METHODS.has(method) ? {} : { [CSRF_HEADER]: "1" }, credentials: "include" };
+    case "none":
+      return { headers: {} };
+  }
+}

@@ -1,0 +1,28 @@
+import { datasetRoutes } from "./datasets/routes.js";
+import { fleetRoutes } from "./fleet/routes.js";
+import { incidentRoutes } from "./incidents/routes.js";
+import { peopleRoutes } from "./people/routes.js";
+import { projectRoutes } from "./projects/routes.js";
+import { registryRoutes } from "./registry/routes.js";
+import type { RouteSpec } from "./route.js";
+import { systemRoutes } from "./system/routes.js";
+import { trainingRoutes } from "./training/routes.js";
+
+/** Every route table of the hub's HTTP API, by domain: what the hub serves and OpenAPI describes. */
+export const apiRoutes = {
+  projects: projectRoutes,
+  fleet: fleetRoutes,
+  incidents: incidentRoutes,
+  datasets: datasetRoutes,
+  training: trainingRoutes,
+  registry: registryRoutes,
+  people: peopleRoutes,
+  system: systemRoutes,
+} as const;
+
+/** Every route of every table, with its domain and name. */
+export function allRoutes(): Array<{ domain: string; name: string; spec: RouteSpec }> {
+  return Object.entries(apiRoutes).flatMap(([domain, table]) =>
+    Object.entries(table as Record<string, RouteSpec>).map(([name, spec]) => ({ domain, name, spec })),
+  );
+}

@@ -1,0 +1,4 @@
+import { defineRoutes } from "../route.js";
+
+/** The registry routes of the hub (filled in as the hub's routes move into the table). */
+export const registryRoutes = defineRoutes({});
