@@ -1,8 +1,9 @@
 import type { DatasetImport, Sample } from "@kensa/contracts";
 import sharp from "sharp";
-import { TarWriter, tarHeader } from "../src/datasets/archive/tar-writer.js";
-import { ZipWriter } from "../src/datasets/archive/zip-writer.js";
 import type { ApiCall, TestHub } from "./helpers.js";
+import { rawTar, rawZip } from "./raw-archives.js";
+
+export { rawTar };
 
 /** A small image whose pixels depend on `seed`, so every seed has its own hash. */
 export async function image(seed: number, format: "jpeg" | "png" = "jpeg", width = 48, height = 40): Promise<Buffer> {
@@ -30,25 +31,9 @@ export interface FixtureFile {
   data: Uint8Array;
 }
 
-/** Packs files with the hub's own writers (regular files only). */
+/** Packs regular files as given, hostile names included (`../x` for zip-slip tests). */
 export function pack(files: FixtureFile[], type: "zip" | "tar"): Buffer {
-  const w = type === "zip" ? new ZipWriter() : new TarWriter();
-  const chunks: Buffer[] = [];
-  for (const f of files) chunks.push(...w.add(f.path, f.data));
-  chunks.push(...w.finish());
-  return Buffer.concat(chunks);
-}
-
-/** A tar with raw entries, for hostile archives: any name, symlinks (type "2"), cut data. */
-export function rawTar(entries: Array<{ name: string; data?: Uint8Array; type?: string; link?: string }>): Buffer {
-  const out: Buffer[] = [];
-  for (const e of entries) {
-    const data = Buffer.from(e.data ?? new Uint8Array());
-    out.push(tarHeader(e.name, data.length, e.type ?? "0", null, e.link ?? ""));
-    out.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  }
-  out.push(Buffer.alloc(1024));
-  return Buffer.concat(out);
+  return type === "zip" ? rawZip(files) : rawTar(files.map((f) => ({ name: f.path, data: f.data })));
 }
 
 export async function importArchive(

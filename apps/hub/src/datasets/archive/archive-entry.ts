@@ -18,3 +18,26 @@ export interface ArchiveEntry {
 
 /** Largest single entry we inflate into memory: far above any image, far below a zip bomb. */
 export const MAX_ENTRY_BYTES = 512 * 1024 * 1024;
+
+/**
+ * What one archive may hold. An archive over `entries` or `totalBytes` is refused as a whole
+ * before any entry is inflated; an entry over `entryBytes` fails alone when it is read.
+ */
+export interface ArchiveLimits {
+  /** bytes of one entry, uncompressed */
+  entryBytes: number;
+  /** entries of any kind (files, folders, links) */
+  entries: number;
+  /** bytes of all entries together, uncompressed; for a .tar.gz, of the inflated tar */
+  totalBytes: number;
+}
+
+/**
+ * Uploads are capped at 4 GiB; images barely compress, so a real dataset inflates to about its
+ * upload size and 16 GiB leaves room for text annotations while stopping a bomb early.
+ */
+export const ARCHIVE_LIMITS: Readonly<ArchiveLimits> = Object.freeze({
+  entryBytes: MAX_ENTRY_BYTES,
+  entries: 1_000_000,
+  totalBytes: 16 * 1024 ** 3,
+});

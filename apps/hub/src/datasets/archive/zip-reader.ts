@@ -1,150 +1,126 @@
-import type { FileHandle } from "node:fs/promises";
-import { crc32, inflateRawSync } from "node:zlib";
+import { crc32 } from "node:zlib";
 import { KensaError } from "@kensa/contracts";
-import { type ArchiveEntry, type EntryKind, MAX_ENTRY_BYTES } from "./archive-entry.js";
+import { type Entry, getFileNameLowLevel, openPromise, type ZipFile } from "yauzl";
+import type { ArchiveEntry, ArchiveLimits, EntryKind } from "./archive-entry.js";
 import { checkEntryPath } from "./safe-path.js";
 
-const EOCD = 0x06054b50;
-const CDH = 0x02014b50;
-const LFH = 0x04034b50;
-const Z64_LOCATOR = 0x07064b50;
-const Z64_EOCD = 0x06064b50;
 const S_IFMT = 0o170000;
 
 /**
- * Lists a zip file's entries from its central directory (zip64 included). Data is read and
- * CRC-checked per entry on demand; a corrupt entry fails alone.
+ * Lists a zip file's entries from its central directory (zip64 included) with yauzl. Data is
+ * inflated, size- and CRC-checked per entry on demand; a corrupt entry fails alone. An archive
+ * over the entry or total-size budget is refused before anything is inflated.
  */
-export async function readZipEntries(fh: FileHandle, fileSize: number): Promise<ArchiveEntry[]> {
-  const tailLen = Math.min(fileSize, 22 + 65535 + 20);
-  const tail = await readAt(fh, fileSize - tailLen, tailLen);
-  let e = -1;
-  for (let i = tail.length - 22; i >= 0; i--) {
-    if (tail.readUInt32LE(i) === EOCD) {
-      e = i;
-      break;
+export async function readZipEntries(
+  path: string,
+  limits: ArchiveLimits,
+): Promise<{ entries: ArchiveEntry[]; close(): Promise<void> }> {
+  let zip: ZipFile;
+  try {
+    // names stay raw: yauzl would refuse the whole archive for one `../` entry, and an unsafe
+    // name is reported per item instead (safe-path.ts); backslashes are kept for the same check
+    zip = await openPromise(path, { autoClose: false, decodeStrings: false, validateEntrySizes: true });
+  } catch (err) {
+    throw invalid(`not a readable zip archive: ${(err as Error).message}`);
+  }
+  try {
+    if (zip.entryCount > limits.entries) {
+      throw new KensaError(
+        "KENSA_ERR_UPLOAD_TOO_LARGE",
+        `the zip archive lists ${zip.entryCount} entries; at most ${limits.entries} are accepted`,
+      );
     }
-  }
-  if (e < 0) throw new KensaError("KENSA_ERR_ARCHIVE_INVALID", "not a zip archive (no end of central directory)");
-  let count = tail.readUInt16LE(e + 10);
-  let cdSize = tail.readUInt32LE(e + 12);
-  let cdOffset = tail.readUInt32LE(e + 16);
-  if (e >= 20 && tail.readUInt32LE(e - 20) === Z64_LOCATOR) {
-    const z64 = await readAt(fh, Number(tail.readBigUInt64LE(e - 20 + 8)), 56);
-    if (z64.readUInt32LE(0) !== Z64_EOCD) throw new KensaError("KENSA_ERR_ARCHIVE_INVALID", "corrupt zip64 record");
-    count = Number(z64.readBigUInt64LE(32));
-    cdSize = Number(z64.readBigUInt64LE(40));
-    cdOffset = Number(z64.readBigUInt64LE(48));
-  }
-  if (cdOffset + cdSize > fileSize) {
-    throw new KensaError("KENSA_ERR_ARCHIVE_INVALID", "the zip archive is truncated (central directory out of range)");
-  }
-  const cd = await readAt(fh, cdOffset, cdSize);
-  const entries: ArchiveEntry[] = [];
-  let p = 0;
-  for (let n = 0; n < count; n++) {
-    if (p + 46 > cd.length || cd.readUInt32LE(p) !== CDH) {
-      throw new KensaError("KENSA_ERR_ARCHIVE_INVALID", "corrupt zip central directory");
-    }
-    const madeBy = cd.readUInt16LE(p + 4);
-    const flags = cd.readUInt16LE(p + 8);
-    const method = cd.readUInt16LE(p + 10);
-    const crc = cd.readUInt32LE(p + 16);
-    let compSize = cd.readUInt32LE(p + 20);
-    let size = cd.readUInt32LE(p + 24);
-    const nameLen = cd.readUInt16LE(p + 28);
-    const extraLen = cd.readUInt16LE(p + 30);
-    const commentLen = cd.readUInt16LE(p + 32);
-    const attrs = cd.readUInt32LE(p + 38);
-    let offset = cd.readUInt32LE(p + 42);
-    const raw = cd.subarray(p + 46, p + 46 + nameLen).toString("utf8");
-    const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
-    p += 46 + nameLen + extraLen + commentLen;
-    // zip64 extra field: 64-bit values for exactly the fields that are 0xFFFFFFFF, in order
-    for (let x = 0; x + 4 <= extra.length; ) {
-      const id = extra.readUInt16LE(x);
-      const len = extra.readUInt16LE(x + 2);
-      if (id === 0x0001) {
-        let q = x + 4;
-        if (size === 0xffffffff) {
-          size = Number(extra.readBigUInt64LE(q));
-          q += 8;
+    const entries: ArchiveEntry[] = [];
+    let total = 0;
+    try {
+      for await (const z of zip.eachEntry()) {
+        // headers can lie: this is the size the data is held to when it is inflated
+        total += z.uncompressedSize;
+        if (total > limits.totalBytes) {
+          throw new KensaError(
+            "KENSA_ERR_UPLOAD_TOO_LARGE",
+            `the zip archive inflates to more than ${limits.totalBytes} bytes; refused before inflating`,
+          );
         }
-        if (compSize === 0xffffffff) {
-          compSize = Number(extra.readBigUInt64LE(q));
-          q += 8;
-        }
-        if (offset === 0xffffffff) offset = Number(extra.readBigUInt64LE(q));
+        entries.push(toEntry(zip, z, limits));
       }
-      x += 4 + len;
+    } catch (err) {
+      if (err instanceof KensaError) throw err;
+      throw invalid(`corrupt zip central directory: ${(err as Error).message}`);
     }
-    const unixType = madeBy >> 8 === 3 ? (attrs >>> 16) & S_IFMT : 0;
-    const kind: EntryKind = raw.endsWith("/")
-      ? "dir"
-      : unixType === 0o120000
-        ? "symlink"
-        : unixType !== 0 && unixType !== 0o100000 && unixType !== 0o040000
-          ? "other"
-          : unixType === 0o040000
-            ? "dir"
-            : "file";
-    const checked = checkEntryPath(raw);
-    const entry: ArchiveEntry = {
-      path: checked.ok ? checked.path : raw,
-      kind,
-      size,
-      read: () => readData(fh, fileSize, raw, { method, flags, crc, compSize, size, offset }),
-    };
-    if (!checked.ok) entry.problem = { code: checked.code, message: checked.message };
-    else if (kind === "symlink" || kind === "other") {
-      entry.problem = {
-        code: "KENSA_ERR_DATASET_LINK",
-        message: `"${raw}" is a ${kind === "symlink" ? "symbolic link" : "special file"}; links are not followed`,
-      };
-    } else if (kind === "file" && flags & 1) {
-      entry.problem = { code: "KENSA_ERR_ARCHIVE_INVALID", message: `"${raw}" is encrypted` };
-    } else if (kind === "file" && method !== 0 && method !== 8) {
-      entry.problem = {
-        code: "KENSA_ERR_ARCHIVE_INVALID",
-        message: `"${raw}" uses compression method ${method}; only stored and deflate are supported`,
-      };
-    }
-    entries.push(entry);
+    return { entries, close: async () => zip.close() };
+  } catch (err) {
+    zip.close();
+    throw err;
   }
-  return entries;
 }
 
-async function readData(
-  fh: FileHandle,
-  fileSize: number,
-  raw: string,
-  z: { method: number; flags: number; crc: number; compSize: number; size: number; offset: number },
-): Promise<Buffer> {
-  const bad = (why: string) => new KensaError("KENSA_ERR_ARCHIVE_INVALID", `${raw}: ${why}`);
-  if (z.size > MAX_ENTRY_BYTES) throw bad("entry too large");
-  if (z.offset + 30 > fileSize) throw bad("the entry is cut off (truncated archive)");
-  const lh = await readAt(fh, z.offset, 30);
-  if (lh.readUInt32LE(0) !== LFH) throw bad("corrupt local header");
-  const start = z.offset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
-  if (start + z.compSize > fileSize) throw bad("the entry is cut off (truncated archive)");
-  const comp = await readAt(fh, start, z.compSize);
-  let data: Buffer;
+function toEntry(zip: ZipFile, z: Entry, limits: ArchiveLimits): ArchiveEntry {
+  const raw = getFileNameLowLevel(z.generalPurposeBitFlag, z.fileNameRaw, z.extraFields, true);
+  const unixType = z.versionMadeBy >> 8 === 3 ? (z.externalFileAttributes >>> 16) & S_IFMT : 0;
+  const kind: EntryKind = raw.endsWith("/")
+    ? "dir"
+    : unixType === 0o120000
+      ? "symlink"
+      : unixType !== 0 && unixType !== 0o100000 && unixType !== 0o040000
+        ? "other"
+        : unixType === 0o040000
+          ? "dir"
+          : "file";
+  const checked = checkEntryPath(raw);
+  const entry: ArchiveEntry = {
+    path: checked.ok ? checked.path : raw,
+    kind,
+    size: z.uncompressedSize,
+    read: () => readData(zip, z, raw, limits.entryBytes),
+  };
+  if (!checked.ok) entry.problem = { code: checked.code, message: checked.message };
+  else if (kind === "symlink" || kind === "other") {
+    entry.problem = {
+      code: "KENSA_ERR_DATASET_LINK",
+      message: `"${raw}" is a ${kind === "symlink" ? "symbolic link" : "special file"}; links are not followed`,
+    };
+  } else if (kind === "file" && z.isEncrypted()) {
+    entry.problem = { code: "KENSA_ERR_ARCHIVE_INVALID", message: `"${raw}" is encrypted` };
+  } else if (kind === "file" && z.compressionMethod !== 0 && z.compressionMethod !== 8) {
+    entry.problem = {
+      code: "KENSA_ERR_ARCHIVE_INVALID",
+      message: `"${raw}" uses compression method ${z.compressionMethod}; only stored and deflate are supported`,
+    };
+  }
+  return entry;
+}
+
+/**
+ * Inflates one entry, holding it to the size its header declares (yauzl checks it too) and to
+ * the per-entry budget, so a lying header stops within one chunk; then checks the CRC, which
+ * yauzl leaves to the caller.
+ */
+async function readData(zip: ZipFile, z: Entry, raw: string, maxBytes: number): Promise<Buffer> {
+  const bad = (why: string) => invalid(`${raw}: ${why}`);
+  if (z.uncompressedSize > maxBytes) throw bad("entry too large");
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let crc = 0;
   try {
-    data = z.method === 0 ? comp : inflateRawSync(comp, { maxOutputLength: Math.max(z.size, 1) });
+    const stream = await zip.openReadStreamPromise(z);
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > z.uncompressedSize) {
+        stream.destroy();
+        throw bad(`inflates past the ${z.uncompressedSize} bytes its header declares`);
+      }
+      crc = crc32(chunk, crc);
+      chunks.push(chunk);
+    }
   } catch (err) {
+    if (err instanceof KensaError) throw err;
     throw bad(`cannot inflate: ${(err as Error).message}`);
   }
-  if (data.length !== z.size || crc32(data) !== z.crc) throw bad("CRC or size mismatch (corrupt entry)");
-  return data;
+  if (size !== z.uncompressedSize || crc !== z.crc32) throw bad("CRC or size mismatch (corrupt entry)");
+  return Buffer.concat(chunks, size);
 }
 
-async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
-  const buf = Buffer.alloc(len);
-  let off = 0;
-  while (off < len) {
-    const { bytesRead } = await fh.read(buf, off, len - off, pos + off);
-    if (bytesRead === 0) throw new KensaError("KENSA_ERR_ARCHIVE_INVALID", "unexpected end of archive");
-    off += bytesRead;
-  }
-  return buf;
+function invalid(message: string): KensaError {
+  return new KensaError("KENSA_ERR_ARCHIVE_INVALID", message);
 }
