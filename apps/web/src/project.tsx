@@ -1,4 +1,4 @@
-import type { Project } from "@kensa/contracts";
+import { type Project, projectRoutes } from "@kensa/contracts";
 import { createContext, type ReactNode, useCallback, useContext, useMemo, useState } from "react";
 import { useQuery } from "./api/use-query";
 import { useCan } from "./auth";
@@ -17,7 +17,7 @@ const STORAGE_KEY = "kensa.projectId";
 /** The project picker's state, remembered per browser so a site engineer lands on their line. */
 export function ProjectProvider({ children }: { children: ReactNode }) {
   const canRead = useCan("projects:read");
-  const q = useQuery<{ items: Project[] }>("/projects", undefined, { enabled: canRead });
+  const q = useQuery(projectRoutes.list, undefined, { enabled: canRead });
   const [projectId, setId] = useState<string | null>(() => localStorage.getItem(STORAGE_KEY));
   const setProjectId = useCallback((id: string | null) => {
     if (id) localStorage.setItem(STORAGE_KEY, id);

@@ -1,5 +1,6 @@
+import type { ParamsOf, QueryOf, ReplyOf, RouteSpec } from "@kensa/contracts";
 import { type Dispatch, type SetStateAction, useCallback, useEffect, useRef, useState } from "react";
-import { type Query, request } from "./client";
+import { hub, type Query, request } from "./client";
 
 export interface QueryState<T> {
   data: T | undefined;
@@ -18,17 +19,41 @@ export interface QueryOptions {
   enabled?: boolean;
 }
 
+/** What a route query asks: its path parameters and query. */
+export interface RouteInput<R extends RouteSpec> {
+  params?: ParamsOf<R>;
+  query?: Partial<QueryOf<R>>;
+}
+
 /**
- * GETs `path` and keeps the reply; refetches when the path or query change. Keeps the previous
- * data while refetching so polled lists do not flash.
+ * Calls a GET route of a contract's table and keeps the reply; refetches when the parameters
+ * or query change. Keeps the previous data while refetching so polled lists do not flash.
  */
-export function useQuery<T>(path: string, query?: Query, opts: QueryOptions = {}): QueryState<T> {
+export function useQuery<R extends RouteSpec>(
+  spec: R,
+  input?: RouteInput<R>,
+  opts?: QueryOptions,
+): QueryState<ReplyOf<R>>;
+/** @deprecated a hand-written path: call a route of a table instead */
+export function useQuery<T>(path: string, query?: Query, opts?: QueryOptions): QueryState<T>;
+export function useQuery<T>(
+  target: string | RouteSpec,
+  input?: Query | RouteInput<RouteSpec>,
+  opts: QueryOptions = {},
+): QueryState<T> {
   const { intervalMs, enabled = true } = opts;
+  const path = typeof target === "string" ? target : target.path;
+  const query = typeof target === "string" ? (input as Query | undefined) : (input as RouteInput<RouteSpec>)?.query;
+  const params = typeof target === "string" ? undefined : (input as RouteInput<RouteSpec>)?.params;
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(enabled);
   const [tick, setTick] = useState(0);
-  const key = `${path}?${JSON.stringify(query ?? {})}`;
+  const key = `${path}?${JSON.stringify(params ?? {})}${JSON.stringify(query ?? {})}`;
+  const specRef = useRef(target);
+  specRef.current = target;
+  const paramsRef = useRef(params);
+  paramsRef.current = params;
   const queryRef = useRef(query);
   queryRef.current = query;
 
@@ -40,7 +65,16 @@ export function useQuery<T>(path: string, query?: Query, opts: QueryOptions = {}
     }
     const ctrl = new AbortController();
     setLoading(true);
-    request<T>(path, { query: queryRef.current, signal: ctrl.signal })
+    const spec = specRef.current;
+    const call =
+      typeof spec === "string"
+        ? request<T>(spec, { query: queryRef.current as Query | undefined, signal: ctrl.signal })
+        : (hub.call(spec, {
+            params: paramsRef.current,
+            query: queryRef.current,
+            signal: ctrl.signal,
+          } as never) as Promise<T>);
+    call
       .then((d) => {
         setData(d);
         setError(null);
