@@ -93,7 +93,7 @@ describe("dataset archives: the writers", () => {
     const zip = await write(new ZipWriter(), files.slice(0, 2));
     // the 360-byte label file deflates to a few dozen bytes; the image is stored whole
     expect(zip.length).toBeLessThan(360 + 200);
-    expect(zip.includes(files[0]!.data)).toBe(true);
+    expect(zip.includes(Buffer.from(files[0]!.data))).toBe(true);
     const tgz = gzipSync(await write(new TarWriter(), files.slice(0, 2)));
     expect((await readAll(tgz)).entries["labels/a.txt"]?.data).toBe("0 0.5 0.5 0.1 0.1\n".repeat(20));
   });
