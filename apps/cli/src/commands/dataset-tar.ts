@@ -1,21 +1,24 @@
 import { createReadStream } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
+import { type Header, type Pack, pack } from "tar-stream";
 
-const BLOCK = 512;
+type Sink = ReturnType<Pack["entry"]>;
 
 interface TarItem {
   path: string;
   size: number;
-  /** absolute file to read, or a link target */
+  /** absolute file to read */
   file: string;
+  /** the target of a symbolic link, or null for a regular file */
   link: string | null;
 }
 
 /**
- * Packs a directory as a tar stream for upload: regular files and, as link entries, symbolic
- * links (never followed, so the hub reports them per item instead of the CLI reading outside
- * the directory). Returns the stream and its exact size in bytes, for a progress bar.
+ * Packs a directory as a tar stream for upload, with tar-stream: regular files and, as link
+ * entries, symbolic links (never followed, so the hub reports them per item instead of the CLI
+ * reading outside the directory). Returns the stream and its exact size in bytes, for a
+ * progress bar. Files are read only as the stream is consumed.
  */
 export async function tarDirectory(
   dir: string,
@@ -33,70 +36,86 @@ export async function tarDirectory(
     }
   }
   await walk(dir);
-  const headers = items.map((it) => entryHeaders(it));
-  const size = items.reduce((n, it, i) => n + headers[i]!.length + it.size + padLen(it.size), 0) + BLOCK * 2;
-  let i = 0;
+  const size = await tarSize(items);
+
+  const tar = pack();
+  const chunks = tar[Symbol.asyncIterator]();
+  let started = false;
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (i === items.length) {
-        controller.enqueue(new Uint8Array(BLOCK * 2));
-        controller.close();
-        return;
+      if (!started) {
+        started = true;
+        fill(tar, items).catch((err: Error) => tar.destroy(err));
       }
-      const it = items[i]!;
-      const head = headers[i]!;
-      i++;
-      controller.enqueue(head);
-      if (it.link === null) {
-        let read = 0;
-        for await (const chunk of createReadStream(it.file)) {
-          read += (chunk as Buffer).length;
-          controller.enqueue(new Uint8Array(chunk as Buffer));
-        }
-        if (read !== it.size) throw new Error(`${it.file} changed while it was packed`);
-        controller.enqueue(new Uint8Array(padLen(it.size)));
-      }
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(new Uint8Array(next.value as Buffer));
+    },
+    cancel(reason) {
+      tar.destroy(reason instanceof Error ? reason : new Error("the upload was cancelled"));
     },
   });
   return { stream, size, files: items.length };
 }
 
-function padLen(size: number): number {
-  return (BLOCK - (size % BLOCK)) % BLOCK;
+function header(it: TarItem): Header {
+  return {
+    name: it.path,
+    type: it.link === null ? "file" : "symlink",
+    linkname: it.link ?? "",
+    size: it.size,
+    mode: 0o644,
+    mtime: new Date(0),
+    uid: 0,
+    gid: 0,
+    uname: "",
+    gname: "",
+    devmajor: 0,
+    devminor: 0,
+  };
 }
 
-/** ustar header, with a pax record before it when the name is longer than 100 bytes. */
-function entryHeaders(it: TarItem): Uint8Array {
-  const parts: Buffer[] = [];
-  if (Buffer.byteLength(it.path) > 100) {
-    const body = ` path=${it.path}\n`;
-    const bodyLen = Buffer.byteLength(body);
-    let len = bodyLen + 1;
-    while (String(len).length + bodyLen !== len) len++;
-    const rec = Buffer.from(`${len}${body}`);
-    parts.push(header("PaxHeader", rec.length, "x", ""), rec, Buffer.alloc(padLen(rec.length)));
+async function fill(tar: Pack, items: TarItem[]): Promise<void> {
+  for (const it of items) {
+    let sink!: Sink;
+    const written = new Promise<void>((resolve, reject) => {
+      sink = tar.entry(header(it), (err) => (err ? reject(err) : resolve()));
+    });
+    // when packing stops early, the pack's error reaches the upload stream; the entry's own
+    // copy of it (an event and this promise) has nobody else to hear it
+    written.catch(() => {});
+    sink.on("error", () => {});
+    if (it.link === null) {
+      let read = 0;
+      for await (const chunk of createReadStream(it.file) as AsyncIterable<Buffer>) {
+        read += chunk.length;
+        // a file that grew would overrun the size its header already holds
+        if (read > it.size) break;
+        if (sink.destroyed) break;
+        if (!sink.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            sink.once("drain", () => resolve());
+            sink.once("close", () => resolve());
+          });
+        }
+      }
+      if (read !== it.size) throw new Error(`${it.file} changed while it was packed`);
+      sink.end(null); // streamx's typings ask for a final chunk; null is none
+    }
+    await written;
   }
-  parts.push(
-    header(it.path.slice(0, 100), it.link === null ? it.size : 0, it.link === null ? "0" : "2", it.link ?? ""),
-  );
-  return new Uint8Array(Buffer.concat(parts));
+  tar.finalize();
 }
 
-function header(name: string, size: number, type: string, link: string): Buffer {
-  const h = Buffer.alloc(BLOCK);
-  h.write(name, 0, 100, "utf8");
-  h.write("0000644\0", 100, "latin1");
-  h.write("0000000\0", 108, "latin1");
-  h.write("0000000\0", 116, "latin1");
-  h.write(`${size.toString(8).padStart(11, "0")}\0`, 124, "latin1");
-  h.write("00000000000\0", 136, "latin1");
-  h.write("        ", 148, "latin1");
-  h.write(type, 156, "latin1");
-  if (link) h.write(link, 157, 100, "utf8");
-  h.write("ustar\0", 257, "latin1");
-  h.write("00", 263, "latin1");
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
-  return h;
+/**
+ * The tar's exact size: tar-stream's headers for every entry (a pax record when a name needs
+ * one) with the data left out, plus each file's data padded to 512-byte blocks.
+ */
+async function tarSize(items: TarItem[]): Promise<number> {
+  const skeleton = pack();
+  for (const it of items) skeleton.entry({ ...header(it), size: 0 }, Buffer.alloc(0));
+  skeleton.finalize();
+  let bytes = 0;
+  for await (const chunk of skeleton) bytes += (chunk as Buffer).length;
+  return items.reduce((n, it) => n + Math.ceil(it.size / 512) * 512, bytes);
 }
