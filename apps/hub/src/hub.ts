@@ -24,6 +24,7 @@ import { deviceFrameRoutes } from "./fleet/device-frame-routes.js";
 import { DeviceFrameService } from "./fleet/device-frame-service.js";
 import { deviceRoutes } from "./fleet/device-routes.js";
 import { DeviceService, HUB_MQTT_USERNAME } from "./fleet/device-service.js";
+import { registerApiReference } from "./http/api-reference.js";
 import { registerErrorHandler } from "./http/error-handler.js";
 import { connectHost, HubUrls } from "./http/hub-urls.js";
 import { registerAuth } from "./http/request-auth.js";
@@ -255,6 +256,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   auditRoutes(app, audit);
   incidentStreamRoutes(app, bus);
   deviceFrameRoutes(app, services);
+  await registerApiReference(app);
   // last: its catch-all GET serves the console for every path no API route took
   consoleRoutes(app, { dir: config.web.dir ?? defaultConsoleDir() });
 

@@ -1,4 +1,7 @@
 export * from "./api.js";
+export * from "./api-docs/asyncapi.js";
+export * from "./api-docs/openapi.js";
+export * from "./api-docs/routes.js";
 export * from "./canonical.js";
 export * from "./common.js";
 export * from "./datasets/routes.js";
@@ -9,6 +12,7 @@ export * from "./fleet/schemas.js";
 export * from "./incidents/routes.js";
 export * from "./incidents/schemas.js";
 export * from "./manifest.js";
+export * from "./mqtt/channels.js";
 export * from "./mqtt/payloads.js";
 export * from "./mqtt/topics.js";
 export * from "./people/routes.js";

@@ -17,8 +17,11 @@ export type RouteAccess = Permission | "authenticated";
 
 /** A request body that is not JSON. */
 export type RouteUpload =
-  /** the raw bytes of one of these content types (a frame, a clip, an archive) */
-  | { kind: "bytes"; types: readonly string[] }
+  /**
+   * the raw bytes of one of these content types (a frame, a clip, an archive); `stream` when the
+   * hub reads the body as it arrives (archives of gigabytes) rather than as one buffer
+   */
+  | { kind: "bytes"; types: readonly string[]; stream?: boolean }
   /** multipart/form-data with these text fields and files */
   | { kind: "multipart"; fields: readonly string[]; files: readonly string[] };
 
@@ -69,8 +72,14 @@ type StaticOf<S> = S extends TSchema ? Static<S> : never;
 export type ParamsOf<R extends RouteSpec> = R["params"] extends TObject ? Static<R["params"]> : Record<string, never>;
 /** The query of a route, or an empty object. */
 export type QueryOf<R extends RouteSpec> = R["query"] extends TObject ? Static<R["query"]> : Record<string, never>;
-/** The JSON body of a route; undefined for routes without one. */
-export type BodyOf<R extends RouteSpec> = R["body"] extends TSchema ? Static<R["body"]> : undefined;
+/** The JSON body of a route, the bytes of a byte upload (a stream the handler reads itself), or undefined. */
+export type BodyOf<R extends RouteSpec> = R["body"] extends TSchema
+  ? Static<R["body"]>
+  : R["upload"] extends { kind: "bytes"; stream: true }
+    ? unknown
+    : R["upload"] extends { kind: "bytes" }
+      ? Uint8Array
+      : undefined;
 /** What a successful call answers: the JSON reply, text, bytes, or nothing. */
 export type ReplyOf<R extends RouteSpec> = R["reply"] extends TSchema
   ? StaticOf<R["reply"]>

@@ -15,7 +15,10 @@ export type RouteRequest<R extends RouteSpec> = FastifyRequest<{
 export type RouteHandler<R extends RouteSpec> = (
   req: RouteRequest<R>,
   reply: FastifyReply,
-) => Promise<ReplyOf<R> | FastifyReply> | ReplyOf<R> | FastifyReply;
+) => Promise<Answer<R>> | Answer<R>;
+
+/** a route without a reply (204) may answer nothing */
+type Answer<R extends RouteSpec> = ReplyOf<R> | FastifyReply | (undefined extends ReplyOf<R> ? void : never);
 
 export interface RouteOptions {
   /** bytes; for routes whose body limit is not the app's */

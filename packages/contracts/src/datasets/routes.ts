@@ -1,4 +1,255 @@
+import { List } from "../common.js";
 import { defineRoutes } from "../route.js";
+import {
+  CaptureParams,
+  CaptureQuery,
+  CaptureReply,
+  CreateLabelRevision,
+  DatasetProjectParams,
+  DatasetStats,
+  LabelingQueue,
+  LabelingQueueQuery,
+  MaskParams,
+  MaskUploaded,
+  Sample,
+  SampleParams,
+  SampleQuery,
+  SampleWithHistory,
+  UploadSampleQuery,
+} from "./samples.js";
+import {
+  CreatedSnapshot,
+  CreateSnapshot,
+  Snapshot,
+  SnapshotDiff,
+  SnapshotDiffParams,
+  SnapshotIdParams,
+  SnapshotManifest,
+} from "./snapshots.js";
+import { DatasetImport, ExportQuery, ImportIdParams, ImportOptions } from "./transfers.js";
 
-/** The datasets routes of the hub (filled in as the hub's routes move into the table). */
-export const datasetRoutes = defineRoutes({});
+const IMAGE_TYPES = ["image/jpeg", "image/png"] as const;
+
+/**
+ * Datasets: samples and their label revisions, masks, the labeling queue, device captures,
+ * snapshots and their diffs, imports and exports.
+ */
+export const datasetRoutes = defineRoutes({
+  // ---- samples and labels ----
+  listSamples: {
+    method: "GET",
+    path: "/api/v1/projects/:id/samples",
+    summary: "A project's samples, filtered by label status or source, a page at a time",
+    permission: "samples:read",
+    params: DatasetProjectParams,
+    query: SampleQuery,
+    reply: List(Sample),
+    errors: ["KENSA_ERR_PROJECT_NOT_FOUND"],
+  },
+  uploadSample: {
+    method: "POST",
+    path: "/api/v1/projects/:id/samples",
+    summary: "Add an image as a sample, labeled when classes are given",
+    permission: "datasets:manage",
+    params: DatasetProjectParams,
+    query: UploadSampleQuery,
+    upload: { kind: "bytes", types: IMAGE_TYPES },
+    status: 201,
+    reply: Sample,
+    errors: [
+      "KENSA_ERR_PROJECT_NOT_FOUND",
+      "KENSA_ERR_MEDIA_INVALID",
+      "KENSA_ERR_LABEL_INVALID",
+      "KENSA_ERR_UPLOAD_TOO_LARGE",
+    ],
+  },
+  getSample: {
+    method: "GET",
+    path: "/api/v1/samples/:id",
+    summary: "One sample with every revision of its label",
+    permission: "samples:read",
+    params: SampleParams,
+    reply: SampleWithHistory,
+    errors: ["KENSA_ERR_SAMPLE_NOT_FOUND"],
+  },
+  sampleImage: {
+    method: "GET",
+    path: "/api/v1/samples/:id/image",
+    summary: "A sample's image",
+    permission: "samples:read",
+    params: SampleParams,
+    produces: { kind: "bytes", types: IMAGE_TYPES },
+    errors: ["KENSA_ERR_SAMPLE_NOT_FOUND", "KENSA_ERR_BLOB_NOT_FOUND"],
+  },
+  addLabel: {
+    method: "POST",
+    path: "/api/v1/samples/:id/labels",
+    summary: "Label a sample (or review its label): a new immutable label revision",
+    permission: "samples:label",
+    params: SampleParams,
+    body: CreateLabelRevision,
+    status: 201,
+    reply: SampleWithHistory,
+    errors: ["KENSA_ERR_SAMPLE_NOT_FOUND", "KENSA_ERR_LABEL_INVALID"],
+  },
+  labelingQueue: {
+    method: "GET",
+    path: "/api/v1/projects/:id/labeling-queue",
+    summary: "What to label next, grouped and in the order people should work through it",
+    permission: "samples:read",
+    params: DatasetProjectParams,
+    query: LabelingQueueQuery,
+    reply: LabelingQueue,
+    errors: ["KENSA_ERR_PROJECT_NOT_FOUND"],
+  },
+  stats: {
+    method: "GET",
+    path: "/api/v1/projects/:id/dataset-stats",
+    summary: "Counts of a project's samples by label status, source and class",
+    permission: "samples:read",
+    params: DatasetProjectParams,
+    reply: DatasetStats,
+    errors: ["KENSA_ERR_PROJECT_NOT_FOUND"],
+  },
+  // 201 for a new sample, 200 when this capture id already made one (a retried upload)
+  capture: {
+    method: "PUT",
+    path: "/api/v1/captures/:captureId",
+    summary: "Keep a device's frame for learning; idempotent per capture id",
+    auth: "user-or-device",
+    permission: "datasets:manage",
+    params: CaptureParams,
+    query: CaptureQuery,
+    upload: { kind: "bytes", types: IMAGE_TYPES },
+    status: 201,
+    reply: CaptureReply,
+    errors: [
+      "KENSA_ERR_FORBIDDEN",
+      "KENSA_ERR_DEVICE_NOT_FOUND",
+      "KENSA_ERR_MEDIA_INVALID",
+      "KENSA_ERR_UPLOAD_TOO_LARGE",
+    ],
+  },
+
+  // ---- masks ----
+  uploadMask: {
+    method: "POST",
+    path: "/api/v1/samples/:id/masks",
+    summary: "Store a mask PNG of the sample's image size, for a label revision to name",
+    permission: "samples:label",
+    params: SampleParams,
+    upload: { kind: "multipart", fields: [], files: ["mask"] },
+    status: 201,
+    reply: MaskUploaded,
+    errors: [
+      "KENSA_ERR_SAMPLE_NOT_FOUND",
+      "KENSA_ERR_BLOB_NOT_FOUND",
+      "KENSA_ERR_UPLOAD_MISSING_PART",
+      "KENSA_ERR_MEDIA_INVALID",
+      "KENSA_ERR_UPLOAD_TOO_LARGE",
+    ],
+  },
+  getMask: {
+    method: "GET",
+    path: "/api/v1/masks/:sha",
+    summary: "A mask some label revision names",
+    permission: "samples:read",
+    params: MaskParams,
+    produces: { kind: "bytes", types: ["image/png"] },
+    errors: ["KENSA_ERR_BLOB_NOT_FOUND"],
+  },
+
+  // ---- snapshots ----
+  // 201 for a new snapshot, 200 when the same inputs already made this one
+  createSnapshot: {
+    method: "POST",
+    path: "/api/v1/projects/:id/snapshots",
+    summary: "Freeze the project's labeled samples into a snapshot with fixed splits",
+    permission: "datasets:manage",
+    params: DatasetProjectParams,
+    body: CreateSnapshot,
+    status: 201,
+    reply: CreatedSnapshot,
+    errors: ["KENSA_ERR_PROJECT_NOT_FOUND", "KENSA_ERR_SNAPSHOT_EMPTY"],
+  },
+  listSnapshots: {
+    method: "GET",
+    path: "/api/v1/projects/:id/snapshots",
+    summary: "A project's snapshots, newest first",
+    permission: "datasets:read",
+    params: DatasetProjectParams,
+    reply: List(Snapshot),
+    errors: ["KENSA_ERR_PROJECT_NOT_FOUND"],
+  },
+  getSnapshot: {
+    method: "GET",
+    path: "/api/v1/snapshots/:id",
+    summary: "One snapshot",
+    permission: "datasets:read",
+    params: SnapshotIdParams,
+    reply: Snapshot,
+    errors: ["KENSA_ERR_SNAPSHOT_NOT_FOUND"],
+  },
+  // the stored bytes whose sha256 is the id, so a trainer may check them against it
+  snapshotManifest: {
+    method: "GET",
+    path: "/api/v1/snapshots/:id/manifest",
+    summary: "A snapshot's manifest, byte for byte as hashed",
+    permission: "datasets:read",
+    params: SnapshotIdParams,
+    reply: SnapshotManifest,
+    errors: ["KENSA_ERR_SNAPSHOT_NOT_FOUND", "KENSA_ERR_BLOB_NOT_FOUND"],
+  },
+  diffSnapshots: {
+    method: "GET",
+    path: "/api/v1/snapshots/:id/diff/:other",
+    summary: "The samples added, removed, relabeled and moved between two snapshots",
+    permission: "datasets:read",
+    params: SnapshotDiffParams,
+    reply: SnapshotDiff,
+    errors: ["KENSA_ERR_SNAPSHOT_NOT_FOUND", "KENSA_ERR_BLOB_NOT_FOUND"],
+  },
+
+  // ---- imports and exports ----
+  // 202 while the import runs, 200 when it has finished (`wait`)
+  startImport: {
+    method: "POST",
+    path: "/api/v1/projects/:id/imports",
+    summary: "Import a dataset archive (.zip, .tar, .tar.gz) as a job",
+    permission: "datasets:manage",
+    params: DatasetProjectParams,
+    query: ImportOptions,
+    upload: { kind: "bytes", types: ["application/zip", "application/x-tar", "application/gzip", "application/octet-stream"] },
+    status: 202,
+    reply: DatasetImport,
+    errors: ["KENSA_ERR_PROJECT_NOT_FOUND", "KENSA_ERR_ARCHIVE_INVALID", "KENSA_ERR_UPLOAD_TOO_LARGE"],
+  },
+  listImports: {
+    method: "GET",
+    path: "/api/v1/projects/:id/imports",
+    summary: "A project's latest imports, newest first",
+    permission: "datasets:read",
+    params: DatasetProjectParams,
+    reply: List(DatasetImport),
+    errors: ["KENSA_ERR_PROJECT_NOT_FOUND"],
+  },
+  getImport: {
+    method: "GET",
+    path: "/api/v1/imports/:id",
+    summary: "One import: its progress, then its per-item result",
+    permission: "datasets:read",
+    params: ImportIdParams,
+    reply: DatasetImport,
+    errors: ["KENSA_ERR_IMPORT_NOT_FOUND"],
+  },
+  export: {
+    method: "GET",
+    path: "/api/v1/projects/:id/export",
+    summary: "Export the project's labels or a snapshot as an archive in a dataset format",
+    permission: "datasets:manage",
+    params: DatasetProjectParams,
+    query: ExportQuery,
+    produces: { kind: "bytes", types: ["application/zip", "application/x-tar"] },
+    errors: ["KENSA_ERR_PROJECT_NOT_FOUND", "KENSA_ERR_SNAPSHOT_NOT_FOUND", "KENSA_ERR_BLOB_NOT_FOUND"],
+  },
+});

@@ -1,4 +1,111 @@
+import { Type } from "@sinclair/typebox";
+import { List } from "../common.js";
 import { defineRoutes } from "../route.js";
+import {
+  CreateDeployment,
+  Deployment,
+  DeploymentQuery,
+  Device,
+  DeviceQuery,
+  EnrollDevice,
+  EnrolledDevice,
+} from "./schemas.js";
 
-/** The fleet routes of the hub (filled in as the hub's routes move into the table). */
-export const fleetRoutes = defineRoutes({});
+const IdParams = Type.Object({ id: Type.String() });
+/** a device id as an agent sends it in an upload's path */
+const DeviceIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const ShaParams = Type.Object({ sha: Type.String() });
+
+/** Fleet: devices and their enrolment, their latest frame, deployments and the bundles and blobs agents fetch. */
+export const fleetRoutes = defineRoutes({
+  enroll: {
+    method: "POST",
+    path: "/api/v1/devices",
+    summary: "Enroll a device; the reply is the only one that shows its secret",
+    permission: "devices:manage",
+    body: EnrollDevice,
+    status: 201,
+    reply: EnrolledDevice,
+    errors: ["KENSA_ERR_PROJECT_NOT_FOUND", "KENSA_ERR_DEVICE_EXISTS"],
+  },
+  list: {
+    method: "GET",
+    path: "/api/v1/devices",
+    summary: "List devices, with their presence, reported state and telemetry",
+    permission: "devices:read",
+    query: DeviceQuery,
+    reply: List(Device),
+  },
+  get: {
+    method: "GET",
+    path: "/api/v1/devices/:id",
+    summary: "One device",
+    permission: "devices:read",
+    params: IdParams,
+    reply: Device,
+    errors: ["KENSA_ERR_DEVICE_NOT_FOUND"],
+  },
+  getFrame: {
+    method: "GET",
+    path: "/api/v1/devices/:id/frame",
+    summary: "The latest frame a device uploaded (a JPEG thumbnail)",
+    permission: "devices:read",
+    params: DeviceIdParams,
+    produces: { kind: "bytes", types: ["image/jpeg"] },
+    errors: ["KENSA_ERR_DEVICE_NOT_FOUND", "KENSA_ERR_DEVICE_FRAME_NOT_FOUND"],
+  },
+  uploadFrame: {
+    method: "PUT",
+    path: "/api/v1/devices/:id/frame",
+    summary: "A device uploads its latest frame (a complete JPEG) for the console",
+    auth: "device",
+    params: DeviceIdParams,
+    upload: { kind: "bytes", types: ["image/jpeg"] },
+    status: 204,
+    errors: ["KENSA_ERR_MEDIA_INVALID", "KENSA_ERR_UPLOAD_TOO_LARGE"],
+  },
+  createDeployment: {
+    method: "POST",
+    path: "/api/v1/deployments",
+    summary: "Deploy a model version's bundle to devices picked by id or tag",
+    permission: "deployments:manage",
+    body: CreateDeployment,
+    status: 201,
+    reply: Deployment,
+    errors: [
+      "KENSA_ERR_MODEL_NOT_FOUND",
+      "KENSA_ERR_PROJECT_NOT_FOUND",
+      "KENSA_ERR_DEVICE_NOT_FOUND",
+      "KENSA_ERR_DEPLOYMENT_NO_TARGETS",
+    ],
+  },
+  listDeployments: {
+    method: "GET",
+    path: "/api/v1/deployments",
+    summary: "List deployments",
+    permission: "deployments:read",
+    query: DeploymentQuery,
+    reply: List(Deployment),
+  },
+  getBundle: {
+    method: "GET",
+    path: "/api/v1/bundles/:sha",
+    summary: "A bundle manifest, byte for byte as hashed (devices: their project's only)",
+    auth: "user-or-device",
+    permission: "deployments:read",
+    params: ShaParams,
+    produces: { kind: "bytes", types: ["application/json"] },
+    errors: ["KENSA_ERR_BUNDLE_NOT_FOUND"],
+  },
+  getBlob: {
+    method: "GET",
+    path: "/api/v1/blobs/:sha",
+    summary: "A blob by its sha256 (devices: their project's models and bundles only)",
+    auth: "user-or-device",
+    // people: any blob by its hash (models, bundles, media), hence the broad models:read
+    permission: "models:read",
+    params: ShaParams,
+    produces: { kind: "bytes", types: ["application/octet-stream"] },
+    errors: ["KENSA_ERR_BLOB_NOT_FOUND"],
+  },
+});

@@ -73,3 +73,14 @@ export const Deployment = Type.Object({
   createdAt: Ts,
 });
 export type Deployment = Static<typeof Deployment>;
+
+/** `GET /devices`: the devices of one project, or all. */
+export const DeviceQuery = Type.Object({ projectId: Type.Optional(Type.String()) }, { additionalProperties: false });
+export type DeviceQuery = Static<typeof DeviceQuery>;
+
+/** `GET /deployments`: the deployments of one project, or all. */
+export const DeploymentQuery = Type.Object(
+  { projectId: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
+export type DeploymentQuery = Static<typeof DeploymentQuery>;

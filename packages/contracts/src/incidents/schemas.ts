@@ -31,6 +31,35 @@ export const EventQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+export type EventQuery = Static<typeof EventQuery>;
+
+/** The reply to a frame upload: `linked` once the event it belongs to is stored. */
+export const EventMediaReceipt = Type.Object({
+  eventId: Type.String(),
+  sha256: Type.String(),
+  size: Type.Integer(),
+  linked: Type.Boolean(),
+});
+export type EventMediaReceipt = Static<typeof EventMediaReceipt>;
+
+/** `PUT /events/:id/clip`: what the device knows of the clip it uploads. */
+export const EventClipQuery = Type.Object(
+  {
+    durationMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+    frames: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+  },
+  { additionalProperties: false },
+);
+export type EventClipQuery = Static<typeof EventClipQuery>;
+
+/** The reply to a clip upload: the incident it shows, once one was raised for the event. */
+export const EventClipReceipt = Type.Object({
+  eventId: Type.String(),
+  sha256: Type.String(),
+  size: Type.Integer(),
+  incidentId: Type.Union([Type.String(), Type.Null()]),
+});
+export type EventClipReceipt = Static<typeof EventClipReceipt>;
 
 export const IncidentStatus = Type.Union([
   Type.Literal("open"),
@@ -115,6 +144,16 @@ export const IncidentQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+export type IncidentQuery = Static<typeof IncidentQuery>;
+
+export const NotificationQuery = Type.Object(
+  {
+    incidentId: Type.Optional(Type.String()),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+export type NotificationQuery = Static<typeof NotificationQuery>;
 
 export const Notification = Type.Object({
   id: Id,

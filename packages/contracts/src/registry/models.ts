@@ -45,3 +45,7 @@ export const ModelVersion = Type.Object({
   champion: Type.Optional(Type.Boolean()),
 });
 export type ModelVersion = Static<typeof ModelVersion>;
+
+/** Query of `GET /models`: one project's versions, or every project's. */
+export const ModelQuery = Type.Object({ projectId: Type.Optional(Type.String()) }, { additionalProperties: false });
+export type ModelQuery = Static<typeof ModelQuery>;

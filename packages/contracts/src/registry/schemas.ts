@@ -211,6 +211,10 @@ export const RunGate = Type.Object(
 );
 export type RunGate = Static<typeof RunGate>;
 
+/** Reply of `POST /models/:id/gate`: the queued gate job. */
+export const GateQueued = Type.Object({ jobId: Type.String() });
+export type GateQueued = Static<typeof GateQueued>;
+
 // ---- approvals, champion, settings ------------------------------------------------------
 
 export const ApprovalAction = Type.Union([Type.Literal("approve"), Type.Literal("reject"), Type.Literal("archive")]);

@@ -20,3 +20,11 @@ export const HubStats = Type.Object({
   }),
 });
 export type HubStats = Static<typeof HubStats>;
+
+/** `GET /health`: the hub answers, with its protocol version and whether it reaches the broker. */
+export const HubHealth = Type.Object({
+  status: Type.Literal("ok"),
+  protocol: Type.Integer(),
+  mqtt: Type.Union([Type.Literal("connected"), Type.Literal("disconnected")]),
+});
+export type HubHealth = Static<typeof HubHealth>;

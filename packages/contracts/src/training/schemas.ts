@@ -3,8 +3,8 @@ import { Sha256 } from "../manifest.js";
 import { TrainerAugment, TrainerTask } from "../trainer.js";
 
 /*
- * Training runs, evaluations, the champion/challenger gate, approvals and model cards: the
- * HTTP schemas of the hub's model registry. docs/training.md describes them in prose.
+ * The hub's job queue and training runs: their HTTP schemas. docs/training.md describes them
+ * in prose; evaluations, the gate and training settings are the registry's (registry/schemas.ts).
  */
 
 const Ts = Type.String({ format: "date-time" });
@@ -183,4 +183,35 @@ export const RunQuery = Type.Object(
 );
 export type RunQuery = Static<typeof RunQuery>;
 
-// ---- evaluations ------------------------------------------------------------------------
+/** Query of `GET /projects/:id/runs`: the project is the path's. */
+export const ProjectRunQuery = Type.Omit(RunQuery, ["projectId"], { additionalProperties: false });
+export type ProjectRunQuery = Static<typeof ProjectRunQuery>;
+
+/** Body of `POST /runs/:id/cancel`; may be left out. */
+export const CancelRun = Type.Optional(
+  Type.Object({ by: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false }),
+);
+export type CancelRun = Static<typeof CancelRun>;
+
+export const JobQuery = Type.Object(
+  {
+    status: Type.Optional(JobStatus),
+    type: Type.Optional(JobType),
+    projectId: Type.Optional(Type.String()),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+export type JobQuery = Static<typeof JobQuery>;
+
+// ---- path parameters --------------------------------------------------------------------
+
+/** The project of `/projects/:id/…` training routes (runs, training settings). */
+export const TrainingProjectParams = Type.Object({ id: Type.String() });
+export type TrainingProjectParams = Static<typeof TrainingProjectParams>;
+
+export const RunIdParams = Type.Object({ id: Type.String() });
+export type RunIdParams = Static<typeof RunIdParams>;
+
+export const JobIdParams = Type.Object({ id: Type.String() });
+export type JobIdParams = Static<typeof JobIdParams>;

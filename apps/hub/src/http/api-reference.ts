@@ -1,0 +1,24 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { API_REFERENCE_PREFIX, apiDocRoutes, openApiDocument, PROTOCOL_VERSION } from "@kensa/contracts";
+import type { FastifyInstance } from "fastify";
+import { route } from "./route.js";
+
+/**
+ * The API's description, generated from the route tables: the OpenAPI document at
+ * `/api/openapi.json` and a rendered reference at `/api/docs`, both public (they describe, they
+ * grant nothing).
+ */
+export async function registerApiReference(app: FastifyInstance): Promise<void> {
+  // no server URL: clients resolve paths against the address they fetched the document from
+  const document = openApiDocument({ version: String(PROTOCOL_VERSION) });
+  route(app, apiDocRoutes.openapi, async () => document as { openapi: string });
+  await app.register(async (scope) => {
+    // the reference's own routes (page, assets) are public like the document they render
+    scope.addHook("onRoute", (r) => {
+      r.config = { ...r.config, auth: "public" };
+    });
+    await scope.register(swagger, { mode: "static", specification: { document: document as never } });
+    await scope.register(swaggerUi, { routePrefix: API_REFERENCE_PREFIX });
+  });
+}
