@@ -105,8 +105,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     clips: join(config.dataDir, "clips"),
     bundles: join(config.dataDir, "bundles"),
   };
-  const outbox = new Outbox(db, dirs.media);
   const media = new MediaQueue(db, dirs.media, { keepUploaded: config.media.keepUploaded });
+  const outbox = new Outbox(db, media);
   const captures = new CaptureQueue(db, dirs.captures);
   const clipStore = new ClipStore(db, dirs.clips);
   const state = new StateStore(db);
@@ -125,7 +125,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       reaped.rows +
       reapedCaptures.files +
       reapedCaptures.rows +
-      reapedClips +
+      reapedClips.files +
+      reapedClips.rows +
       reapedBundles +
       reapedChildren >
     0
@@ -135,7 +136,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       mediaRows: reaped.rows,
       captureFiles: reapedCaptures.files,
       captureRows: reapedCaptures.rows,
-      clips: reapedClips,
+      clips: reapedClips.files + reapedClips.rows,
       bundleTemps: reapedBundles,
       orphanChildren: reapedChildren,
     });
@@ -145,7 +146,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const quota = new QuotaKeeper({
     db,
     dataDir: config.dataDir,
-    dirs,
+    spools: { media, captures, clips: clipStore },
+    bundlesDir: dirs.bundles,
     outbox,
     eventsDropped,
     mediaEvicted,

@@ -15,6 +15,7 @@ import { Pipeline } from "../src/inference/pipeline.js";
 import { Logger } from "../src/logger.js";
 import { type AgentDatabase, openAgentDb } from "../src/storage/agent-db.js";
 import { HttpUploader } from "../src/uplink/http-uploader.js";
+import { MediaQueue } from "../src/uplink/media-queue.js";
 import { Outbox } from "../src/uplink/outbox.js";
 import { startHubHttp, type TestHub } from "./helpers/hub-http.js";
 
@@ -219,7 +220,7 @@ describe("capture for learning", () => {
       height: 32,
       outputs: [{ name: "logits", dims: [1, values.length], values }],
     });
-    const outbox = new Outbox(db, join(dir.path, "media"));
+    const outbox = new Outbox(db, new MediaQueue(db, join(dir.path, "media")));
     const capturer = new Capturer({
       policy: { ...policy, band: null, sampleRate: 0 },
       budget: new CaptureBudget(db, 100),

@@ -11,6 +11,7 @@ import { Logger } from "../src/logger.js";
 import type { Frame } from "../src/sources/frame-source.js";
 import { createSource } from "../src/sources/source-registry.js";
 import { openAgentDb } from "../src/storage/agent-db.js";
+import { MediaQueue } from "../src/uplink/media-queue.js";
 import { MqttLink } from "../src/uplink/mqtt-link.js";
 import { Outbox } from "../src/uplink/outbox.js";
 import { startBroker } from "./helpers/broker.js";
@@ -161,7 +162,7 @@ describe("pipeline", () => {
   it("skips frames without a model, drops frames while busy, and closes a swapped-out model after its last frame", async () => {
     const dir = await tempDir();
     const db = openAgentDb(dir.path);
-    const outbox = new Outbox(db, join(dir.path, "media"));
+    const outbox = new Outbox(db, new MediaQueue(db, join(dir.path, "media")));
     const pipeline = new Pipeline({ id: "default", deviceId: "cam-1", outbox, logger: new Logger("error") });
     const camera = new SyntheticCamera({ seed: 1, defectRate: 0.5 });
     const frame = async (): Promise<Frame> => ({

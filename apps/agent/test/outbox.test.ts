@@ -40,7 +40,7 @@ describe("outbox", () => {
   it("assigns gap-free seqs that continue across reopen, with media in the same transaction", async () => {
     const mediaDir = join(dir.path, "media");
     let db = openAgentDb(dir.path);
-    let outbox = new Outbox(db, mediaDir);
+    let outbox = new Outbox(db, new MediaQueue(db, mediaDir));
     const first = [await outbox.append(draft(1)), await outbox.append(draft(2), jpeg), await outbox.append(draft(3))];
     expect(first.map((e) => e.seq)).toEqual([1, 2, 3]);
     expect(first.map((e) => e.media)).toEqual([false, true, false]);
@@ -50,7 +50,7 @@ describe("outbox", () => {
     db.close();
 
     db = openAgentDb(dir.path);
-    outbox = new Outbox(db, mediaDir);
+    outbox = new Outbox(db, new MediaQueue(db, mediaDir));
     const next = [await outbox.append(draft(4)), await outbox.append(draft(5))];
     expect(next.map((e) => e.seq)).toEqual([4, 5]);
     expect(outbox.peek(0, 10).map((r) => r.seq)).toEqual([3, 4, 5]);
@@ -62,7 +62,7 @@ describe("outbox", () => {
   it("startup reaps temp files, files without a row and rows without a file", async () => {
     const mediaDir = join(dir.path, "media");
     const db = openAgentDb(dir.path);
-    const outbox = new Outbox(db, mediaDir);
+    const outbox = new Outbox(db, new MediaQueue(db, mediaDir));
     const kept = await outbox.append(draft(1), jpeg);
     const lost = await outbox.append(draft(2), jpeg);
     rmSync(join(mediaDir, `${lost.id}.jpg`));
@@ -79,7 +79,7 @@ describe("outbox", () => {
     const broker = await startBroker({ "cam-1": "secret", hub: "hub" });
     const watcher = await watchDevice(broker.url, "cam-1", "hub", "hub");
     const db = openAgentDb(dir.path);
-    const outbox = new Outbox(db, join(dir.path, "media"));
+    const outbox = new Outbox(db, new MediaQueue(db, join(dir.path, "media")));
     const link = new MqttLink({
       url: broker.url,
       deviceId: "cam-1",

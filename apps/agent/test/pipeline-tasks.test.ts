@@ -11,6 +11,7 @@ import { SupervisedModel } from "../src/inference/supervised-model.js";
 import { Logger } from "../src/logger.js";
 import type { Frame } from "../src/sources/frame-source.js";
 import { openAgentDb } from "../src/storage/agent-db.js";
+import { MediaQueue } from "../src/uplink/media-queue.js";
 import { Outbox } from "../src/uplink/outbox.js";
 
 const validEvent = compile(Event);
@@ -63,7 +64,7 @@ describe("pipeline: every task type, rules from the bundle, pipelined decode", (
   beforeEach(async () => {
     dir = await tempDir();
     db = openAgentDb(dir.path);
-    outbox = new Outbox(db, join(dir.path, "media"));
+    outbox = new Outbox(db, new MediaQueue(db, join(dir.path, "media")));
     pipeline = new Pipeline({ id: "default", deviceId: "cam-1", outbox, logger: quiet });
   });
   afterEach(async () => {
@@ -294,7 +295,7 @@ describe("supervision of the inference session (injected loader)", () => {
 
   it("restarts a crashed session with backoff, skips frames meanwhile, and inspects again", async () => {
     const db = openAgentDb(dir.path);
-    const outbox = new Outbox(db, join(dir.path, "media"));
+    const outbox = new Outbox(db, new MediaQueue(db, join(dir.path, "media")));
     const pipeline = new Pipeline({ id: "default", deviceId: "cam-1", outbox, logger: quiet });
     const loads = { n: 0 };
     let crash = false;

@@ -44,6 +44,7 @@ describe("disk quotas: media goes before events, captures first", () => {
   let outbox: Outbox;
   let media: MediaQueue;
   let captures: CaptureQueue;
+  let clips: ClipStore;
   const dirs = () => ({
     media: join(dir.path, "media"),
     captures: join(dir.path, "captures"),
@@ -54,7 +55,8 @@ describe("disk quotas: media goes before events, captures first", () => {
     new QuotaKeeper({
       db,
       dataDir: dir.path,
-      dirs: dirs(),
+      spools: { media, captures, clips },
+      bundlesDir: dirs().bundles,
       outbox,
       eventsDropped: new Counter(db, "events_dropped"),
       mediaEvicted: new Counter(db, "media_evicted"),
@@ -66,11 +68,12 @@ describe("disk quotas: media goes before events, captures first", () => {
   beforeEach(async () => {
     dir = await tempDir();
     db = openAgentDb(dir.path);
-    outbox = new Outbox(db, dirs().media);
     media = new MediaQueue(db, dirs().media);
+    outbox = new Outbox(db, media);
     captures = new CaptureQueue(db, dirs().captures);
     await captures.reap();
-    await new ClipStore(db, dirs().clips).reap();
+    clips = new ClipStore(db, dirs().clips);
+    await clips.reap();
   });
   afterEach(async () => {
     db.close();
@@ -144,7 +147,7 @@ describe("disk quotas: media goes before events, captures first", () => {
     // the counter survives a restart
     db.close();
     db = openAgentDb(dir.path);
-    outbox = new Outbox(db, dirs().media);
+    outbox = new Outbox(db, new MediaQueue(db, dirs().media));
     expect(new Counter(db, "events_dropped").value).toBe(pass.eventsDropped);
     expect(existsSync(join(dirs().media))).toBe(true);
   });

@@ -1,8 +1,5 @@
 import { spawn } from "node:child_process";
-import { rename, rm, stat } from "node:fs/promises";
-import { dirname } from "node:path";
 import { KensaError } from "@kensa/contracts";
-import { fsyncDir } from "../storage/fs-atomic.js";
 
 export type ClipCodec = "h264" | "mjpeg";
 
@@ -34,8 +31,8 @@ export function clipExtension(codec: ClipCodec): string {
 /**
  * Writes JPEG frames as a video at `fps` through ffmpeg (`-f image2pipe -i -`): H.264 in MP4
  * when libx264 is there (small, plays in browsers), else the JPEGs copied unchanged into an
- * MJPEG AVI (no encoder needed). Written to a temp name and renamed, so a crash never leaves
- * half a clip under the final name. Returns the file's size in bytes.
+ * MJPEG AVI (no encoder needed). `path` is the clip store's temp name: the store syncs and
+ * renames it once ffmpeg is done, so a crash never leaves half a clip under the final name.
  */
 export async function encodeClip(opts: {
   ffmpegPath: string;
@@ -43,9 +40,8 @@ export async function encodeClip(opts: {
   frames: readonly Uint8Array[];
   fps: number;
   path: string;
-}): Promise<number> {
+}): Promise<void> {
   if (opts.frames.length === 0) throw new KensaError("KENSA_ERR_CLIP_FAILED", "no frames to write");
-  const tmp = `${opts.path}.tmp`;
   const output =
     opts.codec === "h264"
       ? [
@@ -78,36 +74,26 @@ export async function encodeClip(opts: {
     "-i",
     "-",
     ...output,
-    tmp,
+    opts.path,
   ];
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(opts.ffmpegPath, args, { stdio: ["pipe", "ignore", "pipe"] });
-      let stderr = "";
-      child.stderr.on("data", (c: Buffer) => {
-        stderr = (stderr + c.toString("utf8")).slice(-2000);
-      });
-      child.once("error", (err) =>
-        reject(new KensaError("KENSA_ERR_CLIP_FAILED", `cannot run ffmpeg: ${err.message}`)),
-      );
-      child.once("close", (code) => {
-        if (code === 0) resolve();
-        else reject(new KensaError("KENSA_ERR_CLIP_FAILED", `ffmpeg exited ${code}: ${stderr.trim()}`));
-      });
-      // ffmpeg may die before reading everything; its exit code says why, not EPIPE
-      child.stdin.on("error", () => undefined);
-      void (async () => {
-        for (const f of opts.frames) {
-          if (!child.stdin.write(f)) await new Promise((r) => child.stdin.once("drain", r));
-        }
-        child.stdin.end();
-      })();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(opts.ffmpegPath, args, { stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr = (stderr + c.toString("utf8")).slice(-2000);
     });
-    await rename(tmp, opts.path);
-    await fsyncDir(dirname(opts.path));
-    return (await stat(opts.path)).size;
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+    child.once("error", (err) => reject(new KensaError("KENSA_ERR_CLIP_FAILED", `cannot run ffmpeg: ${err.message}`)));
+    child.once("close", (code) => {
+      if (code === 0) resolve();
+      else reject(new KensaError("KENSA_ERR_CLIP_FAILED", `ffmpeg exited ${code}: ${stderr.trim()}`));
+    });
+    // ffmpeg may die before reading everything; its exit code says why, not EPIPE
+    child.stdin.on("error", () => undefined);
+    void (async () => {
+      for (const f of opts.frames) {
+        if (!child.stdin.write(f)) await new Promise((r) => child.stdin.once("drain", r));
+      }
+      child.stdin.end();
+    })();
+  });
 }

@@ -127,18 +127,12 @@ export class ClipRecorder extends EventEmitter<ClipRecorderEvents> {
             : "mjpeg"
           : this.#settings.codec;
       const file = `${p.eventId}.${clipExtension(codec)}`;
-      const bytes = await encodeClip({
-        ffmpegPath: this.#ffmpegPath,
-        codec,
-        frames: frames.map((f) => f.image),
-        fps,
-        path: this.#store.path(file),
-      });
-      const info = { file, eventId: p.eventId, sourceId: p.sourceId, bytes, frames: frames.length, durationMs };
-      this.#store.add(info);
-      const stored = this.#store.get(file);
+      const item = { eventId: p.eventId, sourceId: p.sourceId, frames: frames.length, durationMs };
+      const stored = await this.#store.save(file, item, (path) =>
+        encodeClip({ ffmpegPath: this.#ffmpegPath, codec, frames: frames.map((f) => f.image), fps, path }),
+      );
       if (stored) this.emit("written", stored);
-      this.#log.info("incident clip written", info);
+      this.#log.info("incident clip written", { file, ...item, bytes: stored?.bytes });
     } catch (err) {
       const e = isKensaError(err) ? err : new KensaError("KENSA_ERR_CLIP_FAILED", (err as Error)?.message);
       this.#log.error("incident clip not written", { code: e.code, message: e.message, eventId: p.eventId });

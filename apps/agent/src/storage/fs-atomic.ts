@@ -37,3 +37,13 @@ export async function fsyncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
+
+/** Flushes a file written by someone else (a download stream, an encoder) to the disk. */
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, "r+");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,6 +1,7 @@
-import { lstat, rm, statfs } from "node:fs/promises";
+import { lstat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../logger.js";
+import type { EvictableSpool, EvictionScope } from "../uplink/durable-spool.js";
 import type { Outbox } from "../uplink/outbox.js";
 import type { AgentDatabase, Counter } from "./agent-db.js";
 import { dirSize } from "./dir-size.js";
@@ -17,7 +18,10 @@ export interface QuotaLimits {
 export interface QuotaKeeperOptions extends QuotaLimits {
   db: AgentDatabase;
   dataDir: string;
-  dirs: { media: string; captures: string; clips: string; bundles: string };
+  /** the spools whose files count as media: incident frames, captures, clips */
+  spools: { media: EvictableSpool; captures: EvictableSpool; clips: EvictableSpool };
+  /** counted in the data dir's usage, never evicted here (the updater prunes bundles) */
+  bundlesDir: string;
   outbox: Outbox;
   eventsDropped: Counter;
   mediaEvicted: Counter;
@@ -36,28 +40,20 @@ export interface QuotaPass {
 }
 
 /** Evictable files, cheapest loss first: each step is emptied, oldest first, before the next is touched. */
-const ladder = [
+const ladder: ReadonlyArray<{
+  step: keyof QuotaPass["evicted"];
+  spool: keyof QuotaKeeperOptions["spools"];
+  scope: EvictionScope;
+}> = [
   // incident frames the hub already has: the local ring buffer's copies
-  {
-    step: "uploaded",
-    sql: "SELECT 'media' AS tbl, event_id AS key, file, bytes FROM media WHERE uploaded_at IS NOT NULL ORDER BY created_at",
-  },
+  { step: "uploaded", spool: "media", scope: "kept" },
   // frames for learning: nice to have, and the hub can ask for more tomorrow
-  { step: "captures", sql: "SELECT 'captures' AS tbl, id AS key, file, bytes FROM captures ORDER BY created_at" },
-  // incident clips: kept on the device only (the hub has no clip endpoint yet)
-  { step: "clips", sql: "SELECT 'clips' AS tbl, file AS key, file, bytes FROM clips ORDER BY created_at" },
+  { step: "captures", spool: "captures", scope: "all" },
+  // incident clips, uploaded or not
+  { step: "clips", spool: "clips", scope: "all" },
   // last resort before events: incident frames not uploaded yet (the event itself survives)
-  {
-    step: "pending",
-    sql: "SELECT 'media' AS tbl, event_id AS key, file, bytes FROM media WHERE uploaded_at IS NULL ORDER BY created_at",
-  },
-] as const;
-
-const deleteRow = {
-  media: "DELETE FROM media WHERE event_id = ?",
-  captures: "DELETE FROM captures WHERE id = ?",
-  clips: "DELETE FROM clips WHERE file = ?",
-} as const;
+  { step: "pending", spool: "media", scope: "pending" },
+];
 
 /**
  * Keeps the data dir inside its quotas so that a device cut off from the hub for hours keeps
@@ -132,9 +128,8 @@ export class QuotaKeeper {
 
   async #usage(): Promise<{ mediaBytes: number; dataBytes: number; freeBytes: number; reusableDbBytes: number }> {
     const db = this.#o.db;
-    const sum = (table: string) =>
-      db.prepare<[], { n: number | null }>(`SELECT SUM(bytes) AS n FROM ${table}`).get()?.n ?? 0;
-    const mediaBytes = sum("media") + sum("captures") + sum("clips");
+    const { media, captures, clips } = this.#o.spools;
+    const mediaBytes = media.bytes() + captures.bytes() + clips.bytes();
     const pageSize = db.pragma("page_size", { simple: true }) as number;
     const pages = db.pragma("page_count", { simple: true }) as number;
     const free = db.pragma("freelist_count", { simple: true }) as number;
@@ -144,7 +139,7 @@ export class QuotaKeeper {
     );
     // pages on the freelist are reused by the next inserts: count them as room, not as use
     const dbLiveBytes = (pages - free) * pageSize + wal;
-    const bundles = await dirSize(this.#o.dirs.bundles);
+    const bundles = await dirSize(this.#o.bundlesDir);
     return {
       mediaBytes,
       dataBytes: mediaBytes + dbLiveBytes + bundles,
@@ -166,16 +161,13 @@ export class QuotaKeeper {
     let shortFree = o.minFreeBytes - (u.freeBytes + u.reusableDbBytes);
     const need = () => Math.max(overMedia, overData, shortFree);
     for (const rung of ladder) {
-      const batch = o.db.prepare<[], { tbl: keyof typeof deleteRow; key: string; file: string; bytes: number }>(
-        `${rung.sql} LIMIT 256`,
-      );
+      const spool = o.spools[rung.spool];
       // deleting while a statement iterates is not allowed: take a batch, delete, take the next
-      for (let rows = need() > 0 ? batch.all() : []; rows.length > 0 && need() > 0; rows = batch.all())
+      const batch = () => spool.oldest(rung.scope, 256);
+      for (let rows = need() > 0 ? batch() : []; rows.length > 0 && need() > 0; rows = batch())
         for (const row of rows) {
           if (need() <= 0) break;
-          const dir = row.tbl === "media" ? o.dirs.media : row.tbl === "captures" ? o.dirs.captures : o.dirs.clips;
-          await rm(join(dir, row.file), { force: true });
-          o.db.prepare<[string]>(deleteRow[row.tbl]).run(row.key);
+          spool.evict(row);
           overMedia -= row.bytes;
           overData -= row.bytes;
           shortFree -= row.bytes;

@@ -3,7 +3,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { BundleManifest } from "@kensa/contracts";
-import { fsyncDir, writeFileAtomic } from "../storage/fs-atomic.js";
+import { fsyncDir, fsyncFile, writeFileAtomic } from "../storage/fs-atomic.js";
 import { type ExpectedHashes, verifyManifest, verifyModel } from "./bundle-verify.js";
 
 export interface StoredBundle {
@@ -58,7 +58,7 @@ export class BundleStore {
       await writeSynced(join(tmp, "manifest.json"), manifestBytes);
       const model = join(tmp, "model.onnx");
       await writeModel(model);
-      await syncFile(model);
+      await fsyncFile(model);
       await fsyncDir(tmp);
       await rename(tmp, join(this.#dir, sha256));
       await fsyncDir(this.#dir);
@@ -113,15 +113,6 @@ async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest("hex");
-}
-
-async function syncFile(path: string): Promise<void> {
-  const fh = await open(path, "r+");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 async function writeSynced(path: string, data: Uint8Array): Promise<void> {

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../logger.js";
-import { backoffMs, basicAuth, isRetryableStatus } from "./basic-auth.js";
+import { basicAuth, isRetryableStatus } from "./basic-auth.js";
 import type { UploadQueue, UploadRow } from "./upload-queue.js";
 
 export interface HttpUploaderOptions<R extends UploadRow> {
@@ -147,8 +147,7 @@ export class HttpUploader<R extends UploadRow> {
       await this.#queue.done(row, "refused");
       return;
     }
-    const delay = backoffMs(attempts, this.#opts.retryBaseMs, this.#opts.retryMaxMs);
-    this.#queue.defer(row, attempts, Date.now() + delay);
+    const delay = this.#queue.retry(row, { baseMs: this.#opts.retryBaseMs, maxMs: this.#opts.retryMaxMs });
     this.#log.debug("upload failed; will retry", { key: row.key, status, err: failure, attempts, retryInMs: delay });
   }
 }

@@ -1,11 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
 import type { Event } from "@kensa/contracts";
 import type Database from "better-sqlite3";
 import type { AgentDatabase } from "../storage/agent-db.js";
-import { writeFileAtomic } from "../storage/fs-atomic.js";
+import { type MediaQueue, mediaFileName } from "./media-queue.js";
 
 /** An event as the pipeline builds it; the outbox assigns `id`, `seq` and `media`. */
 export type EventDraft = Omit<Event, "v" | "id" | "seq" | "media">;
@@ -25,12 +23,6 @@ export interface OutboxEvents {
   mediaFailed: [eventId: string, error: Error];
 }
 
-/** Media file name: `<eventId>.jpg`, or `.png` for PNG frames (folder sources), which are kept as they are. */
-export function mediaFileName(eventId: string, image: Uint8Array): string {
-  const png = image[0] === 0x89 && image[1] === 0x50 && image[2] === 0x4e && image[3] === 0x47;
-  return `${eventId}.${png ? "png" : "jpg"}`;
-}
-
 /**
  * The durable event outbox. `append` assigns a per-device gap-free `seq`: the counter row and
  * the event row change in one transaction, so a crash either keeps both or neither. A row
@@ -38,29 +30,27 @@ export function mediaFileName(eventId: string, image: Uint8Array): string {
  */
 export class Outbox extends EventEmitter<OutboxEvents> {
   readonly #db: AgentDatabase;
-  readonly #mediaDir: string;
-  readonly #insert: (event: Event, mediaFileName: string | null, bytes: number) => void;
+  readonly #media: MediaQueue;
+  readonly #insert: (event: Event, file: string | null, bytes: number) => void;
   readonly #peek: Database.Statement<[number, number], OutboxRow>;
   readonly #delete: Database.Statement<[number]>;
   readonly #count: Database.Statement<[], { n: number }>;
 
-  constructor(db: AgentDatabase, mediaDir: string) {
+  /** `media` is the spool a finding's frame goes to, its row in the event's transaction */
+  constructor(db: AgentDatabase, media: MediaQueue) {
     super();
     this.#db = db;
-    this.#mediaDir = mediaDir;
+    this.#media = media;
     const next = db.prepare<[], { value: number }>(
       "UPDATE counters SET value = value + 1 WHERE name = 'event_seq' RETURNING value",
     );
     const insertEvent = db.prepare<[number, string, string]>("INSERT INTO outbox (seq, id, payload) VALUES (?, ?, ?)");
-    const insertMedia = db.prepare<[string, string, number, number]>(
-      "INSERT INTO media (event_id, file, created_at, bytes) VALUES (?, ?, ?, ?)",
-    );
-    this.#insert = db.transaction((event: Event, mediaFileName: string | null, bytes: number) => {
+    this.#insert = db.transaction((event: Event, file: string | null, bytes: number) => {
       const row = next.get();
       if (!row) throw new Error("outbox counter row missing");
       event.seq = row.value;
       insertEvent.run(event.seq, event.id, JSON.stringify(event));
-      if (mediaFileName) insertMedia.run(event.id, mediaFileName, Date.now(), bytes);
+      if (file) media.record(event.id, file, bytes, {});
     });
     this.#peek = db.prepare("SELECT seq, id, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
     this.#delete = db.prepare("DELETE FROM outbox WHERE seq = ?");
@@ -79,7 +69,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     if (image) {
       try {
         const name = mediaFileName(id, image);
-        await writeFileAtomic(join(this.#mediaDir, name), image);
+        await this.#media.stage(name, image);
         file = name;
       } catch (err) {
         this.emit("mediaFailed", id, err as Error);
@@ -113,22 +103,17 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   drop(seqs: readonly number[]): number {
     let dropped = 0;
     const ids = this.#db.prepare<[number], { id: string }>("SELECT id FROM outbox WHERE seq = ?");
-    const media = this.#db.prepare<[string], { file: string }>("SELECT file FROM media WHERE event_id = ?");
-    const delMedia = this.#db.prepare<[string]>("DELETE FROM media WHERE event_id = ?");
     const files: string[] = [];
     this.#db.transaction(() => {
       for (const seq of seqs) {
         const row = ids.get(seq);
         if (!row) continue;
-        const m = media.get(row.id);
-        if (m) {
-          files.push(m.file);
-          delMedia.run(row.id);
-        }
+        const file = this.#media.deleteRow(row.id);
+        if (file) files.push(file);
         dropped += this.#delete.run(seq).changes;
       }
     })();
-    for (const f of files) rmSync(join(this.#mediaDir, f), { force: true });
+    for (const f of files) this.#media.unlink(f);
     return dropped;
   }
 

@@ -1,6 +1,6 @@
 /** One file waiting for upload. */
 export interface UploadRow {
-  /** the row's key: event id (media), capture id (captures) */
+  /** the row's key: event id (media), capture id (captures), file name (clips) */
   key: string;
   /** file name inside the queue's `dir` */
   file: string;
@@ -10,7 +10,15 @@ export interface UploadRow {
 /** How an upload ended for good: accepted, refused (a 4xx that will never pass), or its file vanished. */
 export type UploadOutcome = "uploaded" | "refused" | "missing";
 
-/** Port of a durable upload queue (file + row) the HttpUploader drains. */
+/** Backoff between tries of one row: doubling from `baseMs` up to `maxMs`, with jitter. */
+export interface RetryPolicy {
+  /** ms before the second try */
+  baseMs: number;
+  /** ms, the ceiling */
+  maxMs: number;
+}
+
+/** Port of a durable upload queue (file + row) the HttpUploader drains; DurableSpool implements it. */
 export interface UploadQueue<R extends UploadRow = UploadRow> {
   readonly dir: string;
   /** rows ready for upload at `now` (ms epoch), oldest first */
@@ -18,7 +26,8 @@ export interface UploadQueue<R extends UploadRow = UploadRow> {
   /** ms epoch of the earliest deferred row, if any */
   nextDueAt(): number | undefined;
   done(row: R, outcome: UploadOutcome): Promise<void>;
-  defer(row: R, attempts: number, nextAt: number): void;
+  /** Counts a failed try and defers the row by the policy's backoff; returns the delay in ms. */
+  retry(row: R, policy: RetryPolicy): number;
   /** makes every deferred row due now (the link came back: the hub probably did too) */
   retryNow(): void;
   /** rows waiting for upload */

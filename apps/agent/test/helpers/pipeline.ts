@@ -5,6 +5,7 @@ import type { LoadedBundle } from "../../src/inference/model.js";
 import { Pipeline } from "../../src/inference/pipeline.js";
 import { Logger } from "../../src/logger.js";
 import { openAgentDb } from "../../src/storage/agent-db.js";
+import { MediaQueue } from "../../src/uplink/media-queue.js";
 import { Outbox } from "../../src/uplink/outbox.js";
 
 export interface TestPipelines {
@@ -20,7 +21,7 @@ export interface TestPipelines {
 /** Real pipelines over a real SQLite outbox in `dataDir`, none with a model yet. */
 export function openPipelines(dataDir: string, ids: string[], queueSize = 16): TestPipelines {
   const db = openAgentDb(dataDir);
-  const outbox = new Outbox(db, join(dataDir, "media"));
+  const outbox = new Outbox(db, new MediaQueue(db, join(dataDir, "media")));
   const logger = new Logger("error", {}, () => undefined);
   const pipelines = new Map(ids.map((id) => [id, new Pipeline({ id, deviceId: "cam-1", outbox, logger, queueSize })]));
   return {
