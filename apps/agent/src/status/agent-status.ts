@@ -6,7 +6,7 @@ import type { Pipeline } from "../inference/pipeline.js";
 import type { FfmpegBinary } from "../sources/ffmpeg-binary.js";
 import type { SourceSet } from "../sources/source-set.js";
 import type { DiskUsage } from "./disk-usage.js";
-import { LatencyHistogram } from "./latency-histogram.js";
+import { LatencyWindow } from "./latency-window.js";
 
 const Counts = {
   framesTotal: Type.Integer(),
@@ -133,13 +133,13 @@ export interface StatusDeps {
 
 /** Inference latency and rate per pipeline, fed by the pipelines' `inferred` events. */
 export class InferenceStats {
-  readonly latency = new Map<string, LatencyHistogram>();
+  readonly latency = new Map<string, LatencyWindow>();
   readonly #times = new Map<string, number[]>();
   readonly #listeners: Array<() => void> = [];
 
   constructor(pipelines: readonly Pipeline[]) {
     for (const p of pipelines) {
-      const h = new LatencyHistogram();
+      const h = new LatencyWindow();
       const times: number[] = [];
       this.latency.set(p.id, h);
       this.#times.set(p.id, times);

@@ -4,7 +4,7 @@ import { isKensaError, KensaError } from "@kensa/contracts";
 import type { Logger } from "../logger.js";
 import type { FrameMetaValue } from "../sources/frame-source.js";
 import { isPushTarget, pushedImageType } from "../sources/push-source.js";
-import { renderMetrics } from "./agent-metrics.js";
+import { AgentMetrics } from "./agent-metrics.js";
 import { buildAgentStatus, InferenceStats, type StatusDeps } from "./agent-status.js";
 import { DiskUsage } from "./disk-usage.js";
 import { LatestFrames } from "./latest-frames.js";
@@ -29,6 +29,7 @@ export function buildStatusServer(deps: StatusDeps & { logger: Logger }): Status
   const startedAt = Date.now();
   const pipelines = [...deps.pipelines.values()];
   const inference = new InferenceStats(pipelines);
+  const metrics = new AgentMetrics(pipelines);
   const latest = new LatestFrames(deps.sources, pipelines);
   const disk = new DiskUsage(deps.dataDir);
   const pushRejections = new Map<string, Map<string, number>>();
@@ -101,8 +102,8 @@ export function buildStatusServer(deps: StatusDeps & { logger: Logger }): Status
       case "/api/v1/clips":
         return sendJson(res, 200, { items: (await status()).clips });
       case "/metrics": {
-        const text = renderMetrics(await status(), inference, pushRejections);
-        res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" });
+        const text = await metrics.render(await status(), pushRejections);
+        res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
         res.end(text);
         return;
       }
@@ -153,6 +154,7 @@ export function buildStatusServer(deps: StatusDeps & { logger: Logger }): Status
       }),
     close: async () => {
       inference.close();
+      metrics.close();
       latest.close();
       if (!server.listening) return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
