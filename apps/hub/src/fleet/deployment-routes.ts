@@ -1,100 +1,72 @@
-import { CreateDeployment, Deployment, KensaError, List } from "@kensa/contracts";
-import { Type } from "@sinclair/typebox";
+import { KensaError, fleetRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import { isSha256 } from "../blobstore/blob-store.js";
 import { callingDevice } from "../http/request-auth.js";
+import { route } from "../http/route.js";
 import type { HubServices } from "../hub-services.js";
 
-const ShaParams = Type.Object({ sha: Type.String() });
-
 export function deploymentRoutes(app: FastifyInstance, s: HubServices): void {
-  app.post<{ Body: CreateDeployment }>(
-    "/api/v1/deployments",
-    {
-      schema: { body: CreateDeployment, response: { 201: Deployment } },
-      config: { permission: "deployments:manage" },
-    },
-    async (req, reply) => {
-      const deployment = await s.deployments.create(req.body);
-      await s.audit.recordRequest(
-        req,
-        "deployment.create",
-        { type: "deployment", id: deployment.id },
-        {
-          projectId: deployment.projectId,
-          modelVersionId: deployment.modelVersionId,
-          pipeline: deployment.pipeline,
-          deviceIds: deployment.deviceIds,
-        },
-      );
-      return reply.code(201).send(deployment);
-    },
-  );
-  app.get<{ Querystring: { projectId?: string } }>(
-    "/api/v1/deployments",
-    {
-      schema: {
-        querystring: Type.Object({ projectId: Type.Optional(Type.String()) }, { additionalProperties: false }),
-        response: { 200: List(Deployment) },
+  route(app, routes.createDeployment, async (req) => {
+    const deployment = await s.deployments.create(req.body);
+    await s.audit.recordRequest(
+      req,
+      "deployment.create",
+      { type: "deployment", id: deployment.id },
+      {
+        projectId: deployment.projectId,
+        modelVersionId: deployment.modelVersionId,
+        pipeline: deployment.pipeline,
+        deviceIds: deployment.deviceIds,
       },
-      config: { permission: "deployments:read" },
-    },
-    async (req) => ({ items: await s.deployments.list(req.query) }),
-  );
+    );
+    return deployment;
+  });
+  route(app, routes.listDeployments, async (req) => ({ items: await s.deployments.list(req.query) }));
 
   // Bundle manifests, byte for byte as hashed: the agent checks the sha256 of what it receives.
-  app.get<{ Params: { sha: string } }>(
-    "/api/v1/bundles/:sha",
-    { schema: { params: ShaParams }, config: { auth: "user-or-device", permission: "deployments:read" } },
-    async (req, reply) => {
-      const { sha } = req.params;
-      const device = callingDevice(req);
-      const row = isSha256(sha)
-        ? await s.store.db.selectFrom("bundles").select(["project_id"]).where("sha256", "=", sha).executeTakeFirst()
-        : undefined;
-      if (!row || (device && device.projectId !== row.project_id)) {
-        throw new KensaError("KENSA_ERR_BUNDLE_NOT_FOUND", `no bundle ${sha}`);
-      }
-      const bytes = await s.blobs.get(sha);
-      if (!bytes) throw new KensaError("KENSA_ERR_BUNDLE_NOT_FOUND", `bundle ${sha} is missing from the blob store`);
-      return reply.type("application/json").header("etag", `"${sha}"`).send(Buffer.from(bytes));
-    },
-  );
+  route(app, routes.getBundle, async (req, reply) => {
+    const { sha } = req.params;
+    const device = callingDevice(req);
+    const row = isSha256(sha)
+      ? await s.store.db.selectFrom("bundles").select(["project_id"]).where("sha256", "=", sha).executeTakeFirst()
+      : undefined;
+    if (!row || (device && device.projectId !== row.project_id)) {
+      throw new KensaError("KENSA_ERR_BUNDLE_NOT_FOUND", `no bundle ${sha}`);
+    }
+    const bytes = await s.blobs.get(sha);
+    if (!bytes) throw new KensaError("KENSA_ERR_BUNDLE_NOT_FOUND", `bundle ${sha} is missing from the blob store`);
+    return reply.type("application/json").header("etag", `"${sha}"`).send(Buffer.from(bytes));
+  });
 
   // Blobs are streamed as stored, not re-hashed on every read: the agent verifies what it gets.
-  // People: any blob by its hash (models, bundles, media), hence the broad models:read.
-  app.get<{ Params: { sha: string } }>(
-    "/api/v1/blobs/:sha",
-    { schema: { params: ShaParams }, config: { auth: "user-or-device", permission: "models:read" } },
-    async (req, reply) => {
-      const { sha } = req.params;
-      const device = callingDevice(req);
-      // A device may fetch only its own project's models and bundles, never other media.
-      if (device && isSha256(sha)) {
-        const model = await s.store.db
-          .selectFrom("model_versions")
-          .select("id")
-          .where("sha256", "=", sha)
-          .where("project_id", "=", device.projectId)
-          .executeTakeFirst();
-        const bundle = model
-          ? model
-          : await s.store.db
-              .selectFrom("bundles")
-              .select("sha256")
-              .where("sha256", "=", sha)
-              .where("project_id", "=", device.projectId)
-              .executeTakeFirst();
-        if (!bundle) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `no blob ${sha}`);
-      }
-      const blob = await s.blobs.stream(sha);
-      if (!blob) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `no blob ${sha}`);
-      return reply
-        .type("application/octet-stream")
-        .header("content-length", blob.size)
-        .header("etag", `"${sha}"`)
-        .header("cache-control", "private, max-age=31536000, immutable")
-        .send(blob.stream);
-    },
-  );
+  route(app, routes.getBlob, async (req, reply) => {
+    const { sha } = req.params;
+    const device = callingDevice(req);
+    // A device may fetch only its own project's models and bundles, never other media.
+    if (device && isSha256(sha)) {
+      const model = await s.store.db
+        .selectFrom("model_versions")
+        .select("id")
+        .where("sha256", "=", sha)
+        .where("project_id", "=", device.projectId)
+        .executeTakeFirst();
+      const bundle = model
+        ? model
+        : await s.store.db
+            .selectFrom("bundles")
+            .select("sha256")
+            .where("sha256", "=", sha)
+            .where("project_id", "=", device.projectId)
+            .executeTakeFirst();
+      if (!bundle) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `no blob ${sha}`);
+    }
+    const blob = await s.blobs.stream(sha);
+    if (!blob) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `no blob ${sha}`);
+    return reply
+      .type("application/octet-stream")
+      .header("content-length", blob.size)
+      .header("etag", `"${sha}"`)
+      .header("cache-control", "private, max-age=31536000, immutable")
+      .send(blob.stream);
+  });
 }

@@ -1,31 +1,15 @@
-import { EventQuery, KensaError, List, StoredEvent } from "@kensa/contracts";
-import { type Static, Type } from "@sinclair/typebox";
-import type { FastifyInstance } from "fastify";
+import { incidentRoutes, KensaError } from "@kensa/contracts";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { callingDevice } from "../http/request-auth.js";
+import { route } from "../http/route.js";
 import type { HubServices } from "../hub-services.js";
-import { clipTypes } from "./clip-service.js";
 
-const MediaReply = Type.Object({
-  eventId: Type.String(),
-  sha256: Type.String(),
-  size: Type.Integer(),
-  linked: Type.Boolean(),
-});
+const routes = incidentRoutes;
 
-const ClipReply = Type.Object({
-  eventId: Type.String(),
-  sha256: Type.String(),
-  size: Type.Integer(),
-  incidentId: Type.Union([Type.String(), Type.Null()]),
-});
-
-const ClipQuery = Type.Object(
-  {
-    durationMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
-    frames: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
-  },
-  { additionalProperties: false },
-);
+/** The media type of a request, without its parameters: `image/jpeg; q=1` → `image/jpeg`. */
+function mediaTypeOf(req: FastifyRequest): string {
+  return (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+}
 
 export function eventRoutes(
   app: FastifyInstance,
@@ -38,23 +22,8 @@ export function eventRoutes(
     if (incident) s.bus.publish("incident.updated", { incident, previousStatus: incident.status });
     return incident;
   };
-  app.get<{ Querystring: Static<typeof EventQuery> }>(
-    "/api/v1/events",
-    // events are what incidents are made of: whoever sees incidents sees them
-    {
-      schema: { querystring: EventQuery, response: { 200: List(StoredEvent) } },
-      config: { permission: "incidents:read" },
-    },
-    async (req) => ({ items: await s.events.list(req.query) }),
-  );
-  app.get<{ Params: { id: string } }>(
-    "/api/v1/events/:id",
-    {
-      schema: { params: Type.Object({ id: Type.String() }), response: { 200: StoredEvent } },
-      config: { permission: "incidents:read" },
-    },
-    async (req) => s.events.get(req.params.id),
-  );
+  route(app, routes.listEvents, async (req) => ({ items: await s.events.list(req.query) }));
+  route(app, routes.getEvent, async (req) => s.events.get(req.params.id));
 
   // Its own context, so any content type reaches the handler as bytes and a wrong one is
   // answered as invalid media rather than a generic 415.
@@ -67,33 +36,27 @@ export function eventRoutes(
       { parseAs: "buffer", bodyLimit: opts.mediaBytes },
       (_req, body, done) => done(null, body),
     );
-    media.put<{ Params: { id: string } }>(
-      "/api/v1/events/:id/media",
-      {
-        bodyLimit: opts.mediaBytes,
-        schema: {
-          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
-          response: { 201: MediaReply },
-        },
-        // people upload media on a device's behalf only to repair data
-        config: { auth: "user-or-device", permission: "devices:manage" },
-      },
-      async (req, reply) => {
-        const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-        if (type !== "image/jpeg" && type !== "image/png") {
+    const types: readonly string[] = routes.uploadMedia.upload.types;
+    route(
+      media,
+      routes.uploadMedia,
+      async (req) => {
+        const type = mediaTypeOf(req);
+        if (!types.includes(type)) {
           throw new KensaError(
             "KENSA_ERR_MEDIA_INVALID",
-            `media must be image/jpeg or image/png, not "${type || "none"}"`,
+            `media must be ${types.join(" or ")}, not "${type || "none"}"`,
           );
         }
-        const body = req.body;
+        const body: unknown = req.body;
         if (!Buffer.isBuffer(body) || body.byteLength === 0)
           throw new KensaError("KENSA_ERR_MEDIA_INVALID", "empty body");
         const device = callingDevice(req);
         const out = await s.events.attachMedia(device?.deviceId ?? null, req.params.id, type, body);
         if (out.linked) await announceIncidentOf(req.params.id);
-        return reply.code(201).send({ eventId: req.params.id, ...out });
+        return { eventId: req.params.id, ...out };
       },
+      { bodyLimit: opts.mediaBytes },
     );
   });
 
@@ -103,33 +66,27 @@ export function eventRoutes(
     clips.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: opts.clipBytes }, (_req, body, done) =>
       done(null, body),
     );
-    clips.put<{ Params: { id: string }; Querystring: Static<typeof ClipQuery> }>(
-      "/api/v1/events/:id/clip",
-      {
-        bodyLimit: opts.clipBytes,
-        schema: {
-          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
-          querystring: ClipQuery,
-          response: { 201: ClipReply },
-        },
-        config: { auth: "user-or-device", permission: "devices:manage" },
-      },
-      async (req, reply) => {
-        const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-        if (!(clipTypes as readonly string[]).includes(type)) {
+    const types: readonly string[] = routes.uploadClip.upload.types;
+    route(
+      clips,
+      routes.uploadClip,
+      async (req) => {
+        const type = mediaTypeOf(req);
+        if (!types.includes(type)) {
           throw new KensaError(
             "KENSA_ERR_MEDIA_INVALID",
-            `a clip must be ${clipTypes.join(" or ")}, not "${type || "none"}"`,
+            `a clip must be ${types.join(" or ")}, not "${type || "none"}"`,
           );
         }
-        const body = req.body;
+        const body: unknown = req.body;
         if (!Buffer.isBuffer(body) || body.byteLength === 0)
           throw new KensaError("KENSA_ERR_MEDIA_INVALID", "empty body");
         const device = callingDevice(req);
         const out = await s.clips.attach(device?.deviceId ?? null, req.params.id, type, body, req.query);
         const incident = await announceIncidentOf(req.params.id);
-        return reply.code(201).send({ eventId: req.params.id, ...out, incidentId: incident?.id ?? null });
+        return { eventId: req.params.id, ...out, incidentId: incident?.id ?? null };
       },
+      { bodyLimit: opts.clipBytes },
     );
   });
 }

@@ -1,119 +1,67 @@
-import { CreateVerdict, Incident, IncidentQuery, KensaError, List, Notification, Verdict } from "@kensa/contracts";
-import { type Static, Type } from "@sinclair/typebox";
+import { KensaError, incidentRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import parseRange from "range-parser";
 import { isoNow } from "../clock.js";
 import { actorOf, decidedBy } from "../http/request-auth.js";
+import { route } from "../http/route.js";
 import type { HubServices } from "../hub-services.js";
 
-const IdParams = Type.Object({ id: Type.String() });
-const NotificationQuery = Type.Object(
-  {
-    incidentId: Type.Optional(Type.String()),
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-  },
-  { additionalProperties: false },
-);
-
 export function incidentRoutes(app: FastifyInstance, s: HubServices): void {
-  app.get<{ Querystring: Static<typeof IncidentQuery> }>(
-    "/api/v1/incidents",
-    {
-      schema: { querystring: IncidentQuery, response: { 200: List(Incident) } },
-      config: { permission: "incidents:read" },
-    },
-    async (req) => ({ items: await s.incidents.list(req.query) }),
-  );
-  app.get<{ Params: { id: string } }>(
-    "/api/v1/incidents/:id",
-    { schema: { params: IdParams, response: { 200: Incident } }, config: { permission: "incidents:read" } },
-    async (req) => s.incidents.get(req.params.id),
-  );
-  app.get<{ Params: { id: string } }>(
-    "/api/v1/incidents/:id/media",
-    { schema: { params: IdParams }, config: { permission: "incidents:read" } },
-    async (req, reply) => {
-      const incident = await s.incidents.get(req.params.id);
-      const media = await s.events.mediaOf(incident.eventId);
-      const blob = media ? await s.blobs.stream(media.sha256) : null;
-      if (!media || !blob)
-        throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `incident ${incident.id} has no media (yet)`);
-      return reply.type(media.contentType).header("content-length", blob.size).send(blob.stream);
-    },
-  );
+  route(app, routes.list, async (req) => ({ items: await s.incidents.list(req.query) }));
+  route(app, routes.get, async (req) => s.incidents.get(req.params.id));
+  route(app, routes.getMedia, async (req, reply) => {
+    const incident = await s.incidents.get(req.params.id);
+    const media = await s.events.mediaOf(incident.eventId);
+    const blob = media ? await s.blobs.stream(media.sha256) : null;
+    if (!media || !blob) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `incident ${incident.id} has no media (yet)`);
+    return reply.type(media.contentType).header("content-length", blob.size).send(blob.stream);
+  });
   // the clip as a browser's <video> asks for it: whole, or the byte range it seeks to
-  app.get<{ Params: { id: string } }>(
-    "/api/v1/incidents/:id/clip",
-    { schema: { params: IdParams }, config: { permission: "incidents:read" } },
-    async (req, reply) => {
-      const incident = await s.incidents.get(req.params.id);
-      const clip = incident.clip;
-      if (!clip) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `incident ${incident.id} has no clip (yet)`);
-      const ranges = req.headers.range ? parseRange(clip.size, req.headers.range, { combine: true }) : undefined;
-      if (ranges === -1) {
-        reply.header("content-range", `bytes */${clip.size}`);
-        throw new KensaError(
-          "KENSA_ERR_RANGE_NOT_SATISFIABLE",
-          `${req.headers.range} lies outside the clip's ${clip.size} bytes`,
-        );
-      }
-      // one range is served as asked; a malformed or multi-part request gets the whole clip
-      const range = Array.isArray(ranges) && ranges.type === "bytes" && ranges.length === 1 ? ranges[0] : undefined;
-      const blob = await s.blobs.stream(clip.sha256, range);
-      if (!blob) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `the clip of incident ${incident.id} is missing`);
-      reply.type(clip.contentType).header("accept-ranges", "bytes");
-      if (!range) return reply.header("content-length", blob.size).send(blob.stream);
-      return reply
-        .code(206)
-        .header("content-range", `bytes ${range.start}-${range.end}/${blob.size}`)
-        .header("content-length", range.end - range.start + 1)
-        .send(blob.stream);
-    },
-  );
-  // A user's verdict is recorded under their username whatever the body's `by` says.
-  app.post<{ Params: { id: string }; Body: CreateVerdict }>(
-    "/api/v1/incidents/:id/verdict",
-    {
-      schema: { params: IdParams, body: CreateVerdict, response: { 201: Verdict } },
-      config: { permission: "incidents:review" },
-    },
-    async (req, reply) => {
-      const before = await s.incidents.get(req.params.id);
-      const verdict = await s.verdicts.create(req.params.id, { ...req.body, by: decidedBy(req, req.body.by) });
-      await s.audit.recordRequest(
-        req,
-        "incident.verdict",
-        { type: "incident", id: before.id },
-        {
-          verdictId: verdict.id,
-          verdict: verdict.verdict,
-          labels: verdict.labels,
-          by: verdict.by,
-        },
+  route(app, routes.getClip, async (req, reply) => {
+    const incident = await s.incidents.get(req.params.id);
+    const clip = incident.clip;
+    if (!clip) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `incident ${incident.id} has no clip (yet)`);
+    const ranges = req.headers.range ? parseRange(clip.size, req.headers.range, { combine: true }) : undefined;
+    if (ranges === -1) {
+      reply.header("content-range", `bytes */${clip.size}`);
+      throw new KensaError(
+        "KENSA_ERR_RANGE_NOT_SATISFIABLE",
+        `${req.headers.range} lies outside the clip's ${clip.size} bytes`,
       );
-      const incident = await s.incidents.get(before.id);
-      s.bus.publish("incident.updated", { incident, previousStatus: before.status });
-      return reply.code(201).send(verdict);
-    },
-  );
-  app.post<{ Params: { id: string } }>(
-    "/api/v1/incidents/:id/acknowledge",
-    { schema: { params: IdParams, response: { 200: Incident } }, config: { permission: "incidents:review" } },
-    async (req) => {
-      const { incident, changed } = await s.incidents.acknowledge(req.params.id, actorOf(req).actor, isoNow());
-      if (changed) {
-        await s.audit.recordRequest(req, "incident.acknowledge", { type: "incident", id: incident.id });
-        s.bus.publish("incident.updated", { incident, previousStatus: "open" });
-      }
-      return incident;
-    },
-  );
-  app.get<{ Querystring: Static<typeof NotificationQuery> }>(
-    "/api/v1/notifications",
-    {
-      schema: { querystring: NotificationQuery, response: { 200: List(Notification) } },
-      config: { permission: "incidents:read" },
-    },
-    async (req) => ({ items: await s.notifications.list(req.query) }),
-  );
+    }
+    // one range is served as asked; a malformed or multi-part request gets the whole clip
+    const range = Array.isArray(ranges) && ranges.type === "bytes" && ranges.length === 1 ? ranges[0] : undefined;
+    const blob = await s.blobs.stream(clip.sha256, range);
+    if (!blob) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `the clip of incident ${incident.id} is missing`);
+    reply.type(clip.contentType).header("accept-ranges", "bytes");
+    if (!range) return reply.header("content-length", blob.size).send(blob.stream);
+    return reply
+      .code(206)
+      .header("content-range", `bytes ${range.start}-${range.end}/${blob.size}`)
+      .header("content-length", range.end - range.start + 1)
+      .send(blob.stream);
+  });
+  // A user's verdict is recorded under their username whatever the body's `by` says.
+  route(app, routes.createVerdict, async (req) => {
+    const before = await s.incidents.get(req.params.id);
+    const verdict = await s.verdicts.create(req.params.id, { ...req.body, by: decidedBy(req, req.body.by) });
+    await s.audit.recordRequest(
+      req,
+      "incident.verdict",
+      { type: "incident", id: before.id },
+      { verdictId: verdict.id, verdict: verdict.verdict, labels: verdict.labels, by: verdict.by },
+    );
+    const incident = await s.incidents.get(before.id);
+    s.bus.publish("incident.updated", { incident, previousStatus: before.status });
+    return verdict;
+  });
+  route(app, routes.acknowledge, async (req) => {
+    const { incident, changed } = await s.incidents.acknowledge(req.params.id, actorOf(req).actor, isoNow());
+    if (changed) {
+      await s.audit.recordRequest(req, "incident.acknowledge", { type: "incident", id: incident.id });
+      s.bus.publish("incident.updated", { incident, previousStatus: "open" });
+    }
+    return incident;
+  });
+  route(app, routes.listNotifications, async (req) => ({ items: await s.notifications.list(req.query) }));
 }
