@@ -1,6 +1,6 @@
-import type { CreateDeployment, Deployment, Device, ModelVersion } from "@kensa/contracts";
+import { type CreateDeployment, type Deployment, type Device, fleetRoutes, type ModelVersion } from "@kensa/contracts";
 import { type FormEvent, useMemo, useState } from "react";
-import { api } from "../../api/client";
+import { hub } from "../../api/client";
 import { Button, Card, Field, useToast } from "../../ui";
 import { modelName } from "./use-model-names";
 
@@ -39,7 +39,7 @@ export function DeployForm({
     };
     setBusy(true);
     try {
-      const dep = await api.post<Deployment>("/deployments", body);
+      const dep = await hub.call(fleetRoutes.createDeployment, { body });
       toast.success(`Deploying ${modelName(model)} to ${dep.deviceIds.length} device(s)`);
       onDeployed(dep);
     } catch (err) {

@@ -1,4 +1,4 @@
-import type { Deployment, Device } from "@kensa/contracts";
+import { type Deployment, type Device, fleetRoutes } from "@kensa/contracts";
 import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
@@ -17,7 +17,7 @@ const WATCH_MS = 2000;
 export function DeploymentsPage() {
   const { project } = useProject();
   const canDeploy = useCan("deployments:manage");
-  const deployments = useQuery<{ items: Deployment[] }>("/deployments", { projectId: project?.id });
+  const deployments = useQuery(fleetRoutes.listDeployments, { query: { projectId: project?.id } });
   const devices = useDevices(project?.id, WATCH_MS);
   const { models, names } = useModels(project?.id);
   const [selectedId, setSelectedId] = useState<string | null>(null);

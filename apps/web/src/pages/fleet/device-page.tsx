@@ -1,4 +1,4 @@
-import type { Device, ReportedPipeline } from "@kensa/contracts";
+import { type Device, fleetRoutes, type ReportedPipeline } from "@kensa/contracts";
 import type { ReactNode } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
@@ -12,7 +12,7 @@ import { useModels } from "./use-model-names";
 
 export function DevicePage() {
   const { id = "" } = useParams();
-  const q = useQuery<Device>(`/devices/${id}`, undefined, { intervalMs: FLEET_POLL_MS });
+  const q = useQuery(fleetRoutes.get, { params: { id } }, { intervalMs: FLEET_POLL_MS });
   // during render, not in an effect, so the chart below includes this poll; idempotent per telemetry ts
   if (q.data) recordTelemetry([q.data]);
   const back = <Link to="/fleet">← Fleet</Link>;

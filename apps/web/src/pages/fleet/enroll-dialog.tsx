@@ -1,6 +1,6 @@
-import type { EnrollDevice, EnrolledDevice } from "@kensa/contracts";
+import { type EnrollDevice, type EnrolledDevice, fleetRoutes } from "@kensa/contracts";
 import { type FormEvent, useState } from "react";
-import { ApiError, api, describeError } from "../../api/client";
+import { ApiError, describeError, hub } from "../../api/client";
 import { useProject } from "../../project";
 import { Button, CopyField, Dialog, Field } from "../../ui";
 
@@ -46,7 +46,7 @@ export function EnrollDialog({ open, onClose, onEnrolled }: { open: boolean; onC
       ...(arch ? { arch: arch as EnrollDevice["arch"] } : {}),
     };
     try {
-      setEnrolled(await api.post<EnrolledDevice>("/devices", body));
+      setEnrolled(await hub.call(fleetRoutes.enroll, { body }));
       onEnrolled();
     } catch (err) {
       setError(err instanceof ApiError ? { code: err.code, message: err.message } : describeError(err));

@@ -1,5 +1,6 @@
+import { fleetRoutes } from "@kensa/contracts";
 import { useEffect, useState } from "react";
-import { apiUrl } from "../../api/client";
+import { hub } from "../../api/client";
 
 /** ms between frame refreshes: a glance at what the camera sees, not a video stream */
 const REFRESH_MS = 2000;
@@ -16,7 +17,7 @@ export function LiveFrame({ deviceId, online }: { deviceId: string; online: bool
   useEffect(() => {
     let live = true;
     const load = () => {
-      const url = apiUrl(`/devices/${deviceId}/frame`, { t: Date.now() });
+      const url = hub.url(fleetRoutes.getFrame, { params: { id: deviceId }, query: { t: Date.now() } });
       const img = new Image();
       img.onload = () => {
         if (!live) return;

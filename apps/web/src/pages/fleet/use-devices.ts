@@ -1,4 +1,4 @@
-import type { Device } from "@kensa/contracts";
+import { fleetRoutes } from "@kensa/contracts";
 import { useEffect } from "react";
 import { useQuery } from "../../api/use-query";
 import { recordTelemetry } from "./telemetry-history";
@@ -8,7 +8,7 @@ export const FLEET_POLL_MS = 3000;
 
 /** The project's devices (all when undefined), polled, each poll feeding the telemetry history. */
 export function useDevices(projectId: string | undefined, intervalMs = FLEET_POLL_MS) {
-  const q = useQuery<{ items: Device[] }>("/devices", { projectId }, { intervalMs });
+  const q = useQuery(fleetRoutes.list, { query: { projectId } }, { intervalMs });
   useEffect(() => {
     if (q.data) recordTelemetry(q.data.items);
   }, [q.data]);

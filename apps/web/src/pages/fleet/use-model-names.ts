@@ -1,4 +1,4 @@
-import type { ModelVersion } from "@kensa/contracts";
+import { type ModelVersion, registryRoutes } from "@kensa/contracts";
 import { useMemo } from "react";
 import { useQuery } from "../../api/use-query";
 import { useCan } from "../../auth";
@@ -7,7 +7,7 @@ import type { ModelNames } from "./device-status";
 /** Model versions of the project (all when null) and their display names by id, when the user may read models. */
 export function useModels(projectId: string | undefined) {
   const canRead = useCan("models:read");
-  const q = useQuery<{ items: ModelVersion[] }>("/models", { projectId }, { enabled: canRead });
+  const q = useQuery(registryRoutes.list, { query: { projectId } }, { enabled: canRead });
   const names = useMemo<ModelNames>(() => new Map((q.data?.items ?? []).map((m) => [m.id, modelName(m)])), [q.data]);
   return { models: q.data?.items ?? [], names, reload: q.reload };
 }

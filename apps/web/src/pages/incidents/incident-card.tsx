@@ -1,7 +1,7 @@
-import type { Incident } from "@kensa/contracts";
+import { type Incident, incidentRoutes } from "@kensa/contracts";
 import { useState } from "react";
 import { Link } from "react-router-dom";
-import { apiUrl } from "../../api/client";
+import { hub } from "../../api/client";
 import { TimeAgo } from "../../ui";
 import { pct, StatusBadge } from "./incident-status";
 
@@ -16,7 +16,10 @@ export function IncidentCard({ incident, fresh }: { incident: Incident; fresh: b
           {hasMedia ? (
             <img
               // the sha in the URL makes the browser refetch once media arrives after the incident
-              src={apiUrl(`/incidents/${incident.id}/media`, { v: incident.mediaSha256 })}
+              src={hub.url(incidentRoutes.getMedia, {
+                params: { id: incident.id },
+                query: { v: incident.mediaSha256 },
+              })}
               alt=""
               loading="lazy"
               onError={() => setBroken(true)}

@@ -1,5 +1,5 @@
-import type { IncidentClip as Clip, Incident } from "@kensa/contracts";
-import { apiUrl } from "../../api/client";
+import { type IncidentClip as Clip, type Incident, incidentRoutes } from "@kensa/contracts";
+import { hub } from "../../api/client";
 import { Card } from "../../ui";
 
 /**
@@ -9,7 +9,7 @@ import { Card } from "../../ui";
  */
 export function IncidentClip({ incident, clip }: { incident: Incident; clip: Clip }) {
   // the sha in the URL makes the browser fetch a replaced clip instead of its cached one
-  const src = apiUrl(`/incidents/${incident.id}/clip`, { v: clip.sha256 });
+  const src = hub.url(incidentRoutes.getClip, { params: { id: incident.id }, query: { v: clip.sha256 } });
   const facts = [
     clip.durationMs !== null ? `${(clip.durationMs / 1000).toFixed(1)} s` : null,
     `${(clip.size / (1024 * 1024)).toFixed(1)} MB`,

@@ -1,7 +1,7 @@
-import type { Incident, ModelVersion, Project, StoredEvent } from "@kensa/contracts";
+import { type Incident, incidentRoutes, projectRoutes, registryRoutes } from "@kensa/contracts";
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
-import { apiUrl } from "../../api/client";
+import { hub } from "../../api/client";
 import { useQuery } from "../../api/use-query";
 import { useCan } from "../../auth";
 import { Button, Card, ErrorState, Facts, Loading, Page, TimeAgo } from "../../ui";
@@ -19,7 +19,7 @@ const MEDIA_POLL_MS = 3000;
 
 export function IncidentPage() {
   const { id = "" } = useParams();
-  const q = useQuery<Incident>(`/incidents/${id}`);
+  const q = useQuery(incidentRoutes.get, { params: { id } });
   const incident = q.data;
   const { setData, reload } = q;
   const review = useIncidentReview(incident, setData);
@@ -64,9 +64,9 @@ function IncidentView({ incident, review }: { incident: Incident; review: Return
   const canModels = useCan("models:read");
   const canDevices = useCan("devices:read");
   const [relabeling, setRelabeling] = useState(false);
-  const event = useQuery<StoredEvent>(`/events/${incident.eventId}`);
-  const project = useQuery<Project>(`/projects/${incident.projectId}`);
-  const model = useQuery<ModelVersion>(`/models/${incident.modelVersionId}`, undefined, { enabled: canModels });
+  const event = useQuery(incidentRoutes.getEvent, { params: { id: incident.eventId } });
+  const project = useQuery(projectRoutes.get, { params: { id: incident.projectId } });
+  const model = useQuery(registryRoutes.get, { params: { id: incident.modelVersionId } }, { enabled: canModels });
   const decided = incident.verdicts.length > 0;
 
   return (
@@ -84,7 +84,10 @@ function IncidentView({ incident, review }: { incident: Incident; review: Return
           <Card>
             {incident.mediaSha256 ? (
               <FrameOverlay
-                src={apiUrl(`/incidents/${incident.id}/media`, { v: incident.mediaSha256 })}
+                src={hub.url(incidentRoutes.getMedia, {
+                  params: { id: incident.id },
+                  query: { v: incident.mediaSha256 },
+                })}
                 result={event.data?.result}
                 alt={`Frame from ${incident.deviceId} at ${new Date(incident.createdAt).toLocaleString()}`}
               />

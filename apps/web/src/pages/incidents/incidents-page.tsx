@@ -1,4 +1,4 @@
-import type { Device, Incident, IncidentStatus } from "@kensa/contracts";
+import { fleetRoutes, type Incident, type IncidentStatus, incidentRoutes } from "@kensa/contracts";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
@@ -23,7 +23,7 @@ export function IncidentsPage() {
     () => ({ projectId: project?.id, deviceId: deviceId || undefined, status: status || undefined }),
     [project?.id, deviceId, status],
   );
-  const list = useQuery<{ items: Incident[] }>("/incidents", { ...query, limit: LIMIT });
+  const list = useQuery(incidentRoutes.list, { query: { ...query, limit: LIMIT } });
   // What the stream brought since the filters last changed; it overrides fetched copies (it is
   // newer) and survives the refetch that follows every reconnect.
   const [streamed, setStreamed] = useState<ReadonlyMap<string, Incident>>(new Map());
@@ -134,7 +134,7 @@ function LiveBadge({ status }: { status: StreamStatus }) {
 /** A device select when the user may list devices; otherwise a free text filter. */
 function DeviceFilter(props: { projectId?: string; value: string; onChange: (v: string) => void }) {
   const canList = useCan("devices:read");
-  const devices = useQuery<{ items: Device[] }>("/devices", { projectId: props.projectId }, { enabled: canList });
+  const devices = useQuery(fleetRoutes.list, { query: { projectId: props.projectId } }, { enabled: canList });
   return (
     <Field label="Device">
       {(id) =>

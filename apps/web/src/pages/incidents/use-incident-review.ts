@@ -1,6 +1,6 @@
-import type { CreateVerdict, Incident, Verdict, VerdictKind } from "@kensa/contracts";
+import { type CreateVerdict, type Incident, incidentRoutes, type Verdict, type VerdictKind } from "@kensa/contracts";
 import { useState } from "react";
-import { api } from "../../api/client";
+import { hub } from "../../api/client";
 import { useUser } from "../../auth";
 import { useToast } from "../../ui";
 import { statusAfter, verdictLabel } from "./incident-status";
@@ -24,7 +24,7 @@ export function useIncidentReview(incident: Incident | undefined, onSaved: (i: I
     setOptimistic(next);
     try {
       await call();
-      onSaved(await api.get<Incident>(`/incidents/${incident.id}`));
+      onSaved(await hub.call(incidentRoutes.get, { params: { id: incident.id } }));
       toast.success(done);
     } catch (err) {
       toast.error(err, failed);
@@ -38,7 +38,7 @@ export function useIncidentReview(incident: Incident | undefined, onSaved: (i: I
     if (!incident) return;
     void run(
       { ...incident, status: "acknowledged" },
-      () => api.post(`/incidents/${incident.id}/acknowledge`),
+      () => hub.call(incidentRoutes.acknowledge, { params: { id: incident.id } }),
       "Acknowledged",
       "Could not acknowledge",
     );
@@ -63,7 +63,7 @@ export function useIncidentReview(incident: Incident | undefined, onSaved: (i: I
     };
     void run(
       { ...incident, status: statusAfter(verdict), verdicts: [...incident.verdicts, pending] },
-      () => api.post<Verdict>(`/incidents/${incident.id}/verdict`, body),
+      () => hub.call(incidentRoutes.createVerdict, { params: { id: incident.id }, body }),
       `Saved: ${verdictLabel(verdict)}`,
       "Verdict not saved",
     );

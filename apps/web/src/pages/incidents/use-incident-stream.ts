@@ -1,6 +1,6 @@
-import type { Incident } from "@kensa/contracts";
+import { type Incident, type IncidentStreamQuery, incidentRoutes } from "@kensa/contracts";
 import { useEffect, useRef, useState } from "react";
-import { apiUrl, type Query } from "../../api/client";
+import { hub } from "../../api/client";
 
 export type StreamStatus = "connecting" | "live" | "reconnecting";
 
@@ -11,20 +11,20 @@ const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 15_000;
 
 /**
- * Follows `/incidents/stream` (server-sent events). EventSource retries by itself after a
+ * Follows the incident stream (server-sent events). EventSource retries by itself after a
  * dropped connection but gives up for good when the hub answers with an error status (a
  * restart, a proxy 502), so a closed source is reopened here with backoff. `onOpen` runs on
  * every (re)connect: what happened before it is not replayed, so callers refetch.
  */
 export function useIncidentStream(
-  query: Query,
+  query: Partial<IncidentStreamQuery>,
   onEvent: (e: IncidentStreamEvent) => void,
   onOpen: () => void,
 ): StreamStatus {
   const [status, setStatus] = useState<StreamStatus>("connecting");
   const handlers = useRef({ onEvent, onOpen });
   handlers.current = { onEvent, onOpen };
-  const url = apiUrl("/incidents/stream", query);
+  const url = hub.url(incidentRoutes.stream, { query });
 
   useEffect(() => {
     let source: EventSource | null = null;
