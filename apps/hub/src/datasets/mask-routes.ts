@@ -1,11 +1,8 @@
-import { KensaError, MaskUploaded } from "@kensa/contracts";
-import { Type } from "@sinclair/typebox";
+import { KensaError, datasetRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
+import { route } from "../http/route.js";
 import type { HubServices } from "../hub-services.js";
 import { decodeMask, encodeMask } from "./masks.js";
-
-const IdParams = Type.Object({ id: Type.String() });
-const ShaParams = Type.Object({ sha: Type.String({ pattern: "^[a-f0-9]{64}$" }) });
 
 /**
  * Masks drawn in the console: uploaded as PNGs before the label revision that names them, and
@@ -14,51 +11,43 @@ const ShaParams = Type.Object({ sha: Type.String({ pattern: "^[a-f0-9]{64}$" }) 
  */
 export function maskRoutes(app: FastifyInstance, s: HubServices, opts: { maxBytes: number }): void {
   const { samples } = s.datasets;
-  app.post<{ Params: { id: string } }>(
-    "/api/v1/samples/:id/masks",
-    { schema: { params: IdParams, response: { 201: MaskUploaded } }, config: { permission: "samples:label" } },
-    async (req, reply) => {
-      const sample = await samples.get(req.params.id);
-      if (!sample.image) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `sample ${sample.id} has no image yet`);
-      if (!req.isMultipart())
-        throw new KensaError("KENSA_ERR_UPLOAD_MISSING_PART", "expected multipart with a file mask");
-      let bytes: Buffer | null = null;
-      for await (const part of req.parts({ limits: { fileSize: opts.maxBytes } })) {
-        if (part.type === "file" && part.fieldname === "mask") bytes = await part.toBuffer();
-        else if (part.type === "file") await part.toBuffer();
-      }
-      if (!bytes) throw new KensaError("KENSA_ERR_UPLOAD_MISSING_PART", "missing multipart file part: mask");
-      const mask = await decodeMask(bytes).catch((err: Error) => {
-        throw new KensaError("KENSA_ERR_MEDIA_INVALID", `the mask is not a decodable PNG: ${err.message}`);
-      });
-      const { width, height } = sample.image;
-      if (mask.width !== width || mask.height !== height) {
-        throw new KensaError(
-          "KENSA_ERR_MEDIA_INVALID",
-          `the mask is ${mask.width}×${mask.height} but the image is ${width}×${height}`,
-        );
-      }
-      const { sha256 } = await s.blobs.put(await encodeMask(mask));
-      return reply.code(201).send({ sha256, width, height });
-    },
-  );
+  route(app, routes.uploadMask, async (req) => {
+    const sample = await samples.get(req.params.id);
+    if (!sample.image) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `sample ${sample.id} has no image yet`);
+    if (!req.isMultipart())
+      throw new KensaError("KENSA_ERR_UPLOAD_MISSING_PART", "expected multipart with a file mask");
+    let bytes: Buffer | null = null;
+    for await (const part of req.parts({ limits: { fileSize: opts.maxBytes } })) {
+      if (part.type === "file" && part.fieldname === "mask") bytes = await part.toBuffer();
+      else if (part.type === "file") await part.toBuffer();
+    }
+    if (!bytes) throw new KensaError("KENSA_ERR_UPLOAD_MISSING_PART", "missing multipart file part: mask");
+    const mask = await decodeMask(bytes).catch((err: Error) => {
+      throw new KensaError("KENSA_ERR_MEDIA_INVALID", `the mask is not a decodable PNG: ${err.message}`);
+    });
+    const { width, height } = sample.image;
+    if (mask.width !== width || mask.height !== height) {
+      throw new KensaError(
+        "KENSA_ERR_MEDIA_INVALID",
+        `the mask is ${mask.width}×${mask.height} but the image is ${width}×${height}`,
+      );
+    }
+    const { sha256 } = await s.blobs.put(await encodeMask(mask));
+    return { sha256, width, height };
+  });
 
-  app.get<{ Params: { sha: string } }>(
-    "/api/v1/masks/:sha",
-    { schema: { params: ShaParams }, config: { permission: "samples:read" } },
-    async (req, reply) => {
-      const named = await s.store.db
-        .selectFrom("label_revisions")
-        .select("id")
-        .where("content", "like", `%"mask":"${req.params.sha}"%`)
-        .executeTakeFirst();
-      const blob = named ? await s.blobs.stream(req.params.sha) : null;
-      if (!blob) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `no mask ${req.params.sha}`);
-      return reply
-        .type("image/png")
-        .header("content-length", blob.size)
-        .header("cache-control", "private, max-age=31536000, immutable")
-        .send(blob.stream);
-    },
-  );
+  route(app, routes.getMask, async (req, reply) => {
+    const named = await s.store.db
+      .selectFrom("label_revisions")
+      .select("id")
+      .where("content", "like", `%"mask":"${req.params.sha}"%`)
+      .executeTakeFirst();
+    const blob = named ? await s.blobs.stream(req.params.sha) : null;
+    if (!blob) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `no mask ${req.params.sha}`);
+    return reply
+      .type("image/png")
+      .header("content-length", blob.size)
+      .header("cache-control", "private, max-age=31536000, immutable")
+      .send(blob.stream);
+  });
 }

@@ -219,7 +219,10 @@ export const datasetRoutes = defineRoutes({
     permission: "datasets:manage",
     params: DatasetProjectParams,
     query: ImportOptions,
-    upload: { kind: "bytes", types: ["application/zip", "application/x-tar", "application/gzip", "application/octet-stream"] },
+    upload: {
+      kind: "bytes",
+      types: ["application/zip", "application/x-tar", "application/gzip", "application/octet-stream"],
+    },
     status: 202,
     reply: DatasetImport,
     errors: ["KENSA_ERR_PROJECT_NOT_FOUND", "KENSA_ERR_ARCHIVE_INVALID", "KENSA_ERR_UPLOAD_TOO_LARGE"],
