@@ -17,6 +17,7 @@ export * from "./mqtt/payloads.js";
 export * from "./mqtt/topics.js";
 export * from "./people/routes.js";
 export * from "./people/schemas.js";
+export * from "./projects/incident-rule.js";
 export * from "./projects/routes.js";
 export * from "./projects/schemas.js";
 export * from "./registry/models.js";

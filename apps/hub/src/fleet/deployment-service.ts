@@ -4,6 +4,7 @@ import {
   canonicalJson,
   type Deployment,
   KensaError,
+  withProjectRule,
 } from "@kensa/contracts";
 import type { Kysely, Selectable } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
@@ -79,7 +80,9 @@ export class DeploymentService {
     }
 
     // The bundle's createdAt is the model version's, so deploying the same version again
-    // yields the same bundle id and agents that already hold it download nothing.
+    // yields the same bundle id and agents that already hold it download nothing. The
+    // project's incident rule goes into the bundle: the device decides what is an incident
+    // (and uploads its frame), the hub records what the device decided.
     const bundle: BundleManifest = {
       schema: "kensa.bundle/v1",
       name: `${project.slug}-v${model.version}`,
@@ -87,7 +90,7 @@ export class DeploymentService {
       projectId: project.id,
       modelVersionId: model.id,
       model: { sha256: model.sha256, size: model.size, format: "onnx" },
-      manifest: model.manifest,
+      manifest: withProjectRule(model.manifest, project.rule, project),
     };
     const bytes = Buffer.from(canonicalJson(bundle), "utf8");
     const { sha256: bundleSha256 } = await this.#blobs.put(bytes);
