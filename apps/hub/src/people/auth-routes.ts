@@ -1,15 +1,7 @@
-import {
-  KensaError,
-  LoginBody,
-  PERMISSIONS,
-  PermissionMatrix,
-  permissionsOf,
-  ROLES,
-  type Role,
-  Session,
-} from "@kensa/contracts";
+import { KensaError, PERMISSIONS, peopleRoutes, permissionsOf, ROLES, type Role } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import { CSRF_HEADER } from "../http/request-auth.js";
+import { route } from "../http/route.js";
 import { clearedSessionCookie, readCookie, sessionCookie } from "../http/session-cookie.js";
 import type { AuditLog } from "./audit-log.js";
 import { LoginThrottle } from "./login-throttle.js";
@@ -29,54 +21,50 @@ export function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
   const { users, sessions, audit } = deps;
   const throttle = new LoginThrottle();
 
-  app.post<{ Body: LoginBody }>(
-    "/api/v1/auth/login",
-    { schema: { body: LoginBody, response: { 200: Session } }, config: { auth: "public" } },
-    async (req, reply) => {
-      const username = req.body.username.trim().toLowerCase();
-      const failed = (reason: string) =>
-        audit.record({
-          actor: username,
-          actorKind: "anonymous",
-          action: "auth.login_failed",
-          target: { type: "user", id: null },
-          details: { reason },
-          ip: req.ip,
-        });
-      const waitMs = throttle.retryAfterMs(username, req.ip);
-      if (waitMs > 0) {
-        await failed("throttled");
-        const seconds = Math.ceil(waitMs / 1000);
-        reply.header("retry-after", String(seconds));
-        throw new KensaError(
-          "KENSA_ERR_LOGIN_THROTTLED",
-          `too many failed sign-ins for this user from this address; try again in ${seconds} s`,
-          { retryAfterSec: seconds },
-        );
-      }
-      const out = await users.authenticate(username, req.body.password);
-      if (!out.user) {
-        throttle.failed(username, req.ip);
-        await failed(out.reason);
-        // one message for every failure: the reply must not tell which usernames exist
-        throw new KensaError("KENSA_ERR_UNAUTHORIZED", "invalid username or password");
-      }
-      throttle.succeeded(username, req.ip);
-      const { token } = await sessions.create(out.user.id, req.ip);
-      await audit.record({
-        actor: out.user.username,
-        actorKind: "user",
-        action: "auth.login",
-        target: { type: "user", id: out.user.id },
+  route(app, peopleRoutes.login, async (req, reply) => {
+    const username = req.body.username.trim().toLowerCase();
+    const failed = (reason: string) =>
+      audit.record({
+        actor: username,
+        actorKind: "anonymous",
+        action: "auth.login_failed",
+        target: { type: "user", id: null },
+        details: { reason },
         ip: req.ip,
       });
-      reply.header("set-cookie", sessionCookie(token, { secure: deps.secureCookie, maxAgeSec: sessions.ttlMs / 1000 }));
-      return { user: toSessionUser(out.user), permissions: permissionsOf(out.user.role) };
-    },
-  );
+    const waitMs = throttle.retryAfterMs(username, req.ip);
+    if (waitMs > 0) {
+      await failed("throttled");
+      const seconds = Math.ceil(waitMs / 1000);
+      reply.header("retry-after", String(seconds));
+      throw new KensaError(
+        "KENSA_ERR_LOGIN_THROTTLED",
+        `too many failed sign-ins for this user from this address; try again in ${seconds} s`,
+        { retryAfterSec: seconds },
+      );
+    }
+    const out = await users.authenticate(username, req.body.password);
+    if (!out.user) {
+      throttle.failed(username, req.ip);
+      await failed(out.reason);
+      // one message for every failure: the reply must not tell which usernames exist
+      throw new KensaError("KENSA_ERR_UNAUTHORIZED", "invalid username or password");
+    }
+    throttle.succeeded(username, req.ip);
+    const { token } = await sessions.create(out.user.id, req.ip);
+    await audit.record({
+      actor: out.user.username,
+      actorKind: "user",
+      action: "auth.login",
+      target: { type: "user", id: out.user.id },
+      ip: req.ip,
+    });
+    reply.header("set-cookie", sessionCookie(token, { secure: deps.secureCookie, maxAgeSec: sessions.ttlMs / 1000 }));
+    return { user: toSessionUser(out.user), permissions: permissionsOf(out.user.role) };
+  });
 
   // Public so a console whose session already expired can still clear its cookie.
-  app.post("/api/v1/auth/logout", { config: { auth: "public" } }, async (req, reply) => {
+  route(app, peopleRoutes.logout, async (req, reply) => {
     const token = readCookie(req.headers.cookie);
     if (token) {
       if (req.headers[CSRF_HEADER] !== "1") {
@@ -94,27 +82,16 @@ export function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
         });
       }
     }
-    return reply
-      .header("set-cookie", clearedSessionCookie({ secure: deps.secureCookie }))
-      .code(204)
-      .send();
+    reply.header("set-cookie", clearedSessionCookie({ secure: deps.secureCookie }));
   });
 
-  app.get(
-    "/api/v1/auth/me",
-    { schema: { response: { 200: Session } }, config: { permission: "authenticated" } },
-    async (req) => sessionOf(req),
-  );
+  route(app, peopleRoutes.me, async (req) => sessionOf(req));
 
-  app.get(
-    "/api/v1/auth/permissions",
-    { schema: { response: { 200: PermissionMatrix } }, config: { permission: "authenticated" } },
-    async () => ({
-      permissions: [...PERMISSIONS],
-      roles: Object.fromEntries(ROLES.map((r) => [r, permissionsOf(r)])) as Record<
-        Role,
-        ReturnType<typeof permissionsOf>
-      >,
-    }),
-  );
+  route(app, peopleRoutes.permissions, async () => ({
+    permissions: [...PERMISSIONS],
+    roles: Object.fromEntries(ROLES.map((r) => [r, permissionsOf(r)])) as Record<
+      Role,
+      ReturnType<typeof permissionsOf>
+    >,
+  }));
 }

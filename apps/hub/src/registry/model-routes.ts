@@ -1,12 +1,11 @@
-import { KensaError, List, ModelVersion } from "@kensa/contracts";
-import { Type } from "@sinclair/typebox";
+import { KensaError, registryRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
+import { route } from "../http/route.js";
 import type { HubServices } from "../hub-services.js";
 
 export function modelRoutes(app: FastifyInstance, s: HubServices): void {
   // multipart: field `projectId`, field `manifest` (JSON), optional field `name`, file `model`
-  const upload = { schema: { response: { 201: ModelVersion } }, config: { permission: "models:upload" as const } };
-  app.post("/api/v1/models", upload, async (req, reply) => {
+  route(app, routes.upload, async (req) => {
     if (!req.isMultipart()) {
       throw new KensaError(
         "KENSA_ERR_UPLOAD_MISSING_PART",
@@ -54,39 +53,18 @@ export function modelRoutes(app: FastifyInstance, s: HubServices): void {
         sha256: version.sha256,
       },
     );
-    return reply.code(201).send(version);
+    return version;
   });
 
-  app.get<{ Querystring: { projectId?: string } }>(
-    "/api/v1/models",
-    {
-      schema: {
-        querystring: Type.Object({ projectId: Type.Optional(Type.String()) }, { additionalProperties: false }),
-        response: { 200: List(ModelVersion) },
-      },
-      config: { permission: "models:read" },
-    },
-    async (req) => ({ items: await s.models.list(req.query) }),
-  );
-  app.get<{ Params: { id: string } }>(
-    "/api/v1/models/:id",
-    {
-      schema: { params: Type.Object({ id: Type.String() }), response: { 200: ModelVersion } },
-      config: { permission: "models:read" },
-    },
-    async (req) => s.models.get(req.params.id),
-  );
-  app.get<{ Params: { id: string } }>(
-    "/api/v1/models/:id/file",
-    { schema: { params: Type.Object({ id: Type.String() }) }, config: { permission: "models:read" } },
-    async (req, reply) => {
-      const { stream, size, model } = await s.models.openFile(req.params.id);
-      return reply
-        .type("application/octet-stream")
-        .header("content-length", size)
-        .header("content-disposition", `attachment; filename="${model.id}.onnx"`)
-        .header("etag", `"${model.sha256}"`)
-        .send(stream);
-    },
-  );
+  route(app, routes.list, async (req) => ({ items: await s.models.list(req.query) }));
+  route(app, routes.get, async (req) => s.models.get(req.params.id));
+  route(app, routes.download, async (req, reply) => {
+    const { stream, size, model } = await s.models.openFile(req.params.id);
+    return reply
+      .type("application/octet-stream")
+      .header("content-length", size)
+      .header("content-disposition", `attachment; filename="${model.id}.onnx"`)
+      .header("etag", `"${model.sha256}"`)
+      .send(stream);
+  });
 }
