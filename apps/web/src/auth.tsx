@@ -1,6 +1,6 @@
-import type { Permission, Session, SessionUser } from "@kensa/contracts";
+import { type Permission, peopleRoutes, type Session, type SessionUser } from "@kensa/contracts";
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from "react";
-import { ApiError, api, onUnauthorized } from "./api/client";
+import { ApiError, hub, onUnauthorized } from "./api/client";
 
 export type AuthState =
   | { status: "loading" }
@@ -19,14 +19,14 @@ function signedIn(s: Session): AuthState {
   return { status: "signed-in", user: s.user, permissions: new Set(s.permissions) };
 }
 
-/** Holds who is signed in; asks the hub once on load (`/auth/me`) and after every 401. */
+/** Holds who is signed in; asks the hub once on load (`peopleRoutes.me`) and after every 401. */
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<AuthState>({ status: "loading" });
 
   useEffect(() => {
     let live = true;
-    api
-      .get<Session>("/auth/me")
+    hub
+      .call(peopleRoutes.me)
       .then((s) => live && setState(signedIn(s)))
       .catch((err: unknown) => {
         // a network error also lands on the login page, which shows it when signing in fails
@@ -41,13 +41,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const login = useCallback(async (username: string, password: string) => {
-    const s = await api.post<Session>("/auth/login", { username, password });
+    const s = await hub.call(peopleRoutes.login, { body: { username, password } });
     setState(signedIn(s));
   }, []);
 
   const logout = useCallback(async () => {
     try {
-      await api.post("/auth/logout");
+      await hub.call(peopleRoutes.logout);
     } finally {
       setState({ status: "anonymous" });
     }

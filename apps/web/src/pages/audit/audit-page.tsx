@@ -1,6 +1,6 @@
-import type { AuditEntry, AuditQuery, AuditPage as AuditReply } from "@kensa/contracts";
+import { type AuditEntry, type AuditQuery, peopleRoutes } from "@kensa/contracts";
 import { type FormEvent, useEffect, useState } from "react";
-import { api } from "../../api/client";
+import { hub } from "../../api/client";
 import { Badge, Button, DataTable, ErrorState, Field, Loading, Page, useToast } from "../../ui";
 
 const PAGE = 100;
@@ -25,7 +25,7 @@ export function AuditPage() {
     };
     setBusy(true);
     try {
-      const page = await api.get<AuditReply>("/audit", query);
+      const page = await hub.call(peopleRoutes.audit, { query });
       setItems((prev) => (before ? [...(prev ?? []), ...page.items] : page.items));
       setNext(page.next);
       setError(null);

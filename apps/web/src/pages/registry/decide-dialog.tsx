@@ -1,6 +1,6 @@
-import type { Decide, ModelVersion } from "@kensa/contracts";
+import { type Decide, type ModelVersion, registryRoutes } from "@kensa/contracts";
 import { type FormEvent, useState } from "react";
-import { request } from "../../api/client";
+import { hub } from "../../api/client";
 import { useUser } from "../../auth";
 import { Button, Dialog, Field, useToast } from "../../ui";
 import { modelLabel } from "./model-label";
@@ -34,7 +34,7 @@ export function DecideDialog({
     setBusy(true);
     try {
       const body: Decide = { by: user.username, reason: reason.trim(), deploy: action === "approve" && deploy };
-      await request(`/models/${model.id}/${action}`, { method: "POST", body });
+      await hub.call(registryRoutes[action], { params: { id: model.id }, body });
       toast.success(`${modelLabel(model)} ${action === "approve" ? "approved" : "rejected"}`);
       setReason("");
       onDone();

@@ -1,4 +1,4 @@
-import type { Champion, ModelDetails, ModelVersion } from "@kensa/contracts";
+import { type ModelVersion, registryRoutes, trainingRoutes } from "@kensa/contracts";
 import { useEffect, useMemo, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
@@ -20,7 +20,7 @@ import "../runs/runs.css";
 /** One model version: gate report, champion vs challenger, evaluation, curves, model card, decisions. */
 export function ModelPage() {
   const { id = "" } = useParams();
-  const model = useQuery<ModelVersion>(`/models/${id}`);
+  const model = useQuery(registryRoutes.get, { params: { id } });
   if (model.error) return <ErrorState error={model.error} onRetry={model.reload} />;
   if (!model.data || model.data.id !== id) return <Loading label="Loading the model" />;
   return <ModelView model={model.data} reloadModel={model.reload} />;
@@ -33,27 +33,35 @@ function ModelView({ model, reloadModel }: { model: ModelVersion; reloadModel():
   const [action, setAction] = useState<DecideAction | null>(null);
   const [gateSeen, setGateSeen] = useState(false);
   // the gate runs after the evaluation: poll until it has reported
-  const details = useQuery<ModelDetails>(`/models/${model.id}/details`, undefined, {
-    intervalMs: gateSeen ? undefined : 3000,
-  });
+  const details = useQuery(
+    registryRoutes.details,
+    { params: { id: model.id } },
+    {
+      intervalMs: gateSeen ? undefined : 3000,
+    },
+  );
   const hasGate = Boolean(details.data?.gate);
   useEffect(() => {
     if (hasGate) setGateSeen(true);
   }, [hasGate]);
-  const champion = useQuery<Champion>(`/projects/${model.projectId}/champion`);
+  const champion = useQuery(registryRoutes.champion, { params: { id: model.projectId } });
   const gate = details.data?.gate ?? null;
   const championId = gate ? gate.championId : (champion.data?.modelVersionId ?? null);
   const otherId = championId && championId !== model.id ? championId : null;
-  const champModel = useQuery<ModelVersion>(`/models/${otherId}`, undefined, { enabled: !!otherId });
+  const champModel = useQuery(registryRoutes.get, { params: { id: otherId ?? "" } }, { enabled: !!otherId });
   const snapshotId = gate?.snapshotId ?? null;
   const mine = pickEvaluation(details.data, snapshotId);
   const compareOn = snapshotId ?? mine?.snapshotId ?? null;
   // the gate scores the champion on the challenger's snapshot: poll until that evaluation exists
   const [champScored, setChampScored] = useState(false);
-  const champDetails = useQuery<ModelDetails>(`/models/${otherId}/details`, undefined, {
-    enabled: !!otherId,
-    intervalMs: champScored || gate ? undefined : 3000,
-  });
+  const champDetails = useQuery(
+    registryRoutes.details,
+    { params: { id: otherId ?? "" } },
+    {
+      enabled: !!otherId,
+      intervalMs: champScored || gate ? undefined : 3000,
+    },
+  );
   const theirs = otherId ? pickEvaluation(champDetails.data, compareOn, true) : null;
   useEffect(() => {
     if (theirs) setChampScored(true);
@@ -65,7 +73,7 @@ function ModelView({ model, reloadModel }: { model: ModelVersion; reloadModel():
     if (gateId) reloadChamp();
   }, [gateId, reloadChamp]);
   const runId = model.lineage?.runId ?? null;
-  const runLog = useQuery<string>(`/runs/${runId}/log`, undefined, { enabled: !!runId });
+  const runLog = useQuery(trainingRoutes.log, { params: { id: runId ?? "" } }, { enabled: !!runId });
   const curves = useMemo(() => parseRunLog(typeof runLog.data === "string" ? runLog.data : ""), [runLog.data]);
   const running = details.data?.evaluations.some((e) => e.status === "queued" || e.status === "running");
 

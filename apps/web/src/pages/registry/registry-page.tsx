@@ -1,7 +1,7 @@
-import type { ModelDetails, ModelVersion } from "@kensa/contracts";
+import { type ModelDetails, type ModelVersion, registryRoutes } from "@kensa/contracts";
 import { useEffect, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
-import { api } from "../../api/client";
+import { hub } from "../../api/client";
 import { useQuery } from "../../api/use-query";
 import { useProject } from "../../project";
 import { Badge, Card, type Column, DataTable, ErrorState, Loading, Page, TimeAgo } from "../../ui";
@@ -21,7 +21,7 @@ function useDetailsOf(ids: readonly string[]): ReadonlyMap<string, ModelDetails>
   useEffect(() => {
     let live = true;
     const wanted = key ? key.split(",") : [];
-    Promise.allSettled(wanted.map((id) => api.get<ModelDetails>(`/models/${id}/details`))).then((all) => {
+    Promise.allSettled(wanted.map((id) => hub.call(registryRoutes.details, { params: { id } }))).then((all) => {
       if (!live) return;
       const m = new Map<string, ModelDetails>();
       for (const r of all) if (r.status === "fulfilled") m.set(r.value.modelVersionId, r.value);
@@ -38,7 +38,7 @@ function useDetailsOf(ids: readonly string[]): ReadonlyMap<string, ModelDetails>
 export function RegistryPage() {
   const { project, projects } = useProject();
   const navigate = useNavigate();
-  const q = useQuery<{ items: ModelVersion[] }>("/models", { projectId: project?.id }, { intervalMs: 10_000 });
+  const q = useQuery(registryRoutes.list, { query: { projectId: project?.id } }, { intervalMs: 10_000 });
   const items = [...(q.data?.items ?? [])].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
   const details = useDetailsOf(items.map((m) => m.id));
   const nameOf = (id: string) => projects.find((p) => p.id === id)?.name ?? id;

@@ -1,6 +1,6 @@
-import { type CreateUser, type Role, USERNAME_PATTERN, type User } from "@kensa/contracts";
+import { type CreateUser, peopleRoutes, type Role, USERNAME_PATTERN, type User } from "@kensa/contracts";
 import { type FormEvent, useState } from "react";
-import { ApiError, api, describeError } from "../../api/client";
+import { ApiError, describeError, hub } from "../../api/client";
 import { roleLabel, roles } from "../../shell/role-label";
 import { Button, Dialog, Field } from "../../ui";
 
@@ -33,7 +33,7 @@ export function CreateUserDialog({
     setError(null);
     const body: CreateUser = { username: username.trim(), displayName: displayName.trim(), role, password };
     try {
-      onCreated(await api.post<User>("/users", body));
+      onCreated(await hub.call(peopleRoutes.createUser, { body }));
       close();
     } catch (err) {
       setError(err instanceof ApiError ? { code: err.code, message: err.message } : describeError(err));

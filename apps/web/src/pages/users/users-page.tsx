@@ -1,6 +1,6 @@
-import type { Role, UpdateUser, User } from "@kensa/contracts";
+import { peopleRoutes, type Role, type UpdateUser, type User } from "@kensa/contracts";
 import { useState } from "react";
-import { api } from "../../api/client";
+import { hub } from "../../api/client";
 import { useQuery } from "../../api/use-query";
 import { useUser } from "../../auth";
 import { roleLabel, roles } from "../../shell/role-label";
@@ -11,14 +11,14 @@ import { CreateUserDialog } from "./create-user-dialog";
 export function UsersPage() {
   const me = useUser();
   const toast = useToast();
-  const q = useQuery<{ items: User[] }>("/users");
+  const q = useQuery(peopleRoutes.listUsers);
   const [creating, setCreating] = useState(false);
 
   const update = async (user: User, patch: UpdateUser, done: string) => {
     const before = q.data;
     q.setData((prev) => prev && { items: prev.items.map((u) => (u.id === user.id ? { ...u, ...patch } : u)) });
     try {
-      const saved = await api.patch<User>(`/users/${user.id}`, patch);
+      const saved = await hub.call(peopleRoutes.updateUser, { params: { id: user.id }, body: patch });
       q.setData((prev) => prev && { items: prev.items.map((u) => (u.id === saved.id ? saved : u)) });
       toast.success(done);
     } catch (err) {
