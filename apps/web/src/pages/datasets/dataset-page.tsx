@@ -1,12 +1,4 @@
-import type {
-  DatasetStats,
-  LabelStatus,
-  Project,
-  SampleSource,
-  Snapshot,
-  SnapshotManifest,
-  SplitName,
-} from "@kensa/contracts";
+import { datasetRoutes, type LabelStatus, type Project, type SampleSource, type SplitName } from "@kensa/contracts";
 import { useMemo } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
@@ -54,11 +46,13 @@ function Dataset({ project }: { project: Project }) {
       { replace: true },
     );
 
-  const stats = useQuery<DatasetStats>(`/projects/${project.id}/dataset-stats`);
-  const snapshots = useQuery<{ items: Snapshot[] }>(`/projects/${project.id}/snapshots`);
-  const manifest = useQuery<SnapshotManifest>(`/snapshots/${snapshotId}/manifest`, undefined, {
-    enabled: Boolean(snapshotId),
-  });
+  const stats = useQuery(datasetRoutes.stats, { params: { id: project.id } });
+  const snapshots = useQuery(datasetRoutes.listSnapshots, { params: { id: project.id } });
+  const manifest = useQuery(
+    datasetRoutes.snapshotManifest,
+    { params: { id: snapshotId } },
+    { enabled: Boolean(snapshotId) },
+  );
   const splitOf = useMemo(() => {
     const m = new Map<string, SplitName>();
     if (snapshotId && manifest.data) for (const it of manifest.data.items) m.set(it.sampleId, it.split);

@@ -1,4 +1,4 @@
-import type { LabelContent, Snapshot, SnapshotDiff, SnapshotManifest } from "@kensa/contracts";
+import { datasetRoutes, type LabelContent, type Snapshot, type SnapshotManifest } from "@kensa/contracts";
 import { useMemo } from "react";
 import { Link } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
@@ -19,10 +19,10 @@ const labelsOf = (m: SnapshotManifest | undefined) =>
 
 /** What changed between two snapshots, with the labels before and after for relabeled samples. */
 export function SnapshotDiffView({ from, to }: { from: Snapshot; to: Snapshot }) {
-  const diff = useQuery<SnapshotDiff>(`/snapshots/${from.id}/diff/${to.id}`);
+  const diff = useQuery(datasetRoutes.diffSnapshots, { params: { id: from.id, other: to.id } });
   // the diff names label hashes; the manifests say what those labels are
-  const a = useQuery<SnapshotManifest>(`/snapshots/${from.id}/manifest`);
-  const b = useQuery<SnapshotManifest>(`/snapshots/${to.id}/manifest`);
+  const a = useQuery(datasetRoutes.snapshotManifest, { params: { id: from.id } });
+  const b = useQuery(datasetRoutes.snapshotManifest, { params: { id: to.id } });
   const before = useMemo(() => labelsOf(a.data), [a.data]);
   const after = useMemo(() => labelsOf(b.data), [b.data]);
 

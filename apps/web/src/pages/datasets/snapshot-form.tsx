@@ -1,6 +1,6 @@
-import type { CreatedSnapshot, CreateSnapshot, Project } from "@kensa/contracts";
+import { type CreatedSnapshot, type CreateSnapshot, datasetRoutes, type Project } from "@kensa/contracts";
 import { type FormEvent, useState } from "react";
-import { request } from "../../api/client";
+import { hub } from "../../api/client";
 import { useUser } from "../../auth";
 import { Button, Field, useToast } from "../../ui";
 import { SPLITS } from "./split-colors";
@@ -31,7 +31,7 @@ export function SnapshotForm({ project, onCreated }: { project: Project; onCreat
         by: user.username,
         ...(name.trim() ? { name: name.trim() } : {}),
       };
-      const snap = await request<CreatedSnapshot>(`/projects/${project.id}/snapshots`, { method: "POST", body });
+      const snap = await hub.call(datasetRoutes.createSnapshot, { params: { id: project.id }, body });
       toast.success(
         snap.created
           ? `Snapshot ${snap.name ?? snap.id.slice(0, 12)} created: ${snap.sampleCount} samples`

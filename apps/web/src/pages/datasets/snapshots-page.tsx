@@ -1,4 +1,4 @@
-import type { Project, Snapshot } from "@kensa/contracts";
+import { datasetRoutes, type Project, type Snapshot } from "@kensa/contracts";
 import { Link, useSearchParams } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
 import { useCan } from "../../auth";
@@ -24,7 +24,7 @@ export function SnapshotsPage() {
 }
 
 function Snapshots({ project }: { project: Project }) {
-  const q = useQuery<{ items: Snapshot[] }>(`/projects/${project.id}/snapshots`);
+  const q = useQuery(datasetRoutes.listSnapshots, { params: { id: project.id } });
   const canManage = useCan("datasets:manage");
   const [params, setParams] = useSearchParams();
   const items = q.data?.items ?? [];

@@ -1,6 +1,6 @@
-import type { LabelStatus, Sample, SampleSource } from "@kensa/contracts";
+import { datasetRoutes, type LabelStatus, type Sample, type SampleSource } from "@kensa/contracts";
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api } from "../../api/client";
+import { hub } from "../../api/client";
 
 /** samples per request; the hub allows up to 1000 */
 const PAGE = 200;
@@ -20,11 +20,9 @@ export function useSamplePages(projectId: string, status: LabelStatus | "", sour
     async (after: string | undefined, gen: number) => {
       setLoading(true);
       try {
-        const page = await api.get<{ items: Sample[] }>(`/projects/${projectId}/samples`, {
-          status,
-          source,
-          limit: PAGE,
-          after,
+        const page = await hub.call(datasetRoutes.listSamples, {
+          params: { id: projectId },
+          query: { status: status || undefined, source: source || undefined, limit: PAGE, after },
         });
         if (gen !== generation.current) return; // the filters changed meanwhile
         setItems((prev) => (after ? [...prev, ...page.items] : page.items));

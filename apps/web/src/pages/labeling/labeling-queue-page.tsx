@@ -1,4 +1,4 @@
-import type { LabelingQueue, Project } from "@kensa/contracts";
+import { datasetRoutes, type LabelingQueue, type Project } from "@kensa/contracts";
 import { useQuery } from "../../api/use-query";
 import { Badge, EmptyState, ErrorState, Loading, Page } from "../../ui";
 import { ProjectGate } from "../datasets/project-gate";
@@ -22,7 +22,11 @@ export function LabelingQueuePage() {
 }
 
 function Queue({ project }: { project: Project }) {
-  const q = useQuery<LabelingQueue>(`/projects/${project.id}/labeling-queue`, { limit: 60 }, { intervalMs: 15_000 });
+  const q = useQuery(
+    datasetRoutes.labelingQueue,
+    { params: { id: project.id }, query: { limit: 60 } },
+    { intervalMs: 15_000 },
+  );
   if (q.error) return <ErrorState error={q.error} onRetry={q.reload} />;
   if (!q.data) return <Loading label="Loading the queue" />;
   if (q.data.total === 0) return <EmptyState>Nothing to label in {project.name}: every sample is reviewed.</EmptyState>;

@@ -1,7 +1,7 @@
-import type { LabelingQueue, Project, SampleWithHistory } from "@kensa/contracts";
+import { datasetRoutes, type LabelingQueue, type Project, type SampleWithHistory } from "@kensa/contracts";
 import { useCallback, useEffect, useMemo, useReducer, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { apiUrl, request } from "../../api/client";
+import { hub } from "../../api/client";
 import { useQuery } from "../../api/use-query";
 import { useCan, useUser } from "../../auth";
 import { useProject } from "../../project";
@@ -37,7 +37,7 @@ function queueOrder(q: LabelingQueue | undefined): string[] {
 /** The labeling workspace: one sample, large, with the tools to label it and its history. */
 export function LabelingWorkspacePage() {
   const { sampleId = "" } = useParams();
-  const sampleQ = useQuery<SampleWithHistory>(`/samples/${sampleId}`);
+  const sampleQ = useQuery(datasetRoutes.getSample, { params: { id: sampleId } });
   const { projects } = useProject();
   const sample = sampleQ.data?.id === sampleId ? sampleQ.data : undefined;
   const project = sample ? projects.find((p) => p.id === sample.projectId) : undefined;
@@ -60,7 +60,7 @@ function Workspace({
   const toast = useToast();
   const navigate = useNavigate();
   // the queue is read once per project: reviewed samples leave it, and N must still move on
-  const queueQ = useQuery<LabelingQueue>(`/projects/${project.id}/labeling-queue`, { limit: 500 });
+  const queueQ = useQuery(datasetRoutes.labelingQueue, { params: { id: project.id }, query: { limit: 500 } });
   const order = useMemo(() => queueOrder(queueQ.data), [queueQ.data]);
 
   const [history, dispatch] = useReducer(draftReducer, undefined, () => ({
@@ -154,7 +154,7 @@ function Workspace({
       const png = await encodeGreyPng(m.width, m.height, m.data);
       const form = new FormData();
       form.append("mask", new Blob([png as BlobPart], { type: "image/png" }), "mask.png");
-      const out = await request<{ sha256: string }>(`/samples/${sample.id}/masks`, { method: "POST", body: form });
+      const out = await hub.call(datasetRoutes.uploadMask, { params: { id: sample.id }, upload: form });
       rememberMask(out.sha256, m);
       return out.sha256;
     },
@@ -173,8 +173,8 @@ function Workspace({
       // a review of an unchanged label sends no content: the hub copies the current one
       const sendContent = dirty || sample.status === "unlabeled";
       const content = sendContent ? await draftToContent(resolved, project.task, uploadMask) : undefined;
-      const updated = await request<SampleWithHistory>(`/samples/${sample.id}/labels`, {
-        method: "POST",
+      const updated = await hub.call(datasetRoutes.addLabel, {
+        params: { id: sample.id },
         body: { by: user.username, status, ...(content ? { content } : {}) },
       });
       onSaved(updated);
@@ -318,7 +318,7 @@ function Workspace({
           ) : null}
           {img ? (
             <LabelCanvas
-              imageUrl={apiUrl(`/samples/${sample.id}/image`)}
+              imageUrl={hub.url(datasetRoutes.sampleImage, { params: { id: sample.id } })}
               width={img.width}
               height={img.height}
               labels={project.labels}

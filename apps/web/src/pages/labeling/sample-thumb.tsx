@@ -1,7 +1,7 @@
-import type { LabelContent, Sample } from "@kensa/contracts";
+import { datasetRoutes, type LabelContent, type Sample } from "@kensa/contracts";
 import type { CSSProperties, ReactNode } from "react";
 import { Link } from "react-router-dom";
-import { apiUrl } from "../../api/client";
+import { hub } from "../../api/client";
 import { labelColor } from "./label-colors";
 
 /**
@@ -30,7 +30,7 @@ export function SampleThumb({
       <span className="ml-thumb-frame" style={img ? { aspectRatio: `${img.width} / ${img.height}` } : undefined}>
         {img ? (
           <>
-            <img src={apiUrl(`/samples/${sample.id}/image`)} alt="" loading="lazy" />
+            <img src={hub.url(datasetRoutes.sampleImage, { params: { id: sample.id } })} alt="" loading="lazy" />
             {content?.objects.map((o, i) =>
               o.mask ? (
                 <span
@@ -40,8 +40,8 @@ export function SampleThumb({
                   style={
                     {
                       background: labelColor(labels, o.label),
-                      maskImage: `url(${apiUrl(`/masks/${o.mask}`)})`,
-                      WebkitMaskImage: `url(${apiUrl(`/masks/${o.mask}`)})`,
+                      maskImage: `url(${hub.url(datasetRoutes.getMask, { params: { sha: o.mask } })})`,
+                      WebkitMaskImage: `url(${hub.url(datasetRoutes.getMask, { params: { sha: o.mask } })})`,
                     } as CSSProperties
                   }
                 />

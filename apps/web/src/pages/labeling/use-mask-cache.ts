@@ -1,5 +1,6 @@
+import { datasetRoutes } from "@kensa/contracts";
 import { useEffect, useState } from "react";
-import { apiUrl } from "../../api/client";
+import { ApiError, hub } from "../../api/client";
 import { decodeMaskPng, type MaskBitmap } from "./mask-bitmap";
 
 // Masks are content-addressed blobs, so a decoded one never goes stale: one cache for the tab,
@@ -10,10 +11,12 @@ const cache = new Map<string, Promise<MaskBitmap>>();
 function load(sha: string): Promise<MaskBitmap> {
   let p = cache.get(sha);
   if (!p) {
-    p = fetch(apiUrl(`/masks/${sha}`), { credentials: "include" }).then(async (res) => {
-      if (!res.ok) throw new Error(`mask ${sha.slice(0, 12)}: HTTP ${res.status}`);
-      return decodeMaskPng(await res.blob());
-    });
+    p = hub.fetch(datasetRoutes.getMask, { params: { sha } }).then(
+      async (res) => decodeMaskPng(await res.blob()),
+      (err: unknown) => {
+        throw err instanceof ApiError && err.status ? new Error(`mask ${sha.slice(0, 12)}: HTTP ${err.status}`) : err;
+      },
+    );
     p.catch(() => cache.delete(sha)); // a failed fetch may be retried later
     cache.set(sha, p);
     if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value as string);

@@ -1,7 +1,7 @@
-import type { TrainingRun } from "@kensa/contracts";
+import { trainingRoutes } from "@kensa/contracts";
 import { useMemo, useState } from "react";
 import { Link, useParams } from "react-router-dom";
-import { request } from "../../api/client";
+import { hub } from "../../api/client";
 import { useCan, useUser } from "../../auth";
 import { useProject } from "../../project";
 import { Button, Card, Dialog, ErrorState, Facts, Loading, Page, TimeAgo, useToast } from "../../ui";
@@ -39,7 +39,7 @@ export function RunPage() {
   const cancel = async () => {
     setCancelling(true);
     try {
-      setRun(await request<TrainingRun>(`/runs/${run.id}/cancel`, { method: "POST", body: { by: user.username } }));
+      setRun(await hub.call(trainingRoutes.cancel, { params: { id: run.id }, body: { by: user.username } }));
       toast.success("Cancelling the run");
       setConfirm(false);
     } catch (err) {

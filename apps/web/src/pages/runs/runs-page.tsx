@@ -1,4 +1,4 @@
-import type { Project, TrainingRun } from "@kensa/contracts";
+import { type Project, type TrainingRun, trainingRoutes } from "@kensa/contracts";
 import { Link, useNavigate } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
 import { useCan } from "../../auth";
@@ -13,7 +13,7 @@ export function RunsPage() {
   const { project, projects } = useProject();
   const canManage = useCan("runs:manage");
   const navigate = useNavigate();
-  const q = useQuery<{ items: TrainingRun[] }>("/runs", { projectId: project?.id, limit: 100 }, { intervalMs: 5000 });
+  const q = useQuery(trainingRoutes.list, { query: { projectId: project?.id, limit: 100 } }, { intervalMs: 5000 });
   const nameOf = (id: string) => projects.find((p: Project) => p.id === id)?.name ?? id;
 
   const columns: Column<TrainingRun>[] = [

@@ -1,7 +1,7 @@
-import type { CreateRun, Project, Snapshot, TrainingRun, TrainingSettings } from "@kensa/contracts";
+import { type CreateRun, datasetRoutes, type Project, trainingRoutes } from "@kensa/contracts";
 import { type FormEvent, useState } from "react";
 import { useNavigate } from "react-router-dom";
-import { request } from "../../api/client";
+import { hub } from "../../api/client";
 import { useQuery } from "../../api/use-query";
 import { useUser } from "../../auth";
 import { Button, Field, useToast } from "../../ui";
@@ -16,8 +16,8 @@ export function StartRunForm({ project }: { project: Project }) {
   const user = useUser();
   const toast = useToast();
   const navigate = useNavigate();
-  const snapshots = useQuery<{ items: Snapshot[] }>(`/projects/${project.id}/snapshots`);
-  const settings = useQuery<TrainingSettings>(`/projects/${project.id}/training-settings`);
+  const snapshots = useQuery(datasetRoutes.listSnapshots, { params: { id: project.id } });
+  const settings = useQuery(trainingRoutes.settings, { params: { id: project.id } });
   const defaults = settings.data?.defaults;
   const [snapshotId, setSnapshotId] = useState("");
   const [epochs, setEpochs] = useState("");
@@ -45,7 +45,7 @@ export function StartRunForm({ project }: { project: Project }) {
         ...(w !== undefined && h !== undefined ? { input: { width: w, height: h, channels: 3 } } : {}),
         ...(Object.keys(hyper).length ? { hyper } : {}),
       };
-      const run = await request<TrainingRun>(`/projects/${project.id}/runs`, { method: "POST", body });
+      const run = await hub.call(trainingRoutes.create, { params: { id: project.id }, body });
       toast.success(`Run ${run.id} queued`);
       navigate(`/runs/${run.id}`);
     } catch (err) {

@@ -1,6 +1,6 @@
-import type { TrainingRun } from "@kensa/contracts";
+import { type TrainingRun, trainingRoutes } from "@kensa/contracts";
 import { useEffect, useState } from "react";
-import { api, apiUrl } from "../../api/client";
+import { hub } from "../../api/client";
 
 export const isActive = (r: TrainingRun | undefined) => r?.status === "queued" || r?.status === "running";
 
@@ -30,8 +30,8 @@ export function useLiveRun(id: string): {
     let closed = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const fetchOnce = () =>
-      api
-        .get<TrainingRun>(`/runs/${id}`)
+      hub
+        .call(trainingRoutes.get, { params: { id } })
         .then((r) => {
           if (!closed) {
             setRun(r);
@@ -48,7 +48,7 @@ export function useLiveRun(id: string): {
       if (!closed && (r === undefined || isActive(r))) timer = setTimeout(poll, POLL_MS);
     };
     void fetchOnce();
-    const es = new EventSource(apiUrl(`/runs/${id}/events`), { withCredentials: true });
+    const es = new EventSource(hub.url(trainingRoutes.events, { params: { id } }), { withCredentials: true });
     const onRun = (e: MessageEvent<string>) => {
       try {
         const r = JSON.parse(e.data) as TrainingRun;
@@ -90,9 +90,9 @@ export function useRunLog(id: string, active: boolean, ms = 2000): { text: strin
     let timer: ReturnType<typeof setTimeout> | undefined;
     const read = async () => {
       try {
-        const t = await api.get<string>(`/runs/${id}/log`);
+        const t = await hub.call(trainingRoutes.log, { params: { id } });
         if (!closed) {
-          setText(typeof t === "string" ? t : JSON.stringify(t));
+          setText(t);
           setError(null);
         }
       } catch (err) {
