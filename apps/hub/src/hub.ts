@@ -195,6 +195,16 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     options: config.notifications,
   });
   const bus = new InProcessEventBus<HubEventMap>(log);
+  bus.subscribe("project.ruleChanged", ({ projectId }) => {
+    deployments
+      .redeployForRule(projectId)
+      .then(({ ok, failed }) => {
+        if (ok.length || failed.length) {
+          log.info({ projectId, deployments: ok.map((d) => d.id), failed }, "incident rule changed: bundles made anew");
+        }
+      })
+      .catch((err: unknown) => log.error({ err, projectId }, "incident rule changed: bundles could not be made anew"));
+  });
   const ingest = new Ingest(devices, events, log, (incident) => {
     dispatcher.kick();
     bus.publish("incident.created", { incident });
@@ -238,7 +248,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   await app.register(multipart, {
     limits: { fileSize: config.limits.modelBytes, files: 1, fields: 10, fieldSize: 1024 * 1024, parts: 12 },
   });
-  projectRoutes(app, { projects, audit });
+  projectRoutes(app, { projects, audit, bus });
   deviceRoutes(app, services);
   modelRoutes(app, services);
   deploymentRoutes(app, services);

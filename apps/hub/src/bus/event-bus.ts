@@ -5,6 +5,8 @@ export interface HubEventMap {
   "incident.created": { incident: Incident };
   /** `previousStatus` lets a filtered view drop an incident that left its status */
   "incident.updated": { incident: Incident; previousStatus: IncidentStatus };
+  /** a project's incident rule changed: the fleet bundles it anew for the project's devices */
+  "project.ruleChanged": { projectId: string };
 }
 
 export type Listener<T> = (payload: T) => void;

@@ -45,6 +45,48 @@ export class DeploymentService {
     return this.#fleet.run(() => this.#create(input));
   }
 
+  /**
+   * After a project's incident rule changed: every deployment still desired by one of the
+   * project's devices is made again with its own target, so its bundle carries the new rule
+   * (tag deployments keep reaching devices enrolled later). Per-item results, never half-way.
+   */
+  async redeployForRule(
+    projectId: string,
+  ): Promise<{ ok: Deployment[]; failed: Array<{ item: string; code: string; message: string }> }> {
+    const [rows, devices] = await Promise.all([
+      this.#db.selectFrom("deployments").selectAll().where("project_id", "=", projectId).execute(),
+      this.#db.selectFrom("devices").select(["desired"]).where("project_id", "=", projectId).execute(),
+    ]);
+    // a deployment is current while a device's pipeline still wants its bundle
+    const current = new Set<string>();
+    for (const d of devices) {
+      const desired = d.desired ? (JSON.parse(d.desired) as StoredDesired) : null;
+      for (const p of desired?.pipelines ?? []) if (p.bundle) current.add(`${p.id}|${p.bundle.sha256}`);
+    }
+    const latest = new Map<string, (typeof rows)[number]>();
+    for (const r of rows.sort((a, b) => a.created_at.localeCompare(b.created_at))) {
+      if (current.has(`${r.pipeline}|${r.bundle_sha256}`))
+        latest.set(`${r.pipeline}|${r.model_version_id}|${r.target}`, r);
+    }
+    const ok: Deployment[] = [];
+    const failed: Array<{ item: string; code: string; message: string }> = [];
+    for (const row of latest.values()) {
+      try {
+        ok.push(
+          await this.create({
+            modelVersionId: row.model_version_id,
+            pipeline: row.pipeline,
+            target: JSON.parse(row.target) as CreateDeployment["target"],
+          }),
+        );
+      } catch (err) {
+        const code = err instanceof KensaError ? err.code : "KENSA_ERR_INTERNAL";
+        failed.push({ item: row.id, code, message: (err as Error).message });
+      }
+    }
+    return { ok, failed };
+  }
+
   /** Runs `task` while no deployment is being created (enrollment uses it). */
   exclusive<T>(task: () => Promise<T>): Promise<T> {
     return this.#fleet.run(task);

@@ -13,28 +13,29 @@ export interface RouteDeclaration {
  * nothing is admin-only at run time; the permissions test fails on it so nobody forgets.
  */
 export class RouteCatalog {
-  #routes: RouteDeclaration[] = [];
+  // the route options themselves: a plugin's own onRoute hook (the API reference marks its
+  // pages public) runs after ours and may still change their config
+  #routes: RouteOptions[] = [];
 
   /** for Fastify's onRoute hook */
   add(route: RouteOptions): void {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    for (const method of methods) {
-      this.#routes.push({
+    this.#routes.push(route);
+  }
+
+  list(): readonly RouteDeclaration[] {
+    return this.#routes.flatMap((route) =>
+      (Array.isArray(route.method) ? route.method : [route.method]).map((method) => ({
         method,
         url: route.url,
         auth: route.config?.auth,
         permission: route.config?.permission,
-      });
-    }
-  }
-
-  list(): readonly RouteDeclaration[] {
-    return this.#routes;
+      })),
+    );
   }
 
   /** routes that neither name a permission nor are public or for devices only */
   undeclared(): RouteDeclaration[] {
-    return this.#routes.filter((r) => !isDeclared(r));
+    return this.list().filter((r) => !isDeclared(r));
   }
 }
 

@@ -1,10 +1,14 @@
 import { projectRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
+import type { EventBus, HubEventMap } from "../bus/event-bus.js";
 import { route } from "../http/route.js";
 import type { AuditLog } from "../people/audit-log.js";
 import { type ProjectService, toProject } from "./project-service.js";
 
-export function projectRoutes(app: FastifyInstance, d: { projects: ProjectService; audit: AuditLog }): void {
+export function projectRoutes(
+  app: FastifyInstance,
+  d: { projects: ProjectService; audit: AuditLog; bus: EventBus<HubEventMap> },
+): void {
   route(app, routes.create, async (req) => {
     const project = toProject(await d.projects.create(req.body));
     await d.audit.recordRequest(req, "project.create", { type: "project", id: project.id }, { slug: project.slug });
@@ -20,6 +24,8 @@ export function projectRoutes(app: FastifyInstance, d: { projects: ProjectServic
       { type: "project", id: project.id },
       { changed: Object.keys(req.body) },
     );
+    // devices decide incidents with the rule their bundle carries
+    if (req.body.rule) d.bus.publish("project.ruleChanged", { projectId: project.id });
     return project;
   });
 }
