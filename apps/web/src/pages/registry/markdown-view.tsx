@@ -1,24 +1,20 @@
 import { Fragment, type ReactNode } from "react";
+import Markdown, { type Components } from "react-markdown";
 
 /*
- * Renders the Markdown the hub writes (model cards): headings, pipe tables, "- " lists and
- * paragraphs, with `code` and **bold** inline. Built as React elements, never as HTML, so
- * text from the registry (names, reasons) cannot inject markup.
+ * Renders the Markdown the hub writes (model cards) with react-markdown. It builds React
+ * elements, never HTML: raw HTML in the source shows as text, so text from the registry
+ * (names, reasons) cannot inject markup. Only the elements a card uses are drawn; links and
+ * images are reduced to their text, so a card cannot fetch from or point to elsewhere.
+ *
+ * Pipe tables are GFM, outside the CommonMark react-markdown reads without remark-gfm; until
+ * that plugin is a dependency, table blocks are cut out here and drawn with the console's table
+ * markup, their cells rendered by react-markdown.
  */
 
-function inline(text: string): ReactNode[] {
-  const out: ReactNode[] = [];
-  const re = /`([^`]+)`|\*\*([^*]+)\*\*/g;
-  let last = 0;
-  let k = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    if (m.index > last) out.push(text.slice(last, m.index));
-    out.push(m[1] !== undefined ? <code key={k++}>{m[1]}</code> : <strong key={k++}>{m[2]}</strong>);
-    last = m.index + m[0].length;
-  }
-  if (last < text.length) out.push(text.slice(last));
-  return out;
-}
+const TABLE_LINE = /^\|/;
+
+type Block = { kind: "md"; text: string } | { kind: "table"; head: string[]; rows: string[][] };
 
 const cells = (row: string) =>
   row
@@ -28,99 +24,114 @@ const cells = (row: string) =>
     .split("|")
     .map((c) => c.trim());
 
-type Block =
-  | { kind: "h"; level: number; text: string }
-  | { kind: "p"; text: string }
-  | { kind: "ul"; items: string[] }
-  | { kind: "table"; head: string[]; rows: string[][] };
-
-function parse(md: string): Block[] {
+function blocks(md: string): Block[] {
+  const out: Block[] = [];
   const lines = md.split("\n");
-  const blocks: Block[] = [];
   for (let i = 0; i < lines.length; ) {
-    const line = lines[i]!;
-    const h = /^(#{1,6})\s+(.*)$/.exec(line);
-    if (h) {
-      blocks.push({ kind: "h", level: h[1]!.length, text: h[2]! });
-      i++;
-    } else if (line.startsWith("|")) {
-      const rows: string[][] = [];
-      while (i < lines.length && lines[i]!.startsWith("|")) rows.push(cells(lines[i++]!));
-      const sep = rows[1]?.every((c) => /^:?-+:?$/.test(c));
-      blocks.push(sep ? { kind: "table", head: rows[0]!, rows: rows.slice(2) } : { kind: "table", head: [], rows });
-    } else if (line.startsWith("- ")) {
-      const items: string[] = [];
-      while (i < lines.length && lines[i]!.startsWith("- ")) items.push(lines[i++]!.slice(2));
-      blocks.push({ kind: "ul", items });
-    } else if (line.trim() === "") {
-      i++;
-    } else {
-      const para: string[] = [];
-      while (i < lines.length && lines[i]!.trim() !== "" && !/^(#|\||- )/.test(lines[i]!)) para.push(lines[i++]!);
-      blocks.push({ kind: "p", text: para.join(" ") });
+    const run: string[] = [];
+    const table = TABLE_LINE.test(lines[i]!);
+    while (i < lines.length && TABLE_LINE.test(lines[i]!) === table) run.push(lines[i++]!);
+    if (!table) {
+      out.push({ kind: "md", text: run.join("\n") });
+      continue;
     }
+    const rows = run.map(cells);
+    const sep = rows[1]?.every((c) => /^:?-+:?$/.test(c));
+    out.push(sep ? { kind: "table", head: rows[0]!, rows: rows.slice(2) } : { kind: "table", head: [], rows });
   }
-  return blocks;
+  return out;
+}
+
+/** a heading demoted by `offset` levels, at most h6 */
+const heading =
+  (level: number, offset: number): Components["h1"] =>
+  ({ children }) => {
+    const H = `h${Math.min(6, level + offset)}` as "h3";
+    return <H>{children}</H>;
+  };
+
+const BLOCK = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "li", "blockquote", "pre", "hr"];
+const INLINE = ["code", "strong", "em", "del", "br"];
+const unwrapP: Components = { p: ({ children }) => <>{children}</> };
+
+/**
+ * A table cell holds inline Markdown only (as in GFM): a leading marker that would start a
+ * block on its own (`# `, `- `, `1. `, `> `, `---`, a fence, `[x]: y`) is escaped to stay text.
+ */
+function inlineOnly(cell: string): string {
+  if (/^\d{1,9}[.)](\s|$)/.test(cell)) return cell.replace(/^(\d+)/, "$1\\");
+  const block = /^(?:#{1,6}(?:\s|$)|>|[-+*](?:\s|$)|([-*_])(?:\s*\1){2,}\s*$|```|~~~|\[[^\]]*\]:)/;
+  return block.test(cell) ? `\\${cell}` : cell;
+}
+
+function Inline({ text }: { text: string }): ReactNode {
+  return (
+    <Markdown allowedElements={["p", ...INLINE]} unwrapDisallowed components={unwrapP}>
+      {inlineOnly(text)}
+    </Markdown>
+  );
 }
 
 /** `headingOffset` demotes headings so a card's "#" sits under the page's own h1 and card h2. */
 export function MarkdownView({ source, headingOffset = 2 }: { source: string; headingOffset?: number }) {
+  const components: Components = {
+    h1: heading(1, headingOffset),
+    h2: heading(2, headingOffset),
+    h3: heading(3, headingOffset),
+    h4: heading(4, headingOffset),
+    h5: heading(5, headingOffset),
+    h6: heading(6, headingOffset),
+  };
   return (
     <div className="reg-markdown">
-      {parse(source).map((b, i) => {
+      {blocks(source).map((b, i) => {
         const key = `${b.kind}${i}`;
-        switch (b.kind) {
-          case "h": {
-            const level = Math.min(6, b.level + headingOffset);
-            const H = `h${level}` as "h3";
-            return <H key={key}>{inline(b.text)}</H>;
-          }
-          case "p":
-            return <p key={key}>{inline(b.text)}</p>;
-          case "ul":
-            return (
-              <ul key={key}>
-                {b.items.map((it, j) => (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: list items have no identity beyond order
-                  <li key={j}>{inline(it)}</li>
-                ))}
-              </ul>
-            );
-          case "table":
-            return (
-              <div key={key} className="table-wrap">
-                <table className="table ml-table">
-                  {b.head.some((c) => c) ? (
-                    <thead>
-                      <tr>
-                        {b.head.map((c, j) => (
-                          // biome-ignore lint/suspicious/noArrayIndexKey: columns are positional
-                          <th key={j} scope="col">
-                            {inline(c)}
-                          </th>
-                        ))}
-                      </tr>
-                    </thead>
-                  ) : null}
-                  <tbody>
-                    {b.rows.map((r, j) => (
-                      // biome-ignore lint/suspicious/noArrayIndexKey: rows are positional
-                      <tr key={j}>
-                        {r.map((c, k) => (
-                          // biome-ignore lint/suspicious/noArrayIndexKey: columns are positional
-                          <Fragment key={k}>
-                            {k === 0 ? <th scope="row">{inline(c)}</th> : <td>{inline(c)}</td>}
-                          </Fragment>
-                        ))}
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            );
-          default:
-            return null;
+        if (b.kind === "md") {
+          return (
+            <Markdown key={key} components={components} allowedElements={[...BLOCK, ...INLINE]} unwrapDisallowed>
+              {b.text}
+            </Markdown>
+          );
         }
+        return (
+          <div key={key} className="table-wrap">
+            <table className="table ml-table">
+              {b.head.some((c) => c) ? (
+                <thead>
+                  <tr>
+                    {b.head.map((c, j) => (
+                      // biome-ignore lint/suspicious/noArrayIndexKey: columns are positional
+                      <th key={j} scope="col">
+                        <Inline text={c} />
+                      </th>
+                    ))}
+                  </tr>
+                </thead>
+              ) : null}
+              <tbody>
+                {b.rows.map((r, j) => (
+                  // biome-ignore lint/suspicious/noArrayIndexKey: rows are positional
+                  <tr key={j}>
+                    {r.map((c, k) => (
+                      // biome-ignore lint/suspicious/noArrayIndexKey: columns are positional
+                      <Fragment key={k}>
+                        {k === 0 ? (
+                          <th scope="row">
+                            <Inline text={c} />
+                          </th>
+                        ) : (
+                          <td>
+                            <Inline text={c} />
+                          </td>
+                        )}
+                      </Fragment>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        );
       })}
     </div>
   );
