@@ -17,8 +17,9 @@ import { SourceSet } from "./sources/source-set.js";
 import { buildStatusServer, type StatusServer } from "./status/status-server.js";
 import { Counter, openAgentDb, StateStore } from "./storage/agent-db.js";
 import { QuotaKeeper } from "./storage/quota-keeper.js";
+import { BundleFetcher } from "./updates/bundle-fetcher.js";
 import { BundleStore } from "./updates/bundle-store.js";
-import { Updater } from "./updates/updater.js";
+import { UpdaterSet } from "./updates/updater-set.js";
 import { FrameUploader } from "./uplink/frame-uploader.js";
 import { HttpUploader } from "./uplink/http-uploader.js";
 import { MediaQueue, type MediaRow } from "./uplink/media-queue.js";
@@ -175,7 +176,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       })
     : undefined;
 
-  // one pipeline per id the sources name; the updater drives the agent's `pipeline` (default)
+  // one pipeline per id the sources name, the agent's `pipeline` first; each has its updater
   const pipelineIds = new Set([config.pipeline, ...config.sources.map((s) => s.pipeline ?? config.pipeline)]);
   const pipelines = new Map(
     [...pipelineIds].map((id) => [
@@ -191,12 +192,11 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     ]),
   );
   const pipeline = pipelines.get(config.pipeline) as Pipeline;
-  const updater = new Updater({
-    deviceId: config.deviceId,
-    secret: config.secret,
-    hubUrl: config.hubUrl,
-    pipeline,
+  const updater = new UpdaterSet({
+    pipelines: [...pipelines.values()],
+    primary: config.pipeline,
     store,
+    fetcher: new BundleFetcher({ deviceId: config.deviceId, secret: config.secret, hubUrl: config.hubUrl, store }),
     state,
     loadModel,
     logger: log,
@@ -322,7 +322,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     deviceId: config.deviceId,
     agentVersion,
     intervalMs: config.reportIntervalMs,
-    updater,
+    updates: updater,
     sources,
     link,
     logger: log,

@@ -204,3 +204,83 @@ describe("agent: where a bundle's model lives", () => {
     );
   });
 });
+
+describe("agent: one updater per pipeline", () => {
+  const bed = deviceBed(deviceId, secret);
+  let agent: RunningAgent | undefined;
+
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  const config = () =>
+    configFor(bed, {
+      sources: [
+        { id: "one", type: "synthetic", fps: 5, seed: 1 },
+        { id: "two", type: "synthetic", fps: 5, seed: 2, pipeline: "line-2" },
+      ],
+    });
+  const setDesired = (rev: number, bundles: Record<string, TestBundle>) =>
+    bed.watcher.setDesired({
+      v: 1,
+      rev,
+      updatedAt: new Date().toISOString(),
+      deploymentId: `d${rev}`,
+      pipelines: Object.entries(bundles).map(([id, b]) => ({ id, bundle: b.ref })),
+    });
+  const loaded = (rev: number) =>
+    waitFor(`both pipelines on rev ${rev}`, () => {
+      const r = bed.watcher.reported.at(-1);
+      return r?.desiredRev === rev && r.pipelines.length === 2 && r.pipelines.every((p) => p.status === "loaded")
+        ? r
+        : undefined;
+    });
+  const modelsOf = (r: Reported) => r.pipelines.map((p) => [p.id, p.bundle?.modelVersionId]);
+  const storedBundles = async () =>
+    (await readdir(join(bed.dir.path, "bundles"))).filter((n) => n !== "current.json").sort();
+
+  it("gives each pipeline the bundle the desired state names for it, and prunes none another pipeline runs", async () => {
+    const a = bed.hub.addBundle("mv-a");
+    const b = bed.hub.addBundle("mv-b");
+    await setDesired(1, { default: a, "line-2": b });
+    agent = await startAgent(config(), { logger: quiet });
+    expect(modelsOf(await loaded(1))).toEqual([
+      ["default", "mv-a"],
+      ["line-2", "mv-b"],
+    ]);
+    await waitFor("events from both pipelines' models", () =>
+      ["one", "two"].every((s) => bed.watcher.events.some((e) => e.sourceId === s)),
+    );
+    for (const e of bed.watcher.events) {
+      expect([e.sourceId, e.pipeline, e.bundle.sha256]).toEqual(
+        e.sourceId === "one" ? ["one", "default", a.ref.sha256] : ["two", "line-2", b.ref.sha256],
+      );
+    }
+
+    // a new model for line-2 only: default keeps running a, line-2 keeps b for a rollback
+    const c = bed.hub.addBundle("mv-c");
+    await setDesired(2, { default: a, "line-2": c });
+    expect(modelsOf(await loaded(2))).toEqual([
+      ["default", "mv-a"],
+      ["line-2", "mv-c"],
+    ]);
+    expect(await storedBundles()).toEqual([a.ref.sha256, b.ref.sha256, c.ref.sha256].sort());
+    // and the next one: b is nobody's any more, a still runs on default
+    const d = bed.hub.addBundle("mv-d");
+    await setDesired(3, { default: a, "line-2": d });
+    await loaded(3);
+    expect(await storedBundles()).toEqual([a.ref.sha256, c.ref.sha256, d.ref.sha256].sort());
+  });
+
+  it("after a restart, runs every pipeline's last bundle from disk", async () => {
+    await agent?.stop();
+    const downloads = bed.hub.downloads.length;
+    agent = await startAgent(config(), { logger: quiet });
+    expect(modelsOf(agent.reported())).toEqual([
+      ["default", "mv-a"],
+      ["line-2", "mv-d"],
+    ]);
+    expect(agent.reported().desiredRev).toBe(3);
+    expect(bed.hub.downloads.length).toBe(downloads);
+  });
+});

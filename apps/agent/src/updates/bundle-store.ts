@@ -24,6 +24,8 @@ const shaDir = /^[a-f0-9]{64}$/;
  */
 export class BundleStore {
   readonly #dir: string;
+  /** current.json is read, changed and written back: one change at a time */
+  #pointerWrites: Promise<void> = Promise.resolve();
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -52,7 +54,7 @@ export class BundleStore {
    */
   async save(sha256: string, manifestBytes: Uint8Array, writeModel: (path: string) => Promise<void>): Promise<void> {
     if (this.has(sha256)) return;
-    const tmp = join(this.#dir, `${sha256}.${process.pid}.${Date.now()}.tmp`);
+    const tmp = join(this.#dir, `${sha256}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
     await mkdir(tmp, { recursive: true });
     try {
       await writeSynced(join(tmp, "manifest.json"), manifestBytes);
@@ -90,11 +92,17 @@ export class BundleStore {
     }
   }
 
-  async setCurrent(pipeline: string, sha256: string | null): Promise<void> {
-    const current = await this.current();
-    if (sha256) current[pipeline] = sha256;
-    else delete current[pipeline];
-    await writeFileAtomic(join(this.#dir, "current.json"), JSON.stringify(current));
+  /** Points `pipeline` at a stored bundle (null: none). Calls run one at a time: each pipeline's updater makes them. */
+  setCurrent(pipeline: string, sha256: string | null): Promise<void> {
+    const write = async () => {
+      const current = await this.current();
+      if (sha256) current[pipeline] = sha256;
+      else delete current[pipeline];
+      await writeFileAtomic(join(this.#dir, "current.json"), JSON.stringify(current));
+    };
+    const done = this.#pointerWrites.then(write, write);
+    this.#pointerWrites = done.catch(() => undefined);
+    return done;
   }
 
   async remove(sha256: string): Promise<void> {

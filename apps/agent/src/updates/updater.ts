@@ -1,43 +1,27 @@
 import { EventEmitter } from "node:events";
-import {
-  type BundleManifest,
-  type BundleRef,
-  compile,
-  Desired,
-  isKensaError,
-  KensaError,
-  type ReportedPipeline,
-  sha256Hex,
-} from "@kensa/contracts";
+import { type BundleRef, type Desired, isKensaError, KensaError, type ReportedPipeline } from "@kensa/contracts";
 import type { InferenceModel, LoadedBundle, ModelLoader } from "../inference/model.js";
 import type { Pipeline } from "../inference/pipeline.js";
 import { SupervisedModel } from "../inference/supervised-model.js";
 import type { Logger } from "../logger.js";
 import type { StateStore } from "../storage/agent-db.js";
 import { defaultRestartPolicy, type RestartPolicy, type SupervisorState } from "../supervisor.js";
-import { basicAuth } from "../uplink/basic-auth.js";
+import type { BundleFetcher, FetchedBundle } from "./bundle-fetcher.js";
 import type { BundleStore } from "./bundle-store.js";
-import { verifyManifest, verifyModel } from "./bundle-verify.js";
-import { type DownloadOptions, downloadBytes, downloadToFile, isFsError } from "./download.js";
-
-const checkDesired = compile(Desired);
-const appliedRevKey = "desired.appliedRev";
 
 export interface UpdaterOptions {
-  deviceId: string;
-  secret: string;
-  hubUrl: string;
   pipeline: Pipeline;
   store: BundleStore;
+  fetcher: BundleFetcher;
   state: StateStore;
+  /** the state key of the last desired rev this pipeline applied */
+  appliedRevKey: string;
   loadModel: ModelLoader;
   logger: Logger;
-  /** download tries per file */
-  downloadAttempts?: number;
-  /** ms before the first download retry */
-  downloadRetryBaseMs?: number;
   /** restart budget of the inference session */
   restartPolicy?: RestartPolicy;
+  /** bundles every pipeline still needs (running, rollback, shadow, installing): a prune keeps them */
+  inUse?: () => Iterable<string>;
 }
 
 /** current.json key of a pipeline's shadow model */
@@ -49,9 +33,10 @@ export interface UpdaterEvents {
 }
 
 /**
- * Applies desired state: download, verify, load, warm up, swap, persist, report. Anything
- * that fails leaves the running model in place and is reported with its code. Desired
- * messages are applied one at a time; a newer one arriving meanwhile supersedes queued ones.
+ * Applies the desired state of one pipeline: download, verify, load, warm up, swap, persist,
+ * report. Anything that fails leaves the running model in place and is reported with its
+ * code. Desired messages are applied one at a time; a newer one arriving meanwhile supersedes
+ * queued ones. UpdaterSet gives every pipeline of the agent one of these.
  */
 export class Updater extends EventEmitter<UpdaterEvents> {
   readonly #o: UpdaterOptions;
@@ -61,7 +46,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   #rev: number;
   #pending: Desired | undefined;
   #busy: Promise<void> | undefined;
-  #invalid = 0;
+  /** the bundle being installed, and the one that ran before the current one (for a rollback) */
+  #installing: string | undefined;
+  #rollback: string | undefined;
   readonly #abort = new AbortController();
 
   constructor(opts: UpdaterOptions) {
@@ -69,20 +56,28 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     this.#o = opts;
     this.#log = opts.logger.child({ component: "updater", pipeline: opts.pipeline.id });
     this.#status = { id: opts.pipeline.id, status: "idle", bundle: null };
-    this.#rev = opts.state.get<number>(appliedRevKey) ?? -1;
+    this.#rev = opts.state.get<number>(opts.appliedRevKey) ?? -1;
   }
 
   get desiredRev(): number {
     return this.#rev;
   }
 
-  /** Desired messages that failed validation (counted, never thrown). */
-  get invalidMessages(): number {
-    return this.#invalid;
+  get pipelineId(): string {
+    return this.#o.pipeline.id;
   }
 
-  pipelines(): ReportedPipeline[] {
-    return [structuredClone(this.#status)];
+  /** The pipeline as reported to the hub. */
+  reported(): ReportedPipeline {
+    return structuredClone(this.#status);
+  }
+
+  /** Bundles this pipeline needs on disk: running, rollback, shadow, and the one being installed. */
+  bundlesInUse(): string[] {
+    const p = this.#o.pipeline;
+    return [p.loaded?.bundle.sha256, this.#rollback, p.shadow?.bundle.sha256, this.#installing].filter(
+      (sha): sha is string => sha !== undefined,
+    );
   }
 
   /**
@@ -130,23 +125,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     }
   }
 
-  /** Takes a raw desired-state payload; invalid ones are logged and counted. */
-  handleDesired(payload: Buffer): void {
+  /** Takes a validated desired state; one already applied (or queued) is ignored. */
+  offer(value: Desired): void {
     // the link closes after the updater during shutdown, and the database with it
     if (this.#abort.signal.aborted) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(payload.toString("utf8"));
-    } catch {
-      value = undefined;
-    }
-    if (!checkDesired.check(value)) {
-      this.#invalid++;
-      const issues = value === undefined ? [{ path: "/", message: "not JSON" }] : checkDesired.issues(value);
-      this.#log.warn("ignoring invalid desired state", { code: "KENSA_ERR_MQTT_PAYLOAD_INVALID", issues });
-      return;
-    }
-    const applied = this.#o.state.get<number>(appliedRevKey) ?? -1;
+    const applied = this.#o.state.get<number>(this.#o.appliedRevKey) ?? -1;
     if (value.rev <= applied || value.rev <= (this.#pending?.rev ?? -1)) {
       this.#log.debug("ignoring desired state already applied", { rev: value.rev, applied });
       return;
@@ -193,7 +176,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     this.#rev = desired.rev;
     // a download that failed is retried when the retained desired state is redelivered
     // (reconnect, restart); a tampered or unloadable bundle is final for this rev
-    if (!transient) this.#o.state.set(appliedRevKey, desired.rev);
+    if (!transient) this.#o.state.set(this.#o.appliedRevKey, desired.rev);
     this.emit("changed");
   }
 
@@ -202,9 +185,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const previous = this.#o.pipeline.loaded;
     this.#setStatus({ status: "loading" });
     const started = performance.now();
-    let fetched: Fetched | undefined;
+    let fetched: FetchedBundle | undefined;
+    this.#installing = ref.sha256;
     try {
-      fetched = await this.#fetchVerified(ref);
+      fetched = await this.#o.fetcher.fetch(ref, this.#abort.signal, this.#log);
       const { model, manifest } = fetched;
       const bundle = { sha256: ref.sha256, modelVersionId: manifest.modelVersionId };
       // restarts re-read (and re-verify) the stored copy; only an unstored model stays in memory
@@ -212,8 +196,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       const { loaded, warmupMs } = await this.#load(model, manifest.manifest, bundle, restartFrom);
       await this.#o.pipeline.swap(loaded);
       if (this.#o.store.has(ref.sha256)) await this.#o.store.setCurrent(this.#o.pipeline.id, ref.sha256);
-      const shadow = this.#o.pipeline.shadow?.bundle.sha256;
-      const keep = new Set([ref.sha256, ...(previous ? [previous.bundle.sha256] : []), ...(shadow ? [shadow] : [])]);
+      this.#rollback = previous?.bundle.sha256;
+      this.#installing = undefined;
+      // the running bundle, the one before it (rollback), the shadow, and those of the other pipelines
+      const keep = new Set([...this.bundlesInUse(), ...(this.#o.inUse?.() ?? [])]);
       await this.#o.store.prune(keep).catch(() => undefined);
       this.#setStatus({ status: "loaded", bundle, warmupMs, error: undefined, session: undefined });
       this.#log.info("bundle loaded", { ...bundle, warmupMs, ms: Math.round(performance.now() - started) });
@@ -236,65 +222,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         running: running?.bundle.sha256 ?? null,
       });
       return e.code !== "KENSA_ERR_BUNDLE_DOWNLOAD_FAILED";
+    } finally {
+      this.#installing = undefined;
     }
-  }
-
-  /**
-   * The verified bundle: its model as the path of the stored file, streamed there from the hub;
-   * only when the store cannot take it (full or failing disk) as bytes in memory, so a good
-   * model still runs — it just cannot survive a restart.
-   */
-  async #fetchVerified(ref: BundleRef): Promise<Fetched> {
-    const store = this.#o.store;
-    // a bundle we ran before (rollback) is already on disk: verify it, skip the network
-    if (store.has(ref.sha256)) {
-      try {
-        const stored = await store.read(ref);
-        return { manifest: stored.manifest, model: stored.modelPath, downloaded: false };
-      } catch (err) {
-        this.#log.warn("stored bundle failed verification; downloading it again", { sha256: ref.sha256, err });
-        await store.remove(ref.sha256);
-      }
-    }
-    const manifestBytes = await this.#download(ref.url);
-    const manifest = verifyManifest(ref, manifestBytes);
-    try {
-      await store.save(ref.sha256, manifestBytes, async (path) => {
-        const url = this.#target(ref.modelUrl);
-        const { sha256 } = await downloadToFile(url, path, this.#downloadOptions(url, manifest.model.size));
-        verifyModel(ref, manifest, sha256);
-      });
-      this.#log.debug("bundle verified and stored", { sha256: ref.sha256, modelSha256: manifest.model.sha256 });
-      return { manifest, model: store.modelPath(ref.sha256), downloaded: true };
-    } catch (err) {
-      if (!isFsError(err)) throw err;
-      this.#log.error("cannot persist the bundle; it will not survive a restart", { sha256: ref.sha256, err });
-    }
-    const modelBytes = await this.#download(ref.modelUrl, manifest.model.size);
-    verifyModel(ref, manifest, sha256Hex(modelBytes));
-    return { manifest, model: modelBytes, downloaded: false };
-  }
-
-  #download(url: string, expectedBytes?: number): Promise<Uint8Array> {
-    const target = this.#target(url);
-    return downloadBytes(target, this.#downloadOptions(target, expectedBytes));
-  }
-
-  #target(url: string): string {
-    return new URL(url, new URL(this.#o.hubUrl)).href;
-  }
-
-  /** `target` is an absolute URL (#target) */
-  #downloadOptions(target: string, expectedBytes?: number): DownloadOptions {
-    // the device secret goes to the hub only, never to a third-party blob store URL
-    const sameOrigin = new URL(target).origin === new URL(this.#o.hubUrl).origin;
-    return {
-      ...(sameOrigin ? { authorization: basicAuth(this.#o.deviceId, this.#o.secret) } : {}),
-      ...(expectedBytes ? { maxBytes: expectedBytes } : {}),
-      attempts: this.#o.downloadAttempts ?? 4,
-      retryBaseMs: this.#o.downloadRetryBaseMs ?? 500,
-      signal: this.#abort.signal,
-    };
   }
 
   /**
@@ -354,8 +284,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       return;
     }
     if (current?.bundle.sha256 === ref.sha256) return;
+    this.#installing = ref.sha256;
     try {
-      const { model: source, manifest } = await this.#fetchVerified(ref);
+      const { model: source, manifest } = await this.#o.fetcher.fetch(ref, this.#abort.signal, this.#log);
       const model = await this.#o.loadModel(source, manifest.manifest);
       try {
         await model.warmup();
@@ -375,6 +306,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         code: e.code,
         err: e,
       });
+    } finally {
+      this.#installing = undefined;
     }
   }
 
@@ -394,13 +327,6 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 }
 
 type LoadedBundleManifest = Parameters<ModelLoader>[1];
-
-/** A verified bundle; `downloaded` when this fetch stored it (not a rollback to a kept one). */
-interface Fetched {
-  manifest: BundleManifest;
-  model: Uint8Array | string;
-  downloaded: boolean;
-}
 
 /** Where a restarted session's model comes from: bytes held in memory, or the verified store. */
 interface RestartSource {

@@ -1,8 +1,7 @@
 import { arch, platform } from "node:os";
-import { type Reported, topics } from "@kensa/contracts";
+import { type Reported, type ReportedPipeline, topics } from "@kensa/contracts";
 import type { Logger } from "../logger.js";
 import type { FrameSource } from "../sources/frame-source.js";
-import type { Updater } from "../updates/updater.js";
 import type { MqttLink } from "./mqtt-link.js";
 
 /** Node's `os.arch()` in the fleet's vocabulary (x64, arm64, armv7). */
@@ -11,12 +10,21 @@ export function deviceArch(nodeArch: string = arch()): string {
   return nodeArch;
 }
 
+/** The pipelines' models as the updaters see them (UpdaterSet). */
+export interface PipelineReports {
+  /** the desired rev acted on */
+  readonly desiredRev: number;
+  pipelines(): ReportedPipeline[];
+  on(event: "changed", listener: () => void): unknown;
+  off(event: "changed", listener: () => void): unknown;
+}
+
 export interface StateReporterOptions {
   deviceId: string;
   agentVersion: string;
   /** ms between unsolicited reports */
   intervalMs: number;
-  updater: Updater;
+  updates: PipelineReports;
   sources: readonly FrameSource[];
   link: MqttLink;
   logger: Logger;
@@ -39,7 +47,7 @@ export class StateReporter {
   }
 
   start(): void {
-    this.#o.updater.on("changed", this.#changed);
+    this.#o.updates.on("changed", this.#changed);
     this.#o.link.on("connect", this.#changed);
     for (const s of this.#o.sources) {
       s.on("error", this.#changed);
@@ -54,7 +62,7 @@ export class StateReporter {
   stop(): void {
     clearInterval(this.#timer);
     if (this.#scheduled) clearImmediate(this.#scheduled);
-    this.#o.updater.off("changed", this.#changed);
+    this.#o.updates.off("changed", this.#changed);
     this.#o.link.off("connect", this.#changed);
     for (const s of this.#o.sources) {
       s.off("error", this.#changed);
@@ -78,8 +86,8 @@ export class StateReporter {
       agentVersion: this.#o.agentVersion,
       arch: deviceArch(),
       platform: platform(),
-      desiredRev: this.#o.updater.desiredRev,
-      pipelines: this.#o.updater.pipelines(),
+      desiredRev: this.#o.updates.desiredRev,
+      pipelines: this.#o.updates.pipelines(),
       sources: this.#o.sources.map((s) => ({
         id: s.id,
         type: s.type,
