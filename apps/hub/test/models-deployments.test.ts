@@ -169,7 +169,13 @@ describe.each(list)("models and deployments ($name)", (backend) => {
       modelVersionId: v1.id,
       model: { sha256: v1.sha256, format: "onnx" },
     });
-    expect(bundle.manifest).toEqual(model.manifest);
+    // the model's manifest, with the project's incident rule (defaults: every non-OK label ≥ 0.5) compiled in
+    expect(bundle.manifest).toEqual({
+      ...model.manifest,
+      rules: [
+        { id: "project-rule", name: "threshold: defect ≥ 0.50", type: "threshold", labels: ["defect"], minScore: 0.5 },
+      ],
+    });
     const modelBytes = new Uint8Array(await (await fetch(ref.modelUrl, { headers: auth })).arrayBuffer());
     expect(sha(modelBytes)).toBe(ref.modelSha256);
 
