@@ -1,28 +1,30 @@
-import { join } from "node:path";
 import type { Reported, Telemetry } from "@kensa/contracts";
-import { Inferencer } from "@kensa/vision";
 import { agentVersion } from "./agent-version.js";
 import { CaptureBudget } from "./capture/capture-budget.js";
-import { CaptureQueue, type CaptureRow } from "./capture/capture-queue.js";
+import { CaptureQueue } from "./capture/capture-queue.js";
 import { Capturer } from "./capture/capturer.js";
 import { ClipRecorder } from "./clips/clip-recorder.js";
-import { ClipStore, type ClipUploadRow } from "./clips/clip-store.js";
+import { ClipStore } from "./clips/clip-store.js";
 import type { AgentConfig } from "./config.js";
 import type { ModelLoader } from "./inference/model.js";
-import { Pipeline, type PipelineStats } from "./inference/pipeline.js";
+import { onnxModelLoader } from "./inference/onnx-loader.js";
+import { Pipeline, type PipelineStats, sumPipelineStats } from "./inference/pipeline.js";
 import { Logger } from "./logger.js";
-import { type FfmpegBinary, ffmpegChoices, resolveFfmpeg } from "./sources/ffmpeg-binary.js";
-import { PidFiles } from "./sources/pid-files.js";
+import { recoverDataDir } from "./recover.js";
+import { shutDownInSteps } from "./shutdown.js";
+import { findFfmpeg, videoSourceTypes } from "./sources/ffmpeg-lookup.js";
 import { SourceSet } from "./sources/source-set.js";
 import { buildStatusServer, type StatusServer } from "./status/status-server.js";
 import { Counter, openAgentDb, StateStore } from "./storage/agent-db.js";
+import { dataDirLayout } from "./storage/data-dir.js";
 import { QuotaKeeper } from "./storage/quota-keeper.js";
 import { BundleFetcher } from "./updates/bundle-fetcher.js";
 import { BundleStore } from "./updates/bundle-store.js";
 import { UpdaterSet } from "./updates/updater-set.js";
 import { FrameUploader } from "./uplink/frame-uploader.js";
-import { HttpUploader } from "./uplink/http-uploader.js";
-import { MediaQueue, type MediaRow } from "./uplink/media-queue.js";
+import { HubUploads } from "./uplink/hub-uploads.js";
+import { hubUrls } from "./uplink/hub-urls.js";
+import { MediaQueue } from "./uplink/media-queue.js";
 import { MqttLink } from "./uplink/mqtt-link.js";
 import { Outbox } from "./uplink/outbox.js";
 import { OutboxPublisher } from "./uplink/publisher.js";
@@ -31,9 +33,6 @@ import { TelemetryReporter } from "./uplink/telemetry.js";
 
 /** ms the shutdown waits for the broker to acknowledge the outbox */
 const shutdownFlushMs = 3000;
-
-/** Source types whose frames are a video stream: clips around incidents are cut from them. */
-const videoSourceTypes = new Set(["rtsp", "video", "mjpeg"]);
 
 export interface AgentDeps {
   logger?: Logger;
@@ -53,23 +52,6 @@ export interface AgentStats extends PipelineStats {
   invalidDesiredMessages: number;
 }
 
-/** Sums the counters of every pipeline. */
-function sumStats(pipelines: Iterable<Pipeline>): PipelineStats {
-  const sum: PipelineStats = {
-    framesTotal: 0,
-    framesInferred: 0,
-    framesDropped: 0,
-    framesSkipped: 0,
-    framesFailed: 0,
-    queueDepth: 0,
-  };
-  for (const p of pipelines) {
-    const s = p.stats();
-    for (const k of Object.keys(sum) as Array<keyof PipelineStats>) sum[k] += s[k];
-  }
-  return sum;
-}
-
 export interface RunningAgent {
   readonly config: AgentConfig;
   readonly agentVersion: string;
@@ -83,67 +65,27 @@ export interface RunningAgent {
 }
 
 /**
- * Starts an agent. Recover before serve, warm up before ready: the database and data dir are
- * reaped, the last good bundle is loaded and warmed up from disk, and only then does the agent
- * connect, publish and start its cameras.
+ * Starts an agent: the composition root, where the components are built and wired. Recover
+ * before serve, warm up before ready: the database and data dir are reaped, the last good
+ * bundles are loaded and warmed up from disk, and only then does the agent connect, publish
+ * and start its cameras.
  */
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<RunningAgent> {
   const log = (deps.logger ?? new Logger()).child({ deviceId: config.deviceId });
-  const loadModel: ModelLoader =
-    deps.loadModel ??
-    // one session per model, reused for every frame; intra-op threads = the cores we may use
-    ((model, manifest) =>
-      Inferencer.create(
-        model,
-        manifest,
-        config.intraOpThreads !== undefined ? { intraOpThreads: config.intraOpThreads } : undefined,
-      ));
+  const { deviceId, secret } = config;
 
+  // storage: the database, the three spools, the bundle store; reaped before anything is written
   const db = openAgentDb(config.dataDir);
-  const dirs = {
-    media: join(config.dataDir, "media"),
-    captures: join(config.dataDir, "captures"),
-    clips: join(config.dataDir, "clips"),
-    bundles: join(config.dataDir, "bundles"),
-  };
+  const dirs = dataDirLayout(config.dataDir);
   const media = new MediaQueue(db, dirs.media, { keepUploaded: config.media.keepUploaded });
   const outbox = new Outbox(db, media);
   const captures = new CaptureQueue(db, dirs.captures);
   const clipStore = new ClipStore(db, dirs.clips);
-  const state = new StateStore(db);
+  const bundles = new BundleStore(dirs.bundles);
   const eventsDropped = new Counter(db, "events_dropped");
   const mediaEvicted = new Counter(db, "media_evicted");
-  const store = new BundleStore(dirs.bundles);
-  const reaped = await media.reap();
-  const reapedCaptures = await captures.reap();
-  const reapedClips = await clipStore.reap();
-  const reapedBundles = await store.reap();
-  // ffmpeg children a SIGKILLed predecessor could not stop
-  const runDir = join(config.dataDir, "run");
-  const reapedChildren = await new PidFiles(runDir).reap();
-  if (
-    reaped.files +
-      reaped.rows +
-      reapedCaptures.files +
-      reapedCaptures.rows +
-      reapedClips.files +
-      reapedClips.rows +
-      reapedBundles +
-      reapedChildren >
-    0
-  ) {
-    log.info("recovered data dir", {
-      mediaFiles: reaped.files,
-      mediaRows: reaped.rows,
-      captureFiles: reapedCaptures.files,
-      captureRows: reapedCaptures.rows,
-      clips: reapedClips.files + reapedClips.rows,
-      bundleTemps: reapedBundles,
-      orphanChildren: reapedChildren,
-    });
-  }
+  await recoverDataDir({ spools: { media, captures, clips: clipStore }, bundles, runDir: dirs.run, logger: log });
   outbox.on("mediaFailed", (eventId, err) => log.error("cannot store a finding's frame", { eventId, err }));
-
   const quota = new QuotaKeeper({
     db,
     dataDir: config.dataDir,
@@ -160,30 +102,24 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   // make room before anything is written
   await quota.enforce();
 
-  const capturer = config.capture.enabled
+  // inference: one pipeline per id the sources name (the agent's `pipeline` first), each with its updater
+  const c = config.capture;
+  const capturer = c.enabled
     ? new Capturer({
-        policy: {
-          band: config.capture.band,
-          disagreement: config.capture.disagreement,
-          sampleRate: config.capture.sampleRate,
-          maxDistance: config.capture.dedupe.maxDistance,
-          last: config.capture.dedupe.last,
-        },
-        budget: new CaptureBudget(db, config.capture.dailyBudget),
+        policy: { band: c.band, disagreement: c.disagreement, sampleRate: c.sampleRate, ...c.dedupe },
+        budget: new CaptureBudget(db, c.dailyBudget),
         queue: captures,
         logger: log,
         ...(deps.random ? { random: deps.random } : {}),
       })
     : undefined;
-
-  // one pipeline per id the sources name, the agent's `pipeline` first; each has its updater
   const pipelineIds = new Set([config.pipeline, ...config.sources.map((s) => s.pipeline ?? config.pipeline)]);
   const pipelines = new Map(
     [...pipelineIds].map((id) => [
       id,
       new Pipeline({
         id,
-        deviceId: config.deviceId,
+        deviceId,
         outbox,
         logger: log,
         queueSize: config.frameQueue,
@@ -191,106 +127,53 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       }),
     ]),
   );
-  const pipeline = pipelines.get(config.pipeline) as Pipeline;
-  const updater = new UpdaterSet({
+  const updaters = new UpdaterSet({
     pipelines: [...pipelines.values()],
     primary: config.pipeline,
-    store,
-    fetcher: new BundleFetcher({ deviceId: config.deviceId, secret: config.secret, hubUrl: config.hubUrl, store }),
-    state,
-    loadModel,
+    store: bundles,
+    fetcher: new BundleFetcher({ deviceId, secret, hubUrl: config.hubUrl, store: bundles }),
+    state: new StateStore(db),
+    loadModel: deps.loadModel ?? onnxModelLoader(config.intraOpThreads),
     logger: log,
     restartPolicy: config.inferenceRestart,
   });
-  await updater.restore();
+  await updaters.restore();
 
-  const link = new MqttLink({
-    url: config.mqttUrl,
-    deviceId: config.deviceId,
-    secret: config.secret,
-    agentVersion,
+  // uplink: events over MQTT, files over HTTP
+  const link = new MqttLink({ url: config.mqttUrl, deviceId, secret, agentVersion, logger: log });
+  link.on("desired", (payload) => updaters.handleDesired(payload));
+  const publisher = new OutboxPublisher(outbox, link, { deviceId, logger: log });
+  const urls = hubUrls(config.hubUrl);
+  const uploads = new HubUploads({
+    media,
+    captures,
+    clips: config.media.clips.upload ? clipStore : undefined,
+    urls,
+    deviceId,
+    secret,
+    mediaConcurrency: config.mediaUploadConcurrency,
     logger: log,
   });
-  link.on("desired", (payload) => updater.handleDesired(payload));
-  const publisher = new OutboxPublisher(outbox, link, { deviceId: config.deviceId, logger: log });
-  const hub = config.hubUrl.replace(/\/+$/, "");
-  const uploader = new HttpUploader<MediaRow>(media, {
-    name: "media",
-    url: (row) => `${hub}/api/v1/events/${encodeURIComponent(row.eventId)}/media`,
-    deviceId: config.deviceId,
-    secret: config.secret,
-    concurrency: config.mediaUploadConcurrency,
-    logger: log,
-  });
-  const captureUploader = new HttpUploader<CaptureRow>(captures, {
-    name: "capture",
-    url: (row) => {
-      const q = new URLSearchParams({ reason: row.query.reason, ts: row.query.ts });
-      if (row.query.label !== undefined && row.query.score !== undefined) {
-        q.set("label", row.query.label);
-        q.set("score", String(row.query.score));
-      }
-      return `${hub}/api/v1/captures/${encodeURIComponent(row.key)}?${q}`;
-    },
-    deviceId: config.deviceId,
-    secret: config.secret,
-    concurrency: 1,
-    logger: log,
-  });
-  const clipUploader = config.media.clips.upload
-    ? new HttpUploader<ClipUploadRow>(clipStore, {
-        name: "clips",
-        url: (row) => {
-          const q = new URLSearchParams({ durationMs: String(row.durationMs), frames: String(row.frames) });
-          return `${hub}/api/v1/events/${encodeURIComponent(row.eventId)}/clip?${q}`;
-        },
-        deviceId: config.deviceId,
-        secret: config.secret,
-        concurrency: 1,
-        logger: log,
-      })
-    : undefined;
   // media and clips wait for their event to reach the broker; captures go whenever the hub answers
-  outbox.on("flushed", () => {
-    uploader.wake();
-    clipUploader?.wake();
-  });
-  captures.on("queued", () => {
-    captureUploader.wake();
-    quota.schedule();
-  });
+  outbox.on("flushed", () => uploads.eventsFlushed());
   outbox.on("queued", (event) => {
     if (event.media) quota.schedule();
   });
-  // the broker is back, so the hub most likely is too: do not sit out the upload backoff
-  link.on("connect", () => {
-    uploader.retryNow();
-    captureUploader.retryNow();
-    clipUploader?.retryNow();
+  captures.on("queued", () => {
+    uploads.captureQueued();
+    quota.schedule();
   });
-  // rtsp and video sources, the ffmpeg MJPEG reader and incident clips run ffmpeg: find it once
-  let ffmpeg: FfmpegBinary | null | undefined;
-  let ffmpegPath = config.ffmpegPath;
-  if (config.sources.some((s) => videoSourceTypes.has(s.type))) {
-    try {
-      ffmpeg = await resolveFfmpeg(config.ffmpegPath);
-      ffmpegPath = ffmpeg.path;
-      log.info("ffmpeg found", { path: ffmpeg.path, from: ffmpeg.from, version: ffmpeg.version });
-    } catch (err) {
-      // the other sources still run; these fail with KENSA_ERR_FFMPEG_NOT_FOUND, on the status page too
-      ffmpeg = null;
-      if (ffmpegChoices.has(ffmpegPath)) ffmpegPath = "ffmpeg";
-      log.error("no ffmpeg: rtsp, video and ffmpeg-read mjpeg sources cannot run", { message: (err as Error).message });
-    }
-  }
+  link.on("connect", () => uploads.retryNow());
+
+  // sources, and clips cut from the video ones
+  const { ffmpeg, ffmpegPath } = await findFfmpeg(config.sources, config.ffmpegPath, log);
   const sourceSet = new SourceSet({
     configs: config.sources,
     defaultPipeline: config.pipeline,
     sinks: pipelines,
-    context: { ffmpegPath, runDir },
+    context: { ffmpegPath, runDir: dirs.run },
     logger: log,
   });
-  const sources = sourceSet.sources;
   const videoEntries = sourceSet.entries.filter((e) => videoSourceTypes.has(e.source.type));
   const clips =
     config.media.clips.enabled && videoEntries.length > 0
@@ -301,11 +184,13 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     for (const p of pipelines.values()) p.on("inferred", (event, frame) => clips.inferred(event, frame));
     clips.on("written", () => {
       quota.schedule();
-      clipUploader?.wake();
+      uploads.clipWritten();
     });
   }
+
+  // status: telemetry and reported state to the hub, previews, the local status server
   const telemetry = new TelemetryReporter({
-    deviceId: config.deviceId,
+    deviceId,
     intervalMs: config.telemetryIntervalMs,
     pipelines: [...pipelines.values()],
     outbox,
@@ -319,30 +204,28 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     }),
   });
   const reporter = new StateReporter({
-    deviceId: config.deviceId,
+    deviceId,
     agentVersion,
     intervalMs: config.reportIntervalMs,
-    updates: updater,
-    sources,
+    updates: updaters,
+    sources: sourceSet.sources,
     link,
     logger: log,
     eventsDropped: () => eventsDropped.value,
   });
-
   const previews = new FrameUploader(sourceSet, [...pipelines.values()], {
-    hubUrl: config.hubUrl,
-    deviceId: config.deviceId,
-    secret: config.secret,
+    url: urls.deviceFrame(deviceId),
+    deviceId,
+    secret,
     intervalMs: config.frameUploadIntervalMs,
     logger: log,
   });
   previews.start();
-
   let status: StatusServer | undefined;
   let statusUrl: string | undefined;
   if (config.status.enabled) {
     status = buildStatusServer({
-      deviceId: config.deviceId,
+      deviceId,
       agentVersion,
       dataDir: config.dataDir,
       pipelines,
@@ -350,7 +233,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       outboxDepth: () => outbox.depth(),
       mediaQueueDepth: () => media.depth(),
       connected: () => link.connected,
-      reportedPipelines: () => updater.pipelines(),
+      reportedPipelines: () => updaters.pipelines(),
       captureQueueDepth: () => captures.depth(),
       captureStats: () => capturer?.stats(),
       storage: () => ({
@@ -378,9 +261,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
 
   publisher.start();
   link.start();
-  uploader.start();
-  captureUploader.start();
-  clipUploader?.start();
+  uploads.start();
   quota.start();
   telemetry.start();
   reporter.start();
@@ -392,47 +273,62 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     mqttUrl: config.mqttUrl,
     hubUrl: config.hubUrl,
     pipeline: config.pipeline,
-    bundle: pipeline.loaded?.bundle ?? null,
-    sources: sources.map((s) => `${s.type}:${s.id}`),
+    bundle: pipelines.get(config.pipeline)?.loaded?.bundle ?? null,
+    sources: sourceSet.sources.map((s) => `${s.type}:${s.id}`),
     statusUrl: statusUrl ?? null,
   });
 
   const liveStats = (): AgentStats => ({
-    ...sumStats(pipelines.values()),
+    ...sumPipelineStats(pipelines.values()),
     connected: link.connected,
     outboxDepth: outbox.depth(),
     mediaQueueDepth: media.depth(),
     captureQueueDepth: captures.depth(),
     eventsDropped: eventsDropped.value,
-    desiredRev: updater.desiredRev,
-    invalidDesiredMessages: updater.invalidMessages,
+    desiredRev: updaters.desiredRev,
+    invalidDesiredMessages: updaters.invalidMessages,
   });
   let finalStats: AgentStats | undefined;
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
-    previews.stop();
-    await status?.close();
-    await sourceSet.stop();
-    await Promise.all([...pipelines.values()].map((p) => p.idle()));
-    await clips?.stop();
-    await updater.stop();
-    const deadline = Date.now() + shutdownFlushMs;
-    while (link.connected && outbox.depth() > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 25));
+    let left = 0;
+    const all = [...pipelines.values()];
+    try {
+      // inputs first, then what is in flight, then the way out, then the models and the database
+      await shutDownInSteps(
+        [
+          { name: "frame previews", run: () => previews.stop() },
+          { name: "status server", run: () => status?.close() },
+          { name: "sources", run: () => sourceSet.stop() },
+          { name: "frames in flight", run: () => Promise.all(all.map((p) => p.idle())) },
+          { name: "clips", run: () => clips?.stop() },
+          { name: "updaters", run: () => updaters.stop() },
+          { name: "outbox flush", run: async () => (left = await publisher.drain(shutdownFlushMs)) },
+          {
+            name: "publishers",
+            run: () => {
+              publisher.stop();
+              telemetry.stop();
+              reporter.stop();
+            },
+          },
+          { name: "uploads", run: () => uploads.stop() },
+          { name: "disk quota", run: () => quota.stop() },
+          { name: "mqtt", run: () => link.close() },
+          { name: "models", run: () => Promise.all(all.map((p) => Promise.all([p.swap(null), p.setShadow(null)]))) },
+          {
+            name: "database",
+            run: () => {
+              finalStats = { ...liveStats(), connected: false };
+              db.close();
+            },
+          },
+        ],
+        log,
+      );
+    } finally {
+      log.info("agent stopped", { outboxDepth: left });
     }
-    const left = outbox.depth();
-    publisher.stop();
-    telemetry.stop();
-    reporter.stop();
-    await uploader.stop();
-    await captureUploader.stop();
-    await clipUploader?.stop();
-    await quota.stop();
-    await link.close();
-    await Promise.all([...pipelines.values()].map((p) => Promise.all([p.swap(null), p.setShadow(null)])));
-    finalStats = { ...liveStats(), connected: false };
-    db.close();
-    log.info("agent stopped", { outboxDepth: left });
   };
 
   return {

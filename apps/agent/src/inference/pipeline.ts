@@ -22,6 +22,23 @@ export interface PipelineStats {
   queueDepth: number;
 }
 
+/** Sums the counters of several pipelines (the agent's totals). */
+export function sumPipelineStats(pipelines: Iterable<Pipeline>): PipelineStats {
+  const sum: PipelineStats = {
+    framesTotal: 0,
+    framesInferred: 0,
+    framesDropped: 0,
+    framesSkipped: 0,
+    framesFailed: 0,
+    queueDepth: 0,
+  };
+  for (const p of pipelines) {
+    const s = p.stats();
+    for (const k of Object.keys(sum) as Array<keyof PipelineStats>) sum[k] += s[k];
+  }
+  return sum;
+}
+
 /** A frame that may be kept for learning, offered to the capture sink before its event is stored. */
 export interface CaptureCandidate {
   eventId: string;

@@ -8,6 +8,16 @@ import { basicAuth } from "./basic-auth.js";
 /** px: the console shows a preview, so the long side is capped to keep uploads small */
 const previewLongSide = 640;
 
+export interface FrameUploaderOptions {
+  /** where the preview goes (HubUrls.deviceFrame) */
+  url: string;
+  deviceId: string;
+  secret: string;
+  /** ms between previews; 0 = never */
+  intervalMs: number;
+  logger: Logger;
+}
+
 /**
  * Sends the newest annotated frame of the device's first active source to the hub every
  * interval, for the console's device page. Best effort: a failed upload is retried at the
@@ -16,15 +26,11 @@ const previewLongSide = 640;
 export class FrameUploader {
   readonly #latest: LatestFrames;
   readonly #sources: SourceSet;
-  readonly #opts: { hubUrl: string; deviceId: string; secret: string; intervalMs: number; logger: Logger };
+  readonly #opts: FrameUploaderOptions;
   #timer: NodeJS.Timeout | undefined;
   #busy = false;
 
-  constructor(
-    sources: SourceSet,
-    pipelines: readonly Pipeline[],
-    opts: { hubUrl: string; deviceId: string; secret: string; intervalMs: number; logger: Logger },
-  ) {
+  constructor(sources: SourceSet, pipelines: readonly Pipeline[], opts: FrameUploaderOptions) {
     this.#sources = sources;
     this.#latest = new LatestFrames(sources, pipelines);
     this.#opts = opts;
@@ -52,8 +58,7 @@ export class FrameUploader {
         .resize(previewLongSide, previewLongSide, { fit: "inside", withoutEnlargement: true })
         .jpeg({ quality: 75 })
         .toBuffer();
-      const url = `${this.#opts.hubUrl.replace(/\/+$/, "")}/api/v1/devices/${encodeURIComponent(this.#opts.deviceId)}/frame`;
-      const res = await fetch(url, {
+      const res = await fetch(this.#opts.url, {
         method: "PUT",
         headers: { "content-type": "image/jpeg", authorization: basicAuth(this.#opts.deviceId, this.#opts.secret) },
         body: new Uint8Array(preview),

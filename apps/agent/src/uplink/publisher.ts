@@ -64,6 +64,19 @@ export class OutboxPublisher {
     this.#flushAcks();
   }
 
+  /**
+   * Waits at most `timeoutMs` for the broker to acknowledge what the outbox holds, while the
+   * link is up: a clean stop leaves nothing behind that could have gone. Returns the events
+   * still in the outbox.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#link.connected && this.#outbox.depth() > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return this.#outbox.depth();
+  }
+
   get inFlight(): number {
     return this.#inFlight.size;
   }
