@@ -63,10 +63,6 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return this.#rev;
   }
 
-  get pipelineId(): string {
-    return this.#o.pipeline.id;
-  }
-
   /** The pipeline as reported to the hub. */
   reported(): ReportedPipeline {
     return structuredClone(this.#status);
