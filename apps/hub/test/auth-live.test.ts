@@ -194,7 +194,7 @@ describe.each(list)("live incidents and device frames ($name)", (backend) => {
       .toBuffer();
     expect((await put("live-a", asA, newer)).status).toBe(204);
     expect(Buffer.from(await (await get()).arrayBuffer()).equals(newer)).toBe(true);
-    const rows = await t.hub.services.store.db.selectFrom("device_frames").select("device_id").execute();
+    const rows = await t.hub.store.db.selectFrom("device_frames").select("device_id").execute();
     expect(rows).toEqual([{ device_id: "live-a" }]);
 
     expect((await site.call("GET", "/api/v1/devices/live-b/frame")).json).toMatchObject({

@@ -54,7 +54,7 @@ describe.each(list)("people, sessions and tokens ($name)", (backend) => {
 
     // the database holds the token's sha256, never the token
     const token = r.cookie!.slice("kensa_session=".length);
-    const rows = await t.hub.services.store.db.selectFrom("sessions").select("token_hash").execute();
+    const rows = await t.hub.store.db.selectFrom("sessions").select("token_hash").execute();
     expect(rows.map((x) => x.token_hash)).toContain(sha256(token));
     expect(JSON.stringify(rows)).not.toContain(token);
 
@@ -140,7 +140,7 @@ describe.each(list)("people, sessions and tokens ($name)", (backend) => {
     const listed = await session<{ items: ApiToken[] }>("GET", `/api/v1/users/${lab.id}/tokens`);
     expect(listed.json.items.map((x) => x.name).sort()).toEqual(["laptop", "tests"]);
     expect(JSON.stringify(listed.json)).not.toContain(created.json.token);
-    const rows = await t.hub.services.store.db.selectFrom("api_tokens").select("token_hash").execute();
+    const rows = await t.hub.store.db.selectFrom("api_tokens").select("token_hash").execute();
     expect(rows.map((r) => r.token_hash)).toContain(sha256(created.json.token));
 
     const bearer = `Bearer ${created.json.token}`;

@@ -72,7 +72,7 @@ describe.each(list)("hostile and broken dataset archives ($name)", (backend) => 
     expect(existsSync(join(t.dir.path, "..", "evil.jpg"))).toBe(false);
     expect(existsSync(join(t.dir.path, "evil.jpg"))).toBe(false);
     // blobs are written only for items that passed every check
-    expect(await t.hub.services.blobs.has(sha256Hex(good.subarray(0, Math.floor(good.length / 2))))).toBe(false);
+    expect(await t.hub.blobs.has(sha256Hex(good.subarray(0, Math.floor(good.length / 2))))).toBe(false);
     // the refused class did not reach the project, and no temp archive is left behind
     expect((await t.call<Project>("GET", `/api/v1/projects/${p}`)).json.labels).toEqual(["ok", "scratch"]);
     expect(existsSync(join(t.dir.path, "tmp", "imports", `${r.json.id}.archive`))).toBe(false);
@@ -198,7 +198,7 @@ describe.each(list)("hostile and broken dataset archives ($name)", (backend) => 
 
   it("an import the hub did not finish is reported interrupted after a restart", async () => {
     const p = await createProject(t.call, "restart", "classification", ["ok"], []);
-    await t.hub.services.store.db
+    await t.hub.store.db
       .insertInto("dataset_imports")
       .values({
         id: "imp_crashed",

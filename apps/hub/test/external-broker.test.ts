@@ -32,7 +32,7 @@ describe("external broker", () => {
 
   it("ingests through it, counts unknown devices and publishes desired state to it", async () => {
     expect(t.mqttUrl).toBe(url);
-    expect(t.hub.services.broker).toBeNull();
+    expect(t.hub.broker).toBeNull();
     await seed(t.call, "ext", [{ id: "ext-1" }]);
 
     const c = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
@@ -45,7 +45,7 @@ describe("external broker", () => {
       await c.publishAsync(topics.events("ext-1"), JSON.stringify(ev), { qos: 1 });
       await c.publishAsync(topics.events("stranger"), JSON.stringify(makeEvent("stranger")), { qos: 1 });
       await waitFor("stored + unknown", () => {
-        const k = t.hub.services.ingest.counters;
+        const k = t.hub.ingest.counters;
         return k.stored === 1 && k.unknownDevice === 1;
       });
       expect((await t.call("GET", `/api/v1/events/${ev.id}`)).status).toBe(200);

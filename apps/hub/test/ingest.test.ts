@@ -24,7 +24,7 @@ describe.each(list)("ingest, incidents, verdicts and media ($name)", (backend) =
   let projectId: string;
   let secrets: Record<string, string>;
   let a: MqttClient;
-  const counters = () => t.hub.services.ingest.counters;
+  const counters = () => t.hub.ingest.counters;
   const publish = (topic: string, payload: string | Buffer) => a.publishAsync(topic, payload, { qos: 1 });
 
   beforeAll(async () => {
@@ -52,9 +52,9 @@ describe.each(list)("ingest, incidents, verdicts and media ($name)", (backend) =
     expect(counters().stored).toBe(before.stored);
 
     // an unknown device only gets past an external broker; the ingest still refuses it
-    await t.hub.services.ingest.handle(topics.events("ghost"), Buffer.from(JSON.stringify(makeEvent("ghost"))));
+    await t.hub.ingest.handle(topics.events("ghost"), Buffer.from(JSON.stringify(makeEvent("ghost"))));
     expect(counters().unknownDevice).toBe(before.unknownDevice + 1);
-    await t.hub.services.ingest.handle("kensa/v1/devices/UPPER/events", Buffer.from("{}"));
+    await t.hub.ingest.handle("kensa/v1/devices/UPPER/events", Buffer.from("{}"));
     expect(counters().invalid).toBe(before.invalid + 8);
 
     // still serving: HTTP answers and a valid event is stored

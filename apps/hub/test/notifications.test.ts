@@ -169,12 +169,12 @@ describe.each(list)("notifications ($name)", (backend) => {
       try {
         const row = (await notificationsOf(t, inc.id))[0]!;
         expect(row.status).toBe("pending");
-        await t.hub.services.store.db
+        await t.hub.store.db
           .updateTable("notifications")
           .set({ next_attempt_at: new Date().toISOString() })
           .where("id", "=", row.id)
           .execute();
-        t.hub.services.dispatcher.kick();
+        t.hub.dispatcher.kick();
         await waitFor("sent after restart", async () => (await notificationsOf(t, inc.id))[0]?.status === "sent");
         expect(flaky.received).toHaveLength(2);
       } finally {

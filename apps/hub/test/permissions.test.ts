@@ -88,7 +88,7 @@ describe.each(list)("the permission matrix ($name)", (backend) => {
   });
 
   it("finds a declaration on every route: a permission, or public, or devices only", () => {
-    const undeclared = t.hub.services.auth.routes
+    const undeclared = t.hub.routes
       .undeclared()
       .filter((r) => r.method !== "HEAD")
       .map((r) => `${r.method} ${r.url}`);
@@ -96,7 +96,7 @@ describe.each(list)("the permission matrix ($name)", (backend) => {
   });
 
   it("guards at least one route with every permission", () => {
-    const used = new Set(t.hub.services.auth.routes.list().map((r) => r.permission));
+    const used = new Set(t.hub.routes.list().map((r) => r.permission));
     expect(PERMISSIONS.filter((p) => !used.has(p))).toEqual([]);
   });
 
@@ -118,7 +118,7 @@ describe.each(list)("the permission matrix ($name)", (backend) => {
   it.each(ROLES)("%s: refused on every route whose permission the role lacks", async (role) => {
     const user = users.get(role)!;
     const refusals: string[] = [];
-    for (const r of t.hub.services.auth.routes.list().filter(peopleRoute)) {
+    for (const r of t.hub.routes.list().filter(peopleRoute)) {
       const allowed =
         r.permission === undefined
           ? role === "admin"
@@ -168,7 +168,7 @@ describe.each(list)("the permission matrix ($name)", (backend) => {
   });
 
   it("documents every route it lists in docs/permissions.md as declared in the code", () => {
-    const routes = t.hub.services.auth.routes.list();
+    const routes = t.hub.routes.list();
     const rows = [...doc.matchAll(/^\| `(GET|POST|PUT|PATCH|DELETE) (\/[^`]*)`[^|]*\| ([^|]+) \|$/gm)];
     expect(rows.length).toBeGreaterThan(40);
     const wrong: string[] = [];

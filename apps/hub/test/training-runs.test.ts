@@ -262,7 +262,7 @@ describe.each(list)("training runs with contract trainers ($name)", (backend) =>
     const runsOf = async () =>
       (await t.call<{ items: TrainingRun[] }>("GET", `/api/v1/projects/${projectId}/runs`)).json.items;
     const before = (await runsOf()).length;
-    await t.hub.services.training.triggers.tick();
+    await t.hub.training.triggers.tick();
     expect((await runsOf()).length).toBe(before);
     await t.call("POST", `/api/v1/samples/${samples[2]!.id}/labels`, { body: { by: "reviewer", status: "reviewed" } });
     const byLabels = await waitFor("a label-triggered run", async () =>
@@ -275,7 +275,7 @@ describe.each(list)("training runs with contract trainers ($name)", (backend) =>
     await t.call("PUT", `/api/v1/projects/${projectId}/training-settings`, {
       body: { triggers: { newLabels: null, cron: "* * * * *" } },
     });
-    await t.hub.services.training.triggers.tick(new Date(Date.now() + 120_000));
+    await t.hub.training.triggers.tick(new Date(Date.now() + 120_000));
     const byCron = await waitFor("a scheduled run", async () =>
       (await runsOf()).find((r) => r.trigger.type === "schedule"),
     );
@@ -306,7 +306,7 @@ describe.each(list)("training runs with contract trainers ($name)", (backend) =>
       body: { trainer: "good" },
     });
     expect(r.status).toBe(201);
-    const db = idle.hub.services.store.db;
+    const db = idle.hub.store.db;
     await db.updateTable("jobs").set({ status: "running" }).where("ref_id", "=", died.json.id).execute();
     await db.updateTable("training_runs").set({ status: "running" }).where("id", "=", died.json.id).execute();
     await new Promise((res) => setTimeout(res, 300));

@@ -3,10 +3,17 @@ import { DatasetImport, KensaError, datasetRoutes as routes } from "@kensa/contr
 import type { FastifyInstance } from "fastify";
 import { decidedBy } from "../http/request-auth.js";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
+import type { AuditLog } from "../people/audit-log.js";
+import type { Datasets } from "./datasets.js";
+
+/** What these routes use of the hub. */
+export interface DatasetTransferRoutesDeps {
+  audit: AuditLog;
+  datasets: Datasets;
+}
 
 /** Dataset import (an archive upload, run as a job) and export (a streamed archive). */
-export function datasetTransferRoutes(app: FastifyInstance, s: HubServices): void {
+export function datasetTransferRoutes(app: FastifyInstance, s: DatasetTransferRoutesDeps): void {
   const { imports, exports } = s.datasets;
   route(app, routes.getImport, async (req) => imports.get(req.params.id));
   route(app, routes.listImports, async (req) => ({ items: await imports.list(req.params.id) }));

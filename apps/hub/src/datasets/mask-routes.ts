@@ -1,15 +1,24 @@
 import { KensaError, datasetRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
+import type { BlobStore } from "../blobstore/blob-store.js";
+import type { MetadataStore } from "../db/open-database.js";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
+import type { Datasets } from "./datasets.js";
 import { decodeMask, encodeMask } from "./masks.js";
+
+/** What these routes use of the hub. */
+export interface MaskRoutesDeps {
+  blobs: BlobStore;
+  datasets: Datasets;
+  store: MetadataStore;
+}
 
 /**
  * Masks drawn in the console: uploaded as PNGs before the label revision that names them, and
  * read back by anyone who may read samples — only masks some label revision names, so this
  * route never hands out other blobs (models) to people without models:read.
  */
-export function maskRoutes(app: FastifyInstance, s: HubServices, opts: { maxBytes: number }): void {
+export function maskRoutes(app: FastifyInstance, s: MaskRoutesDeps, opts: { maxBytes: number }): void {
   const { samples } = s.datasets;
   route(app, routes.uploadMask, async (req) => {
     const sample = await samples.get(req.params.id);

@@ -1,11 +1,20 @@
 import { CaptureReply, KensaError, datasetRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { BlobStore } from "../blobstore/blob-store.js";
+import type { DeviceService } from "../fleet/device-service.js";
 import { callingDevice, decidedBy } from "../http/request-auth.js";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
+import type { Datasets } from "./datasets.js";
+
+/** What these routes use of the hub. */
+export interface SampleRoutesDeps {
+  blobs: BlobStore;
+  datasets: Datasets;
+  devices: DeviceService;
+}
 
 /** Samples, labels, the labeling queue and device captures. */
-export function sampleRoutes(app: FastifyInstance, s: HubServices, opts: { mediaBytes: number }): void {
+export function sampleRoutes(app: FastifyInstance, s: SampleRoutesDeps, opts: { mediaBytes: number }): void {
   const { samples } = s.datasets;
   route(app, routes.listSamples, async (req) => ({ items: await samples.list(req.params.id, req.query) }));
   route(app, routes.getSample, async (req) => samples.get(req.params.id));

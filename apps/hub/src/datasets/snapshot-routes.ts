@@ -2,9 +2,16 @@ import { CreatedSnapshot, datasetRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import { decidedBy } from "../http/request-auth.js";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
+import type { AuditLog } from "../people/audit-log.js";
+import type { Datasets } from "./datasets.js";
 
-export function snapshotRoutes(app: FastifyInstance, s: HubServices): void {
+/** What these routes use of the hub. */
+export interface SnapshotRoutesDeps {
+  audit: AuditLog;
+  datasets: Datasets;
+}
+
+export function snapshotRoutes(app: FastifyInstance, s: SnapshotRoutesDeps): void {
   const { snapshots } = s.datasets;
   // 201 for a new snapshot, 200 when the same inputs already made this one
   route(app, routes.createSnapshot, async (req, reply) => {

@@ -1,11 +1,22 @@
 import { KensaError, fleetRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
+import type { BlobStore } from "../blobstore/blob-store.js";
 import { isSha256 } from "../blobstore/blob-store.js";
+import type { MetadataStore } from "../db/open-database.js";
 import { callingDevice } from "../http/request-auth.js";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
+import type { AuditLog } from "../people/audit-log.js";
+import type { DeploymentService } from "./deployment-service.js";
 
-export function deploymentRoutes(app: FastifyInstance, s: HubServices): void {
+/** What these routes use of the hub. */
+export interface DeploymentRoutesDeps {
+  audit: AuditLog;
+  blobs: BlobStore;
+  deployments: DeploymentService;
+  store: MetadataStore;
+}
+
+export function deploymentRoutes(app: FastifyInstance, s: DeploymentRoutesDeps): void {
   route(app, routes.createDeployment, async (req) => {
     const deployment = await s.deployments.create(req.body);
     await s.audit.recordRequest(

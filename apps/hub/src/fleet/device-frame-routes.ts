@@ -3,13 +3,20 @@ import { sniffImage } from "@kensa/vision";
 import type { FastifyInstance } from "fastify";
 import { callingDevice } from "../http/request-auth.js";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
+import type { DeviceFrameService } from "./device-frame-service.js";
+import type { DeviceService } from "./device-service.js";
 
 /** bytes; a thumbnail for the console, not a full frame */
 export const DEVICE_FRAME_BYTES = 2 * 1024 * 1024;
 
+/** What these routes use of the hub. */
+export interface DeviceFrameRoutesDeps {
+  deviceFrames: DeviceFrameService;
+  devices: DeviceService;
+}
+
 /** The latest frame of a device: agents upload a thumbnail every few seconds, the console shows it. */
-export function deviceFrameRoutes(app: FastifyInstance, s: HubServices): void {
+export function deviceFrameRoutes(app: FastifyInstance, s: DeviceFrameRoutesDeps): void {
   route(app, fleetRoutes.getFrame, async (req, reply) => {
     const device = await s.devices.get(req.params.id);
     const frame = await s.deviceFrames.get(device.id);

@@ -1,9 +1,16 @@
 import { fleetRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
+import type { AuditLog } from "../people/audit-log.js";
+import type { DeviceService } from "./device-service.js";
 
-export function deviceRoutes(app: FastifyInstance, s: HubServices): void {
+/** What these routes use of the hub. */
+export interface DeviceRoutesDeps {
+  audit: AuditLog;
+  devices: DeviceService;
+}
+
+export function deviceRoutes(app: FastifyInstance, s: DeviceRoutesDeps): void {
   route(app, routes.enroll, async (req) => {
     const enrolled = await s.devices.enroll(req.body);
     await s.audit.recordRequest(

@@ -1,8 +1,11 @@
 import { incidentRoutes, KensaError } from "@kensa/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { EventBus, HubEventMap } from "../bus/event-bus.js";
 import { callingDevice } from "../http/request-auth.js";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
+import type { ClipService } from "./clip-service.js";
+import type { EventService } from "./event-service.js";
+import type { IncidentService } from "./incident-service.js";
 
 const routes = incidentRoutes;
 
@@ -11,9 +14,17 @@ function mediaTypeOf(req: FastifyRequest): string {
   return (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
+/** What these routes use of the hub. */
+export interface EventRoutesDeps {
+  bus: EventBus<HubEventMap>;
+  clips: ClipService;
+  events: EventService;
+  incidents: IncidentService;
+}
+
 export function eventRoutes(
   app: FastifyInstance,
-  s: HubServices,
+  s: EventRoutesDeps,
   opts: { mediaBytes: number; clipBytes: number },
 ): void {
   // an incident raised before its frame or clip arrived shows it now, on every open console

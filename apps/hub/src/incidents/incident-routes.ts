@@ -1,12 +1,29 @@
 import { KensaError, incidentRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import parseRange from "range-parser";
+import type { BlobStore } from "../blobstore/blob-store.js";
+import type { EventBus, HubEventMap } from "../bus/event-bus.js";
 import { isoNow } from "../clock.js";
 import { actorOf, decidedBy } from "../http/request-auth.js";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
+import type { NotificationService } from "../notify/notification-service.js";
+import type { AuditLog } from "../people/audit-log.js";
+import type { EventService } from "./event-service.js";
+import type { IncidentService } from "./incident-service.js";
+import type { VerdictService } from "./verdict-service.js";
 
-export function incidentRoutes(app: FastifyInstance, s: HubServices): void {
+/** What these routes use of the hub. */
+export interface IncidentRoutesDeps {
+  audit: AuditLog;
+  blobs: BlobStore;
+  bus: EventBus<HubEventMap>;
+  events: EventService;
+  incidents: IncidentService;
+  notifications: NotificationService;
+  verdicts: VerdictService;
+}
+
+export function incidentRoutes(app: FastifyInstance, s: IncidentRoutesDeps): void {
   route(app, routes.list, async (req) => ({ items: await s.incidents.list(req.query) }));
   route(app, routes.get, async (req) => s.incidents.get(req.params.id));
   route(app, routes.getMedia, async (req, reply) => {

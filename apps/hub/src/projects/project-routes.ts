@@ -5,10 +5,15 @@ import { route } from "../http/route.js";
 import type { AuditLog } from "../people/audit-log.js";
 import { type ProjectService, toProject } from "./project-service.js";
 
-export function projectRoutes(
-  app: FastifyInstance,
-  d: { projects: ProjectService; audit: AuditLog; bus: EventBus<HubEventMap> },
-): void {
+/** What these routes use of the hub. */
+export interface ProjectRoutesDeps {
+  projects: ProjectService;
+  audit: AuditLog;
+  /** a changed incident rule is announced, so the fleet bundles it anew */
+  bus: EventBus<HubEventMap>;
+}
+
+export function projectRoutes(app: FastifyInstance, d: ProjectRoutesDeps): void {
   route(app, routes.create, async (req) => {
     const project = toProject(await d.projects.create(req.body));
     await d.audit.recordRequest(req, "project.create", { type: "project", id: project.id }, { slug: project.slug });

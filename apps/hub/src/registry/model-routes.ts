@@ -1,9 +1,16 @@
 import { KensaError, registryRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
+import type { AuditLog } from "../people/audit-log.js";
+import type { ModelService } from "./model-service.js";
 
-export function modelRoutes(app: FastifyInstance, s: HubServices): void {
+/** What these routes use of the hub. */
+export interface ModelRoutesDeps {
+  audit: AuditLog;
+  models: ModelService;
+}
+
+export function modelRoutes(app: FastifyInstance, s: ModelRoutesDeps): void {
   // multipart: field `projectId`, field `manifest` (JSON), optional field `name`, file `model`
   route(app, routes.upload, async (req) => {
     if (!req.isMultipart()) {

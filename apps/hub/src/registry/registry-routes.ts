@@ -2,10 +2,28 @@ import { KensaError, registryRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import { decidedBy } from "../http/request-auth.js";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
+import type { AuditLog } from "../people/audit-log.js";
+import type { ProjectService } from "../projects/project-service.js";
+import type { EvaluationService } from "./evaluation/evaluation-service.js";
+import type { GateService } from "./gate-service.js";
+import type { ModelService } from "./model-service.js";
+import type { ModelPolicy } from "./ports.js";
+import type { RegistryService } from "./registry-service.js";
 
-export function registryRoutes(app: FastifyInstance, s: HubServices): void {
-  const { evaluations, gate, registry } = s.training;
+/** What these routes use of the hub. */
+export interface RegistryRoutesDeps {
+  audit: AuditLog;
+  models: ModelService;
+  projects: ProjectService;
+  evaluations: EvaluationService;
+  gate: GateService;
+  registry: RegistryService;
+  /** the project's champion */
+  policy: ModelPolicy;
+}
+
+export function registryRoutes(app: FastifyInstance, s: RegistryRoutesDeps): void {
+  const { evaluations, gate, registry } = s;
 
   route(app, routes.evaluate, async (req, reply) => {
     const ev = await evaluations.request(req.params.id, req.body?.snapshotId);
@@ -58,6 +76,6 @@ export function registryRoutes(app: FastifyInstance, s: HubServices): void {
   );
   route(app, routes.champion, async (req) => {
     await s.projects.get(req.params.id);
-    return s.training.settings.champion(req.params.id);
+    return s.policy.champion(req.params.id);
   });
 }

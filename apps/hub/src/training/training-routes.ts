@@ -2,8 +2,10 @@ import { trainingRoutes as routes, type TrainingRun } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import { decidedBy } from "../http/request-auth.js";
 import { route } from "../http/route.js";
-import type { HubServices } from "../hub-services.js";
 import { requireJob } from "../jobs/db-job-queue.js";
+import type { AuditLog } from "../people/audit-log.js";
+import type { ProjectService } from "../projects/project-service.js";
+import type { Training } from "./training.js";
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 /** ms between re-reads of a streamed run (a run another hub trains sends no in-process events) */
@@ -11,7 +13,14 @@ const STREAM_POLL_MS = 2000;
 /** ms between SSE comments that keep proxies from closing an idle stream */
 const HEARTBEAT_MS = 15_000;
 
-export function trainingRoutes(app: FastifyInstance, s: HubServices): void {
+/** What these routes use of the hub. */
+export interface TrainingRoutesDeps {
+  audit: AuditLog;
+  projects: ProjectService;
+  training: Training;
+}
+
+export function trainingRoutes(app: FastifyInstance, s: TrainingRoutesDeps): void {
   const { runs, settings, queue } = s.training;
   // open event streams end when the hub closes, or closing would wait for their clients
   const streams = new Set<() => void>();
