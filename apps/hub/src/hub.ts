@@ -36,6 +36,7 @@ import { EmailNotifier } from "./notify/email-notifier.js";
 import { NotificationDispatcher } from "./notify/notification-dispatcher.js";
 import { NotificationService } from "./notify/notification-service.js";
 import type { Notifier } from "./notify/notifier.js";
+import { notifyPlugin } from "./notify/notify-plugin.js";
 import { WebhookNotifier } from "./notify/webhook-notifier.js";
 import { resolveAdminToken } from "./people/admin-token.js";
 import { ApiTokenService } from "./people/api-token-service.js";
@@ -235,12 +236,12 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     incidents,
     verdicts,
     clips,
-    notifications,
     bus,
     audit,
     blobs,
     limits: { mediaBytes: config.limits.mediaBytes, clipBytes: config.limits.clipBytes },
   });
+  await app.register(notifyPlugin, { notifications });
   await app.register(datasetsPlugin, {
     datasets,
     devices,

@@ -13,6 +13,7 @@ export const consolePlugin = fp<{ dir: string }>(async (app, opts) => consoleRou
     "kensa-projects",
     "kensa-fleet",
     "kensa-incidents",
+    "kensa-notify",
     "kensa-datasets",
     "kensa-training",
     "kensa-registry",

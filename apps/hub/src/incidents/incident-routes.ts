@@ -6,7 +6,6 @@ import type { EventBus, HubEventMap } from "../bus/event-bus.js";
 import { isoNow } from "../clock.js";
 import { actorOf, decidedBy } from "../http/request-auth.js";
 import { route } from "../http/route.js";
-import type { NotificationService } from "../notify/notification-service.js";
 import type { AuditLog } from "../people/audit-log.js";
 import type { EventService } from "./event-service.js";
 import type { IncidentService } from "./incident-service.js";
@@ -19,7 +18,6 @@ export interface IncidentRoutesDeps {
   bus: EventBus<HubEventMap>;
   events: EventService;
   incidents: IncidentService;
-  notifications: NotificationService;
   verdicts: VerdictService;
 }
 
@@ -80,5 +78,4 @@ export function incidentRoutes(app: FastifyInstance, s: IncidentRoutesDeps): voi
     }
     return incident;
   });
-  route(app, routes.listNotifications, async (req) => ({ items: await s.notifications.list(req.query) }));
 }
