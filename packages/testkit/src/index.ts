@@ -1,6 +1,9 @@
-export * from "./agent-process.js";
+// agent processes and the mail and webhook inbox are the demo's too: they live in
+// @kensa/scenario (which the CLI may depend on at run time) and tests keep finding them here
+export * from "@kensa/scenario/agent-process";
+export * from "@kensa/scenario/smtp-sink";
+export * from "@kensa/scenario/webhook-sink";
+export * from "./repo-root.js";
 export * from "./services.js";
-export * from "./smtp-sink.js";
 export * from "./temp-dir.js";
 export * from "./wait-for.js";
-export * from "./webhook-sink.js";

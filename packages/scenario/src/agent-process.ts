@@ -3,8 +3,8 @@ import { writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The repository root, so tests can start apps the way the CLI does. */
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+// agents run from the repository root, as the CLI runs them
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
 export interface AgentProcess {
   child: ChildProcess;
