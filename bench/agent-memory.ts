@@ -11,8 +11,9 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentServiceEnv } from "@kensa/agent";
-import type { ModelManifest, StoredEvent } from "@kensa/contracts";
-import { type AgentProcess, spawnAgent, waitFor } from "@kensa/testkit";
+import { incidentRoutes, type ModelManifest, projectRoutes } from "@kensa/contracts";
+import { deployToDevices, enrollAgents, type ScenarioAgent, uploadModel } from "@kensa/scenario";
+import { waitFor } from "@kensa/testkit";
 import { percentile } from "@kensa/vision";
 import { buildResNet18, buildResNet18Int8 } from "@kensa/vision/graph";
 import { withBenchHub } from "./datasets.js";
@@ -78,46 +79,36 @@ async function measure(
   frames: Buffer[],
   seconds: number,
 ): Promise<Row> {
-  return withBenchHub(async ({ url, token, api }) => {
-    const project = await api.createProject({
-      slug: "mem",
-      name: "memory",
-      task: "classification",
-      labels: model.manifest.labels,
-      okLabels: model.manifest.okLabels,
+  return withBenchHub(async ({ api }) => {
+    const project = await api.call(projectRoutes.create, {
+      body: {
+        slug: "mem",
+        name: "memory",
+        task: "classification",
+        labels: model.manifest.labels,
+        okLabels: model.manifest.okLabels,
+      },
     });
-    const version = await api.pushModel(project.id, model.onnx, model.manifest);
-    const e = await api.enrollDevice({ projectId: project.id, id: "mem-cam" });
+    const version = await uploadModel(api, project.id, model);
     const dir = await mkdtemp(join(tmpdir(), "kensa-mem-"));
     const frameDir = join(dir, "frames");
     await mkdir(frameDir, { recursive: true });
     for (const [i, f] of frames.entries()) await writeFile(join(frameDir, `f${i}.jpg`), f);
-    let agent: AgentProcess | undefined;
+    let agent: ScenarioAgent | undefined;
     try {
-      agent = await spawnAgent(
-        {
-          deviceId: "mem-cam",
-          hubUrl: e.hubUrl,
-          mqttUrl: e.mqttUrl,
-          dataDir: join(dir, "agent"),
-          sources: [{ id: "line", type: "folder", path: frameDir, fps: 10 }],
-          status: { port: 0 },
-        },
-        join(dir, "agent.json"),
-        { KENSA_DEVICE_SECRET: e.secret, KENSA_LOG_LEVEL: "warn", ...v.env },
-        { built: v.built },
-      );
-      await api.deploy({ modelVersionId: version.id, target: { deviceIds: ["mem-cam"], tags: [] } });
-      const pid = agent.child.pid!;
+      [agent] = await enrollAgents(api, project.id, [{ id: "mem-cam" }], {
+        dir,
+        sources: [{ id: "line", type: "folder", path: frameDir, fps: 10 }],
+        env: { KENSA_LOG_LEVEL: "warn", ...v.env },
+        built: v.built,
+      });
+      await deployToDevices(api, version.id, ["mem-cam"]);
+      const pid = agent!.process.child.pid!;
       // serving once events arrive (the agent downloaded, verified, loaded and warmed the model)
       await waitFor(
         "the agent's first events",
-        async () => {
-          const res = await fetch(`${url}/api/v1/events?deviceId=mem-cam&limit=1`, {
-            headers: { authorization: `Bearer ${token}` },
-          });
-          return res.ok && ((await res.json()) as { items: StoredEvent[] }).items.length > 0;
-        },
+        async () =>
+          (await api.call(incidentRoutes.listEvents, { query: { deviceId: "mem-cam", limit: 1 } })).items.length > 0,
         { timeoutMs: 120_000, intervalMs: 250 },
       );
       await new Promise((r) => setTimeout(r, 3000));
@@ -141,7 +132,7 @@ async function measure(
         notes: `target ≤ 200 MB: ${p95 <= 200 ? "met" : "NOT met"} (p95); agent CPU ${cpuPercent} % of one core; ${v.label}; folder source, events to an embedded hub; sampled every 250 ms for ${seconds} s after the model served its first frames`,
       };
     } finally {
-      await agent?.kill("SIGTERM");
+      await agent?.process.kill("SIGTERM");
       await rm(dir, { recursive: true, force: true });
     }
   });

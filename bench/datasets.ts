@@ -6,10 +6,10 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { DatasetImport, Snapshot, SnapshotManifest } from "@kensa/contracts";
-import { createHub } from "@kensa/hub";
+import type { KensaClient } from "@kensa/client";
+import { type DatasetImport, datasetRoutes, projectRoutes, type Snapshot } from "@kensa/contracts";
+import { startScenarioHub } from "@kensa/scenario";
 import { repoRoot, tempDir } from "@kensa/testkit";
-import { HubClient } from "../apps/cli/src/hub-client.js";
 import { table } from "./report.js";
 
 export const datasetsRoot = resolve(repoRoot, "..", "shared", "datasets");
@@ -69,19 +69,17 @@ export function kensa(args: string[]): Promise<string> {
   });
 }
 
-export async function withBenchHub<T>(fn: (hub: { url: string; token: string; api: HubClient }) => Promise<T>) {
+/** Runs `fn` against a fresh hub in a temporary directory, then closes the hub and removes the directory. */
+export async function withBenchHub<T>(fn: (hub: { url: string; token: string; api: KensaClient }) => Promise<T>) {
   const dir = await tempDir("kensa-bench-");
-  const hub = await createHub({
-    dataDir: join(dir.path, "hub"),
-    http: { host: "127.0.0.1", port: 0 },
-    mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
-    logLevel: "warn",
-  });
   try {
-    const { httpUrl } = await hub.start();
-    return await fn({ url: httpUrl, token: hub.adminToken, api: new HubClient(httpUrl, hub.adminToken) });
+    const hub = await startScenarioHub({ dataDir: join(dir.path, "hub") });
+    try {
+      return await fn({ url: hub.httpUrl, token: hub.adminToken, api: hub.client });
+    } finally {
+      await hub.close();
+    }
   } finally {
-    await hub.close();
     await dir.remove();
   }
 }
@@ -92,7 +90,7 @@ export async function datasetImportSection() {
   const results = await withBenchHub(async ({ url, token, api }) => {
     const out = [];
     for (const d of present) {
-      const project = await api.createProject({ ...d.project });
+      const project = await api.call(projectRoutes.create, { body: { ...d.project } });
       const hubArgs = ["--hub", url, "--token", token];
       const started = performance.now();
       const job = JSON.parse(
@@ -111,9 +109,7 @@ export async function datasetImportSection() {
       const snap = JSON.parse(
         await kensa(["dataset", "snapshot", "--project", project.id, "--json", ...hubArgs]),
       ) as Snapshot;
-      const manifest = (await (
-        await fetch(`${url}/api/v1/snapshots/${snap.id}/manifest`, { headers: { authorization: `Bearer ${token}` } })
-      ).json()) as SnapshotManifest;
+      const manifest = await api.call(datasetRoutes.snapshotManifest, { params: { id: snap.id } });
       const splitsOfGroup = new Map<string, Set<string>>();
       for (const item of manifest.items) {
         const s = splitsOfGroup.get(item.groupKey) ?? new Set<string>();

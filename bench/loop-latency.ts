@@ -1,13 +1,20 @@
 /** The walking skeleton's latencies: agent inference and frame captured → event stored. */
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { StoredEvent } from "@kensa/contracts";
-import { createHub } from "@kensa/hub";
+import { incidentRoutes } from "@kensa/contracts";
+import {
+  createInspectionProject,
+  deployToDevices,
+  enrollAgents,
+  pushBlemishModel,
+  type ScenarioAgent,
+  type ScenarioHub,
+  startScenarioHub,
+  syntheticCamera,
+} from "@kensa/scenario";
 import { renderFrame } from "@kensa/synth";
-import { spawnAgent, tempDir, waitFor } from "@kensa/testkit";
+import { tempDir, waitFor } from "@kensa/testkit";
 import { Classifier, percentile } from "@kensa/vision";
 import { buildBlemishModel } from "@kensa/vision/graph";
-import { HubClient } from "../apps/cli/src/hub-client.js";
 import type { Row } from "./report.js";
 
 const round = (x: number) => Math.round(x * 100) / 100;
@@ -49,47 +56,23 @@ export async function inferenceLatency(): Promise<Row[]> {
 
 export async function frameToStoredEvent(seconds: number): Promise<Row> {
   const dir = await tempDir("kensa-bench-");
-  const hub = await createHub({
-    dataDir: join(dir.path, "hub"),
-    http: { host: "127.0.0.1", port: 0 },
-    mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
-    logLevel: "warn",
-  });
-  const agentDir = join(dir.path, "agent");
-  let agent: Awaited<ReturnType<typeof spawnAgent>> | undefined;
+  let hub: ScenarioHub | undefined;
+  const agents: ScenarioAgent[] = [];
   try {
-    const { httpUrl } = await hub.start();
-    const api = new HubClient(httpUrl, hub.adminToken);
-    const project = await api.createProject({
-      slug: "bench",
-      name: "bench",
-      task: "classification",
-      labels: ["ok", "defect"],
-      okLabels: ["ok"],
-    });
-    const m = buildBlemishModel();
-    const v = await api.pushModel(project.id, m.onnx, m.manifest);
-    const e = await api.enrollDevice({ projectId: project.id, id: "bench-cam" });
-    await mkdir(agentDir, { recursive: true });
-    agent = await spawnAgent(
-      {
-        deviceId: "bench-cam",
-        hubUrl: e.hubUrl,
-        mqttUrl: e.mqttUrl,
-        dataDir: agentDir,
-        sources: [{ id: "synthetic", type: "synthetic", fps: 10, seed: 3, defectRate: 0.3 }],
-        status: { port: 0 },
-      },
-      join(agentDir, "agent.json"),
-      { KENSA_DEVICE_SECRET: e.secret, KENSA_LOG_LEVEL: "warn" },
+    hub = await startScenarioHub({ dataDir: join(dir.path, "hub") });
+    const api = hub.client;
+    const project = await createInspectionProject(api, { slug: "bench" });
+    const v = await pushBlemishModel(api, project.id);
+    agents.push(
+      ...(await enrollAgents(api, project.id, [{ id: "bench-cam" }], {
+        dir: dir.path,
+        sources: [syntheticCamera(3, { fps: 10, defectRate: 0.3 })],
+        env: { KENSA_LOG_LEVEL: "warn" },
+      })),
     );
-    await api.deploy({ modelVersionId: v.id, target: { deviceIds: ["bench-cam"], tags: [] } });
-    const read = async () => {
-      const res = await fetch(`${httpUrl}/api/v1/events?deviceId=bench-cam&limit=10000`, {
-        headers: { authorization: `Bearer ${hub.adminToken}` },
-      });
-      return ((await res.json()) as { items: StoredEvent[] }).items;
-    };
+    await deployToDevices(api, v.id, ["bench-cam"]);
+    const read = async () =>
+      (await api.call(incidentRoutes.listEvents, { query: { deviceId: "bench-cam", limit: 10000 } })).items;
     await waitFor("first event", async () => (await read()).length > 0, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, seconds * 1000));
     // skip the first events: they include model load and connection set-up
@@ -104,8 +87,8 @@ export async function frameToStoredEvent(seconds: number): Promise<Row> {
       notes: `includes inference, durable outbox, MQTT QoS 1, validation, idempotent insert and the incident rule; ${seconds} s run`,
     };
   } finally {
-    await agent?.kill("SIGTERM");
-    await hub.close();
+    await Promise.all(agents.map((a) => a.process.kill("SIGTERM")));
+    await hub?.close();
     await dir.remove();
   }
 }

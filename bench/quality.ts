@@ -11,7 +11,14 @@
 import { existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import type { EvaluationMetrics, Project, TrainingRun } from "@kensa/contracts";
+import {
+  type EvaluationMetrics,
+  type Project,
+  projectRoutes,
+  registryRoutes,
+  type TrainingRun,
+  trainingRoutes,
+} from "@kensa/contracts";
 import { waitFor } from "@kensa/testkit";
 import { datasetsRoot, kensa, withBenchHub } from "./datasets.js";
 import { table } from "./report.js";
@@ -161,7 +168,7 @@ async function runCase(c: QualityCase): Promise<CaseResult> {
   const load = Math.round(loadavg()[0]! * 10) / 10;
   return withBenchHub(async ({ url, token, api }) => {
     const hubArgs = ["--hub", url, "--token", token];
-    const project: Project = await api.createProject({ ...c.project });
+    const project: Project = await api.call(projectRoutes.create, { body: { ...c.project } });
     const dir = join(datasetsRoot, c.dir);
     await kensa(["dataset", "import", dir, ...c.importArgs, "--project", project.id, "--json", ...hubArgs]);
     const snap = JSON.parse(
@@ -170,14 +177,14 @@ async function runCase(c: QualityCase): Promise<CaseResult> {
     const train = [...c.trainArgs, "--seed", String(SEED), "--threads", String(threads)];
     console.error(`bench quality ${c.id}: training (${train.join(" ")}) …`);
     await kensa(["train", "--project", project.id, "--snapshot", snap.id, ...train, "--no-gate", ...hubArgs]);
-    const runs = (await api.listRuns(project.id)).items;
+    const runs = (await api.call(trainingRoutes.listForProject, { params: { id: project.id } })).items;
     const run = runs.find((r) => r.status === "succeeded") as TrainingRun;
     if (!run?.modelVersionId) throw new Error(`${c.id}: no succeeded run`);
     const modelId = run.modelVersionId;
     const evaluation = await waitFor(
       `${c.id} evaluation`,
       async () => {
-        const d = await api.modelDetails(modelId);
+        const d = await api.call(registryRoutes.details, { params: { id: modelId } });
         const ev = d.evaluations.find((e) => e.snapshotId === snap.id);
         return ev?.status === "succeeded" || ev?.status === "failed" ? ev : null;
       },
