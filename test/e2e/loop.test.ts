@@ -1,13 +1,22 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Device, Incident, StoredEvent } from "@kensa/contracts";
-import { topics } from "@kensa/contracts";
-import { createHub } from "@kensa/hub";
+import type { KensaClient } from "@kensa/client";
+import { fleetRoutes, incidentRoutes, registryRoutes, systemRoutes, topics } from "@kensa/contracts";
 import {
-  type AgentProcess,
+  createInspectionProject,
+  deployToDevices,
+  deployToTag,
+  enrollAgents,
+  pushBlemishModel,
+  type ScenarioAgent,
+  type ScenarioHub,
+  startScenarioHub,
+  syntheticCamera,
+  uploadModel,
+} from "@kensa/scenario";
+import {
   type SmtpSink,
-  spawnAgent,
   startSmtpSink,
   startWebhookSink,
   type TempDir,
@@ -18,7 +27,6 @@ import {
 import { buildBlemishModel } from "@kensa/vision/graph";
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HubClient } from "../../apps/cli/src/hub-client.js";
 
 /**
  * The walking skeleton end to end: a real hub (embedded broker, SQLite, blob store), two real
@@ -29,50 +37,32 @@ describe("the loop on the embedded default", () => {
   let dir: TempDir;
   let smtp: SmtpSink;
   let webhook: WebhookSink;
-  let hub: Awaited<ReturnType<typeof createHub>>;
-  let api: HubClient;
+  let hub: ScenarioHub;
+  let api: KensaClient;
   let urls: { httpUrl: string; mqttUrl: string };
   let projectId: string;
   let modelV1: { id: string; sha256: string };
-  const agents = new Map<string, { proc: AgentProcess; config: Record<string, unknown>; secret: string }>();
+  const agents = new Map<string, ScenarioAgent>();
 
-  const get = async <T>(path: string): Promise<T> => {
-    const res = await fetch(`${urls.httpUrl}/api/v1${path}`, {
-      headers: { authorization: `Bearer ${hub.adminToken}` },
-    });
-    expect(res.status, `GET ${path}`).toBe(200);
-    return (await res.json()) as T;
-  };
-  const device = (id: string) => get<Device>(`/devices/${id}`);
+  const device = (id: string) => api.call(fleetRoutes.get, { params: { id } });
   const eventsOf = async (deviceId: string) =>
-    (await get<{ items: StoredEvent[] }>(`/events?deviceId=${deviceId}&limit=10000`)).items;
-
-  async function startAgent(id: string) {
-    const a = agents.get(id)!;
-    a.proc = await spawnAgent(a.config, join(dir.path, `${id}.json`), { KENSA_DEVICE_SECRET: a.secret });
-  }
+    (await api.call(incidentRoutes.listEvents, { query: { deviceId, limit: 10000 } })).items;
+  const incident = (id: string) => api.call(incidentRoutes.get, { params: { id } });
 
   beforeAll(async () => {
     dir = await tempDir();
     smtp = await startSmtpSink();
     webhook = await startWebhookSink(WEBHOOK_SECRET);
-    hub = await createHub({
+    hub = await startScenarioHub({
       dataDir: join(dir.path, "hub"),
-      http: { host: "127.0.0.1", port: 0 },
-      mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
       smtp: { host: smtp.host, port: smtp.port, from: "kensa@e2e.test" },
-      logLevel: "warn",
-      notifications: { attempts: 3, backoffMs: 100 },
+      config: { notifications: { attempts: 3, backoffMs: 100 } },
     });
-    urls = await hub.start();
-    api = new HubClient(urls.httpUrl, hub.adminToken);
-    const project = await api.createProject({
+    urls = { httpUrl: hub.httpUrl, mqttUrl: hub.mqttUrl };
+    api = hub.client;
+    const project = await createInspectionProject(api, {
       slug: "e2e-surface",
       name: "E2E surface",
-      task: "classification",
-      labels: ["ok", "defect"],
-      okLabels: ["ok"],
-      rule: { type: "threshold", labels: ["defect"], minScore: 0.5 },
       notifications: {
         email: ["qa@plant.example"],
         webhooks: [{ url: webhook.url, secret: WEBHOOK_SECRET }],
@@ -80,33 +70,27 @@ describe("the loop on the embedded default", () => {
       },
     });
     projectId = project.id;
-    const m = buildBlemishModel();
-    modelV1 = await api.pushModel(projectId, m.onnx, m.manifest, "blemish.onnx");
+    modelV1 = await pushBlemishModel(api, projectId);
 
-    for (const [i, id] of ["cam-a", "cam-b"].entries()) {
-      const e = await api.enrollDevice({ projectId, id, tags: ["line-1"] });
-      const config = {
-        deviceId: id,
-        hubUrl: e.hubUrl,
-        mqttUrl: e.mqttUrl,
-        dataDir: join(dir.path, `agent-${id}`),
-        sources: [{ id: "synthetic", type: "synthetic", fps: 5, seed: 7 + i, defectRate: 0.4 }],
-        telemetryIntervalMs: 1000,
-        reportIntervalMs: 2000,
-        status: { port: 0 },
-      };
-      agents.set(id, { proc: undefined as unknown as AgentProcess, config, secret: e.secret });
-      await startAgent(id);
-    }
+    const cameras = ["cam-a", "cam-b"].map((id, i) => ({
+      id,
+      tags: ["line-1"],
+      sources: [syntheticCamera(7 + i, { fps: 5, defectRate: 0.4 })],
+    }));
+    const started = await enrollAgents(api, projectId, cameras, {
+      dir: dir.path,
+      config: { telemetryIntervalMs: 1000, reportIntervalMs: 2000 },
+    });
+    for (const a of started) agents.set(a.id, a);
   }, 120_000);
 
   afterAll(async () => {
     // on failure, what the agents said is the first thing to read
     for (const [id, a] of agents) {
-      const notable = a.proc?.logs.filter((l) => l.level === "warn" || l.level === "error" || l.level === "stderr");
-      if (notable?.length) console.log(`${id} logs:\n${notable.map((l) => JSON.stringify(l)).join("\n")}`);
+      const notable = a.process.logs.filter((l) => l.level === "warn" || l.level === "error" || l.level === "stderr");
+      if (notable.length) console.log(`${id} logs:\n${notable.map((l) => JSON.stringify(l)).join("\n")}`);
     }
-    await Promise.all([...agents.values()].map((a) => a.proc?.kill("SIGKILL")));
+    await Promise.all([...agents.values()].map((a) => a.process.kill("SIGKILL")));
     await hub?.close();
     await webhook?.close();
     await smtp?.close();
@@ -118,7 +102,7 @@ describe("the loop on the embedded default", () => {
       const ds = await Promise.all(["cam-a", "cam-b"].map(device));
       return ds.every((d) => d.presence === "online");
     });
-    const dep = await api.deploy({ modelVersionId: modelV1.id, target: { deviceIds: [], tags: ["line-1"] } });
+    const dep = await deployToTag(api, modelV1.id, "line-1");
     expect(dep.deviceIds.sort()).toEqual(["cam-a", "cam-b"]);
     for (const id of ["cam-a", "cam-b"]) {
       await waitFor(`${id} reports the bundle loaded`, async () => {
@@ -130,10 +114,10 @@ describe("the loop on the embedded default", () => {
 
   it("stores events and raises incidents for defective frames only", async () => {
     await waitFor("60 events and 5 incidents", async () => {
-      const s = await api.stats();
+      const s = await api.call(systemRoutes.stats);
       return s.events >= 60 && s.incidents >= 5;
     });
-    const incidents = (await get<{ items: Incident[] }>("/incidents?limit=1000")).items;
+    const incidents = (await api.call(incidentRoutes.list, { query: { limit: 1000 } })).items;
     const wrongly = incidents.filter((i) => !i.frameMeta.defect);
     expect(wrongly, "incidents raised for frames without a defect").toEqual([]);
     const events = [...(await eventsOf("cam-a")), ...(await eventsOf("cam-b"))];
@@ -142,13 +126,8 @@ describe("the loop on the embedded default", () => {
     expect(defective.length).toBeGreaterThan(5);
     expect(flagged.length / defective.length, "share of defective frames found").toBeGreaterThan(0.9);
     // the agent uploads the frame of every finding
-    await waitFor("incident media uploaded", async () => {
-      const inc = await get<Incident>(`/incidents/${incidents[0]!.id}`);
-      return inc.mediaSha256;
-    });
-    const media = await fetch(`${urls.httpUrl}/api/v1/incidents/${incidents[0]!.id}/media`, {
-      headers: { authorization: `Bearer ${hub.adminToken}` },
-    });
+    await waitFor("incident media uploaded", async () => (await incident(incidents[0]!.id)).mediaSha256);
+    const media = await api.fetch(incidentRoutes.getMedia, { params: { id: incidents[0]!.id } });
     expect(media.headers.get("content-type")).toContain("image/jpeg");
     expect((await media.arrayBuffer()).byteLength).toBeGreaterThan(1000);
   });
@@ -166,11 +145,14 @@ describe("the loop on the embedded default", () => {
   });
 
   it("stores a verdict with who and when", async () => {
-    const [inc] = (await api.listIncidents({ status: "open", limit: 1 })).items;
+    const [inc] = (await api.call(incidentRoutes.list, { query: { status: "open", limit: 1 } })).items;
     expect(inc).toBeDefined();
-    const v = await api.verdict(inc!.id, { verdict: "false_alarm", by: "site.engineer@plant.example", note: "glare" });
+    const v = await api.call(incidentRoutes.createVerdict, {
+      params: { id: inc!.id },
+      body: { verdict: "false_alarm", by: "site.engineer@plant.example", note: "glare" },
+    });
     expect(v.by).toBe("site.engineer@plant.example");
-    const after = await get<Incident>(`/incidents/${inc!.id}`);
+    const after = await incident(inc!.id);
     expect(after.status).toBe("false_alarm");
     expect(after.verdicts.map((x) => [x.verdict, x.by])).toEqual([["false_alarm", "site.engineer@plant.example"]]);
     expect(Date.parse(after.verdicts[0]!.createdAt)).toBeGreaterThan(Date.now() - 60_000);
@@ -178,7 +160,7 @@ describe("the loop on the embedded default", () => {
 
   it("drops malformed payloads and refuses foreign topics and wrong secrets, and keeps running", async () => {
     const b = agents.get("cam-b")!;
-    const before = await api.stats();
+    const before = await api.call(systemRoutes.stats);
     const intruder = await mqtt.connectAsync(urls.mqttUrl, {
       clientId: "cam-b-probe",
       username: "cam-b",
@@ -189,7 +171,7 @@ describe("the loop on the embedded default", () => {
     await intruder.publishAsync(topics.events("cam-b"), JSON.stringify({ v: 1, id: "x" }), { qos: 1 });
     await waitFor(
       "two invalid payloads counted",
-      async () => (await api.stats()).ingest.invalid >= before.ingest.invalid + 2,
+      async () => (await api.call(systemRoutes.stats)).ingest.invalid >= before.ingest.invalid + 2,
     );
     await intruder.endAsync();
     // publishing under another device's topic: the broker disconnects the publisher and the hub
@@ -205,10 +187,9 @@ describe("the loop on the embedded default", () => {
     forger.publish(topics.events("cam-a"), JSON.stringify(forged), { qos: 1 });
     await closed;
     forger.end(true);
-    const res = await fetch(`${urls.httpUrl}/api/v1/events/forged-event-0001`, {
-      headers: { authorization: `Bearer ${hub.adminToken}` },
+    await expect(api.call(incidentRoutes.getEvent, { params: { id: "forged-event-0001" } })).rejects.toMatchObject({
+      status: 404,
     });
-    expect(res.status).toBe(404);
     await expect(
       mqtt.connectAsync(urls.mqttUrl, {
         clientId: "cam-b-bad",
@@ -217,34 +198,33 @@ describe("the loop on the embedded default", () => {
         reconnectPeriod: 0,
       }),
     ).rejects.toThrow(/Not authorized|Bad username or password/i);
-    const health = await fetch(`${urls.httpUrl}/health`);
-    expect(health.status).toBe(200);
-    const later = (await api.stats()).events;
-    await waitFor("events keep flowing", async () => (await api.stats()).events > later);
+    expect((await api.call(systemRoutes.health)).status).toBe("ok");
+    const later = (await api.call(systemRoutes.stats)).events;
+    await waitFor("events keep flowing", async () => (await api.call(systemRoutes.stats)).events > later);
   });
 
   it("refuses an upload that is not ONNX and stores nothing", async () => {
-    const before = (await api.listModels(projectId)).items.length;
+    const models = async () => (await api.call(registryRoutes.list, { query: { projectId } })).items.length;
+    const before = await models();
     const bogus = new TextEncoder().encode("this is not a model");
-    await expect(api.pushModel(projectId, bogus, buildBlemishModel().manifest)).rejects.toMatchObject({
-      code: "KENSA_ERR_MODEL_INVALID_ONNX",
-    });
-    expect((await api.listModels(projectId)).items.length).toBe(before);
+    await expect(
+      uploadModel(api, projectId, { onnx: bogus, manifest: buildBlemishModel().manifest }),
+    ).rejects.toMatchObject({ code: "KENSA_ERR_MODEL_INVALID_ONNX" });
+    expect(await models()).toBe(before);
     // agents keep uploading frames meanwhile, so look for the upload itself, not a file count
     const files = await listFiles(join(dir.path, "hub", "blobs"));
     expect(files.map((f) => f.name)).not.toContain(createHash("sha256").update(bogus).digest("hex"));
   });
 
   it("an agent refuses a bundle whose hash does not match and keeps its model", async () => {
-    const m2 = buildBlemishModel({ width: 48, height: 48 });
-    const v2 = await api.pushModel(projectId, m2.onnx, m2.manifest, "blemish-48.onnx");
+    const v2 = await pushBlemishModel(api, projectId, { width: 48, height: 48, fileName: "blemish-48.onnx" });
     expect(v2.sha256).not.toBe(modelV1.sha256);
     // tamper with the stored model, as a corrupted disk or a man in the middle would
     const blob = await findBlob(join(dir.path, "hub", "blobs"), v2.sha256);
     const bytes = await readFile(blob);
     bytes[bytes.length - 10] = (bytes[bytes.length - 10]! + 1) % 256;
     await writeFile(blob, bytes);
-    const dep = await api.deploy({ modelVersionId: v2.id, target: { deviceIds: ["cam-b"], tags: [] } });
+    const dep = await deployToDevices(api, v2.id, ["cam-b"]);
     const p = await waitFor("cam-b reports the hash mismatch", async () => {
       const x = (await device("cam-b")).reported?.pipelines.find((y) => y.id === "default");
       return x?.error?.bundleSha256 === dep.bundleSha256 ? x : null;
@@ -262,14 +242,14 @@ describe("the loop on the embedded default", () => {
     const a = agents.get("cam-a")!;
     const before = (await eventsOf("cam-a")).length;
     await waitFor("cam-a mid-stream", async () => (await eventsOf("cam-a")).length > before + 5);
-    await a.proc.kill("SIGKILL");
-    await startAgent("cam-a");
+    await a.process.kill("SIGKILL");
+    await a.restart();
     const killedAt = (await eventsOf("cam-a")).length;
     await waitFor("cam-a back and sending", async () => (await eventsOf("cam-a")).length > killedAt + 10, {
       timeoutMs: 45_000,
     });
     // a graceful stop flushes the outbox, so everything the agent ever created is at the hub
-    expect(await a.proc.kill("SIGTERM")).toBe(0);
+    expect(await a.process.kill("SIGTERM")).toBe(0);
     const events = await eventsOf("cam-a");
     const seqs = events.map((e) => e.seq).sort((x, y) => x - y);
     const ids = new Set(events.map((e) => e.id));

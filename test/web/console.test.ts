@@ -1,16 +1,34 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Deployment, Device, Event, Incident, ModelVersion } from "@kensa/contracts";
-import { topics } from "@kensa/contracts";
-import { createHub } from "@kensa/hub";
+import { KensaClient } from "@kensa/client";
+import {
+  type Event,
+  fleetRoutes,
+  type Incident,
+  incidentRoutes,
+  type ModelVersion,
+  peopleRoutes,
+  projectRoutes,
+  topics,
+} from "@kensa/contracts";
+import {
+  type AgentOptions,
+  createInspectionProject,
+  deployToTag,
+  enrollAgents,
+  pushBlemishModel,
+  type ScenarioAgent,
+  type ScenarioHub,
+  startScenarioAgent,
+  startScenarioHub,
+  syntheticCamera,
+} from "@kensa/scenario";
 import { renderFrame } from "@kensa/synth";
-import { type AgentProcess, spawnAgent, type TempDir, tempDir, waitFor } from "@kensa/testkit";
-import { buildBlemishModel } from "@kensa/vision/graph";
+import { type TempDir, tempDir, waitFor } from "@kensa/testkit";
 import mqtt from "mqtt";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HubClient } from "../../apps/cli/src/hub-client.js";
 import {
   buildConsole,
   createUser,
@@ -29,37 +47,25 @@ import {
  */
 describe.skipIf(skipBrowserTests)("the web console", () => {
   let dir: TempDir;
-  let hub: Awaited<ReturnType<typeof createHub>>;
+  let hub: ScenarioHub;
   let url: string;
   let mqttUrl: string;
-  let api: HubClient;
+  let api: KensaClient;
   let browser: Browser;
   let projectId: string;
   let modelV2: ModelVersion;
-  const agents: AgentProcess[] = [];
+  const agents: ScenarioAgent[] = [];
   const contexts: BrowserContext[] = [];
   const people = {} as Record<"site" | "iot" | "auditor", { username: string; password: string }>;
 
-  const get = async <T>(path: string): Promise<T> => {
-    const res = await fetch(`${url}/api/v1${path}`, { headers: { authorization: `Bearer ${hub.adminToken}` } });
-    expect(res.status, `GET ${path}`).toBe(200);
-    return (await res.json()) as T;
-  };
-
-  async function startAgent(id: string, secret: string, hubUrl: string, mqttUrl: string, seed: number) {
-    const config = {
-      deviceId: id,
-      hubUrl,
-      mqttUrl,
-      dataDir: join(dir.path, `agent-${id}`),
-      sources: [{ id: "synthetic", type: "synthetic", fps: 2, seed, defectRate: 0.5 }],
-      telemetryIntervalMs: 1000,
-      frameUploadIntervalMs: 1000,
-      reportIntervalMs: 1000,
-      status: { port: 0 },
-    };
-    agents.push(await spawnAgent(config, join(dir.path, `${id}.json`), { KENSA_DEVICE_SECRET: secret }));
-  }
+  const incidentById = (id: string) => api.call(incidentRoutes.get, { params: { id } });
+  const device = (id: string) => api.call(fleetRoutes.get, { params: { id } });
+  /** agents report often, so the console's pages fill quickly */
+  const agentOptions = (seed: number): AgentOptions => ({
+    dir: dir.path,
+    sources: [syntheticCamera(seed, { fps: 2, defectRate: 0.5 })],
+    config: { telemetryIntervalMs: 1000, frameUploadIntervalMs: 1000, reportIntervalMs: 1000 },
+  });
 
   async function newPage(options: typeof PHONE): Promise<Page> {
     const context = await browser.newContext({ ...options, baseURL: url });
@@ -71,42 +77,30 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     dir = await tempDir();
     const [, launched] = await Promise.all([buildConsole(), launchChromium()]);
     browser = launched;
-    hub = await createHub(
-      {
-        dataDir: join(dir.path, "hub"),
-        http: { host: "127.0.0.1", port: 0 },
-        mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
-        logLevel: "warn",
-      },
-      { env: { ...process.env, KENSA_ADMIN_PASSWORD: "admin-password-1" } },
-    );
-    const urls = await hub.start();
-    url = urls.httpUrl;
-    mqttUrl = urls.mqttUrl;
-    api = new HubClient(url, hub.adminToken);
-    const project = await api.createProject({
+    hub = await startScenarioHub({
+      dataDir: join(dir.path, "hub"),
+      env: { ...process.env, KENSA_ADMIN_PASSWORD: "admin-password-1" },
+    });
+    url = hub.httpUrl;
+    mqttUrl = hub.mqttUrl;
+    api = hub.client;
+    const project = await createInspectionProject(api, {
       slug: "line-1",
       name: "Line 1 surfaces",
-      task: "classification",
-      labels: ["ok", "defect"],
-      okLabels: ["ok"],
-      rule: { type: "threshold", labels: ["defect"], minScore: 0.5 },
-      notifications: { email: [], webhooks: [], cooldownSec: 0 },
+      notifications: { cooldownSec: 0 },
     });
     projectId = project.id;
-    const m1 = buildBlemishModel();
-    const v1 = await api.pushModel(projectId, m1.onnx, m1.manifest, "blemish.onnx");
-    const m2 = buildBlemishModel({ width: 48, height: 48 });
-    modelV2 = await api.pushModel(projectId, m2.onnx, m2.manifest, "blemish-48.onnx");
+    const v1 = await pushBlemishModel(api, projectId);
+    modelV2 = await pushBlemishModel(api, projectId, { width: 48, height: 48, fileName: "blemish-48.onnx" });
     for (const [i, id] of ["cam-a", "cam-b"].entries()) {
-      const e = await api.enrollDevice({ projectId, id, name: `Press ${i + 1}`, tags: ["line-1"] });
-      await startAgent(id, e.secret, e.hubUrl, e.mqttUrl, 11 + i);
+      const devices = [{ id, name: `Press ${i + 1}`, tags: ["line-1"] }];
+      agents.push(...(await enrollAgents(api, projectId, devices, agentOptions(11 + i))));
     }
     await waitFor("both agents online", async () => {
-      const ds = (await api.listDevices()).items;
+      const ds = (await api.call(fleetRoutes.list)).items;
       return ds.filter((d) => d.presence === "online").length === 2;
     });
-    await api.deploy({ modelVersionId: v1.id, target: { deviceIds: [], tags: ["line-1"] } });
+    await deployToTag(api, v1.id, "line-1");
     people.site = await createUser(url, hub.adminToken, "sam", "site_engineer");
     people.iot = await createUser(url, hub.adminToken, "ivy", "iot_engineer");
     people.auditor = await createUser(url, hub.adminToken, "ada", "safety_auditor");
@@ -114,12 +108,12 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
 
   afterAll(async () => {
     for (const a of agents) {
-      const notable = a.logs.filter((l) => l.level === "error" || l.level === "stderr");
+      const notable = a.process.logs.filter((l) => l.level === "error" || l.level === "stderr");
       if (notable.length) console.log(`agent logs:\n${notable.map((l) => JSON.stringify(l)).join("\n")}`);
     }
     await Promise.all(contexts.map((c) => c.close().catch(() => {})));
     await browser?.close();
-    await Promise.all(agents.map((a) => a.kill("SIGKILL")));
+    await Promise.all(agents.map((a) => a.process.kill("SIGKILL")));
     await hub?.close();
     await dir?.remove();
   });
@@ -161,7 +155,7 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     await page.getByRole("status").filter({ hasText: "Saved: False alarm" }).waitFor();
     await expect.poll(() => page.getByTestId("verdict-by").last().textContent()).toBe("sam");
 
-    const stored = await get<Incident>(`/incidents/${id}`);
+    const stored = await incidentById(id);
     expect(stored.status).toBe("false_alarm");
     expect(stored.verdicts.map((v) => [v.verdict, v.by])).toEqual([["false_alarm", "sam"]]);
   });
@@ -192,12 +186,12 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     expect(command).toContain("cam-c");
     await shown.getByRole("button", { name: "I copied the secret" }).click();
     await expect.poll(() => page.getByText(secret).count()).toBe(0);
-    const enrolled = await get<Device>("/devices/cam-c");
+    const enrolled = await device("cam-c");
     expect(enrolled.tags).toEqual(["line-2"]);
     expect(JSON.stringify(enrolled)).not.toContain(secret);
     // the secret on screen is the real one: an agent started with it comes online
     expect(command).toContain(mqttUrl);
-    await startAgent("cam-c", secret, url, mqttUrl, 13);
+    agents.push(await startScenarioAgent({ deviceId: "cam-c", secret, hubUrl: url, mqttUrl }, agentOptions(13)));
     const row = page.getByRole("row").filter({ hasText: "Press 3" });
     await row.getByText("online").waitFor({ timeout: 30_000 });
 
@@ -208,7 +202,7 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     await form.getByText("2 devices targeted").waitFor();
     await form.getByRole("button", { name: "Deploy" }).click();
     const dep = await waitFor("the deployment", async () =>
-      (await get<{ items: Deployment[] }>("/deployments")).items.find((d) => d.modelVersionId === modelV2.id),
+      (await api.call(fleetRoutes.listDeployments)).items.find((d) => d.modelVersionId === modelV2.id),
     );
     const summary = page.locator(`[data-testid="rollout-summary"][data-deployment="${dep.id}"]`);
     await summary.waitFor();
@@ -216,7 +210,7 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     await summary.filter({ hasText: "2 of 2 loaded" }).waitFor({ timeout: 45_000 });
     await screenshot(page, "deployments-desktop", { docs: true });
     for (const id of ["cam-a", "cam-b"]) {
-      const p = (await get<Device>(`/devices/${id}`)).reported?.pipelines.find((x) => x.id === "default");
+      const p = (await device(id)).reported?.pipelines.find((x) => x.id === "default");
       expect(p?.bundle?.sha256, `${id} reports the new bundle`).toBe(dep.bundleSha256);
     }
 
@@ -234,15 +228,18 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     await page.getByRole("table", { name: "Pipelines" }).getByText(`blemish-48 v${modelV2.version}`).waitFor();
     // the agent sends a preview frame every few seconds; the device page shows it
     await waitFor("cam-a's preview frame at the hub", async () => {
-      const frame = await fetch(`${url}/api/v1/devices/cam-a/frame`, {
-        headers: { authorization: `Bearer ${hub.adminToken}` },
-      });
-      return frame.status === 200 && frame.headers.get("content-type")?.startsWith("image/jpeg");
+      const frame = await api.fetch(fleetRoutes.getFrame, { params: { id: "cam-a" } });
+      await frame.body?.cancel();
+      return frame.headers.get("content-type")?.startsWith("image/jpeg");
     });
     await page.getByTestId("live-frame").waitFor({ timeout: 20_000 });
     await page.waitForTimeout(1500);
     await screenshot(page, "device-desktop", { docs: true });
   });
+
+  /** The client a device uploads with: its id and secret (HTTP Basic). */
+  const deviceClient = (deviceId: string, secret: string) =>
+    new KensaClient({ baseUrl: url, auth: { kind: "device", deviceId, secret } });
 
   /** A device's finding as the agent sends it: the event over its own MQTT credentials, then its frame. */
   async function sendIncident(projectId: string, secret: string, event: Event, jpeg: Uint8Array): Promise<Incident> {
@@ -255,31 +252,30 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     await device.publishAsync(topics.events(event.deviceId), JSON.stringify(event), { qos: 1 });
     await device.endAsync();
     const incident = await waitFor(`the incident of ${event.id}`, async () =>
-      (await api.listIncidents({ projectId })).items.find((i) => i.eventId === event.id),
+      (await api.call(incidentRoutes.list, { query: { projectId } })).items.find((i) => i.eventId === event.id),
     );
-    const media = await fetch(`${url}/api/v1/events/${event.id}/media`, {
-      method: "PUT",
-      headers: {
-        authorization: `Basic ${Buffer.from(`${event.deviceId}:${secret}`).toString("base64")}`,
-        "content-type": "image/jpeg",
-      },
-      body: new Uint8Array(jpeg),
+    const media = await deviceClient(event.deviceId, secret).call(incidentRoutes.uploadMedia, {
+      params: { id: event.id },
+      upload: new Uint8Array(jpeg),
+      contentType: "image/jpeg",
     });
-    expect(media.status).toBe(201);
+    expect(media.eventId).toBe(event.id);
     return incident;
   }
 
   it("draws a segmentation region by its outline over the frame", async () => {
-    const seg = await api.createProject({
-      slug: "line-3-cracks",
-      name: "Line 3 cracks",
-      task: "segmentation",
-      labels: ["background", "crack"],
-      okLabels: ["background"],
-      rule: { type: "threshold", labels: ["crack"], minScore: 0.5 },
-      notifications: { email: [], webhooks: [], cooldownSec: 0 },
+    const seg = await api.call(projectRoutes.create, {
+      body: {
+        slug: "line-3-cracks",
+        name: "Line 3 cracks",
+        task: "segmentation",
+        labels: ["background", "crack"],
+        okLabels: ["background"],
+        rule: { type: "threshold", labels: ["crack"], minScore: 0.5 },
+        notifications: { email: [], webhooks: [], cooldownSec: 0 },
+      },
     });
-    const enrolled = await api.enrollDevice({ projectId: seg.id, id: "seg-1", tags: [] });
+    const enrolled = await api.call(fleetRoutes.enroll, { body: { projectId: seg.id, id: "seg-1", tags: [] } });
     const frame = await renderFrame(4, { seed: 9, width: 640, height: 480, defectRate: 0 });
     // a crack along a diagonal, as the agent's tracer sends it (clockwise, frame px)
     const outline: Array<[number, number]> = [
@@ -325,16 +321,18 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
   });
 
   it("draws a detector's boxes over the frame, scaled to the picture on a phone", async () => {
-    const det = await api.createProject({
-      slug: "line-2-scratches",
-      name: "Line 2 scratches",
-      task: "detection",
-      labels: ["ok", "scratch"],
-      okLabels: ["ok"],
-      rule: { type: "threshold", labels: ["scratch"], minScore: 0.5 },
-      notifications: { email: [], webhooks: [], cooldownSec: 0 },
+    const det = await api.call(projectRoutes.create, {
+      body: {
+        slug: "line-2-scratches",
+        name: "Line 2 scratches",
+        task: "detection",
+        labels: ["ok", "scratch"],
+        okLabels: ["ok"],
+        rule: { type: "threshold", labels: ["scratch"], minScore: 0.5 },
+        notifications: { email: [], webhooks: [], cooldownSec: 0 },
+      },
     });
-    const enrolled = await api.enrollDevice({ projectId: det.id, id: "det-1", tags: [] });
+    const enrolled = await api.call(fleetRoutes.enroll, { body: { projectId: det.id, id: "det-1", tags: [] } });
     // a real synthetic frame and its ground truth, sent as a perfect detector's event over the
     // device's own MQTT credentials; the frame is larger than a phone, so the overlay must scale
     const frame = await renderFrame(3, {
@@ -389,15 +387,13 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
       ...["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2"],
       ...["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", clipFile],
     ]);
-    const clip = await fetch(`${url}/api/v1/events/${event.id}/clip?durationMs=2000&frames=20`, {
-      method: "PUT",
-      headers: {
-        authorization: `Basic ${Buffer.from(`det-1:${enrolled.secret}`).toString("base64")}`,
-        "content-type": "video/mp4",
-      },
-      body: new Uint8Array(readFileSync(clipFile)),
+    const clip = await deviceClient("det-1", enrolled.secret).call(incidentRoutes.uploadClip, {
+      params: { id: event.id },
+      query: { durationMs: 2000, frames: 20 },
+      upload: new Uint8Array(readFileSync(clipFile)),
+      contentType: "video/mp4",
     });
-    expect(clip.status).toBe(201);
+    expect(clip.eventId).toBe(event.id);
     const video = page.getByLabel("Clip around the incident");
     await video.waitFor({ timeout: 15_000 });
     const duration = await video.evaluate(
@@ -419,7 +415,7 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     await relabel.getByLabel("Note (optional)").fill("reflection of the light bar");
     await relabel.getByRole("button", { name: "Save labels" }).tap();
     await page.getByRole("status").filter({ hasText: "Saved: Relabeled" }).waitFor();
-    const stored = await get<Incident>(`/incidents/${incident.id}`);
+    const stored = await incidentById(incident.id);
     expect(stored.status).toBe("relabeled");
     expect(stored.verdicts.map((v) => [v.verdict, v.labels, v.note, v.by])).toEqual([
       ["relabel", ["ok"], "reflection of the light bar", "sam"],
@@ -428,25 +424,29 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
 
   it("a safety auditor sees no review action, and the hub refuses the verdict from the page too", async () => {
     const page = await newPage(PHONE);
-    const [incident] = (await api.listIncidents({ status: "open", limit: 1 })).items;
-    expect(incident).toBeDefined();
-    await signIn(page, `/incidents/${incident!.id}`, people.auditor.username, people.auditor.password);
+    const [open] = (await api.call(incidentRoutes.list, { query: { status: "open", limit: 1 } })).items;
+    expect(open).toBeDefined();
+    await signIn(page, `/incidents/${open!.id}`, people.auditor.username, people.auditor.password);
     await page.getByRole("heading", { level: 1 }).waitFor();
     await page.getByText("Verdicts").waitFor();
     expect(await page.getByRole("button", { name: "False alarm" }).count()).toBe(0);
     expect(await page.getByRole("button", { name: "Confirm" }).count()).toBe(0);
-    const reply = await page.evaluate(async (id) => {
-      const res = await fetch(`/api/v1/incidents/${id}/verdict`, {
-        method: "POST",
-        credentials: "include",
-        headers: { "content-type": "application/json", "x-kensa-csrf": "1" },
-        body: JSON.stringify({ verdict: "confirmed" }),
-      });
-      return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
-    }, incident!.id);
+    // the page's own session, as the console would send it
+    const reply = await page.evaluate(
+      async (verdictUrl) => {
+        const res = await fetch(verdictUrl, {
+          method: "POST",
+          credentials: "include",
+          headers: { "content-type": "application/json", "x-kensa-csrf": "1" },
+          body: JSON.stringify({ verdict: "confirmed" }),
+        });
+        return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
+      },
+      api.url(incidentRoutes.createVerdict, { params: { id: open!.id } }),
+    );
     expect(reply.status).toBe(403);
     expect(reply.body.error?.code).toBe("KENSA_ERR_FORBIDDEN");
-    expect((await get<Incident>(`/incidents/${incident!.id}`)).verdicts).toEqual([]);
+    expect((await incidentById(open!.id)).verdicts).toEqual([]);
 
     // pages the role lacks are neither in the navigation nor reachable by URL
     await page.goto("/more");
@@ -470,7 +470,7 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     await page.getByRole("status").filter({ hasText: "Created lee" }).waitFor();
     await page.getByLabel("Role of lee").selectOption("site_engineer");
     await page.getByRole("status").filter({ hasText: "lee is now Site engineer" }).waitFor();
-    const users = await get<{ items: Array<{ username: string; role: string }> }>("/users");
+    const users = await api.call(peopleRoutes.listUsers);
     expect(users.items.find((u) => u.username === "lee")?.role).toBe("site_engineer");
     await screenshot(page, "users-desktop");
 
@@ -489,7 +489,10 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     await page.getByRole("button", { name: "Administrator" }).click();
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
-    const me = await page.evaluate(async () => (await fetch("/api/v1/auth/me", { credentials: "include" })).status);
+    const me = await page.evaluate(
+      async (meUrl) => (await fetch(meUrl, { credentials: "include" })).status,
+      api.url(peopleRoutes.me),
+    );
     expect(me, "the session is gone").toBe(401);
   });
 });

@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type DatasetImport, type Event, type Incident, type Project, topics } from "@kensa/contracts";
-import { createHub, type Hub } from "@kensa/hub";
+import type { Hub } from "@kensa/hub";
+import { startScenarioHub } from "@kensa/scenario";
 import { renderFrame, type SynthOptions, writeSyntheticDataset } from "@kensa/synth";
 import { waitFor } from "@kensa/testkit";
 import mqtt from "mqtt";
@@ -26,14 +27,10 @@ export interface MlHub {
 
 /** A hub on ephemeral ports in `dir`, polling its job queue often so runs start at once. */
 export async function startMlHub(dir: string): Promise<MlHub> {
-  const hub = await createHub({
+  const { hub, httpUrl, mqttUrl } = await startScenarioHub({
     dataDir: join(dir, "hub"),
-    http: { host: "127.0.0.1", port: 0 },
-    mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
-    logLevel: "warn",
-    training: { workers: 1, pollMs: 100, killGraceMs: 2000 },
+    config: { training: { workers: 1, pollMs: 100, killGraceMs: 2000 } },
   });
-  const { httpUrl, mqttUrl } = await hub.start();
   return { hub, url: httpUrl, mqttUrl, api: adminApi(httpUrl, hub.adminToken) };
 }
 

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
-import type { CreateUser, Role, User } from "@kensa/contracts";
+import { KensaClient } from "@kensa/client";
+import { type CreateUser, peopleRoutes, type Role, type User } from "@kensa/contracts";
 import { needService, repoRoot, waitFor } from "@kensa/testkit";
 import { type Browser, type BrowserContextOptions, chromium, type Page } from "playwright-core";
 
@@ -108,13 +109,8 @@ export async function createUser(
   password = `${username}-password-1`,
 ): Promise<{ user: User; username: string; password: string }> {
   const body: CreateUser = { username, displayName: username.replace(/^./, (c) => c.toUpperCase()), role, password };
-  const res = await fetch(`${hubUrl}/api/v1/users`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 201) throw new Error(`creating user ${username}: HTTP ${res.status} ${await res.text()}`);
-  return { user: (await res.json()) as User, username, password };
+  const admin = new KensaClient({ baseUrl: hubUrl, auth: { kind: "bearer", token: adminToken } });
+  return { user: await admin.call(peopleRoutes.createUser, { body }), username, password };
 }
 
 /** Signs in through the login form at `url` and waits for the app shell. */
