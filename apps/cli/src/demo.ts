@@ -1,12 +1,27 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { agentServiceEnv } from "@kensa/agent";
-import type { HubStats } from "@kensa/contracts";
-import { createHub } from "@kensa/hub";
-import { renderFrame } from "@kensa/synth";
-import { type AgentProcess, spawnAgent, startSmtpSink, startWebhookSink } from "@kensa/testkit";
-import { buildBlemishModel } from "@kensa/vision/graph";
-import { HubClient } from "./hub-client.js";
+import {
+  API_REFERENCE_PREFIX,
+  fleetRoutes,
+  type HubStats,
+  incidentRoutes,
+  registryRoutes,
+  systemRoutes,
+  trainingRoutes,
+} from "@kensa/contracts";
+import {
+  createInspectionProject,
+  enrollAgents,
+  pushBlemishModel,
+  type ScenarioAgent,
+  type ScenarioHub,
+  startScenarioHub,
+  startSmtpSink,
+  startWebhookSink,
+  syntheticCamera,
+} from "@kensa/scenario";
+import { DEMO_USER, type DemoModel, demoModels, finishRetrain, trainFirstModel } from "./demo-models.js";
 
 export interface DemoOptions {
   devices: number;
@@ -24,20 +39,6 @@ export interface DemoOptions {
   retrainAfter: number;
   /** synthetic frames the first model trains on */
   trainFrames: number;
-}
-
-/** One model version that went through the demo, with its accuracy measured by the hub. */
-export interface DemoModel {
-  id: string;
-  version: number;
-  stage: string;
-  champion: boolean;
-  /** "run:<id> (manual|labels)" for trained models, "upload" for the hand-built one */
-  source: string;
-  /** accuracy on the test split of the snapshot the gate used (hub evaluation, ONNX Runtime) */
-  accuracy: number | null;
-  /** the gate's decision, null when the version did not go through it */
-  gate: string | null;
 }
 
 export interface DemoReport {
@@ -64,9 +65,6 @@ export interface DemoReport {
 }
 
 const REVIEWER = "simulated-reviewer (generator ground truth)";
-const DEMO_USER = "demo";
-// the cameras film 320×240 brushed metal; the first model learns from frames of the same kind
-const TRAIN_SYNTH = { seed: 4242, width: 320, height: 240, defectRate: 0.5 } as const;
 
 /**
  * The whole loop on one machine: an embedded hub, a local mail and webhook inbox, N real agent
@@ -81,15 +79,8 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
   const webhookSecret = "demo-webhook-secret-0123456789";
   const smtp = await startSmtpSink();
   const webhook = await startWebhookSink(webhookSecret);
-  const hub = await createHub({
-    dataDir: join(dataDir, "hub"),
-    http: { host: "127.0.0.1", port: opts.httpPort },
-    mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: opts.mqttPort } },
-    smtp: { host: smtp.host, port: smtp.port, from: "kensa-demo@localhost" },
-    logLevel: "warn",
-    training: { pollMs: 500 },
-  });
-  const agents: AgentProcess[] = [];
+  let hub: ScenarioHub | undefined;
+  const agents: ScenarioAgent[] = [];
   let reviewer: NodeJS.Timeout | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let verdicts = 0;
@@ -97,22 +88,24 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
   const shutdown = async () => {
     clearInterval(reviewer);
     clearInterval(ticker);
-    await Promise.all(agents.map((a) => a.kill("SIGTERM")));
-    await hub.close();
+    await Promise.all(agents.map((a) => a.process.kill("SIGTERM")));
+    await hub?.close();
     await webhook.close();
     await smtp.close();
   };
 
   try {
-    const { httpUrl, mqttUrl } = await hub.start();
-    const api = new HubClient(httpUrl, hub.adminToken);
-    const project = await api.createProject({
+    hub = await startScenarioHub({
+      dataDir: join(dataDir, "hub"),
+      httpPort: opts.httpPort,
+      mqttPort: opts.mqttPort,
+      smtp: { host: smtp.host, port: smtp.port, from: "kensa-demo@localhost" },
+      config: { training: { pollMs: 500 } },
+    });
+    const { httpUrl, mqttUrl, client: api } = hub;
+    const project = await createInspectionProject(api, {
       slug: "surface-line-1",
       name: "Surface inspection, line 1",
-      task: "classification",
-      labels: ["ok", "defect"],
-      okLabels: ["ok"],
-      rule: { type: "threshold", labels: ["defect"], minScore: 0.5 },
       notifications: {
         email: ["quality@plant.example"],
         webhooks: [{ url: webhook.url, secret: webhookSecret }],
@@ -120,45 +113,38 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       },
     });
 
-    const trainer = await hub.services.training.builtinTrainer();
+    const trainer = await hub.hub.training.builtinTrainer();
     // the loop's own rules: the first model must reach 70 % to go out alone; later ones must
     // not be worse than the champion; approved models go to every camera of line 1
-    await api.updateTrainingSettings(project.id, {
-      autoDeploy: { tags: ["line-1"] },
-      gate: { minPrimary: 0.7 },
-      triggers: { newLabels: trainer.available ? opts.retrainAfter : null },
-      defaults: {
-        input: { width: 64, height: 48, channels: 3 },
-        hyper: { epochs: 6, batchSize: 16, patience: 0 },
-        // one thread: the agents infer beside the trainer on the same cores
-        threads: 1,
+    await api.call(trainingRoutes.updateSettings, {
+      params: { id: project.id },
+      body: {
+        autoDeploy: { tags: ["line-1"] },
+        gate: { minPrimary: 0.7 },
+        triggers: { newLabels: trainer.available ? opts.retrainAfter : null },
+        defaults: {
+          input: { width: 64, height: 48, channels: 3 },
+          hyper: { epochs: 6, batchSize: 16, patience: 0 },
+          // one thread: the agents infer beside the trainer on the same cores
+          threads: 1,
+        },
       },
     });
 
-    for (let i = 0; i < opts.devices; i++) {
-      const enrolled = await api.enrollDevice({ projectId: project.id, id: `cam-${i + 1}`, tags: ["line-1"] });
-      const agentDir = join(dataDir, `agent-${enrolled.device.id}`);
-      await mkdir(agentDir, { recursive: true });
-      agents.push(
-        await spawnAgent(
-          {
-            deviceId: enrolled.device.id,
-            hubUrl: enrolled.hubUrl,
-            mqttUrl: enrolled.mqttUrl,
-            dataDir: agentDir,
-            sources: [
-              { id: "synthetic", type: "synthetic", fps: opts.fps, seed: 1000 + i, defectRate: opts.defectRate },
-            ],
-            telemetryIntervalMs: 1000,
-            status: { port: 0 },
-          },
-          join(agentDir, "agent.json"),
-          // as a device runs it: the bundled agent with its service unit's memory settings
-          { ...agentServiceEnv, KENSA_DEVICE_SECRET: enrolled.secret, KENSA_LOG_LEVEL: "warn" },
-          { built: true },
-        ),
-      );
-    }
+    const cameras = Array.from({ length: opts.devices }, (_, i) => ({
+      id: `cam-${i + 1}`,
+      tags: ["line-1"],
+      sources: [syntheticCamera(1000 + i, { fps: opts.fps, defectRate: opts.defectRate })],
+    }));
+    agents.push(
+      ...(await enrollAgents(api, project.id, cameras, {
+        dir: dataDir,
+        config: { telemetryIntervalMs: 1000 },
+        // as a device runs it: the bundled agent with its service unit's memory settings
+        env: { ...agentServiceEnv, KENSA_LOG_LEVEL: "warn" },
+        built: true,
+      })),
+    );
     let firstModel: "trained" | "hand-built" = "hand-built";
     let version: { id: string; version: number } | null = null;
     if (trainer.available) {
@@ -175,21 +161,24 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       log("");
     }
     if (!version) {
-      const model = buildBlemishModel();
-      const pushed = await api.pushModel(project.id, model.onnx, model.manifest, "blemish-v1.onnx");
+      const pushed = await pushBlemishModel(api, project.id, { fileName: "blemish-v1.onnx" });
       // approving deploys it to the autoDeploy targets (tag line-1)
-      await api.decide(pushed.id, "approve", {
-        by: DEMO_USER,
-        reason: "hand-built fallback: no trained model (PyTorch missing or first training failed)",
+      await api.call(registryRoutes.approve, {
+        params: { id: pushed.id },
+        body: {
+          by: DEMO_USER,
+          reason: "hand-built fallback: no trained model (PyTorch missing or first training failed)",
+          deploy: true,
+        },
       });
       version = pushed;
     }
 
     log(`Kensa demo running`);
     log(
-      `  console   ${httpUrl}/   (sign in as admin / ${hub.initialAdminPassword ?? "the password in <data-dir>/hub/admin-password"})`,
+      `  console   ${httpUrl}/   (sign in as admin / ${hub.hub.initialAdminPassword ?? "the password in <data-dir>/hub/admin-password"})`,
     );
-    log(`  API       ${httpUrl}/api/v1   (admin token: ${hub.adminToken})`);
+    log(`  API       ${httpUrl}${API_REFERENCE_PREFIX}   (admin token: ${hub.adminToken})`);
     log(`  MQTT      ${mqttUrl}`);
     log(`  devices   ${agents.length} agents with synthetic cameras at ${opts.fps} fps, model v${version.version}`);
     log(`  inbox     SMTP ${smtp.host}:${smtp.port}, webhook ${webhook.url}`);
@@ -203,14 +192,17 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
         if (busy) return;
         busy = true;
         void (async () => {
-          const open = await api.listIncidents({ status: "open", limit: 50 });
+          const open = await api.call(incidentRoutes.list, { query: { status: "open", limit: 50 } });
           for (const inc of open.items) {
             const truth = inc.frameMeta.defect;
             const isDefect = typeof truth === "string" && truth.length > 0;
-            await api.verdict(inc.id, {
-              verdict: isDefect ? "confirmed" : "false_alarm",
-              by: REVIEWER,
-              note: isDefect ? `ground truth: ${truth}` : "ground truth: no defect",
+            await api.call(incidentRoutes.createVerdict, {
+              params: { id: inc.id },
+              body: {
+                verdict: isDefect ? "confirmed" : "false_alarm",
+                by: REVIEWER,
+                note: isDefect ? `ground truth: ${truth}` : "ground truth: no defect",
+              },
             });
             verdicts++;
           }
@@ -223,7 +215,11 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
     }
 
     const snapshot = async () => {
-      const [stats, devices, models] = await Promise.all([api.stats(), api.listDevices(), api.listModels(project.id)]);
+      const [stats, devices, models] = await Promise.all([
+        api.call(systemRoutes.stats),
+        api.call(fleetRoutes.list),
+        api.call(registryRoutes.list, { query: { projectId: project.id } }),
+      ]);
       const frames = devices.items.reduce((n, d) => n + (d.telemetry?.framesTotal ?? 0), 0);
       return { stats, frames, models: models.items };
     };
@@ -250,11 +246,16 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
 
     // no new retrain from here on; the one the reviewer's labels started is worth its last
     // seconds: let it and its gate finish
-    if (trainer.available) await api.updateTrainingSettings(project.id, { triggers: { newLabels: null } });
+    if (trainer.available) {
+      await api.call(trainingRoutes.updateSettings, {
+        params: { id: project.id },
+        body: { triggers: { newLabels: null } },
+      });
+    }
     await finishRetrain(api, project.id, log);
     const { stats, frames } = await snapshot();
     const models = await demoModels(api, project.id);
-    const runs = (await api.listRuns(project.id)).items;
+    const runs = (await api.call(trainingRoutes.listForProject, { params: { id: project.id } })).items;
     const retrained = runs.some(
       (r) =>
         r.trigger.type === "labels" &&
@@ -279,7 +280,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       startedAt: startedAt.toISOString(),
       endedAt: endedAt.toISOString(),
       durationSec: Math.round((endedAt.getTime() - startedAt.getTime()) / 100) / 10,
-      urls: { console: `${httpUrl}/`, api: `${httpUrl}/api/v1`, mqtt: mqttUrl },
+      urls: { console: `${httpUrl}/`, api: `${httpUrl}${API_REFERENCE_PREFIX}`, mqtt: mqttUrl },
       devices: stats.devices,
       framesInspected: frames,
       eventsStored: stats.events,
@@ -300,100 +301,4 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
   } finally {
     await shutdown();
   }
-}
-
-/**
- * Uploads synthetic frames (labeled from the generator's ground truth) and trains the first
- * model on them with the built-in trainer; the gate approves it on the 70 % floor and
- * auto-deploy sends it to the cameras. Null when training or the gate did not give a model.
- */
-async function trainFirstModel(
-  api: HubClient,
-  projectId: string,
-  frames: number,
-  log: (line: string) => void,
-): Promise<{ id: string; version: number } | null> {
-  log(`  training  the first model: ${frames} synthetic frames, built-in PyTorch trainer, 64×48 input…`);
-  const t0 = Date.now();
-  for (let i = 0; i < frames; i += 8) {
-    await Promise.all(
-      Array.from({ length: Math.min(8, frames - i) }, async (_, k) => {
-        const f = await renderFrame(i + k, TRAIN_SYNTH);
-        await api.uploadSample(projectId, f.jpeg, {
-          classes: [f.defect ? "defect" : "ok"],
-          source: "synthetic",
-          by: "synthetic generator (ground truth)",
-        });
-      }),
-    );
-  }
-  let run = await api.createRun(projectId, { by: DEMO_USER });
-  let lastEpoch = 0;
-  while (!["succeeded", "failed", "cancelled"].includes(run.status)) {
-    await new Promise((r) => setTimeout(r, 1000));
-    run = await api.getRun(run.id);
-    const p = run.progress;
-    if (p && p.epoch > lastEpoch) {
-      lastEpoch = p.epoch;
-      log(
-        `            epoch ${p.epoch}/${p.epochs}  loss ${p.loss?.toFixed(3) ?? "–"}  val ${p.primaryMetric ?? ""} ${p.valMetric?.toFixed(3) ?? "–"}`,
-      );
-    }
-  }
-  if (run.status !== "succeeded" || !run.modelVersionId) {
-    log(`  !!! the first training ${run.status}: ${run.error?.code ?? ""} ${run.error?.message ?? ""}`);
-    return null;
-  }
-  let gate = await api.gateReport(run.modelVersionId);
-  for (let i = 0; !gate?.deploymentId && i < 120; i++) {
-    if (gate && gate.decision !== "auto_approved") break;
-    await new Promise((r) => setTimeout(r, 500));
-    gate = await api.gateReport(run.modelVersionId);
-  }
-  const model = await api.getModel(run.modelVersionId);
-  const acc = gate?.results.find((r) => r.name === "primary_floor")?.challenger;
-  log(
-    `  trained   model v${model.version} in ${((Date.now() - t0) / 1000).toFixed(0)} s: accuracy ${acc?.toFixed(3) ?? "?"} ` +
-      `on its test split; gate: ${gate?.decision ?? "pending"}${gate?.deploymentId ? ", deployed to line-1" : ""}`,
-  );
-  if (gate?.decision !== "auto_approved") {
-    log(`  !!! the gate did not approve the trained model (${gate?.reason ?? "no decision"})`);
-    return null;
-  }
-  return model;
-}
-
-/** Waits (up to 2 min) for a run still training and the gate decision on its model. */
-async function finishRetrain(api: HubClient, projectId: string, log: (line: string) => void): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  let said = false;
-  while (Date.now() < deadline) {
-    const runs = (await api.listRuns(projectId)).items;
-    const busy = runs.find((r) => r.status === "queued" || r.status === "running");
-    const ungated = runs.find((r) => r.status === "succeeded" && r.modelVersionId);
-    const waitingGate = ungated?.modelVersionId ? !(await api.gateReport(ungated.modelVersionId)) : false;
-    if (!busy && !waitingGate) return;
-    if (!said) log("  finishing the retrain in progress before reporting…");
-    said = true;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
-async function demoModels(api: HubClient, projectId: string): Promise<DemoModel[]> {
-  const { items } = await api.listModels(projectId);
-  const out: DemoModel[] = [];
-  for (const m of [...items].sort((a, b) => a.version - b.version)) {
-    const d = await api.modelDetails(m.id);
-    const ev = (d.gate && d.evaluations.find((e) => e.snapshotId === d.gate!.snapshotId)) ?? d.evaluations[0];
-    out.push({
-      id: m.id,
-      version: m.version,
-      stage: m.stage,
-      champion: m.champion ?? false,
-      source: d.run ? `${m.source} (${d.run.trigger.type})` : m.source,
-      accuracy: ev?.metrics?.values.accuracy ?? null,
-      gate: d.gate?.decision ?? null,
-    });
-  }
-  return out;
 }

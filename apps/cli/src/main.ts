@@ -1,9 +1,9 @@
-import { isKensaError } from "@kensa/contracts";
+import { ApiError } from "@kensa/client";
+import { fleetRoutes, isKensaError, projectRoutes } from "@kensa/contracts";
 import { Command, Option } from "commander";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
 import { registerModelCommands } from "./commands/model-command.js";
 import { registerTrainCommand } from "./commands/train-command.js";
-import { runDemo } from "./demo.js";
 import { parseDuration } from "./duration.js";
 import { hubClientFrom } from "./hub-client.js";
 
@@ -101,14 +101,16 @@ hubOpts(
       .split(",")
       .map((x) => x.trim())
       .filter(Boolean);
-  const p = await hubClientFrom(o).createProject({
-    slug: o.slug,
-    name: o.name,
-    task: o.task as "classification",
-    labels: split(o.labels),
-    okLabels: split(o.okLabels),
-    rule: { type: "threshold", labels: [], minScore: o.minScore },
-    notifications: { email: split(o.email), webhooks: [], cooldownSec: 300 },
+  const p = await hubClientFrom(o).call(projectRoutes.create, {
+    body: {
+      slug: o.slug,
+      name: o.name,
+      task: o.task as "classification",
+      labels: split(o.labels),
+      okLabels: split(o.okLabels),
+      rule: { type: "threshold", labels: [], minScore: o.minScore },
+      notifications: { email: split(o.email), webhooks: [], cooldownSec: 300 },
+    },
   });
   console.log(JSON.stringify(p, null, 2));
 });
@@ -123,12 +125,8 @@ hubOpts(
     .option("--tag <tag...>", "tags (repeatable)", [] as string[])
     .option("--arch <arch>", "x64 | arm64 | armv7"),
 ).action(async (o: { project: string; id?: string; name?: string; tag: string[]; arch?: string } & HubFlags) => {
-  const e = await hubClientFrom(o).enrollDevice({
-    projectId: o.project,
-    id: o.id,
-    name: o.name,
-    tags: o.tag,
-    arch: o.arch as "x64" | undefined,
+  const e = await hubClientFrom(o).call(fleetRoutes.enroll, {
+    body: { projectId: o.project, id: o.id, name: o.name, tags: o.tag, arch: o.arch as "x64" | undefined },
   });
   console.log(`device ${e.device.id} enrolled`);
   console.log(`secret (shown once, store it now): ${e.secret}`);
@@ -144,10 +142,8 @@ hubOpts(
     .option("--tag <tag...>", "device tags", [] as string[])
     .option("--pipeline <id>", "pipeline on the device", "default"),
 ).action(async (id: string, o: { device: string[]; tag: string[]; pipeline: string } & HubFlags) => {
-  const d = await hubClientFrom(o).deploy({
-    modelVersionId: id,
-    pipeline: o.pipeline,
-    target: { deviceIds: o.device, tags: o.tag },
+  const d = await hubClientFrom(o).call(fleetRoutes.createDeployment, {
+    body: { modelVersionId: id, pipeline: o.pipeline, target: { deviceIds: o.device, tags: o.tag } },
   });
   console.log(`deployment ${d.id}: bundle ${d.bundleSha256.slice(0, 12)} → ${d.deviceIds.join(", ")}`);
 });
@@ -184,6 +180,8 @@ program
       retrainAfter: number;
       trainFrames: number;
     }) => {
+      // loaded when asked for: it starts a hub and agents, which no other command needs
+      const { runDemo } = await import("./demo.js");
       const report = await runDemo({
         devices: o.devices,
         fps: o.fps,
@@ -224,7 +222,9 @@ program
   );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (isKensaError(err)) {
+  // the hub was never reached: the message says where the CLI looked
+  if (err instanceof ApiError && err.code === "KENSA_ERR_NETWORK") console.error(`error: ${err.message}`);
+  else if (isKensaError(err) || err instanceof ApiError) {
     console.error(`error ${err.code}: ${err.message}`);
     if (err.code === "KENSA_ERR_PORT_IN_USE") {
       console.error("  choose other ports with --port / --mqtt-port, stop the other server, or run `kensa demo`,");

@@ -2,7 +2,15 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { DatasetFormat, DatasetImport, ImportOptions, Snapshot, SnapshotStats, SplitName } from "@kensa/contracts";
+import {
+  type DatasetFormat,
+  type DatasetImport,
+  datasetRoutes,
+  type ImportOptions,
+  type Snapshot,
+  type SnapshotStats,
+  type SplitName,
+} from "@kensa/contracts";
 import { type Command, Option } from "commander";
 import { parseDuration } from "../duration.js";
 import { hubClientFrom } from "../hub-client.js";
@@ -82,14 +90,19 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
       strict: o.strict,
       by: o.by,
     };
-    let job = await client.importDataset(o.project, counted, options);
+    let job = await client.call(datasetRoutes.startImport, {
+      params: { id: o.project },
+      query: options,
+      upload: counted,
+      contentType: "application/octet-stream",
+    });
     upload.update(size, size, true);
     upload.done();
     const items = new ProgressBar("import ");
     while (job.status === "running") {
       items.update(job.progress.done, job.progress.total);
       await new Promise((r) => setTimeout(r, 250));
-      job = await client.getImport(job.id);
+      job = await client.call(datasetRoutes.getImport, { params: { id: job.id } });
     }
     items.update(job.progress.total, job.progress.total, true);
     items.done();
@@ -112,11 +125,14 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
   ).action(
     async (o: { project: string; format: string; snapshot?: string; split?: string; out: string } & HubFlags) => {
       const archive = o.out.toLowerCase().endsWith(".tar") ? "tar" : "zip";
-      const res = await hubClientFrom(o).exportDataset(o.project, {
-        format: o.format as DatasetFormat,
-        archive,
-        snapshot: o.snapshot,
-        split: o.split as SplitName | undefined,
+      const res = await hubClientFrom(o).fetch(datasetRoutes.export, {
+        params: { id: o.project },
+        query: {
+          format: o.format as DatasetFormat,
+          archive,
+          snapshot: o.snapshot,
+          split: o.split as SplitName | undefined,
+        },
       });
       const bar = new ProgressBar("export ", "bytes");
       let got = 0;
@@ -153,13 +169,16 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
     if ([train, val, test].some((v) => v === undefined || !Number.isFinite(v))) {
       throw new Error(`--ratios must be three numbers, e.g. 0.7,0.15,0.15 (got "${o.ratios}")`);
     }
-    const snap = await hubClientFrom(o).createSnapshot(o.project, {
-      name: o.name,
-      seed: o.seed,
-      ratios: { train: train!, val: val!, test: test! },
-      groupBucketSec: Math.max(1, Math.round(parseDuration(o.bucket) / 1000)),
-      include: o.reviewedOnly ? "reviewed" : "labeled",
-      by: o.by,
+    const snap = await hubClientFrom(o).call(datasetRoutes.createSnapshot, {
+      params: { id: o.project },
+      body: {
+        name: o.name,
+        seed: o.seed,
+        ratios: { train: train!, val: val!, test: test! },
+        groupBucketSec: Math.max(1, Math.round(parseDuration(o.bucket) / 1000)),
+        include: o.reviewedOnly ? "reviewed" : "labeled",
+        by: o.by,
+      },
     });
     if (o.json) return void console.log(JSON.stringify(snap, null, 2));
     console.log(`snapshot ${snap.id}${snap.created ? "" : " (already existed: same samples, labels and parameters)"}`);
@@ -176,17 +195,17 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
   ).action(async (o: { project?: string; snapshot?: string; json?: boolean } & HubFlags) => {
     const client = hubClientFrom(o);
     if (o.snapshot) {
-      const snap = await client.getSnapshot(o.snapshot);
+      const snap = await client.call(datasetRoutes.getSnapshot, { params: { id: o.snapshot } });
       return void (o.json ? console.log(JSON.stringify(snap, null, 2)) : printSnapshot(snap));
     }
     if (!o.project) throw new Error("pass --project <id> or --snapshot <id>");
-    const s = await client.datasetStats(o.project);
+    const s = await client.call(datasetRoutes.stats, { params: { id: o.project } });
     if (o.json) return void console.log(JSON.stringify(s, null, 2));
     console.log(`${s.samples} samples (${s.withoutImage} waiting for their image)`);
     console.log(`  by status  ${fmtCounts(s.byStatus)}`);
     console.log(`  by source  ${fmtCounts(s.bySource)}`);
     console.log(`  by class   ${fmtCounts(s.byClass)}`);
-    const snaps = await client.listSnapshots(o.project);
+    const snaps = await client.call(datasetRoutes.listSnapshots, { params: { id: o.project } });
     for (const sn of snaps.items.slice(0, 5)) {
       console.log(`  snapshot ${sn.id.slice(0, 12)}  ${sn.sampleCount} samples  ${sn.createdAt}  ${sn.name ?? ""}`);
     }
@@ -200,7 +219,7 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
       .argument("<to>", "snapshot id")
       .option("--json"),
   ).action(async (from: string, to: string, o: { json?: boolean } & HubFlags) => {
-    const d = await hubClientFrom(o).diffSnapshots(from, to);
+    const d = await hubClientFrom(o).call(datasetRoutes.diffSnapshots, { params: { id: from, other: to } });
     if (o.json) return void console.log(JSON.stringify(d, null, 2));
     console.log(
       `${from.slice(0, 12)} → ${to.slice(0, 12)}: +${d.added.length} added, -${d.removed.length} removed, ` +
@@ -229,7 +248,10 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
       .requiredOption("--project <id>", "project id")
       .option("--limit <n>", "items shown per group", (v) => Number(v), 5),
   ).action(async (o: { project: string; limit: number } & HubFlags) => {
-    const q = await hubClientFrom(o).labelingQueue(o.project, o.limit);
+    const q = await hubClientFrom(o).call(datasetRoutes.labelingQueue, {
+      params: { id: o.project },
+      query: { limit: o.limit },
+    });
     console.log(`${q.total} samples to label or review`);
     for (const g of q.groups) {
       console.log(`  ${g.key.padEnd(16)} ${String(g.count).padStart(6)}  ${g.description}`);

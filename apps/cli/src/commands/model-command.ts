@@ -5,7 +5,10 @@ import {
   type ModelManifest,
   ModelManifest as ModelManifestSchema,
   parseWith,
+  registryRoutes,
 } from "@kensa/contracts";
+// the subpath: the package root would load the hub and the agent for a model upload
+import { uploadModel } from "@kensa/scenario/models";
 import type { Command } from "commander";
 import { hubClientFrom } from "../hub-client.js";
 
@@ -33,13 +36,14 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
       "KENSA_ERR_MANIFEST_INVALID",
       o.manifest,
     ) as ModelManifest;
-    const v = await hubClientFrom(o).pushModel(o.project, await readFile(file), manifest, file.split("/").pop());
+    const onnx = await readFile(file);
+    const v = await uploadModel(hubClientFrom(o), o.project, { onnx, manifest }, file.split("/").pop());
     console.log(`model version ${v.id} (v${v.version}, sha256 ${v.sha256}) stored as ${v.stage}`);
   });
 
   hubOpts(model.command("list").description("model versions, newest first").option("--project <id>")).action(
     async (o: { project?: string } & HubFlags) => {
-      const { items } = await hubClientFrom(o).listModels(o.project);
+      const { items } = await hubClientFrom(o).call(registryRoutes.list, { query: { projectId: o.project } });
       for (const v of items) {
         console.log(
           `${v.id}  v${String(v.version).padEnd(3)} ${v.stage.padEnd(9)} ${v.champion ? "champion" : "        "}  ` +
@@ -53,7 +57,10 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
     model.command("show").description("a model version: lineage, metrics, gate report, approvals").argument("<id>"),
   ).action(async (id: string, o: HubFlags) => {
     const client = hubClientFrom(o);
-    const [v, d] = await Promise.all([client.getModel(id), client.modelDetails(id)]);
+    const [v, d] = await Promise.all([
+      client.call(registryRoutes.get, { params: { id } }),
+      client.call(registryRoutes.details, { params: { id } }),
+    ]);
     const out = (s = "") => console.log(s);
     out(`${v.name}  (${v.id}, v${v.version})`);
     out(`  stage      ${v.stage}${d.champion ? " — champion (in service)" : ""}`);
@@ -116,10 +123,9 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
     );
     if (action === "approve") cmd.option("--no-deploy", "do not deploy to the project's autoDeploy targets");
     cmd.action(async (id: string, o: { reason: string; by: string; deploy?: boolean } & HubFlags) => {
-      const r = await hubClientFrom(o).decide(id, action, {
-        by: o.by,
-        reason: o.reason,
-        ...(o.deploy === false ? { deploy: false } : {}),
+      const r = await hubClientFrom(o).call(registryRoutes[action], {
+        params: { id },
+        body: { by: o.by, reason: o.reason, deploy: o.deploy !== false },
       });
       console.log(`model version ${r.model.id} is ${r.model.stage}${r.model.champion ? " and the champion" : ""}`);
       if (r.deployment) console.log(`deployed: ${r.deployment.id} → ${r.deployment.deviceIds.join(", ")}`);
@@ -134,7 +140,7 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
       .argument("<id>")
       .option("--out <file>", "write it to a file"),
   ).action(async (id: string, o: { out?: string } & HubFlags) => {
-    const card = await hubClientFrom(o).modelCard(id);
+    const card = await hubClientFrom(o).call(registryRoutes.card, { params: { id } });
     if (o.out) {
       await writeFile(o.out, card);
       console.log(`wrote ${o.out}`);
@@ -148,7 +154,10 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
       .argument("<id>")
       .option("--snapshot <id>", "evaluation snapshot (default: the project's, else the model's training snapshot)"),
   ).action(async (id: string, o: { snapshot?: string } & HubFlags) => {
-    const { jobId } = await hubClientFrom(o).requestGate(id, o.snapshot);
+    const { jobId } = await hubClientFrom(o).call(registryRoutes.runGate, {
+      params: { id },
+      body: o.snapshot ? { snapshotId: o.snapshot } : {},
+    });
     console.log(`gate queued (job ${jobId}); see kensa model show ${id}`);
   });
 
@@ -159,7 +168,10 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
       .argument("<id>")
       .option("--snapshot <id>", "snapshot (default: the project's evaluation snapshot)"),
   ).action(async (id: string, o: { snapshot?: string } & HubFlags) => {
-    const e = await hubClientFrom(o).evaluate(id, o.snapshot);
+    const e = await hubClientFrom(o).call(registryRoutes.evaluate, {
+      params: { id },
+      body: o.snapshot ? { snapshotId: o.snapshot } : {},
+    });
     console.log(`evaluation ${e.id} on ${e.snapshotId.slice(0, 12)}: ${e.status}`);
     if (e.metrics) for (const l of metricLines(e.metrics)) console.log(`  ${l}`);
   });

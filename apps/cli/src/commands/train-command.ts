@@ -1,6 +1,7 @@
-import type { RunHyper, TrainingRun } from "@kensa/contracts";
+import type { KensaClient } from "@kensa/client";
+import { type CreateRun, type RunHyper, type TrainingRun, trainingRoutes } from "@kensa/contracts";
 import { type Command, Option } from "commander";
-import { type HubClient, hubClientFrom } from "../hub-client.js";
+import { gateReportOf, hubClientFrom } from "../hub-client.js";
 
 interface TrainFlags {
   hub?: string;
@@ -76,7 +77,7 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
     if (o.quantize) hyper.quantize = true;
     if (o.augment) hyper.augment = parseAugment(o.augment);
     if (o.balance === false) hyper.balanceClasses = false;
-    const body: Parameters<HubClient["createRun"]>[1] = { by: o.by, hyper };
+    const body: CreateRun = { by: o.by, hyper };
     if (o.snapshot) body.snapshotId = o.snapshot;
     if (o.task) body.task = o.task as "classification";
     if (o.seed !== undefined) body.seed = o.seed;
@@ -89,20 +90,22 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
     }
     // flags are checked above, before anything reaches the hub
     const client = hubClientFrom(o);
-    const run = await client.createRun(o.project, body);
+    const run = await client.call(trainingRoutes.create, { params: { id: o.project }, body });
     console.log(`run ${run.id} queued on snapshot ${run.snapshotId.slice(0, 12)} (trainer ${run.trainer.name})`);
     if (!o.wait) return;
     process.exitCode = await follow(client, run, o);
   });
 }
 
-async function follow(client: HubClient, started: TrainingRun, o: TrainFlags): Promise<number> {
+async function follow(client: KensaClient, started: TrainingRun, o: TrainFlags): Promise<number> {
   let interrupted = false;
   const onSigint = () => {
     if (interrupted) process.exit(trainExit.interrupted);
     interrupted = true;
     console.error("\ncancelling the run (Ctrl-C again to leave it running)…");
-    client.cancelRun(started.id, o.by).catch((err: Error) => console.error(`cancel failed: ${err.message}`));
+    client
+      .call(trainingRoutes.cancel, { params: { id: started.id }, body: { by: o.by } })
+      .catch((err: Error) => console.error(`cancel failed: ${err.message}`));
   };
   process.on("SIGINT", onSigint);
   const line = new ProgressLine();
@@ -111,7 +114,7 @@ async function follow(client: HubClient, started: TrainingRun, o: TrainFlags): P
   try {
     while (!["succeeded", "failed", "cancelled"].includes(run.status)) {
       await new Promise((r) => setTimeout(r, 1000));
-      run = await client.getRun(run.id);
+      run = await client.call(trainingRoutes.get, { params: { id: run.id } });
       const p = run.progress;
       if (run.status === "running" && p) {
         line.draw(progressText(run));
@@ -125,7 +128,8 @@ async function follow(client: HubClient, started: TrainingRun, o: TrainFlags): P
   }
   if (run.status !== "succeeded") {
     console.error(`run ${run.id} ${run.status}: ${run.error?.code ?? ""} ${run.error?.message ?? ""}`.trim());
-    const log = (await client.runLog(run.id)).trim().split("\n").slice(-8);
+    const text = await client.call(trainingRoutes.log, { params: { id: run.id } }).catch(() => "");
+    const log = text.trim().split("\n").slice(-8);
     if (run.status === "failed" && log.length) console.error(`last lines of its log:\n  ${log.join("\n  ")}`);
     return interrupted ? trainExit.interrupted : run.status === "cancelled" ? trainExit.cancelled : trainExit.failed;
   }
@@ -139,10 +143,10 @@ async function follow(client: HubClient, started: TrainingRun, o: TrainFlags): P
   );
   if (o.gate && run.modelVersionId) {
     const deadline = Date.now() + 10 * 60_000;
-    let gate = await client.gateReport(run.modelVersionId);
+    let gate = await gateReportOf(client, run.modelVersionId);
     while (!gate && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 1000));
-      gate = await client.gateReport(run.modelVersionId);
+      gate = await gateReportOf(client, run.modelVersionId);
     }
     if (gate) {
       console.log(`gate: ${gate.decision.replace("_", " ")} — ${gate.reason}`);

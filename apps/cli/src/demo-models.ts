@@ -1,0 +1,121 @@
+import type { KensaClient } from "@kensa/client";
+import { datasetRoutes, registryRoutes, trainingRoutes } from "@kensa/contracts";
+import { renderFrame } from "@kensa/synth";
+import { gateReportOf } from "./hub-client.js";
+
+/** who the demo's own runs and decisions are recorded under */
+export const DEMO_USER = "demo";
+// the cameras film 320×240 brushed metal; the first model learns from frames of the same kind
+const TRAIN_SYNTH = { seed: 4242, width: 320, height: 240, defectRate: 0.5 } as const;
+
+/** One model version that went through the demo, with its accuracy measured by the hub. */
+export interface DemoModel {
+  id: string;
+  version: number;
+  stage: string;
+  champion: boolean;
+  /** "run:<id> (manual|labels)" for trained models, "upload" for the hand-built one */
+  source: string;
+  /** accuracy on the test split of the snapshot the gate used (hub evaluation, ONNX Runtime) */
+  accuracy: number | null;
+  /** the gate's decision, null when the version did not go through it */
+  gate: string | null;
+}
+
+/**
+ * Uploads synthetic frames (labeled from the generator's ground truth) and trains the first
+ * model on them with the built-in trainer; the gate approves it on the 70 % floor and
+ * auto-deploy sends it to the cameras. Null when training or the gate did not give a model.
+ */
+export async function trainFirstModel(
+  api: KensaClient,
+  projectId: string,
+  frames: number,
+  log: (line: string) => void,
+): Promise<{ id: string; version: number } | null> {
+  log(`  training  the first model: ${frames} synthetic frames, built-in PyTorch trainer, 64×48 input…`);
+  const t0 = Date.now();
+  for (let i = 0; i < frames; i += 8) {
+    await Promise.all(
+      Array.from({ length: Math.min(8, frames - i) }, async (_, k) => {
+        const f = await renderFrame(i + k, TRAIN_SYNTH);
+        await api.call(datasetRoutes.uploadSample, {
+          params: { id: projectId },
+          query: { classes: f.defect ? "defect" : "ok", source: "synthetic", by: "synthetic generator (ground truth)" },
+          upload: f.jpeg,
+          contentType: "image/jpeg",
+        });
+      }),
+    );
+  }
+  let run = await api.call(trainingRoutes.create, { params: { id: projectId }, body: { by: DEMO_USER } });
+  let lastEpoch = 0;
+  while (!["succeeded", "failed", "cancelled"].includes(run.status)) {
+    await new Promise((r) => setTimeout(r, 1000));
+    run = await api.call(trainingRoutes.get, { params: { id: run.id } });
+    const p = run.progress;
+    if (p && p.epoch > lastEpoch) {
+      lastEpoch = p.epoch;
+      log(
+        `            epoch ${p.epoch}/${p.epochs}  loss ${p.loss?.toFixed(3) ?? "–"}  val ${p.primaryMetric ?? ""} ${p.valMetric?.toFixed(3) ?? "–"}`,
+      );
+    }
+  }
+  if (run.status !== "succeeded" || !run.modelVersionId) {
+    log(`  !!! the first training ${run.status}: ${run.error?.code ?? ""} ${run.error?.message ?? ""}`);
+    return null;
+  }
+  let gate = await gateReportOf(api, run.modelVersionId);
+  for (let i = 0; !gate?.deploymentId && i < 120; i++) {
+    if (gate && gate.decision !== "auto_approved") break;
+    await new Promise((r) => setTimeout(r, 500));
+    gate = await gateReportOf(api, run.modelVersionId);
+  }
+  const model = await api.call(registryRoutes.get, { params: { id: run.modelVersionId } });
+  const acc = gate?.results.find((r) => r.name === "primary_floor")?.challenger;
+  log(
+    `  trained   model v${model.version} in ${((Date.now() - t0) / 1000).toFixed(0)} s: accuracy ${acc?.toFixed(3) ?? "?"} ` +
+      `on its test split; gate: ${gate?.decision ?? "pending"}${gate?.deploymentId ? ", deployed to line-1" : ""}`,
+  );
+  if (gate?.decision !== "auto_approved") {
+    log(`  !!! the gate did not approve the trained model (${gate?.reason ?? "no decision"})`);
+    return null;
+  }
+  return model;
+}
+
+/** Waits (up to 2 min) for a run still training and the gate decision on its model. */
+export async function finishRetrain(api: KensaClient, projectId: string, log: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  let said = false;
+  while (Date.now() < deadline) {
+    const runs = (await api.call(trainingRoutes.listForProject, { params: { id: projectId } })).items;
+    const busy = runs.find((r) => r.status === "queued" || r.status === "running");
+    const ungated = runs.find((r) => r.status === "succeeded" && r.modelVersionId);
+    const waitingGate = ungated?.modelVersionId ? !(await gateReportOf(api, ungated.modelVersionId)) : false;
+    if (!busy && !waitingGate) return;
+    if (!said) log("  finishing the retrain in progress before reporting…");
+    said = true;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** Every model version of the project, oldest first, with the hub's accuracy and the gate's decision. */
+export async function demoModels(api: KensaClient, projectId: string): Promise<DemoModel[]> {
+  const { items } = await api.call(registryRoutes.list, { query: { projectId } });
+  const out: DemoModel[] = [];
+  for (const m of [...items].sort((a, b) => a.version - b.version)) {
+    const d = await api.call(registryRoutes.details, { params: { id: m.id } });
+    const ev = (d.gate && d.evaluations.find((e) => e.snapshotId === d.gate!.snapshotId)) ?? d.evaluations[0];
+    out.push({
+      id: m.id,
+      version: m.version,
+      stage: m.stage,
+      champion: m.champion ?? false,
+      source: d.run ? `${m.source} (${d.run.trigger.type})` : m.source,
+      accuracy: ev?.metrics?.values.accuracy ?? null,
+      gate: d.gate?.decision ?? null,
+    });
+  }
+  return out;
+}
