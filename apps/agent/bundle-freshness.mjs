@@ -12,6 +12,7 @@ export const bundlePath = here("./dist/kensa-agent.mjs");
 /** The agent's sources and the workspace packages esbuild bundles with them (build.mjs). */
 const bundledSourceDirs = [
   "./src",
+  "../../packages/client/src",
   "../../packages/contracts/src",
   "../../packages/vision/src",
   "../../packages/synth/src",

@@ -22,8 +22,8 @@ import { BundleFetcher } from "./updates/bundle-fetcher.js";
 import { BundleStore } from "./updates/bundle-store.js";
 import { UpdaterSet } from "./updates/updater-set.js";
 import { FrameUploader } from "./uplink/frame-uploader.js";
+import { hubCalls } from "./uplink/hub-calls.js";
 import { HubUploads } from "./uplink/hub-uploads.js";
-import { hubUrls } from "./uplink/hub-urls.js";
 import { MediaQueue } from "./uplink/media-queue.js";
 import { MqttLink } from "./uplink/mqtt-link.js";
 import { Outbox } from "./uplink/outbox.js";
@@ -143,14 +143,12 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const link = new MqttLink({ url: config.mqttUrl, deviceId, secret, agentVersion, logger: log });
   link.on("desired", (payload) => updaters.handleDesired(payload));
   const publisher = new OutboxPublisher(outbox, link, { deviceId, logger: log });
-  const urls = hubUrls(config.hubUrl);
+  const hub = hubCalls(config.hubUrl, deviceId, secret);
   const uploads = new HubUploads({
     media,
     captures,
     clips: config.media.clips.upload ? clipStore : undefined,
-    urls,
-    deviceId,
-    secret,
+    hub,
     mediaConcurrency: config.mediaUploadConcurrency,
     logger: log,
   });
@@ -214,9 +212,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     eventsDropped: () => eventsDropped.value,
   });
   const previews = new FrameUploader(sourceSet, [...pipelines.values()], {
-    url: urls.deviceFrame(deviceId),
+    hub,
     deviceId,
-    secret,
     intervalMs: config.frameUploadIntervalMs,
     logger: log,
   });

@@ -15,6 +15,7 @@ import { Pipeline } from "../src/inference/pipeline.js";
 import { Logger } from "../src/logger.js";
 import { type AgentDatabase, openAgentDb } from "../src/storage/agent-db.js";
 import { HttpUploader } from "../src/uplink/http-uploader.js";
+import { hubCalls } from "../src/uplink/hub-calls.js";
 import { MediaQueue } from "../src/uplink/media-queue.js";
 import { Outbox } from "../src/uplink/outbox.js";
 import { startHubHttp, type TestHub } from "./helpers/hub-http.js";
@@ -165,12 +166,10 @@ describe("capture for learning", () => {
       const kept = await capturer.consider(await candidate({ seed: 20, result: cls("defect", 0.42) }));
       const id = kept?.id as string;
       const image = await scene(20);
+      const calls = hubCalls(hub.url, "cam-1", "secret");
       const uploader = new HttpUploader<CaptureRow>(queue, {
         name: "capture",
-        deviceId: "cam-1",
-        secret: "secret",
-        url: (row) =>
-          `${hub.url}/api/v1/captures/${row.key}?${new URLSearchParams({ ...row.query, score: String(row.query.score) })}`,
+        send: (row, upload) => calls.capture(row.key, row.query, upload),
         concurrency: 1,
         logger: quiet,
         retryBaseMs: 20,

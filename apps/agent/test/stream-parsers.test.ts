@@ -1,8 +1,8 @@
 import { KensaError } from "@kensa/contracts";
+import { isCompleteImage } from "@kensa/vision";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { FrameSampler } from "../src/sources/frame-sampler.js";
-import { isCompleteImage } from "../src/sources/image-bytes.js";
 import { JpegStreamParser } from "../src/sources/jpeg-stream-parser.js";
 import { MultipartStreamParser, multipartBoundary } from "../src/sources/multipart-stream-parser.js";
 import { Supervisor } from "../src/supervisor.js";

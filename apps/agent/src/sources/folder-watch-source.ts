@@ -3,8 +3,8 @@ import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KensaError } from "@kensa/contracts";
+import { isCompleteImage } from "@kensa/vision";
 import type { FrameOutcome, FrameSource, FrameSourceEvents, SourceContext, SourceStatus } from "./frame-source.js";
-import { isCompleteImage } from "./image-bytes.js";
 import type { FolderWatchSourceConfig } from "./source-config.js";
 
 const imageFile = /^[^.].*\.(jpe?g|png)$/i;

@@ -1,9 +1,9 @@
 import { get as httpGet, type IncomingMessage } from "node:http";
 import { get as httpsGet } from "node:https";
 import { KensaError } from "@kensa/contracts";
+import { imageKind } from "@kensa/vision";
 import { redactUrl } from "./ffmpeg-args.js";
 import { FrameSampler } from "./frame-sampler.js";
-import { imageKind } from "./image-bytes.js";
 import { MultipartStreamParser, multipartBoundary } from "./multipart-stream-parser.js";
 import type { MjpegSourceConfig } from "./source-config.js";
 import { type Connection, StreamingSource } from "./streaming-source.js";

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { KensaError } from "@kensa/contracts";
+import { imageKind, imageMime, isCompleteImage } from "@kensa/vision";
 import type { FrameMetaValue, FrameSource, FrameSourceEvents, SourceContext, SourceStatus } from "./frame-source.js";
-import { imageKind, imageMime, isCompleteImage } from "./image-bytes.js";
 import type { PushSourceConfig } from "./source-config.js";
 
 /** A source that accepts frames over HTTP (capability flag, checked by the status server). */

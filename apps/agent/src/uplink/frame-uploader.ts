@@ -3,16 +3,15 @@ import type { Pipeline } from "../inference/pipeline.js";
 import type { Logger } from "../logger.js";
 import type { SourceSet } from "../sources/source-set.js";
 import { LatestFrames } from "../status/latest-frames.js";
-import { basicAuth } from "./basic-auth.js";
+import type { HubCalls } from "./hub-calls.js";
 
 /** px: the console shows a preview, so the long side is capped to keep uploads small */
 const previewLongSide = 640;
 
 export interface FrameUploaderOptions {
-  /** where the preview goes (HubUrls.deviceFrame) */
-  url: string;
+  /** the hub's routes, called as this device */
+  hub: HubCalls;
   deviceId: string;
-  secret: string;
   /** ms between previews; 0 = never */
   intervalMs: number;
   logger: Logger;
@@ -58,14 +57,11 @@ export class FrameUploader {
         .resize(previewLongSide, previewLongSide, { fit: "inside", withoutEnlargement: true })
         .jpeg({ quality: 75 })
         .toBuffer();
-      const res = await fetch(this.#opts.url, {
-        method: "PUT",
-        headers: { "content-type": "image/jpeg", authorization: basicAuth(this.#opts.deviceId, this.#opts.secret) },
+      await this.#opts.hub.deviceFrame(this.#opts.deviceId, {
         body: new Uint8Array(preview),
+        contentType: "image/jpeg",
         signal: AbortSignal.timeout(10_000),
       });
-      await res.arrayBuffer().catch(() => undefined);
-      if (!res.ok) this.#opts.logger.debug("frame preview refused", { status: res.status });
     } catch (err) {
       this.#opts.logger.debug("frame preview not sent", { err });
     } finally {

@@ -1,16 +1,16 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { ApiError } from "@kensa/client";
 import type { Logger } from "../logger.js";
-import { basicAuth, isRetryableStatus } from "./basic-auth.js";
+import { isRetryableStatus } from "./basic-auth.js";
+import type { Upload } from "./hub-calls.js";
 import type { UploadQueue, UploadRow } from "./upload-queue.js";
 
 export interface HttpUploaderOptions<R extends UploadRow> {
   /** what the logs call it: "media", "capture" */
   name: string;
-  deviceId: string;
-  secret: string;
-  /** the absolute URL a row is PUT to */
-  url(row: R): string;
+  /** sends a row's file to the hub (a route of the hub calls); throws ApiError when refused */
+  send(row: R, upload: Upload): Promise<void>;
   concurrency: number;
   logger: Logger;
   /** ms of the first retry delay; doubles per attempt */
@@ -25,7 +25,7 @@ export interface HttpUploaderOptions<R extends UploadRow> {
 }
 
 /**
- * PUTs the files of a durable queue to the hub with device Basic auth, oldest first, a few at a
+ * Sends the files of a durable queue to the hub as the device, oldest first, a few at a
  * time. Retries network errors, 408, 429 and 5xx with backoff; drops other 4xx (they will
  * never succeed) with an error log. A row settles only after a 2xx or a final refusal, so a
  * crash means a repeat upload, which the hub's idempotent ids absorb.
@@ -107,22 +107,22 @@ export class HttpUploader<R extends UploadRow> {
   }
 
   async #upload(row: R): Promise<void> {
-    const url = this.#opts.url(row);
     let status: number | undefined;
     let failure: unknown;
     try {
       const body = await readFile(join(this.#queue.dir, row.file));
-      const res = await fetch(url, {
-        method: "PUT",
-        headers: {
-          "content-type": contentTypeOf(row.file),
-          authorization: basicAuth(this.#opts.deviceId, this.#opts.secret),
-        },
-        body,
-        signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(30_000)]),
-      });
-      status = res.status;
-      await res.arrayBuffer().catch(() => undefined);
+      try {
+        await this.#opts.send(row, {
+          body,
+          contentType: contentTypeOf(row.file),
+          signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(30_000)]),
+        });
+        status = 200;
+      } catch (err) {
+        // an answer from the hub has a status; the network failing has none (0)
+        if (!(err instanceof ApiError) || err.status === 0) throw err;
+        status = err.status;
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
         // evicted by the disk quota meanwhile, or lost: nothing left to send

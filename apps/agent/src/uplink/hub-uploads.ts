@@ -2,7 +2,7 @@ import type { CaptureRow } from "../capture/capture-queue.js";
 import type { ClipUploadRow } from "../clips/clip-store.js";
 import type { Logger } from "../logger.js";
 import { HttpUploader } from "./http-uploader.js";
-import type { HubUrls } from "./hub-urls.js";
+import type { HubCalls } from "./hub-calls.js";
 import type { MediaRow } from "./media-queue.js";
 import type { UploadQueue } from "./upload-queue.js";
 
@@ -11,9 +11,8 @@ export interface HubUploadsOptions {
   captures: UploadQueue<CaptureRow>;
   /** absent when clips stay on the device (`media.clips.upload: false`) */
   clips?: UploadQueue<ClipUploadRow> | undefined;
-  urls: HubUrls;
-  deviceId: string;
-  secret: string;
+  /** the hub's routes, called as this device */
+  hub: HubCalls;
   /** parallel incident frame uploads */
   mediaConcurrency: number;
   logger: Logger;
@@ -29,17 +28,17 @@ export class HubUploads {
   readonly #clips: HttpUploader<ClipUploadRow> | undefined;
 
   constructor(o: HubUploadsOptions) {
-    const auth = { deviceId: o.deviceId, secret: o.secret, logger: o.logger };
+    const auth = { logger: o.logger };
     this.#media = new HttpUploader(o.media, {
       ...auth,
       name: "media",
-      url: (row) => o.urls.eventMedia(row.eventId),
+      send: (row, upload) => o.hub.eventMedia(row.eventId, upload),
       concurrency: o.mediaConcurrency,
     });
     this.#captures = new HttpUploader(o.captures, {
       ...auth,
       name: "capture",
-      url: (row) => o.urls.capture(row.key, row.query),
+      send: (row, upload) => o.hub.capture(row.key, row.query, upload),
       concurrency: 1,
     });
     this.#clips =
@@ -47,7 +46,7 @@ export class HubUploads {
       new HttpUploader(o.clips, {
         ...auth,
         name: "clips",
-        url: (row) => o.urls.eventClip(row.eventId, row),
+        send: (row, upload) => o.hub.eventClip(row.eventId, { durationMs: row.durationMs, frames: row.frames }, upload),
         concurrency: 1,
       });
   }
