@@ -1,3 +1,4 @@
+export * from "./agent/routes.js";
 export * from "./api.js";
 export * from "./api-docs/asyncapi.js";
 export * from "./api-docs/openapi.js";
