@@ -1,5 +1,4 @@
-import type { Permission } from "@kensa/contracts";
-import { type ComponentType, lazy, type ReactNode } from "react";
+import { type AppRoute, lazyPage } from "./app-route";
 import { AuditPage } from "./pages/audit/audit-page";
 import { datasetRoutes } from "./pages/datasets/dataset-routes";
 import { IncidentPage } from "./pages/incidents/incident-page";
@@ -8,37 +7,12 @@ import { labelingRoutes } from "./pages/labeling/labeling-routes";
 import { registryRoutes } from "./pages/registry/registry-routes";
 import { runRoutes } from "./pages/runs/run-routes";
 import { UsersPage } from "./pages/users/users-page";
-import type { IconName } from "./ui/icon";
 
 // Pages with charts load on first visit: recharts is most of the bundle, and the phone user
 // opening an incident from a notification should not wait for it. `lazyPage` works for any page.
 const FleetPage = lazyPage(() => import("./pages/fleet/fleet-page"), "FleetPage");
 const DevicePage = lazyPage(() => import("./pages/fleet/device-page"), "DevicePage");
 const DeploymentsPage = lazyPage(() => import("./pages/fleet/deployments-page"), "DeploymentsPage");
-
-/**
- * The console's route table: one entry per page. The shell builds the router, the side nav
- * (desktop), the bottom tab bar (phones) and the permission checks from this list alone, so
- * adding a page is adding an entry here.
- */
-export interface AppRoute {
-  /** react-router path, e.g. "/datasets/:id" */
-  path: string;
-  element: ReactNode;
-  /** the permission a user needs to open the page (e.g. "datasets:manage"); anyone signed in when omitted */
-  permission?: Permission;
-  /** present for pages that appear in the navigation */
-  nav?: NavEntry;
-}
-
-export interface NavEntry {
-  label: string;
-  icon: IconName;
-  /** position in the navigation, ascending; leave gaps so others can slot in */
-  order: number;
-  /** also shown in the phone tab bar (the first four that the user may see); the rest sit under "More" */
-  tab?: boolean;
-}
 
 export const routes: AppRoute[] = [
   // ---- operations: incidents, fleet, deployments ----------------------------------------
@@ -84,8 +58,3 @@ export const routes: AppRoute[] = [
     nav: { label: "Audit", icon: "audit", order: 95 },
   },
 ];
-
-/** A page component loaded on first visit, from a module's named export. */
-export function lazyPage<M, K extends keyof M>(load: () => Promise<M>, name: K) {
-  return lazy(async () => ({ default: (await load())[name] as ComponentType }));
-}

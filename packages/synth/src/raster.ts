@@ -1,7 +1,7 @@
+import type { Rgb } from "./rgb.js";
 import type { SurfaceLayout } from "./surface-layout.js";
 
-/** An (r, g, b) reflectance triple, 0..1. */
-export type Rgb = readonly [r: number, g: number, b: number];
+export type { Rgb };
 
 /** The frame being drawn, shared by surface and defect renderers. Pixel (x, y) has its centre at (x, y). */
 export interface Raster {

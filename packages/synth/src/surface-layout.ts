@@ -1,4 +1,4 @@
-import type { Rgb } from "./raster.js";
+import type { Rgb } from "./rgb.js";
 
 /** A copper pad, in frame pixels: a rectangle (half sizes hw, hh) or a disc (radius hw). */
 export interface PcbPad {

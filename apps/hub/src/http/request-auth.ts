@@ -1,19 +1,25 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { type ActorKind, KensaError, type Permission, ROLE_PERMISSIONS, type Role, type User } from "@kensa/contracts";
+import {
+  type ActorKind,
+  KensaError,
+  type Permission,
+  ROLE_PERMISSIONS,
+  type Role,
+  type RouteAccess,
+  type RouteAuth,
+  type User,
+} from "@kensa/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { RouteCatalog } from "./route-catalog.js";
 import { readCookie } from "./session-cookie.js";
 
 /**
- * Which credentials a route takes: people (users by session cookie or API token, and the
- * bootstrap admin token), devices (Basic id:secret), either, or none. People are then held to
- * the route's `permission`. "admin" and "admin-or-device" are the older names of "user" and
- * "user-or-device", kept so routes written before users existed still compile.
+ * Which credentials a route takes (its table says): people (users by session cookie or API
+ * token, and the bootstrap admin token), devices (Basic id:secret), either, or none. People are
+ * then held to the route's `permission`.
  */
-export type AuthMode = "user" | "device" | "user-or-device" | "public" | "admin" | "admin-or-device";
-
-/** What a person needs to call a route: a permission, or just to be signed in. */
-export type RouteAccess = Permission | "authenticated";
+export type AuthMode = RouteAuth;
+export type { RouteAccess };
 
 export type Principal =
   /** the bootstrap admin token: acts as the admin role */
@@ -136,10 +142,8 @@ async function authenticate(
   );
 }
 
-function normalize(mode: AuthMode | undefined): "user" | "device" | "user-or-device" | "public" {
-  if (mode === undefined || mode === "admin") return "user";
-  if (mode === "admin-or-device") return "user-or-device";
-  return mode;
+function normalize(mode: AuthMode | undefined): AuthMode {
+  return mode ?? "user";
 }
 
 /** The device calling, or null for a person. */

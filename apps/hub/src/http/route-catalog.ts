@@ -1,10 +1,10 @@
+import type { RouteAccess, RouteAuth } from "@kensa/contracts";
 import type { RouteOptions } from "fastify";
-import type { AuthMode, RouteAccess } from "./request-auth.js";
 
 export interface RouteDeclaration {
   method: string;
   url: string;
-  auth: AuthMode | undefined;
+  auth: RouteAuth | undefined;
   permission: RouteAccess | undefined;
 }
 

@@ -1,5 +1,6 @@
+import type { AppRoute, NavEntry } from "../app-route";
 import { useAuth } from "../auth";
-import { type AppRoute, type NavEntry, routes } from "../routes";
+import { routes } from "../routes";
 
 export type NavItem = NavEntry & { path: string };
 

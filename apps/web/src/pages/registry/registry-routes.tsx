@@ -1,5 +1,5 @@
 import { lazy } from "react";
-import type { AppRoute } from "../../routes";
+import type { AppRoute } from "../../app-route";
 
 // loaded on first visit: these pages carry the chart library and the editors
 const ModelPage = lazy(() => import("./model-page").then((m) => ({ default: m.ModelPage })));

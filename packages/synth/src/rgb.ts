@@ -1,0 +1,2 @@
+/** An (r, g, b) reflectance triple, 0..1. */
+export type Rgb = readonly [r: number, g: number, b: number];
