@@ -1,17 +1,6 @@
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { KensaClient } from "@kensa/client";
-import {
-  type Event,
-  fleetRoutes,
-  type Incident,
-  incidentRoutes,
-  type ModelVersion,
-  peopleRoutes,
-  projectRoutes,
-  topics,
-} from "@kensa/contracts";
+import type { KensaClient } from "@kensa/client";
+import { fleetRoutes, incidentRoutes, type ModelVersion, peopleRoutes } from "@kensa/contracts";
 import {
   type AgentOptions,
   createInspectionProject,
@@ -26,7 +15,6 @@ import {
 } from "@kensa/scenario";
 import { renderFrame } from "@kensa/synth";
 import { type TempDir, tempDir, waitFor } from "@kensa/testkit";
-import mqtt from "mqtt";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -39,6 +27,8 @@ import {
   signIn,
   skipBrowserTests,
 } from "./support/console-harness.js";
+import { findingEvent, projectWithDevice, sendClip, sendFinding } from "./support/device-findings.js";
+import { expectDrawnOver, videoDuration } from "./support/frame-overlay.js";
 
 /**
  * The console in a real Chromium against a real hub and real agent processes: a site engineer
@@ -237,45 +227,12 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     await screenshot(page, "device-desktop", { docs: true });
   });
 
-  /** The client a device uploads with: its id and secret (HTTP Basic). */
-  const deviceClient = (deviceId: string, secret: string) =>
-    new KensaClient({ baseUrl: url, auth: { kind: "device", deviceId, secret } });
-
-  /** A device's finding as the agent sends it: the event over its own MQTT credentials, then its frame. */
-  async function sendIncident(projectId: string, secret: string, event: Event, jpeg: Uint8Array): Promise<Incident> {
-    const device = await mqtt.connectAsync(mqttUrl, {
-      clientId: event.deviceId,
-      username: event.deviceId,
-      password: secret,
-      reconnectPeriod: 0,
-    });
-    await device.publishAsync(topics.events(event.deviceId), JSON.stringify(event), { qos: 1 });
-    await device.endAsync();
-    const incident = await waitFor(`the incident of ${event.id}`, async () =>
-      (await api.call(incidentRoutes.list, { query: { projectId } })).items.find((i) => i.eventId === event.id),
-    );
-    const media = await deviceClient(event.deviceId, secret).call(incidentRoutes.uploadMedia, {
-      params: { id: event.id },
-      upload: new Uint8Array(jpeg),
-      contentType: "image/jpeg",
-    });
-    expect(media.eventId).toBe(event.id);
-    return incident;
-  }
-
   it("draws a segmentation region by its outline over the frame", async () => {
-    const seg = await api.call(projectRoutes.create, {
-      body: {
-        slug: "line-3-cracks",
-        name: "Line 3 cracks",
-        task: "segmentation",
-        labels: ["background", "crack"],
-        okLabels: ["background"],
-        rule: { type: "threshold", labels: ["crack"], minScore: 0.5 },
-        notifications: { email: [], webhooks: [], cooldownSec: 0 },
-      },
+    const seg = await projectWithDevice(hub, "seg-1", {
+      name: "Line 3 cracks",
+      task: "segmentation",
+      labels: ["background", "crack"],
     });
-    const enrolled = await api.call(fleetRoutes.enroll, { body: { projectId: seg.id, id: "seg-1", tags: [] } });
     const frame = await renderFrame(4, { seed: 9, width: 640, height: 480, defectRate: 0 });
     // a crack along a diagonal, as the agent's tracer sends it (clockwise, frame px)
     const outline: Array<[number, number]> = [
@@ -284,25 +241,11 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
       [420, 380],
       [380, 380],
     ];
-    const event: Event = {
-      v: 1,
-      id: "evt-seg-1-0000001",
-      seq: 1,
-      deviceId: "seg-1",
-      pipeline: "default",
-      sourceId: "camera",
-      ts: new Date().toISOString(),
-      bundle: { sha256: "b".repeat(64), modelVersionId: "segmenter-under-test" },
-      frame: { width: frame.width, height: frame.height, meta: {} },
-      result: {
-        task: "segmentation",
-        regions: [{ label: "crack", area: 11200, maskArea: 70, box: [100, 100, 320, 280], score: 0.8, outline }],
-        finding: true,
-      },
-      latencyMs: { preprocess: 1, inference: 1, total: 2 },
-      media: true,
-    };
-    const incident = await sendIncident(seg.id, enrolled.secret, event, frame.jpeg);
+    const box: [number, number, number, number] = [100, 100, 320, 280];
+    const regions = [{ label: "crack", area: 11200, maskArea: 70, box, score: 0.8, outline }];
+    const result = { task: "segmentation" as const, regions, finding: true };
+    const event = findingEvent(seg, "evt-seg-1-0000001", frame, result, "segmenter-under-test");
+    const incident = await sendFinding(hub, seg, event, frame.jpeg);
     const page = await newPage(PHONE);
     await signIn(page, `/incidents/${incident.id}`, people.site.username, people.site.password);
     const img = page.getByRole("img", { name: /^Frame from seg-1/ });
@@ -313,26 +256,16 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     const shown = (await img.boundingBox())!;
     const scale = shown.width / frame.width;
     const drawn = (await polygons.first().boundingBox())!;
-    // the polygon spans the outline's extent, 100..420 × 100..380, scaled (its 2 px stroke aside)
-    expect(Math.abs(drawn.x + drawn.width / 2 - (shown.x + 260 * scale))).toBeLessThan(1.5);
-    expect(Math.abs(drawn.y + drawn.height / 2 - (shown.y + 240 * scale))).toBeLessThan(1.5);
-    expect(Math.abs(drawn.width - 2 - 320 * scale)).toBeLessThan(2);
-    expect(Math.abs(drawn.height - 2 - 280 * scale)).toBeLessThan(2);
+    // the polygon spans the outline's extent, 100..420 × 100..380, scaled
+    expectDrawnOver(drawn, shown, box, scale, "the region", 2);
   });
 
   it("draws a detector's boxes over the frame, scaled to the picture on a phone", async () => {
-    const det = await api.call(projectRoutes.create, {
-      body: {
-        slug: "line-2-scratches",
-        name: "Line 2 scratches",
-        task: "detection",
-        labels: ["ok", "scratch"],
-        okLabels: ["ok"],
-        rule: { type: "threshold", labels: ["scratch"], minScore: 0.5 },
-        notifications: { email: [], webhooks: [], cooldownSec: 0 },
-      },
+    const det = await projectWithDevice(hub, "det-1", {
+      name: "Line 2 scratches",
+      task: "detection",
+      labels: ["ok", "scratch"],
     });
-    const enrolled = await api.call(fleetRoutes.enroll, { body: { projectId: det.id, id: "det-1", tags: [] } });
     // a real synthetic frame and its ground truth, sent as a perfect detector's event over the
     // device's own MQTT credentials; the frame is larger than a phone, so the overlay must scale
     const frame = await renderFrame(3, {
@@ -344,21 +277,9 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
       maxDefects: 2,
     });
     const detections = frame.defects.map((d, i) => ({ label: "scratch", score: 0.9 - i * 0.1, box: d.box }));
-    const event: Event = {
-      v: 1,
-      id: "evt-det-1-0000001",
-      seq: 1,
-      deviceId: "det-1",
-      pipeline: "default",
-      sourceId: "camera",
-      ts: new Date().toISOString(),
-      bundle: { sha256: "a".repeat(64), modelVersionId: "detector-under-test" },
-      frame: { width: frame.width, height: frame.height, meta: {} },
-      result: { task: "detection", detections, finding: true },
-      latencyMs: { preprocess: 1, inference: 1, total: 2 },
-      media: true,
-    };
-    const incident = await sendIncident(det.id, enrolled.secret, event, frame.jpeg);
+    const result = { task: "detection" as const, detections, finding: true };
+    const event = findingEvent(det, "evt-det-1-0000001", frame, result, "detector-under-test");
+    const incident = await sendFinding(hub, det, event, frame.jpeg);
 
     const page = await newPage(PHONE);
     await signIn(page, `/incidents/${incident.id}`, people.site.username, people.site.password);
@@ -370,40 +291,16 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     const scale = shown.width / frame.width;
     expect(scale, "the frame is scaled down to the phone").toBeLessThan(1);
     for (const [i, d] of detections.entries()) {
-      const r = (await rects.nth(i).boundingBox())!;
-      const [x, y, w, h] = d.box;
-      // the rendered box includes its 2 px stroke (1 px each side): compare centres and sizes
-      expect(Math.abs(r.x + r.width / 2 - (shown.x + (x + w / 2) * scale)), `box ${i} centre x`).toBeLessThan(1.5);
-      expect(Math.abs(r.y + r.height / 2 - (shown.y + (y + h / 2) * scale)), `box ${i} centre y`).toBeLessThan(1.5);
-      expect(Math.abs(r.width - 2 - w * scale), `box ${i} width`).toBeLessThan(1.5);
-      expect(Math.abs(r.height - 2 - h * scale), `box ${i} height`).toBeLessThan(1.5);
+      expectDrawnOver((await rects.nth(i).boundingBox())!, shown, d.box, scale, `box ${i}`);
     }
     await page.getByRole("list", { name: "Scores" }).getByText("scratch").first().waitFor();
     await screenshot(page, "incident-detection-phone", { docs: true });
 
     // the device's clip arrives later: the open page shows it live, and it plays (H.264 MP4)
-    const clipFile = join(dir.path, "clip.mp4");
-    execFileSync("ffmpeg", [
-      ...["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2"],
-      ...["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", clipFile],
-    ]);
-    const clip = await deviceClient("det-1", enrolled.secret).call(incidentRoutes.uploadClip, {
-      params: { id: event.id },
-      query: { durationMs: 2000, frames: 20 },
-      upload: new Uint8Array(readFileSync(clipFile)),
-      contentType: "video/mp4",
-    });
-    expect(clip.eventId).toBe(event.id);
+    await sendClip(hub, det, event.id, join(dir.path, "clip.mp4"));
     const video = page.getByLabel("Clip around the incident");
     await video.waitFor({ timeout: 15_000 });
-    const duration = await video.evaluate(
-      (v: HTMLVideoElement) =>
-        new Promise<number>((resolve, reject) => {
-          if (v.readyState >= 1) return resolve(v.duration);
-          v.addEventListener("loadedmetadata", () => resolve(v.duration), { once: true });
-          v.addEventListener("error", () => reject(new Error(`video error ${v.error?.code}`)), { once: true });
-        }),
-    );
+    const duration = await videoDuration(video);
     expect(duration).toBeGreaterThan(1.5);
     expect(duration).toBeLessThan(2.5);
     await page.getByText("2.0 s").waitFor();
