@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { KensaClient } from "@kensa/client";
 import { type DatasetImport, datasetRoutes, projectRoutes, type Snapshot } from "@kensa/contracts";
+import { createHub, type Hub } from "@kensa/hub";
 import { startScenarioHub } from "@kensa/scenario";
 import { repoRoot, tempDir } from "@kensa/testkit";
 import { table } from "./report.js";
@@ -73,7 +74,10 @@ export function kensa(args: string[]): Promise<string> {
 export async function withBenchHub<T>(fn: (hub: { url: string; token: string; api: KensaClient }) => Promise<T>) {
   const dir = await tempDir("kensa-bench-");
   try {
-    const hub = await startScenarioHub({ dataDir: join(dir.path, "hub") });
+    const hub = await startScenarioHub({
+      createHub,
+      dataDir: join(dir.path, "hub"),
+    });
     try {
       return await fn({ url: hub.httpUrl, token: hub.adminToken, api: hub.client });
     } finally {

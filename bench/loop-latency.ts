@@ -1,6 +1,7 @@
 /** The walking skeleton's latencies: agent inference and frame captured → event stored. */
 import { join } from "node:path";
 import { incidentRoutes } from "@kensa/contracts";
+import { createHub, type Hub } from "@kensa/hub";
 import {
   createInspectionProject,
   deployToDevices,
@@ -56,10 +57,13 @@ export async function inferenceLatency(): Promise<Row[]> {
 
 export async function frameToStoredEvent(seconds: number): Promise<Row> {
   const dir = await tempDir("kensa-bench-");
-  let hub: ScenarioHub | undefined;
+  let hub: ScenarioHub<Hub> | undefined;
   const agents: ScenarioAgent[] = [];
   try {
-    hub = await startScenarioHub({ dataDir: join(dir.path, "hub") });
+    hub = await startScenarioHub({
+      createHub,
+      dataDir: join(dir.path, "hub"),
+    });
     const api = hub.client;
     const project = await createInspectionProject(api, { slug: "bench" });
     const v = await pushBlemishModel(api, project.id);

@@ -3,6 +3,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { KensaClient } from "@kensa/client";
 import { fleetRoutes, incidentRoutes, registryRoutes, systemRoutes, topics } from "@kensa/contracts";
+import { createHub, type Hub } from "@kensa/hub";
 import {
   createInspectionProject,
   deployToDevices,
@@ -37,7 +38,7 @@ describe("the loop on the embedded default", () => {
   let dir: TempDir;
   let smtp: SmtpSink;
   let webhook: WebhookSink;
-  let hub: ScenarioHub;
+  let hub: ScenarioHub<Hub>;
   let api: KensaClient;
   let urls: { httpUrl: string; mqttUrl: string };
   let projectId: string;
@@ -54,6 +55,7 @@ describe("the loop on the embedded default", () => {
     smtp = await startSmtpSink();
     webhook = await startWebhookSink(WEBHOOK_SECRET);
     hub = await startScenarioHub({
+      createHub,
       dataDir: join(dir.path, "hub"),
       smtp: { host: smtp.host, port: smtp.port, from: "kensa@e2e.test" },
       config: { notifications: { attempts: 3, backoffMs: 100 } },

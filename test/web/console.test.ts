@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { KensaClient } from "@kensa/client";
 import { fleetRoutes, incidentRoutes, type ModelVersion, peopleRoutes } from "@kensa/contracts";
+import { createHub, type Hub } from "@kensa/hub";
 import {
   type AgentOptions,
   createInspectionProject,
@@ -37,7 +38,7 @@ import { expectDrawnOver, videoDuration } from "./support/frame-overlay.js";
  */
 describe.skipIf(skipBrowserTests)("the web console", () => {
   let dir: TempDir;
-  let hub: ScenarioHub;
+  let hub: ScenarioHub<Hub>;
   let url: string;
   let mqttUrl: string;
   let api: KensaClient;
@@ -68,6 +69,7 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     const [, launched] = await Promise.all([buildConsole(), launchChromium()]);
     browser = launched;
     hub = await startScenarioHub({
+      createHub,
       dataDir: join(dir.path, "hub"),
       env: { ...process.env, KENSA_ADMIN_PASSWORD: "admin-password-1" },
     });

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type DatasetImport, type Event, type Incident, type Project, topics } from "@kensa/contracts";
-import type { Hub } from "@kensa/hub";
+import { createHub, type Hub } from "@kensa/hub";
 import { startScenarioHub } from "@kensa/scenario";
 import { renderFrame, type SynthOptions, writeSyntheticDataset } from "@kensa/synth";
 import { waitFor } from "@kensa/testkit";
@@ -28,6 +28,7 @@ export interface MlHub {
 /** A hub on ephemeral ports in `dir`, polling its job queue often so runs start at once. */
 export async function startMlHub(dir: string): Promise<MlHub> {
   const { hub, httpUrl, mqttUrl } = await startScenarioHub({
+    createHub,
     dataDir: join(dir, "hub"),
     config: { training: { workers: 1, pollMs: 100, killGraceMs: 2000 } },
   });

@@ -10,6 +10,7 @@ import {
   systemRoutes,
   trainingRoutes,
 } from "@kensa/contracts";
+import { createHub, type Hub } from "@kensa/hub";
 import {
   createInspectionProject,
   enrollAgents,
@@ -79,7 +80,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
   const webhookSecret = "demo-webhook-secret-0123456789";
   const smtp = await startSmtpSink();
   const webhook = await startWebhookSink(webhookSecret);
-  let hub: ScenarioHub | undefined;
+  let hub: ScenarioHub<Hub> | undefined;
   const agents: ScenarioAgent[] = [];
   let reviewer: NodeJS.Timeout | undefined;
   let ticker: NodeJS.Timeout | undefined;
@@ -96,6 +97,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
 
   try {
     hub = await startScenarioHub({
+      createHub,
       dataDir: join(dataDir, "hub"),
       httpPort: opts.httpPort,
       mqttPort: opts.mqttPort,

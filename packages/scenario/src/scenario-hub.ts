@@ -1,7 +1,34 @@
 import { KensaClient } from "@kensa/client";
-import { createHub, type Hub, type HubConfigInput, type HubDeps } from "@kensa/hub";
 
-export interface ScenarioHubOptions {
+/** What the scenario needs of a hub: `Hub` of `@kensa/hub` is one. */
+export interface StartableHub {
+  adminToken: string;
+  start(): Promise<{ httpUrl: string; mqttUrl: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a hub from its configuration: `createHub` of `@kensa/hub`, passed in by the caller (a
+ * composition root: the CLI, a benchmark, a test), so this package depends on no app.
+ */
+export type HubFactory<H extends StartableHub> = (
+  config: ScenarioHubConfig,
+  deps: { env?: Record<string, string | undefined> },
+) => Promise<H>;
+
+/** The hub configuration the scenario writes, plus whatever the caller adds. */
+export interface ScenarioHubConfig {
+  dataDir: string;
+  http: { host: string; port: number };
+  mqtt: { embedded: { enabled: true; host: string; port: number } };
+  logLevel: "warn";
+  smtp?: { host: string; port: number; from: string };
+  [key: string]: unknown;
+}
+
+export interface ScenarioHubOptions<H extends StartableHub> {
+  /** `createHub` of `@kensa/hub` */
+  createHub: HubFactory<H>;
   /** the hub's data directory (database, blobs, admin token) */
   dataDir: string;
   /** HTTP port; 0 (the default) takes any free one */
@@ -11,14 +38,14 @@ export interface ScenarioHubOptions {
   /** the SMTP server incidents are mailed through (e.g. an SmtpSink) */
   smtp?: { host: string; port: number; from: string };
   /** more hub configuration (training, notifications, …): its top-level keys replace the scenario's */
-  config?: HubConfigInput;
+  config?: Record<string, unknown>;
   /** the hub's environment (KENSA_ADMIN_PASSWORD, KENSA_LOG_LEVEL); process.env by default */
-  env?: HubDeps["env"];
+  env?: Record<string, string | undefined>;
 }
 
 /** A started hub with its addresses and the admin's typed client. */
-export interface ScenarioHub {
-  hub: Hub;
+export interface ScenarioHub<H extends StartableHub> {
+  hub: H;
   httpUrl: string;
   mqttUrl: string;
   /** the hub's bootstrap admin token */
@@ -32,8 +59,8 @@ export interface ScenarioHub {
  * Builds and starts a hub on the embedded default (SQLite, file blobs, embedded broker) bound to
  * 127.0.0.1, logging warnings only. A hub that fails to start is closed before the error is thrown.
  */
-export async function startScenarioHub(opts: ScenarioHubOptions): Promise<ScenarioHub> {
-  const hub = await createHub(
+export async function startScenarioHub<H extends StartableHub>(opts: ScenarioHubOptions<H>): Promise<ScenarioHub<H>> {
+  const hub = await opts.createHub(
     {
       dataDir: opts.dataDir,
       http: { host: "127.0.0.1", port: opts.httpPort ?? 0 },
@@ -44,7 +71,7 @@ export async function startScenarioHub(opts: ScenarioHubOptions): Promise<Scenar
     },
     opts.env ? { env: opts.env } : {},
   );
-  let addresses: Awaited<ReturnType<Hub["start"]>>;
+  let addresses: { httpUrl: string; mqttUrl: string };
   try {
     addresses = await hub.start();
   } catch (err) {
