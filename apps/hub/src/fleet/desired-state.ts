@@ -1,4 +1,4 @@
-import type { Desired } from "@kensa/contracts";
+import { type Desired, fleetRoutes, routePath } from "@kensa/contracts";
 
 /**
  * A device's desired state as stored: URL-free, because the hub's public URL may change
@@ -48,8 +48,8 @@ export function renderDesired(stored: StoredDesired, rev: number, httpBase: stri
         ? {
             sha256: p.bundle.sha256,
             modelVersionId: p.bundle.modelVersionId,
-            url: `${httpBase}/api/v1/bundles/${p.bundle.sha256}`,
-            modelUrl: `${httpBase}/api/v1/blobs/${p.bundle.modelSha256}`,
+            url: `${httpBase}${routePath(fleetRoutes.getBundle.path, { sha: p.bundle.sha256 })}`,
+            modelUrl: `${httpBase}${routePath(fleetRoutes.getBlob.path, { sha: p.bundle.modelSha256 })}`,
             modelSha256: p.bundle.modelSha256,
             size: p.bundle.size,
           }
