@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import type { Event } from "@kensa/contracts";
+import { type AgentStatus, agentStatusRoutes, type Event, routePath } from "@kensa/contracts";
 import { commandWorks, needService, tempDir, waitFor } from "@kensa/testkit";
 import { buildBlemishModel } from "@kensa/vision/graph";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +10,6 @@ import { ClipStore } from "../src/clips/clip-store.js";
 import { loadAgentConfig } from "../src/config.js";
 import { Logger } from "../src/logger.js";
 import type { Frame } from "../src/sources/frame-source.js";
-import type { AgentStatus } from "../src/status/agent-status.js";
 import { openAgentDb } from "../src/storage/agent-db.js";
 import { startBroker, type TestBroker } from "./helpers/broker.js";
 import { renderJpegs } from "./helpers/frames.js";
@@ -157,7 +156,7 @@ describe.skipIf(skip)("incident clips (real ffmpeg)", () => {
       const hit = await waitFor("the rule's incident", () => watcher.events.find((e) => e.rules?.length));
       expect(hit.rules?.[0]).toMatchObject({ id: "any", name: "anything at all", type: "threshold", hit: true });
       expect(hit).toMatchObject({ media: true, result: { finding: true } });
-      const status = `${agent.statusUrl}/api/v1/clips`;
+      const status = `${agent.statusUrl}${agentStatusRoutes.clips.path}`;
       const list = await waitFor(
         "the clip on the status API",
         async () => {
@@ -186,9 +185,13 @@ describe.skipIf(skip)("incident clips (real ffmpeg)", () => {
         const body = (await (await fetch(status)).json()) as { items: Array<{ upload: string }> };
         return body.items[0]?.upload === "uploaded";
       });
-      expect((await fetch(`${agent.statusUrl}/api/v1/clips/nope.mp4`)).status).toBe(404);
+      expect(
+        (await fetch(`${agent.statusUrl}${routePath(agentStatusRoutes.clip.path, { file: "nope.mp4" })}`)).status,
+      ).toBe(404);
       // the status API says which ffmpeg the video source and the clips ran (the default, auto, found the system's)
-      const agentStatus = (await (await fetch(`${agent.statusUrl}/api/v1/status`)).json()) as AgentStatus;
+      const agentStatus = (await (
+        await fetch(`${agent.statusUrl}${agentStatusRoutes.status.path}`)
+      ).json()) as AgentStatus;
       expect(agentStatus.ffmpeg).toMatchObject({ path: "ffmpeg", from: "system", version: expect.any(String) });
       // only the first frame hit: the rest of the stream was inside the cooldown
       expect(watcher.events.filter((e) => e.rules?.length).length).toBe(1);

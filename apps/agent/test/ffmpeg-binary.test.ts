@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { parseWith } from "@kensa/contracts";
+import { type AgentStatus, agentStatusRoutes, parseWith } from "@kensa/contracts";
 import { commandWorks, needService, tempDir, waitFor } from "@kensa/testkit";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,7 +9,6 @@ import { loadAgentConfig, VideoSourceConfig } from "../src/config.js";
 import { Logger } from "../src/logger.js";
 import { packagedFfmpegPath, parseFfmpegVersion, resolveFfmpeg } from "../src/sources/ffmpeg-binary.js";
 import { createSource } from "../src/sources/source-registry.js";
-import type { AgentStatus } from "../src/status/agent-status.js";
 import { watchSource } from "./helpers/source-events.js";
 
 const packaged = packagedFfmpegPath();
@@ -117,7 +116,8 @@ describe("which ffmpeg runs", () => {
       { logger: new Logger("error", {}, () => undefined) },
     );
     try {
-      const status = async () => (await (await fetch(`${agent.statusUrl}/api/v1/status`)).json()) as AgentStatus;
+      const status = async () =>
+        (await (await fetch(`${agent.statusUrl}${agentStatusRoutes.status.path}`)).json()) as AgentStatus;
       const s = await waitFor("the video source's error", async () => {
         const now = await status();
         return now.sources.find((x) => x.id === "line")?.error ? now : undefined;

@@ -1,6 +1,7 @@
+import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { parseWith } from "@kensa/contracts";
+import { AgentStatus, agentStatusRoutes, parseWith, type RouteSpec, routePath } from "@kensa/contracts";
 import { tempDir, waitFor } from "@kensa/testkit";
 import { Value } from "@sinclair/typebox/value";
 import sharp from "sharp";
@@ -9,7 +10,6 @@ import { type RunningAgent, startAgent } from "../src/agent.js";
 import { loadAgentConfig, PushSourceConfig, SyntheticSourceConfig } from "../src/config.js";
 import { Logger } from "../src/logger.js";
 import { SourceSet } from "../src/sources/source-set.js";
-import { AgentStatus } from "../src/status/agent-status.js";
 import { buildStatusServer, type StatusServer } from "../src/status/status-server.js";
 import { renderJpegs } from "./helpers/frames.js";
 import { openPipelines, type TestPipelines } from "./helpers/pipeline.js";
@@ -52,9 +52,20 @@ describe("status server: push endpoint, status API, annotated frames, /metrics (
   let status: StatusServer;
   let base: string;
   let big: Buffer;
+  // a name that needs encoding in its URL
+  const clip = {
+    file: "evt 1.mp4",
+    eventId: "evt-1",
+    sourceId: "line",
+    bytes: 16,
+    frames: 5,
+    durationMs: 1000,
+    createdAt: new Date().toISOString(),
+    upload: "pending" as const,
+  };
 
   const push = (id: string, body: Uint8Array | string, type?: string, query = "") =>
-    fetch(`${base}/api/v1/sources/${id}/frames${query}`, {
+    fetch(`${base}${routePath(agentStatusRoutes.pushFrame.path, { id })}${query}`, {
       method: "POST",
       body: body as BodyInit,
       headers: type ? { "content-type": type } : {},
@@ -97,8 +108,11 @@ describe("status server: push endpoint, status API, annotated frames, /metrics (
       mediaQueueDepth: () => 0,
       connected: () => false,
       reportedPipelines: () => [],
+      clips: () => [clip],
+      clipPath: (file) => (file === clip.file ? join(dir.path, clip.file) : undefined),
       logger: quiet,
     });
+    await writeFile(join(dir.path, clip.file), Buffer.alloc(clip.bytes, 1));
     base = (await status.listen(0, "127.0.0.1")).url;
     sources.start();
     big = (await renderJpegs(1, 1280, 960))[0] as Buffer;
@@ -172,7 +186,7 @@ describe("status server: push endpoint, status API, annotated frames, /metrics (
   });
 
   it("serves the status document, valid against its schema", async () => {
-    const res = await fetch(`${base}/api/v1/status`);
+    const res = await fetch(`${base}${agentStatusRoutes.status.path}`);
     expect(res.headers.get("content-type")).toMatch(/application\/json/);
     const s = (await res.json()) as AgentStatus;
     expect([...Value.Errors(AgentStatus, s)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
@@ -199,7 +213,7 @@ describe("status server: push endpoint, status API, annotated frames, /metrics (
   });
 
   it("serves the latest frame per source as a JPEG with the result drawn on it", async () => {
-    const res = await fetch(`${base}/api/v1/sources/line/latest.jpg`);
+    const res = await fetch(`${base}${routePath(agentStatusRoutes.latestFrame.path, { id: "line" })}`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("image/jpeg");
     const annotated = Buffer.from(await res.arrayBuffer());
@@ -211,16 +225,16 @@ describe("status server: push endpoint, status API, annotated frames, /metrics (
     const green = g > 120 && r < 100 && b < 140;
     expect(red || green, `rgb(${r},${g},${b})`).toBe(true);
 
-    const sim = await fetch(`${base}/api/v1/sources/sim/latest.jpg`);
+    const sim = await fetch(`${base}${routePath(agentStatusRoutes.latestFrame.path, { id: "sim" })}`);
     expect(sim.status).toBe(200);
     expect((await sharp(Buffer.from(await sim.arrayBuffer())).metadata()).width).toBe(64);
-    const none = await fetch(`${base}/api/v1/sources/idle/latest.jpg`);
+    const none = await fetch(`${base}${routePath(agentStatusRoutes.latestFrame.path, { id: "idle" })}`);
     expect(none.status).toBe(404);
   });
 
   it("exposes Prometheus metrics whose counters move", async () => {
     const scrape = async () => {
-      const res = await fetch(`${base}/metrics`);
+      const res = await fetch(`${base}${agentStatusRoutes.metrics.path}`);
       expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
       return parseExposition(await res.text());
     };
@@ -261,12 +275,89 @@ describe("status server: push endpoint, status API, annotated frames, /metrics (
   });
 
   it("serves the status page and answers unknown routes with a coded 404", async () => {
-    const page = await fetch(`${base}/`);
+    const page = await fetch(`${base}${agentStatusRoutes.page.path}`);
     expect(page.headers.get("content-type")).toMatch(/text\/html/);
     expect(await page.text()).toContain("Kensa agent");
     const missing = await fetch(`${base}/nope`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("KENSA_ERR_NOT_FOUND");
+  });
+
+  it("answers every route of its table as the table declares it, HEAD as GET, and nothing else", async () => {
+    await p.pipelines.get("default")?.idle();
+    const [jpeg] = await renderJpegs(1);
+    // one real request per route: a route added to the table without one here does not compile
+    const requests: {
+      [N in keyof typeof agentStatusRoutes]: { params?: Record<string, string>; init?: RequestInit };
+    } = {
+      page: {},
+      health: {},
+      status: {},
+      clips: {},
+      clip: { params: { file: clip.file } },
+      latestFrame: { params: { id: "line" } },
+      pushFrame: {
+        params: { id: "line" },
+        init: { body: jpeg as BodyInit, headers: { "content-type": "image/jpeg" } },
+      },
+      metrics: {},
+    };
+    const routes = Object.entries(agentStatusRoutes) as Array<[keyof typeof agentStatusRoutes, RouteSpec]>;
+    expect(routes.map(([name]) => name).sort()).toEqual(Object.keys(requests).sort());
+    for (const [name, spec] of routes) {
+      const { params, init } = requests[name];
+      const url = `${base}${routePath(spec.path, params)}`;
+      const label = `${spec.method} ${spec.path}`;
+      const res = await fetch(url, { ...init, method: spec.method });
+      const type = res.headers.get("content-type") ?? "";
+      expect(res.status, `${label}: ${type.startsWith("application/json") ? await res.clone().text() : ""}`).toBe(
+        spec.status ?? 200,
+      );
+      if (spec.reply) {
+        expect(type, label).toMatch(/^application\/json/);
+        const body: unknown = await res.json();
+        expect(
+          [...Value.Errors(spec.reply, body)].map((e) => `${e.path}: ${e.message}`),
+          label,
+        ).toEqual([]);
+      } else {
+        const types = spec.produces && "types" in spec.produces ? spec.produces.types : [];
+        expect(
+          types.some((t) => type.startsWith(t)),
+          `${label} answered ${type}`,
+        ).toBe(true);
+        expect((await res.arrayBuffer()).byteLength, label).toBeGreaterThan(0);
+      }
+      if (spec.method === "GET") {
+        const head = await fetch(url, { method: "HEAD" });
+        expect([head.status, head.headers.get("content-type")], `HEAD ${spec.path}`).toEqual([res.status, type]);
+        expect(await head.text(), `HEAD ${spec.path}`).toBe("");
+      }
+    }
+
+    // the URLs the status document hands out are routes of the table
+    const doc = (await (await fetch(`${base}${agentStatusRoutes.status.path}`)).json()) as AgentStatus;
+    expect(doc.clips[0]?.url).toBe(routePath(agentStatusRoutes.clip.path, { file: clip.file }));
+    const video = await fetch(`${base}${doc.clips[0]?.url}`);
+    expect([video.status, video.headers.get("content-type")]).toEqual([200, "video/mp4"]);
+    expect(Buffer.from(await video.arrayBuffer()).equals(Buffer.alloc(clip.bytes, 1))).toBe(true);
+    const line = doc.sources.find((x) => x.id === "line");
+    expect((await fetch(`${base}${line?.latest}`)).headers.get("content-type")).toBe("image/jpeg");
+
+    const undeclared: Array<[string, string]> = [
+      ["GET", "/nope"],
+      ["GET", `${agentStatusRoutes.status.path}/more`],
+      ["DELETE", agentStatusRoutes.status.path],
+      ["POST", agentStatusRoutes.metrics.path],
+      ["GET", routePath(agentStatusRoutes.pushFrame.path, { id: "line" })],
+      ["POST", routePath(agentStatusRoutes.latestFrame.path, { id: "line" })],
+    ];
+    for (const [method, path] of undeclared) {
+      const res = await fetch(`${base}${path}`, { method });
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect([res.status, body.error.code], `${method} ${path}`).toEqual([404, "KENSA_ERR_NOT_FOUND"]);
+      expect(body.error.message).toBe(`no route ${method} ${path}`);
+    }
   });
 });
 
@@ -294,7 +385,7 @@ describe("agent wiring: several sources and pipelines, status server on its own 
     });
     agent = await startAgent(config, { logger: quiet });
     expect(agent.statusUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const s = (await (await fetch(`${agent.statusUrl}/api/v1/status`)).json()) as AgentStatus;
+    const s = (await (await fetch(`${agent.statusUrl}${agentStatusRoutes.status.path}`)).json()) as AgentStatus;
     expect(s.pipelines.map((x) => x.id)).toEqual(["default", "line-2"]);
     expect(s.sources.map((x) => [x.id, x.pipeline])).toEqual([
       ["line", "default"],
@@ -302,14 +393,16 @@ describe("agent wiring: several sources and pipelines, status server on its own 
     ]);
     // no bundle yet: a pushing camera is told to come back rather than silently losing parts
     const [jpeg] = await renderJpegs(1);
-    const res = await fetch(`${agent.statusUrl}/api/v1/sources/line/frames`, {
+    const res = await fetch(`${agent.statusUrl}${routePath(agentStatusRoutes.pushFrame.path, { id: "line" })}`, {
       method: "POST",
       body: jpeg as BodyInit,
       headers: { "content-type": "image/jpeg" },
     });
     expect(res.status).toBe(503);
     await waitFor("sim frames in line-2", () => (agent?.stats().framesSkipped ?? 0) > 3);
-    const metrics = parseExposition(await (await fetch(`${agent.statusUrl}/metrics`)).text()).samples;
+    const metrics = parseExposition(
+      await (await fetch(`${agent.statusUrl}${agentStatusRoutes.metrics.path}`)).text(),
+    ).samples;
     expect(value(metrics, "kensa_frames_total", { pipeline: "line-2" })).toBeGreaterThan(0);
     expect(value(metrics, "kensa_frames_total", { pipeline: "default" })).toBe(0);
     expect(value(metrics, "kensa_mqtt_connected")).toBe(0);
@@ -320,7 +413,7 @@ describe("agent wiring: several sources and pipelines, status server on its own 
     const url = agent.statusUrl as string;
     await agent.stop();
     agent = undefined;
-    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${url}${agentStatusRoutes.health.path}`)).rejects.toThrow();
   });
 
   it("keeps inspecting when its status port is taken, and says so with a stable code", async () => {

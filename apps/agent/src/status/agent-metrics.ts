@@ -1,6 +1,6 @@
+import type { AgentStatus } from "@kensa/contracts";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Pipeline } from "../inference/pipeline.js";
-import type { AgentStatus } from "./agent-status.js";
 
 /** Push requests refused, by source and error code. */
 export type PushRejections = ReadonlyMap<string, ReadonlyMap<string, number>>;

@@ -1,5 +1,4 @@
-import type { ReportedPipeline } from "@kensa/contracts";
-import { type Static, Type } from "@sinclair/typebox";
+import { type AgentStatus, agentStatusRoutes, type ReportedPipeline, routePath } from "@kensa/contracts";
 import type { CaptureStats } from "../capture/capturer.js";
 import type { ClipInfo } from "../clips/clip-store.js";
 import type { Pipeline } from "../inference/pipeline.js";
@@ -7,107 +6,6 @@ import type { FfmpegBinary } from "../sources/ffmpeg-binary.js";
 import type { SourceSet } from "../sources/source-set.js";
 import type { DiskUsage } from "./disk-usage.js";
 import { LatencyWindow } from "./latency-window.js";
-
-const Counts = {
-  framesTotal: Type.Integer(),
-  framesInferred: Type.Integer(),
-  framesDropped: Type.Integer(),
-  framesSkipped: Type.Integer(),
-  framesFailed: Type.Integer(),
-  queueDepth: Type.Integer(),
-};
-
-/** GET /api/v1/status: what the device is doing, for a person at the line or a local script. */
-export const AgentStatus = Type.Object({
-  deviceId: Type.String(),
-  agentVersion: Type.String(),
-  ts: Type.String({ format: "date-time" }),
-  /** s since start */
-  uptimeS: Type.Number(),
-  connected: Type.Boolean(),
-  pipelines: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      status: Type.String(),
-      bundle: Type.Union([Type.Object({ sha256: Type.String(), modelVersionId: Type.String() }), Type.Null()]),
-      warmupMs: Type.Optional(Type.Number()),
-      error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
-      /** inferences per second over the last 5 s */
-      fps: Type.Number(),
-      /** ms, over the last 500 inferences */
-      latencyMs: Type.Object({ p50: Type.Number(), p95: Type.Number(), p99: Type.Number() }),
-      ...Counts,
-    }),
-  ),
-  sources: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      type: Type.String(),
-      pipeline: Type.String(),
-      status: Type.String(),
-      error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
-      framesTotal: Type.Integer(),
-      framesSampledOut: Type.Integer(),
-      fps: Type.Number(),
-      lastFrameAt: Type.Union([Type.String(), Type.Null()]),
-      restarts: Type.Integer(),
-      reconnects: Type.Integer(),
-      stalls: Type.Integer(),
-      /** relative URL of the latest annotated frame */
-      latest: Type.String(),
-    }),
-  ),
-  queues: Type.Object({ outbox: Type.Integer(), media: Type.Integer(), captures: Type.Integer() }),
-  /** the ffmpeg the video sources and clips run (absent when no source needs one; null when none was found) */
-  ffmpeg: Type.Optional(
-    Type.Union([
-      Type.Object({
-        path: Type.String(),
-        from: Type.Union([Type.Literal("config"), Type.Literal("system"), Type.Literal("package")]),
-        version: Type.String(),
-      }),
-      Type.Null(),
-    ]),
-  ),
-  /** frames kept for learning since start (captured, and kept out as repeats or over budget) */
-  capture: Type.Optional(
-    Type.Object({
-      captured: Type.Integer(),
-      duplicates: Type.Integer(),
-      overBudget: Type.Integer(),
-      byReason: Type.Record(Type.String(), Type.Integer()),
-    }),
-  ),
-  /** the disk quotas' bookkeeping; `eventsDropped` and `mediaEvicted` are persisted, since install */
-  storage: Type.Object({
-    eventsDropped: Type.Integer(),
-    mediaEvicted: Type.Integer(),
-    mediaBytes: Type.Number(),
-    mediaQuotaBytes: Type.Number(),
-    offlineQuotaBytes: Type.Number(),
-  }),
-  /** incident clips kept on the device (the hub has no clip endpoint yet), newest first */
-  clips: Type.Array(
-    Type.Object({
-      file: Type.String(),
-      eventId: Type.String(),
-      sourceId: Type.String(),
-      bytes: Type.Integer(),
-      frames: Type.Integer(),
-      durationMs: Type.Integer(),
-      createdAt: Type.String(),
-      /** relative URL of the video */
-      url: Type.String(),
-    }),
-  ),
-  disk: Type.Object({
-    dataDir: Type.String(),
-    dataDirBytes: Type.Number(),
-    freeBytes: Type.Number(),
-    totalBytes: Type.Number(),
-  }),
-});
-export type AgentStatus = Static<typeof AgentStatus>;
 
 /** What the status server reads; all of it live objects of the running agent. */
 export interface StatusDeps {
@@ -166,7 +64,7 @@ export class InferenceStats {
   }
 }
 
-/** Builds the status document. */
+/** Builds the status document (`agentStatusRoutes.status`). */
 export async function buildAgentStatus(
   deps: StatusDeps,
   inference: InferenceStats,
@@ -197,7 +95,7 @@ export async function buildAgentStatus(
     }),
     sources: deps.sources.entries.map((e) => ({
       ...e.stats(),
-      latest: `/api/v1/sources/${encodeURIComponent(e.source.id)}/latest.jpg`,
+      latest: routePath(agentStatusRoutes.latestFrame.path, { id: e.source.id }),
     })),
     queues: { outbox: deps.outboxDepth(), media: deps.mediaQueueDepth(), captures: deps.captureQueueDepth?.() ?? 0 },
     ...(deps.ffmpeg === undefined
@@ -211,7 +109,7 @@ export async function buildAgentStatus(
       mediaQuotaBytes: 0,
       offlineQuotaBytes: 0,
     },
-    clips: (deps.clips?.() ?? []).map((c) => ({ ...c, url: `/api/v1/clips/${encodeURIComponent(c.file)}` })),
+    clips: (deps.clips?.() ?? []).map((c) => ({ ...c, url: routePath(agentStatusRoutes.clip.path, { file: c.file }) })),
     disk: { dataDir: deps.dataDir, ...usage },
   };
 }

@@ -1,3 +1,10 @@
+import { agentStatusRoutes } from "@kensa/contracts";
+
+/** A route's path relative to the page, so the page still works behind a proxy's path prefix. */
+const relative = (path: string) => path.replace(/^\//, "");
+const statusUrl = relative(agentStatusRoutes.status.path);
+const metricsUrl = relative(agentStatusRoutes.metrics.path);
+
 /**
  * The device's local status page: one static document that polls the JSON API, so a person at
  * the line sees cameras, results and queues without the hub. No framework and no external
@@ -29,7 +36,7 @@ export const statusPageHtml = `<!doctype html>
 <div id="sources" class="grid"></div>
 <h2>Pipelines</h2>
 <table id="pipelines"><thead><tr><th>id</th><th>status</th><th>model</th><th>fps</th><th>p50 / p95 / p99 ms</th><th>frames</th><th>dropped</th><th>queue</th></tr></thead><tbody></tbody></table>
-<p class="muted"><a href="api/v1/status">JSON</a> · <a href="metrics">Prometheus metrics</a></p>
+<p class="muted"><a href="${statusUrl}">JSON</a> · <a href="${metricsUrl}">Prometheus metrics</a></p>
 <script>
 const el = (tag, props = {}, ...children) => {
   const e = Object.assign(document.createElement(tag), props);
@@ -40,7 +47,7 @@ const mb = (b) => (b / 1048576).toFixed(1) + " MB";
 async function refresh() {
   let s;
   try {
-    s = await (await fetch("api/v1/status", { cache: "no-store" })).json();
+    s = await (await fetch(${JSON.stringify(statusUrl)}, { cache: "no-store" })).json();
   } catch (e) {
     document.getElementById("summary").textContent = "agent unreachable: " + e;
     return;

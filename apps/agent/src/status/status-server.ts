@@ -1,6 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { isKensaError, KensaError } from "@kensa/contracts";
+import {
+  type AgentHealth,
+  agentStatusRoutes,
+  isKensaError,
+  KensaError,
+  type ParamsOf,
+  PUSH_META_KEY_PATTERN,
+  type PushedFrame,
+} from "@kensa/contracts";
 import type { Logger } from "../logger.js";
 import type { FrameMetaValue } from "../sources/frame-source.js";
 import { isPushTarget, pushedImageType } from "../sources/push-source.js";
@@ -8,9 +16,28 @@ import { AgentMetrics } from "./agent-metrics.js";
 import { buildAgentStatus, InferenceStats, type StatusDeps } from "./agent-status.js";
 import { DiskUsage } from "./disk-usage.js";
 import { LatestFrames } from "./latest-frames.js";
+import { RouteMatcher } from "./route-matcher.js";
 import { statusPageHtml } from "./status-page.js";
 
-const metaKey = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const metaKey = new RegExp(PUSH_META_KEY_PATTERN);
+const routes = new RouteMatcher(agentStatusRoutes);
+
+type AgentStatusRoutes = typeof agentStatusRoutes;
+
+/** One request to a route, with its decoded path parameters. */
+interface Call<P> {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  /** a HEAD request: headers as for GET, no body */
+  head: boolean;
+  params: P;
+}
+
+type Handler<P> = (call: Call<P>) => void | Promise<void>;
+
+/** A handler for every route of the table, so a declared route cannot go unserved. */
+type Handlers = { [N in keyof AgentStatusRoutes]: Handler<ParamsOf<AgentStatusRoutes[N]>> };
 
 export interface StatusServer {
   readonly server: Server;
@@ -20,10 +47,10 @@ export interface StatusServer {
 }
 
 /**
- * The agent's local HTTP server: status page (`/`), JSON status (`/api/v1/status`), the
- * latest annotated frame per source, Prometheus `/metrics`, and the push endpoint
- * (`POST /api/v1/sources/:id/frames`). Built without binding; the composition root listens.
- * Plain node:http: five routes do not justify carrying a web framework on every device.
+ * The agent's local HTTP server, serving exactly the routes of `agentStatusRoutes`: status
+ * page, JSON status, clips, the latest annotated frame per source, Prometheus metrics, and the
+ * push sources' intake. Built without binding; the composition root listens.
+ * Plain node:http: a handful of routes do not justify carrying a web framework on every device.
  */
 export function buildStatusServer(deps: StatusDeps & { logger: Logger }): StatusServer {
   const startedAt = Date.now();
@@ -36,80 +63,75 @@ export function buildStatusServer(deps: StatusDeps & { logger: Logger }): Status
   const log = deps.logger.child({ component: "status" });
   const status = () => buildAgentStatus(deps, inference, disk, startedAt);
 
-  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? "/", "http://agent");
-    const path = url.pathname;
-    const method = req.method ?? "GET";
-    const source = /^\/api\/v1\/sources\/([^/]+)\/(latest\.jpg|frames)$/.exec(path);
-    if (source) {
-      const id = decodeURIComponent(source[1] as string);
-      const entry = deps.sources.get(id);
-      if (!entry) throw new KensaError("KENSA_ERR_SOURCE_NOT_FOUND", `no source "${id}" on this agent`);
-      if (source[2] === "frames") {
-        if (method !== "POST") throw notFound(method, path);
-        if (!isPushTarget(entry.source)) {
-          throw new KensaError(
-            "KENSA_ERR_SOURCE_NOT_FOUND",
-            `source "${id}" is a ${entry.source.type} source; only push sources accept frames`,
-          );
-        }
-        const target = entry.source;
-        try {
-          const declared = req.headers["content-type"];
-          // refuse before reading a body we will not use
-          pushedImageType(declared);
-          const meta = queryMeta(url.searchParams);
-          const body = await readBody(req, target.maxBytes);
-          const frameId = target.push(body, declared, meta);
-          return sendJson(res, 202, { frameId, sourceId: id, pipeline: entry.pipelineId });
-        } catch (err) {
-          if (isKensaError(err)) {
-            const codes = pushRejections.get(id) ?? new Map<string, number>();
-            codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
-            pushRejections.set(id, codes);
-          }
-          throw err;
-        }
-      }
-      if (method !== "GET" && method !== "HEAD") throw notFound(method, path);
-      const jpeg = await latest.jpeg(id);
-      if (!jpeg) throw new KensaError("KENSA_ERR_NOT_FOUND", `source "${id}" has no frame yet`);
-      res.writeHead(200, { "content-type": "image/jpeg", "content-length": jpeg.length, "cache-control": "no-store" });
-      res.end(method === "HEAD" ? undefined : jpeg);
-      return;
-    }
-    if (method !== "GET" && method !== "HEAD") throw notFound(method, path);
-    const clip = /^\/api\/v1\/clips\/([^/]+)$/.exec(path);
-    if (clip) {
-      const name = decodeURIComponent(clip[1] as string);
+  const sourceEntry = (id: string) => {
+    const entry = deps.sources.get(id);
+    if (!entry) throw new KensaError("KENSA_ERR_SOURCE_NOT_FOUND", `no source "${id}" on this agent`);
+    return entry;
+  };
+
+  const handlers: Handlers = {
+    page: ({ res }) => {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      res.end(statusPageHtml);
+    },
+    health: ({ res }) => sendJson(res, 200, { ok: true } satisfies AgentHealth),
+    status: async ({ res }) => sendJson(res, 200, await status()),
+    clips: async ({ res }) => sendJson(res, 200, { items: (await status()).clips }),
+    clip: async ({ res, head, params: { file: name } }) => {
       const file = deps.clipPath?.(name);
       const body = file ? await readFile(file).catch(() => undefined) : undefined;
       if (!body) throw new KensaError("KENSA_ERR_CLIP_NOT_FOUND", `no clip "${name}" on this agent`);
       const type = name.endsWith(".mp4") ? "video/mp4" : "video/x-msvideo";
       res.writeHead(200, { "content-type": type, "content-length": body.length, "cache-control": "no-store" });
-      res.end(method === "HEAD" ? undefined : body);
-      return;
-    }
-    switch (path) {
-      case "/":
-        res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-        res.end(statusPageHtml);
-        return;
-      case "/healthz":
-        return sendJson(res, 200, { ok: true });
-      case "/api/v1/status":
-        return sendJson(res, 200, await status());
-      case "/api/v1/clips":
-        return sendJson(res, 200, { items: (await status()).clips });
-      case "/metrics": {
-        const text = await metrics.render(await status(), pushRejections);
-        res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
-        res.end(text);
-        return;
+      res.end(head ? undefined : body);
+    },
+    latestFrame: async ({ res, head, params: { id } }) => {
+      sourceEntry(id);
+      const jpeg = await latest.jpeg(id);
+      if (!jpeg) throw new KensaError("KENSA_ERR_NOT_FOUND", `source "${id}" has no frame yet`);
+      res.writeHead(200, { "content-type": "image/jpeg", "content-length": jpeg.length, "cache-control": "no-store" });
+      res.end(head ? undefined : jpeg);
+    },
+    pushFrame: async ({ req, res, url, params: { id } }) => {
+      const entry = sourceEntry(id);
+      if (!isPushTarget(entry.source)) {
+        throw new KensaError(
+          "KENSA_ERR_SOURCE_NOT_FOUND",
+          `source "${id}" is a ${entry.source.type} source; only push sources accept frames`,
+        );
       }
-      default:
-        throw notFound(method, path);
-    }
+      const target = entry.source;
+      try {
+        const declared = req.headers["content-type"];
+        // refuse before reading a body we will not use
+        pushedImageType(declared);
+        const meta = queryMeta(url.searchParams);
+        const body = await readBody(req, target.maxBytes);
+        const frameId = target.push(body, declared, meta);
+        return sendJson(res, 202, { frameId, sourceId: id, pipeline: entry.pipelineId } satisfies PushedFrame);
+      } catch (err) {
+        if (isKensaError(err)) {
+          const codes = pushRejections.get(id) ?? new Map<string, number>();
+          codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
+          pushRejections.set(id, codes);
+        }
+        throw err;
+      }
+    },
+    metrics: async ({ res }) => {
+      const text = await metrics.render(await status(), pushRejections);
+      res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
+      res.end(text);
+    },
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://agent");
+    const method = req.method ?? "GET";
+    const match = routes.match(method, url.pathname);
+    if (!match) throw notFound(method, url.pathname);
+    const handle = handlers[match.name] as Handler<typeof match.params>;
+    await handle({ req, res, url, head: method === "HEAD", params: match.params });
   };
 
   const server = createServer((req, res) => {
