@@ -351,6 +351,8 @@ describe("status server: push endpoint, status API, annotated frames, /metrics (
       ["POST", agentStatusRoutes.metrics.path],
       ["GET", routePath(agentStatusRoutes.pushFrame.path, { id: "line" })],
       ["POST", routePath(agentStatusRoutes.latestFrame.path, { id: "line" })],
+      // a malformed escape names no clip: not found, not a server error
+      ["GET", agentStatusRoutes.clip.path.replace(":file", "%E0")],
     ];
     for (const [method, path] of undeclared) {
       const res = await fetch(`${base}${path}`, { method });

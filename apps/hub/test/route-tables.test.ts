@@ -68,8 +68,8 @@ describe("no hand-written API path outside the route tables", () => {
     return out;
   }
 
-  it("finds none in the hub, the console, the CLI, the client or the benchmarks", () => {
-    const roots = ["apps/hub/src", "apps/web/src", "apps/cli/src", "packages/client/src", "bench"];
+  it("finds none in the hub, the console, the CLI, the agent, the client or the benchmarks", () => {
+    const roots = ["apps/hub/src", "apps/web/src", "apps/cli/src", "apps/agent/src", "packages/client/src", "bench"];
     const offenders: string[] = [];
     for (const root of roots) {
       for (const f of files(join(repo, root))) {

@@ -36,8 +36,8 @@ export class RouteMatcher<T extends RouteTable> {
   }
 
   /**
-   * The route a request names, or undefined. Parameters are percent-decoded; a malformed
-   * escape throws URIError, as decodeURIComponent does.
+   * The route a request names, or undefined. Parameters are percent-decoded; a parameter with a
+   * malformed escape names nothing (undefined: the caller's 404), not a server error.
    */
   match(method: string, pathname: string): RouteMatch<T> | undefined {
     const wanted = method === "HEAD" ? "GET" : method;
@@ -46,9 +46,14 @@ export class RouteMatcher<T extends RouteTable> {
       const m = route.pattern.exec(pathname);
       if (!m) continue;
       const params: Record<string, string> = {};
-      route.keys.forEach((key, i) => {
-        params[key] = decodeURIComponent(m[i + 1] as string);
-      });
+      try {
+        route.keys.forEach((key, i) => {
+          params[key] = decodeURIComponent(m[i + 1] as string);
+        });
+      } catch (err) {
+        if (err instanceof URIError) return undefined;
+        throw err;
+      }
       return { name: route.name, params } as RouteMatch<T>;
     }
     return undefined;
