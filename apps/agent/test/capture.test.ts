@@ -14,10 +14,10 @@ import { differenceHash, hammingDistance } from "../src/capture/perceptual-hash.
 import { Pipeline } from "../src/inference/pipeline.js";
 import { Logger } from "../src/logger.js";
 import { type AgentDatabase, openAgentDb } from "../src/storage/agent-db.js";
+import { MediaQueue } from "../src/storage/media-queue.js";
+import { Outbox } from "../src/storage/outbox.js";
 import { HttpUploader } from "../src/uplink/http-uploader.js";
 import { hubCalls } from "../src/uplink/hub-calls.js";
-import { MediaQueue } from "../src/uplink/media-queue.js";
-import { Outbox } from "../src/uplink/outbox.js";
 import { startHubHttp, type TestHub } from "./helpers/hub-http.js";
 
 const quiet = new Logger("error", {}, () => undefined);

@@ -11,9 +11,9 @@ import { Logger } from "../src/logger.js";
 import type { Frame } from "../src/sources/frame-source.js";
 import { createSource } from "../src/sources/source-registry.js";
 import { openAgentDb } from "../src/storage/agent-db.js";
-import { MediaQueue } from "../src/uplink/media-queue.js";
+import { MediaQueue } from "../src/storage/media-queue.js";
+import { Outbox } from "../src/storage/outbox.js";
 import { MqttLink } from "../src/uplink/mqtt-link.js";
-import { Outbox } from "../src/uplink/outbox.js";
 import { startBroker } from "./helpers/broker.js";
 import { watchDevice } from "./helpers/watcher.js";
 

@@ -11,8 +11,8 @@ import { SupervisedModel } from "../src/inference/supervised-model.js";
 import { Logger } from "../src/logger.js";
 import type { Frame } from "../src/sources/frame-source.js";
 import { openAgentDb } from "../src/storage/agent-db.js";
-import { MediaQueue } from "../src/uplink/media-queue.js";
-import { Outbox } from "../src/uplink/outbox.js";
+import { MediaQueue } from "../src/storage/media-queue.js";
+import { Outbox } from "../src/storage/outbox.js";
 
 const validEvent = compile(Event);
 const quiet = new Logger("error", {}, () => undefined);

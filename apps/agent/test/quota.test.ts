@@ -7,9 +7,9 @@ import { CaptureQueue } from "../src/capture/capture-queue.js";
 import { ClipStore } from "../src/clips/clip-store.js";
 import { Logger } from "../src/logger.js";
 import { type AgentDatabase, Counter, openAgentDb } from "../src/storage/agent-db.js";
+import { MediaQueue } from "../src/storage/media-queue.js";
+import { type EventDraft, Outbox } from "../src/storage/outbox.js";
 import { QuotaKeeper, type QuotaLimits } from "../src/storage/quota-keeper.js";
-import { MediaQueue } from "../src/uplink/media-queue.js";
-import { type EventDraft, Outbox } from "../src/uplink/outbox.js";
 
 const quiet = new Logger("error", {}, () => undefined);
 const KB = 1000;

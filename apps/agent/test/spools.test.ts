@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { CaptureQueue } from "../src/capture/capture-queue.js";
 import { ClipStore } from "../src/clips/clip-store.js";
 import type { AgentDatabase } from "../src/storage/agent-db.js";
-import { MediaQueue } from "../src/uplink/media-queue.js";
-import { type EventDraft, Outbox } from "../src/uplink/outbox.js";
+import { MediaQueue } from "../src/storage/media-queue.js";
+import { type EventDraft, Outbox } from "../src/storage/outbox.js";
 import { spoolConformance } from "./helpers/spool-conformance.js";
 
 const draft = (n: number): EventDraft => ({

@@ -1,7 +1,7 @@
 import type { AgentDatabase } from "../storage/agent-db.js";
-import { DurableSpool } from "../uplink/durable-spool.js";
-import { mediaFileName } from "../uplink/media-queue.js";
-import type { UploadRow } from "../uplink/upload-queue.js";
+import { DurableSpool } from "../storage/durable-spool.js";
+import { mediaFileName } from "../storage/media-queue.js";
+import type { UploadRow } from "../storage/upload-queue.js";
 
 /** The query of the hub's `PUT /api/v1/captures/:captureId` (CaptureQuery). */
 export interface CaptureQueryParams {

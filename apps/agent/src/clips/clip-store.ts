@@ -1,6 +1,6 @@
 import type { AgentDatabase } from "../storage/agent-db.js";
-import { DurableSpool } from "../uplink/durable-spool.js";
-import type { UploadRow } from "../uplink/upload-queue.js";
+import { DurableSpool } from "../storage/durable-spool.js";
+import type { UploadRow } from "../storage/upload-queue.js";
 
 /** One incident clip kept on the device. */
 export interface ClipInfo {

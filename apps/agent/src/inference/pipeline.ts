@@ -4,7 +4,7 @@ import type { Event, InferenceResult, RuleHit } from "@kensa/contracts";
 import type { Logger } from "../logger.js";
 import { RuleRunner } from "../rules/rule-runner.js";
 import type { Frame, FrameOutcome, Intake } from "../sources/frame-source.js";
-import type { Outbox } from "../uplink/outbox.js";
+import type { Outbox } from "../storage/outbox.js";
 import type { InferenceModel, InferenceOutput, LoadedBundle } from "./model.js";
 
 export interface PipelineStats {

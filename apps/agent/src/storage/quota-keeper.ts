@@ -1,10 +1,10 @@
 import { lstat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../logger.js";
-import type { EvictableSpool, EvictionScope } from "../uplink/durable-spool.js";
-import type { Outbox } from "../uplink/outbox.js";
 import type { AgentDatabase, Counter } from "./agent-db.js";
 import { dirSize } from "./dir-size.js";
+import type { EvictableSpool, EvictionScope } from "./durable-spool.js";
+import type { Outbox } from "./outbox.js";
 
 export interface QuotaLimits {
   /** bytes: frames, clips and captures together (the media ring buffer) */

@@ -5,7 +5,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KensaError } from "@kensa/contracts";
-import { backoffMs, isRetryableStatus } from "../uplink/basic-auth.js";
+import { backoffMs, isRetryableStatus } from "../retry.js";
 
 export interface DownloadOptions {
   /** `Authorization` header, sent only to the hub's own origin */

@@ -2,9 +2,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ApiError } from "@kensa/client";
 import type { Logger } from "../logger.js";
-import { isRetryableStatus } from "./basic-auth.js";
+import { isRetryableStatus } from "../retry.js";
+import type { UploadQueue, UploadRow } from "../storage/upload-queue.js";
 import type { Upload } from "./hub-calls.js";
-import type { UploadQueue, UploadRow } from "./upload-queue.js";
 
 export interface HttpUploaderOptions<R extends UploadRow> {
   /** what the logs call it: "media", "capture" */

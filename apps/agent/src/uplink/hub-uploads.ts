@@ -1,10 +1,10 @@
 import type { CaptureRow } from "../capture/capture-queue.js";
 import type { ClipUploadRow } from "../clips/clip-store.js";
 import type { Logger } from "../logger.js";
+import type { MediaRow } from "../storage/media-queue.js";
+import type { UploadQueue } from "../storage/upload-queue.js";
 import { HttpUploader } from "./http-uploader.js";
 import type { HubCalls } from "./hub-calls.js";
-import type { MediaRow } from "./media-queue.js";
-import type { UploadQueue } from "./upload-queue.js";
 
 export interface HubUploadsOptions {
   media: UploadQueue<MediaRow>;

@@ -1,7 +1,7 @@
 import { topics } from "@kensa/contracts";
 import type { Logger } from "../logger.js";
+import type { Outbox } from "../storage/outbox.js";
 import type { MqttLink } from "./mqtt-link.js";
-import type { Outbox } from "./outbox.js";
 
 export interface PublisherOptions {
   deviceId: string;

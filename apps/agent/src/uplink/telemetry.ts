@@ -2,9 +2,9 @@ import { type Telemetry, topics } from "@kensa/contracts";
 import { percentile } from "@kensa/vision";
 import type { Pipeline } from "../inference/pipeline.js";
 import type { Logger } from "../logger.js";
-import type { MediaQueue } from "./media-queue.js";
+import type { MediaQueue } from "../storage/media-queue.js";
+import type { Outbox } from "../storage/outbox.js";
 import type { MqttLink } from "./mqtt-link.js";
-import type { Outbox } from "./outbox.js";
 
 /** latency samples kept for the percentiles */
 const latencyWindow = 500;

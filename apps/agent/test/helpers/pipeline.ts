@@ -5,8 +5,8 @@ import type { LoadedBundle } from "../../src/inference/model.js";
 import { Pipeline } from "../../src/inference/pipeline.js";
 import { Logger } from "../../src/logger.js";
 import { openAgentDb } from "../../src/storage/agent-db.js";
-import { MediaQueue } from "../../src/uplink/media-queue.js";
-import { Outbox } from "../../src/uplink/outbox.js";
+import { MediaQueue } from "../../src/storage/media-queue.js";
+import { Outbox } from "../../src/storage/outbox.js";
 
 export interface TestPipelines {
   pipelines: Map<string, Pipeline>;

@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { tempDir } from "@kensa/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AgentDatabase, openAgentDb } from "../../src/storage/agent-db.js";
-import type { DurableSpool } from "../../src/uplink/durable-spool.js";
-import type { UploadOutcome, UploadRow } from "../../src/uplink/upload-queue.js";
+import type { DurableSpool } from "../../src/storage/durable-spool.js";
+import type { UploadOutcome, UploadRow } from "../../src/storage/upload-queue.js";
 
 /** What the suite drives: the spool's public surface, whatever its item type. */
 export type SpoolUnderTest<R extends UploadRow> = Pick<

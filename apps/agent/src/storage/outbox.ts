@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Event } from "@kensa/contracts";
 import type Database from "better-sqlite3";
-import type { AgentDatabase } from "../storage/agent-db.js";
+import type { AgentDatabase } from "./agent-db.js";
 import { type MediaQueue, mediaFileName } from "./media-queue.js";
 
 /** An event as the pipeline builds it; the outbox assigns `id`, `seq` and `media`. */

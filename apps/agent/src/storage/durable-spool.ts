@@ -3,9 +3,9 @@ import { existsSync, rmSync, statSync } from "node:fs";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
-import type { AgentDatabase } from "../storage/agent-db.js";
-import { fsyncDir, fsyncFile, writeFileAtomic } from "../storage/fs-atomic.js";
-import { backoffMs } from "./basic-auth.js";
+import { backoffMs } from "../retry.js";
+import type { AgentDatabase } from "./agent-db.js";
+import { fsyncDir, fsyncFile, writeFileAtomic } from "./fs-atomic.js";
 import type { RetryPolicy, UploadOutcome, UploadQueue, UploadRow } from "./upload-queue.js";
 
 export type SqlValue = string | number | null;

@@ -1,4 +1,4 @@
-import type { AgentDatabase } from "../storage/agent-db.js";
+import type { AgentDatabase } from "./agent-db.js";
 import { DurableSpool } from "./durable-spool.js";
 import type { UploadRow } from "./upload-queue.js";
 
