@@ -1,7 +1,7 @@
 import { Link } from "react-router-dom";
 import { useAuth, useUser } from "../auth";
+import { roleLabel } from "../role-label";
 import { Button, Icon, Page, useToast } from "../ui";
-import { roleLabel } from "./role-label";
 import { useNavItems } from "./use-nav-items";
 
 /** Everything that does not fit the phone tab bar, and the account. */

@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState } from "react";
 import { useAuth, useUser } from "../auth";
+import { roleLabel } from "../role-label";
 import { Icon, useToast } from "../ui";
-import { roleLabel } from "./role-label";
 
 /** The signed-in user's name and role, with sign-out; a disclosure menu, closed by Escape or a click outside. */
 export function UserMenu() {

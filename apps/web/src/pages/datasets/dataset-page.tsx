@@ -2,10 +2,10 @@ import { datasetRoutes, type LabelStatus, type Project, type SampleSource, type 
 import { useMemo } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
+import { ProjectGate } from "../../project-gate";
 import { Badge, Button, EmptyState, ErrorState, Field, Loading, Page } from "../../ui";
 import { SampleThumb } from "../labeling/sample-thumb";
 import { DatasetStatsPanel } from "./dataset-stats-panel";
-import { ProjectGate } from "./project-gate";
 import { SPLITS } from "./split-colors";
 import { useSamplePages } from "./use-sample-pages";
 import "../labeling/labeling.css";

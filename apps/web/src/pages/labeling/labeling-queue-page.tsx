@@ -1,7 +1,7 @@
 import { datasetRoutes, type LabelingQueue, type Project } from "@kensa/contracts";
 import { useQuery } from "../../api/use-query";
+import { ProjectGate } from "../../project-gate";
 import { Badge, EmptyState, ErrorState, Loading, Page } from "../../ui";
-import { ProjectGate } from "../datasets/project-gate";
 import { SampleThumb } from "./sample-thumb";
 import "./labeling.css";
 

@@ -1,7 +1,7 @@
 import { type CreateUser, peopleRoutes, type Role, USERNAME_PATTERN, type User } from "@kensa/contracts";
 import { type FormEvent, useState } from "react";
 import { ApiError, describeError, hub } from "../../api/client";
-import { roleLabel, roles } from "../../shell/role-label";
+import { roleLabel, roles } from "../../role-label";
 import { Button, Dialog, Field } from "../../ui";
 
 export function CreateUserDialog({

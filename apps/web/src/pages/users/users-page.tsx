@@ -3,7 +3,7 @@ import { useState } from "react";
 import { hub } from "../../api/client";
 import { useQuery } from "../../api/use-query";
 import { useUser } from "../../auth";
-import { roleLabel, roles } from "../../shell/role-label";
+import { roleLabel, roles } from "../../role-label";
 import { Badge, Button, DataTable, ErrorState, Loading, Page, TimeAgo, useToast } from "../../ui";
 import { CreateUserDialog } from "./create-user-dialog";
 

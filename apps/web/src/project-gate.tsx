@@ -1,7 +1,7 @@
 import type { Project } from "@kensa/contracts";
 import type { ReactNode } from "react";
-import { useProject } from "../../project";
-import { Button, EmptyState, Loading } from "../../ui";
+import { useProject } from "./project";
+import { Button, EmptyState, Loading } from "./ui";
 
 /**
  * Dataset work is always about one project (its labels, its queue): renders `children` with the
