@@ -1,4 +1,3 @@
-import { apiDocRoutes } from "./api-docs/routes.js";
 import { datasetRoutes } from "./datasets/routes.js";
 import { fleetRoutes } from "./fleet/routes.js";
 import { incidentRoutes } from "./incidents/routes.js";
@@ -19,7 +18,6 @@ export const apiRoutes = {
   registry: registryRoutes,
   people: peopleRoutes,
   system: systemRoutes,
-  docs: apiDocRoutes,
 } as const;
 
 /** Every route of every table, with its domain and name. */

@@ -1,6 +1,6 @@
 import type { Static, TObject, TSchema } from "@sinclair/typebox";
 import type { ErrorCode } from "./errors.js";
-import type { Permission } from "./people/schemas.js";
+import type { Permission } from "./permissions.js";
 
 /**
  * One HTTP route of the hub, declared once: the hub registers it from this, the typed client

@@ -1,6 +1,6 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { API_REFERENCE_PREFIX, apiDocRoutes, openApiDocument, PROTOCOL_VERSION } from "@kensa/contracts";
+import { API_REFERENCE_PREFIX, openApiDocument, PROTOCOL_VERSION, systemRoutes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import { route } from "./route.js";
 
@@ -12,7 +12,7 @@ import { route } from "./route.js";
 export async function registerApiReference(app: FastifyInstance): Promise<void> {
   // no server URL: clients resolve paths against the address they fetched the document from
   const document = openApiDocument({ version: String(PROTOCOL_VERSION) });
-  route(app, apiDocRoutes.openapi, async () => document as { openapi: string });
+  route(app, systemRoutes.openapi, async () => document as { openapi: string });
   await app.register(async (scope) => {
     // the reference's own routes (page, assets) are public like the document they render
     scope.addHook("onRoute", (r) => {

@@ -1,7 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { List } from "../common.js";
-// the stream's query predates the incidents folder; it still lives with the people schemas
-import { IncidentStreamQuery } from "../people/schemas.js";
+import { Decide } from "../registry/schemas.js";
 import { defineRoutes } from "../route.js";
 import {
   CreateVerdict,
@@ -11,11 +10,14 @@ import {
   EventQuery,
   Incident,
   IncidentQuery,
+  IncidentStreamQuery,
   Notification,
   NotificationQuery,
   StoredEvent,
   Verdict,
 } from "./schemas.js";
+
+// the stream's query predates the incidents folder; it still lives with the people schemas
 
 const IdParams = Type.Object({ id: Type.String() });
 /** an event id as an agent sends it in an upload's path */

@@ -172,3 +172,21 @@ export const Notification = Type.Object({
   sentAt: Type.Union([Ts, Type.Null()]),
 });
 export type Notification = Static<typeof Notification>;
+
+// ---- live incidents ---------------------------------------------------------------------
+
+/** `GET /incidents/stream` (Server-Sent Events): which incidents to deliver. */
+export const IncidentStreamQuery = Type.Object(
+  {
+    projectId: Type.Optional(Type.String()),
+    deviceId: Type.Optional(Type.String()),
+    /** an update is delivered when the incident had or now has this status (so a list can drop it) */
+    status: Type.Optional(IncidentStatus),
+  },
+  { additionalProperties: false },
+);
+export type IncidentStreamQuery = Static<typeof IncidentStreamQuery>;
+
+/** SSE event names of the incident stream; each event's data is the Incident JSON. */
+export const INCIDENT_STREAM_EVENTS = ["incident.created", "incident.updated"] as const;
+export type IncidentStreamEvent = (typeof INCIDENT_STREAM_EVENTS)[number];

@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { List } from "../common.js";
+import { PermissionMatrix } from "../permissions.js";
 import { defineRoutes } from "../route.js";
 import {
   ApiToken,
@@ -9,7 +10,6 @@ import {
   CreateToken,
   CreateUser,
   LoginBody,
-  PermissionMatrix,
   Session,
   UpdateUser,
   User,

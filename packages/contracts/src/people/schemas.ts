@@ -1,5 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { IncidentStatus } from "../incidents/schemas.js";
+import { Permission, Role } from "../permissions.js";
 
 /*
  * People, sessions, API tokens, the permission matrix and the audit log: the HTTP schemas of
@@ -9,71 +9,6 @@ import { IncidentStatus } from "../incidents/schemas.js";
 
 const Ts = Type.String({ format: "date-time" });
 const Id = Type.String({ minLength: 1 });
-
-// ---- roles and permissions --------------------------------------------------------------
-
-/** Every permission a route can ask for, in the order the docs list them. */
-export const PERMISSIONS = [
-  "incidents:read",
-  "incidents:review",
-  "samples:read",
-  "samples:label",
-  "datasets:read",
-  "datasets:manage",
-  "runs:read",
-  "runs:manage",
-  "models:read",
-  "models:upload",
-  "models:approve",
-  "devices:read",
-  "devices:manage",
-  "deployments:read",
-  "deployments:manage",
-  "projects:read",
-  "projects:manage",
-  "users:manage",
-  "audit:read",
-  "stats:read",
-] as const;
-export type Permission = (typeof PERMISSIONS)[number];
-export const Permission = Type.Union(PERMISSIONS.map((p) => Type.Literal(p)));
-
-export const ROLES = ["admin", "data_scientist", "labeler", "iot_engineer", "site_engineer", "safety_auditor"] as const;
-export type Role = (typeof ROLES)[number];
-export const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
-
-// `audit:read` is deliberately not among the plain reads: only auditors and admins see who did what.
-const READS = PERMISSIONS.filter((p) => p.endsWith(":read") && p !== "audit:read");
-
-/** What each role may do. The hub enforces this; the console only uses it to hide controls. */
-export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
-  admin: PERMISSIONS,
-  data_scientist: [...READS, "samples:label", "datasets:manage", "runs:manage", "models:upload", "models:approve"],
-  labeler: ["incidents:read", "samples:read", "samples:label", "projects:read"],
-  iot_engineer: [
-    "incidents:read",
-    "models:read",
-    "devices:read",
-    "devices:manage",
-    "deployments:read",
-    "deployments:manage",
-    "projects:read",
-  ],
-  site_engineer: ["incidents:read", "incidents:review", "devices:read", "projects:read"],
-  safety_auditor: [...READS, "audit:read"],
-};
-
-/** The role's permissions in PERMISSIONS order. */
-export function permissionsOf(role: Role): Permission[] {
-  const granted = new Set(ROLE_PERMISSIONS[role]);
-  return PERMISSIONS.filter((p) => granted.has(p));
-}
-
-export const PermissionMatrix = Type.Object({
-  permissions: Type.Array(Permission),
-  roles: Type.Record(Role, Type.Array(Permission)),
-});
-export type PermissionMatrix = Static<typeof PermissionMatrix>;
 
 // ---- users and sessions -----------------------------------------------------------------
 
@@ -207,21 +142,3 @@ export const AuditPage = Type.Object({
   next: Type.Union([Type.String(), Type.Null()]),
 });
 export type AuditPage = Static<typeof AuditPage>;
-
-// ---- live incidents ---------------------------------------------------------------------
-
-/** `GET /incidents/stream` (Server-Sent Events): which incidents to deliver. */
-export const IncidentStreamQuery = Type.Object(
-  {
-    projectId: Type.Optional(Type.String()),
-    deviceId: Type.Optional(Type.String()),
-    /** an update is delivered when the incident had or now has this status (so a list can drop it) */
-    status: Type.Optional(IncidentStatus),
-  },
-  { additionalProperties: false },
-);
-export type IncidentStreamQuery = Static<typeof IncidentStreamQuery>;
-
-/** SSE event names of the incident stream; each event's data is the Incident JSON. */
-export const INCIDENT_STREAM_EVENTS = ["incident.created", "incident.updated"] as const;
-export type IncidentStreamEvent = (typeof INCIDENT_STREAM_EVENTS)[number];

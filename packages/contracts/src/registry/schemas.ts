@@ -1,7 +1,7 @@
-import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { type Static, Type } from "@sinclair/typebox";
 import { Deployment } from "../fleet/schemas.js";
 import { Sha256 } from "../manifest.js";
-import { JobStatus, RunHyper, RunInput, TrainingRun } from "../training/schemas.js";
+import { GateCriteria, GateMetric, JobStatus, TrainingRun } from "../training/schemas.js";
 import { ModelVersion } from "./models.js";
 
 /*
@@ -15,15 +15,6 @@ const Id = Type.String({ minLength: 1 });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T, opts: object = {}) =>
   Type.Union([Type.Null(), t], opts);
 const ErrorInfo = Type.Object({ code: Type.String(), message: Type.String() });
-/** The metrics the gate can compare (the same name in every task where it makes sense). */
-export const GateMetric = Type.Union([
-  Type.Literal("accuracy"),
-  Type.Literal("f1_macro"),
-  Type.Literal("auroc"),
-  Type.Literal("miou"),
-  Type.Literal("map50"),
-]);
-export type GateMetric = Static<typeof GateMetric>;
 
 const ClassCounts = Type.Object({
   precision: Type.Number(),
@@ -141,30 +132,6 @@ export type CreateEvaluation = Static<typeof CreateEvaluation>;
 
 // ---- gate -------------------------------------------------------------------------------
 
-/** Per-project rules a challenger must meet against the champion. */
-export const GateCriteria = Type.Object(
-  {
-    primaryMetric: GateMetric,
-    /** challenger − champion on the primary metric must be at least this (may be negative) */
-    minImprovement: Type.Number({ default: 0 }),
-    /** no class's metric may drop by more than this against the champion; null = not checked */
-    maxClassRegression: Nullable(Type.Number({ minimum: 0 }), { default: 0.05 }),
-    /** hard: the challenger's p95 latency (ms) must stay within this; null = not checked */
-    latencyBudgetMs: Nullable(Type.Number({ exclusiveMinimum: 0 }), { default: null }),
-    /** when an int8 variant exists: fp32 − int8 on the primary metric at most this; null = not checked */
-    maxInt8Drop: Nullable(Type.Number({ minimum: 0 }), { default: 0.02 }),
-    /**
-     * hard: the primary metric must reach this absolute value; null = no floor. Also what lets
-     * a project's first model (no champion) be approved without a person.
-     */
-    minPrimary: Nullable(Type.Number(), { default: null }),
-    /** approve without a person when every criterion passes; false: always awaiting approval */
-    autoApprove: Type.Boolean({ default: true }),
-  },
-  { additionalProperties: false },
-);
-export type GateCriteria = Static<typeof GateCriteria>;
-
 export const GateDecision = Type.Union([
   Type.Literal("auto_approved"),
   Type.Literal("awaiting_approval"),
@@ -254,80 +221,6 @@ export const DecideReply = Type.Object({
   deploymentError: Nullable(ErrorInfo),
 });
 export type DecideReply = Static<typeof DecideReply>;
-
-export const AutoDeploy = Type.Object(
-  {
-    tags: Type.Array(Type.String(), { default: [] }),
-    deviceIds: Type.Array(Type.String(), { default: [] }),
-    pipeline: Type.String({ default: "default", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }),
-  },
-  { additionalProperties: false },
-);
-
-/** Per-project training, trigger, gate and deployment settings. */
-export const TrainingSettings = Type.Object(
-  {
-    gate: GateCriteria,
-    triggers: Type.Object(
-      {
-        /** start a run after this many new reviewed labels (reviewed revisions and verdicts); null = off */
-        newLabels: Nullable(Type.Integer({ minimum: 1 }), { default: null }),
-        /** a 5-field cron expression (minute hour day-of-month month day-of-week, UTC); null = off */
-        cron: Nullable(Type.String({ minLength: 9, maxLength: 200 }), { default: null }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    /** deploy approved models here; null = never automatically */
-    autoDeploy: Nullable(AutoDeploy, { default: null }),
-    /** score champion and challenger on this frozen snapshot; null = the challenger run's snapshot */
-    evaluationSnapshotId: Nullable(Sha256, { default: null }),
-    /** run defaults; a run's own values win */
-    defaults: Type.Object(
-      {
-        input: Nullable(RunInput, { default: null }),
-        hyper: Type.Object(RunHyper.properties, { additionalProperties: false, default: {} }),
-        seed: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 0 }),
-        threads: Nullable(Type.Integer({ minimum: 1, maximum: 1024 }), { default: null }),
-        trainer: Type.String({ default: "builtin", minLength: 1, maxLength: 64 }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-  },
-  { additionalProperties: false },
-);
-export type TrainingSettings = Static<typeof TrainingSettings>;
-
-/**
- * A copy of a schema without `default`s: a patch must not have the validator fill in the keys
- * it leaves out (they keep their stored value), and defaults inside a union are an error to Ajv.
- */
-function withoutDefaults<T extends TSchema>(schema: T): T {
-  const copy = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(copy);
-    if (!v || typeof v !== "object") return v;
-    const out: Record<PropertyKey, unknown> = {};
-    for (const k of Reflect.ownKeys(v)) {
-      if (k !== "default") out[k] = copy((v as Record<PropertyKey, unknown>)[k]);
-    }
-    return out;
-  };
-  return copy(schema) as T;
-}
-
-/** Body of `PUT /projects/:id/training-settings`: keys left out keep their value. */
-export const UpdateTrainingSettings = withoutDefaults(
-  Type.Object(
-    {
-      gate: Type.Optional(Type.Partial(GateCriteria, { additionalProperties: false })),
-      triggers: Type.Optional(Type.Partial(TrainingSettings.properties.triggers, { additionalProperties: false })),
-      autoDeploy: Type.Optional(Nullable(Type.Partial(AutoDeploy, { additionalProperties: false }))),
-      evaluationSnapshotId: Type.Optional(Nullable(Sha256)),
-      defaults: Type.Optional(Type.Partial(TrainingSettings.properties.defaults, { additionalProperties: false })),
-    },
-    { additionalProperties: false },
-  ),
-);
-export type UpdateTrainingSettings = Static<typeof UpdateTrainingSettings>;
 
 export const Champion = Type.Object({
   projectId: Id,

@@ -1,7 +1,8 @@
+import { Type } from "@sinclair/typebox";
 import { defineRoutes } from "../route.js";
 import { HubHealth, HubStats } from "./schemas.js";
 
-/** System: the hub's health and its counters. */
+/** System: the hub's health, its counters, and the API's own description. */
 export const systemRoutes = defineRoutes({
   stats: {
     method: "GET",
@@ -17,4 +18,14 @@ export const systemRoutes = defineRoutes({
     auth: "public",
     reply: HubHealth,
   },
+  openapi: {
+    method: "GET",
+    path: "/api/openapi.json",
+    summary: "This API as an OpenAPI 3.1 document (the rendered reference is at /api/docs)",
+    auth: "public",
+    reply: Type.Object({ openapi: Type.String() }, { additionalProperties: true }),
+  },
 });
+
+/** Where the hub serves the rendered API reference. */
+export const API_REFERENCE_PREFIX = "/api/docs";

@@ -1,5 +1,4 @@
 import { List } from "../common.js";
-import { TrainingSettings, UpdateTrainingSettings } from "../registry/schemas.js";
 import { defineRoutes } from "../route.js";
 import {
   CancelRun,
@@ -12,6 +11,8 @@ import {
   RunQuery,
   TrainingProjectParams,
   TrainingRun,
+  TrainingSettings,
+  UpdateTrainingSettings,
 } from "./schemas.js";
 
 /**
