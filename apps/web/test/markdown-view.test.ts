@@ -64,7 +64,7 @@ describe("the registry's Markdown view (model cards)", () => {
       '<div class="reg-markdown"><div class="table-wrap"><table class="table ml-table"><thead><tr>' +
         '<th scope="col">1.</th><th scope="col">-</th><th scope="col"># h</th><th scope="col">&gt; q</th>' +
         '<th scope="col">---</th><th scope="col">[a]: b</th><th scope="col">2) y</th>' +
-        '<th scope="col"><strong>bold</strong></th></tr></thead><tbody></tbody></table></div></div>',
+        '<th scope="col"><strong>bold</strong></th></tr></thead></table></div></div>',
     );
   });
 });
