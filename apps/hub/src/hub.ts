@@ -14,37 +14,25 @@ import { defaultConsoleDir } from "./console/console-routes.js";
 import { createDatasets } from "./datasets/datasets.js";
 import { datasetsPlugin } from "./datasets/datasets-plugin.js";
 import { type MetadataStore, openDatabase } from "./db/open-database.js";
-import { DeploymentService } from "./fleet/deployment-service.js";
-import { DesiredSync } from "./fleet/desired-sync.js";
-import { DeviceAuth } from "./fleet/device-auth.js";
-import { DeviceFrameService } from "./fleet/device-frame-service.js";
-import { DeviceService, HUB_MQTT_USERNAME } from "./fleet/device-service.js";
+import { HUB_MQTT_USERNAME } from "./fleet/device-service.js";
+import { createFleet } from "./fleet/fleet.js";
 import { fleetPlugin } from "./fleet/fleet-plugin.js";
 import { closeApp, createApp } from "./http/create-app.js";
 import { httpPlugin } from "./http/http-plugin.js";
 import { connectHost, HubUrls } from "./http/hub-urls.js";
 import { RouteCatalog } from "./http/route-catalog.js";
-import { ClipService } from "./incidents/clip-service.js";
-import { EventService } from "./incidents/event-service.js";
-import { IncidentService } from "./incidents/incident-service.js";
+import { createIncidents } from "./incidents/incidents.js";
 import { incidentsPlugin } from "./incidents/incidents-plugin.js";
-import { VerdictService } from "./incidents/verdict-service.js";
 import { EmbeddedBroker } from "./ingest/embedded-broker.js";
 import { HubMqttClient } from "./ingest/hub-mqtt-client.js";
 import { Ingest } from "./ingest/ingest.js";
-import { EmailNotifier } from "./notify/email-notifier.js";
-import { NotificationDispatcher } from "./notify/notification-dispatcher.js";
-import { NotificationService } from "./notify/notification-service.js";
+import type { NotificationDispatcher } from "./notify/notification-dispatcher.js";
 import type { Notifier } from "./notify/notifier.js";
+import { createNotify } from "./notify/notify.js";
 import { notifyPlugin } from "./notify/notify-plugin.js";
-import { WebhookNotifier } from "./notify/webhook-notifier.js";
 import { resolveAdminToken } from "./people/admin-token.js";
-import { ApiTokenService } from "./people/api-token-service.js";
-import { AuditLog } from "./people/audit-log.js";
-import { ensureInitialAdmin } from "./people/initial-admin.js";
+import { createPeople } from "./people/people.js";
 import { peoplePlugin } from "./people/people-plugin.js";
-import { SessionService } from "./people/session-service.js";
-import { UserService } from "./people/user-service.js";
 import { ProjectService } from "./projects/project-service.js";
 import { projectsPlugin } from "./projects/projects-plugin.js";
 import { type ModelChecker, ModelService } from "./registry/model-service.js";
@@ -122,22 +110,19 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
         : (config.mqtt.url ?? "")),
   );
 
-  // people
-  const users = new UserService(db);
-  const initialAdminPassword = await ensureInitialAdmin(users, env, config.dataDir);
-  const sessions = new SessionService(db, config.auth.sessionTtlHours * 3_600_000);
-  const tokens = new ApiTokenService(db);
-  const audit = new AuditLog(db);
+  const people = await createPeople({
+    db,
+    env,
+    dataDir: config.dataDir,
+    sessionTtlMs: config.auth.sessionTtlHours * 3_600_000,
+  });
+  const { sessions, tokens, audit } = people;
   const routes = new RouteCatalog();
-
-  // projects, the registry's model store, the fleet
   const projects = new ProjectService(db);
+  // the registry's model store, which the fleet bundles and training registers into
   const models = new ModelService(db, blobs, projects, deps.checkModel ?? checkModelAgainstManifest);
-  const deviceAuth = new DeviceAuth(db);
-  const desired = new DesiredSync(db, urls, log);
-  const deployments = new DeploymentService(db, blobs, projects, models, desired);
-  const devices = new DeviceService(db, projects, deployments, desired, urls);
-  const deviceFrames = new DeviceFrameService(db);
+  const fleet = createFleet({ db, blobs, urls, projects, models, log });
+  const { deviceAuth, desired, deployments, devices, deviceFrames } = fleet;
   // devices decide incidents with the rule their bundle carries: a changed rule is bundled anew
   bus.subscribe("project.ruleChanged", ({ projectId }) => {
     deployments
@@ -150,7 +135,6 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       .catch((err: unknown) => log.error({ err, projectId }, "incident rule changed: bundles could not be made anew"));
   });
 
-  // datasets, then training with the registry's evaluation and gate
   const datasets = createDatasets({
     db,
     blobs,
@@ -161,6 +145,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     log,
   });
   await datasets.imports.recover();
+  // training, with the registry's evaluation, gate and approvals
   const training = createTraining({
     config,
     db,
@@ -175,37 +160,22 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   });
   await training.recover();
 
-  // incidents, with the ports they own: notify plans alerts, datasets turns verdicts and late
-  // frames into labelled samples
-  const incidents = new IncidentService(db);
-  const notifications = new NotificationService(db);
-  const events = new EventService({
+  // incidents own their ports: notify plans the alerts, datasets turns verdicts and late frames
+  // into labelled samples; notify reads an incident when it sends (never before start)
+  const notify = createNotify({
     db,
-    blobs,
+    config,
     projects,
-    incidents,
-    alerts: notifications,
-    mediaLinks: datasets.samples,
-  });
-  const verdicts = new VerdictService(db, incidents, projects, datasets.samples);
-  const clips = new ClipService(db, blobs);
-  const notifiers = new Map<string, Notifier>([
-    ["email", new EmailNotifier(config.smtp)],
-    ["webhook", new WebhookNotifier()],
-  ]);
-  for (const n of deps.notifiers ?? []) notifiers.set(n.type, n);
-  const dispatcher = new NotificationDispatcher({
-    db,
-    notifiers: [...notifiers.values()],
-    projects,
-    incidents,
+    incidents: { get: (id) => incidents.incidents.get(id) },
     urls,
     log,
-    options: config.notifications,
+    ...(deps.notifiers ? { notifiers: deps.notifiers } : {}),
   });
+  const incidents = createIncidents({ db, blobs, projects, alerts: notify.notifications, labels: datasets.samples });
+  const { dispatcher } = notify;
 
   // ingest: MQTT in, incidents out to notifications and live views
-  const ingest = new Ingest(devices, events, log, (incident) => {
+  const ingest = new Ingest(devices, incidents.events, log, (incident) => {
     dispatcher.kick();
     bus.publish("incident.created", { incident });
   });
@@ -223,25 +193,19 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     multipartFileBytes: config.limits.modelBytes,
   });
   await app.register(peoplePlugin, {
-    users,
-    sessions,
-    tokens,
-    audit,
+    ...people,
     secureCookie: urls.http.startsWith("https://"),
   });
   await app.register(projectsPlugin, { projects, audit, bus });
   await app.register(fleetPlugin, { devices, deployments, deviceFrames, audit, blobs, store });
   await app.register(incidentsPlugin, {
-    events,
-    incidents,
-    verdicts,
-    clips,
+    ...incidents,
     bus,
     audit,
     blobs,
     limits: { mediaBytes: config.limits.mediaBytes, clipBytes: config.limits.clipBytes },
   });
-  await app.register(notifyPlugin, { notifications });
+  await app.register(notifyPlugin, { notifications: notify.notifications });
   await app.register(datasetsPlugin, {
     datasets,
     devices,
@@ -355,7 +319,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     app,
     config,
     adminToken,
-    initialAdminPassword,
+    initialAdminPassword: people.initialAdminPassword,
     store,
     blobs,
     ingest,

@@ -2,11 +2,11 @@ import type { Kysely, Selectable } from "kysely";
 import { isoNow } from "../clock.js";
 import type { HubDatabase, NotificationsTable } from "../db/schema.js";
 import type { HubUrls } from "../http/hub-urls.js";
-import type { IncidentService } from "../incidents/incident-service.js";
 import type { Logger } from "../logger.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { toNotification } from "./notification-service.js";
 import { type Notifier, PermanentDeliveryError } from "./notifier.js";
+import type { IncidentLookup } from "./ports.js";
 
 export interface DispatcherOptions {
   /** attempts per notification before it is marked failed */
@@ -25,7 +25,7 @@ export class NotificationDispatcher {
   #db: Kysely<HubDatabase>;
   #notifiers: Map<string, Notifier>;
   #projects: ProjectService;
-  #incidents: IncidentService;
+  #incidents: IncidentLookup;
   #urls: HubUrls;
   #log: Logger;
   #opts: DispatcherOptions;
@@ -39,7 +39,7 @@ export class NotificationDispatcher {
     db: Kysely<HubDatabase>;
     notifiers: Notifier[];
     projects: ProjectService;
-    incidents: IncidentService;
+    incidents: IncidentLookup;
     urls: HubUrls;
     log: Logger;
     options: DispatcherOptions;

@@ -1,0 +1,42 @@
+import type { Kysely } from "kysely";
+import type { BlobStore } from "../blobstore/blob-store.js";
+import type { HubDatabase } from "../db/schema.js";
+import type { HubUrls } from "../http/hub-urls.js";
+import type { Logger } from "../logger.js";
+import type { ProjectService } from "../projects/project-service.js";
+import { DeploymentService } from "./deployment-service.js";
+import { DesiredSync } from "./desired-sync.js";
+import { DeviceAuth } from "./device-auth.js";
+import { DeviceFrameService } from "./device-frame-service.js";
+import { DeviceService } from "./device-service.js";
+import type { ModelLookup } from "./ports.js";
+
+/** The fleet: devices and their secrets, deployments and bundles, desired state, latest frames. */
+export interface Fleet {
+  deviceAuth: DeviceAuth;
+  desired: DesiredSync;
+  deployments: DeploymentService;
+  devices: DeviceService;
+  deviceFrames: DeviceFrameService;
+}
+
+export function createFleet(deps: {
+  db: Kysely<HubDatabase>;
+  blobs: BlobStore;
+  urls: HubUrls;
+  projects: ProjectService;
+  /** the model versions deployments bundle (registry) */
+  models: ModelLookup;
+  log: Logger;
+}): Fleet {
+  const { db, blobs, urls, projects } = deps;
+  const desired = new DesiredSync(db, urls, deps.log);
+  const deployments = new DeploymentService(db, blobs, projects, deps.models, desired);
+  return {
+    deviceAuth: new DeviceAuth(db),
+    desired,
+    deployments,
+    devices: new DeviceService(db, projects, deployments, desired, urls),
+    deviceFrames: new DeviceFrameService(db),
+  };
+}

@@ -1,0 +1,36 @@
+import type { Kysely } from "kysely";
+import type { BlobStore } from "../blobstore/blob-store.js";
+import type { HubDatabase } from "../db/schema.js";
+import type { ProjectService } from "../projects/project-service.js";
+import { ClipService } from "./clip-service.js";
+import { EventService } from "./event-service.js";
+import { IncidentService } from "./incident-service.js";
+import type { EventMediaLinks, IncidentAlerts, VerdictLabels } from "./ports.js";
+import { VerdictService } from "./verdict-service.js";
+
+/** Incidents: events with their frames and clips, the incidents devices decided, people's verdicts. */
+export interface Incidents {
+  incidents: IncidentService;
+  events: EventService;
+  verdicts: VerdictService;
+  clips: ClipService;
+}
+
+export function createIncidents(deps: {
+  db: Kysely<HubDatabase>;
+  blobs: BlobStore;
+  projects: ProjectService;
+  /** plans who is told of a new incident (notify) */
+  alerts: IncidentAlerts;
+  /** verdicts become labels and late frames reach their samples (datasets) */
+  labels: VerdictLabels & EventMediaLinks;
+}): Incidents {
+  const { db, blobs, projects } = deps;
+  const incidents = new IncidentService(db);
+  return {
+    incidents,
+    events: new EventService({ db, blobs, projects, incidents, alerts: deps.alerts, mediaLinks: deps.labels }),
+    verdicts: new VerdictService(db, incidents, projects, deps.labels),
+    clips: new ClipService(db, blobs),
+  };
+}
