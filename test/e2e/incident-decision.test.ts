@@ -37,7 +37,14 @@ describe("one incident decision", () => {
     const rule = { type: "threshold" as const, labels: [], minScore: 0.6 };
     const compiled = withProjectRule(manifest, rule, { okLabels: ["ok"] });
     expect(compiled.rules).toEqual([
-      { id: PROJECT_RULE_ID, name: "threshold: defect ≥ 0.60", type: "threshold", labels: ["defect"], minScore: 0.6 },
+      {
+        id: PROJECT_RULE_ID,
+        name: "threshold: defect ≥ 0.60",
+        type: "threshold",
+        labels: ["defect"],
+        minScore: 0.6,
+        topClassOnly: true,
+      },
     ]);
     // labels the model does not know cannot fire; a rule no label can fire is left out
     expect(withProjectRule(manifest, { ...rule, labels: ["dent"] }, { okLabels: ["ok"] }).rules).toBeUndefined();

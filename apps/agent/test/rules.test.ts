@@ -81,6 +81,22 @@ describe("rule evaluators (one frame, pure)", () => {
     const any: Rule = { id: "a", name: "any defect", type: "threshold" };
     expect(t.frame(any, cls("ok", 0.7, { ok: 0.7, scratch: 0.3 })).match).toBe(false);
     expect(t.frame(any, cls("ok", 0.45, { ok: 0.45, scratch: 0.55 }))).toMatchObject({ match: true, label: "scratch" });
+    // a project's incident rule (topClassOnly) looks at the class the model chose, as the hub did
+    const project: Rule = {
+      id: "p",
+      name: "project",
+      type: "threshold",
+      labels: ["scratch"],
+      minScore: 0.4,
+      topClassOnly: true,
+    };
+    expect(t.frame({ ...project, topClassOnly: false }, cls("ok", 0.55, { ok: 0.55, scratch: 0.45 })).match).toBe(true);
+    expect(t.frame(project, cls("ok", 0.55, { ok: 0.55, scratch: 0.45 })).match).toBe(false);
+    expect(t.frame(project, cls("scratch", 0.45, { ok: 0.3, scratch: 0.45, dent: 0.25 }))).toMatchObject({
+      match: true,
+      label: "scratch",
+      score: 0.45,
+    });
     // a zone (left half): the box centre decides; whole-frame classes cannot be located
     const zoned: Rule = { ...rule, zone: left };
     expect(t.frame(zoned, det(["scratch", 0.9, [490, 0, 20, 10]])).match).toBe(false); // centre x = 500 → 0.5, on the edge: outside

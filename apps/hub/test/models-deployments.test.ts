@@ -173,7 +173,14 @@ describe.each(list)("models and deployments ($name)", (backend) => {
     expect(bundle.manifest).toEqual({
       ...model.manifest,
       rules: [
-        { id: "project-rule", name: "threshold: defect ≥ 0.50", type: "threshold", labels: ["defect"], minScore: 0.5 },
+        {
+          id: "project-rule",
+          name: "threshold: defect ≥ 0.50",
+          type: "threshold",
+          labels: ["defect"],
+          minScore: 0.5,
+          topClassOnly: true,
+        },
       ],
     });
     const modelBytes = new Uint8Array(await (await fetch(ref.modelUrl, { headers: auth })).arrayBuffer());

@@ -67,6 +67,8 @@ export const ThresholdRule = Type.Object(
     labels: Type.Optional(Labels),
     minScore: MinScore(0.5),
     zone: Type.Optional(Zone),
+    /** classification: only the top class counts (a project's incident rule), not every class score */
+    topClassOnly: Type.Optional(Type.Boolean({ default: false })),
   },
   { additionalProperties: false },
 );

@@ -38,7 +38,13 @@ export interface RuleEvaluator<R extends Rule> {
 
 const threshold: RuleEvaluator<RuleOf<"threshold">> = {
   frame(rule, input) {
-    const found = candidates(input, watchedLabels(rule.labels, input), rule.minScore ?? 0.5, rule.zone);
+    const r = input.result;
+    // a project's rule looks at the class the model chose, as incidents always did
+    const seen: RuleInput =
+      rule.topClassOnly && r.task === "classification"
+        ? { ...input, result: { ...r, scores: { [r.label]: r.score } } }
+        : input;
+    const found = candidates(seen, watchedLabels(rule.labels, input), rule.minScore ?? 0.5, rule.zone);
     const top = best(found);
     return {
       match: top !== undefined,

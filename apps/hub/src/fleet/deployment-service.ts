@@ -46,45 +46,59 @@ export class DeploymentService {
   }
 
   /**
-   * After a project's incident rule changed: every deployment still desired by one of the
-   * project's devices is made again with its own target, so its bundle carries the new rule
-   * (tag deployments keep reaching devices enrolled later). Per-item results, never half-way.
+   * After a project's incident rule changed, every deployment that still decides what a device
+   * runs, or what a device enrolled later with a tag inherits, is made again with its own target,
+   * oldest first, so its bundle carries the new rule and each device ends on the model it ran.
+   * Devices hear once, at the end (no model flaps in between). Per-item results, never half-way.
    */
   async redeployForRule(
     projectId: string,
   ): Promise<{ ok: Deployment[]; failed: Array<{ item: string; code: string; message: string }> }> {
-    const [rows, devices] = await Promise.all([
-      this.#db.selectFrom("deployments").selectAll().where("project_id", "=", projectId).execute(),
-      this.#db.selectFrom("devices").select(["desired"]).where("project_id", "=", projectId).execute(),
-    ]);
-    // a deployment is current while a device's pipeline still wants its bundle
-    const current = new Set<string>();
-    for (const d of devices) {
-      const desired = d.desired ? (JSON.parse(d.desired) as StoredDesired) : null;
-      for (const p of desired?.pipelines ?? []) if (p.bundle) current.add(`${p.id}|${p.bundle.sha256}`);
-    }
-    const latest = new Map<string, (typeof rows)[number]>();
-    for (const r of rows.sort((a, b) => a.created_at.localeCompare(b.created_at))) {
-      if (current.has(`${r.pipeline}|${r.bundle_sha256}`))
-        latest.set(`${r.pipeline}|${r.model_version_id}|${r.target}`, r);
-    }
-    const ok: Deployment[] = [];
-    const failed: Array<{ item: string; code: string; message: string }> = [];
-    for (const row of latest.values()) {
-      try {
-        ok.push(
-          await this.create({
-            modelVersionId: row.model_version_id,
-            pipeline: row.pipeline,
-            target: JSON.parse(row.target) as CreateDeployment["target"],
-          }),
-        );
-      } catch (err) {
-        const code = err instanceof KensaError ? err.code : "KENSA_ERR_INTERNAL";
-        failed.push({ item: row.id, code, message: (err as Error).message });
+    return this.#fleet.run(async () => {
+      const [rows, devices] = await Promise.all([
+        this.#db.selectFrom("deployments").selectAll().where("project_id", "=", projectId).execute(),
+        this.#db.selectFrom("devices").select(["desired"]).where("project_id", "=", projectId).execute(),
+      ]);
+      rows.sort((a, b) => a.created_at.localeCompare(b.created_at));
+      // current: a device's pipeline still wants its bundle, or it is the latest deployment
+      // naming a tag (what inheritFor gives a device enrolled with that tag)
+      const wanted = new Set<string>();
+      for (const d of devices) {
+        const desired = d.desired ? (JSON.parse(d.desired) as StoredDesired) : null;
+        for (const p of desired?.pipelines ?? []) if (p.bundle) wanted.add(`${p.id}|${p.bundle.sha256}`);
       }
-    }
-    return { ok, failed };
+      const latestForTag = new Map<string, (typeof rows)[number]>();
+      for (const r of rows) {
+        for (const tag of (JSON.parse(r.target) as { tags: string[] }).tags)
+          latestForTag.set(`${r.pipeline}|${tag}`, r);
+      }
+      const current = new Set([...latestForTag.values()]);
+      for (const r of rows) if (wanted.has(`${r.pipeline}|${r.bundle_sha256}`)) current.add(r);
+      // replayed in creation order, each device ends where its last deployment put it
+      const replay = rows.filter((r) => current.has(r));
+      const ok: Deployment[] = [];
+      const failed: Array<{ item: string; code: string; message: string }> = [];
+      const touched = new Set<string>();
+      for (const row of replay) {
+        try {
+          const made = await this.#create(
+            {
+              modelVersionId: row.model_version_id,
+              pipeline: row.pipeline,
+              target: JSON.parse(row.target) as CreateDeployment["target"],
+            },
+            { publish: false },
+          );
+          for (const id of made.deviceIds) touched.add(id);
+          ok.push(made);
+        } catch (err) {
+          const code = err instanceof KensaError ? err.code : "KENSA_ERR_INTERNAL";
+          failed.push({ item: row.id, code, message: (err as Error).message });
+        }
+      }
+      if (touched.size > 0) await this.#desired.sync([...touched]);
+      return { ok, failed };
+    });
   }
 
   /** Runs `task` while no deployment is being created (enrollment uses it). */
@@ -92,7 +106,7 @@ export class DeploymentService {
     return this.#fleet.run(task);
   }
 
-  async #create(input: CreateDeployment): Promise<Deployment> {
+  async #create(input: CreateDeployment, opts: { publish: boolean } = { publish: true }): Promise<Deployment> {
     const model = await this.#models.get(input.modelVersionId);
     const project = await this.#projects.get(model.projectId);
     const pipeline = input.pipeline ?? "default";
@@ -182,7 +196,7 @@ export class DeploymentService {
           .execute();
       }
     });
-    await this.#desired.sync(deviceIds);
+    if (opts.publish) await this.#desired.sync(deviceIds);
     return fromRow(row);
   }
 

@@ -21,13 +21,16 @@ export function projectBundleRule(
       ? manifest.labels.filter((l) => rule.labels.includes(l))
       : manifest.labels.filter((l) => !project.okLabels.includes(l));
   if (watched.length === 0) return null;
-  const named = watched.length <= 4 ? watched.join(", ") : `${watched.length} finding labels`;
+  const bound = ` ≥ ${rule.minScore.toFixed(2)}`;
+  const listed = `threshold: ${watched.join(", ")}${bound}`;
   return {
     id: PROJECT_RULE_ID,
-    name: `threshold: ${named} ≥ ${rule.minScore.toFixed(2)}`,
+    // a rule's name is at most 200 characters; labels may be 64 each
+    name: listed.length <= 200 ? listed : `threshold: ${watched.length} finding labels${bound}`,
     type: "threshold",
     labels: watched,
     minScore: rule.minScore,
+    topClassOnly: true,
   };
 }
 
