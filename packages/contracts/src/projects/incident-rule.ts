@@ -14,7 +14,7 @@ export const PROJECT_RULE_ID = "project-rule";
 export function projectBundleRule(
   rule: IncidentRule,
   project: { okLabels: readonly string[] },
-  manifest: Pick<ModelManifest, "labels">,
+  manifest: Pick<ModelManifest, "labels" | "task">,
 ): ThresholdRule | null {
   const watched =
     rule.labels.length > 0
@@ -30,7 +30,8 @@ export function projectBundleRule(
     type: "threshold",
     labels: watched,
     minScore: rule.minScore,
-    topClassOnly: true,
+    // the hub judged a classification by its chosen class, not every class score
+    ...(manifest.task === "classification" ? { topClassOnly: true } : {}),
   };
 }
 
