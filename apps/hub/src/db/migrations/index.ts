@@ -4,6 +4,7 @@ import * as datasets from "./0002-datasets.js";
 import * as trainingRegistry from "./0003-training-registry.js";
 import * as people from "./0004-people.js";
 import * as incidentClips from "./0005-incident-clips.js";
+import * as eventListIndex from "./0006-event-list-index.js";
 
 /**
  * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
@@ -19,6 +20,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0003_training_registry": trainingRegistry,
   "0004_people": people,
   "0005_incident_clips": incidentClips,
+  "0006_event_list_index": eventListIndex,
 });
 
 /** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */
