@@ -1,3 +1,4 @@
+import { CSRF_HEADER } from "@kensa/contracts";
 /** How a client proves who it is to the hub. */
 export type ClientAuth =
   /** a person's API token or the bootstrap admin token (CLI, scripts) */
@@ -7,9 +8,6 @@ export type ClientAuth =
   /** a device's id and secret (HTTP Basic), as the agent uploads media */
   | { kind: "device"; deviceId: string; secret: string }
   | { kind: "none" };
-
-/** The header a cookie-authenticated write must carry. */
-export const CSRF_HEADER = "x-kensa-csrf";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -22,7 +20,8 @@ export function authHeaders(
     case "bearer":
       return { headers: { authorization: `Bearer ${auth.token}` } };
     case "device": {
-      const basic = btoa(unescape(encodeURIComponent(`${auth.deviceId}:${auth.secret}`)));
+      // UTF-8 bytes, base64: btoa alone takes Latin-1 only
+      const basic = btoa(String.fromCharCode(...new TextEncoder().encode(`${auth.deviceId}:${auth.secret}`)));
       return { headers: { authorization: `Basic ${basic}` } };
     }
     case "cookie":

@@ -9,6 +9,12 @@ import type { Permission } from "./permissions.js";
  */
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
+/**
+ * The header a write authenticated by the session cookie must carry (value "1"): a cross-site
+ * form cannot set custom headers, so the hub refuses cookie writes without it.
+ */
+export const CSRF_HEADER = "x-kensa-csrf";
+
 /** Which credentials a route takes: people (session cookie or API token), devices (Basic), either, or none. */
 export type RouteAuth = "user" | "device" | "user-or-device" | "public";
 

@@ -1,6 +1,6 @@
+import { authHeaders } from "@kensa/client";
 import { type BundleManifest, type BundleRef, sha256Hex } from "@kensa/contracts";
 import type { Logger } from "../logger.js";
-import { basicAuth } from "../uplink/basic-auth.js";
 import type { BundleStore } from "./bundle-store.js";
 import { verifyManifest, verifyModel } from "./bundle-verify.js";
 import { type DownloadOptions, downloadBytes, downloadToFile, isFsError } from "./download.js";
@@ -94,12 +94,18 @@ export class BundleFetcher {
     return new URL(url, new URL(this.#o.hubUrl)).href;
   }
 
+  /** the device's credentials, as the typed client sends them */
+  #deviceAuth(): { authorization?: string } {
+    const { headers } = authHeaders({ kind: "device", deviceId: this.#o.deviceId, secret: this.#o.secret }, "GET");
+    return headers.authorization ? { authorization: headers.authorization } : {};
+  }
+
   /** `target` is an absolute URL (#target) */
   #options(target: string, signal: AbortSignal, expectedBytes?: number): DownloadOptions {
     // the device secret goes to the hub only, never to a third-party blob store URL
     const sameOrigin = new URL(target).origin === new URL(this.#o.hubUrl).origin;
     return {
-      ...(sameOrigin ? { authorization: basicAuth(this.#o.deviceId, this.#o.secret) } : {}),
+      ...(sameOrigin ? this.#deviceAuth() : {}),
       ...(expectedBytes ? { maxBytes: expectedBytes } : {}),
       attempts: this.#o.downloadAttempts ?? 4,
       retryBaseMs: this.#o.downloadRetryBaseMs ?? 500,

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import {
   type ActorKind,
+  CSRF_HEADER,
   KensaError,
   type Permission,
   ROLE_PERMISSIONS,
@@ -59,8 +60,6 @@ export interface AuthDeps {
   catalog: RouteCatalog;
 }
 
-/** The header a cookie-authenticated write must carry; a cross-site form cannot set it. */
-export const CSRF_HEADER = "x-kensa-csrf";
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /**

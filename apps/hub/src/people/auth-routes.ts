@@ -1,6 +1,5 @@
-import { KensaError, PERMISSIONS, peopleRoutes, permissionsOf, ROLES, type Role } from "@kensa/contracts";
+import { CSRF_HEADER, KensaError, PERMISSIONS, peopleRoutes, permissionsOf, ROLES, type Role } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
-import { CSRF_HEADER } from "../http/request-auth.js";
 import { route } from "../http/route.js";
 import { clearedSessionCookie, readCookie, sessionCookie } from "../http/session-cookie.js";
 import type { AuditLog } from "./audit-log.js";
