@@ -1,11 +1,8 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { EntityId as Id, orNull as Nullable, Timestamp as Ts } from "../common.js";
 import { Sha256 } from "../manifest.js";
 
 /* Samples, their label revisions, masks, the labeling queue and dataset counts. */
-
-const Ts = Type.String({ format: "date-time" });
-const Id = Type.String({ minLength: 1 });
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
 /** Where a sample came from. */
 export const SampleSource = Type.Union([

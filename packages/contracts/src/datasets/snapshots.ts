@@ -1,12 +1,9 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { EntityId as Id, orNull as Nullable, Timestamp as Ts } from "../common.js";
 import { Sha256, Task } from "../manifest.js";
 import { LabelContent } from "./samples.js";
 
 /* Snapshots: frozen, content-addressed dataset versions with fixed splits, and their diffs. */
-
-const Ts = Type.String({ format: "date-time" });
-const Id = Type.String({ minLength: 1 });
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
 export const SplitName = Type.Union([Type.Literal("train"), Type.Literal("val"), Type.Literal("test")]);
 export type SplitName = Static<typeof SplitName>;

@@ -1,11 +1,8 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { EntityId as Id, orNull as Nullable, Timestamp as Ts } from "../common.js";
 import { Sha256 } from "../manifest.js";
 
 /* Dataset imports (archives in the formats of docs/datasets.md) and exports. */
-
-const Ts = Type.String({ format: "date-time" });
-const Id = Type.String({ minLength: 1 });
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
 export const DatasetFormat = Type.Union([
   Type.Literal("imagefolder"),

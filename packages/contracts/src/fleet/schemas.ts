@@ -1,10 +1,9 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { EntityId as Id, Timestamp as Ts } from "../common.js";
 import { Sha256 } from "../manifest.js";
 import { Reported, Telemetry } from "../mqtt/payloads.js";
 import { DEVICE_ID_PATTERN } from "../mqtt/topics.js";
 
-const Ts = Type.String({ format: "date-time" });
-const Id = Type.String({ minLength: 1 });
 // ---- devices ----------------------------------------------------------------------------
 
 export const EnrollDevice = Type.Object(

@@ -1,8 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { EntityId as Id, Timestamp as Ts } from "../common.js";
 import { FrameMeta, InferenceResult } from "../mqtt/payloads.js";
 
-const Ts = Type.String({ format: "date-time" });
-const Id = Type.String({ minLength: 1 });
 // ---- events, incidents, verdicts --------------------------------------------------------
 
 export const StoredEvent = Type.Object({

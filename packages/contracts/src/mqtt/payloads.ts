@@ -1,9 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { ErrorInfo, Timestamp as Ts } from "../common.js";
 import { Sha256 } from "../manifest.js";
 import { RuleHit } from "../rules.js";
-
-const Ts = Type.String({ format: "date-time" });
-const ErrorInfo = Type.Object({ code: Type.String(), message: Type.String() });
 
 export const Presence = Type.Object({
   v: Type.Literal(1),

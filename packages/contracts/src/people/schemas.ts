@@ -1,4 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { EntityId as Id, Timestamp as Ts } from "../common.js";
 import { Permission, Role } from "../permissions.js";
 
 /*
@@ -6,9 +7,6 @@ import { Permission, Role } from "../permissions.js";
  * the hub's access control. docs/permissions.md describes them in prose (a test keeps the
  * matrix there equal to ROLE_PERMISSIONS here).
  */
-
-const Ts = Type.String({ format: "date-time" });
-const Id = Type.String({ minLength: 1 });
 
 // ---- users and sessions -----------------------------------------------------------------
 

@@ -1,8 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { EntityId as Id, Timestamp as Ts } from "../common.js";
 import { ModelManifest, Sha256 } from "../manifest.js";
 
-const Ts = Type.String({ format: "date-time" });
-const Id = Type.String({ minLength: 1 });
 // ---- model versions ---------------------------------------------------------------------
 
 export const ModelStage = Type.Union([

@@ -1,4 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { ErrorInfo, EntityId as Id, nullable as Nullable, Timestamp as Ts } from "../common.js";
 import { Deployment } from "../fleet/schemas.js";
 import { Sha256 } from "../manifest.js";
 import { GateCriteria, GateMetric, JobStatus, TrainingRun } from "../training/schemas.js";
@@ -8,13 +9,6 @@ import { ModelVersion } from "./models.js";
  * Training runs, evaluations, the champion/challenger gate, approvals and model cards: the
  * HTTP schemas of the hub's model registry. docs/training.md describes them in prose.
  */
-
-const Ts = Type.String({ format: "date-time" });
-const Id = Type.String({ minLength: 1 });
-/** `null` first: Ajv's type coercion would otherwise turn a `null` in a request into 0 or "" */
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T, opts: object = {}) =>
-  Type.Union([Type.Null(), t], opts);
-const ErrorInfo = Type.Object({ code: Type.String(), message: Type.String() });
 
 const ClassCounts = Type.Object({
   precision: Type.Number(),

@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { ErrorInfo, EntityId as Id, nullable as Nullable, Timestamp as Ts } from "../common.js";
 import { Sha256 } from "../manifest.js";
 import { TrainerAugment, TrainerTask } from "../trainer.js";
 
@@ -6,13 +7,6 @@ import { TrainerAugment, TrainerTask } from "../trainer.js";
  * The hub's job queue and training runs: their HTTP schemas. docs/training.md describes them
  * in prose; evaluations, the gate and training settings are the registry's (registry/schemas.ts).
  */
-
-const Ts = Type.String({ format: "date-time" });
-const Id = Type.String({ minLength: 1 });
-/** `null` first: Ajv's type coercion would otherwise turn a `null` in a request into 0 or "" */
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T, opts: object = {}) =>
-  Type.Union([Type.Null(), t], opts);
-const ErrorInfo = Type.Object({ code: Type.String(), message: Type.String() });
 
 // ---- jobs -------------------------------------------------------------------------------
 
