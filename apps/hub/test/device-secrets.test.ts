@@ -1,5 +1,5 @@
 import { randomBytes, scryptSync } from "node:crypto";
-import { KensaClient } from "@kensa/client";
+import type { KensaClient } from "@kensa/client";
 import { fleetRoutes, projectRoutes } from "@kensa/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeviceAuth } from "../src/fleet/device-auth.js";
@@ -19,7 +19,7 @@ describe("device secrets at rest", () => {
 
   beforeAll(async () => {
     t = await startHub();
-    api = new KensaClient({ baseUrl: t.httpUrl, auth: { kind: "bearer", token: t.hub.adminToken } });
+    api = t.client;
     projectId = (
       await api.call(projectRoutes.create, {
         body: { slug: "secrets", name: "Secrets", task: "classification", labels: ["ok", "dent"], okLabels: ["ok"] },

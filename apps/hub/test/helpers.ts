@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
+import { KensaClient } from "@kensa/client";
 import type { Event } from "@kensa/contracts";
 import { needService, type TempDir, tcpReachable, tempDir } from "@kensa/testkit";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
@@ -80,6 +81,8 @@ export interface TestHub {
   mqttUrl: string;
   dir: TempDir;
   call: ApiCall;
+  /** the typed client, signed with the admin token */
+  client: KensaClient;
   close(): Promise<void>;
 }
 
@@ -113,6 +116,7 @@ export async function startHub(
     mqttUrl,
     dir,
     call,
+    client: new KensaClient({ baseUrl: httpUrl, auth: { kind: "bearer", token: hub.adminToken } }),
     close: async () => {
       // a close that hangs fails the hook by timeout; this says what it was waiting for
       const watch = setInterval(() => process.stderr.write(`hub close still waiting for: ${hub.closing}\n`), 10_000);

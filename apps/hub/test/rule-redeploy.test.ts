@@ -1,4 +1,4 @@
-import { KensaClient } from "@kensa/client";
+import type { KensaClient } from "@kensa/client";
 import {
   type BundleManifest,
   fleetRoutes,
@@ -44,7 +44,7 @@ describe("redeploying after an incident rule changes", () => {
 
   beforeAll(async () => {
     t = await startHub();
-    api = new KensaClient({ baseUrl: t.httpUrl, auth: { kind: "bearer", token: t.hub.adminToken } });
+    api = t.client;
     const project = await api.call(projectRoutes.create, {
       body: {
         slug: "redeploy",

@@ -12,7 +12,7 @@ describe("the typed client", () => {
 
   beforeAll(async () => {
     t = await startHub({}, { deps: { env: { KENSA_ADMIN_PASSWORD: "admin-password-0123" } } });
-    admin = new KensaClient({ baseUrl: t.httpUrl, auth: { kind: "bearer", token: t.hub.adminToken } });
+    admin = t.client;
   });
   afterAll(async () => {
     await t?.close();
