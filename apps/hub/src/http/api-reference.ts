@@ -14,7 +14,8 @@ let document: Record<string, unknown> | undefined;
  */
 export async function registerApiReference(app: FastifyInstance): Promise<void> {
   // the tables are fixed for the process: built once (≈ 10 ms), not at every hub start
-  const doc = (document ??= openApiDocument({ version: String(PROTOCOL_VERSION) }));
+  document ??= openApiDocument({ version: String(PROTOCOL_VERSION) });
+  const doc = document;
   route(app, systemRoutes.openapi, async () => doc as { openapi: string });
   await app.register(async (scope) => {
     // the reference's own routes (page, assets) are public like the document they render
