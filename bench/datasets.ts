@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { KensaClient } from "@kensa/client";
 import { type DatasetImport, datasetRoutes, projectRoutes, type Snapshot } from "@kensa/contracts";
-import { createHub, type Hub } from "@kensa/hub";
+import { createHub } from "@kensa/hub";
 import { startScenarioHub } from "@kensa/scenario";
 import { repoRoot, tempDir } from "@kensa/testkit";
 import { table } from "./report.js";

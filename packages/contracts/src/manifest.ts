@@ -1,4 +1,4 @@
-import { Clone, type Static, type TSchema, Type } from "@sinclair/typebox";
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { KensaError } from "./errors.js";
 import { Rule, ruleIssues } from "./rules.js";

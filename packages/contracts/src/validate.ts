@@ -1,4 +1,4 @@
-import { Clone, FormatRegistry, type Static, type TSchema } from "@sinclair/typebox";
+import { FormatRegistry, type Static, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
 import { type ErrorCode, KensaError } from "./errors.js";

@@ -1,5 +1,5 @@
 import { type Event, type Incident, KensaError, type StoredEvent } from "@kensa/contracts";
-import { type ImageInfo, probeImage, sniffImage } from "@kensa/vision";
+import { probeImage, sniffImage } from "@kensa/vision";
 import type { Kysely, Selectable } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";

@@ -1,4 +1,4 @@
-import { type CreateVerdict, type Incident, type IncidentStatus, KensaError, type Verdict } from "@kensa/contracts";
+import { type CreateVerdict, type IncidentStatus, KensaError, type Verdict } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import { isoNow } from "../clock.js";
 import type { HubDatabase, VerdictsTable } from "../db/schema.js";

@@ -1,6 +1,5 @@
 import { Type } from "@sinclair/typebox";
 import { List } from "../common.js";
-import { Decide } from "../registry/schemas.js";
 import { defineRoutes } from "../route.js";
 import {
   CreateVerdict,
