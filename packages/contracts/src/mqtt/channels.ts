@@ -1,5 +1,5 @@
 import type { TSchema } from "@sinclair/typebox";
-import { Desired, Event, Presence, Reported, Telemetry } from "./payloads.js";
+import { Desired, Event, EventAcks, Presence, Reported, Telemetry } from "./payloads.js";
 import { type DeviceChannel, TOPIC_ROOT } from "./topics.js";
 
 /** One MQTT channel of protocol v1: who publishes on it, how, and what each message holds. */
@@ -58,5 +58,14 @@ export const mqttChannels: Readonly<Record<DeviceChannel, ChannelSpec>> = {
     retained: false,
     summary: "Frames per second, latency percentiles, queue depths and disk use, every few seconds.",
     payload: Telemetry,
+  },
+  acks: {
+    address: address("acks"),
+    publisher: "hub",
+    qos: 0,
+    retained: false,
+    summary:
+      "The hub's confirmation of events it has committed or refused for good, by seq; the device deletes an event only on it and publishes again what stays unconfirmed.",
+    payload: EventAcks,
   },
 };

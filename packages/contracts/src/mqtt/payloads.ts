@@ -38,8 +38,34 @@ export const Desired = Type.Object({
   updatedAt: Ts,
   deploymentId: Type.Union([Type.String(), Type.Null()]),
   pipelines: Type.Array(DesiredPipeline),
+  /**
+   * "hub": this hub confirms every event on the device's `acks` topic once it is committed,
+   * and the device keeps an event until then. Absent (hubs before the confirmation): the
+   * device deletes an event on the broker's PUBACK.
+   */
+  eventAcks: Type.Optional(Type.Literal("hub")),
 });
 export type Desired = Static<typeof Desired>;
+
+/**
+ * The hub's word on events it has taken: `stored` seqs are committed (or were already, a
+ * replay); `rejected` seqs can never be stored (invalid, unknown project, wrong device) and
+ * are counted by both sides. A device deletes both from its outbox; anything unconfirmed is
+ * published again.
+ */
+export const EventAcks = Type.Object({
+  v: Type.Literal(1),
+  stored: Type.Array(Type.Integer({ minimum: 0 })),
+  rejected: Type.Array(
+    Type.Object({
+      seq: Type.Integer({ minimum: 0 }),
+      /** stable error code (KENSA_ERR_…) */
+      code: Type.String(),
+      reason: Type.String(),
+    }),
+  ),
+});
+export type EventAcks = Static<typeof EventAcks>;
 
 export const ReportedPipeline = Type.Object({
   id: Type.String(),

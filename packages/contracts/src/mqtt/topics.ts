@@ -1,10 +1,10 @@
 /** MQTT topics of protocol v1. Every topic string is built or parsed here, nowhere else. */
 export const TOPIC_ROOT = "kensa/v1/devices";
 
-export const deviceChannels = ["presence", "desired", "reported", "events", "telemetry"] as const;
+export const deviceChannels = ["presence", "desired", "reported", "events", "telemetry", "acks"] as const;
 export type DeviceChannel = (typeof deviceChannels)[number];
 
-/** Channels a device publishes on (the hub publishes only `desired`). */
+/** Channels a device publishes on (the hub publishes `desired` and `acks`). */
 export const devicePublishChannels: readonly DeviceChannel[] = ["presence", "reported", "events", "telemetry"];
 
 export const topics = {
@@ -13,6 +13,8 @@ export const topics = {
   reported: (deviceId: string) => `${TOPIC_ROOT}/${deviceId}/reported`,
   events: (deviceId: string) => `${TOPIC_ROOT}/${deviceId}/events`,
   telemetry: (deviceId: string) => `${TOPIC_ROOT}/${deviceId}/telemetry`,
+  /** the hub's word that events are committed (or refused for good): the device deletes on it */
+  acks: (deviceId: string) => `${TOPIC_ROOT}/${deviceId}/acks`,
   /** Everything devices publish, for the hub's ingest subscription. */
   allDevices: (channel: DeviceChannel | "+") => `${TOPIC_ROOT}/+/${channel}`,
   /** The prefix a device may touch. */
