@@ -33,7 +33,7 @@ export function eventRoutes(
     if (incident) s.bus.publish("incident.updated", { incident, previousStatus: incident.status });
     return incident;
   };
-  route(app, routes.listEvents, async (req) => ({ items: await s.events.list(req.query) }));
+  route(app, routes.listEvents, async (req) => s.events.list(req.query));
   route(app, routes.getEvent, async (req) => s.events.get(req.params.id));
 
   // Its own context, so any content type reaches the handler as bytes and a wrong one is

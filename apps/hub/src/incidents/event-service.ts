@@ -1,19 +1,16 @@
 import { type Event, type Incident, KensaError, type StoredEvent } from "@kensa/contracts";
 import { probeImage, sniffImage } from "@kensa/vision";
-import type { Kysely, Selectable } from "kysely";
+import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
-import type { EventsTable, HubDatabase } from "../db/schema.js";
+import type { HubDatabase } from "../db/schema.js";
 import type { ProjectService } from "../projects/project-service.js";
+import { type EventQuery, listEvents, toStoredEvent } from "./event-queries.js";
 import type { IncidentService } from "./incident-service.js";
+import type { Page } from "./keyset-cursor.js";
 import type { EventMediaLinks, IncidentAlerts } from "./ports.js";
 
-export interface EventQuery {
-  deviceId?: string;
-  projectId?: string;
-  afterSeq?: number;
-  limit: number;
-}
+export type { EventQuery } from "./event-queries.js";
 
 export interface IngestOutcome {
   /** false when an event with this id was already stored (a replay) */
@@ -136,12 +133,9 @@ export class EventService {
       .execute();
   }
 
-  async list(query: EventQuery): Promise<StoredEvent[]> {
-    let q = this.#db.selectFrom("events").selectAll().orderBy("device_id").orderBy("seq").limit(query.limit);
-    if (query.deviceId) q = q.where("device_id", "=", query.deviceId);
-    if (query.projectId) q = q.where("project_id", "=", query.projectId);
-    if (query.afterSeq !== undefined) q = q.where("seq", ">", query.afterSeq);
-    return (await q.execute()).map(toStoredEvent);
+  /** One page of events (see `listEvents`); throws KENSA_ERR_VALIDATION for a bad cursor or time. */
+  list(query: EventQuery): Promise<Page<StoredEvent>> {
+    return listEvents(this.#db, query);
   }
 
   /** throws KENSA_ERR_EVENT_NOT_FOUND */
@@ -227,22 +221,4 @@ export async function eventOwner(
   const owner = deviceId ?? event?.device_id;
   if (!owner) throw new KensaError("KENSA_ERR_EVENT_NOT_FOUND", `no event with id "${eventId}"`);
   return { event, owner };
-}
-
-function toStoredEvent(row: Selectable<EventsTable>): StoredEvent {
-  return {
-    id: row.id,
-    seq: Number(row.seq),
-    deviceId: row.device_id,
-    projectId: row.project_id,
-    pipeline: row.pipeline,
-    sourceId: row.source_id,
-    ts: row.ts,
-    receivedAt: row.received_at,
-    modelVersionId: row.model_version_id,
-    bundleSha256: row.bundle_sha256,
-    result: JSON.parse(row.result) as StoredEvent["result"],
-    frameMeta: JSON.parse(row.frame_meta) as StoredEvent["frameMeta"],
-    mediaSha256: row.media_sha256,
-  };
 }

@@ -22,7 +22,7 @@ export interface IncidentRoutesDeps {
 }
 
 export function incidentRoutes(app: FastifyInstance, s: IncidentRoutesDeps): void {
-  route(app, routes.list, async (req) => ({ items: await s.incidents.list(req.query) }));
+  route(app, routes.list, async (req) => s.incidents.list(req.query));
   route(app, routes.get, async (req) => s.incidents.get(req.params.id));
   route(app, routes.getMedia, async (req, reply) => {
     const incident = await s.incidents.get(req.params.id);

@@ -12,13 +12,10 @@ import type { Kysely, Selectable } from "kysely";
 import type { EventClipsTable, HubDatabase, IncidentsTable, VerdictsTable } from "../db/schema.js";
 import { newId } from "../ids.js";
 import type { ProjectRecord } from "../projects/project-service.js";
+import { type IncidentQuery, listIncidentRows } from "./incident-queries.js";
+import type { Page } from "./keyset-cursor.js";
 
-export interface IncidentQuery {
-  projectId?: string;
-  deviceId?: string;
-  status?: IncidentStatus;
-  limit: number;
-}
+export type { IncidentQuery } from "./incident-queries.js";
 
 /** Incidents are events a project's rule flagged for people, with their verdict history. */
 export class IncidentService {
@@ -72,14 +69,11 @@ export class IncidentService {
     return toIncident(row, []);
   }
 
-  async list(query: IncidentQuery): Promise<Incident[]> {
-    let q = this.#db.selectFrom("incidents").selectAll().orderBy("created_at", "desc").limit(query.limit);
-    if (query.projectId) q = q.where("project_id", "=", query.projectId);
-    if (query.deviceId) q = q.where("device_id", "=", query.deviceId);
-    if (query.status) q = q.where("status", "=", query.status);
-    const rows = await q.execute();
-    const verdicts = await this.#verdictsOf(rows.map((r) => r.id));
-    return rows.map((r) => toIncident(r, verdicts.get(r.id) ?? []));
+  /** One page of incidents, newest first, with their verdicts; throws KENSA_ERR_VALIDATION for a bad cursor. */
+  async list(query: IncidentQuery): Promise<Page<Incident>> {
+    const page = await listIncidentRows(this.#db, query);
+    const verdicts = await this.#verdictsOf(page.items.map((r) => r.id));
+    return { items: page.items.map((r) => toIncident(r, verdicts.get(r.id) ?? [])), nextCursor: page.nextCursor };
   }
 
   /** throws KENSA_ERR_INCIDENT_NOT_FOUND */

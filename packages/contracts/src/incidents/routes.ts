@@ -10,6 +10,7 @@ import {
   Incident,
   IncidentQuery,
   IncidentStreamQuery,
+  KeysetPage,
   Notification,
   NotificationQuery,
   StoredEvent,
@@ -27,11 +28,11 @@ export const incidentRoutes = defineRoutes({
   listEvents: {
     method: "GET",
     path: "/api/v1/events",
-    summary: "List stored events, in sequence order",
+    summary: "List stored events by device and seq, or newest first; a page at a time (cursor)",
     // events are what incidents are made of: whoever sees incidents sees them
     permission: "incidents:read",
     query: EventQuery,
-    reply: List(StoredEvent),
+    reply: KeysetPage(StoredEvent),
   },
   getEvent: {
     method: "GET",
@@ -71,10 +72,10 @@ export const incidentRoutes = defineRoutes({
   list: {
     method: "GET",
     path: "/api/v1/incidents",
-    summary: "List incidents, newest first",
+    summary: "List incidents, newest first; a page at a time (cursor)",
     permission: "incidents:read",
     query: IncidentQuery,
-    reply: List(Incident),
+    reply: KeysetPage(Incident),
   },
   stream: {
     method: "GET",

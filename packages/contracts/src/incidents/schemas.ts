@@ -1,4 +1,4 @@
-import { type Static, Type } from "@sinclair/typebox";
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { EntityId as Id, Timestamp as Ts } from "../common.js";
 import { FrameMeta, InferenceResult } from "../mqtt/payloads.js";
 
@@ -21,11 +21,33 @@ export const StoredEvent = Type.Object({
 });
 export type StoredEvent = Static<typeof StoredEvent>;
 
+/** The `nextCursor` of a page, passed back to read the next one; opaque, valid for the same order. */
+const Cursor = Type.String({ minLength: 1, maxLength: 1024 });
+
+/** A page of a list read with keyset pagination: `nextCursor` is null on the last page. */
+export const KeysetPage = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+export const EventOrder = Type.Union([Type.Literal("seq"), Type.Literal("newest")], {
+  description: "seq (default): by device, then the device's seq, ascending; newest: by timeField, newest first",
+});
+export type EventOrder = Static<typeof EventOrder>;
+
 export const EventQuery = Type.Object(
   {
     deviceId: Type.Optional(Type.String()),
     projectId: Type.Optional(Type.String()),
+    /** only events with a greater seq: one device's events after the last one a reader has */
     afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+    from: Type.Optional(Ts),
+    to: Type.Optional(Ts),
+    timeField: Type.Optional(
+      Type.Union([Type.Literal("ts"), Type.Literal("receivedAt")], {
+        description: "what from/to and the newest order read: capture time (ts) or storage time (receivedAt, default)",
+      }),
+    ),
+    order: Type.Optional(EventOrder),
+    cursor: Type.Optional(Cursor),
     limit: Type.Integer({ minimum: 1, maximum: 10000, default: 100 }),
   },
   { additionalProperties: false },
@@ -139,6 +161,12 @@ export const IncidentQuery = Type.Object(
     projectId: Type.Optional(Type.String()),
     deviceId: Type.Optional(Type.String()),
     status: Type.Optional(IncidentStatus),
+    label: Type.Optional(Type.String()),
+    /** createdAt at or after */
+    from: Type.Optional(Ts),
+    /** createdAt before */
+    to: Type.Optional(Ts),
+    cursor: Type.Optional(Cursor),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   },
   { additionalProperties: false },
