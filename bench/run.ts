@@ -10,6 +10,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { agentMemoryRows } from "./agent-memory.js";
 import { datasetImportSection } from "./datasets.js";
+import { ingestSection } from "./ingest.js";
 import { frameToStoredEvent, inferenceLatency } from "./loop-latency.js";
 import { qualitySection } from "./quality.js";
 import { rowsTable, type Section } from "./report.js";
@@ -53,6 +54,12 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optI
       const rows = await agentMemoryRows();
       return rows.length ? { markdown: rowsTable(rows), data: rows } : null;
     },
+  },
+  {
+    id: "ingest",
+    title: "Event ingest: throughput, publish → stored latency, loss and duplicates per deployment mode",
+    command: "npm run bench -- ingest",
+    run: ingestSection,
   },
   { id: "synth", title: "Synthetic camera speed", command: "npm run bench -- synth", run: synthSpeedSection },
   {

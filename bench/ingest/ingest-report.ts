@@ -1,0 +1,153 @@
+/** The ingest section's Markdown: one row per mode, device count and load, then the issue's targets. */
+import { cpus } from "node:os";
+import type { IngestCell, IngestRun } from "../ingest.js";
+import { table } from "../report.js";
+import { type ModeId, modes } from "./rig.js";
+
+const label = (id: ModeId) => modes.find((m) => m.id === id)?.label ?? id;
+const bareOf = (id: ModeId): ModeId =>
+  modes.find((m) => m.id === id)?.broker === "aedes" ? "bare-aedes" : "bare-mosquitto";
+const fmt = (x: number) => x.toLocaleString("en-US");
+const maxCell = (cells: IngestCell[], mode: ModeId, n: number) =>
+  cells.find((c) => c.mode === mode && c.devices === n && c.load === "max");
+
+export interface Target {
+  name: string;
+  pass: boolean | null;
+  detail: string;
+}
+
+/** The issue's targets, judged on the cells present; null when the run lacks the cells to judge. */
+export function ingestTargets(cells: IngestCell[]): Target[] {
+  const counts = [...new Set(cells.map((c) => c.devices))].sort((a, b) => a - b);
+  const out: Target[] = [];
+
+  const ratios = counts.flatMap((n) => {
+    const hub = maxCell(cells, "embedded-sqlite", n);
+    const bare = maxCell(cells, "bare-aedes", n);
+    return hub && bare && bare.rate > 0 ? [{ n, ratio: hub.rate / bare.rate }] : [];
+  });
+  out.push({
+    name: "embedded Aedes + SQLite ≥ 50 % of the bare Aedes rate",
+    pass: ratios.length ? ratios.every((r) => r.ratio >= 0.5) : null,
+    detail: ratios.map((r) => `N=${r.n}: ${Math.round(r.ratio * 100)} %`).join(", ") || "not measured",
+  });
+
+  const best = (mode: ModeId) =>
+    cells.filter((c) => c.mode === mode && c.load === "max").sort((a, b) => b.rate - a.rate)[0];
+  const pgBest = best("mosquitto-postgres");
+  out.push({
+    name: "Mosquitto + PostgreSQL ≥ 5,000 events/s",
+    pass: pgBest ? pgBest.rate >= 5000 : null,
+    detail: pgBest ? `best ${fmt(pgBest.rate)} events/s (N=${pgBest.devices})` : "not measured",
+  });
+
+  const two = best("mosquitto-postgres-x2");
+  const twoDup = cells
+    .filter((c) => c.mode === "mosquitto-postgres-x2")
+    .reduce((s, c) => s + (c.hubDuplicates ?? 0), 0);
+  const twoStored = cells.filter((c) => c.mode === "mosquitto-postgres-x2").reduce((s, c) => s + c.stored, 0);
+  out.push({
+    name: "2 hub replicas ≥ 1.6× one replica (Mosquitto + PostgreSQL, best N of each)",
+    pass: two && pgBest && pgBest.rate > 0 ? two.rate / pgBest.rate >= 1.6 : null,
+    detail:
+      two && pgBest
+        ? `${(two.rate / pgBest.rate).toFixed(2)}× (${fmt(two.rate)} vs ${fmt(pgBest.rate)} events/s)` +
+          (twoDup
+            ? `; the replicas handled ${fmt(twoDup)} deliveries of already stored events beside ${fmt(twoStored)} stored: both process every event`
+            : "")
+        : "not measured",
+  });
+
+  const half = cells.filter((c) => c.load === "half" && !c.mode.startsWith("bare-"));
+  const byPuback = half.filter((c) => c.confirm === "puback");
+  const slow = half.filter((c) => c.confirm === "hub" && c.p99 > 250);
+  const judged = half.filter((c) => c.confirm === "hub");
+  out.push({
+    name: "p99 publish → stored ≤ 250 ms at half the maximum rate",
+    pass: judged.length ? slow.length === 0 : null,
+    detail:
+      (judged.length
+        ? slow.length
+          ? `over in ${slow.map((c) => `${label(c.mode)} N=${c.devices} (${c.p99} ms)`).join(", ")}`
+          : `every hub mode and N (worst ${Math.max(...judged.map((c) => c.p99))} ms)`
+        : "not measured") +
+      (byPuback.length ? `; ${byPuback.length} cell(s) confirmed by the broker's PUBACK are not judged` : ""),
+  });
+  return out;
+}
+
+export function ingestMarkdown(run: IngestRun & { seconds: number; window: number }): string {
+  const { cells } = run;
+  const rows = cells.map((c) => {
+    const bare = maxCell(cells, bareOf(c.mode), c.devices);
+    const ratio =
+      c.load === "max" && bare && bare.rate > 0 && !c.mode.startsWith("bare-")
+        ? `${(c.rate / bare.rate).toFixed(2)}×`
+        : "—";
+    const isBare = c.mode.startsWith("bare-");
+    return [
+      label(c.mode),
+      c.devices,
+      c.load === "max" ? "max" : `½ max (${fmt(c.targetRate ?? 0)}/s)`,
+      c.confirm === "hub" ? (isBare ? "subscriber's ack" : "hub ack") : "broker PUBACK",
+      fmt(c.rate),
+      ratio,
+      fmt(c.stored),
+      isBare ? "—" : c.lost,
+      isBare ? "—" : c.duplicated,
+      c.unconfirmed,
+      c.p50,
+      c.p99,
+      c.hubCpuUs,
+      c.brokerCpuUs ?? (c.mode.startsWith("embedded-") ? "in hub" : "—"),
+      `${c.loadStart} → ${c.loadEnd}`,
+    ];
+  });
+  const targets = ingestTargets(cells).map(
+    (t) => `- ${t.pass === null ? "—" : t.pass ? "**pass**" : "**fail**"} ${t.name}: ${t.detail}`,
+  );
+  const replays = cells.filter((c) => (c.hubDuplicates ?? 0) > 0 || c.extraConfirmations > 0 || c.resends > 0);
+  const notes = [
+    `${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}) shared by the load generator, the broker, the hub(s) and PostgreSQL; the load average is the 1-minute one at the start and the end of each run.`,
+    `Each run: ${run.seconds} s of load, then a drain until every event is confirmed; N devices, each one MQTT connection publishing QoS 1 with at most ${run.window} unconfirmed events and publishing again what stays unconfirmed for 10 s. "max": as fast as confirmations allow; "½ max": a fixed rate of half the maximum just measured for the same mode and N.`,
+    "events/s stored: events in the database ÷ (last stored − first published). stored, lost (confirmed to the device but not in the database) and duplicated (rows repeating an id or a device's seq) are counted by event id in the hub's database. kept: events still unconfirmed when the drain ended (the device keeps them; not lost). p50/p99: first publish → confirmation the device deletes on.",
+    'Confirmed by: "hub ack" is the hub\'s acks message after its commit; "broker PUBACK" marks a hub that does not confirm (no `eventAcks` in desired state), where the latency is the broker\'s and not storage; against a bare broker a subscriber process answers every event with the acks message at once and stores nothing.',
+    "CPU: user + system µs of the hub processes (the bare subscriber for bare brokers; the embedded broker is inside the hub) and of a separate broker process, per stored event; PostgreSQL's own processes are not counted.",
+    "Mosquitto runs on a free port with a config of the bench's own: anonymous access (devices have no credentials on it yet) and `max_queued_messages 1000000` (its default 1000 drops QoS 1 messages for a subscriber that falls behind).",
+  ];
+  if (replays.length) {
+    notes.push(
+      `Replays: ${replays.map((c) => `${label(c.mode)} N=${c.devices} ${c.load}: ${c.resends} resends, ${c.extraConfirmations} extra confirmations, ${c.hubDuplicates ?? 0} duplicate deliveries at the hub`).join("; ")}.`,
+    );
+  }
+  return [
+    table(
+      [
+        "mode",
+        "N",
+        "load",
+        "confirmed by",
+        "events/s stored",
+        "× bare broker",
+        "stored",
+        "lost",
+        "dup.",
+        "kept",
+        "p50 ms",
+        "p99 ms",
+        "hub CPU µs/event",
+        "broker CPU µs/event",
+        "load avg",
+      ],
+      rows,
+    ),
+    "",
+    "Targets:",
+    "",
+    ...targets,
+    "",
+    ...notes.map((n) => `- ${n}`),
+    ...(run.skipped.length ? ["", `Skipped: ${run.skipped.join("; ")}.`] : []),
+  ].join("\n");
+}
