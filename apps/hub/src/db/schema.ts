@@ -16,6 +16,7 @@ import type {
   ModelVersionsTable,
 } from "./schema/models.js";
 import type { ApiTokensTable, AuditLogTable, SessionsTable, UsersTable } from "./schema/people.js";
+import type { BusPayloadsTable, HubLeasesTable, LoginFailuresTable } from "./schema/replicas.js";
 import type { JobsTable, TrainingRunsTable, TrainingSettingsTable } from "./schema/training.js";
 
 export type * from "./schema/datasets.js";
@@ -23,6 +24,7 @@ export type * from "./schema/fleet.js";
 export type * from "./schema/incidents.js";
 export type * from "./schema/models.js";
 export type * from "./schema/people.js";
+export type * from "./schema/replicas.js";
 export type * from "./schema/training.js";
 
 /**
@@ -56,4 +58,7 @@ export interface HubDatabase {
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
   device_frames: DeviceFramesTable;
+  login_failures: LoginFailuresTable;
+  hub_leases: HubLeasesTable;
+  bus_payloads: BusPayloadsTable;
 }

@@ -27,6 +27,7 @@ export class DbJobQueue implements JobQueue {
       status: "queued",
       attempts: 0,
       claimed_by: null,
+      lease_until: null,
       error: null,
       created_at: isoNow(),
       started_at: null,

@@ -54,6 +54,7 @@ export class NotificationService {
           next_attempt_at: suppressed ? null : now,
           created_at: now,
           sent_at: null,
+          claimed_by: null,
         })
         .execute();
     }

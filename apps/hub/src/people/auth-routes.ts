@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { route } from "../http/route.js";
 import { clearedSessionCookie, readCookie, sessionCookie } from "../http/session-cookie.js";
 import type { AuditLog } from "./audit-log.js";
-import { LoginThrottle } from "./login-throttle.js";
+import type { LoginThrottle } from "./login-throttle.js";
 import type { SessionService } from "./session-service.js";
 import { sessionOf, toSessionUser, type UserService } from "./user-service.js";
 
@@ -11,14 +11,14 @@ export interface AuthRouteDeps {
   users: UserService;
   sessions: SessionService;
   audit: AuditLog;
+  throttle: LoginThrottle;
   /** add `Secure` to the cookie (the hub is reached over https) */
   secureCookie: boolean;
 }
 
 /** Console sign-in and sign-out, who am I, and the permission matrix. */
 export function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
-  const { users, sessions, audit } = deps;
-  const throttle = new LoginThrottle();
+  const { users, sessions, audit, throttle } = deps;
 
   route(app, peopleRoutes.login, async (req, reply) => {
     const username = req.body.username.trim().toLowerCase();
@@ -31,7 +31,7 @@ export function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
         details: { reason },
         ip: req.ip,
       });
-    const waitMs = throttle.retryAfterMs(username, req.ip);
+    const waitMs = await throttle.retryAfterMs(username, req.ip);
     if (waitMs > 0) {
       await failed("throttled");
       const seconds = Math.ceil(waitMs / 1000);
@@ -44,12 +44,12 @@ export function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
     }
     const out = await users.authenticate(username, req.body.password);
     if (!out.user) {
-      throttle.failed(username, req.ip);
+      await throttle.failed(username, req.ip);
       await failed(out.reason);
       // one message for every failure: the reply must not tell which usernames exist
       throw new KensaError("KENSA_ERR_UNAUTHORIZED", "invalid username or password");
     }
-    throttle.succeeded(username, req.ip);
+    await throttle.succeeded(username, req.ip);
     const { token } = await sessions.create(out.user.id, req.ip);
     await audit.record({
       actor: out.user.username,

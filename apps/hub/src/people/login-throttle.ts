@@ -1,55 +1,66 @@
+import type { Kysely } from "kysely";
+import type { HubDatabase } from "../db/schema.js";
+
 /** failed sign-ins per (username, address) allowed within WINDOW_MS */
 const MAX_FAILURES = 5;
 /** ms */
 const WINDOW_MS = 60_000;
-/** keys remembered at most; the oldest is forgotten first, so a spray of names cannot grow memory */
-const MAX_KEYS = 10_000;
 
 /**
  * Slows password guessing: after 5 failures for one username from one address within a
  * minute, further attempts are refused until the oldest failure leaves the window. Keyed by
- * both, so an attacker elsewhere cannot lock a user out. In memory: each hub replica counts
- * on its own, which bounds guesses per replica.
+ * both, so an attacker elsewhere cannot lock a user out. The failures are rows of the metadata
+ * store, so hub replicas behind one load balancer count them together; rows older than the
+ * window are deleted as new failures arrive, so a spray of names cannot grow the table beyond
+ * a minute's worth.
  */
 export class LoginThrottle {
-  #failures = new Map<string, number[]>();
+  #db: Kysely<HubDatabase>;
   #now: () => number;
 
-  constructor(now: () => number = Date.now) {
+  constructor(db: Kysely<HubDatabase>, now: () => number = Date.now) {
+    this.#db = db;
     this.#now = now;
   }
 
   /** ms until another attempt is allowed; 0 when it is allowed now */
-  retryAfterMs(username: string, ip: string): number {
-    const times = this.#recent(key(username, ip));
-    if (times.length < MAX_FAILURES) return 0;
-    return Math.max(1, times[times.length - MAX_FAILURES]! + WINDOW_MS - this.#now());
+  async retryAfterMs(username: string, ip: string): Promise<number> {
+    const now = this.#now();
+    const recent = await this.#db
+      .selectFrom("login_failures")
+      .select("failed_at")
+      .where("key", "=", key(username, ip))
+      .where("failed_at", ">", iso(now - WINDOW_MS))
+      .orderBy("failed_at", "desc")
+      .limit(MAX_FAILURES)
+      .execute();
+    if (recent.length < MAX_FAILURES) return 0;
+    const oldest = Date.parse(recent[recent.length - 1]!.failed_at);
+    return Math.max(1, oldest + WINDOW_MS - now);
   }
 
-  failed(username: string, ip: string): void {
-    const k = key(username, ip);
-    const times = this.#recent(k);
-    times.push(this.#now());
-    this.#failures.delete(k); // re-insert: Map order is then least recently failed first
-    if (this.#failures.size >= MAX_KEYS) {
-      const oldest = this.#failures.keys().next();
-      if (!oldest.done) this.#failures.delete(oldest.value);
-    }
-    this.#failures.set(k, times.slice(-MAX_FAILURES));
+  async failed(username: string, ip: string): Promise<void> {
+    const now = this.#now();
+    await this.#db
+      .deleteFrom("login_failures")
+      .where("failed_at", "<=", iso(now - WINDOW_MS))
+      .execute();
+    await this.#db
+      .insertInto("login_failures")
+      .values({ key: key(username, ip), failed_at: iso(now) })
+      .execute();
   }
 
-  succeeded(username: string, ip: string): void {
-    this.#failures.delete(key(username, ip));
-  }
-
-  #recent(k: string): number[] {
-    const cutoff = this.#now() - WINDOW_MS;
-    const times = (this.#failures.get(k) ?? []).filter((t) => t > cutoff);
-    if (times.length === 0) this.#failures.delete(k);
-    return times;
+  async succeeded(username: string, ip: string): Promise<void> {
+    await this.#db.deleteFrom("login_failures").where("key", "=", key(username, ip)).execute();
   }
 }
 
 function key(username: string, ip: string): string {
-  return `${username.trim().toLowerCase()}\0${ip}`;
+  // JSON rather than a NUL separator: PostgreSQL text cannot hold NUL
+  return JSON.stringify([username.trim().toLowerCase(), ip]);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }

@@ -3,6 +3,7 @@ import type { HubDatabase } from "../db/schema.js";
 import { ApiTokenService } from "./api-token-service.js";
 import { AuditLog } from "./audit-log.js";
 import { ensureInitialAdmin } from "./initial-admin.js";
+import { LoginThrottle } from "./login-throttle.js";
 import { SessionService } from "./session-service.js";
 import { UserService } from "./user-service.js";
 
@@ -12,6 +13,8 @@ export interface People {
   sessions: SessionService;
   tokens: ApiTokenService;
   audit: AuditLog;
+  /** failed sign-ins, counted in the database (shared by hub replicas) */
+  throttle: LoginThrottle;
   /** the password of the user `admin` when this start generated it (first start), else null */
   initialAdminPassword: string | null;
 }
@@ -32,6 +35,7 @@ export async function createPeople(deps: {
     sessions: new SessionService(deps.db, deps.sessionTtlMs),
     tokens: new ApiTokenService(deps.db),
     audit: new AuditLog(deps.db),
+    throttle: new LoginThrottle(deps.db),
     initialAdminPassword,
   };
 }

@@ -83,7 +83,10 @@ export interface NotificationsTable {
   status: string;
   attempts: number;
   last_error: string | null;
+  /** while pending: when it is due, or when the replica sending it loses its claim */
   next_attempt_at: string | null;
   created_at: string;
   sent_at: string | null;
+  /** the replica that last claimed it for sending */
+  claimed_by: string | null;
 }

@@ -14,6 +14,8 @@ export interface JobsTable {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** while running: when the worker's claim runs out unless renewed (null: claimed before leases) */
+  lease_until: string | null;
 }
 
 export interface TrainingRunsTable {
