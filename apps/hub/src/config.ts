@@ -104,6 +104,11 @@ export const HubConfigSchema = Type.Object(
         workDir: Type.Optional(Type.String({ minLength: 1 })),
         /** ms between looks at the queue and at label/cron triggers */
         pollMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+        /**
+         * ms a hub's claim on a job lasts unless renewed (it renews a third of the way); a job of
+         * a hub that died is taken over by another replica after this
+         */
+        leaseMs: Type.Integer({ minimum: 300, maximum: 3_600_000, default: 30_000 }),
         /** ms a cancelled trainer gets between SIGTERM and SIGKILL */
         killGraceMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
         /**

@@ -1,20 +1,26 @@
 import { randomBytes } from "node:crypto";
 import { type Job, type JobStatus, type JobType, KensaError } from "@kensa/contracts";
-import type { Kysely, Selectable } from "kysely";
+import type { ExpressionBuilder, Kysely, Selectable } from "kysely";
 import { isoNow } from "../clock.js";
 import type { HubDatabase, JobsTable } from "../db/schema.js";
 import type { ClaimedJob, JobEnd, JobQueue, NewJob } from "./job-queue.js";
 
+/** ms a claim lasts unless renewed, by default */
+export const DEFAULT_JOB_LEASE_MS = 30_000;
+
 /**
  * The job queue in the metadata store (SQLite or PostgreSQL, same SQL). A claim is one
  * conditional UPDATE (`status = 'queued'` still true), so of two workers racing for a job
- * exactly one sees a changed row.
+ * exactly one sees a changed row; taking over an orphan is the same with an expired lease.
  */
 export class DbJobQueue implements JobQueue {
   #db: Kysely<HubDatabase>;
+  /** ms */
+  readonly leaseMs: number;
 
-  constructor(db: Kysely<HubDatabase>) {
+  constructor(db: Kysely<HubDatabase>, opts: { leaseMs?: number } = {}) {
     this.#db = db;
+    this.leaseMs = opts.leaseMs ?? DEFAULT_JOB_LEASE_MS;
   }
 
   async enqueue(job: NewJob, trx: Kysely<HubDatabase> = this.#db): Promise<Job> {
@@ -54,6 +60,7 @@ export class DbJobQueue implements JobQueue {
         .set((eb) => ({
           status: "running",
           claimed_by: workerId,
+          lease_until: this.#leaseEnd(),
           started_at: isoNow(),
           attempts: eb("attempts", "+", 1),
         }))
@@ -68,24 +75,38 @@ export class DbJobQueue implements JobQueue {
     return null;
   }
 
-  async finish(id: string, end: JobEnd): Promise<void> {
-    if (end.status === "queued") {
-      await this.#db
-        .updateTable("jobs")
-        .set({ status: "queued", claimed_by: null, started_at: null })
-        .where("id", "=", id)
-        .execute();
-      return;
-    }
-    await this.#db
+  async renew(workerId: string, ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const held = await this.#db
       .updateTable("jobs")
-      .set({
-        status: end.status,
-        error: "error" in end ? JSON.stringify(end.error) : null,
-        finished_at: isoNow(),
-      })
-      .where("id", "=", id)
+      .set({ lease_until: this.#leaseEnd() })
+      .where("id", "in", [...ids])
+      .where("status", "=", "running")
+      .where("claimed_by", "=", workerId)
+      .returning("id")
       .execute();
+    const kept = new Set(held.map((r) => r.id));
+    return ids.filter((id) => !kept.has(id));
+  }
+
+  async finish(id: string, end: JobEnd, workerId: string): Promise<boolean> {
+    const res = await this.#db
+      .updateTable("jobs")
+      .set(
+        end.status === "queued"
+          ? { status: "queued", claimed_by: null, lease_until: null, started_at: null }
+          : {
+              status: end.status,
+              lease_until: null,
+              error: "error" in end ? JSON.stringify(end.error) : null,
+              finished_at: isoNow(),
+            },
+      )
+      .where("id", "=", id)
+      .where("status", "=", "running")
+      .where("claimed_by", "=", workerId)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
   }
 
   async cancelQueued(id: string, error: { code: string; message: string }): Promise<boolean> {
@@ -98,14 +119,24 @@ export class DbJobQueue implements JobQueue {
     return Number(res.numUpdatedRows) === 1;
   }
 
-  async orphans(): Promise<ClaimedJob[]> {
-    const rows = await this.#db
-      .selectFrom("jobs")
-      .selectAll()
-      .where("status", "=", "running")
-      .orderBy("created_at")
-      .execute();
-    return rows.map(toClaimed);
+  async orphans(workerId: string): Promise<ClaimedJob[]> {
+    const now = isoNow();
+    const expired = (eb: ExpressionBuilder<HubDatabase, "jobs">) =>
+      eb.and([eb("status", "=", "running"), eb.or([eb("lease_until", "is", null), eb("lease_until", "<", now)])]);
+    const candidates = await this.#db.selectFrom("jobs").select("id").where(expired).orderBy("created_at").execute();
+    const out: ClaimedJob[] = [];
+    for (const c of candidates) {
+      // conditional, like a claim: of two hubs taking over one orphan, one wins
+      const row = await this.#db
+        .updateTable("jobs")
+        .set({ claimed_by: workerId, lease_until: this.#leaseEnd() })
+        .where("id", "=", c.id)
+        .where(expired)
+        .returningAll()
+        .executeTakeFirst();
+      if (row) out.push(toClaimed(row));
+    }
+    return out;
   }
 
   async get(id: string): Promise<Job | null> {
@@ -119,6 +150,10 @@ export class DbJobQueue implements JobQueue {
     if (q.type) query = query.where("type", "=", q.type);
     if (q.projectId) query = query.where("project_id", "=", q.projectId);
     return (await query.execute()).map(toJob);
+  }
+
+  #leaseEnd(): string {
+    return new Date(Date.now() + this.leaseMs).toISOString();
   }
 
   async busy(projectId: string, types: readonly JobType[]): Promise<boolean> {

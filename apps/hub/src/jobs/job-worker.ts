@@ -30,6 +30,8 @@ export interface JobWorkerOptions {
   concurrency: number;
   /** ms between looks at the queue when nobody kicks */
   pollMs: number;
+  /** ms between renewals of the leases on running jobs (well under the queue's lease) */
+  renewMs: number;
   log: FastifyBaseLogger;
 }
 
@@ -43,6 +45,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   #handlers: Map<JobType, JobHandler>;
   #running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   #timer: NodeJS.Timeout | null = null;
+  #renewal: NodeJS.Timeout | null = null;
   #filling: Promise<void> | null = null;
   #again = false;
   #stopped = false;
@@ -57,6 +60,8 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     if (this.#o.concurrency === 0 || this.#timer) return;
     this.#timer = setInterval(() => this.kick(), this.#o.pollMs);
     this.#timer.unref();
+    this.#renewal = setInterval(() => void this.#renew(), this.#o.renewMs);
+    this.#renewal.unref();
     this.kick();
   }
 
@@ -101,7 +106,27 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     this.#timer = null;
     await this.#filling;
     for (const r of this.#running.values()) r.controller.abort("shutdown");
+    // leases are renewed until the last job has ended, or another hub would take it over meanwhile
     await this.idle();
+    if (this.#renewal) clearInterval(this.#renewal);
+    this.#renewal = null;
+  }
+
+  /**
+   * Keeps this worker's claims. A job whose lease was lost (this hub could not reach the
+   * database for longer than the lease, and another took the job over) is stopped here.
+   */
+  async #renew(): Promise<void> {
+    const ids = [...this.#running.keys()];
+    if (ids.length === 0) return;
+    try {
+      for (const id of await this.#o.queue.renew(this.id, ids)) {
+        this.#o.log.error({ job: id }, "job worker: the job's lease was lost to another hub; stopping it here");
+        this.#running.get(id)?.controller.abort("shutdown");
+      }
+    } catch (err) {
+      this.#o.log.warn({ err }, "job worker: renewing job leases failed");
+    }
   }
 
   async #fill(): Promise<void> {
@@ -133,7 +158,9 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
         if (end.error.code === "KENSA_ERR_INTERNAL") this.#o.log.error({ err, job: job.id }, "job failed");
       }
       try {
-        await this.#o.queue.finish(job.id, end);
+        if (!(await this.#o.queue.finish(job.id, end, this.id))) {
+          this.#o.log.warn({ job: job.id, end: end.status }, "job worker: the job was taken over by another hub");
+        }
       } catch (err) {
         this.#o.log.error({ err, job: job.id }, "job worker: recording the end of a job failed");
       }

@@ -11,6 +11,7 @@ import type { DeploymentService } from "../fleet/deployment-service.js";
 import { DbJobQueue } from "../jobs/db-job-queue.js";
 import type { JobQueue } from "../jobs/job-queue.js";
 import { JobWorker } from "../jobs/job-worker.js";
+import { NamedLease } from "../jobs/named-lease.js";
 import type { AuditLog } from "../people/audit-log.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { EvaluationService } from "../registry/evaluation/evaluation-service.js";
@@ -39,7 +40,7 @@ export interface Training {
   triggers: TriggerScheduler;
   /** whether the built-in PyTorch trainer can run here, and with which Python */
   builtinTrainer(): Promise<{ available: boolean; python: string }>;
-  /** settles what a stopped hub left running; call before serving */
+  /** settles what a stopped hub left running (leases run out); call before serving, then it runs now and then */
   recover(): Promise<{ failedRuns: string[]; requeued: string[] }>;
   start(): void;
   stop(): Promise<void>;
@@ -61,7 +62,7 @@ export function createTraining(deps: {
   const { config, db, blobs, log } = deps;
   const cfg = config.training;
   const workDir = cfg.workDir ?? join(config.dataDir, "runs");
-  const queue = new DbJobQueue(db);
+  const queue = new DbJobQueue(db, { leaseMs: cfg.leaseMs });
   const trainers = new TrainerRegistry(cfg, deps.env);
   const runEvents = new RunEvents();
   const settings = new TrainingSettingsService(db, deps.projects, deps.datasets.snapshots);
@@ -128,6 +129,7 @@ export function createTraining(deps: {
     handlers: [train, evaluations.handler(), gate.handler()],
     concurrency: cfg.workers,
     pollMs: cfg.pollMs,
+    renewMs: Math.max(100, Math.floor(cfg.leaseMs / 3)),
     log,
   });
   const triggers = new TriggerScheduler({
@@ -137,8 +139,58 @@ export function createTraining(deps: {
     queue,
     log,
     pollMs: cfg.pollMs,
+    lease: new NamedLease(db, {
+      name: "training.triggers",
+      holder: worker.id,
+      // a look takes far less than this; the holder renews it at every look
+      ttlMs: Math.max(cfg.leaseMs, cfg.pollMs * 3),
+    }),
     ...(deps.audit ? { audit: deps.audit } : {}),
   });
+
+  /**
+   * A run that was training when its hub died is failed ("hub restarted"), never resumed: its
+   * trainer is gone and re-running a long job unasked could loop on one that crashes the hub.
+   * Evaluations and gate decisions are idempotent and short: they go back in the queue. Only
+   * jobs whose lease ran out are touched, so a replica starting never takes another's work.
+   */
+  async function recover(): Promise<{ failedRuns: string[]; requeued: string[] }> {
+    const failedRuns: string[] = [];
+    const requeued: string[] = [];
+    const error = {
+      code: "KENSA_ERR_RUN_INTERRUPTED",
+      message: "the hub stopped while the run was training (hub restarted); start it again",
+    };
+    const owner = worker?.id ?? "recovery";
+    const evaluations: string[] = [];
+    for (const job of await queue.orphans(owner)) {
+      if (job.type === "train") {
+        await queue.finish(job.id, { status: "failed", error }, owner);
+        await runs.finish(job.refId, { status: "failed", error, finishedAt: isoNow() }).catch(() => undefined);
+        await rm(runs.dir(job.refId), { recursive: true, force: true }).catch(() => {});
+        failedRuns.push(job.refId);
+      } else {
+        if (job.type === "evaluate") evaluations.push(job.refId);
+        await queue.finish(job.id, { status: "queued" }, owner);
+        requeued.push(job.id);
+      }
+    }
+    if (evaluations.length > 0) {
+      await db
+        .updateTable("evaluations")
+        .set({ status: "queued" })
+        .where("id", "in", evaluations)
+        .where("status", "=", "running")
+        .execute();
+    }
+    if (failedRuns.length || requeued.length) {
+      log.warn({ failedRuns, requeued }, "recovered jobs of a stopped hub");
+      kick();
+    }
+    return { failedRuns, requeued };
+  }
+  let recovery: NodeJS.Timeout | null = null;
+  let recovering: Promise<unknown> | null = null;
 
   return {
     queue,
@@ -155,38 +207,27 @@ export function createTraining(deps: {
       const python = await resolvePython(cfg.python, deps.env ?? process.env);
       return { available: await importsTorch(python), python };
     },
-    /**
-     * A run that was training when the hub died is failed ("hub restarted"), never resumed:
-     * its trainer is gone and re-running a long job unasked could loop on one that crashes
-     * the hub. Evaluations and gate decisions are idempotent and short: they go back in the queue.
-     */
-    async recover() {
-      const failedRuns: string[] = [];
-      const requeued: string[] = [];
-      const error = {
-        code: "KENSA_ERR_RUN_INTERRUPTED",
-        message: "the hub stopped while the run was training (hub restarted); start it again",
-      };
-      for (const job of await queue.orphans()) {
-        if (job.type === "train") {
-          await queue.finish(job.id, { status: "failed", error });
-          await runs.finish(job.refId, { status: "failed", error, finishedAt: isoNow() }).catch(() => undefined);
-          await rm(runs.dir(job.refId), { recursive: true, force: true }).catch(() => {});
-          failedRuns.push(job.refId);
-        } else {
-          await queue.finish(job.id, { status: "queued" });
-          requeued.push(job.id);
-        }
-      }
-      await db.updateTable("evaluations").set({ status: "queued" }).where("status", "=", "running").execute();
-      if (failedRuns.length || requeued.length) log.warn({ failedRuns, requeued }, "recovered jobs of a stopped hub");
-      return { failedRuns, requeued };
-    },
+    recover,
     start() {
       worker?.start();
       triggers.start();
+      // a replica that dies leaves its jobs running until their lease runs out: the others take them over
+      recovery ??= setInterval(
+        () => {
+          recovering ??= recover()
+            .catch((err: unknown) => log.error({ err }, "recovering the jobs of a stopped hub failed"))
+            .finally(() => {
+              recovering = null;
+            });
+        },
+        Math.max(cfg.pollMs, Math.floor(cfg.leaseMs / 2)),
+      );
+      recovery.unref();
     },
     async stop() {
+      if (recovery) clearInterval(recovery);
+      recovery = null;
+      await recovering;
       await triggers.stop();
       await worker?.stop();
     },

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
 import type { HubDatabase } from "../db/schema.js";
 import type { JobQueue } from "../jobs/job-queue.js";
+import type { NamedLease } from "../jobs/named-lease.js";
 import type { AuditLog } from "../people/audit-log.js";
 import { SerialQueue } from "../serial-queue.js";
 import { CronSchedule } from "./cron-schedule.js";
@@ -20,13 +21,16 @@ export interface TriggerSchedulerDeps {
   log: FastifyBaseLogger;
   pollMs: number;
   audit?: AuditLog;
+  /** held by the one replica that looks at triggers, so a schedule fires once across replicas */
+  lease?: NamedLease;
 }
 
 /**
  * Starts runs by themselves: after N new reviewed labels (label revisions marked reviewed,
  * and verdicts — a person's decision) since the project's last run, and on a cron schedule.
  * Never while a run of the project is queued or running. A missed cron minute (hub down, or
- * a run busy) is not made up: the next matching minute fires.
+ * a run busy) is not made up: the next matching minute fires. Of several hub replicas, only
+ * the one holding the trigger lease looks; another takes over when it stops renewing it.
  */
 export class TriggerScheduler {
   #d: TriggerSchedulerDeps;
@@ -55,6 +59,7 @@ export class TriggerScheduler {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#ticking;
+    await this.#d.lease?.release().catch(() => undefined);
   }
 
   /**
@@ -66,6 +71,7 @@ export class TriggerScheduler {
   }
 
   async #tick(now: Date): Promise<void> {
+    if (this.#d.lease && !(await this.#d.lease.acquire())) return;
     for (const p of await this.#d.settings.withTriggers()) {
       const { newLabels, cron } = p.settings.triggers;
       let fire: { type: "labels" | "schedule"; detail: string } | null = null;
