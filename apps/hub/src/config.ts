@@ -89,6 +89,11 @@ export const HubConfigSchema = Type.Object(
         attempts: Type.Integer({ minimum: 1, maximum: 20, default: 3 }),
         /** ms before the first retry; doubles on each further retry */
         backoffMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 500 }),
+        /**
+         * ms a hub replica holds a notification it is sending; if it dies meanwhile, another sends
+         * it after this. Longer than a send can take (webhooks time out at 10 s, e-mail at 40 s).
+         */
+        leaseMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000 }),
       },
       { ...strict, default: {} },
     ),

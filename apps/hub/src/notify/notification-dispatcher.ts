@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
 import { isoNow } from "../clock.js";
 import type { HubDatabase, NotificationsTable } from "../db/schema.js";
@@ -13,15 +14,25 @@ export interface DispatcherOptions {
   attempts: number;
   /** ms before the first retry, doubled for each further one */
   backoffMs: number;
+  /**
+   * ms a claimed notification stays with this dispatcher; past it (the hub died mid-send)
+   * another hub's dispatcher sends it. Also the longest wait between looks at the queue.
+   */
+  leaseMs: number;
 }
 
 const BATCH = 50;
 
 /**
  * Sends pending notifications. The database is the queue: rows stay "pending" with their next
- * attempt time until sent or failed, so a restart picks up whatever was in flight.
+ * attempt time until sent or failed, so a restart picks up whatever was in flight. Several hubs
+ * on one database each run a dispatcher: a notification is claimed by one conditional UPDATE
+ * that moves its next attempt to the end of a lease, so exactly one dispatcher sends it, and
+ * another takes it over only if the first did not record the outcome before the lease ran out.
  */
 export class NotificationDispatcher {
+  /** this dispatcher, as recorded in `claimed_by` */
+  readonly id = `ntfd_${randomBytes(6).toString("hex")}`;
   #db: Kysely<HubDatabase>;
   #notifiers: Map<string, Notifier>;
   #projects: ProjectService;
@@ -93,17 +104,35 @@ export class NotificationDispatcher {
   async #drain(): Promise<void> {
     for (;;) {
       if (!this.#running) return;
-      const due = await this.#db
-        .selectFrom("notifications")
-        .selectAll()
-        .where("status", "=", "pending")
-        .where("next_attempt_at", "<=", isoNow())
-        .orderBy("next_attempt_at")
-        .limit(BATCH)
-        .execute();
-      if (due.length === 0) return;
-      await Promise.all(due.map((row) => this.#attempt(row)));
+      const claimed = await this.#claim();
+      if (claimed.length === 0) return;
+      await Promise.all(claimed.map((row) => this.#attempt(row)));
     }
+  }
+
+  /**
+   * Takes up to BATCH due notifications. The outer conditions are checked again on each row
+   * as it is updated (PostgreSQL re-reads a row another transaction just changed), so a row two
+   * dispatchers both picked goes to the one that updated it first.
+   */
+  #claim(): Promise<Array<Selectable<NotificationsTable>>> {
+    const now = isoNow();
+    return this.#db
+      .updateTable("notifications")
+      .set({ next_attempt_at: new Date(Date.now() + this.#opts.leaseMs).toISOString(), claimed_by: this.id })
+      .where("id", "in", (eb) =>
+        eb
+          .selectFrom("notifications")
+          .select("id")
+          .where("status", "=", "pending")
+          .where("next_attempt_at", "<=", now)
+          .orderBy("next_attempt_at")
+          .limit(BATCH),
+      )
+      .where("status", "=", "pending")
+      .where("next_attempt_at", "<=", now)
+      .returningAll()
+      .execute();
   }
 
   async #scheduleNext(): Promise<void> {
@@ -114,8 +143,10 @@ export class NotificationDispatcher {
       .where("status", "=", "pending")
       .executeTakeFirst()
       .catch(() => undefined);
-    if (!this.#running || !next?.at || this.#busy || this.#timer) return;
-    const wait = Math.max(0, Date.parse(String(next.at)) - Date.now());
+    if (!this.#running || this.#busy || this.#timer) return;
+    // never longer than a lease: another hub's claim may run out (it died), or it planned new work
+    const due = next?.at ? Date.parse(String(next.at)) - Date.now() : this.#opts.leaseMs;
+    const wait = Math.min(Math.max(0, due), this.#opts.leaseMs);
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.kick();
@@ -141,13 +172,25 @@ export class NotificationDispatcher {
         .updateTable("notifications")
         .set({ status: "sent", attempts, last_error: null, next_attempt_at: null, sent_at: isoNow() })
         .where("id", "=", row.id)
+        .where("claimed_by", "=", this.id)
         .execute();
       this.#log.info(
         { notificationId: row.id, channel: row.channel, incidentId: row.incident_id },
         "notification sent",
       );
     } catch (err) {
-      if (!this.#running && this.#abort.signal.aborted) return; // shutting down: stays pending for the next start
+      if (!this.#running && this.#abort.signal.aborted) {
+        // shutting down: due again at once, for another hub or the next start
+        await this.#db
+          .updateTable("notifications")
+          .set({ next_attempt_at: isoNow() })
+          .where("id", "=", row.id)
+          .where("status", "=", "pending")
+          .where("claimed_by", "=", this.id)
+          .execute()
+          .catch(() => undefined);
+        return;
+      }
       const message = (err as Error).message;
       const final = err instanceof PermanentDeliveryError || attempts >= this.#opts.attempts;
       const retryAt = new Date(Date.now() + this.#opts.backoffMs * 2 ** (attempts - 1)).toISOString();
@@ -160,6 +203,7 @@ export class NotificationDispatcher {
           next_attempt_at: final ? null : retryAt,
         })
         .where("id", "=", row.id)
+        .where("claimed_by", "=", this.id)
         .execute();
       this.#log.warn(
         { notificationId: row.id, channel: row.channel, attempts, final, err: message },
