@@ -6,8 +6,9 @@ import { checkModelAgainstManifest } from "@kensa/vision";
 import type { FastifyInstance } from "fastify";
 import type { BlobStore } from "./blobstore/blob-store.js";
 import { FsBlobStore } from "./blobstore/fs/fs-blob-store.js";
-import type { HubEventMap } from "./bus/event-bus.js";
+import { type EventBus, FAN_OUT_EVENTS, type HubEventMap } from "./bus/event-bus.js";
 import { InProcessEventBus } from "./bus/in-process-event-bus.js";
+import { PgEventBus } from "./bus/pg-event-bus.js";
 import { type HubConfig, type HubConfigInput, parseHubConfig } from "./config.js";
 import { consolePlugin } from "./console/console-plugin.js";
 import { defaultConsoleDir } from "./console/console-routes.js";
@@ -101,7 +102,17 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const store = await openDatabase(config);
   const { db } = store;
   const blobs = new FsBlobStore(join(config.dataDir, "blobs"));
-  const bus = new InProcessEventBus<HubEventMap>(log);
+  // on PostgreSQL the hub may run as several replicas: live views hear every replica's incidents
+  const pgBus =
+    config.database.type === "postgres"
+      ? PgEventBus.fromUrl<HubEventMap>({
+          url: config.database.url,
+          schema: config.database.schema,
+          fanOut: FAN_OUT_EVENTS,
+          log,
+        })
+      : null;
+  const bus: EventBus<HubEventMap> = pgBus ?? new InProcessEventBus<HubEventMap>(log);
   const urls = new HubUrls(
     config.http.publicUrl ?? `http://${connectHost(config.http.host)}:${config.http.port}`,
     config.mqtt.publicUrl ??
@@ -252,6 +263,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
         const port = await broker.listen();
         brokerUrl = `mqtt://${connectHost(config.mqtt.embedded.host)}:${port}`;
       }
+      await pgBus?.start();
       try {
         await app.listen({ host: config.http.host, port: config.http.port });
       } catch (err) {
@@ -308,6 +320,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       await steps.run("embedded broker", () => broker?.close());
       await steps.run("http", () => closeApp(app), inFlight);
       await steps.run("desired state", () => desired.idle());
+      await steps.run("event bus", () => pgBus?.close());
       await steps.run("database", () => store.close());
     } finally {
       steps.done();

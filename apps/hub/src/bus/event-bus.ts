@@ -9,6 +9,15 @@ export interface HubEventMap {
   "project.ruleChanged": { projectId: string };
 }
 
+/**
+ * What every replica of a hub hears (live views on each replica). The rest is heard only where
+ * it was published, because it asks for work done once: `project.ruleChanged` makes bundles
+ * anew, which one replica must do, not each.
+ */
+export const FAN_OUT_EVENTS = ["incident.created", "incident.updated"] as const satisfies ReadonlyArray<
+  keyof HubEventMap
+>;
+
 export type Listener<T> = (payload: T) => void;
 
 /**
