@@ -52,6 +52,36 @@ export const HubConfigSchema = Type.Object(
         password: Type.Optional(Type.String()),
         /** the broker URL agents should use; derived from the embedded listener or `url` when omitted */
         publicUrl: Type.Optional(Type.String({ pattern: "^(mqtts?|tcp|tls|wss?)://" })),
+        /**
+         * an external Mosquitto with the dynamic-security plugin, whose device accounts the hub
+         * keeps (docs/brokers.md); requires `url`, `username` and `password` (the hub's own
+         * account, which the hub creates) and the embedded broker disabled
+         */
+        dynsec: Type.Object(
+          {
+            enabled: Type.Boolean({ default: false }),
+            /** a dynsec client with the `admin` role (`mosquitto_ctrl dynsec init`) */
+            adminUsername: Type.Optional(Type.String({ minLength: 1 })),
+            adminPassword: Type.Optional(Type.String({ minLength: 1 })),
+            /** ms between retries of a reconciliation or a revocation the broker did not take */
+            retryMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5000 }),
+            /** ms the broker has to answer one batch of dynsec commands */
+            timeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+          },
+          { ...strict, default: {} },
+        ),
+        /**
+         * this hub process's MQTT client id, fixed so the broker keeps its session across restarts;
+         * `kensa-hub-<hostname>` when omitted. Every replica needs its own.
+         */
+        clientId: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_.:-]{1,64}$" })),
+        /**
+         * on an external broker, the shared-subscription group replicas split device messages in
+         * (`$share/<group>/…`); "" subscribes plainly (every hub gets every message)
+         */
+        sharedGroup: Type.String({ pattern: "^[A-Za-z0-9_-]{0,64}$", default: "kensa-hub" }),
+        /** ingest: most events committed in one transaction */
+        maxBatch: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }),
       },
       { ...strict, default: {} },
     ),
@@ -182,8 +212,35 @@ export function parseHubConfig(input: unknown): HubConfig {
       },
     );
   }
+  checkDynsec(config);
   return config;
 }
+
+/** Managed Mosquitto accounts need an external broker, the hub's own account and the admin's. */
+function checkDynsec(config: HubConfig): void {
+  const { mqtt } = config;
+  if (!mqtt.dynsec.enabled) return;
+  const issues = [
+    mqtt.embedded.enabled && {
+      path: "/mqtt/embedded/enabled",
+      message: "must be false when /mqtt/dynsec/enabled is true",
+    },
+    !mqtt.username && { path: "/mqtt/username", message: "required when /mqtt/dynsec/enabled is true" },
+    !mqtt.password && { path: "/mqtt/password", message: "required when /mqtt/dynsec/enabled is true" },
+    !mqtt.dynsec.adminUsername && {
+      path: "/mqtt/dynsec/adminUsername",
+      message: "required when /mqtt/dynsec/enabled is true",
+    },
+    !mqtt.dynsec.adminPassword && {
+      path: "/mqtt/dynsec/adminPassword",
+      message: "required when /mqtt/dynsec/enabled is true",
+    },
+  ].filter((i): i is Issue => !!i);
+  if (!issues.length) return;
+  const list = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+  throw new KensaError("KENSA_ERR_CONFIG_INVALID", `hub config is invalid: ${list}`, { issues });
+}
+
 
 /**
  * A union only reports "Expected union value"; checking the variant the `type` names first

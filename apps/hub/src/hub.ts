@@ -27,6 +27,7 @@ import { incidentsPlugin } from "./incidents/incidents-plugin.js";
 import { EmbeddedBroker } from "./ingest/embedded-broker.js";
 import { HubMqttClient } from "./ingest/hub-mqtt-client.js";
 import { Ingest } from "./ingest/ingest.js";
+import { MosquittoDynsec } from "./ingest/mosquitto-dynsec.js";
 import type { NotificationDispatcher } from "./notify/notification-dispatcher.js";
 import type { Notifier } from "./notify/notifier.js";
 import { createNotify } from "./notify/notify.js";
@@ -72,6 +73,8 @@ export interface Hub {
   ingest: Ingest;
   /** the embedded broker once started; null with an external broker */
   readonly broker: EmbeddedBroker | null;
+  /** the manager of device accounts on an external Mosquitto (`mqtt.dynsec`); null otherwise */
+  dynsec: MosquittoDynsec | null;
   /** every route the hub serves, with its declared access */
   routes: RouteCatalog;
   /** runs, the job queue, evaluations, the gate, the registry, training settings and triggers */
@@ -134,6 +137,22 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const models = new ModelService(db, blobs, projects, deps.checkModel ?? checkModelAgainstManifest);
   const fleet = createFleet({ db, blobs, urls, projects, models, log });
   const { deviceAuth, desired, deployments, devices, deviceFrames } = fleet;
+  // an external Mosquitto keeps its own device accounts: the hub manages them as a dynsec admin
+  const { dynsec: ds } = config.mqtt;
+  const dynsec = ds.enabled
+    ? new MosquittoDynsec({
+        url: config.mqtt.url ?? "",
+        adminUsername: ds.adminUsername ?? "",
+        adminPassword: ds.adminPassword ?? "",
+        hubUsername: config.mqtt.username ?? "",
+        hubPassword: config.mqtt.password ?? "",
+        devices,
+        log,
+        retryMs: ds.retryMs,
+        timeoutMs: ds.timeoutMs,
+      })
+    : null;
+  devices.attachAccounts(dynsec);
   // devices decide incidents with the rule their bundle carries: a changed rule is bundled anew
   bus.subscribe("project.ruleChanged", ({ projectId }) => {
     deployments
@@ -261,6 +280,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
           log,
         });
         const port = await broker.listen();
+        devices.attachAccounts(broker);
         brokerUrl = `mqtt://${connectHost(config.mqtt.embedded.host)}:${port}`;
       }
       await pgBus?.start();
@@ -293,6 +313,8 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
         onConnected: () => desired.sync("all"),
       });
       desired.attach(mqttClient);
+      // creates the hub's own account before the hub's client connects with it
+      await dynsec?.start();
       await mqttClient.connect();
       dispatcher.start();
       training.start();
@@ -315,6 +337,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       // no new desired-state publishes; close() fails those still waiting for a PUBACK
       desired.attach(null);
       await steps.run("mqtt client", () => mqttClient?.close());
+      await steps.run("broker accounts", () => dynsec?.close());
       mqttClient = null;
       await steps.run("desired state", () => desired.idle());
       await steps.run("embedded broker", () => broker?.close());
@@ -339,6 +362,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     get broker() {
       return broker;
     },
+    dynsec,
     routes,
     training,
     dispatcher,

@@ -117,6 +117,14 @@ export const errorCatalog = {
   KENSA_ERR_EVENTS_DROPPED: { status: 507, message: "The agent deleted unsent events to survive a full disk" },
   KENSA_ERR_CLIP_FAILED: { status: 500, message: "ffmpeg could not write an incident clip" },
   KENSA_ERR_CLIP_NOT_FOUND: { status: 404, message: "No such incident clip on this agent" },
+  KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE: {
+    status: 503,
+    message: "The MQTT broker that keeps device accounts could not be reached or refused the change",
+  },
+  KENSA_ERR_BROKER_ACCOUNT_MISSING: {
+    status: 409,
+    message: "The broker lost this device's account; rotate the device's secret to restore it",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

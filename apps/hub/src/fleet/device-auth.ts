@@ -24,6 +24,11 @@ export class DeviceAuth {
   #db: Kysely<HubDatabase>;
   #ok = new Map<string, DevicePrincipal>();
   #failed = new Map<string, number>();
+  /**
+   * device id → generation, bumped by forget(): a check that began before a rotation or a
+   * revocation must neither succeed nor fill the cache with what it read before the change
+   */
+  #generation = new Map<string, number>();
 
   constructor(db: Kysely<HubDatabase>) {
     this.#db = db;
@@ -39,8 +44,21 @@ export class DeviceAuth {
     return { hash: FAST + fastKey(secret, salt).toString("base64"), salt: salt.toString("base64") };
   }
 
-  /** The device when `secret` is its secret, else null. */
+  /**
+   * Drops what is cached for the device and fails checks still in flight; called after its
+   * secret changed or it was revoked, before its live sessions are ended.
+   */
+  forget(deviceId: string): void {
+    this.#generation.set(deviceId, (this.#generation.get(deviceId) ?? 0) + 1);
+    const prefix = `${deviceId}\0`;
+    for (const map of [this.#ok, this.#failed]) {
+      for (const key of map.keys()) if (key.startsWith(prefix)) map.delete(key);
+    }
+  }
+
+  /** The device when `secret` is its secret and it is not revoked, else null. */
   async verify(deviceId: string, secret: string): Promise<DevicePrincipal | null> {
+    const generation = this.#generation.get(deviceId) ?? 0;
     const key = `${deviceId}\0${createHash("sha256").update(secret).digest("hex")}`;
     const hit = this.#ok.get(key);
     if (hit) return hit;
@@ -49,11 +67,11 @@ export class DeviceAuth {
 
     const row = await this.#db
       .selectFrom("devices")
-      .select(["id", "project_id", "secret_hash", "secret_salt"])
+      .select(["id", "project_id", "secret_hash", "secret_salt", "revoked_at"])
       .where("id", "=", deviceId)
       .executeTakeFirst();
     let ok = false;
-    if (row) {
+    if (row && row.revoked_at === null) {
       const salt = Buffer.from(row.secret_salt, "base64");
       const fast = row.secret_hash.startsWith(FAST);
       const want = Buffer.from(fast ? row.secret_hash.slice(FAST.length) : row.secret_hash, "base64");
@@ -70,6 +88,7 @@ export class DeviceAuth {
           .execute();
       }
     }
+    if ((this.#generation.get(deviceId) ?? 0) !== generation) return null;
     if (!ok || !row) {
       remember(this.#failed, key, Date.now());
       return null;

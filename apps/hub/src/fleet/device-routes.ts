@@ -23,4 +23,24 @@ export function deviceRoutes(app: FastifyInstance, s: DeviceRoutesDeps): void {
   });
   route(app, routes.list, async (req) => ({ items: await s.devices.list(req.query) }));
   route(app, routes.get, async (req) => s.devices.get(req.params.id));
+  route(app, routes.rotateSecret, async (req) => {
+    const rotated = await s.devices.rotateSecret(req.params.id);
+    await s.audit.recordRequest(
+      req,
+      "device.secret_rotate",
+      { type: "device", id: rotated.device.id },
+      { projectId: rotated.device.projectId },
+    );
+    return rotated;
+  });
+  route(app, routes.revoke, async (req) => {
+    const device = await s.devices.revoke(req.params.id);
+    await s.audit.recordRequest(
+      req,
+      "device.revoke",
+      { type: "device", id: device.id },
+      { projectId: device.projectId, revokedAt: device.revokedAt, brokerAccount: device.brokerAccount },
+    );
+    return device;
+  });
 }

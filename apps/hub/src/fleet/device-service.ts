@@ -16,6 +16,7 @@ import type { ProjectService } from "../projects/project-service.js";
 import type { DeploymentService } from "./deployment-service.js";
 import type { DesiredSync } from "./desired-sync.js";
 import { DeviceAuth } from "./device-auth.js";
+import type { BrokerAccounts } from "./ports.js";
 
 /** The MQTT username of the hub's own client; no device may take it. */
 export const HUB_MQTT_USERNAME = "kensa-hub";
@@ -26,6 +27,9 @@ export class DeviceService {
   #deployments: DeploymentService;
   #desired: DesiredSync;
   #urls: HubUrls;
+  #auth: DeviceAuth;
+  /** the broker's side of device credentials; null until the hub has a broker */
+  #accounts: BrokerAccounts | null = null;
   /** device id → project id; devices are never deleted or moved, so this never goes stale */
   #projectOf = new Map<string, string>();
 
@@ -35,15 +39,23 @@ export class DeviceService {
     deployments: DeploymentService,
     desired: DesiredSync,
     urls: HubUrls,
+    auth: DeviceAuth,
   ) {
     this.#db = db;
     this.#projects = projects;
     this.#deployments = deployments;
     this.#desired = desired;
     this.#urls = urls;
+    this.#auth = auth;
   }
 
-  /** Creates the device and its secret; the reply is the only place the secret ever appears. */
+  /** Tells the broker of every later enrolment, rotation and revocation (null: none to tell). */
+  attachAccounts(accounts: BrokerAccounts | null): void {
+    this.#accounts = accounts;
+  }
+
+
+  /** Creates the device and its secret; the reply (like a rotation's) is the only place a secret ever appears. */
   async enroll(input: EnrollDevice): Promise<EnrolledDevice> {
     const project = await this.#projects.get(input.projectId);
     const id = input.id ?? `${project.slug.slice(0, 48).replace(/-+$/, "")}-${randomBytes(4).toString("hex")}`;
@@ -59,6 +71,9 @@ export class DeviceService {
     const row = await this.#deployments.exclusive(async () => {
       const exists = await this.#db.selectFrom("devices").select("id").where("id", "=", id).executeTakeFirst();
       if (exists) throw new KensaError("KENSA_ERR_DEVICE_EXISTS", `a device with id "${id}" already exists`);
+      // the broker first: when it cannot take the account, no device exists. Should the insert
+      // fail after it, the account keeps a password no one was shown; a new enrolment replaces it.
+      await this.#accounts?.setSecret(id, secret);
       return this.#db.transaction().execute(async (trx) => {
         const now = isoNow();
         const inherited = await this.#deployments.inheritFor(trx, project.id, id, tags, now);
@@ -70,6 +85,8 @@ export class DeviceService {
           tags: JSON.stringify(tags),
           secret_hash: hash,
           secret_salt: salt,
+          revoked_at: null,
+          broker_account: null,
           presence: "never",
           last_seen_at: null,
           reported: null,
@@ -87,6 +104,82 @@ export class DeviceService {
     return {
       device: toDevice(row),
       secret,
+      mqttUrl: this.#urls.mqtt,
+      hubUrl: this.#urls.http,
+      command: `kensa agent --hub ${this.#urls.http} --mqtt ${this.#urls.mqtt} --device ${id}`,
+    };
+  }
+
+  /**
+   * A new secret, returned once. The broker takes it first (so a broker that cannot be reached
+   * changes nothing: KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE), then the hub stores its hash, forgets what it
+   * cached and ends the device's live sessions. A revoked device is active again.
+   */
+  async rotateSecret(id: string): Promise<EnrolledDevice> {
+    await this.get(id);
+    const secret = DeviceAuth.newSecret();
+    const { hash, salt } = await DeviceAuth.hash(secret);
+    await this.#accounts?.setSecret(id, secret);
+    await this.#db
+      .updateTable("devices")
+      .set({ secret_hash: hash, secret_salt: salt, revoked_at: null, broker_account: null })
+      .where("id", "=", id)
+      .execute();
+    this.#auth.forget(id);
+    await this.#accounts?.disconnect(id);
+    return { ...this.#connectInfo(id), device: await this.get(id), secret };
+  }
+
+  /**
+   * Revokes the device's credentials at once in the hub (HTTP and the embedded broker refuse it,
+   * its live sessions end). A broker that keeps its own accounts is told after; until it
+   * confirms, the device shows `brokerAccount: "pending"` and the broker's manager retries.
+   * Revoking a revoked device keeps its first `revokedAt`.
+   */
+  async revoke(id: string): Promise<Device> {
+    const before = await this.get(id);
+    const keeps = this.#accounts?.keepsAccounts ?? false;
+    await this.#db
+      .updateTable("devices")
+      .set({ revoked_at: before.revokedAt ?? isoNow(), ...(keeps ? { broker_account: "pending" } : {}) })
+      .where("id", "=", id)
+      .execute();
+    this.#auth.forget(id);
+    await this.#accounts?.disconnect(id);
+    if (this.#accounts && keeps) {
+      try {
+        await this.#accounts.disable(id);
+        await this.setBrokerAccount(id, null);
+      } catch {
+        // the manager logged it with its code and retries; the device shows "pending" meanwhile
+      }
+    }
+    return this.get(id);
+  }
+
+  /** Every device's credential state, for a broker manager's reconciliation. */
+  async accountStates(): Promise<Array<{ id: string; revoked: boolean; brokerAccount: string | null }>> {
+    const rows = await this.#db
+      .selectFrom("devices")
+      .select(["id", "revoked_at", "broker_account"])
+      .orderBy("id")
+      .execute();
+    return rows.map((r) => ({ id: r.id, revoked: r.revoked_at !== null, brokerAccount: r.broker_account }));
+  }
+
+  /**
+   * Records the device's account state on the managed broker. Clearing `pending` applies only
+   * while the device is still revoked, so it never hides a later change.
+   */
+  async setBrokerAccount(id: string, state: "pending" | "needs_rotation" | null): Promise<void> {
+    let q = this.#db.updateTable("devices").set({ broker_account: state }).where("id", "=", id);
+    if (state === null)
+      q = q.where((eb) => eb.or([eb("broker_account", "!=", "pending"), eb("revoked_at", "is not", null)]));
+    await q.execute();
+  }
+
+  #connectInfo(id: string): Omit<EnrolledDevice, "device" | "secret"> {
+    return {
       mqttUrl: this.#urls.mqtt,
       hubUrl: this.#urls.http,
       command: `kensa agent --hub ${this.#urls.http} --mqtt ${this.#urls.mqtt} --device ${id}`,
@@ -155,6 +248,9 @@ export function toDevice(row: Selectable<DevicesTable>): Device {
     tags: JSON.parse(row.tags) as string[],
     presence: row.presence as Device["presence"],
     lastSeenAt: row.last_seen_at,
+    revokedAt: row.revoked_at,
+    brokerAccount:
+      row.broker_account === "needs_rotation" ? "needs-rotation" : row.broker_account === "pending" ? "pending" : "ok",
     reported: row.reported ? (JSON.parse(row.reported) as Reported) : null,
     telemetry: row.telemetry ? (JSON.parse(row.telemetry) as Telemetry) : null,
     desiredRev: Number(row.desired_rev),

@@ -32,11 +32,12 @@ export function createFleet(deps: {
   const { db, blobs, urls, projects } = deps;
   const desired = new DesiredSync(db, urls, deps.log);
   const deployments = new DeploymentService(db, blobs, projects, deps.models, desired);
+  const deviceAuth = new DeviceAuth(db);
   return {
-    deviceAuth: new DeviceAuth(db),
+    deviceAuth,
     desired,
     deployments,
-    devices: new DeviceService(db, projects, deployments, desired, urls),
+    devices: new DeviceService(db, projects, deployments, desired, urls, deviceAuth),
     deviceFrames: new DeviceFrameService(db),
   };
 }

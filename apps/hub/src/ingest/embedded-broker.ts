@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { KensaError } from "@kensa/contracts";
 import { Aedes, type AuthenticateError, type Client } from "aedes";
+import type { BrokerAccounts } from "../fleet/ports.js";
 import type { Logger } from "../logger.js";
 import { mayPublish, maySubscribe } from "./device-acl.js";
 
@@ -24,8 +25,13 @@ export interface EmbeddedBrokerOptions {
   log: Logger;
 }
 
-/** The MQTT broker inside the hub: Aedes on its own TCP listener, with per-device auth and ACL. */
-export class EmbeddedBroker {
+/**
+ * The MQTT broker inside the hub: Aedes on its own TCP listener, with per-device auth and ACL.
+ * It asks the hub at every CONNECT, so it keeps no accounts: a rotation or a revocation only has
+ * to end the device's live sessions.
+ */
+export class EmbeddedBroker implements BrokerAccounts {
+  readonly keepsAccounts = false;
   readonly counters: BrokerCounters = { authRefused: 0, publishRefused: 0, subscribeRefused: 0 };
   #opts: EmbeddedBrokerOptions;
   #aedes: Aedes | null = null;
@@ -37,6 +43,8 @@ export class EmbeddedBroker {
    * so a device may never take over another principal's client id and with it its session.
    */
   #owners = new Map<string, string>();
+  /** device id → its connected clients, for disconnect() */
+  #deviceClients = new Map<string, Set<Client>>();
 
   constructor(opts: EmbeddedBrokerOptions) {
     this.#opts = opts;
@@ -76,6 +84,13 @@ export class EmbeddedBroker {
         done(null, null);
       },
     });
+    aedes.on("clientDisconnect", (client) => {
+      const who = this.#principals.get(client);
+      if (who?.kind !== "device") return;
+      const set = this.#deviceClients.get(who.deviceId);
+      set?.delete(client);
+      if (set?.size === 0) this.#deviceClients.delete(who.deviceId);
+    });
     aedes.on("clientError", (client, err) => log.debug({ clientId: client.id, err: err.message }, "mqtt client error"));
     aedes.on("connectionError", (client, err) =>
       log.debug({ clientId: client?.id, err: err.message }, "mqtt connection error"),
@@ -109,6 +124,20 @@ export class EmbeddedBroker {
       throw err;
     }
     return (server.address() as AddressInfo).port;
+  }
+
+  /** Nothing to do: every CONNECT is checked against the hub's database. */
+  async setSecret(): Promise<void> {}
+
+  /** Nothing to do: every CONNECT is checked against the hub's database. */
+  async disable(): Promise<void> {}
+
+  /** Closes every connection of the device (its will, a presence "offline", is published). */
+  async disconnect(deviceId: string): Promise<void> {
+    const clients = [...(this.#deviceClients.get(deviceId) ?? [])];
+    this.#deviceClients.delete(deviceId);
+    await Promise.all(clients.map((c) => new Promise<void>((resolve) => c.close(() => resolve()))));
+    if (clients.length) this.#opts.log.info({ deviceId, clients: clients.length }, "mqtt device disconnected");
   }
 
   get connectedClients(): number {
@@ -146,6 +175,11 @@ export class EmbeddedBroker {
       if (owner !== undefined && owner !== name) return refuse("client id belongs to another principal", 2);
       this.#owners.set(client.id, name);
       this.#principals.set(client, p);
+      if (p.kind === "device") {
+        const set = this.#deviceClients.get(p.deviceId) ?? new Set<Client>();
+        set.add(client);
+        this.#deviceClients.set(p.deviceId, set);
+      }
       done(null, true);
     };
     if (!username || !password) {

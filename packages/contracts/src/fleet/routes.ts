@@ -45,6 +45,25 @@ export const fleetRoutes = defineRoutes({
     reply: Device,
     errors: ["KENSA_ERR_DEVICE_NOT_FOUND"],
   },
+  rotateSecret: {
+    method: "POST",
+    path: "/api/v1/devices/:id/secret/rotate",
+    summary:
+      "Give a device a new secret, shown once; the old one and its live MQTT session end now (re-enables a revoked device)",
+    permission: "devices:manage",
+    params: IdParams,
+    reply: EnrolledDevice,
+    errors: ["KENSA_ERR_DEVICE_NOT_FOUND", "KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE"],
+  },
+  revoke: {
+    method: "POST",
+    path: "/api/v1/devices/:id/revoke",
+    summary: "Revoke a device's credentials and end its live MQTT session; its data stays (rotating re-enables it)",
+    permission: "devices:manage",
+    params: IdParams,
+    reply: Device,
+    errors: ["KENSA_ERR_DEVICE_NOT_FOUND"],
+  },
   getFrame: {
     method: "GET",
     path: "/api/v1/devices/:id/frame",

@@ -26,6 +26,14 @@ export const Device = Type.Object({
   tags: Type.Array(Type.String()),
   presence: Type.Union([Type.Literal("online"), Type.Literal("offline"), Type.Literal("never")]),
   lastSeenAt: Type.Union([Ts, Type.Null()]),
+  /** when the device's credentials were revoked (it can neither connect nor fetch); null when active */
+  revokedAt: Type.Union([Ts, Type.Null()]),
+  /**
+   * The device's account on a broker the hub manages (Mosquitto dynamic security): `ok`, or
+   * `pending` (a revocation the broker has not confirmed yet; retried) or `needs-rotation` (the
+   * broker lost the account; rotate the secret). Always `ok` with the embedded broker.
+   */
+  brokerAccount: Type.Union([Type.Literal("ok"), Type.Literal("pending"), Type.Literal("needs-rotation")]),
   reported: Type.Union([Reported, Type.Null()]),
   telemetry: Type.Union([Telemetry, Type.Null()]),
   desiredRev: Type.Integer(),
@@ -33,7 +41,7 @@ export const Device = Type.Object({
 });
 export type Device = Static<typeof Device>;
 
-/** The only reply that ever shows a device secret. */
+/** The only replies that ever show a device secret: enrolment and secret rotation. */
 export const EnrolledDevice = Type.Object({
   device: Device,
   secret: Type.String(),

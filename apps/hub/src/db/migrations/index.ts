@@ -5,6 +5,7 @@ import * as trainingRegistry from "./0003-training-registry.js";
 import * as people from "./0004-people.js";
 import * as incidentClips from "./0005-incident-clips.js";
 import * as eventListIndex from "./0006-event-list-index.js";
+import * as deviceLifecycle from "./0008-device-lifecycle.js";
 import * as replicas from "./0010-replicas.js";
 import * as queryIndexes from "./0009-query-indexes.js";
 
@@ -23,6 +24,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0004_people": people,
   "0005_incident_clips": incidentClips,
   "0006_event_list_index": eventListIndex,
+  "0008_device_lifecycle": deviceLifecycle,
   "0010_replicas": replicas,
   "0009_query_indexes": queryIndexes,
 });

@@ -21,6 +21,10 @@ export interface DevicesTable {
   tags: string;
   secret_hash: string;
   secret_salt: string;
+  /** ISO time the device's credentials were revoked; null while active */
+  revoked_at: string | null;
+  /** its account on a managed broker: null (in sync, or no managed broker), "pending", "needs_rotation" */
+  broker_account: string | null;
   presence: string;
   last_seen_at: string | null;
   reported: string | null;
