@@ -209,7 +209,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     dispatcher.kick();
     bus.publish("incident.created", { incident });
   });
-  const stats = new StatsService(db, () => ingest.counters);
+  const stats = new StatsService(db, () => ingest.counters, store.dialect);
   let broker: EmbeddedBroker | null = null;
   let mqttClient: HubMqttClient | null = null;
 

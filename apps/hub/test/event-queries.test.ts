@@ -10,6 +10,7 @@ import type { EventsTable, HubDatabase, IncidentsTable } from "../src/db/schema.
 import { type EventQuery, listEvents } from "../src/incidents/event-queries.js";
 import { type IncidentQuery, listIncidentRows } from "../src/incidents/incident-queries.js";
 import { IncidentService } from "../src/incidents/incident-service.js";
+import { StatsService } from "../src/system/stats-service.js";
 import { backends, startHub } from "./helpers.js";
 
 const T0 = Date.parse("2025-03-01T08:00:00.000Z");
@@ -222,6 +223,23 @@ describe.each(list)("event and incident lists ($name)", (backend) => {
         .map((i) => [i.id, []]),
     );
     expect(page.nextCursor).not.toBeNull();
+  });
+
+  it("counts stored rows exactly without reading them: a replayed event adds nothing", async () => {
+    const ingest = (() => ({})) as ConstructorParameters<typeof StatsService>[1];
+    const stats = new StatsService(store.db, ingest, store.dialect);
+    await store.db
+      .insertInto("events")
+      .values(data.events[0]!)
+      .onConflict((oc) => oc.column("id").doNothing())
+      .execute();
+    expect(await stats.get()).toMatchObject({
+      events: data.events.length,
+      incidents: data.incidents.length,
+      verdicts: 0,
+      notifications: { sent: 0, failed: 0, suppressed: 0, pending: 0 },
+    });
+    expect(await stats.rowCount("events")).toBe(data.events.length);
   });
 
   it("refuses a cursor it did not make, or made in another order, as a validation error", async () => {
