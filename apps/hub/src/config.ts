@@ -241,7 +241,6 @@ function checkDynsec(config: HubConfig): void {
   throw new KensaError("KENSA_ERR_CONFIG_INVALID", `hub config is invalid: ${list}`, { issues });
 }
 
-
 /**
  * A union only reports "Expected union value"; checking the variant the `type` names first
  * gives the key path of the actual mistake (e.g. `/database/url`).
