@@ -141,8 +141,18 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
 
   // uplink: events over MQTT, files over HTTP
   const link = new MqttLink({ url: config.mqttUrl, deviceId, secret, agentVersion, logger: log });
-  link.on("desired", (payload) => updaters.handleDesired(payload));
-  const publisher = new OutboxPublisher(outbox, link, { deviceId, logger: log });
+  const eventsRejected = new Counter(db, "events_rejected");
+  const publisher = new OutboxPublisher(outbox, link, {
+    deviceId,
+    logger: log,
+    hubAckTimeoutMs: config.hubAckTimeoutMs,
+    onRejected: (rejected) => eventsRejected.add(rejected.length),
+  });
+  link.on("desired", (payload) => {
+    const desired = updaters.handleDesired(payload);
+    // a hub that confirms says so in every desired state; an older one never does
+    if (desired) publisher.setMode(desired.eventAcks === "hub" ? "hub" : "broker");
+  });
   const hub = hubCalls(config.hubUrl, deviceId, secret);
   const uploads = new HubUploads({
     media,
@@ -210,6 +220,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     link,
     logger: log,
     eventsDropped: () => eventsDropped.value,
+    eventsRejected: () => eventsRejected.value,
   });
   const previews = new FrameUploader(sourceSet, [...pipelines.values()], {
     hub,

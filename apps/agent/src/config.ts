@@ -97,6 +97,8 @@ export const AgentConfigSchema = Type.Object(
     sources: Type.Array(Type.Unknown(), { default: [] }),
     /** the pipeline id this agent's sources feed, as named in the desired state */
     pipeline: Type.String({ minLength: 1, default: "default" }),
+    /** ms an event the broker took waits for the hub's confirmation before it is published again */
+    hubAckTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
     /** ms between telemetry messages */
     telemetryIntervalMs: Type.Integer({ minimum: 100, default: 5000 }),
     /** ms between preview frames sent to the hub for the console's device page; 0 = never */

@@ -75,7 +75,7 @@ describe("outbox", () => {
     db.close();
   });
 
-  it("deletes rows only after the broker acked them: they pile up while it is down and flush in order after", async () => {
+  it("with a hub that does not confirm, deletes rows only after the broker acked them: they pile up while it is down and flush in order after", async () => {
     const broker = await startBroker({ "cam-1": "secret", hub: "hub" });
     const watcher = await watchDevice(broker.url, "cam-1", "hub", "hub");
     const db = openAgentDb(dir.path);
@@ -90,6 +90,8 @@ describe("outbox", () => {
       reconnectMaxMs: 300,
     });
     const publisher = new OutboxPublisher(outbox, link, { deviceId: "cam-1", logger: quiet, window: 8 });
+    // what a desired state without `eventAcks` sets
+    publisher.setMode("broker");
     let appended = 0;
     const producer = setInterval(() => {
       void outbox.append(draft(++appended));
@@ -129,6 +131,60 @@ describe("outbox", () => {
       expect(new Set(watcher.events.map((e) => e.id)).size).toBe(total);
     } finally {
       clearInterval(producer);
+      publisher.stop();
+      await link.close(200);
+      await watcher.close();
+      await broker.close();
+      db.close();
+    }
+  });
+
+  it("deletes a row only on the hub's word: unconfirmed events go out again, refused ones are deleted and counted", async () => {
+    const broker = await startBroker({ "cam-1": "secret", hub: "hub" });
+    const watcher = await watchDevice(broker.url, "cam-1", "hub", "hub");
+    const db = openAgentDb(dir.path);
+    const outbox = new Outbox(db, new MediaQueue(db, join(dir.path, "media")));
+    const link = new MqttLink({
+      url: broker.url,
+      deviceId: "cam-1",
+      secret: "secret",
+      agentVersion: "test",
+      logger: quiet,
+    });
+    const rejected: number[] = [];
+    const publisher = new OutboxPublisher(outbox, link, {
+      deviceId: "cam-1",
+      logger: quiet,
+      window: 4,
+      hubAckTimeoutMs: 300,
+      onRejected: (r) => rejected.push(...r.map((x) => x.seq)),
+    });
+    try {
+      for (let i = 1; i <= 6; i++) await outbox.append(draft(i));
+      publisher.start();
+      link.start();
+      await waitFor("the first window out", () => new Set(watcher.events.map((e) => e.seq)).size >= 4);
+      // the broker took them all, and the window holds: nothing beyond 4 goes out unconfirmed
+      await new Promise((r) => setTimeout(r, 100));
+      expect(new Set(watcher.events.map((e) => e.seq))).toEqual(new Set([1, 2, 3, 4]));
+      expect(outbox.depth()).toBe(6);
+
+      // the hub commits 1 and 3 and refuses 2; 4 stays unconfirmed
+      await watcher.confirm([1, 3], [{ seq: 2, code: "KENSA_ERR_MQTT_PAYLOAD_INVALID", reason: "test" }]);
+      await waitFor("1, 2, 3 deleted", () => outbox.peek(0, 10)[0]?.seq === 4);
+      expect(rejected).toEqual([2]);
+      // 4 was never confirmed: it goes out again after the timeout, beside 5 and 6
+      await waitFor("4 sent again", () => watcher.events.filter((e) => e.seq === 4).length >= 2, { timeoutMs: 5000 });
+      await waitFor("5 and 6 sent", () => watcher.events.some((e) => e.seq === 6));
+      expect(outbox.peek(0, 10).map((r) => r.seq)).toEqual([4, 5, 6]);
+
+      // a confirmation that answers an older publish still releases; a switch to a hub that
+      // does not confirm releases what the broker took
+      await watcher.confirm([4]);
+      await waitFor("4 deleted", () => outbox.peek(0, 10)[0]?.seq === 5);
+      publisher.setMode("broker");
+      await waitFor("the outbox empty", () => outbox.depth() === 0);
+    } finally {
       publisher.stop();
       await link.close(200);
       await watcher.close();

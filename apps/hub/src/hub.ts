@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { KensaError } from "@kensa/contracts";
 import { checkModelAgainstManifest } from "@kensa/vision";
@@ -40,6 +41,7 @@ import { projectsPlugin } from "./projects/projects-plugin.js";
 import { type ModelChecker, ModelService } from "./registry/model-service.js";
 import { registryPlugin } from "./registry/registry-plugin.js";
 import { ShutdownSteps } from "./shutdown-steps.js";
+import { HubMetrics } from "./system/hub-metrics.js";
 import { StatsService } from "./system/stats-service.js";
 import { systemPlugin } from "./system/system-plugin.js";
 import { createTraining, type Training } from "./training/training.js";
@@ -205,9 +207,16 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const { dispatcher } = notify;
 
   // ingest: MQTT in, incidents out to notifications and live views
-  const ingest = new Ingest(devices, incidents.events, log, (incident) => {
-    dispatcher.kick();
-    bus.publish("incident.created", { incident });
+  const ingest = new Ingest({
+    db,
+    devices,
+    events: incidents.eventIngest,
+    log,
+    maxBatch: config.mqtt.maxBatch,
+    onIncident: (incident) => {
+      dispatcher.kick();
+      bus.publish("incident.created", { incident });
+    },
   });
   const stats = new StatsService(db, () => ingest.counters, store.dialect);
   let broker: EmbeddedBroker | null = null;
@@ -254,7 +263,15 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     projects,
     audit,
   });
-  await app.register(systemPlugin, { stats, mqttConnected: () => mqttClient?.connected ?? false });
+  const mqttConnected = () => mqttClient?.connected ?? false;
+  const metrics = new HubMetrics({
+    ingest: () => ({ ...ingest.counters, queued: ingest.queued }),
+    storageFailing: () => ingest.problems().length > 0,
+    mqttConnected,
+    broker: () => broker?.counters ?? null,
+    missingEvents: () => devices.missingEvents(),
+  });
+  await app.register(systemPlugin, { stats, metrics, mqttConnected, problems: () => ingest.problems() });
   await app.register(consolePlugin, { dir: config.web.dir ?? defaultConsoleDir() });
 
   let started = false;
@@ -307,12 +324,16 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
         username,
         password,
         log,
-        onMessage: (topic, payload) => ingest.handle(topic, payload),
+        clientId: config.mqtt.clientId ?? `kensa-hub-${hostname()}`,
+        // Aedes has no shared subscriptions; the embedded broker serves exactly one hub
+        sharedGroup: config.mqtt.embedded.enabled || !config.mqtt.sharedGroup ? null : config.mqtt.sharedGroup,
+        onMessage: (topic, payload) => ingest.offer(topic, payload),
         // The embedded broker keeps retained messages in memory only, and an external one may
         // have been wiped: after every connect, publish every device's desired state again.
         onConnected: () => desired.sync("all"),
       });
       desired.attach(mqttClient);
+      ingest.attach(mqttClient);
       // creates the hub's own account before the hub's client connects with it
       await dynsec?.start();
       await mqttClient.connect();
@@ -336,6 +357,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       await steps.run("dataset imports", () => datasets.imports.idle());
       // no new desired-state publishes; close() fails those still waiting for a PUBACK
       desired.attach(null);
+      // events still queued commit and are confirmed while the connection is up
+      await steps.run("ingest", () => ingest.idle());
+      ingest.attach(null);
       await steps.run("mqtt client", () => mqttClient?.close());
       await steps.run("broker accounts", () => dynsec?.close());
       mqttClient = null;

@@ -37,6 +37,12 @@ export const errorCatalog = {
   KENSA_ERR_MQTT_PAYLOAD_INVALID: { status: 400, message: "An MQTT payload does not match its schema" },
   KENSA_ERR_SOURCE_FAILED: { status: 500, message: "A frame source failed" },
   KENSA_ERR_INTERNAL: { status: 500, message: "Internal error" },
+  KENSA_ERR_INGEST_STORAGE_FAILED: {
+    status: 503,
+    message: "The hub's database failed to store events; they stay on the devices until it recovers",
+  },
+  KENSA_ERR_BROKER_UNREACHABLE: { status: 503, message: "The hub is not connected to its MQTT broker" },
+  KENSA_ERR_EVENT_REJECTED: { status: 422, message: "The database refused an event for good; it was kept as rejected" },
   KENSA_ERR_TRAINER_JOB_INVALID: { status: 422, message: "The training job spec is invalid" },
   KENSA_ERR_TRAINER_DATA_INVALID: { status: 422, message: "A training image, mask or label is missing or unreadable" },
   KENSA_ERR_TRAINER_FAILED: { status: 500, message: "Training failed (the loss diverged or the trainer crashed)" },

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS media (
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('events_dropped', 0);
+INSERT OR IGNORE INTO counters (name, value) VALUES ('events_rejected', 0);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('media_evicted', 0);
 CREATE TABLE IF NOT EXISTS captures (
   id TEXT PRIMARY KEY,
@@ -85,12 +86,12 @@ export function openAgentDb(dataDir: string): AgentDatabase {
   return db;
 }
 
-/** A persisted counter of the `counters` table (events_dropped, media_evicted). */
+/** A persisted counter of the `counters` table (events_dropped, events_rejected, media_evicted). */
 export class Counter {
   readonly #get: Database.Statement<[], { value: number }>;
   readonly #add: Database.Statement<[number]>;
 
-  constructor(db: AgentDatabase, name: "events_dropped" | "media_evicted") {
+  constructor(db: AgentDatabase, name: "events_dropped" | "events_rejected" | "media_evicted") {
     this.#get = db.prepare(`SELECT value FROM counters WHERE name = '${name}'`);
     this.#add = db.prepare(`UPDATE counters SET value = value + ? WHERE name = '${name}'`);
   }

@@ -83,7 +83,8 @@ export class UpdaterSet extends EventEmitter<UpdaterEvents> {
   }
 
   /** Takes a raw desired-state payload; an invalid one is logged and counted, never thrown. */
-  handleDesired(payload: Buffer): void {
+  /** Validates and offers a desired state to every pipeline; returns it, or null when invalid. */
+  handleDesired(payload: Buffer): Desired | null {
     let value: unknown;
     try {
       value = JSON.parse(payload.toString("utf8"));
@@ -94,9 +95,10 @@ export class UpdaterSet extends EventEmitter<UpdaterEvents> {
       this.#invalid++;
       const issues = value === undefined ? [{ path: "/", message: "not JSON" }] : checkDesired.issues(value);
       this.#log.warn("ignoring invalid desired state", { code: "KENSA_ERR_MQTT_PAYLOAD_INVALID", issues });
-      return;
+      return null;
     }
     for (const u of this.#updaters) u.offer(value);
+    return value;
   }
 
   /** Resolves when no pipeline is applying a desired state. */

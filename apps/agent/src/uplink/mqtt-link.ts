@@ -21,6 +21,8 @@ export interface MqttLinkEvents {
   disconnect: [];
   /** a message on this device's desired topic (raw, validated by the updater) */
   desired: [payload: Buffer];
+  /** the hub's confirmation of committed events (raw, validated by the publisher) */
+  acks: [payload: Buffer];
 }
 
 export interface PublishOptions {
@@ -109,6 +111,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     });
     client.on("message", (topic, payload) => {
       if (topic === topics.desired(deviceId)) this.emit("desired", payload);
+      else if (topic === topics.acks(deviceId)) this.emit("acks", payload);
     });
   }
 
@@ -120,8 +123,8 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     this.#log.info("MQTT connected", { url: this.#opts.url });
     const online: Presence = { v: 1, status: "online", ts: new Date().toISOString(), agentVersion };
     client.publish(topics.presence(deviceId), JSON.stringify(online), { qos: 1, retain: true });
-    client.subscribe(topics.desired(deviceId), { qos: 1 }, (err) => {
-      if (err) this.#log.error("cannot subscribe to desired state", { err });
+    client.subscribe({ [topics.desired(deviceId)]: { qos: 1 }, [topics.acks(deviceId)]: { qos: 0 } }, (err) => {
+      if (err) this.#log.error("cannot subscribe to desired state and event confirmations", { err });
     });
     this.emit("connect");
   }

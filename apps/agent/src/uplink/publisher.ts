@@ -1,49 +1,73 @@
-import { topics } from "@kensa/contracts";
+import { compile, EventAcks, topics } from "@kensa/contracts";
 import type { Logger } from "../logger.js";
 import type { Outbox } from "../storage/outbox.js";
 import type { MqttLink } from "./mqtt-link.js";
 
+const checkAcks = compile(EventAcks);
+
+/**
+ * When an event may leave the outbox: on the hub's confirmation that it committed it ("hub"),
+ * or, with a hub that does not confirm (its desired state has no `eventAcks`), on the broker's
+ * PUBACK ("broker").
+ */
+export type AckMode = "hub" | "broker";
+
 export interface PublisherOptions {
   deviceId: string;
-  /** max events published and not yet acknowledged */
+  /** most events published and not yet acknowledged (by the hub in "hub" mode) */
   window?: number;
+  /** ms an event the broker took waits for the hub's word before it is published again */
+  hubAckTimeoutMs?: number;
+  /** counts events the hub refused for good (deleted, never sent again) */
+  onRejected?: (rejected: EventAcks["rejected"]) => void;
   logger: Logger;
 }
 
 /**
- * Pumps the outbox oldest-first over QoS 1 with a bounded in-flight window while the link is
- * up. A row is removed only in the PUBACK callback. On disconnect everything in flight is
- * pending again and will be re-published after reconnect: the broker may then hold an event
- * twice, which the hub dedupes by id; what it must never do is miss one.
+ * Pumps the outbox oldest-first over QoS 1 with a bounded window while the link is up. A row is
+ * deleted only on the hub's confirmation that it is committed (or refused for good); the
+ * broker's PUBACK only moves it to waiting for that word. What the hub does not confirm within
+ * `hubAckTimeoutMs` is published again, and on a new connection everything unconfirmed is: the
+ * hub may then get an event twice, which it stores once and confirms again; what must never
+ * happen is that an event leaves the device before the hub holds it.
  */
 export class OutboxPublisher {
   readonly #outbox: Outbox;
   readonly #link: MqttLink;
   readonly #topic: string;
   readonly #window: number;
+  readonly #hubAckTimeoutMs: number;
+  readonly #onRejected: PublisherOptions["onRejected"];
   readonly #log: Logger;
-  /** seqs published in the current connection and not yet acked */
+  #mode: AckMode = "hub";
+  /** seqs published in the current connection and not yet PUBACKed by the broker */
   readonly #inFlight = new Set<number>();
-  /** seqs whose publish failed while connected; resent before newer rows */
+  /** seqs the broker took in this connection, waiting for the hub's word, with when */
+  readonly #awaitingHub = new Map<number, number>();
+  /** seqs to publish again before newer rows */
   readonly #retry = new Set<number>();
-  /** acked seqs waiting for the next batched delete */
-  #acked: number[] = [];
-  #ackFlush: NodeJS.Immediate | undefined;
+  /** seqs confirmed, waiting for the next batched delete */
+  #confirmed: number[] = [];
+  #flush: NodeJS.Immediate | undefined;
   /** highest seq published in this connection */
   #cursor = 0;
   /** bumps on every disconnect so late callbacks of an old connection do not touch the window */
   #generation = 0;
   #running = false;
   #pumping = false;
+  #timer: NodeJS.Timeout | undefined;
   readonly #onQueued = () => this.#pump();
   readonly #onConnect = () => this.#pump();
   readonly #onDisconnect = () => this.#reset();
+  readonly #onAcks = (payload: Buffer) => this.#hubAcks(payload);
 
   constructor(outbox: Outbox, link: MqttLink, opts: PublisherOptions) {
     this.#outbox = outbox;
     this.#link = link;
     this.#topic = topics.events(opts.deviceId);
-    this.#window = opts.window ?? 32;
+    this.#window = opts.window ?? 128;
+    this.#hubAckTimeoutMs = opts.hubAckTimeoutMs ?? 10_000;
+    this.#onRejected = opts.onRejected;
     this.#log = opts.logger.child({ component: "publisher" });
   }
 
@@ -53,6 +77,9 @@ export class OutboxPublisher {
     this.#outbox.on("queued", this.#onQueued);
     this.#link.on("connect", this.#onConnect);
     this.#link.on("disconnect", this.#onDisconnect);
+    this.#link.on("acks", this.#onAcks);
+    this.#timer = setInterval(() => this.#resendOverdue(), Math.max(100, Math.min(1000, this.#hubAckTimeoutMs / 4)));
+    this.#timer.unref();
     this.#pump();
   }
 
@@ -61,30 +88,53 @@ export class OutboxPublisher {
     this.#outbox.off("queued", this.#onQueued);
     this.#link.off("connect", this.#onConnect);
     this.#link.off("disconnect", this.#onDisconnect);
-    this.#flushAcks();
+    this.#link.off("acks", this.#onAcks);
+    clearInterval(this.#timer);
+    this.#flushConfirmed();
+  }
+
+  get mode(): AckMode {
+    return this.#mode;
   }
 
   /**
-   * Waits at most `timeoutMs` for the broker to acknowledge what the outbox holds, while the
-   * link is up: a clean stop leaves nothing behind that could have gone. Returns the events
-   * still in the outbox.
+   * Follows the hub's desired state: `eventAcks: "hub"` means it confirms. Switching to
+   * "broker" releases every event the broker has already taken.
+   */
+  setMode(mode: AckMode): void {
+    if (mode === this.#mode) return;
+    this.#log.info("event delivery follows the hub", { ackedBy: mode });
+    this.#mode = mode;
+    if (mode === "broker") {
+      for (const seq of this.#awaitingHub.keys()) this.#confirm(seq);
+      this.#awaitingHub.clear();
+      this.#pump();
+    }
+  }
+
+  /**
+   * Waits at most `timeoutMs` for the outbox to empty while the link is up: a clean stop leaves
+   * nothing behind that could have gone. Returns the events still in the outbox.
    */
   async drain(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while (this.#link.connected && this.#outbox.depth() > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 25));
     }
+    this.#flushConfirmed();
     return this.#outbox.depth();
   }
 
+  /** events published and not yet released (waiting for the broker or the hub) */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#inFlight.size + this.#awaitingHub.size;
   }
 
   #reset(): void {
-    this.#flushAcks();
+    this.#flushConfirmed();
     this.#generation++;
     this.#inFlight.clear();
+    this.#awaitingHub.clear();
     this.#retry.clear();
     this.#cursor = 0;
   }
@@ -95,13 +145,13 @@ export class OutboxPublisher {
     this.#pumping = true;
     try {
       for (const seq of [...this.#retry].sort((a, b) => a - b)) {
-        if (this.#inFlight.size >= this.#window) return;
+        if (this.inFlight >= this.#window) return;
         this.#retry.delete(seq);
         const row = this.#outbox.peek(seq - 1, 1)[0];
         if (row && row.seq === seq) this.#send(row.seq, row.payload);
       }
-      while (this.#inFlight.size < this.#window && this.#link.connected) {
-        const rows = this.#outbox.peek(this.#cursor, this.#window - this.#inFlight.size);
+      while (this.inFlight < this.#window && this.#link.connected) {
+        const rows = this.#outbox.peek(this.#cursor, this.#window - this.inFlight);
         if (rows.length === 0) return;
         for (const row of rows) {
           this.#cursor = row.seq;
@@ -124,26 +174,77 @@ export class OutboxPublisher {
       if (err) {
         this.#log.debug("event publish not acknowledged", { seq, err });
         if (current) this.#retry.add(seq);
-      } else {
+      } else if (this.#mode === "broker") {
         // an ack from an old connection is still an ack: MQTT.js resent the packet itself
-        this.#ack(seq);
+        this.#confirm(seq);
+      } else if (current) {
+        this.#awaitingHub.set(seq, Date.now());
       }
       if (current) queueMicrotask(() => this.#pump());
     });
   }
 
-  #ack(seq: number): void {
-    this.#acked.push(seq);
-    // one transaction (one fsync) per burst of PUBACKs instead of one per event
-    this.#ackFlush ??= setImmediate(() => this.#flushAcks());
+  #hubAcks(payload: Buffer): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(payload.toString("utf8"));
+    } catch {
+      value = undefined;
+    }
+    if (!checkAcks.check(value)) {
+      this.#log.warn("ignoring an invalid event confirmation", { code: "KENSA_ERR_MQTT_PAYLOAD_INVALID" });
+      return;
+    }
+    // a confirmation may answer an earlier connection's publish: the hub holds the event either way
+    for (const seq of value.stored) this.#release(seq);
+    for (const r of value.rejected) {
+      this.#log.warn("the hub refused an event for good; it is deleted", {
+        seq: r.seq,
+        code: r.code,
+        reason: r.reason,
+      });
+      this.#release(r.seq);
+    }
+    if (value.rejected.length > 0) this.#onRejected?.(value.rejected);
+    this.#pump();
   }
 
-  #flushAcks(): void {
-    if (this.#ackFlush) clearImmediate(this.#ackFlush);
-    this.#ackFlush = undefined;
-    if (this.#acked.length === 0) return;
-    const seqs = this.#acked;
-    this.#acked = [];
+  #release(seq: number): void {
+    this.#awaitingHub.delete(seq);
+    this.#inFlight.delete(seq);
+    this.#retry.delete(seq);
+    this.#confirm(seq);
+  }
+
+  /** what the hub has not confirmed in time goes out again (its commit failed, or the hub died) */
+  #resendOverdue(): void {
+    if (this.#mode !== "hub" || this.#awaitingHub.size === 0) return;
+    const due = Date.now() - this.#hubAckTimeoutMs;
+    let n = 0;
+    for (const [seq, at] of this.#awaitingHub) {
+      if (at > due) continue;
+      this.#awaitingHub.delete(seq);
+      this.#retry.add(seq);
+      n++;
+    }
+    if (n > 0) {
+      this.#log.debug("events not confirmed by the hub in time; publishing them again", { events: n });
+      this.#pump();
+    }
+  }
+
+  #confirm(seq: number): void {
+    this.#confirmed.push(seq);
+    // one transaction (one fsync) per burst of confirmations instead of one per event
+    this.#flush ??= setImmediate(() => this.#flushConfirmed());
+  }
+
+  #flushConfirmed(): void {
+    if (this.#flush) clearImmediate(this.#flush);
+    this.#flush = undefined;
+    if (this.#confirmed.length === 0) return;
+    const seqs = this.#confirmed;
+    this.#confirmed = [];
     this.#outbox.remove(seqs);
   }
 }

@@ -30,6 +30,7 @@ export interface StateReporterOptions {
   logger: Logger;
   /** the persisted count of events deleted unsent (disk emergency) */
   eventsDropped?: () => number;
+  eventsRejected?: () => number;
 }
 
 /**
@@ -97,6 +98,7 @@ export class StateReporter {
           : {}),
       })),
       ...(this.#o.eventsDropped ? { eventsDropped: this.#o.eventsDropped() } : {}),
+      ...(this.#o.eventsRejected ? { eventsRejected: this.#o.eventsRejected() } : {}),
     };
   }
 

@@ -1,4 +1,4 @@
-import { type Desired, type Event, type Reported, topics } from "@kensa/contracts";
+import { type Desired, type Event, type EventAcks, type Reported, topics } from "@kensa/contracts";
 import { connectAsync, type MqttClient } from "mqtt";
 
 export interface DeviceWatcher {
@@ -10,6 +10,8 @@ export interface DeviceWatcher {
   telemetry: Array<Record<string, unknown>>;
   /** publishes a retained desired state for the device, like the hub */
   setDesired(desired: Desired): Promise<void>;
+  /** tells the device, as the hub does after its commit, that these events are stored or refused */
+  confirm(stored: number[], rejected?: EventAcks["rejected"]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -31,6 +33,10 @@ export async function watchDevice(url: string, deviceId: string, user: string, p
     telemetry: [],
     setDesired: async (desired) => {
       await client.publishAsync(topics.desired(deviceId), JSON.stringify(desired), { qos: 1, retain: true });
+    },
+    confirm: async (stored, rejected = []) => {
+      const acks: EventAcks = { v: 1, stored, rejected };
+      await client.publishAsync(topics.acks(deviceId), JSON.stringify(acks), { qos: 0 });
     },
     close: async () => {
       await client.endAsync(true);

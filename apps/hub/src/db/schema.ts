@@ -6,6 +6,7 @@ import type {
   EventsTable,
   IncidentsTable,
   NotificationsTable,
+  RejectedEventsTable,
   VerdictsTable,
 } from "./schema/incidents.js";
 import type {
@@ -38,6 +39,7 @@ export interface HubDatabase {
   bundles: BundlesTable;
   deployments: DeploymentsTable;
   events: EventsTable;
+  rejected_events: RejectedEventsTable;
   event_media: EventMediaTable;
   event_clips: EventClipsTable;
   incidents: IncidentsTable;

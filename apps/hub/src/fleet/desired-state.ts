@@ -55,5 +55,7 @@ export function renderDesired(stored: StoredDesired, rev: number, httpBase: stri
           }
         : null,
     })),
+    // this hub confirms every event once committed: the device deletes on that, not the PUBACK
+    eventAcks: "hub",
   };
 }

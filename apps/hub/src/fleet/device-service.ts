@@ -54,7 +54,6 @@ export class DeviceService {
     this.#accounts = accounts;
   }
 
-
   /** Creates the device and its secret; the reply (like a rotation's) is the only place a secret ever appears. */
   async enroll(input: EnrollDevice): Promise<EnrolledDevice> {
     const project = await this.#projects.get(input.projectId);
@@ -94,6 +93,8 @@ export class DeviceService {
           desired: inherited ? JSON.stringify(inherited.desired) : null,
           desired_rev: inherited?.rev ?? 0,
           created_at: now,
+          events_stored: 0,
+          events_max_seq: 0,
         };
         await trx.insertInto("devices").values(row).execute();
         return row;
@@ -199,6 +200,11 @@ export class DeviceService {
     return toDevice(row);
   }
 
+  /** The device's project when this process has looked it up before (no I/O). */
+  projectOfCached(id: string): string | undefined {
+    return this.#projectOf.get(id);
+  }
+
   /** The device's project, or null for an unknown device (hot path of ingest). */
   async projectOf(id: string): Promise<string | null> {
     const hit = this.#projectOf.get(id);
@@ -237,9 +243,58 @@ export class DeviceService {
   async touch(id: string, seenAt: string): Promise<void> {
     await this.#db.updateTable("devices").set({ last_seen_at: seenAt }).where("id", "=", id).execute();
   }
+
+  /** Every device's gap in its event sequence (see `Device.events`). */
+  async missingEvents(): Promise<Array<{ deviceId: string; missing: number }>> {
+    const rows = await this.#db
+      .selectFrom("devices")
+      .select(["id", "events_stored", "events_max_seq", "reported"])
+      .where((eb) => eb("events_max_seq", ">", eb.ref("events_stored")))
+      .execute();
+    return rows.map((r) => {
+      const dropped = r.reported ? ((JSON.parse(r.reported) as Reported).eventsDropped ?? 0) : 0;
+      return { deviceId: r.id, missing: missingEvents(r, dropped) };
+    });
+  }
+
+  /**
+   * One statement per device for a whole ingest batch, inside the batch's transaction: when the
+   * device was last seen, how many new events were stored and the highest seq among them.
+   */
+  async recordEvents(
+    trx: Kysely<HubDatabase>,
+    perDevice: ReadonlyMap<string, { stored: number; maxSeq: number }>,
+    seenAt: string,
+  ): Promise<void> {
+    for (const [id, { stored, maxSeq }] of perDevice) {
+      await trx
+        .updateTable("devices")
+        .set((eb) => ({
+          last_seen_at: seenAt,
+          events_stored: eb("events_stored", "+", stored),
+          events_max_seq: eb
+            .case()
+            .when("events_max_seq", "<", maxSeq)
+            .then(eb.val(maxSeq))
+            .else(eb.ref("events_max_seq"))
+            .end(),
+        }))
+        .where("id", "=", id)
+        .execute();
+    }
+  }
+}
+
+/** Events a device's sequence says were sent and the hub does not hold (never below 0). */
+export function missingEvents(
+  row: Pick<Selectable<DevicesTable>, "events_stored" | "events_max_seq">,
+  dropped: number,
+): number {
+  return Math.max(0, Number(row.events_max_seq) - Number(row.events_stored) - dropped);
 }
 
 export function toDevice(row: Selectable<DevicesTable>): Device {
+  const reported = row.reported ? (JSON.parse(row.reported) as Reported) : null;
   return {
     id: row.id,
     name: row.name,
@@ -251,9 +306,14 @@ export function toDevice(row: Selectable<DevicesTable>): Device {
     revokedAt: row.revoked_at,
     brokerAccount:
       row.broker_account === "needs_rotation" ? "needs-rotation" : row.broker_account === "pending" ? "pending" : "ok",
-    reported: row.reported ? (JSON.parse(row.reported) as Reported) : null,
+    reported,
     telemetry: row.telemetry ? (JSON.parse(row.telemetry) as Telemetry) : null,
     desiredRev: Number(row.desired_rev),
     createdAt: row.created_at,
+    events: {
+      stored: Number(row.events_stored),
+      maxSeq: Number(row.events_max_seq),
+      missing: missingEvents(row, reported?.eventsDropped ?? 0),
+    },
   };
 }

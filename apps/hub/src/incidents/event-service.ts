@@ -1,4 +1,4 @@
-import { type Event, type Incident, KensaError, type StoredEvent } from "@kensa/contracts";
+import { KensaError, type StoredEvent } from "@kensa/contracts";
 import { probeImage, sniffImage } from "@kensa/vision";
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
@@ -11,12 +11,6 @@ import type { Page } from "./keyset-cursor.js";
 import type { EventMediaLinks, IncidentAlerts } from "./ports.js";
 
 export type { EventQuery } from "./event-queries.js";
-
-export interface IngestOutcome {
-  /** false when an event with this id was already stored (a replay) */
-  stored: boolean;
-  incident: Incident | null;
-}
 
 export interface MediaOutcome {
   sha256: string;
@@ -50,58 +44,6 @@ export class EventService {
     this.#incidents = deps.incidents;
     this.#alerts = deps.alerts;
     this.#mediaLinks = deps.mediaLinks;
-  }
-
-  /**
-   * Stores the event unless its id is known, joins media that arrived first, and raises the
-   * incident and its notifications, all in one transaction: a crash never leaves an event
-   * whose incident would then never be raised (the replay would count as a duplicate).
-   */
-  async ingest(event: Event, projectId: string): Promise<IngestOutcome> {
-    const project = await this.#projects.get(projectId);
-    const receivedAt = isoNow();
-    const outcome = await this.#db.transaction().execute(async (trx) => {
-      const res = await trx
-        .insertInto("events")
-        .values({
-          id: event.id,
-          seq: event.seq,
-          device_id: event.deviceId,
-          project_id: projectId,
-          pipeline: event.pipeline,
-          source_id: event.sourceId,
-          ts: event.ts,
-          received_at: receivedAt,
-          model_version_id: event.bundle.modelVersionId,
-          bundle_sha256: event.bundle.sha256,
-          result: JSON.stringify(event.result),
-          frame_meta: JSON.stringify(event.frame.meta),
-          frame_width: event.frame.width,
-          frame_height: event.frame.height,
-          latency: JSON.stringify(event.latencyMs),
-          media_expected: event.media ? 1 : 0,
-          media_sha256: null,
-        })
-        .onConflict((oc) => oc.column("id").doNothing())
-        .executeTakeFirst();
-      if (Number(res.numInsertedOrUpdatedRows ?? 0) === 0) return { stored: false, incident: null };
-
-      const early = await trx
-        .selectFrom("event_media")
-        .select("sha256")
-        .where("event_id", "=", event.id)
-        .where("device_id", "=", event.deviceId)
-        .executeTakeFirst();
-      const mediaSha256 = early?.sha256 ?? null;
-      if (mediaSha256) {
-        await trx.updateTable("events").set({ media_sha256: mediaSha256 }).where("id", "=", event.id).execute();
-      }
-      const incident = await this.#incidents.raiseFor(trx, event, project, receivedAt, mediaSha256);
-      if (incident) await this.#alerts.planFor(trx, incident, project, receivedAt);
-      return { stored: true, incident, linked: mediaSha256 !== null };
-    });
-    if (outcome.stored && event.media && !outcome.linked) await this.#linkMedia(event.id, event.deviceId);
-    return { stored: outcome.stored, incident: outcome.incident };
   }
 
   /**

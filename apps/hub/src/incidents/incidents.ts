@@ -3,6 +3,7 @@ import type { BlobStore } from "../blobstore/blob-store.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { ClipService } from "./clip-service.js";
+import { EventIngest } from "./event-ingest.js";
 import { EventService } from "./event-service.js";
 import { IncidentService } from "./incident-service.js";
 import type { EventMediaLinks, IncidentAlerts, VerdictLabels } from "./ports.js";
@@ -12,6 +13,8 @@ import { VerdictService } from "./verdict-service.js";
 export interface Incidents {
   incidents: IncidentService;
   events: EventService;
+  /** batched storage of events arriving from devices (ingest owns the transaction) */
+  eventIngest: EventIngest;
   verdicts: VerdictService;
   clips: ClipService;
 }
@@ -30,6 +33,7 @@ export function createIncidents(deps: {
   return {
     incidents,
     events: new EventService({ db, blobs, projects, incidents, alerts: deps.alerts, mediaLinks: deps.labels }),
+    eventIngest: new EventIngest({ db, projects, incidents, alerts: deps.alerts }),
     verdicts: new VerdictService(db, incidents, projects, deps.labels),
     clips: new ClipService(db, blobs),
   };

@@ -1,35 +1,58 @@
-import { randomBytes } from "node:crypto";
-import { type Desired, KensaError, topics } from "@kensa/contracts";
+import { type Desired, devicePublishChannels, type EventAcks, KensaError, topics } from "@kensa/contracts";
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
 import type { DesiredPublisher } from "../fleet/desired-sync.js";
 import type { Logger } from "../logger.js";
+import type { AckSink } from "./ingest.js";
 
 export interface HubMqttOptions {
   url: string;
   username?: string;
   password?: string;
+  /**
+   * Fixed per hub process (a replica's own name), so the broker keeps the session — the
+   * subscriptions and what arrives while the hub is away — across the hub's reconnects and
+   * restarts. Two processes with the same id take the session from each other.
+   */
+  clientId: string;
+  /**
+   * Subscribe through this shared-subscription group (`$share/<group>/…`) so replicas split the
+   * devices' messages instead of each getting all; null for a plain subscription (the embedded
+   * broker, one hub).
+   */
+  sharedGroup: string | null;
   log: Logger;
-  /** every device message; resolves when handled (the PUBACK waits for it) */
-  onMessage(topic: string, payload: Uint8Array): Promise<void>;
+  /**
+   * every device message; returns nothing when it was taken at once, or a promise while the
+   * ingest has no room (the PUBACK and the next read wait for it, briefly)
+   */
+  onMessage(topic: string, payload: Uint8Array): Promise<void> | undefined;
   /** after every (re)connect and subscription: the broker may have lost retained state */
   onConnected(): Promise<void>;
   /** ms a desired-state publish waits for its PUBACK before it counts as failed (default 10 s) */
   ackTimeoutMs?: number;
 }
 
+/** topics of the hub's own, never a device's */
+const HUB_TOPIC_PREFIX = "kensa/v1/hub/";
+
+/** ms the shared-subscription probe waits for its own message */
+const PROBE_TIMEOUT_MS = 3000;
+
 /** ms to wait for the first connection before start() gives up */
 const CONNECT_TIMEOUT_MS = 15_000;
 
 /**
- * The hub's own MQTT client, the same against the embedded broker or an external one. It
- * acknowledges a QoS 1 message only after handling it, so a message the hub crashed on is
- * redelivered by a broker that keeps sessions.
+ * The hub's own MQTT client, the same against the embedded broker or an external one. It keeps
+ * a persistent session under a fixed client id, reads without waiting for storage (the ingest
+ * queues and confirms to each device after its commit; see docs/delivery.md), and publishes
+ * desired state and those confirmations.
  */
-export class HubMqttClient implements DesiredPublisher {
+export class HubMqttClient implements DesiredPublisher, AckSink {
   #opts: HubMqttOptions;
   #client: MqttClient | null = null;
   /** publishes waiting for their PUBACK, each with how to fail it */
   #unacked = new Set<(err: Error) => void>();
+  #shared = false;
 
   constructor(opts: HubMqttOptions) {
     this.#opts = opts;
@@ -42,10 +65,11 @@ export class HubMqttClient implements DesiredPublisher {
   async connect(): Promise<void> {
     const { url, username, password, log } = this.#opts;
     const client = mqtt.connect(url, {
-      clientId: `kensa-hub-${randomBytes(6).toString("hex")}`,
+      clientId: this.#opts.clientId,
       username,
       password,
-      clean: true,
+      // the broker keeps the subscription and queues device messages while the hub is away
+      clean: false,
       resubscribe: false,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
@@ -54,10 +78,15 @@ export class HubMqttClient implements DesiredPublisher {
     this.#client = client;
     client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {
       const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
-      this.#opts.onMessage(packet.topic, payload).then(
-        () => done(),
-        () => done(),
-      );
+      // the hub's own probe (see #subscribe) is not a device message
+      if (packet.topic.startsWith(HUB_TOPIC_PREFIX)) return done();
+      const wait = this.#opts.onMessage(packet.topic, payload);
+      if (wait)
+        wait.then(
+          () => done(),
+          () => done(),
+        );
+      else done();
     };
     client.on("error", (err) => {
       // while closing, an acknowledgement of a message still being handled may meet the ended stream
@@ -78,7 +107,7 @@ export class HubMqttClient implements DesiredPublisher {
     client.on("connect", () => {
       void (async () => {
         try {
-          await client.subscribeAsync(topics.allDevices("+"), { qos: 1 });
+          await this.#subscribe(client);
           log.info({}, "hub mqtt client connected and subscribed");
           await this.#opts.onConnected();
           settleFirst();
@@ -101,6 +130,65 @@ export class HubMqttClient implements DesiredPublisher {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** false when the broker turned out to ignore shared subscriptions (the hub then subscribed plainly) */
+  get sharedSubscriptions(): boolean {
+    return this.#shared;
+  }
+
+  /**
+   * Subscribes to what devices publish: through the shared group when one is configured and
+   * the broker honours it, else plainly. MQTT 3.1.1 cannot ask a broker whether it knows
+   * `$share`, and one that does not (Aedes) grants the filter as a literal topic that never
+   * matches — every event would be lost. So the hub probes: it subscribes a filter of its own
+   * through the group (it is the group's only member for that filter) and publishes to it.
+   */
+  async #subscribe(client: MqttClient): Promise<void> {
+    const group = this.#opts.sharedGroup;
+    const subscribe = async (prefix: string) => {
+      const granted = await client.subscribeAsync(
+        devicePublishChannels.map((c) => `${prefix}${topics.allDevices(c)}`),
+        { qos: 1 },
+      );
+      const refused = granted.filter((g) => g.qos === 128);
+      if (refused.length > 0) {
+        throw new KensaError(
+          "KENSA_ERR_FORBIDDEN",
+          `the broker refused the hub's subscriptions: ${refused.map((g) => g.topic).join(", ")}`,
+        );
+      }
+    };
+    this.#shared = false;
+    if (!group) return subscribe("");
+    const probeTopic = `${HUB_TOPIC_PREFIX}probe/${this.#opts.clientId}`;
+    const nonce = `${Date.now()}-${Math.random()}`;
+    const heard = new Promise<boolean>((resolve) => {
+      const onMessage = (topic: string, payload: Buffer) => {
+        if (topic !== probeTopic || payload.toString() !== nonce) return;
+        client.off("message", onMessage);
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        client.off("message", onMessage);
+        resolve(false);
+      }, PROBE_TIMEOUT_MS);
+      client.on("message", onMessage);
+    });
+    await client.subscribeAsync(`$share/${group}/${probeTopic}`, { qos: 1 });
+    await client.publishAsync(probeTopic, nonce, { qos: 1 });
+    const shared = await heard;
+    await client.unsubscribeAsync(`$share/${group}/${probeTopic}`).catch(() => undefined);
+    if (shared) {
+      this.#shared = true;
+      return subscribe(`$share/${group}/`);
+    }
+    this.#opts.log.error(
+      { url: this.#opts.url, group, errorCode: "KENSA_ERR_CONFIG_INVALID" },
+      'the MQTT broker ignores shared subscriptions: subscribing plainly; run only one hub on it (or set mqtt.sharedGroup to "")',
+    );
+    return subscribe("");
   }
 
   /**
@@ -129,6 +217,16 @@ export class HubMqttClient implements DesiredPublisher {
         settle(err ?? undefined),
       );
     });
+  }
+
+  /**
+   * Tells a device which of its events are committed (QoS 0: a lost confirmation only means the
+   * device sends those events again, and the hub confirms the replay).
+   */
+  publishAcks(deviceId: string, acks: EventAcks): void {
+    const client = this.#client;
+    if (!client?.connected) return;
+    client.publish(topics.acks(deviceId), JSON.stringify(acks), { qos: 0 });
   }
 
   /**

@@ -1,108 +1,404 @@
-import type { HubStats } from "@kensa/contracts";
-import { compile, Event, type Incident, Presence, parseDeviceTopic, Reported, Telemetry } from "@kensa/contracts";
-import { isoNow } from "../clock.js";
+import type { EventAcks, HealthProblem, HubStats, Incident } from "@kensa/contracts";
+import { compile, Event, Presence, parseDeviceTopic, Reported, Telemetry } from "@kensa/contracts";
+import type { Kysely } from "kysely";
+import { wallNow } from "../clock.js";
+import type { HubDatabase } from "../db/schema.js";
 import type { DeviceService } from "../fleet/device-service.js";
-import type { EventService } from "../incidents/event-service.js";
+import type { EventIngest, EventToStore } from "../incidents/event-ingest.js";
 import type { Logger } from "../logger.js";
+import { SerialQueue } from "../serial-queue.js";
+import { type Batch, EventBatcher } from "./event-batcher.js";
+import { isPermanentStorageError } from "./storage-errors.js";
 
 const checkEvent = compile(Event);
 const checkPresence = compile(Presence);
 const checkReported = compile(Reported);
 const checkTelemetry = compile(Telemetry);
 
-/**
- * Everything devices publish passes through here. Every payload is validated; anything wrong
- * is counted and logged and dropped. Nothing a device sends can throw out of `handle`.
- */
 /** What ingest counted since the hub started. */
 export type IngestCounters = HubStats["ingest"];
 
-export class Ingest {
-  readonly counters: IngestCounters = { received: 0, stored: 0, duplicates: 0, invalid: 0, unknownDevice: 0 };
-  #devices: DeviceService;
-  #events: EventService;
-  #log: Logger;
-  #onIncident: (incident: Incident) => void;
+/** Where the hub's word on events goes: the device's `acks` topic. */
+export interface AckSink {
+  publishAcks(deviceId: string, acks: EventAcks): void;
+}
 
-  /** `onIncident` runs after an incident was raised and committed */
-  constructor(devices: DeviceService, events: EventService, log: Logger, onIncident: (incident: Incident) => void) {
-    this.#devices = devices;
-    this.#events = events;
-    this.#log = log;
-    this.#onIncident = onIncident;
+/** An event the hub refuses for good: kept with its reason, confirmed to the device as rejected. */
+interface Rejection {
+  deviceId: string;
+  seq: number;
+  eventId: string | null;
+  code: string;
+  reason: string;
+  payload: string;
+}
+
+type Item = { kind: "event"; deviceId: string; toStore: EventToStore } | { kind: "reject"; rejection: Rejection };
+
+export interface IngestOptions {
+  db: Kysely<HubDatabase>;
+  devices: DeviceService;
+  events: EventIngest;
+  log: Logger;
+  /** runs after an incident was raised and committed */
+  onIncident: (incident: Incident) => void;
+  /** most events in one transaction */
+  maxBatch?: number;
+  /** events queued before the MQTT side waits for room (then sheds: the devices resend) */
+  highWater?: number;
+  /** ms the MQTT side waits for room before it sheds a message */
+  admitWaitMs?: number;
+}
+
+/**
+ * Everything devices publish passes through here. Events are validated, queued and committed
+ * in batches (group commit: while one batch commits, the next gathers), then confirmed to each
+ * device on its `acks` topic; only that confirmation lets a device delete an event. An event
+ * the database failed to store is not confirmed (the device sends it again) and turns `/health`
+ * degraded until a batch commits; an event refused for good is kept in `rejected_events` and
+ * confirmed as rejected. Nothing a device sends can throw out of here.
+ */
+export class Ingest {
+  readonly counters: IngestCounters = {
+    received: 0,
+    stored: 0,
+    duplicates: 0,
+    invalid: 0,
+    unknownDevice: 0,
+    rejected: 0,
+    storeFailed: 0,
+    shed: 0,
+    queued: 0,
+  };
+  readonly #o: IngestOptions;
+  readonly #log: Logger;
+  readonly #batcher: EventBatcher<Item>;
+  /** presence, reported state and telemetry, in arrival order */
+  readonly #state = new SerialQueue();
+  #stateQueued = 0;
+  #acks: AckSink | null = null;
+  #storageProblem: HealthProblem | null = null;
+  readonly #highWater: number;
+  readonly #admitWaitMs: number;
+
+  constructor(opts: IngestOptions) {
+    this.#o = opts;
+    this.#log = opts.log;
+    this.#highWater = opts.highWater ?? 20_000;
+    this.#admitWaitMs = opts.admitWaitMs ?? 2_000;
+    this.#batcher = new EventBatcher<Item>({
+      maxBatch: opts.maxBatch ?? 1_000,
+      commit: (batch) => this.#commit(batch),
+    });
   }
 
-  async handle(topic: string, payload: Uint8Array): Promise<void> {
+  /** Where confirmations go; null while the hub has no MQTT connection (nothing is confirmed). */
+  attach(acks: AckSink | null): void {
+    this.#acks = acks;
+  }
+
+  /** Why ingest is not doing its job in full, if it is not. */
+  problems(): HealthProblem[] {
+    return this.#storageProblem ? [this.#storageProblem] : [];
+  }
+
+  /** Handles one message; resolves once it is stored (or counted as refused). Never rejects. */
+  handle(topic: string, payload: Uint8Array): Promise<void> {
+    return this.#accept(topic, payload) ?? Promise.resolve();
+  }
+
+  /**
+   * For the MQTT reader: takes the message and returns at once while the queue has room, so
+   * reading never waits for storage. When it is full it returns a promise that resolves when
+   * there is room again or, after `admitWaitMs`, when the message was shed unconfirmed — the
+   * reader never stalls long enough for its keepalive to time out.
+   */
+  offer(topic: string, payload: Uint8Array): Promise<void> | undefined {
+    if (this.#pending() < this.#highWater) {
+      void this.#accept(topic, payload);
+      return undefined;
+    }
+    return this.#batcher.room(this.#highWater / 2, this.#admitWaitMs).then((ok) => {
+      if (ok) void this.#accept(topic, payload);
+      else {
+        this.counters.received++;
+        this.counters.shed++;
+        this.#log.warn({ topic }, "ingest queue full: message left unconfirmed for its device to send again");
+      }
+    });
+  }
+
+  /** Resolves when everything taken so far is committed or failed. */
+  async idle(): Promise<void> {
+    await this.#batcher.idle();
+    await this.#state.idle();
+  }
+
+  /** messages taken and not yet stored */
+  get queued(): number {
+    return this.#pending();
+  }
+
+  #pending(): number {
+    return this.#batcher.size + this.#stateQueued;
+  }
+
+  /** the completion promise of the message, or undefined when it was settled synchronously */
+  #accept(topic: string, payload: Uint8Array): Promise<void> | undefined {
     const parsed = parseDeviceTopic(topic);
-    // The hub's subscription also sees its own retained `desired` messages.
-    if (parsed?.channel === "desired") return;
+    // the hub's subscription may also see what it publishes itself (desired state, acks)
+    if (parsed?.channel === "desired" || parsed?.channel === "acks") return undefined;
     this.counters.received++;
     if (!parsed) return this.#invalid(topic, "not a device topic");
+    // An empty retained message clears a topic; it carries no state.
+    if (payload.byteLength === 0) return undefined;
     const { deviceId, channel } = parsed;
+    const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
+    if (channel === "events") return this.#acceptEvent(topic, deviceId, text);
+    this.#stateQueued++;
+    return this.#state
+      .run(() => this.#applyState(topic, deviceId, channel, text))
+      .catch((err: unknown) => {
+        this.#log.error({ topic, err: (err as Error).message }, "storing device state failed");
+      })
+      .finally(() => {
+        this.#stateQueued--;
+      });
+  }
+
+  #acceptEvent(topic: string, deviceId: string, text: string): Promise<void> | undefined {
+    let body: unknown;
     try {
-      // An empty retained message clears a topic; it carries no state.
-      if (payload.byteLength === 0) return;
-      const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
-      const projectId = await this.#devices.projectOf(deviceId);
-      if (!projectId) {
-        this.counters.unknownDevice++;
-        this.#log.warn({ topic }, "mqtt message from an unknown device dropped");
+      body = JSON.parse(text);
+    } catch {
+      return this.#invalid(topic, "payload is not JSON");
+    }
+    const projectId = this.#o.devices.projectOfCached(deviceId);
+    if (projectId === undefined) {
+      // not cached yet: look it up, then queue (rare: once per device per hub process)
+      return this.#o.devices.projectOf(deviceId).then(
+        (p) => this.#queueEvent(topic, deviceId, p, body, text),
+        (err: unknown) => {
+          this.counters.storeFailed++;
+          this.#storageFailed(err as Error);
+        },
+      );
+    }
+    return this.#queueEvent(topic, deviceId, projectId, body, text);
+  }
+
+  #queueEvent(
+    topic: string,
+    deviceId: string,
+    projectId: string | null,
+    body: unknown,
+    text: string,
+  ): Promise<void> | undefined {
+    if (!projectId) {
+      this.counters.unknownDevice++;
+      this.#log.warn({ topic }, "mqtt message from an unknown device dropped");
+      return undefined;
+    }
+    const reject = (code: string, reason: string, issues?: unknown) => {
+      this.#invalid(topic, reason, issues);
+      const seq = seqOf(body);
+      // without a seq the device cannot be told which event this was; it is only counted
+      if (seq === null) return undefined;
+      const eventId = typeof (body as { id?: unknown }).id === "string" ? (body as { id: string }).id : null;
+      return this.#batcher.add({ kind: "reject", rejection: { deviceId, seq, eventId, code, reason, payload: text } });
+    };
+    if (!checkEvent.check(body)) {
+      return reject("KENSA_ERR_MQTT_PAYLOAD_INVALID", "event", checkEvent.issues(body));
+    }
+    if (body.deviceId !== deviceId) {
+      return reject("KENSA_ERR_FORBIDDEN", `event names device "${body.deviceId}" on another device's topic`);
+    }
+    return this.#batcher.add({ kind: "event", deviceId, toStore: { event: body, projectId } });
+  }
+
+  async #applyState(topic: string, deviceId: string, channel: string, text: string): Promise<void> {
+    const devices = this.#o.devices;
+    if (!(await devices.projectOf(deviceId))) {
+      this.counters.unknownDevice++;
+      this.#log.warn({ topic }, "mqtt message from an unknown device dropped");
+      return;
+    }
+    // Agents' last will may be the bare word; accept it as the presence it plainly means.
+    if (channel === "presence" && (text === "offline" || text === "online")) {
+      await devices.setPresence(deviceId, text, text === "online" ? wallNow() : undefined);
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      this.#invalid(topic, "payload is not JSON");
+      return;
+    }
+    switch (channel) {
+      case "presence":
+        if (!checkPresence.check(body)) return void this.#invalid(topic, "presence", checkPresence.issues(body));
+        await devices.setPresence(deviceId, body.status, body.status === "online" ? wallNow() : undefined);
         return;
-      }
-      // Agents' last will may be the bare word; accept it as the presence it plainly means.
-      if (channel === "presence" && (text === "offline" || text === "online")) {
-        await this.#devices.setPresence(deviceId, text, text === "online" ? isoNow() : undefined);
+      case "reported":
+        if (!checkReported.check(body)) return void this.#invalid(topic, "reported", checkReported.issues(body));
+        await devices.setReported(deviceId, body, wallNow());
         return;
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return this.#invalid(topic, "payload is not JSON");
-      }
-      switch (channel) {
-        case "presence": {
-          if (!checkPresence.check(body)) return this.#invalid(topic, "presence", checkPresence.issues(body));
-          await this.#devices.setPresence(deviceId, body.status, body.status === "online" ? isoNow() : undefined);
-          return;
-        }
-        case "reported": {
-          if (!checkReported.check(body)) return this.#invalid(topic, "reported", checkReported.issues(body));
-          await this.#devices.setReported(deviceId, body, isoNow());
-          return;
-        }
-        case "telemetry": {
-          if (!checkTelemetry.check(body)) return this.#invalid(topic, "telemetry", checkTelemetry.issues(body));
-          await this.#devices.setTelemetry(deviceId, body, isoNow());
-          return;
-        }
-        case "events": {
-          if (!checkEvent.check(body)) return this.#invalid(topic, "event", checkEvent.issues(body));
-          if (body.deviceId !== deviceId) {
-            return this.#invalid(topic, `event names device "${body.deviceId}" on another device's topic`);
-          }
-          const out = await this.#events.ingest(body, projectId);
-          if (out.stored) this.counters.stored++;
-          else this.counters.duplicates++;
-          await this.#devices.touch(deviceId, isoNow());
-          if (out.incident) {
-            this.#log.info(
-              { incidentId: out.incident.id, deviceId, label: out.incident.label, score: out.incident.score },
-              "incident raised",
-            );
-            this.#onIncident(out.incident);
-          }
-          return;
-        }
-      }
-    } catch (err) {
-      // A database hiccup must not kill the MQTT connection; the message is logged, not retried.
-      this.#log.error({ topic, err: (err as Error).message }, "ingest failed");
+      case "telemetry":
+        if (!checkTelemetry.check(body)) return void this.#invalid(topic, "telemetry", checkTelemetry.issues(body));
+        await devices.setTelemetry(deviceId, body, wallNow());
+        return;
     }
   }
 
-  #invalid(topic: string, what: string, issues?: unknown): void {
-    this.counters.invalid++;
-    this.#log.warn({ topic, issues }, `invalid mqtt payload dropped: ${what}`);
+  /** One transaction for the batch; on a permanent error, each item alone to find the culprit. */
+  async #commit(batch: Batch<Item>): Promise<void> {
+    try {
+      await this.#store(batch.items);
+    } catch (err) {
+      if (isPermanentStorageError(err)) {
+        if (batch.items.length > 1) {
+          for (const item of batch.items) await this.#commitAlone(item);
+          return;
+        }
+        return this.#commitAlone(batch.items[0] as Item, err as Error);
+      }
+      this.#failed(batch.items, err as Error);
+    }
   }
+
+  async #commitAlone(item: Item, knownError?: Error): Promise<void> {
+    let error = knownError;
+    if (!error) {
+      try {
+        await this.#store([item]);
+        return;
+      } catch (err) {
+        if (!isPermanentStorageError(err)) return this.#failed([item], err as Error);
+        error = err as Error;
+      }
+    }
+    if (item.kind === "reject") return this.#failed([item], error);
+    // the database refuses this event for good: keep it as rejected instead
+    const { event } = item.toStore;
+    this.#log.warn({ deviceId: item.deviceId, seq: event.seq, err: error.message }, "event refused by the database");
+    const rejection: Rejection = {
+      deviceId: item.deviceId,
+      seq: event.seq,
+      eventId: event.id,
+      code: "KENSA_ERR_EVENT_REJECTED",
+      reason: error.message,
+      payload: JSON.stringify(event),
+    };
+    try {
+      await this.#store([{ kind: "reject", rejection }]);
+    } catch (err) {
+      this.#failed([item], err as Error);
+    }
+  }
+
+  async #store(items: readonly Item[]): Promise<void> {
+    const receivedAt = wallNow();
+    const events: EventToStore[] = [];
+    const rejections: Rejection[] = [];
+    for (const it of items) {
+      if (it.kind === "event") events.push(it.toStore);
+      else rejections.push(it.rejection);
+    }
+    const out = await this.#o.db.transaction().execute(async (trx) => {
+      const stored = await this.#o.events.store(trx, events, receivedAt);
+      if (rejections.length > 0) {
+        await trx
+          .insertInto("rejected_events")
+          .values(
+            rejections.map((r) => ({
+              device_id: r.deviceId,
+              seq: r.seq,
+              event_id: r.eventId,
+              code: r.code,
+              reason: r.reason,
+              payload: r.payload,
+              received_at: receivedAt,
+            })),
+          )
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      }
+      const perDevice = new Map<string, { stored: number; maxSeq: number }>();
+      for (const e of stored.stored) {
+        const d = perDevice.get(e.deviceId) ?? { stored: 0, maxSeq: 0 };
+        d.stored++;
+        d.maxSeq = Math.max(d.maxSeq, e.seq);
+        perDevice.set(e.deviceId, d);
+      }
+      await this.#o.devices.recordEvents(trx, perDevice, receivedAt);
+      return stored;
+    });
+    if (this.#storageProblem) {
+      this.#log.info({ since: this.#storageProblem.since }, "ingest storage recovered");
+      this.#storageProblem = null;
+    }
+    this.counters.stored += out.stored.length;
+    this.counters.duplicates += out.duplicates.length;
+    this.counters.rejected += rejections.length;
+    this.#confirm(out.stored.concat(out.duplicates), rejections);
+    for (const incident of out.incidents) {
+      this.#log.info(
+        { incidentId: incident.id, deviceId: incident.deviceId, label: incident.label, score: incident.score },
+        "incident raised",
+      );
+      this.#o.onIncident(incident);
+    }
+    if (out.awaitingMedia.length > 0) {
+      await this.#o.events.linkLateMedia(out.awaitingMedia).catch((err: unknown) => {
+        // the upload side links too; a miss here leaves the frame reachable through its upload
+        this.#log.warn({ err: (err as Error).message }, "linking frames to new events failed");
+      });
+    }
+  }
+
+  #confirm(stored: readonly Event[], rejections: readonly Rejection[]): void {
+    const sink = this.#acks;
+    if (!sink) return;
+    const perDevice = new Map<string, EventAcks>();
+    const of = (deviceId: string) => {
+      let a = perDevice.get(deviceId);
+      if (!a) {
+        a = { v: 1, stored: [], rejected: [] };
+        perDevice.set(deviceId, a);
+      }
+      return a;
+    };
+    for (const e of stored) of(e.deviceId).stored.push(e.seq);
+    for (const r of rejections) of(r.deviceId).rejected.push({ seq: r.seq, code: r.code, reason: r.reason });
+    for (const [deviceId, acks] of perDevice) sink.publishAcks(deviceId, acks);
+  }
+
+  #failed(items: readonly Item[], err: Error): void {
+    this.counters.storeFailed += items.length;
+    this.#storageFailed(err);
+  }
+
+  #storageFailed(err: Error): void {
+    const message = `the database failed to store events: ${err.message}`;
+    if (!this.#storageProblem) {
+      this.#storageProblem = { code: "KENSA_ERR_INGEST_STORAGE_FAILED", message, since: wallNow() };
+    } else this.#storageProblem.message = message;
+    this.#log.error(
+      { err: err.message, code: (err as NodeJS.ErrnoException).code, errorCode: "KENSA_ERR_INGEST_STORAGE_FAILED" },
+      "ingest batch failed; its events stay on the devices",
+    );
+  }
+
+  #invalid(topic: string, what: string, issues?: unknown): undefined {
+    this.counters.invalid++;
+    this.#log.warn({ topic, issues }, `invalid mqtt payload: ${what}`);
+    return undefined;
+  }
+}
+
+function seqOf(body: unknown): number | null {
+  if (typeof body !== "object" || body === null) return null;
+  const seq = (body as { seq?: unknown }).seq;
+  return Number.isSafeInteger(seq) && (seq as number) >= 0 ? (seq as number) : null;
 }

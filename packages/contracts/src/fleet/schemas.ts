@@ -38,6 +38,17 @@ export const Device = Type.Object({
   telemetry: Type.Union([Telemetry, Type.Null()]),
   desiredRev: Type.Integer(),
   createdAt: Ts,
+  /**
+   * The device's event sequence as the hub sees it: `stored` events (replays not counted), the
+   * highest `maxSeq` stored, and `missing` = maxSeq − stored − events the agent reports it
+   * dropped on a full disk. A `missing` that stays above 0 is a gap: events that left the
+   * device without reaching the hub (or were stored under another device's id).
+   */
+  events: Type.Object({
+    stored: Type.Integer({ minimum: 0 }),
+    maxSeq: Type.Integer({ minimum: 0 }),
+    missing: Type.Integer({ minimum: 0 }),
+  }),
 });
 export type Device = Static<typeof Device>;
 

@@ -100,6 +100,8 @@ export const Reported = Type.Object({
   ),
   /** events the agent deleted unsent to survive a full disk, since it was installed (never silently) */
   eventsDropped: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** events the hub refused for good (kept there as rejected), since the agent was installed */
+  eventsRejected: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type Reported = Static<typeof Reported>;
 

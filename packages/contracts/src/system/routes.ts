@@ -18,6 +18,13 @@ export const systemRoutes = defineRoutes({
     auth: "public",
     reply: HubHealth,
   },
+  metrics: {
+    method: "GET",
+    path: "/metrics",
+    summary: "Prometheus metrics: ingest counters and queue, storage failures, event sequence gaps, broker refusals",
+    permission: "stats:read",
+    produces: { kind: "text", types: ["text/plain; version=0.0.4"] },
+  },
   openapi: {
     method: "GET",
     path: "/api/openapi.json",

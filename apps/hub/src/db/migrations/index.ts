@@ -5,9 +5,10 @@ import * as trainingRegistry from "./0003-training-registry.js";
 import * as people from "./0004-people.js";
 import * as incidentClips from "./0005-incident-clips.js";
 import * as eventListIndex from "./0006-event-list-index.js";
+import * as eventDelivery from "./0007-event-delivery.js";
 import * as deviceLifecycle from "./0008-device-lifecycle.js";
-import * as replicas from "./0010-replicas.js";
 import * as queryIndexes from "./0009-query-indexes.js";
+import * as replicas from "./0010-replicas.js";
 
 /**
  * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
@@ -24,9 +25,10 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0004_people": people,
   "0005_incident_clips": incidentClips,
   "0006_event_list_index": eventListIndex,
+  "0007_event_delivery": eventDelivery,
   "0008_device_lifecycle": deviceLifecycle,
-  "0010_replicas": replicas,
   "0009_query_indexes": queryIndexes,
+  "0010_replicas": replicas,
 });
 
 /** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */

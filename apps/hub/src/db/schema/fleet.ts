@@ -32,6 +32,10 @@ export interface DevicesTable {
   desired: string | null;
   desired_rev: number;
   created_at: string;
+  /** events stored from this device (new ones, not replays) */
+  events_stored: number;
+  /** the highest event seq stored from this device */
+  events_max_seq: number;
 }
 
 export interface DeploymentsTable {

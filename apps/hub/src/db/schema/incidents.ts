@@ -90,3 +90,14 @@ export interface NotificationsTable {
   /** the replica that last claimed it for sending */
   claimed_by: string | null;
 }
+
+/** An event the hub refused for good, kept with its payload and reason (never silently lost). */
+export interface RejectedEventsTable {
+  device_id: string;
+  seq: number;
+  event_id: string | null;
+  code: string;
+  reason: string;
+  payload: string;
+  received_at: string;
+}

@@ -1,0 +1,93 @@
+import type { HubStats } from "@kensa/contracts";
+import { Gauge, Registry } from "prom-client";
+
+/** What the hub's metrics read at each scrape. */
+export interface HubMetricsSources {
+  ingest(): HubStats["ingest"];
+  /** 1 while ingest cannot store (the reason is in /health) */
+  storageFailing(): boolean;
+  mqttConnected(): boolean;
+  broker(): { authRefused: number; publishRefused: number; subscribeRefused: number } | null;
+  /** per device: events its sequence says were sent and the hub does not hold */
+  missingEvents(): Promise<Array<{ deviceId: string; missing: number }>>;
+}
+
+/**
+ * The hub's Prometheus metrics on their own registry. Everything is read from its source at
+ * scrape time (counters the ingest keeps, gaps the devices table holds), so the figures cannot
+ * drift from `/api/v1/stats`. The counters are process-lifetime values: Prometheus's `rate()`
+ * handles the reset when the hub restarts.
+ */
+export class HubMetrics {
+  readonly registry = new Registry();
+
+  constructor(src: HubMetricsSources) {
+    const r = this.registry;
+    const ingestCounter = (name: string, help: string, key: keyof HubStats["ingest"]) =>
+      new Gauge({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.set(src.ingest()[key]);
+        },
+      });
+    // gauges named *_total: values come whole from the ingest, prom-client counters only add
+    ingestCounter("kensa_ingest_received_total", "MQTT messages received from devices", "received");
+    ingestCounter("kensa_ingest_events_stored_total", "events committed (replays not counted)", "stored");
+    ingestCounter("kensa_ingest_events_duplicate_total", "events received again after they were stored", "duplicates");
+    ingestCounter("kensa_ingest_invalid_total", "payloads that did not match their schema", "invalid");
+    ingestCounter("kensa_ingest_unknown_device_total", "messages from devices the hub does not know", "unknownDevice");
+    ingestCounter("kensa_ingest_events_rejected_total", "events refused for good and kept as rejected", "rejected");
+    ingestCounter(
+      "kensa_ingest_events_store_failed_total",
+      "events the database failed to store (left on the devices)",
+      "storeFailed",
+    );
+    ingestCounter("kensa_ingest_events_shed_total", "events turned away while the ingest queue was full", "shed");
+    ingestCounter("kensa_ingest_queue_events", "events waiting for their batch to commit", "queued");
+    new Gauge({
+      name: "kensa_ingest_storage_failing",
+      help: "1 while the database fails to store events",
+      registers: [r],
+      collect() {
+        this.set(src.storageFailing() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "kensa_mqtt_connected",
+      help: "1 while the hub is connected to its MQTT broker",
+      registers: [r],
+      collect() {
+        this.set(src.mqttConnected() ? 1 : 0);
+      },
+    });
+    const broker = new Gauge({
+      name: "kensa_broker_refused_total",
+      help: "connections, publishes and subscriptions the embedded broker refused",
+      labelNames: ["what"],
+      registers: [r],
+      collect() {
+        const b = src.broker();
+        if (!b) return;
+        broker.set({ what: "auth" }, b.authRefused);
+        broker.set({ what: "publish" }, b.publishRefused);
+        broker.set({ what: "subscribe" }, b.subscribeRefused);
+      },
+    });
+    const missing = new Gauge({
+      name: "kensa_device_events_missing",
+      help: "events a device's sequence says were sent and the hub does not hold (devices with a gap only)",
+      labelNames: ["device"],
+      registers: [r],
+      async collect() {
+        missing.reset();
+        for (const d of await src.missingEvents()) if (d.missing > 0) missing.set({ device: d.deviceId }, d.missing);
+      },
+    });
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
