@@ -41,6 +41,18 @@ program
   .option("--port <n>", "HTTP port", (v) => Number(v))
   .option("--mqtt-port <n>", "embedded MQTT broker port", (v) => Number(v))
   .option("--validate-config", "check the configuration and exit")
+  .addHelpText(
+    "after",
+    `
+Several replicas behind a load balancer (docs/replicas.md): give each the same config with
+  database.type "postgres"       every replica on the same database and schema
+  mqtt.embedded.enabled false    and mqtt.url: one external broker (shared subscriptions)
+  mqtt.clientId                  one per replica (kensa-hub-<hostname> by default)
+  dataDir                        the same directory on a shared filesystem (blobs, runs)
+  http.publicUrl                 the load balancer's URL
+Notifications, jobs and training triggers are claimed in the database with leases; a replica
+that dies leaves its work to the others once they run out (notifications.leaseMs, training.leaseMs).`,
+  )
   .action(
     async (o: { config?: string; dataDir?: string; port?: number; mqttPort?: number; validateConfig?: boolean }) => {
       const { createHub, loadHubConfig } = await import("@kensa/hub");
