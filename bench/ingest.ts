@@ -7,8 +7,9 @@
 import type { ChildProcess } from "node:child_process";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { tempDir } from "@kensa/testkit";
-import { forkTs, nextMessage, stopChild } from "./ingest/child.js";
+import { cpuMicros, forkTs, nextMessage, stopChild } from "./ingest/child.js";
 import { ingestMarkdown } from "./ingest/ingest-report.js";
 import type { LoadGenMessage, LoadSetup } from "./ingest/load-gen.js";
 import { mosquittoAvailable } from "./ingest/mosquitto.js";
@@ -39,11 +40,15 @@ export interface IngestCell {
   extraConfirmations: number;
   /** events the hubs' ingest counted as already stored */
   hubDuplicates: number | null;
+  /** what the hubs' ingest counted during the run (summed over replicas; `queued` left out) */
+  hubCounters: Record<string, number> | null;
   p50: number;
   p99: number;
   /** µs of CPU per stored event, of the hub processes (or the bare subscriber) and of a separate broker */
   hubCpuUs: number;
   brokerCpuUs: number | null;
+  /** % of one core the load generator used over the run and its drain: near 100 it is the bottleneck */
+  genCpuPercent: number;
   loadStart: number;
   loadEnd: number;
 }
@@ -161,16 +166,19 @@ async function measure(rig: Rig, gen: ChildProcess, n: number, seconds: number, 
   const loadStart = load1();
   const cpu0 = rig.hubCpu();
   const broker0 = rig.brokerCpu();
+  const gen0 = gen.pid ? cpuMicros(gen.pid) : 0;
+  const t0 = performance.now();
   const done = nextMessage<Extract<LoadGenMessage, { type: "done" }>>(gen, "done", seconds * 1000 + 120_000);
   gen.send({ type: "run", durationMs: seconds * 1000, rate, drainMs: 30_000 });
   const { result: r } = await done;
+  const genCpuPercent = gen.pid ? round(((cpuMicros(gen.pid) - gen0) / ((performance.now() - t0) * 1000)) * 100) : 0;
   // a hub confirming by PUBACK only may still be writing what the broker took
   if (hubs) await settle(rig, before + r.confirmed);
   const hubCpu = rig.hubCpu() - cpu0;
   const broker1 = rig.brokerCpu();
   const countersAfter = hubs ? await rig.counters() : [];
   const loadEnd = load1();
-  const dup = (cs: Array<Record<string, number>>) => cs.reduce((s, c) => s + (c.duplicates ?? 0), 0);
+  const delta = hubs ? counterDelta(countersBefore, countersAfter) : null;
 
   let stored = r.confirmed;
   let lastStoredAt = r.lastConfirmAt;
@@ -203,15 +211,30 @@ async function measure(rig: Rig, gen: ChildProcess, n: number, seconds: number, 
     rejected: r.rejected,
     resends: r.resends,
     extraConfirmations: r.extraConfirmations,
-    hubDuplicates: hubs ? dup(countersAfter) - dup(countersBefore) : null,
+    hubDuplicates: delta ? (delta.duplicates ?? 0) : null,
+    hubCounters: delta,
     p50: round(r.latencyP50, 1),
     p99: round(r.latencyP99, 1),
     hubCpuUs: stored ? round(hubCpu / stored, 1) : 0,
     brokerCpuUs: broker0 === null || broker1 === null || !stored ? null : round((broker1 - broker0) / stored, 1),
+    genCpuPercent,
     loadStart,
     loadEnd,
   };
   return cell;
+}
+
+function counterDelta(
+  before: Array<Record<string, number>>,
+  after: Array<Record<string, number>>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  after.forEach((a, i) => {
+    for (const [k, v] of Object.entries(a)) {
+      if (k !== "queued" && typeof v === "number") out[k] = (out[k] ?? 0) + v - (before[i]?.[k] ?? 0);
+    }
+  });
+  return out;
 }
 
 /** Rows of one run: distinct events, the last one's arrival, and rows repeating an id or a device's seq. */

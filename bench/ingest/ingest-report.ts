@@ -101,24 +101,35 @@ export function ingestMarkdown(run: IngestRun & { seconds: number; window: numbe
       c.p99,
       c.hubCpuUs,
       c.brokerCpuUs ?? (c.mode.startsWith("embedded-") ? "in hub" : "—"),
+      c.genCpuPercent,
       `${c.loadStart} → ${c.loadEnd}`,
     ];
   });
   const targets = ingestTargets(cells).map(
     (t) => `- ${t.pass === null ? "—" : t.pass ? "**pass**" : "**fail**"} ${t.name}: ${t.detail}`,
   );
-  const replays = cells.filter((c) => (c.hubDuplicates ?? 0) > 0 || c.extraConfirmations > 0 || c.resends > 0);
+  const trouble = (c: IngestCell) => (c.hubCounters?.storeFailed ?? 0) + (c.hubCounters?.shed ?? 0);
+  const replays = cells.filter(
+    (c) => (c.hubDuplicates ?? 0) > 0 || c.extraConfirmations > 0 || c.resends > 0 || trouble(c) > 0,
+  );
   const notes = [
     `${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}) shared by the load generator, the broker, the hub(s) and PostgreSQL; the load average is the 1-minute one at the start and the end of each run.`,
     `Each run: ${run.seconds} s of load, then a drain until every event is confirmed; N devices, each one MQTT connection publishing QoS 1 with at most ${run.window} unconfirmed events and publishing again what stays unconfirmed for 10 s. "max": as fast as confirmations allow; "½ max": a fixed rate of half the maximum just measured for the same mode and N.`,
     "events/s stored: events in the database ÷ (last stored − first published). stored, lost (confirmed to the device but not in the database) and duplicated (rows repeating an id or a device's seq) are counted by event id in the hub's database. kept: events still unconfirmed when the drain ended (the device keeps them; not lost). p50/p99: first publish → confirmation the device deletes on.",
     'Confirmed by: "hub ack" is the hub\'s acks message after its commit; "broker PUBACK" marks a hub that does not confirm (no `eventAcks` in desired state), where the latency is the broker\'s and not storage; against a bare broker a subscriber process answers every event with the acks message at once and stores nothing.',
-    "CPU: user + system µs of the hub processes (the bare subscriber for bare brokers; the embedded broker is inside the hub) and of a separate broker process, per stored event; PostgreSQL's own processes are not counted.",
+    "CPU: user + system µs of the hub processes (the bare subscriber for bare brokers; the embedded broker is inside the hub) and of a separate broker process, per stored event; PostgreSQL's own processes are not counted. load gen. CPU %: the load generator's share of one core over the run and its drain; near 100 the generator, not the hub, limits the rate.",
     "Mosquitto runs on a free port with a config of the bench's own: anonymous access (devices have no credentials on it yet) and `max_queued_messages 1000000` (its default 1000 drops QoS 1 messages for a subscriber that falls behind).",
   ];
   if (replays.length) {
     notes.push(
-      `Replays: ${replays.map((c) => `${label(c.mode)} N=${c.devices} ${c.load}: ${c.resends} resends, ${c.extraConfirmations} extra confirmations, ${c.hubDuplicates ?? 0} duplicate deliveries at the hub`).join("; ")}.`,
+      `Replays: ${replays
+        .map(
+          (c) =>
+            `${label(c.mode)} N=${c.devices} ${c.load}: ${c.resends} resends, ${c.extraConfirmations} extra confirmations, ` +
+            `${c.hubDuplicates ?? 0} duplicate deliveries at the hub, ${c.hubCounters?.storeFailed ?? 0} events in failed ` +
+            `store batches, ${c.hubCounters?.shed ?? 0} shed for a full ingest queue`,
+        )
+        .join("; ")}.`,
     );
   }
   return [
@@ -138,6 +149,7 @@ export function ingestMarkdown(run: IngestRun & { seconds: number; window: numbe
         "p99 ms",
         "hub CPU µs/event",
         "broker CPU µs/event",
+        "load gen. CPU %",
         "load avg",
       ],
       rows,

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { fleetRoutes } from "@kensa/contracts";
+import { HubConfigSchema } from "@kensa/hub";
 import { adminClient, createInspectionProject } from "@kensa/scenario";
 import { tcpReachable } from "@kensa/testkit";
 import Database from "better-sqlite3";
@@ -192,7 +193,12 @@ async function buildRig(
         mqtt:
           mode.broker === "aedes"
             ? { embedded: { enabled: true, host: "127.0.0.1", port: 0 } }
-            : { embedded: { enabled: false }, url: brokerUrl },
+            : {
+                embedded: { enabled: false },
+                url: brokerUrl,
+                // every replica needs its own session on the broker (hubs that have the key)
+                ...(configKnows("clientId") ? { clientId: `bench-hub-${r}-${randomBytes(3).toString("hex")}` } : {}),
+              },
         database,
         adminToken,
         logLevel: "warn",
@@ -255,6 +261,12 @@ async function buildRig(
     rows,
     close,
   };
+}
+
+/** Whether this hub's config has `mqtt.<key>` (the bench runs against hubs before and after it). */
+function configKnows(key: string): boolean {
+  const mqtt = (HubConfigSchema.properties as Record<string, { properties?: Record<string, unknown> }>).mqtt;
+  return key in (mqtt?.properties ?? {});
 }
 
 interface RawRow {
