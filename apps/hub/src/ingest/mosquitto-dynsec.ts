@@ -1,25 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { devicePublishChannels, KensaError, TOPIC_ROOT, topics } from "@kensa/contracts";
+import { KensaError } from "@kensa/contracts";
 import mqtt, { type MqttClient } from "mqtt";
 import type { BrokerAccounts } from "../fleet/ports.js";
 import type { Logger } from "../logger.js";
+import { DEVICE_ROLE_PREFIX, type DynsecAcl, deviceAcls, HUB_ROLE, hubAcls, sameAcls } from "./dynsec-acls.js";
 
 const CONTROL_TOPIC = "$CONTROL/dynamic-security/v1";
 const RESPONSE_TOPIC = "$CONTROL/dynamic-security/v1/response";
-/** the role holding the hub's own ACL */
-export const HUB_ROLE = "kensa-hub";
-/** each device's role is this prefix and its id */
-export const DEVICE_ROLE_PREFIX = "kensa-device-";
 /** commands per dynsec message: each answer is one message, kept well below any packet limit */
 const CHUNK = 100;
-
-export interface DynsecAcl {
-  acltype: "publishClientSend" | "publishClientReceive" | "subscribePattern" | "subscribeLiteral";
-  topic: string;
-  priority: number;
-  allow: boolean;
-}
-
 /** One dynamic-security command; see Mosquitto's dynamic-security plugin documentation. */
 export type DynsecCommand = { command: string } & Record<string, unknown>;
 export interface DynsecResponse {
@@ -27,46 +16,6 @@ export interface DynsecResponse {
   error?: string;
   data?: Record<string, unknown>;
   correlationData?: string;
-}
-
-/**
- * A device's ACL, the same as the embedded broker's (device-acl.ts): publish on its four
- * channels only, subscribe and receive below its own prefix only. The lower-priority denials make
- * that hold whatever the broker's default ACL access is set to.
- */
-export function deviceAcls(deviceId: string): DynsecAcl[] {
-  const prefix = topics.devicePrefix(deviceId);
-  return [
-    ...devicePublishChannels.map(
-      (channel): DynsecAcl => ({
-        acltype: "publishClientSend",
-        topic: `${prefix}${channel}`,
-        priority: 10,
-        allow: true,
-      }),
-    ),
-    { acltype: "subscribePattern", topic: `${prefix}#`, priority: 10, allow: true },
-    { acltype: "publishClientReceive", topic: `${prefix}#`, priority: 10, allow: true },
-    { acltype: "publishClientSend", topic: "#", priority: 0, allow: false },
-    { acltype: "subscribePattern", topic: "#", priority: 0, allow: false },
-    { acltype: "publishClientReceive", topic: `${TOPIC_ROOT}/#`, priority: 0, allow: false },
-  ];
-}
-
-/**
- * The hub's ACL: publish every device's `desired` and `acks`, subscribe to and receive every
- * device topic, directly or through a shared subscription (`$share/<group>/…`: Mosquitto 2.0
- * checks a shared subscription's filter with its `$share/<group>/` prefix, later versions
- * without it, so both are granted).
- */
-export function hubAcls(): DynsecAcl[] {
-  return [
-    { acltype: "publishClientSend", topic: topics.desired("+"), priority: 0, allow: true },
-    { acltype: "publishClientSend", topic: topics.acks("+"), priority: 0, allow: true },
-    { acltype: "subscribePattern", topic: `${TOPIC_ROOT}/#`, priority: 0, allow: true },
-    { acltype: "subscribePattern", topic: `$share/+/${TOPIC_ROOT}/#`, priority: 0, allow: true },
-    { acltype: "publishClientReceive", topic: `${TOPIC_ROOT}/#`, priority: 0, allow: true },
-  ];
 }
 
 /** What the manager reads and records of devices (implemented by the fleet's DeviceService). */
@@ -149,6 +98,9 @@ export class MosquittoDynsec implements BrokerAccounts {
       password: adminPassword,
       clean: true,
       reconnectPeriod: retryMs,
+      // mqtt.js stops for good after a refused CONNACK by default; a broker restarting with a
+      // restored file may refuse for a moment, and start() has its own deadline
+      reconnectOnConnackError: true,
       connectTimeout: timeoutMs,
       protocolVersion: 4,
     });
@@ -547,10 +499,4 @@ export class MosquittoDynsec implements BrokerAccounts {
       );
     }
   }
-}
-
-function sameAcls(a: DynsecAcl[], b: DynsecAcl[]): boolean {
-  const key = (x: DynsecAcl) => `${x.acltype}\u0000${x.topic}\u0000${x.priority}\u0000${x.allow}`;
-  const left = new Set(a.map(key));
-  return a.length === b.length && b.every((x) => left.has(key(x)));
 }
