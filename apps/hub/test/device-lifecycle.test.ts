@@ -45,15 +45,21 @@ const setups: Setup[] = [
     skip: noMosquitto,
     start: async () => {
       const m: Mosquitto = await startMosquitto(found!);
-      const t = await startHub({
-        mqtt: {
-          embedded: { enabled: false },
-          url: m.url,
-          username: "kensa-hub",
-          password: randomBytes(12).toString("base64url"),
-          dynsec: { enabled: true, adminUsername: m.adminUsername, adminPassword: m.adminPassword, retryMs: 200 },
-        },
-      });
+      let t: TestHub;
+      try {
+        t = await startHub({
+          mqtt: {
+            embedded: { enabled: false },
+            url: m.url,
+            username: "kensa-hub",
+            password: randomBytes(12).toString("base64url"),
+            dynsec: { enabled: true, adminUsername: m.adminUsername, adminPassword: m.adminPassword, retryMs: 200 },
+          },
+        });
+      } catch (err) {
+        await m.close();
+        throw err;
+      }
       return {
         t,
         stop: async () => {
