@@ -23,6 +23,8 @@ export interface IngestCell {
   targetRate: number | null;
   /** what the devices took as confirmation: the hub's acks message, or the broker's PUBACK */
   confirm: "hub" | "puback";
+  /** how devices authenticate on the broker: the hub's embedded broker, Mosquitto's dynamic security, or not at all */
+  deviceAuth: "hub" | "dynsec" | "anonymous";
   seconds: number;
   published: number;
   stored: number;
@@ -201,6 +203,7 @@ async function measure(rig: Rig, gen: ChildProcess, n: number, seconds: number, 
     load: rate === null ? "max" : "half",
     targetRate: rate === null ? null : round(rate),
     confirm: r.confirm,
+    deviceAuth: !hubs ? "anonymous" : rig.mode.broker === "aedes" ? "hub" : rig.dynsec ? "dynsec" : "anonymous",
     seconds,
     published: r.published,
     stored,

@@ -77,6 +77,19 @@ export function ingestTargets(cells: IngestCell[]): Target[] {
   return out;
 }
 
+function authNote(cells: IngestCell[]): string {
+  const modesWith = (auth: IngestCell["deviceAuth"]) =>
+    [...new Set(cells.filter((c) => c.deviceAuth === auth).map((c) => label(c.mode)))].join(", ");
+  return [
+    modesWith("hub") && `the embedded broker checks each device's secret and ACL (${modesWith("hub")})`,
+    modesWith("dynsec") &&
+      `Mosquitto's dynamic-security plugin, with the device accounts the hub keeps (${modesWith("dynsec")})`,
+    modesWith("anonymous") && `none (${modesWith("anonymous")})`,
+  ]
+    .filter(Boolean)
+    .join("; ");
+}
+
 export function ingestMarkdown(run: IngestRun & { seconds: number; window: number }): string {
   const { cells } = run;
   const rows = cells.map((c) => {
@@ -118,7 +131,7 @@ export function ingestMarkdown(run: IngestRun & { seconds: number; window: numbe
     "events/s stored: events in the database ÷ (last stored − first published). stored, lost (confirmed to the device but not in the database) and duplicated (rows repeating an id or a device's seq) are counted by event id in the hub's database. kept: events still unconfirmed when the drain ended (the device keeps them; not lost). p50/p99: first publish → confirmation the device deletes on.",
     'Confirmed by: "hub ack" is the hub\'s acks message after its commit; "broker PUBACK" marks a hub that does not confirm (no `eventAcks` in desired state), where the latency is the broker\'s and not storage; against a bare broker a subscriber process answers every event with the acks message at once and stores nothing.',
     "CPU: user + system µs of the hub processes (the bare subscriber for bare brokers; the embedded broker is inside the hub) and of a separate broker process, per stored event; PostgreSQL's own processes are not counted. load gen. CPU %: the load generator's share of one core over the run and its drain; near 100 the generator, not the hub, limits the rate.",
-    "Mosquitto runs on a free port with a config of the bench's own: anonymous access (devices have no credentials on it yet) and `max_queued_messages 1000000` (its default 1000 drops QoS 1 messages for a subscriber that falls behind).",
+    `Mosquitto runs on a free port with a config of the bench's own and \`max_queued_messages 1000000\` (its default 1000 drops QoS 1 messages for a subscriber that falls behind). Device authentication: ${authNote(cells)}.`,
   ];
   if (replays.length) {
     notes.push(

@@ -1,13 +1,18 @@
 /** A Mosquitto of the bench's own on a free port of 127.0.0.1 (never the system one on 1883). */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { commandWorks, tcpReachable, waitFor } from "@kensa/testkit";
 
 export interface BenchMosquitto {
   url: string;
   pid: number;
+  /** the dynamic-security admin the hub manages device accounts with; null on an anonymous broker */
+  dynsecAdmin: { username: string; password: string } | null;
   close(): Promise<void>;
 }
 
@@ -25,20 +30,37 @@ export async function freePort(): Promise<number> {
   return typeof address === "object" && address ? address.port : 0;
 }
 
+/** The dynamic-security plugin of the installed Mosquitto (Debian's package lists it), or null. */
+export function dynsecPlugin(): string | null {
+  try {
+    const files = execFileSync("dpkg", ["-L", "mosquitto"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    return files.split("\n").find((f) => f.endsWith("/mosquitto_dynamic_security.so") && existsSync(f)) ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Anonymous access, as devices have no credentials on this broker until the hub provisions them.
- * Mosquitto drops QoS 1 messages past `max_queued_messages` (1000 by default) for a subscriber that
- * falls behind; the bench raises it so a busy hub is measured, not the broker's default queue.
+ * With `dynsecPlugin`, devices and hubs authenticate through dynamic security (the hub keeps
+ * the device accounts); without it, access is anonymous. Mosquitto drops QoS 1 messages past
+ * `max_queued_messages` (1000 by default) for a subscriber that falls behind; the bench raises it
+ * so a busy hub is measured, not the broker's default queue.
  */
-export async function startMosquitto(dir: string): Promise<BenchMosquitto> {
+export async function startMosquitto(dir: string, dynsec: string | null = null): Promise<BenchMosquitto> {
   const port = await freePort();
   const conf = join(dir, `mosquitto-${port}.conf`);
-  await writeFile(
-    conf,
-    [`listener ${port} 127.0.0.1`, "allow_anonymous true", "max_queued_messages 1000000", "log_type error", ""].join(
-      "\n",
-    ),
-  );
+  const admin = dynsec ? { username: "kensa-admin", password: randomBytes(12).toString("base64url") } : null;
+  const lines = ["per_listener_settings false", `listener ${port} 127.0.0.1`];
+  if (dynsec && admin) {
+    const file = join(dir, `dynsec-${port}.json`);
+    await writeFile(file, initialDynsec(admin.username, admin.password));
+    lines.push("allow_anonymous false", `plugin ${dynsec}`, `plugin_opt_config_file ${file}`);
+  } else {
+    lines.push("allow_anonymous true");
+  }
+  // when run as root Mosquitto drops to this user: it stays the owner of the temp folder
+  lines.push("max_queued_messages 1000000", "persistence false", `user ${userInfo().username}`, "log_type error", "");
+  await writeFile(conf, lines.join("\n"));
   const child: ChildProcess = spawn("mosquitto", ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (c: Buffer) => {
@@ -56,9 +78,42 @@ export async function startMosquitto(dir: string): Promise<BenchMosquitto> {
   return {
     url: `mqtt://127.0.0.1:${port}`,
     pid: child.pid ?? 0,
+    dynsecAdmin: admin,
     close: async () => {
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;
     },
   };
+}
+
+/** What `mosquitto_ctrl dynsec init` writes: one client with the `admin` role, default ACL access. */
+function initialDynsec(username: string, password: string): string {
+  const salt = randomBytes(12);
+  const iterations = 101;
+  const acl = (acltype: string, topic: string) => ({ acltype, topic, allow: true });
+  return JSON.stringify({
+    clients: [
+      {
+        username,
+        password: pbkdf2Sync(password, salt, iterations, 64, "sha512").toString("base64"),
+        salt: salt.toString("base64"),
+        iterations,
+        roles: [{ rolename: "admin" }],
+      },
+    ],
+    roles: [
+      {
+        rolename: "admin",
+        acls: [
+          acl("publishClientSend", "$CONTROL/dynamic-security/#"),
+          acl("publishClientReceive", "$CONTROL/dynamic-security/#"),
+          acl("subscribePattern", "$CONTROL/dynamic-security/#"),
+          acl("publishClientReceive", "#"),
+          acl("subscribePattern", "#"),
+          acl("unsubscribePattern", "#"),
+        ],
+      },
+    ],
+    defaultACLAccess: { publishClientSend: false, publishClientReceive: true, subscribe: false, unsubscribe: true },
+  });
 }

@@ -17,7 +17,7 @@ import type { BareAedesMessage } from "./bare-aedes.js";
 import { cpuMicros, forkTs, nextMessage, stopChild } from "./child.js";
 import type { HubProcMessage } from "./hub-proc.js";
 import type { LoadDevice } from "./load-gen.js";
-import { startMosquitto } from "./mosquitto.js";
+import { dynsecPlugin, startMosquitto } from "./mosquitto.js";
 
 export type ModeId =
   | "bare-aedes"
@@ -75,6 +75,8 @@ export interface Rig {
   /** events stored (0 without a hub) */
   count(): Promise<number>;
   rows(): Promise<StoredRow[]>;
+  /** devices authenticate through Mosquitto's dynamic security (else anonymously, or on the embedded broker) */
+  dynsec: boolean;
   close(): Promise<void>;
 }
 
@@ -133,8 +135,12 @@ async function buildRig(
 ): Promise<Rig> {
   let brokerUrl: string | null = null;
   let brokerPid: number | null = null;
+  let dynsecAdmin: { username: string; password: string } | null = null;
   if (mode.broker === "mosquitto") {
-    const m = await startMosquitto(opts.dir);
+    // hubs manage device accounts through dynamic security where the hub and broker have it
+    const plugin = mode.hubs > 0 && configKnows("dynsec") ? dynsecPlugin() : null;
+    const m = await startMosquitto(opts.dir, plugin);
+    dynsecAdmin = m.dynsecAdmin;
     cleanups.push(() => m.close());
     brokerUrl = m.url;
     brokerPid = m.pid;
@@ -166,6 +172,7 @@ async function buildRig(
     }
   } else {
     const adminToken = randomBytes(24).toString("hex");
+    const hubMqttPassword = randomBytes(18).toString("base64url");
     let database: Record<string, unknown>;
     let dbPath = "";
     if (mode.database === "postgres") {
@@ -198,6 +205,17 @@ async function buildRig(
                 url: brokerUrl,
                 // every replica needs its own session on the broker (hubs that have the key)
                 ...(configKnows("clientId") ? { clientId: `bench-hub-${r}-${randomBytes(3).toString("hex")}` } : {}),
+                ...(dynsecAdmin
+                  ? {
+                      username: "kensa-hub",
+                      password: hubMqttPassword,
+                      dynsec: {
+                        enabled: true,
+                        adminUsername: dynsecAdmin.username,
+                        adminPassword: dynsecAdmin.password,
+                      },
+                    }
+                  : {}),
               },
         database,
         adminToken,
@@ -259,6 +277,7 @@ async function buildRig(
       ),
     count,
     rows,
+    dynsec: dynsecAdmin !== null,
     close,
   };
 }
