@@ -13,6 +13,7 @@ import { datasetImportSection } from "./datasets.js";
 import { ingestSection } from "./ingest.js";
 import { frameToStoredEvent, inferenceLatency } from "./loop-latency.js";
 import { qualitySection } from "./quality.js";
+import { queriesSection } from "./queries.js";
 import { rowsTable, type Section } from "./report.js";
 import { synthSpeedSection } from "./synth.js";
 import { visionSpeedRows } from "./vision-speed.js";
@@ -67,6 +68,14 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optI
     title: "Real dataset imports",
     command: "npm run bench -- datasets",
     run: datasetImportSection,
+  },
+  {
+    id: "queries",
+    title: "Event and incident lists and counts on a large store (10 M events)",
+    command: "npm run bench -- queries",
+    run: queriesSection,
+    // filling 10 M events takes minutes; KENSA_BENCH_EVENTS=1000000 for a quick run
+    optIn: true,
   },
   {
     id: "quality",
