@@ -11,6 +11,11 @@ import type { Kysely } from "kysely";
  * list by — seq per device and per project, capture time (ts) and storage time (received_at) per
  * project and per device — and give up `events_project`, a prefix of the project indexes.
  * Incidents are about 1 % of events, so they get one index per filter the console offers.
+ *
+ * Measured with SQLite on 2 M stored events, inserting 250-row batches: about 90–110 µs of CPU
+ * an event with the indexes before this migration, 135–175 µs with these, of which the two
+ * device time indexes take 10–35 µs (runs varied by a third). Building them on a
+ * 10 M-event store took 85 s at the upgrade's first start.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   const index = (name: string, table: string, columns: string[]) =>
