@@ -44,6 +44,8 @@ export interface IngestCell {
   hubDuplicates: number | null;
   /** what the hubs' ingest counted during the run (summed over replicas; `queued` left out) */
   hubCounters: Record<string, number> | null;
+  /** the hubs' error log lines during the run, counted by message */
+  hubErrors: Record<string, number>;
   p50: number;
   p99: number;
   /** µs of CPU per stored event, of the hub processes (or the bare subscriber) and of a separate broker */
@@ -164,6 +166,7 @@ const RESEND_MS = 10_000;
 async function measure(rig: Rig, gen: ChildProcess, n: number, seconds: number, rate: number | null) {
   const hubs = rig.mode.hubs > 0;
   const before = hubs ? await rig.count() : 0;
+  rig.takeErrors();
   const countersBefore = hubs ? await rig.counters() : [];
   const loadStart = load1();
   const cpu0 = rig.hubCpu();
@@ -216,6 +219,7 @@ async function measure(rig: Rig, gen: ChildProcess, n: number, seconds: number, 
     extraConfirmations: r.extraConfirmations,
     hubDuplicates: delta ? (delta.duplicates ?? 0) : null,
     hubCounters: delta,
+    hubErrors: rig.takeErrors(),
     p50: round(r.latencyP50, 1),
     p99: round(r.latencyP99, 1),
     hubCpuUs: stored ? round(hubCpu / stored, 1) : 0,

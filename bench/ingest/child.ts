@@ -3,7 +3,11 @@ import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 /** Starts `file` (TypeScript, through tsx) with an IPC channel; its output goes to a ring of recent lines. */
-export function forkTs(file: string, args: string[] = []): { child: ChildProcess; output: () => string } {
+export function forkTs(
+  file: string,
+  args: string[] = [],
+  onLine?: (line: string) => void,
+): { child: ChildProcess; output: () => string } {
   const child = fork(file, args, {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -12,7 +16,9 @@ export function forkTs(file: string, args: string[] = []): { child: ChildProcess
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {
     if (process.env.KENSA_BENCH_VERBOSE) process.stderr.write(chunk);
-    lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+    const got = chunk.toString("utf8").split("\n").filter(Boolean);
+    if (onLine) for (const line of got) onLine(line);
+    lines.push(...got);
     if (lines.length > 40) lines.splice(0, lines.length - 40);
   };
   child.stdout?.on("data", keep);

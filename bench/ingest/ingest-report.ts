@@ -43,18 +43,26 @@ export function ingestTargets(cells: IngestCell[]): Target[] {
   });
 
   const two = best("mosquitto-postgres-x2");
-  const twoDup = cells
-    .filter((c) => c.mode === "mosquitto-postgres-x2")
-    .reduce((s, c) => s + (c.hubDuplicates ?? 0), 0);
-  const twoStored = cells.filter((c) => c.mode === "mosquitto-postgres-x2").reduce((s, c) => s + c.stored, 0);
+  const twoCells = cells.filter((c) => c.mode === "mosquitto-postgres-x2");
+  const sum = (f: (c: IngestCell) => number) => twoCells.reduce((s, c) => s + f(c), 0);
+  const twoDup = sum((c) => c.hubDuplicates ?? 0);
+  const twoResends = sum((c) => c.resends);
+  const twoStored = sum((c) => c.stored);
+  const twoFailed = sum((c) => c.hubCounters?.storeFailed ?? 0);
+  const twoErrors =
+    [...new Set(twoCells.flatMap((c) => Object.keys(c.hubErrors ?? {})))].map((m) => `"${m}"`).join(", ") ||
+    "no error logged";
   out.push({
     name: "2 hub replicas ≥ 1.6× one replica (Mosquitto + PostgreSQL, best N of each)",
     pass: two && pgBest && pgBest.rate > 0 ? two.rate / pgBest.rate >= 1.6 : null,
     detail:
       two && pgBest
         ? `${(two.rate / pgBest.rate).toFixed(2)}× (${fmt(two.rate)} vs ${fmt(pgBest.rate)} events/s)` +
-          (twoDup
-            ? `; the replicas handled ${fmt(twoDup)} deliveries of already stored events beside ${fmt(twoStored)} stored: both process every event`
+          (twoFailed
+            ? `; ${fmt(twoFailed)} events were in store batches that failed (${twoErrors}) and waited for their devices to send them again`
+            : "") +
+          (twoDup > twoResends
+            ? `; the replicas handled ${fmt(twoDup)} deliveries of already stored events beside ${fmt(twoStored)} stored, more than the devices resent: both replicas process the same events`
             : "")
         : "not measured",
   });
@@ -75,6 +83,12 @@ export function ingestTargets(cells: IngestCell[]): Target[] {
       (byPuback.length ? `; ${byPuback.length} cell(s) confirmed by the broker's PUBACK are not judged` : ""),
   });
   return out;
+}
+
+/** `; hub errors: "…" ×n, …` for a cell whose hubs logged errors */
+function errorsOf(c: IngestCell): string {
+  const list = Object.entries(c.hubErrors ?? {});
+  return list.length ? `; hub errors: ${list.map(([m, n]) => `"${m}" ×${n}`).join(", ")}` : "";
 }
 
 function authNote(cells: IngestCell[]): string {
@@ -140,7 +154,8 @@ export function ingestMarkdown(run: IngestRun & { seconds: number; window: numbe
           (c) =>
             `${label(c.mode)} N=${c.devices} ${c.load}: ${c.resends} resends, ${c.extraConfirmations} extra confirmations, ` +
             `${c.hubDuplicates ?? 0} duplicate deliveries at the hub, ${c.hubCounters?.storeFailed ?? 0} events in failed ` +
-            `store batches, ${c.hubCounters?.shed ?? 0} shed for a full ingest queue`,
+            `store batches, ${c.hubCounters?.shed ?? 0} shed for a full ingest queue` +
+            errorsOf(c),
         )
         .join("; ")}.`,
     );

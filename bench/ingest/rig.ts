@@ -77,6 +77,8 @@ export interface Rig {
   rows(): Promise<StoredRow[]>;
   /** devices authenticate through Mosquitto's dynamic security (else anonymously, or on the embedded broker) */
   dynsec: boolean;
+  /** the hubs' error log lines since the last call, counted by message */
+  takeErrors(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -153,6 +155,19 @@ async function buildRig(
   }
 
   const groups = new Map<string, LoadDevice[]>();
+  const errors = new Map<string, number>();
+  // the hubs' error log lines (pino JSON, level 50 and up), counted by message
+  const noteError = (line: string) => {
+    if (!line.startsWith("{")) return;
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: string };
+      if ((entry.level ?? 0) < 50) return;
+      const key = entry.err ? `${entry.msg}: ${entry.err}` : String(entry.msg);
+      errors.set(key, (errors.get(key) ?? 0) + 1);
+    } catch {
+      // not a log line
+    }
+  };
   const hubPids: number[] = [];
   const hubChildren: Array<ReturnType<typeof forkTs>["child"]> = [];
   let count: () => Promise<number> = async () => 0;
@@ -224,7 +239,7 @@ async function buildRig(
         training: { workers: 0 },
         ...(mode.hubs > 1 ? opts.replicaConfig : {}),
       };
-      const hub = forkTs(join(import.meta.dirname, "hub-proc.ts"), [JSON.stringify(config)]);
+      const hub = forkTs(join(import.meta.dirname, "hub-proc.ts"), [JSON.stringify(config)], noteError);
       cleanups.push(() => stopChild(hub.child, { type: "close" }, 10_000));
       // replicas start one after another: the first one migrates the database
       const started = await nextMessage<Extract<HubProcMessage, { type: "started" }>>(hub.child, "started").catch(
@@ -278,6 +293,11 @@ async function buildRig(
     count,
     rows,
     dynsec: dynsecAdmin !== null,
+    takeErrors: () => {
+      const out = Object.fromEntries(errors);
+      errors.clear();
+      return out;
+    },
     close,
   };
 }
