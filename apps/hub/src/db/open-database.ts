@@ -53,11 +53,19 @@ function openPostgres(cfg: { url: string; schema?: string }): Kysely<HubDatabase
     connectionString: cfg.url,
     max: 10,
     types,
+    // how an operator tells the hub's connections apart in pg_stat_activity
+    application_name: `kensa-hub${cfg.schema ? ` ${cfg.schema}` : ""}`.slice(0, 63),
     // Every connection sees only Kensa's schema, so the same unqualified SQL serves both dialects.
     ...(cfg.schema ? { options: `-c search_path=${cfg.schema}` } : {}),
   });
   pool.on("error", () => {
     // an idle client dropped by the server; the pool replaces it on the next query
+  });
+  // A client checked out and between two statements (inside a transaction) that the server
+  // drops (a restart, pg_terminate_backend) emits "error" on itself, not on the pool, and an
+  // unheard "error" ends the process. Its next query fails instead, and the pool discards it.
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
   });
   return new Kysely<HubDatabase>({ dialect: new PostgresDialect({ pool }) });
 }

@@ -68,9 +68,15 @@ export class HubMqttClient implements DesiredPublisher, AckSink {
       clientId: this.#opts.clientId,
       username,
       password,
-      // the broker keeps the subscription and queues device messages while the hub is away
-      clean: false,
+      // A lone hub keeps a persistent session: the broker queues device messages while it is
+      // away. Replicas in a shared group do not: a broker hands a dead member's persistent
+      // session its share of new messages until it expires, which would hold back every
+      // other event until its device sends it again. Devices keep what is unconfirmed anyway.
+      clean: this.#opts.sharedGroup !== null,
       resubscribe: false,
+      // a broker restarted without the hub's account yet (dynamic security repairing itself)
+      // refuses the first attempts; keep trying instead of giving up for good
+      reconnectOnConnackError: true,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       protocolVersion: 4,

@@ -8,7 +8,10 @@ import type { EventIngest, EventToStore } from "../incidents/event-ingest.js";
 import type { Logger } from "../logger.js";
 import { SerialQueue } from "../serial-queue.js";
 import { type Batch, EventBatcher } from "./event-batcher.js";
-import { isPermanentStorageError } from "./storage-errors.js";
+import { inTransaction, isPermanentStorageError } from "./storage-errors.js";
+
+/** ms between two log lines of a storage failure that goes on */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 const checkEvent = compile(Event);
 const checkPresence = compile(Presence);
@@ -78,6 +81,8 @@ export class Ingest {
   #stateQueued = 0;
   #acks: AckSink | null = null;
   #storageProblem: HealthProblem | null = null;
+  #lastFailureLog = 0;
+  #failuresUnlogged = 0;
   readonly #highWater: number;
   readonly #admitWaitMs: number;
 
@@ -305,7 +310,7 @@ export class Ingest {
       if (it.kind === "event") events.push(it.toStore);
       else rejections.push(it.rejection);
     }
-    const out = await this.#o.db.transaction().execute(async (trx) => {
+    const out = await inTransaction(this.#o.db, async (trx) => {
       const stored = await this.#o.events.store(trx, events, receivedAt);
       if (rejections.length > 0) {
         await trx
@@ -337,6 +342,8 @@ export class Ingest {
     if (this.#storageProblem) {
       this.#log.info({ since: this.#storageProblem.since }, "ingest storage recovered");
       this.#storageProblem = null;
+      this.#lastFailureLog = 0;
+      this.#failuresUnlogged = 0;
     }
     this.counters.stored += out.stored.length;
     this.counters.duplicates += out.duplicates.length;
@@ -384,10 +391,22 @@ export class Ingest {
     if (!this.#storageProblem) {
       this.#storageProblem = { code: "KENSA_ERR_INGEST_STORAGE_FAILED", message, since: wallNow() };
     } else this.#storageProblem.message = message;
+    // while it lasts a failure repeats per batch: log the first, then one line per interval
+    this.#failuresUnlogged++;
+    const now = Date.now();
+    if (now - this.#lastFailureLog < FAILURE_LOG_INTERVAL_MS) return;
+    this.#lastFailureLog = now;
     this.#log.error(
-      { err: err.message, code: (err as NodeJS.ErrnoException).code, errorCode: "KENSA_ERR_INGEST_STORAGE_FAILED" },
+      {
+        err: err.message,
+        code: (err as NodeJS.ErrnoException).code,
+        errorCode: "KENSA_ERR_INGEST_STORAGE_FAILED",
+        failedBatches: this.#failuresUnlogged,
+        eventsNotStored: this.counters.storeFailed,
+      },
       "ingest batch failed; its events stay on the devices",
     );
+    this.#failuresUnlogged = 0;
   }
 
   #invalid(topic: string, what: string, issues?: unknown): undefined {

@@ -1,3 +1,6 @@
+import { type Kysely, sql } from "kysely";
+import type { HubDatabase } from "../db/schema.js";
+
 /**
  * True when the database refused the data itself (a constraint, a value it cannot hold), so
  * trying again can never succeed; false for the environment failing (disk full, I/O error,
@@ -12,4 +15,30 @@ export function isPermanentStorageError(err: unknown): boolean {
   }
   // PostgreSQL SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation)
   return /^2[23][0-9A-Z]{3}$/.test(code);
+}
+
+/**
+ * Runs `fn` in a transaction on one connection and, when it fails, throws the error that made
+ * it fail. Kysely's own transaction throws the ROLLBACK's error instead when the database has
+ * already rolled back by itself — SQLite does on a full disk (SQLITE_FULL) — which hides the
+ * cause ("cannot rollback - no transaction is active").
+ */
+export function inTransaction<T>(db: Kysely<HubDatabase>, fn: (trx: Kysely<HubDatabase>) => Promise<T>): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    await sql`BEGIN`.execute(conn);
+    let result: T;
+    try {
+      result = await fn(conn);
+    } catch (err) {
+      await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+      throw err;
+    }
+    try {
+      await sql`COMMIT`.execute(conn);
+    } catch (err) {
+      await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+      throw err;
+    }
+    return result;
+  });
 }

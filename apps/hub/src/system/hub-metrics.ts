@@ -15,7 +15,7 @@ export interface HubMetricsSources {
 /**
  * The hub's Prometheus metrics on their own registry. Everything is read from its source at
  * scrape time (counters the ingest keeps, gaps the devices table holds), so the figures cannot
- * drift from `/api/v1/stats`. The counters are process-lifetime values: Prometheus's `rate()`
+ * drift from the stats route. The counters are process-lifetime values: Prometheus's `rate()`
  * handles the reset when the hub restarts.
  */
 export class HubMetrics {
