@@ -248,7 +248,14 @@ export async function measureLists(db: Kysely<HubDatabase>, dialect: "sqlite" | 
     () => incidents.list({ projectId: "prj-4", label: "l4", limit: page }),
     "one label of 8",
   );
-  rows.push(await timeIt(`stats (${dialect})`, () => stats.get(), `GET /stats counts; ${size}`));
+  const counted = await stats.rowCount("events");
+  rows.push(
+    await timeIt(
+      `stats (${dialect})`,
+      () => stats.get(),
+      `GET /stats counts (events counted: ${counted.toLocaleString("en")}); ${size}`,
+    ),
+  );
   return rows;
 }
 
