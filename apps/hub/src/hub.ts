@@ -155,6 +155,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       })
     : null;
   devices.attachAccounts(dynsec);
+  // a rotation or revocation on one replica: the others forget the device's cached logins
+  devices.onCredentialsChanged((deviceId) => bus.publish("device.credentialsChanged", { deviceId }));
+  bus.subscribe("device.credentialsChanged", ({ deviceId }) => deviceAuth.forget(deviceId));
   // devices decide incidents with the rule their bundle carries: a changed rule is bundled anew
   bus.subscribe("project.ruleChanged", ({ projectId }) => {
     deployments

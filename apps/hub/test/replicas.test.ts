@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { type AddressInfo, createServer, type Server } from "node:net";
-import { type Incident, type Notification, topics } from "@kensa/contracts";
+import { type EnrolledDevice, type Incident, type Notification, topics } from "@kensa/contracts";
 import { startWebhookSink, type TempDir, tempDir, type WebhookSink, waitFor } from "@kensa/testkit";
 import { Aedes } from "aedes";
 import { sql } from "kysely";
@@ -11,7 +11,7 @@ import type { HubEventMap } from "../src/bus/event-bus.js";
 import { PgEventBus } from "../src/bus/pg-event-bus.js";
 import type { ClaimedJob } from "../src/jobs/job-queue.js";
 import { JobWorker } from "../src/jobs/job-worker.js";
-import { backends, makeEvent, seed, startHub, type TestHub } from "./helpers.js";
+import { backends, basic, makeEvent, seed, startHub, type TestHub } from "./helpers.js";
 
 /**
  * Two hub replicas in this process, as an operator runs them behind a load balancer: one
@@ -285,6 +285,23 @@ describe.skipIf(!postgres)("hub replicas on one PostgreSQL and one broker", () =
       await wa.stop();
       await wb.stop();
     }
+  });
+
+  it("forgets a rotated secret on every replica, not only the one that rotated it", async () => {
+    const e = await a.call<EnrolledDevice>("POST", "/api/v1/devices", {
+      body: { projectId, id: "rep-rot", tags: [] },
+    });
+    const old = e.json.secret;
+    // a device request B answers (404: no such bundle) after checking, and caching, the secret
+    const asDevice = (t: TestHub, secret: string) =>
+      fetch(`${t.httpUrl}/api/v1/bundles/${"0".repeat(64)}`, { headers: { authorization: basic("rep-rot", secret) } });
+    expect((await asDevice(b, old)).status).toBe(404);
+    const rotated = await a.call<EnrolledDevice>("POST", "/api/v1/devices/rep-rot/secret/rotate");
+    expect(rotated.status).toBe(200);
+    await waitFor("B to refuse the old secret", async () => (await asDevice(b, old)).status === 401, {
+      timeoutMs: 5000,
+    });
+    expect((await asDevice(b, rotated.json.secret)).status).toBe(404);
   });
 
   it("throttles failed sign-ins counted across replicas", async () => {

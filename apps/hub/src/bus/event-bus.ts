@@ -7,6 +7,8 @@ export interface HubEventMap {
   "incident.updated": { incident: Incident; previousStatus: IncidentStatus };
   /** a project's incident rule changed: the fleet bundles it anew for the project's devices */
   "project.ruleChanged": { projectId: string };
+  /** a device's secret was rotated or it was revoked: every replica forgets what it cached */
+  "device.credentialsChanged": { deviceId: string };
 }
 
 /**
@@ -14,9 +16,11 @@ export interface HubEventMap {
  * it was published, because it asks for work done once: `project.ruleChanged` makes bundles
  * anew, which one replica must do, not each.
  */
-export const FAN_OUT_EVENTS = ["incident.created", "incident.updated"] as const satisfies ReadonlyArray<
-  keyof HubEventMap
->;
+export const FAN_OUT_EVENTS = [
+  "incident.created",
+  "incident.updated",
+  "device.credentialsChanged",
+] as const satisfies ReadonlyArray<keyof HubEventMap>;
 
 export type Listener<T> = (payload: T) => void;
 

@@ -32,6 +32,7 @@ export class DeviceService {
   #accounts: BrokerAccounts | null = null;
   /** device id → project id; devices are never deleted or moved, so this never goes stale */
   #projectOf = new Map<string, string>();
+  #credentialsChanged: ((deviceId: string) => void) | null = null;
 
   constructor(
     db: Kysely<HubDatabase>,
@@ -47,6 +48,14 @@ export class DeviceService {
     this.#desired = desired;
     this.#urls = urls;
     this.#auth = auth;
+  }
+
+  /**
+   * Called after a device's secret changed or it was revoked, once this process forgot what it
+   * cached: other replicas of the hub must forget too (the hub passes it over its bus).
+   */
+  onCredentialsChanged(listener: (deviceId: string) => void): void {
+    this.#credentialsChanged = listener;
   }
 
   /** Tells the broker of every later enrolment, rotation and revocation (null: none to tell). */
@@ -127,6 +136,7 @@ export class DeviceService {
       .where("id", "=", id)
       .execute();
     this.#auth.forget(id);
+    this.#credentialsChanged?.(id);
     await this.#accounts?.disconnect(id);
     return { ...this.#connectInfo(id), device: await this.get(id), secret };
   }
@@ -146,6 +156,7 @@ export class DeviceService {
       .where("id", "=", id)
       .execute();
     this.#auth.forget(id);
+    this.#credentialsChanged?.(id);
     await this.#accounts?.disconnect(id);
     if (this.#accounts && keeps) {
       try {
