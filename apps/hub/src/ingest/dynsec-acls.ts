@@ -1,4 +1,4 @@
-import { devicePublishChannels, TOPIC_ROOT, topics } from "@kensa/contracts";
+import { devicePublishChannels, HUB_TOPIC_ROOT, TOPIC_ROOT, topics } from "@kensa/contracts";
 
 // The ACLs the hub keeps on a Mosquitto with dynamic security: the same rules as device-acl.ts.
 
@@ -39,16 +39,10 @@ export function deviceAcls(deviceId: string): DynsecAcl[] {
 }
 
 /**
- * Topics only hub replicas use among themselves (the hub's client probes whether the broker
- * honours shared subscriptions by a message to itself below it).
- */
-export const HUB_PRIVATE_ROOT = "kensa/v1/hub";
-
-/**
  * The hub's ACL: publish every device's `desired` and `acks`, subscribe to and receive every
  * device topic, directly or through a shared subscription (`$share/<group>/…`: Mosquitto 2.0
  * checks a shared subscription's filter with its `$share/<group>/` prefix, later versions
- * without it, so both are granted), and its own topics below HUB_PRIVATE_ROOT.
+ * without it, so both are granted), and its own topics below HUB_TOPIC_ROOT.
  */
 export function hubAcls(): DynsecAcl[] {
   return [
@@ -57,10 +51,10 @@ export function hubAcls(): DynsecAcl[] {
     { acltype: "subscribePattern", topic: `${TOPIC_ROOT}/#`, priority: 0, allow: true },
     { acltype: "subscribePattern", topic: `$share/+/${TOPIC_ROOT}/#`, priority: 0, allow: true },
     { acltype: "publishClientReceive", topic: `${TOPIC_ROOT}/#`, priority: 0, allow: true },
-    { acltype: "publishClientSend", topic: `${HUB_PRIVATE_ROOT}/#`, priority: 0, allow: true },
-    { acltype: "subscribePattern", topic: `${HUB_PRIVATE_ROOT}/#`, priority: 0, allow: true },
-    { acltype: "subscribePattern", topic: `$share/+/${HUB_PRIVATE_ROOT}/#`, priority: 0, allow: true },
-    { acltype: "publishClientReceive", topic: `${HUB_PRIVATE_ROOT}/#`, priority: 0, allow: true },
+    { acltype: "publishClientSend", topic: `${HUB_TOPIC_ROOT}/#`, priority: 0, allow: true },
+    { acltype: "subscribePattern", topic: `${HUB_TOPIC_ROOT}/#`, priority: 0, allow: true },
+    { acltype: "subscribePattern", topic: `$share/+/${HUB_TOPIC_ROOT}/#`, priority: 0, allow: true },
+    { acltype: "publishClientReceive", topic: `${HUB_TOPIC_ROOT}/#`, priority: 0, allow: true },
   ];
 }
 

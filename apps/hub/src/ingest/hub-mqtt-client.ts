@@ -1,4 +1,11 @@
-import { type Desired, devicePublishChannels, type EventAcks, KensaError, topics } from "@kensa/contracts";
+import {
+  type Desired,
+  devicePublishChannels,
+  type EventAcks,
+  HUB_TOPIC_ROOT,
+  KensaError,
+  topics,
+} from "@kensa/contracts";
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
 import type { DesiredPublisher } from "../fleet/desired-sync.js";
 import type { Logger } from "../logger.js";
@@ -31,9 +38,6 @@ export interface HubMqttOptions {
   /** ms a desired-state publish waits for its PUBACK before it counts as failed (default 10 s) */
   ackTimeoutMs?: number;
 }
-
-/** topics of the hub's own, never a device's */
-const HUB_TOPIC_PREFIX = "kensa/v1/hub/";
 
 /** ms the shared-subscription probe waits for its own message */
 const PROBE_TIMEOUT_MS = 3000;
@@ -85,7 +89,7 @@ export class HubMqttClient implements DesiredPublisher, AckSink {
     client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {
       const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
       // the hub's own probe (see #subscribe) is not a device message
-      if (packet.topic.startsWith(HUB_TOPIC_PREFIX)) return done();
+      if (packet.topic.startsWith(`${HUB_TOPIC_ROOT}/`)) return done();
       const wait = this.#opts.onMessage(packet.topic, payload);
       if (wait)
         wait.then(
@@ -167,7 +171,7 @@ export class HubMqttClient implements DesiredPublisher, AckSink {
     };
     this.#shared = false;
     if (!group) return subscribe("");
-    const probeTopic = `${HUB_TOPIC_PREFIX}probe/${this.#opts.clientId}`;
+    const probeTopic = topics.hubProbe(this.#opts.clientId);
     const nonce = `${Date.now()}-${Math.random()}`;
     const heard = new Promise<boolean>((resolve) => {
       const onMessage = (topic: string, payload: Buffer) => {

@@ -1,6 +1,12 @@
 /** MQTT topics of protocol v1. Every topic string is built or parsed here, nowhere else. */
 export const TOPIC_ROOT = "kensa/v1/devices";
 
+/**
+ * Topics of the hub's own, never a device's: a hub replica probes below it whether the broker
+ * honours shared subscriptions (a message to itself through its group).
+ */
+export const HUB_TOPIC_ROOT = "kensa/v1/hub";
+
 export const deviceChannels = ["presence", "desired", "reported", "events", "telemetry", "acks"] as const;
 export type DeviceChannel = (typeof deviceChannels)[number];
 
@@ -17,6 +23,8 @@ export const topics = {
   acks: (deviceId: string) => `${TOPIC_ROOT}/${deviceId}/acks`,
   /** Everything devices publish, for the hub's ingest subscription. */
   allDevices: (channel: DeviceChannel | "+") => `${TOPIC_ROOT}/+/${channel}`,
+  /** where a hub client with this id probes its broker for shared subscriptions */
+  hubProbe: (clientId: string) => `${HUB_TOPIC_ROOT}/probe/${clientId}`,
   /** The prefix a device may touch. */
   devicePrefix: (deviceId: string) => `${TOPIC_ROOT}/${deviceId}/`,
 } as const;
