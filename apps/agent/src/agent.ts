@@ -162,7 +162,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     mediaConcurrency: config.mediaUploadConcurrency,
     logger: log,
   });
-  // media and clips wait for their event to reach the broker; captures go whenever the hub answers
+  // media and clips wait for their event to be confirmed; captures go whenever the hub answers
   outbox.on("flushed", () => uploads.eventsFlushed());
   outbox.on("queued", (event) => {
     if (event.media) quota.schedule();

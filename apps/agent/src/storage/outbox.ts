@@ -17,7 +17,7 @@ export interface OutboxRow {
 export interface OutboxEvents {
   /** an event was durably stored */
   queued: [event: Event];
-  /** events left the outbox after the broker acknowledged them */
+  /** events left the outbox: the hub confirmed them (or, with a hub that does not confirm, the broker took them) */
   flushed: [seqs: number[]];
   /** the frame could not be written; the event was kept without media */
   mediaFailed: [eventId: string, error: Error];
@@ -26,7 +26,7 @@ export interface OutboxEvents {
 /**
  * The durable event outbox. `append` assigns a per-device gap-free `seq`: the counter row and
  * the event row change in one transaction, so a crash either keeps both or neither. A row
- * leaves only through `remove`, which the publisher calls after the broker's PUBACK.
+ * leaves only through `remove`, which the publisher calls on the hub's confirmation (see docs/delivery.md).
  */
 export class Outbox extends EventEmitter<OutboxEvents> {
   readonly #db: AgentDatabase;
