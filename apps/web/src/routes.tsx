@@ -13,6 +13,7 @@ import { UsersPage } from "./pages/users/users-page";
 const FleetPage = lazyPage(() => import("./pages/fleet/fleet-page"), "FleetPage");
 const DevicePage = lazyPage(() => import("./pages/fleet/device-page"), "DevicePage");
 const DeploymentsPage = lazyPage(() => import("./pages/fleet/deployments-page"), "DeploymentsPage");
+const SystemPage = lazyPage(() => import("./pages/system/system-page"), "SystemPage");
 
 export const routes: AppRoute[] = [
   // ---- operations: incidents, fleet, deployments ----------------------------------------
@@ -50,6 +51,12 @@ export const routes: AppRoute[] = [
     element: <UsersPage />,
     permission: "users:manage",
     nav: { label: "Users", icon: "users", order: 90 },
+  },
+  {
+    path: "/system",
+    element: <SystemPage />,
+    permission: "stats:read",
+    nav: { label: "System", icon: "system", order: 85 },
   },
   {
     path: "/audit",

@@ -1,6 +1,7 @@
 import { Suspense } from "react";
 import { Outlet } from "react-router-dom";
 import { Loading, Logo } from "../ui";
+import { HealthBanner } from "./health-banner";
 import { ProjectPicker } from "./project-picker";
 import { SideNav } from "./side-nav";
 import { TabBar } from "./tab-bar";
@@ -23,6 +24,7 @@ export function AppLayout() {
           <ProjectPicker />
           <UserMenu />
         </header>
+        <HealthBanner />
         <main id="main" tabIndex={-1}>
           <Suspense fallback={<Loading />}>
             <Outlet />

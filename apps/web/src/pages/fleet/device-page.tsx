@@ -2,7 +2,10 @@ import { type Device, fleetRoutes, type ReportedPipeline } from "@kensa/contract
 import type { ReactNode } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
+import { useCan } from "../../auth";
 import { Badge, Card, type Column, DataTable, ErrorState, Facts, Loading, Page, TimeAgo } from "../../ui";
+import { CredentialActions } from "./device-credentials";
+import { CredentialBadges, DeliveryDetails } from "./device-delivery";
 import { type ModelNames, PipelineBadge, PresenceBadge, shortSha } from "./device-status";
 import { LiveFrame } from "./live-frame";
 import { TelemetryChart } from "./telemetry-chart";
@@ -28,11 +31,12 @@ export function DevicePage() {
         <Loading />
       </Page>
     );
-  return <DeviceView device={q.data} back={back} />;
+  return <DeviceView device={q.data} back={back} onChanged={q.setData} />;
 }
 
-function DeviceView({ device: d, back }: { device: Device; back: ReactNode }) {
+function DeviceView({ device: d, back, onChanged }: { device: Device; back: ReactNode; onChanged(d: Device): void }) {
   const { names } = useModels(d.projectId);
+  const canManage = useCan("devices:manage");
   const t = d.telemetry;
   const r = d.reported;
   return (
@@ -40,14 +44,23 @@ function DeviceView({ device: d, back }: { device: Device; back: ReactNode }) {
       title={d.name || d.id}
       subtitle={
         <>
-          <PresenceBadge presence={d.presence} /> · last seen <TimeAgo iso={d.lastSeenAt} />
+          <PresenceBadge presence={d.presence} /> · last seen <TimeAgo iso={d.lastSeenAt} />{" "}
+          <CredentialBadges device={d} />
         </>
       }
       back={back}
-      actions={<Link to={`/incidents?device=${encodeURIComponent(d.id)}`}>Incidents of this device</Link>}
+      actions={
+        <>
+          <Link to={`/incidents?device=${encodeURIComponent(d.id)}`}>Incidents of this device</Link>
+          {canManage ? <CredentialActions device={d} onChanged={onChanged} /> : null}
+        </>
+      }
     >
       <div className="grid-2">
         <div className="stack">
+          <Card title="Event delivery">
+            <DeliveryDetails device={d} />
+          </Card>
           <Card title="Latest frame">
             <LiveFrame deviceId={d.id} online={d.presence === "online"} />
           </Card>

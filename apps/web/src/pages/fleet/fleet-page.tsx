@@ -4,6 +4,7 @@ import { Link, useNavigate } from "react-router-dom";
 import { useCan } from "../../auth";
 import { useProject } from "../../project";
 import { Badge, Button, type Column, DataTable, ErrorState, Loading, Page, TimeAgo } from "../../ui";
+import { CredentialBadges, EventSeqSummary } from "./device-delivery";
 import { LoadedBundles, type ModelNames, PresenceBadge } from "./device-status";
 import { EnrollDialog } from "./enroll-dialog";
 import { Sparkline } from "./sparkline";
@@ -68,7 +69,15 @@ function columns(models: ModelNames): Array<Column<Device>> {
         </div>
       ),
     },
-    { header: "Presence", cell: (d) => <PresenceBadge presence={d.presence} /> },
+    {
+      header: "Presence",
+      cell: (d) => (
+        <span className="row">
+          <PresenceBadge presence={d.presence} />
+          <CredentialBadges device={d} />
+        </span>
+      ),
+    },
     { header: "Arch", cell: (d) => d.arch ?? d.reported?.arch ?? "—", hideOnMobile: true },
     {
       header: "Tags",
@@ -82,6 +91,7 @@ function columns(models: ModelNames): Array<Column<Device>> {
       ),
     },
     { header: "Model", cell: (d) => <LoadedBundles device={d} models={models} /> },
+    { header: "Events", cell: (d) => <EventSeqSummary device={d} /> },
     {
       header: "FPS",
       hideOnMobile: true,
