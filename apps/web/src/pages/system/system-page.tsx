@@ -9,21 +9,11 @@ const STATS_POLL_MS = 5000;
 type IngestCounter = keyof HubStats["ingest"];
 
 /**
- * Every ingest counter with what it means. The last four are the ones that mean trouble when
- * they grow; each explanation says where the events are meanwhile.
+ * Every ingest counter with what it means; for those that mean trouble when they grow, where
+ * the events are meanwhile.
  */
 const INGEST: ReadonlyArray<{ key: IngestCounter; label: string; explain: string; trouble?: boolean }> = [
-  { key: "received", label: "Received", explain: "Events that arrived over MQTT." },
-  { key: "stored", label: "Stored", explain: "Events committed to the hub's database." },
-  { key: "duplicates", label: "Duplicates", explain: "Events sent again that the hub already had; stored once." },
-  { key: "invalid", label: "Invalid", explain: "Messages that were not a valid event." },
-  { key: "unknownDevice", label: "Unknown device", explain: "Events from a device the hub does not know." },
-  {
-    key: "rejected",
-    label: "Rejected",
-    explain: "Refused for good; kept in the database with the reason and confirmed to the device as rejected.",
-    trouble: true,
-  },
+  // the ones that mean trouble first: on a phone they are what fits the screen
   {
     key: "storeFailed",
     label: "Store failed",
@@ -37,10 +27,17 @@ const INGEST: ReadonlyArray<{ key: IngestCounter; label: string; explain: string
     trouble: true,
   },
   {
-    key: "queued",
-    label: "Queued",
-    explain: "Waiting for their batch to commit right now.",
+    key: "rejected",
+    label: "Rejected",
+    explain: "Refused for good; kept in the database with the reason and confirmed to the device as rejected.",
+    trouble: true,
   },
+  { key: "queued", label: "Queued", explain: "Waiting for their batch to commit right now." },
+  { key: "received", label: "Received", explain: "Events that arrived over MQTT." },
+  { key: "stored", label: "Stored", explain: "Events committed to the hub's database." },
+  { key: "duplicates", label: "Duplicates", explain: "Events sent again that the hub already had; stored once." },
+  { key: "invalid", label: "Invalid", explain: "Messages that were not a valid event." },
+  { key: "unknownDevice", label: "Unknown device", explain: "Events from a device the hub does not know." },
 ];
 
 /** The hub's health and counters: for whoever asks "are events getting through?". */
