@@ -285,6 +285,7 @@ describe.skipIf(skipBrowserTests)("the console shows delivery problems and manag
     const page = await newPage(PHONE);
     await signIn(page, "/fleet/rot-1", ike.username, ike.password);
     await page.getByRole("heading", { name: "rot-1", level: 1 }).waitFor();
+    await screenshot(page, "device-actions-phone");
     await page.getByRole("button", { name: "Rotate secret" }).tap();
     // meanwhile an admin takes the permission away: the hub refuses what the page still offers
     await api.call(peopleRoutes.updateUser, { params: { id: ike.user.id }, body: { role: "site_engineer" } });
