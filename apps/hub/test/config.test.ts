@@ -24,7 +24,7 @@ describe("hub config", () => {
     expect(c.http).toEqual({ host: "0.0.0.0", port: 8080 });
     expect(c.mqtt.embedded).toEqual({ enabled: true, host: "0.0.0.0", port: 1883 });
     expect(c.database).toEqual({ type: "sqlite" });
-    expect(c.notifications).toEqual({ attempts: 3, backoffMs: 500 });
+    expect(c.notifications).toEqual({ attempts: 3, backoffMs: 500, leaseMs: 60_000 });
     expect(c.limits).toEqual({
       modelBytes: 200 * 1024 * 1024,
       mediaBytes: 10 * 1024 * 1024,

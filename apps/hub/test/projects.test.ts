@@ -79,6 +79,7 @@ describe.each(list)("projects ($name)", (backend) => {
       status: "ok",
       protocol: 1,
       mqtt: "connected",
+      problems: [],
     });
     const home = await fetch(`${t.httpUrl}/`);
     expect(home.status).toBe(200);

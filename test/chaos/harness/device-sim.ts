@@ -59,9 +59,14 @@ const TICK_MS = 20;
 let producing = true;
 let owed = 0;
 let n = 0;
+let last = Date.now();
 const tick = setInterval(() => {
+  // by the clock, not by ticks: a late timer on a busy machine still keeps the rate
+  const now = Date.now();
+  const elapsed = now - last;
+  last = now;
   if (!producing) return;
-  owed += (o.rate * TICK_MS) / 1000;
+  owed += (o.rate * elapsed) / 1000;
   while (owed >= 1) {
     owed--;
     n++;
