@@ -44,7 +44,7 @@ export interface LoadRunResult {
   confirm: Confirmation;
   /** new events published in the run */
   published: number;
-  /** publishes of events already published once (after `resendMs` without confirmation) */
+  /** publishes again of the run's events (after `resendMs` without confirmation) */
   resends: number;
   /** events of the run confirmed as stored */
   confirmed: number;
@@ -151,11 +151,12 @@ class Device {
     this.#publish(seq, p);
   }
 
-  resendStale(now: number, resendMs: number, stats: RunStats): void {
+  /** publishes again what waited `resendMs`; counts only the run's own events (`run`) */
+  resendStale(now: number, resendMs: number, run: number, stats: RunStats): void {
     for (const [seq, p] of this.pending) {
       if (now - p.lastAt < resendMs) continue;
       p.lastAt = now;
-      stats.resends++;
+      if (p.run === run) stats.resends++;
       this.#publish(seq, p);
     }
   }
@@ -276,7 +277,7 @@ class LoadGen {
     }
     const resendTimer = setInterval(() => {
       const now = performance.now();
-      for (const d of this.devices) d.resendStale(now, this.#setup.resendMs, stats);
+      for (const d of this.devices) d.resendStale(now, this.#setup.resendMs, this.#run, stats);
     }, 250);
     await new Promise((resolve) => setTimeout(resolve, r.durationMs));
     this.#running = false;
