@@ -1,6 +1,4 @@
-import { userInfo } from "node:os";
-import { commandWorks, needService, tcpReachable, tempDir, waitFor } from "@kensa/testkit";
-import pg from "pg";
+import { commandWorks, findMosquittoBin, findPostgres, needService, tempDir, waitFor } from "@kensa/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ChaosMode, ChaosRig, modeName } from "./harness/chaos-rig.js";
 
@@ -16,7 +14,7 @@ const RATE_PER_DEVICE = 300;
 const FLOW_MS = 2500;
 
 const pgUrl = await findPostgres();
-const hasMosquitto = commandWorks("sh", ["-c", "command -v mosquitto"]);
+const hasMosquitto = findMosquittoBin() !== null;
 const skipPg = needService("PostgreSQL at 127.0.0.1:5432, database test (chaos)", pgUrl !== null);
 const skipMosquitto = needService("the mosquitto binary (chaos)", hasMosquitto);
 const canUnshare = commandWorks("unshare", ["-rm", "true"]);
@@ -187,27 +185,4 @@ async function sleepUntil(probe: () => Promise<boolean>, timeoutMs: number): Pro
     await sleep(200);
   }
   throw new Error(`condition not met within ${timeoutMs} ms`);
-}
-
-async function findPostgres(): Promise<string | null> {
-  if (!(await tcpReachable("127.0.0.1", 5432))) return null;
-  const candidates = process.env.KENSA_TEST_PG_URL
-    ? [process.env.KENSA_TEST_PG_URL]
-    : [
-        "postgres://postgres@127.0.0.1:5432/test",
-        `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/test`,
-      ];
-  for (const url of candidates) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    try {
-      await client.connect();
-      await client.query("select 1");
-      return url;
-    } catch {
-      // next
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
-  return null;
 }

@@ -1,20 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { userInfo } from "node:os";
 import { KensaClient } from "@kensa/client";
 import type { Event } from "@kensa/contracts";
-import { needService, type TempDir, tcpReachable, tempDir } from "@kensa/testkit";
+import { findPostgres, needService, type TempDir, tempDir } from "@kensa/testkit";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import pg from "pg";
 import sharp from "sharp";
 import { createHub, type Hub, type HubConfigInput, type HubDeps } from "../src/index.js";
-
-/** Where the Postgres tests look: KENSA_TEST_PG_URL, else user postgres, else the current user (trust auth). */
-const PG_CANDIDATES = process.env.KENSA_TEST_PG_URL
-  ? [process.env.KENSA_TEST_PG_URL]
-  : [
-      "postgres://postgres@127.0.0.1:5432/test",
-      `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/test`,
-    ];
 
 export interface Backend {
   name: "sqlite" | "postgres";
@@ -31,7 +22,7 @@ export interface Backend {
  */
 export async function backends(file: string): Promise<Backend[]> {
   const list: Backend[] = [{ name: "sqlite", database: () => ({ type: "sqlite" }), cleanup: async () => {} }];
-  const PG_URL = (await tcpReachable("127.0.0.1", 5432)) ? await firstWorking(PG_CANDIDATES) : null;
+  const PG_URL = await findPostgres();
   if (!needService(`PostgreSQL at 127.0.0.1:5432, database test (${file})`, PG_URL !== null) && PG_URL) {
     const schemas = new Map<string, string>();
     list.push({
@@ -57,22 +48,6 @@ export async function backends(file: string): Promise<Backend[]> {
     });
   }
   return list;
-}
-
-async function firstWorking(urls: string[]): Promise<string | null> {
-  for (const url of urls) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    try {
-      await client.connect();
-      await client.query("select 1");
-      return url;
-    } catch {
-      // next candidate
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-  return null;
 }
 
 export interface TestHub {

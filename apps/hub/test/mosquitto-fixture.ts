@@ -1,25 +1,16 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { type AddressInfo, createServer } from "node:net";
-import { userInfo } from "node:os";
-import { delimiter, join } from "node:path";
-import { type TempDir, tcpReachable, tempDir, waitFor } from "@kensa/testkit";
+import { join } from "node:path";
+import { findMosquittoBin, mosquittoProcess, type TempDir, tempDir } from "@kensa/testkit";
 
 /** Where Mosquitto and its dynamic-security plugin are on this machine, or null. */
 export function findMosquitto(): { bin: string; plugin: string } | null {
-  const bin = onPath("mosquitto") ?? ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"].find((p) => existsSync(p));
+  const bin = findMosquittoBin();
   if (!bin) return null;
   const plugin = fromDpkg() ?? fromLibDirs();
   return plugin ? { bin, plugin } : null;
-}
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (dir && existsSync(join(dir, name))) return join(dir, name);
-  }
-  return undefined;
 }
 
 /** the Debian/Ubuntu package lists the plugin under its multiarch library folder */
@@ -65,58 +56,36 @@ export interface Mosquitto {
  */
 export async function startMosquitto(found: { bin: string; plugin: string }): Promise<Mosquitto> {
   const dir = await tempDir("kensa-mosquitto-");
-  const port = await freePort();
   const adminUsername = "kensa-admin";
   const adminPassword = randomBytes(12).toString("base64url");
   const dynsecFile = join(dir.path, "dynamic-security.json");
-  const confFile = join(dir.path, "mosquitto.conf");
-  await writeFile(
-    confFile,
-    [
-      "per_listener_settings false",
-      `listener ${port} 127.0.0.1`,
+  await writeFile(dynsecFile, initialDynsec(adminUsername, adminPassword));
+  const broker = await mosquittoProcess({
+    dir: dir.path,
+    bin: found.bin,
+    lines: [
       "allow_anonymous false",
       `plugin ${found.plugin}`,
       `plugin_opt_config_file ${dynsecFile}`,
       "persistence false",
-      // when run as root Mosquitto drops to this user: stay the owner of the temp folder
-      `user ${userInfo().username}`,
       `log_dest file ${join(dir.path, "mosquitto.log")}`,
       "log_type error",
       "log_type warning",
       "log_type notice",
-      "",
-    ].join("\n"),
-  );
-  let child: ChildProcess | null = null;
-  const start = async (opts: { wipe?: boolean } = {}) => {
-    if (opts.wipe || !existsSync(dynsecFile)) await writeFile(dynsecFile, initialDynsec(adminUsername, adminPassword));
-    const proc = spawn(found.bin, ["-c", confFile], { stdio: "ignore" });
-    child = proc;
-    await waitFor(
-      "mosquitto listening",
-      async () => proc.exitCode === null && (await tcpReachable("127.0.0.1", port, 200)),
-      {
-        timeoutMs: 10_000,
-      },
-    );
-  };
-  const stop = async () => {
-    const proc = child;
-    child = null;
-    if (!proc || proc.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-    proc.kill("SIGTERM");
-    await exited;
-  };
-  await start();
+    ],
+  });
+  const stop = () => broker.stop();
   return {
-    url: `mqtt://127.0.0.1:${port}`,
-    port,
+    url: broker.url,
+    port: broker.port,
     adminUsername,
     adminPassword,
     dir,
-    start,
+    start: async (opts = {}) => {
+      if (opts.wipe || !existsSync(dynsecFile))
+        await writeFile(dynsecFile, initialDynsec(adminUsername, adminPassword));
+      await broker.start();
+    },
     stop,
     close: async () => {
       await stop();
@@ -157,16 +126,5 @@ function initialDynsec(username: string, password: string): string {
       },
     ],
     defaultACLAccess: { publishClientSend: false, publishClientReceive: true, subscribe: false, unsubscribe: true },
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }

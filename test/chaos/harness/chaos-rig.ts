@@ -1,13 +1,12 @@
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KensaClient } from "@kensa/client";
 import { fleetRoutes } from "@kensa/contracts";
 import { createInspectionProject } from "@kensa/scenario";
-import { tcpReachable, waitFor } from "@kensa/testkit";
+import { freePort, type MosquittoProcess, mosquittoProcess, waitFor } from "@kensa/testkit";
 import Database from "better-sqlite3";
 import pg from "pg";
 import type { DeviceSimOptions } from "./device-sim.js";
@@ -25,14 +24,6 @@ export function modeName(m: ChaosMode): string {
   const broker = m.broker === "embedded" ? "embedded Aedes" : "Mosquitto";
   const db = m.db === "sqlite" ? "SQLite" : "PostgreSQL";
   return `${broker} + ${db}${m.replicas > 1 ? `, ${m.replicas} replicas` : ""}`;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === "object" && address ? address.port : 0;
 }
 
 interface HubChild {
@@ -82,7 +73,7 @@ export class ChaosRig {
   hubs: Array<HubChild | null> = [];
   httpPorts: number[] = [];
   mqttPort = 0;
-  mosquitto: { child: ChildProcess; exited: Promise<void>; conf: string } | null = null;
+  mosquitto: MosquittoProcess | null = null;
   #client: KensaClient | null = null;
 
   constructor(o: RigOptions) {
@@ -171,30 +162,18 @@ export class ChaosRig {
     this.hubs[i] = null;
   }
 
+  /** Starts Mosquitto (again, on the same port after a kill): anonymous, no persistence. */
   async startBroker(): Promise<void> {
-    const conf = join(this.o.dir, "mosquitto.conf");
-    await writeFile(
-      conf,
-      [`listener ${this.mqttPort} 127.0.0.1`, "allow_anonymous true", "log_type error", ""].join("\n"),
-    );
-    const child = spawn("mosquitto", ["-c", conf], { stdio: ["ignore", "ignore", "inherit"] });
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    await waitFor(
-      "mosquitto to listen",
-      () => child.exitCode === null && tcpReachable("127.0.0.1", this.mqttPort, 200),
-      {
-        timeoutMs: 10_000,
-      },
-    );
-    this.mosquitto = { child, exited, conf };
+    if (this.mosquitto) return this.mosquitto.start();
+    this.mosquitto = await mosquittoProcess({
+      dir: this.o.dir,
+      port: this.mqttPort,
+      lines: ["allow_anonymous true", "persistence false", "log_type error"],
+    });
   }
 
   async killBroker(): Promise<void> {
-    const m = this.mosquitto;
-    if (!m) return;
-    m.child.kill("SIGKILL");
-    await m.exited;
-    this.mosquitto = null;
+    await this.mosquitto?.stop("SIGKILL");
   }
 
   /** A project and `n` devices, each with its own outbox directory. */
@@ -373,10 +352,7 @@ export class ChaosRig {
       await Promise.race([h.exited, new Promise((r) => setTimeout(r, 10_000))]);
       h.child.kill("SIGKILL");
     }
-    if (this.mosquitto) {
-      this.mosquitto.child.kill("SIGTERM");
-      await this.mosquitto.exited;
-    }
+    await this.mosquitto?.stop();
     if (this.o.mode.db === "postgres" && this.o.pgUrl) {
       const client = new pg.Client({ connectionString: this.o.pgUrl });
       await client.connect();
