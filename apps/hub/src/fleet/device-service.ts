@@ -277,7 +277,8 @@ export class DeviceService {
     perDevice: ReadonlyMap<string, { stored: number; maxSeq: number }>,
     seenAt: string,
   ): Promise<void> {
-    for (const [id, { stored, maxSeq }] of perDevice) {
+    // in one order everywhere: two replicas' batches touching the same devices never deadlock
+    for (const [id, { stored, maxSeq }] of [...perDevice].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       await trx
         .updateTable("devices")
         .set((eb) => ({

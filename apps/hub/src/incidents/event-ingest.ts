@@ -64,8 +64,11 @@ export class EventIngest {
       }
     }
     const inserted = new Set<string>();
-    for (let i = 0; i < unique.length; i += ROWS_PER_INSERT) {
-      const chunk = unique.slice(i, i + ROWS_PER_INSERT);
+    // ids in one order everywhere: two replicas given the same resent events wait for each
+    // other on the unique index instead of deadlocking
+    const byId = [...unique].sort((a, b) => (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0));
+    for (let i = 0; i < byId.length; i += ROWS_PER_INSERT) {
+      const chunk = byId.slice(i, i + ROWS_PER_INSERT);
       const rows = await trx
         .insertInto("events")
         .values(chunk.map((it) => toRow(it, receivedAt)))

@@ -8,7 +8,10 @@ import type { EventIngest, EventToStore } from "../incidents/event-ingest.js";
 import type { Logger } from "../logger.js";
 import { SerialQueue } from "../serial-queue.js";
 import { type Batch, EventBatcher } from "./event-batcher.js";
-import { inTransaction, isPermanentStorageError } from "./storage-errors.js";
+import { inTransaction, isConflictError, isPermanentStorageError } from "./storage-errors.js";
+
+/** attempts of a batch the database aborted for a conflict with another writer */
+const CONFLICT_RETRIES = 5;
 
 /** ms between two log lines of a storage failure that goes on */
 const FAILURE_LOG_INTERVAL_MS = 10_000;
@@ -259,7 +262,7 @@ export class Ingest {
   /** One transaction for the batch; on a permanent error, each item alone to find the culprit. */
   async #commit(batch: Batch<Item>): Promise<void> {
     try {
-      await this.#store(batch.items);
+      await this.#storeRetryingConflicts(batch.items);
     } catch (err) {
       if (isPermanentStorageError(err)) {
         if (batch.items.length > 1) {
@@ -269,6 +272,22 @@ export class Ingest {
         return this.#commitAlone(batch.items[0] as Item, err as Error);
       }
       this.#failed(batch.items, err as Error);
+    }
+  }
+
+  /**
+   * A deadlock or serialization failure (PostgreSQL, replicas writing the same rows) is the
+   * database asking to run the transaction again: do so at once rather than leave the events
+   * to their devices' resend.
+   */
+  async #storeRetryingConflicts(items: readonly Item[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#store(items);
+      } catch (err) {
+        if (!isConflictError(err) || attempt >= CONFLICT_RETRIES) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      }
     }
   }
 

@@ -17,6 +17,12 @@ export function isPermanentStorageError(err: unknown): boolean {
   return /^2[23][0-9A-Z]{3}$/.test(code);
 }
 
+/** PostgreSQL aborted the transaction for another's sake (40001 serialization, 40P01 deadlock). */
+export function isConflictError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "40001" || code === "40P01";
+}
+
 /**
  * Runs `fn` in a transaction on one connection and, when it fails, throws the error that made
  * it fail. Kysely's own transaction throws the ROLLBACK's error instead when the database has
