@@ -322,9 +322,9 @@ describe("the query plans (SQLite)", () => {
       "events",
     ],
     [
-      "events by device, newest captured",
-      "events_device_ts",
-      (cursor) => ({ deviceId: "cam-b", order: "newest", timeField: "ts", cursor, limit: 50 }),
+      "events by device, newest received",
+      "events_device_received",
+      (cursor) => ({ deviceId: "cam-b", order: "newest", cursor, limit: 50 }),
       "events",
     ],
     [

@@ -40,6 +40,11 @@ function openSqlite(config: HubConfig): Kysely<HubDatabase> {
   database.pragma("synchronous = NORMAL");
   database.pragma("foreign_keys = ON");
   database.pragma("busy_timeout = 5000");
+  // The default page cache (2 MiB) cannot hold the upper levels of the events table's indexes
+  // once it has grown past a few hundred thousand rows: every insert then reads its index pages
+  // back from the OS. 64 MiB of cache (and reads through mmap) keep them in memory.
+  database.pragma("cache_size = -65536");
+  database.pragma("mmap_size = 268435456");
   return new Kysely<HubDatabase>({ dialect: new SqliteDialect({ database }) });
 }
 

@@ -34,8 +34,10 @@ const TIME_COLUMN = { ts: "ts", receivedAt: "received_at" } as const;
  * One page of events. Each filter and order is served by an index in the list's order
  * (migration 0009), so a page reads `limit + 1` index entries whatever its depth:
  * - `seq`: (project_id, device_id, seq, id) with a project, else (device_id, seq, id);
- * - `newest`: (project_id, <time>, id) with a project, else (device_id, <time>, id).
- * Without a project or device, `newest` has no index to follow and sorts every event in range.
+ * - `newest`: (project_id, <time>, id) with a project, else (device_id, received_at, id).
+ * Without a project or device, `newest` has no index to follow and sorts every event in range;
+ * one device's events by capture time (`ts`) sort that device's events (migration 0011 dropped
+ * that index: each insert paid for it).
  * In `seq` order `from`/`to` are filters over the rows the index walks, not a range of it.
  * Throws KENSA_ERR_VALIDATION for a cursor of another list or order, or a bad time.
  */

@@ -9,6 +9,7 @@ import * as eventDelivery from "./0007-event-delivery.js";
 import * as deviceLifecycle from "./0008-device-lifecycle.js";
 import * as queryIndexes from "./0009-query-indexes.js";
 import * as replicas from "./0010-replicas.js";
+import * as ingestWriteCost from "./0011-ingest-write-cost.js";
 
 /**
  * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
@@ -29,6 +30,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0008_device_lifecycle": deviceLifecycle,
   "0009_query_indexes": queryIndexes,
   "0010_replicas": replicas,
+  "0011_ingest_write_cost": ingestWriteCost,
 });
 
 /** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */
