@@ -263,8 +263,8 @@ export class DeviceService {
       .where((eb) => eb("events_max_seq", ">", eb.ref("events_stored")))
       .execute();
     return rows.map((r) => {
-      const dropped = r.reported ? ((JSON.parse(r.reported) as Reported).eventsDropped ?? 0) : 0;
-      return { deviceId: r.id, missing: missingEvents(r, dropped) };
+      const reported = r.reported ? (JSON.parse(r.reported) as Reported) : null;
+      return { deviceId: r.id, missing: missingEvents(r, accountedOnDevice(reported)) };
     });
   }
 
@@ -297,6 +297,15 @@ export class DeviceService {
   }
 }
 
+/**
+ * Events a device made that are not a gap although the hub holds no row in `events` for them:
+ * those it deleted unsent on a full disk and those the hub refused for good (kept in
+ * `rejected_events`), as the agent reports them.
+ */
+function accountedOnDevice(reported: Reported | null): number {
+  return (reported?.eventsDropped ?? 0) + (reported?.eventsRejected ?? 0);
+}
+
 /** Events a device's sequence says were sent and the hub does not hold (never below 0). */
 export function missingEvents(
   row: Pick<Selectable<DevicesTable>, "events_stored" | "events_max_seq">,
@@ -325,7 +334,7 @@ export function toDevice(row: Selectable<DevicesTable>): Device {
     events: {
       stored: Number(row.events_stored),
       maxSeq: Number(row.events_max_seq),
-      missing: missingEvents(row, reported?.eventsDropped ?? 0),
+      missing: missingEvents(row, accountedOnDevice(reported)),
     },
   };
 }

@@ -41,8 +41,9 @@ export const Device = Type.Object({
   /**
    * The device's event sequence as the hub sees it: `stored` events (replays not counted), the
    * highest `maxSeq` stored, and `missing` = maxSeq − stored − events the agent reports it
-   * dropped on a full disk. A `missing` that stays above 0 is a gap: events that left the
-   * device without reaching the hub (or were stored under another device's id).
+   * dropped on a full disk or the hub refused for good (`eventsDropped`, `eventsRejected`).
+   * A `missing` that stays above 0 is a gap: events that left the device without reaching the
+   * hub (or were stored under another device's id).
    */
   events: Type.Object({
     stored: Type.Integer({ minimum: 0 }),
