@@ -8,7 +8,7 @@ import {
   type Reported,
   type Telemetry,
 } from "@kensa/contracts";
-import type { Kysely, Selectable } from "kysely";
+import { type Kysely, type Selectable, sql } from "kysely";
 import { isoNow } from "../clock.js";
 import type { DevicesTable, HubDatabase } from "../db/schema.js";
 import type { HubUrls } from "../http/hub-urls.js";
@@ -277,25 +277,29 @@ export class DeviceService {
     perDevice: ReadonlyMap<string, { stored: number; maxSeq: number }>,
     seenAt: string,
   ): Promise<void> {
-    // in one order everywhere: two replicas' batches touching the same devices never deadlock
-    for (const [id, { stored, maxSeq }] of [...perDevice].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      await trx
-        .updateTable("devices")
-        .set((eb) => ({
-          last_seen_at: seenAt,
-          events_stored: eb("events_stored", "+", stored),
-          events_max_seq: eb
-            .case()
-            .when("events_max_seq", "<", maxSeq)
-            .then(eb.val(maxSeq))
-            .else(eb.ref("events_max_seq"))
-            .end(),
-        }))
-        .where("id", "=", id)
-        .execute();
+    // one statement per chunk of devices (a statement per device cost more than the events
+    // of a small batch); ids in one order, so replicas' batches lock rows in one order
+    const rows = [...perDevice].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (let i = 0; i < rows.length; i += DEVICES_PER_UPDATE) {
+      const values = sql.join(
+        rows
+          .slice(i, i + DEVICES_PER_UPDATE)
+          .map(([id, d]) => sql`(${id}, CAST(${d.stored} AS BIGINT), CAST(${d.maxSeq} AS BIGINT))`),
+      );
+      await sql`WITH v(id, n, m) AS (VALUES ${values})
+        UPDATE devices SET
+          last_seen_at = ${seenAt},
+          events_stored = events_stored + (SELECT n FROM v WHERE v.id = devices.id),
+          events_max_seq = CASE
+            WHEN events_max_seq < (SELECT m FROM v WHERE v.id = devices.id) THEN (SELECT m FROM v WHERE v.id = devices.id)
+            ELSE events_max_seq END
+        WHERE id IN (SELECT id FROM v)`.execute(trx);
     }
   }
 }
+
+/** devices per statement of `recordEvents` (3 bound values each) */
+const DEVICES_PER_UPDATE = 300;
 
 /**
  * Events a device made that are not a gap although the hub holds no row in `events` for them:

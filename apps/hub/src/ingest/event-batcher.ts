@@ -5,6 +5,11 @@ export interface Batch<T> {
 export interface EventBatcherOptions<T> {
   /** most items per commit */
   maxBatch: number;
+  /**
+   * ms at most to let the next batch gather after a commit, when fewer than `maxBatch` items
+   * wait: as long as the last commit took, up to this. 0 takes what is there at once.
+   */
+  maxLingerMs?: number;
   /** stores a batch; a rejection is the caller's to count (the batcher only sequences) */
   commit(batch: Batch<T>): Promise<void>;
 }
@@ -84,12 +89,20 @@ export class EventBatcher<T> {
       while (this.#queue.length > 0) {
         const taken = this.#queue.splice(0, this.#o.maxBatch);
         this.#wakeRoomWaiters();
+        const started = performance.now();
         try {
           await this.#o.commit({ items: taken.map((t) => t.item) });
         } catch {
           // the commit function counts and reports its own failures
         }
         for (const t of taken) t.done();
+        // Under a steady stream a batch that commits at once makes the next one small, and a
+        // small batch costs nearly what a large one does (a transaction, a row per device, a
+        // confirmation per device): wait about as long as the last commit took for more.
+        const linger = Math.min(this.#o.maxLingerMs ?? 0, performance.now() - started);
+        if (linger >= 1 && this.#queue.length > 0 && this.#queue.length < this.#o.maxBatch) {
+          await new Promise((r) => setTimeout(r, linger));
+        }
       }
     } finally {
       this.#running = false;

@@ -50,6 +50,8 @@ export interface IngestOptions {
   onIncident: (incident: Incident) => void;
   /** most events in one transaction */
   maxBatch?: number;
+  /** ms at most a batch waits for more events after a slow commit (see EventBatcher) */
+  maxLingerMs?: number;
   /** events queued before the MQTT side waits for room (then sheds: the devices resend) */
   highWater?: number;
   /** ms the MQTT side waits for room before it sheds a message */
@@ -96,6 +98,7 @@ export class Ingest {
     this.#admitWaitMs = opts.admitWaitMs ?? 2_000;
     this.#batcher = new EventBatcher<Item>({
       maxBatch: opts.maxBatch ?? 1_000,
+      maxLingerMs: opts.maxLingerMs ?? 20,
       commit: (batch) => this.#commit(batch),
     });
   }
