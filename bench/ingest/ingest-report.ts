@@ -1,7 +1,7 @@
 /** The ingest section's Markdown: one row per mode, device count and load, then the targets. */
 import { cpus } from "node:os";
-import type { IngestCell, IngestRun } from "../ingest.js";
 import { table } from "../report.js";
+import type { IngestCell, IngestRun } from "./ingest-types.js";
 import { type ModeId, modes } from "./rig.js";
 
 const label = (id: ModeId) => modes.find((m) => m.id === id)?.label ?? id;

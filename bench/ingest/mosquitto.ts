@@ -3,10 +3,9 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
-import { commandWorks, tcpReachable, waitFor } from "@kensa/testkit";
+import { commandWorks, freePort, tcpReachable, waitFor } from "@kensa/testkit";
 
 export interface BenchMosquitto {
   url: string;
@@ -19,15 +18,6 @@ export interface BenchMosquitto {
 export function mosquittoAvailable(): boolean {
   // `mosquitto -h` exits 3 after printing its usage; a missing binary throws ENOENT instead
   return commandWorks("sh", ["-c", "command -v mosquitto"]);
-}
-
-/** A free TCP port of 127.0.0.1 (free when asked; the broker binds it right after). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === "object" && address ? address.port : 0;
 }
 
 /** The dynamic-security plugin of the installed Mosquitto (Debian's package lists it), or null. */

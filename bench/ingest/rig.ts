@@ -4,12 +4,11 @@
  * subscriber answering for a hub, plus the enrolled devices and a way to read the hub's database.
  */
 import { randomBytes } from "node:crypto";
-import { userInfo } from "node:os";
 import { join } from "node:path";
 import { fleetRoutes } from "@kensa/contracts";
 import { HubConfigSchema } from "@kensa/hub";
 import { adminClient, createInspectionProject } from "@kensa/scenario";
-import { tcpReachable } from "@kensa/testkit";
+import { findPostgres as testkitFindPostgres } from "@kensa/testkit";
 import Database from "better-sqlite3";
 import pg from "pg";
 import type { AckerMessage } from "./acker.js";
@@ -82,28 +81,8 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-const PG_CANDIDATES = process.env.KENSA_TEST_PG_URL
-  ? [process.env.KENSA_TEST_PG_URL]
-  : [
-      "postgres://postgres@127.0.0.1:5432/test",
-      `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/test`,
-    ];
-
 /** The PostgreSQL URL the bench can use (database `test` on 127.0.0.1:5432), or null. */
-export async function findPostgres(): Promise<string | null> {
-  if (!(await tcpReachable("127.0.0.1", 5432))) return null;
-  for (const url of PG_CANDIDATES) {
-    const c = new pg.Client({ connectionString: url });
-    try {
-      await c.connect();
-      await c.end();
-      return url;
-    } catch {
-      await c.end().catch(() => undefined);
-    }
-  }
-  return null;
-}
+export const findPostgres = testkitFindPostgres;
 
 export interface RigOptions {
   /** a temp dir for hub data and broker config */

@@ -1,5 +1,5 @@
 import type { EventAcks, HealthProblem, HubStats, Incident } from "@kensa/contracts";
-import { compile, Event, Presence, parseDeviceTopic, Reported, Telemetry } from "@kensa/contracts";
+import { compile, Event, parseDeviceTopic } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import { wallNow } from "../clock.js";
 import type { HubDatabase } from "../db/schema.js";
@@ -7,6 +7,8 @@ import type { DeviceService } from "../fleet/device-service.js";
 import type { EventIngest, EventToStore } from "../incidents/event-ingest.js";
 import type { Logger } from "../logger.js";
 import { SerialQueue } from "../serial-queue.js";
+import { applyDeviceState } from "./device-state.js";
+import { acksByDevice, type Rejection } from "./event-acks.js";
 import { type Batch, EventBatcher } from "./event-batcher.js";
 import { inTransaction, isConflictError, isPermanentStorageError } from "./storage-errors.js";
 
@@ -17,9 +19,6 @@ const CONFLICT_RETRIES = 5;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 const checkEvent = compile(Event);
-const checkPresence = compile(Presence);
-const checkReported = compile(Reported);
-const checkTelemetry = compile(Telemetry);
 
 /** What ingest counted since the hub started. */
 export type IngestCounters = HubStats["ingest"];
@@ -27,16 +26,6 @@ export type IngestCounters = HubStats["ingest"];
 /** Where the hub's word on events goes: the device's `acks` topic. */
 export interface AckSink {
   publishAcks(deviceId: string, acks: EventAcks): void;
-}
-
-/** An event the hub refuses for good: kept with its reason, confirmed to the device as rejected. */
-interface Rejection {
-  deviceId: string;
-  seq: number;
-  eventId: string | null;
-  code: string;
-  reason: string;
-  payload: string;
 }
 
 type Item = { kind: "event"; deviceId: string; toStore: EventToStore } | { kind: "reject"; rejection: Rejection };
@@ -168,7 +157,13 @@ export class Ingest {
     if (channel === "events") return this.#acceptEvent(topic, deviceId, text);
     this.#stateQueued++;
     return this.#state
-      .run(() => this.#applyState(topic, deviceId, channel, text))
+      .run(async () => {
+        const outcome = await applyDeviceState(this.#o.devices, deviceId, channel, text);
+        if (outcome === "unknown-device") {
+          this.counters.unknownDevice++;
+          this.#log.warn({ topic }, "mqtt message from an unknown device dropped");
+        } else if (outcome !== "applied") this.#invalid(topic, outcome.what, outcome.issues);
+      })
       .catch((err: unknown) => {
         this.#log.error({ topic, err: (err as Error).message }, "storing device state failed");
       })
@@ -225,41 +220,6 @@ export class Ingest {
       return reject("KENSA_ERR_FORBIDDEN", `event names device "${body.deviceId}" on another device's topic`);
     }
     return this.#batcher.add({ kind: "event", deviceId, toStore: { event: body, projectId } });
-  }
-
-  async #applyState(topic: string, deviceId: string, channel: string, text: string): Promise<void> {
-    const devices = this.#o.devices;
-    if (!(await devices.projectOf(deviceId))) {
-      this.counters.unknownDevice++;
-      this.#log.warn({ topic }, "mqtt message from an unknown device dropped");
-      return;
-    }
-    // Agents' last will may be the bare word; accept it as the presence it plainly means.
-    if (channel === "presence" && (text === "offline" || text === "online")) {
-      await devices.setPresence(deviceId, text, text === "online" ? wallNow() : undefined);
-      return;
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      this.#invalid(topic, "payload is not JSON");
-      return;
-    }
-    switch (channel) {
-      case "presence":
-        if (!checkPresence.check(body)) return void this.#invalid(topic, "presence", checkPresence.issues(body));
-        await devices.setPresence(deviceId, body.status, body.status === "online" ? wallNow() : undefined);
-        return;
-      case "reported":
-        if (!checkReported.check(body)) return void this.#invalid(topic, "reported", checkReported.issues(body));
-        await devices.setReported(deviceId, body, wallNow());
-        return;
-      case "telemetry":
-        if (!checkTelemetry.check(body)) return void this.#invalid(topic, "telemetry", checkTelemetry.issues(body));
-        await devices.setTelemetry(deviceId, body, wallNow());
-        return;
-    }
   }
 
   /** One transaction for the batch; on a permanent error, each item alone to find the culprit. */
@@ -389,18 +349,7 @@ export class Ingest {
   #confirm(stored: readonly Event[], rejections: readonly Rejection[]): void {
     const sink = this.#acks;
     if (!sink) return;
-    const perDevice = new Map<string, EventAcks>();
-    const of = (deviceId: string) => {
-      let a = perDevice.get(deviceId);
-      if (!a) {
-        a = { v: 1, stored: [], rejected: [] };
-        perDevice.set(deviceId, a);
-      }
-      return a;
-    };
-    for (const e of stored) of(e.deviceId).stored.push(e.seq);
-    for (const r of rejections) of(r.deviceId).rejected.push({ seq: r.seq, code: r.code, reason: r.reason });
-    for (const [deviceId, acks] of perDevice) sink.publishAcks(deviceId, acks);
+    for (const [deviceId, acks] of acksByDevice(stored, rejections)) sink.publishAcks(deviceId, acks);
   }
 
   #failed(items: readonly Item[], err: Error): void {
