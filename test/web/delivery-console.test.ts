@@ -214,7 +214,7 @@ describe.skipIf(skipBrowserTests)("the console shows delivery problems and manag
     expect(secret).not.toBe(oldSecret);
     expect(command).toContain("rot-1");
     await shown.getByRole("button", { name: "Copy device secret to clipboard" }).click();
-    await shown.getByText("Copied").waitFor();
+    await shown.getByText("Copied", { exact: true }).waitFor();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
     await screenshot(page, "rotate-secret-desktop");
 

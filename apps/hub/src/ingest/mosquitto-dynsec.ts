@@ -2,59 +2,18 @@ import { randomBytes } from "node:crypto";
 import { KensaError } from "@kensa/contracts";
 import mqtt, { type MqttClient } from "mqtt";
 import type { BrokerAccounts } from "../fleet/ports.js";
-import type { Logger } from "../logger.js";
 import { DEVICE_ROLE_PREFIX, type DynsecAcl, deviceAcls, HUB_ROLE, hubAcls, sameAcls } from "./dynsec-acls.js";
+import {
+  checkResponses,
+  DynsecCalls,
+  type DynsecCommand,
+  type DynsecResponse,
+  RESPONSE_TOPIC,
+} from "./dynsec-control.js";
+import type { ClientInfo, MosquittoDynsecOptions, ReconcileResult } from "./dynsec-types.js";
 
-const CONTROL_TOPIC = "$CONTROL/dynamic-security/v1";
-const RESPONSE_TOPIC = "$CONTROL/dynamic-security/v1/response";
 /** commands per dynsec message: each answer is one message, kept well below any packet limit */
 const CHUNK = 100;
-/** One dynamic-security command; see Mosquitto's dynamic-security plugin documentation. */
-export type DynsecCommand = { command: string } & Record<string, unknown>;
-export interface DynsecResponse {
-  command: string;
-  error?: string;
-  data?: Record<string, unknown>;
-  correlationData?: string;
-}
-
-/** What the manager reads and records of devices (implemented by the fleet's DeviceService). */
-export interface DeviceAccountSource {
-  accountStates(): Promise<Array<{ id: string; revoked: boolean; brokerAccount: string | null }>>;
-  setBrokerAccount(id: string, state: "pending" | "needs_rotation" | null): Promise<void>;
-}
-
-export interface MosquittoDynsecOptions {
-  /** the broker's URL (the hub's `mqtt.url`) */
-  url: string;
-  adminUsername: string;
-  adminPassword: string;
-  /** the hub's own account, which this manager creates and grants the hub's ACL */
-  hubUsername: string;
-  hubPassword: string;
-  devices: DeviceAccountSource;
-  log: Logger;
-  /** ms between retries of a failed reconciliation or an unconfirmed revocation */
-  retryMs: number;
-  /** ms the broker has to answer one message of commands */
-  timeoutMs: number;
-}
-
-/** What one reconciliation did; per device, never throwing half-way. */
-export interface ReconcileResult {
-  /** devices whose account matches the hub's state after this pass */
-  ok: number;
-  /** device accounts that were missing and were created without a password */
-  needsRotation: string[];
-  failed: Array<{ item: string; code: string; message: string }>;
-}
-
-interface ClientInfo {
-  username: string;
-  clientid?: string;
-  disabled?: boolean;
-  roles?: Array<{ rolename: string }>;
-}
 
 /**
  * Keeps device accounts on a Mosquitto with the dynamic-security plugin, over its own MQTT
@@ -68,8 +27,7 @@ export class MosquittoDynsec implements BrokerAccounts {
   readonly keepsAccounts = true;
   #opts: MosquittoDynsecOptions;
   #client: MqttClient | null = null;
-  #waiting = new Map<string, { resolve: (r: DynsecResponse[]) => void; reject: (e: Error) => void }>();
-  #seq = 0;
+  #calls = new DynsecCalls();
   #reconciling: Promise<ReconcileResult> | null = null;
   #again = false;
   #retryTimer: NodeJS.Timeout | null = null;
@@ -106,12 +64,12 @@ export class MosquittoDynsec implements BrokerAccounts {
     });
     this.#client = client;
     client.on("message", (topic, payload) => {
-      if (topic === RESPONSE_TOPIC) this.#onResponse(payload);
+      if (topic === RESPONSE_TOPIC) this.#calls.answer(payload);
     });
     client.on("error", (err) =>
       log.warn({ code: "KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE", err: err.message }, "dynsec: error"),
     );
-    client.on("close", () => this.#failWaiting(new Error("the connection to the broker closed")));
+    client.on("close", () => this.#calls.failAll(new Error("the connection to the broker closed")));
     client.on("offline", () =>
       log.warn({ code: "KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE" }, "dynsec: broker offline; reconnecting"),
     );
@@ -162,7 +120,7 @@ export class MosquittoDynsec implements BrokerAccounts {
     this.#retryTimer = null;
     const client = this.#client;
     this.#client = null;
-    this.#failWaiting(new Error("the dynsec manager is closing"));
+    this.#calls.failAll(new Error("the dynsec manager is closing"));
     await client?.endAsync(true).catch(() => {});
   }
 
@@ -172,36 +130,7 @@ export class MosquittoDynsec implements BrokerAccounts {
     if (!client?.connected) {
       throw new KensaError("KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE", "dynsec: not connected to the broker");
     }
-    const id = `kensa-${++this.#seq}`;
-    const { timeoutMs } = this.#opts;
-    const answer = new Promise<DynsecResponse[]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(id);
-        reject(new Error(`no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiting.set(id, {
-        resolve: (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-    });
-    try {
-      await client.publishAsync(
-        CONTROL_TOPIC,
-        JSON.stringify({ commands: commands.map((c) => ({ ...c, correlationData: id })) }),
-        { qos: 1 },
-      );
-      return await answer;
-    } catch (err) {
-      this.#waiting.delete(id);
-      answer.catch(() => {});
-      throw new KensaError("KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE", `dynsec: ${(err as Error).message}`);
-    }
+    return this.#calls.send(client, commands, this.#opts.timeoutMs);
   }
 
   /** Creates or updates the device's role and client with this password, enabled, and ends its live sessions. */
@@ -223,7 +152,7 @@ export class MosquittoDynsec implements BrokerAccounts {
       { command: "disableClient", username: deviceId },
       { command: "enableClient", username: deviceId },
     ]);
-    this.#check(responses, deviceId, ["Role already exists", "Client already exists"]);
+    checkResponses(responses, deviceId, ["Role already exists", "Client already exists"]);
   }
 
   /**
@@ -232,7 +161,7 @@ export class MosquittoDynsec implements BrokerAccounts {
    */
   async disable(deviceId: string): Promise<void> {
     try {
-      this.#check(await this.command([{ command: "disableClient", username: deviceId }]), deviceId, [
+      checkResponses(await this.command([{ command: "disableClient", username: deviceId }]), deviceId, [
         "Client not found",
       ]);
     } catch (err) {
@@ -427,7 +356,7 @@ export class MosquittoDynsec implements BrokerAccounts {
       // the configured password may have changed since the last start
       commands.push({ command: "modifyClient", username: hubUsername, password: hubPassword, roles: roleList });
     }
-    if (commands.length) this.#check(await this.command(commands), hubUsername, []);
+    if (commands.length) checkResponses(await this.command(commands), hubUsername, []);
     this.#hubPasswordSet = true;
   }
 
@@ -449,39 +378,6 @@ export class MosquittoDynsec implements BrokerAccounts {
       this.#reconcileInBackground();
     }, this.#opts.retryMs);
     this.#retryTimer.unref();
-  }
-
-  #onResponse(payload: Buffer): void {
-    let responses: DynsecResponse[];
-    try {
-      responses = (JSON.parse(payload.toString("utf8")) as { responses?: DynsecResponse[] }).responses ?? [];
-    } catch {
-      return;
-    }
-    const id = responses[0]?.correlationData;
-    const waiter = id ? this.#waiting.get(id) : undefined;
-    if (!id || !waiter) return;
-    this.#waiting.delete(id);
-    waiter.resolve(responses);
-  }
-
-  #failWaiting(err: Error): void {
-    for (const w of this.#waiting.values()) w.reject(err);
-    this.#waiting.clear();
-  }
-
-  #check(responses: DynsecResponse[], item: string, tolerated: string[]): void {
-    const bad = responses.find((r) => r.error && !tolerated.includes(r.error));
-    if (bad) {
-      throw new KensaError(
-        "KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE",
-        `dynsec refused ${bad.command} for ${item}: ${bad.error}`,
-        {
-          command: bad.command,
-          error: bad.error,
-        },
-      );
-    }
   }
 
   #isReserved(deviceId: string): boolean {
