@@ -1,11 +1,10 @@
 /** A Mosquitto of the bench's own on a free port of 127.0.0.1 (never the system one on 1883). */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { pbkdf2Sync, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
-import { commandWorks, freePort, tcpReachable, waitFor } from "@kensa/testkit";
+import { commandWorks, dynsecInitialState, findDynsecPlugin, freePort, tcpReachable, waitFor } from "@kensa/testkit";
 
 export interface BenchMosquitto {
   url: string;
@@ -20,15 +19,8 @@ export function mosquittoAvailable(): boolean {
   return commandWorks("sh", ["-c", "command -v mosquitto"]);
 }
 
-/** The dynamic-security plugin of the installed Mosquitto (Debian's package lists it), or null. */
-export function dynsecPlugin(): string | null {
-  try {
-    const files = execFileSync("dpkg", ["-L", "mosquitto"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    return files.split("\n").find((f) => f.endsWith("/mosquitto_dynamic_security.so") && existsSync(f)) ?? null;
-  } catch {
-    return null;
-  }
-}
+/** The dynamic-security plugin of the installed Mosquitto, or null. */
+export const dynsecPlugin = findDynsecPlugin;
 
 /**
  * With `dynsecPlugin`, devices and hubs authenticate through dynamic security (the hub keeps
@@ -43,7 +35,7 @@ export async function startMosquitto(dir: string, dynsec: string | null = null):
   const lines = ["per_listener_settings false", `listener ${port} 127.0.0.1`];
   if (dynsec && admin) {
     const file = join(dir, `dynsec-${port}.json`);
-    await writeFile(file, initialDynsec(admin.username, admin.password));
+    await writeFile(file, dynsecInitialState(admin.username, admin.password));
     lines.push("allow_anonymous false", `plugin ${dynsec}`, `plugin_opt_config_file ${file}`);
   } else {
     lines.push("allow_anonymous true");
@@ -74,36 +66,4 @@ export async function startMosquitto(dir: string, dynsec: string | null = null):
       await exited;
     },
   };
-}
-
-/** What `mosquitto_ctrl dynsec init` writes: one client with the `admin` role, default ACL access. */
-function initialDynsec(username: string, password: string): string {
-  const salt = randomBytes(12);
-  const iterations = 101;
-  const acl = (acltype: string, topic: string) => ({ acltype, topic, allow: true });
-  return JSON.stringify({
-    clients: [
-      {
-        username,
-        password: pbkdf2Sync(password, salt, iterations, 64, "sha512").toString("base64"),
-        salt: salt.toString("base64"),
-        iterations,
-        roles: [{ rolename: "admin" }],
-      },
-    ],
-    roles: [
-      {
-        rolename: "admin",
-        acls: [
-          acl("publishClientSend", "$CONTROL/dynamic-security/#"),
-          acl("publishClientReceive", "$CONTROL/dynamic-security/#"),
-          acl("subscribePattern", "$CONTROL/dynamic-security/#"),
-          acl("publishClientReceive", "#"),
-          acl("subscribePattern", "#"),
-          acl("unsubscribePattern", "#"),
-        ],
-      },
-    ],
-    defaultACLAccess: { publishClientSend: false, publishClientReceive: true, subscribe: false, unsubscribe: true },
-  });
 }

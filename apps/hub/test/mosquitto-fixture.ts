@@ -1,39 +1,22 @@
-import { execFileSync } from "node:child_process";
-import { pbkdf2Sync, randomBytes } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { findMosquittoBin, mosquittoProcess, type TempDir, tempDir } from "@kensa/testkit";
+import {
+  dynsecInitialState,
+  findDynsecPlugin,
+  findMosquittoBin,
+  mosquittoProcess,
+  type TempDir,
+  tempDir,
+} from "@kensa/testkit";
 
 /** Where Mosquitto and its dynamic-security plugin are on this machine, or null. */
 export function findMosquitto(): { bin: string; plugin: string } | null {
   const bin = findMosquittoBin();
   if (!bin) return null;
-  const plugin = fromDpkg() ?? fromLibDirs();
+  const plugin = findDynsecPlugin();
   return plugin ? { bin, plugin } : null;
-}
-
-/** the Debian/Ubuntu package lists the plugin under its multiarch library folder */
-function fromDpkg(): string | undefined {
-  try {
-    const files = execFileSync("dpkg", ["-L", "mosquitto"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    return files.split("\n").find((f) => f.endsWith("/mosquitto_dynamic_security.so") && existsSync(f));
-  } catch {
-    return undefined;
-  }
-}
-
-function fromLibDirs(): string | undefined {
-  for (const base of ["/usr/lib", "/usr/local/lib", "/usr/lib64"]) {
-    const direct = join(base, "mosquitto_dynamic_security.so");
-    if (existsSync(direct)) return direct;
-    if (!existsSync(base)) continue;
-    for (const sub of readdirSync(base)) {
-      const nested = join(base, sub, "mosquitto_dynamic_security.so");
-      if (existsSync(nested)) return nested;
-    }
-  }
-  return undefined;
 }
 
 export interface Mosquitto {
@@ -59,7 +42,7 @@ export async function startMosquitto(found: { bin: string; plugin: string }): Pr
   const adminUsername = "kensa-admin";
   const adminPassword = randomBytes(12).toString("base64url");
   const dynsecFile = join(dir.path, "dynamic-security.json");
-  await writeFile(dynsecFile, initialDynsec(adminUsername, adminPassword));
+  await writeFile(dynsecFile, dynsecInitialState(adminUsername, adminPassword));
   const broker = await mosquittoProcess({
     dir: dir.path,
     bin: found.bin,
@@ -83,7 +66,7 @@ export async function startMosquitto(found: { bin: string; plugin: string }): Pr
     dir,
     start: async (opts = {}) => {
       if (opts.wipe || !existsSync(dynsecFile))
-        await writeFile(dynsecFile, initialDynsec(adminUsername, adminPassword));
+        await writeFile(dynsecFile, dynsecInitialState(adminUsername, adminPassword));
       await broker.start();
     },
     stop,
@@ -92,39 +75,4 @@ export async function startMosquitto(found: { bin: string; plugin: string }): Pr
       await dir.remove();
     },
   };
-}
-
-/** The file `mosquitto_ctrl dynsec init` writes: one admin client with the `admin` role, the default ACL access. */
-function initialDynsec(username: string, password: string): string {
-  const salt = randomBytes(12);
-  const iterations = 101;
-  const hash = pbkdf2Sync(password, salt, iterations, 64, "sha512");
-  const acl = (acltype: string, topic: string) => ({ acltype, topic, allow: true });
-  return JSON.stringify({
-    clients: [
-      {
-        username,
-        password: hash.toString("base64"),
-        salt: salt.toString("base64"),
-        iterations,
-        roles: [{ rolename: "admin" }],
-      },
-    ],
-    roles: [
-      {
-        rolename: "admin",
-        acls: [
-          acl("publishClientSend", "$CONTROL/dynamic-security/#"),
-          acl("publishClientReceive", "$CONTROL/dynamic-security/#"),
-          acl("subscribePattern", "$CONTROL/dynamic-security/#"),
-          acl("publishClientReceive", "$SYS/#"),
-          acl("subscribePattern", "$SYS/#"),
-          acl("publishClientReceive", "#"),
-          acl("subscribePattern", "#"),
-          acl("unsubscribePattern", "#"),
-        ],
-      },
-    ],
-    defaultACLAccess: { publishClientSend: false, publishClientReceive: true, subscribe: false, unsubscribe: true },
-  });
 }

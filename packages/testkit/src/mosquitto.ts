@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { existsSync, readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { delimiter, join } from "node:path";
@@ -86,4 +87,67 @@ export async function mosquittoProcess(opts: {
   };
   await broker.start();
   return broker;
+}
+
+/** Mosquitto's dynamic-security plugin on this machine (the Debian package lists it), or null. */
+export function findDynsecPlugin(): string | null {
+  return fromDpkg() ?? fromLibDirs() ?? null;
+}
+
+/** the Debian/Ubuntu package lists the plugin under its multiarch library folder */
+function fromDpkg(): string | undefined {
+  try {
+    const files = execFileSync("dpkg", ["-L", "mosquitto"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    return files.split("\n").find((f) => f.endsWith("/mosquitto_dynamic_security.so") && existsSync(f));
+  } catch {
+    return undefined;
+  }
+}
+
+function fromLibDirs(): string | undefined {
+  for (const base of ["/usr/lib", "/usr/local/lib", "/usr/lib64"]) {
+    const direct = join(base, "mosquitto_dynamic_security.so");
+    if (existsSync(direct)) return direct;
+    if (!existsSync(base)) continue;
+    for (const sub of readdirSync(base)) {
+      const nested = join(base, sub, "mosquitto_dynamic_security.so");
+      if (existsSync(nested)) return nested;
+    }
+  }
+  return undefined;
+}
+
+/** The file `mosquitto_ctrl dynsec init` writes: one admin client with the `admin` role, the default ACL access. */
+export function dynsecInitialState(username: string, password: string): string {
+  const salt = randomBytes(12);
+  const iterations = 101;
+  const hash = pbkdf2Sync(password, salt, iterations, 64, "sha512");
+  const acl = (acltype: string, topic: string) => ({ acltype, topic, allow: true });
+  return JSON.stringify({
+    clients: [
+      {
+        username,
+        password: hash.toString("base64"),
+        salt: salt.toString("base64"),
+        iterations,
+        roles: [{ rolename: "admin" }],
+      },
+    ],
+    roles: [
+      {
+        rolename: "admin",
+        acls: [
+          acl("publishClientSend", "$CONTROL/dynamic-security/#"),
+          acl("publishClientReceive", "$CONTROL/dynamic-security/#"),
+          acl("subscribePattern", "$CONTROL/dynamic-security/#"),
+          acl("publishClientReceive", "$SYS/#"),
+          acl("subscribePattern", "$SYS/#"),
+          acl("publishClientReceive", "#"),
+          acl("subscribePattern", "#"),
+          acl("unsubscribePattern", "#"),
+        ],
+      },
+    ],
+    defaultACLAccess: { publishClientSend: false, publishClientReceive: true, subscribe: false, unsubscribe: true },
+  });
 }
