@@ -297,6 +297,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
           hubUsername: HUB_MQTT_USERNAME,
           hubPassword: password,
           verifyDevice: async (id, secret) => (await deviceAuth.verify(id, secret)) !== null,
+          onDeviceMessage: (topic, payload) => ingest.offer(topic, payload),
           log,
         });
         const port = await broker.listen();
@@ -331,6 +332,8 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
         // Aedes has no shared subscriptions; the embedded broker serves exactly one hub
         sharedGroup: config.mqtt.embedded.enabled || !config.mqtt.sharedGroup ? null : config.mqtt.sharedGroup,
         onMessage: (topic, payload) => ingest.offer(topic, payload),
+        // the embedded broker hands device messages to the ingest itself
+        subscribeDevices: !config.mqtt.embedded.enabled,
         // The embedded broker keeps retained messages in memory only, and an external one may
         // have been wiped: after every connect, publish every device's desired state again.
         onConnected: () => desired.sync("all"),

@@ -22,6 +22,13 @@ export interface EmbeddedBrokerOptions {
   hubPassword: string;
   /** true when `secret` is the device's secret */
   verifyDevice(deviceId: string, secret: string): Promise<boolean>;
+  /**
+   * Takes what devices publish (and their presence wills) as the broker authorizes it, instead of
+   * the hub reading it back through a client of its own: one parse, no loopback delivery and
+   * acknowledgement per message. A promise holds that device's next message until it resolves
+   * (the ingest's backpressure).
+   */
+  onDeviceMessage?: (topic: string, payload: Buffer) => Promise<void> | undefined;
   log: Logger;
 }
 
@@ -56,13 +63,24 @@ export class EmbeddedBroker implements BrokerAccounts {
     const aedes = await Aedes.createBroker({
       authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => {
+        const take = () => {
+          const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+          const wait = this.#opts.onDeviceMessage?.(packet.topic, payload);
+          if (wait)
+            wait.then(
+              () => done(null),
+              () => done(null),
+            );
+          else done(null);
+        };
         if (!client) {
           // a stored last will published after its client is gone: only presence wills exist
-          return done(packet.topic.endsWith("/presence") ? null : new Error("not authorized"));
+          if (!packet.topic.endsWith("/presence")) return done(new Error("not authorized"));
+          return take();
         }
         const who = this.#principals.get(client);
         if (who?.kind === "hub") return done(null);
-        if (who?.kind === "device" && mayPublish(who.deviceId, packet.topic)) return done(null);
+        if (who?.kind === "device" && mayPublish(who.deviceId, packet.topic)) return take();
         this.counters.publishRefused++;
         log.warn(
           { clientId: client.id, deviceId: who?.kind === "device" ? who.deviceId : null, topic: packet.topic },

@@ -27,6 +27,11 @@ export interface HubMqttOptions {
    * broker, one hub).
    */
   sharedGroup: string | null;
+  /**
+   * false when device messages reach the ingest another way (the embedded broker hands them
+   * over as it authorizes them): the client then only publishes desired state and confirmations
+   */
+  subscribeDevices?: boolean;
   log: Logger;
   /**
    * every device message; returns nothing when it was taken at once, or a promise while the
@@ -117,7 +122,7 @@ export class HubMqttClient implements DesiredPublisher, AckSink {
     client.on("connect", () => {
       void (async () => {
         try {
-          await this.#subscribe(client);
+          if (this.#opts.subscribeDevices !== false) await this.#subscribe(client);
           log.info({}, "hub mqtt client connected and subscribed");
           await this.#opts.onConnected();
           settleFirst();
