@@ -25,10 +25,11 @@ import { connectHost, HubUrls } from "./http/hub-urls.js";
 import { RouteCatalog } from "./http/route-catalog.js";
 import { createIncidents } from "./incidents/incidents.js";
 import { incidentsPlugin } from "./incidents/incidents-plugin.js";
+import { dynsecFromConfig } from "./ingest/dynsec-from-config.js";
 import { EmbeddedBroker } from "./ingest/embedded-broker.js";
 import { HubMqttClient } from "./ingest/hub-mqtt-client.js";
 import { Ingest } from "./ingest/ingest.js";
-import { MosquittoDynsec } from "./ingest/mosquitto-dynsec.js";
+import type { MosquittoDynsec } from "./ingest/mosquitto-dynsec.js";
 import type { NotificationDispatcher } from "./notify/notification-dispatcher.js";
 import type { Notifier } from "./notify/notifier.js";
 import { createNotify } from "./notify/notify.js";
@@ -140,20 +141,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const fleet = createFleet({ db, blobs, urls, projects, models, log });
   const { deviceAuth, desired, deployments, devices, deviceFrames } = fleet;
   // an external Mosquitto keeps its own device accounts: the hub manages them as a dynsec admin
-  const { dynsec: ds } = config.mqtt;
-  const dynsec = ds.enabled
-    ? new MosquittoDynsec({
-        url: config.mqtt.url ?? "",
-        adminUsername: ds.adminUsername ?? "",
-        adminPassword: ds.adminPassword ?? "",
-        hubUsername: config.mqtt.username ?? "",
-        hubPassword: config.mqtt.password ?? "",
-        devices,
-        log,
-        retryMs: ds.retryMs,
-        timeoutMs: ds.timeoutMs,
-      })
-    : null;
+  const dynsec = dynsecFromConfig(config.mqtt, devices, log);
   devices.attachAccounts(dynsec);
   // a rotation or revocation on one replica: the others forget the device's cached logins
   devices.onCredentialsChanged((deviceId) => bus.publish("device.credentialsChanged", { deviceId }));
@@ -268,7 +256,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   });
   const mqttConnected = () => mqttClient?.connected ?? false;
   const metrics = new HubMetrics({
-    ingest: () => ({ ...ingest.counters, queued: ingest.queued }),
+    ingest: () => ingest.counters,
     storageFailing: () => ingest.problems().length > 0,
     mqttConnected,
     broker: () => broker?.counters ?? null,

@@ -56,7 +56,7 @@ export interface IngestOptions {
  * confirmed as rejected. Nothing a device sends can throw out of here.
  */
 export class Ingest {
-  readonly counters: IngestCounters = {
+  readonly #counts: Omit<IngestCounters, "queued"> = {
     received: 0,
     stored: 0,
     duplicates: 0,
@@ -65,7 +65,6 @@ export class Ingest {
     rejected: 0,
     storeFailed: 0,
     shed: 0,
-    queued: 0,
   };
   readonly #o: IngestOptions;
   readonly #log: Logger;
@@ -121,8 +120,8 @@ export class Ingest {
     return this.#batcher.room(this.#highWater / 2, this.#admitWaitMs).then((ok) => {
       if (ok) void this.#accept(topic, payload);
       else {
-        this.counters.received++;
-        this.counters.shed++;
+        this.#counts.received++;
+        this.#counts.shed++;
         this.#log.warn({ topic }, "ingest queue full: message left unconfirmed for its device to send again");
       }
     });
@@ -134,9 +133,9 @@ export class Ingest {
     await this.#state.idle();
   }
 
-  /** messages taken and not yet stored */
-  get queued(): number {
-    return this.#pending();
+  /** what ingest counted since the hub started, and what waits now (`queued`) */
+  get counters(): IngestCounters {
+    return { ...this.#counts, queued: this.#pending() };
   }
 
   #pending(): number {
@@ -148,7 +147,7 @@ export class Ingest {
     const parsed = parseDeviceTopic(topic);
     // the hub's subscription may also see what it publishes itself (desired state, acks)
     if (parsed?.channel === "desired" || parsed?.channel === "acks") return undefined;
-    this.counters.received++;
+    this.#counts.received++;
     if (!parsed) return this.#invalid(topic, "not a device topic");
     // An empty retained message clears a topic; it carries no state.
     if (payload.byteLength === 0) return undefined;
@@ -160,7 +159,7 @@ export class Ingest {
       .run(async () => {
         const outcome = await applyDeviceState(this.#o.devices, deviceId, channel, text);
         if (outcome === "unknown-device") {
-          this.counters.unknownDevice++;
+          this.#counts.unknownDevice++;
           this.#log.warn({ topic }, "mqtt message from an unknown device dropped");
         } else if (outcome !== "applied") this.#invalid(topic, outcome.what, outcome.issues);
       })
@@ -185,7 +184,7 @@ export class Ingest {
       return this.#o.devices.projectOf(deviceId).then(
         (p) => this.#queueEvent(topic, deviceId, p, body, text),
         (err: unknown) => {
-          this.counters.storeFailed++;
+          this.#counts.storeFailed++;
           this.#storageFailed(err as Error);
         },
       );
@@ -201,7 +200,7 @@ export class Ingest {
     text: string,
   ): Promise<void> | undefined {
     if (!projectId) {
-      this.counters.unknownDevice++;
+      this.#counts.unknownDevice++;
       this.#log.warn({ topic }, "mqtt message from an unknown device dropped");
       return undefined;
     }
@@ -327,9 +326,9 @@ export class Ingest {
       this.#lastFailureLog = 0;
       this.#failuresUnlogged = 0;
     }
-    this.counters.stored += out.stored.length;
-    this.counters.duplicates += out.duplicates.length;
-    this.counters.rejected += rejections.length;
+    this.#counts.stored += out.stored.length;
+    this.#counts.duplicates += out.duplicates.length;
+    this.#counts.rejected += rejections.length;
     this.#confirm(out.stored.concat(out.duplicates), rejections);
     for (const incident of out.incidents) {
       this.#log.info(
@@ -353,7 +352,7 @@ export class Ingest {
   }
 
   #failed(items: readonly Item[], err: Error): void {
-    this.counters.storeFailed += items.length;
+    this.#counts.storeFailed += items.length;
     this.#storageFailed(err);
   }
 
@@ -373,7 +372,7 @@ export class Ingest {
         code: (err as NodeJS.ErrnoException).code,
         errorCode: "KENSA_ERR_INGEST_STORAGE_FAILED",
         failedBatches: this.#failuresUnlogged,
-        eventsNotStored: this.counters.storeFailed,
+        eventsNotStored: this.#counts.storeFailed,
       },
       "ingest batch failed; its events stay on the devices",
     );
@@ -381,7 +380,7 @@ export class Ingest {
   }
 
   #invalid(topic: string, what: string, issues?: unknown): undefined {
-    this.counters.invalid++;
+    this.#counts.invalid++;
     this.#log.warn({ topic, issues }, `invalid mqtt payload: ${what}`);
     return undefined;
   }

@@ -216,6 +216,12 @@ export class MosquittoDynsec implements BrokerAccounts {
       });
       return false;
     });
+    // a chunk the broker did not answer fails whole: its devices are tried again next pass
+    const failChunk = (chunk: typeof states, err: Error) => {
+      for (const d of chunk) {
+        result.failed.push({ item: d.id, code: "KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE", message: err.message });
+      }
+    };
     for (let i = 0; i < states.length; i += CHUNK) {
       const chunk = states.slice(i, i + CHUNK);
       let found: DynsecResponse[];
@@ -227,12 +233,7 @@ export class MosquittoDynsec implements BrokerAccounts {
           ]),
         );
       } catch (err) {
-        for (const d of chunk)
-          result.failed.push({
-            item: d.id,
-            code: "KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE",
-            message: (err as Error).message,
-          });
+        failChunk(chunk, err as Error);
         continue;
       }
       const plans = chunk.map((d, k) => this.#plan(d, found[2 * k], found[2 * k + 1]));
@@ -242,12 +243,7 @@ export class MosquittoDynsec implements BrokerAccounts {
         try {
           answers = await this.command(commands);
         } catch (err) {
-          for (const d of chunk)
-            result.failed.push({
-              item: d.id,
-              code: "KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE",
-              message: (err as Error).message,
-            });
+          failChunk(chunk, err as Error);
           continue;
         }
       }
