@@ -131,6 +131,10 @@ export const errorCatalog = {
     status: 409,
     message: "The broker lost this device's account; rotate the device's secret to restore it",
   },
+  KENSA_ERR_PATTERN_UNSUPPORTED: {
+    status: 400,
+    message: "The pattern uses syntax the linear-time matcher lacks (backreferences, lookaround) or is too large",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

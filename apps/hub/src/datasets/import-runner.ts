@@ -83,7 +83,7 @@ export async function runImport(args: {
     }
     const plan = await args.importer.plan(usable, { options, labels: project.labels, okLabels: project.okLabels });
     failed.push(...plan.failed);
-    const groupKeys = assignGroupKeys(
+    const groupKeys = await assignGroupKeys(
       plan.items.map((i) => i.item),
       options.groupKey,
     );

@@ -1,5 +1,6 @@
 import { KensaError } from "@kensa/contracts";
 import type { ArchiveEntry } from "../archive/archive-entry.js";
+import { compileSafePattern, type SafePattern, timeSlicer } from "../safe-pattern.js";
 import {
   type DatasetExporter,
   type DatasetImporter,
@@ -30,17 +31,21 @@ export function checkClassFromRule(rule: string): void {
   if (rule !== "dir") classRegex(rule);
 }
 
-function classRegex(rule: string): RegExp {
+/** Compiled once per rule: `classOfPath` runs once per archive entry. */
+const compiled = new Map<string, SafePattern>();
+
+function classRegex(rule: string): SafePattern {
   const invalid = (why: string) =>
     new KensaError("KENSA_ERR_VALIDATION", `classFrom "${rule}": ${why}`, {
       issues: [{ path: "/classFrom", message: why }],
     });
   if (!rule.startsWith("regex:")) throw invalid("use dir or regex:<re>");
-  try {
-    return new RegExp(rule.slice(6));
-  } catch (err) {
-    throw invalid((err as Error).message);
-  }
+  const known = compiled.get(rule);
+  if (known) return known;
+  const re = compileSafePattern(rule.slice(6), "classFrom", rule);
+  if (compiled.size >= 64) compiled.clear();
+  compiled.set(rule, re);
+  return re;
 }
 
 /**
@@ -66,7 +71,9 @@ export const imageFolderImporter: DatasetImporter = {
       }
     }
     const plan: ImportPlan = { items: [], failed: [], ignored: 0 };
+    const slice = timeSlicer();
     for (const e of entries) {
+      await slice();
       if (isMask.has(e.path)) continue;
       if (!IMAGE_EXT.test(e.path)) {
         plan.ignored++;
