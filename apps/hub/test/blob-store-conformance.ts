@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { BlobStore } from "../src/index.js";
+import { blobIntegrityConformance, type Tamper } from "./blob-integrity-conformance.js";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -9,10 +10,12 @@ async function* chunks(parts: Uint8Array[]): AsyncIterable<Uint8Array> {
 }
 
 /**
- * What every BlobStore adapter must do. An adapter's test is `blobStoreConformance(name, make)`
- * where `make` returns a fresh, empty store.
+ * What every BlobStore adapter must do. An adapter's test is `blobStoreConformance(name, make,
+ * tamper)` where `make` returns a fresh, empty store and `tamper` overwrites a stored blob's
+ * content behind the store's back (the way a disk or a bucket corrupts it).
  */
-export function blobStoreConformance(name: string, make: () => Promise<BlobStore>): void {
+export function blobStoreConformance(name: string, make: () => Promise<BlobStore>, tamper: Tamper): void {
+  blobIntegrityConformance(name, make, tamper);
   describe(`BlobStore conformance: ${name}`, () => {
     let store: BlobStore;
     beforeEach(async () => {

@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tempDir } from "@kensa/testkit";
 import { afterAll, describe, expect, it } from "vitest";
@@ -10,11 +10,17 @@ afterAll(async () => {
   for (const d of dirs) await d.remove();
 });
 
-blobStoreConformance("fs", async () => {
-  const d = await tempDir("kensa-blobs-");
-  dirs.push(d);
-  return new FsBlobStore(join(d.path, "blobs"));
-});
+blobStoreConformance(
+  "fs",
+  async () => {
+    const d = await tempDir("kensa-blobs-");
+    dirs.push(d);
+    return new FsBlobStore(join(d.path, "blobs"));
+  },
+  async (store, sha256, content) => {
+    await writeFile((store as FsBlobStore).path(sha256), content);
+  },
+);
 
 describe("FsBlobStore layout", () => {
   it("writes <root>/sha256/<first2>/<sha256> and leaves no temp files", async () => {
@@ -25,5 +31,17 @@ describe("FsBlobStore layout", () => {
     expect(store.path(sha256)).toBe(join(d.path, "blobs", "sha256", sha256.slice(0, 2), sha256));
     expect(await readdir(join(d.path, "blobs", "sha256", sha256.slice(0, 2)))).toEqual([sha256]);
     expect(await readdir(join(d.path, "blobs", "tmp"))).toEqual([]);
+  });
+
+  it("moves a corrupt blob to <root>/quarantine/<sha256>.<ms>", async () => {
+    const d = await tempDir("kensa-blobs-");
+    dirs.push(d);
+    const store = new FsBlobStore(join(d.path, "blobs"));
+    const { sha256 } = await store.put(new TextEncoder().encode("quarantine me"));
+    await writeFile(store.path(sha256), "something else");
+    expect(await store.verify(sha256)).toBe("corrupt");
+    const names = await readdir(join(d.path, "blobs", "quarantine"));
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(new RegExp(`^${sha256}\\.\\d+$`));
   });
 });

@@ -1,16 +1,29 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
-import { type BlobInfo, type BlobStore, type ByteRange, isSha256 } from "../blob-store.js";
+import { pipeline, Readable } from "node:stream";
+import { KensaError } from "@kensa/contracts";
+import { blobCorrupt, CorruptListeners, sha256Hex, VERIFY_WHOLE_BYTES, VerifyingStream } from "../blob-integrity.js";
+import {
+  type BlobInfo,
+  type BlobStore,
+  type BlobVerdict,
+  type ByteRange,
+  type CorruptionSource,
+  type CorruptListener,
+  isSha256,
+  type QuarantinedBlob,
+} from "../blob-store.js";
 
 /**
  * Blobs as files at `<root>/sha256/<first 2 hex>/<sha256>`. Written to a temp file in the
  * same directory tree, fsynced, then renamed, so a crash leaves either nothing or the whole blob.
+ * A blob found corrupt is renamed to `<root>/quarantine/<sha256>.<ms since epoch>`.
  */
 export class FsBlobStore implements BlobStore {
   readonly supportsLocalPaths = true;
   #root: string;
+  #corrupt = new CorruptListeners();
 
   /** `root` is the blobs directory, e.g. `<dataDir>/blobs` */
   constructor(root: string) {
@@ -22,7 +35,11 @@ export class FsBlobStore implements BlobStore {
     return join(this.#root, "sha256", sha256.slice(0, 2), sha256);
   }
 
-  async put(content: Uint8Array | AsyncIterable<Uint8Array>): Promise<BlobInfo> {
+  onCorrupt(listener: CorruptListener): () => void {
+    return this.#corrupt.add(listener);
+  }
+
+  async put(content: Uint8Array | AsyncIterable<Uint8Array>, opts: { expectedSha256?: string } = {}): Promise<BlobInfo> {
     const tmpDir = join(this.#root, "tmp");
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, `${Date.now()}-${randomBytes(8).toString("hex")}`);
@@ -48,11 +65,23 @@ export class FsBlobStore implements BlobStore {
     }
     await fh.close();
     const sha256 = hash.digest("hex");
+    if (opts.expectedSha256 !== undefined && opts.expectedSha256 !== sha256) {
+      await rm(tmp, { force: true });
+      throw new KensaError(
+        "KENSA_ERR_BLOB_DIGEST_MISMATCH",
+        `the content hashes to ${sha256}, not ${opts.expectedSha256}; nothing was stored`,
+        { expected: opts.expectedSha256, actual: sha256 },
+      );
+    }
     const dest = this.path(sha256);
-    if (await exists(dest)) {
+    // a name already here is kept only when its content still matches: a corrupt one is
+    // quarantined and replaced by this upload (the repair a device's retry performs)
+    const present = await this.#check(sha256);
+    if (present === "ok") {
       await rm(tmp, { force: true });
       return { sha256, size };
     }
+    if (present === "corrupt") await this.quarantine(sha256, "put");
     await mkdir(join(this.#root, "sha256", sha256.slice(0, 2)), { recursive: true });
     await rename(tmp, dest);
     await syncDir(join(this.#root, "sha256", sha256.slice(0, 2)));
@@ -60,29 +89,127 @@ export class FsBlobStore implements BlobStore {
   }
 
   async get(sha256: string): Promise<Uint8Array | null> {
-    const s = await this.stream(sha256);
-    if (!s) return null;
-    const chunks: Buffer[] = [];
-    for await (const c of s.stream) chunks.push(c as Buffer);
-    return new Uint8Array(Buffer.concat(chunks));
+    if (!isSha256(sha256)) return null;
+    const bytes = await readFile(this.path(sha256)).catch(absentAsNull);
+    if (!bytes) return null;
+    if (sha256Hex(bytes) !== sha256) throw await this.#corruptFound(sha256, "read");
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   async stream(sha256: string, range?: ByteRange): Promise<{ stream: Readable; size: number } | null> {
     if (!isSha256(sha256)) return null;
     const file = this.path(sha256);
     // Open first so a missing blob is a null, not a stream that errors later.
-    const fh = await open(file, "r").catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return null;
-      throw err;
-    });
+    const fh = await open(file, "r").catch(absentAsNull);
     if (!fh) return null;
     const { size } = await fh.stat();
-    return { stream: fh.createReadStream(range ? { start: range.start, end: range.end } : {}), size };
+    if (range) return { stream: fh.createReadStream({ start: range.start, end: range.end }), size };
+    if (size <= VERIFY_WHOLE_BYTES) {
+      let bytes: Buffer;
+      try {
+        bytes = await fh.readFile();
+      } finally {
+        await fh.close();
+      }
+      if (sha256Hex(bytes) !== sha256) throw await this.#corruptFound(sha256, "read");
+      return { stream: Readable.from(bytes.byteLength ? [bytes] : [], { objectMode: false }), size };
+    }
+    const verifier = new VerifyingStream(sha256, () => this.#corruptFound(sha256, "read"));
+    pipeline(fh.createReadStream(), verifier, () => {});
+    return { stream: verifier, size };
   }
 
   async has(sha256: string): Promise<boolean> {
     return isSha256(sha256) && exists(this.path(sha256));
   }
+
+  async verify(sha256: string, via: CorruptionSource = "scrub"): Promise<BlobVerdict> {
+    const verdict = await this.#check(sha256);
+    if (verdict === "corrupt") await this.quarantine(sha256, via);
+    return verdict;
+  }
+
+  async *list(opts: { after?: string } = {}): AsyncIterable<BlobInfo> {
+    const base = join(this.#root, "sha256");
+    const prefixes = ((await readdir(base).catch(absentAsNull)) ?? []).filter((p) => /^[a-f0-9]{2}$/.test(p)).sort();
+    for (const prefix of prefixes) {
+      if (opts.after && prefix < opts.after.slice(0, 2)) continue;
+      const names = ((await readdir(join(base, prefix)).catch(absentAsNull)) ?? []).filter(isSha256).sort();
+      for (const sha256 of names) {
+        if (opts.after && sha256 <= opts.after) continue;
+        const st = await stat(join(base, prefix, sha256)).catch(absentAsNull);
+        if (st) yield { sha256, size: st.size };
+      }
+    }
+  }
+
+  async quarantine(sha256: string, via: CorruptionSource): Promise<boolean> {
+    if (!isSha256(sha256)) return false;
+    const dir = join(this.#root, "quarantine");
+    await mkdir(dir, { recursive: true });
+    const size = (await stat(this.path(sha256)).catch(absentAsNull))?.size;
+    if (size === undefined) return false;
+    try {
+      await rename(this.path(sha256), join(dir, `${sha256}.${Date.now()}`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw err;
+    }
+    await syncDir(join(this.#root, "sha256", sha256.slice(0, 2)));
+    this.#corrupt.emit({ sha256, size, via });
+    return true;
+  }
+
+  async *quarantined(): AsyncIterable<QuarantinedBlob> {
+    const dir = join(this.#root, "quarantine");
+    const entries = ((await readdir(dir).catch(absentAsNull)) ?? [])
+      .map((name) => /^([a-f0-9]{64})\.(\d+)$/.exec(name))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .sort((a, b) => Number(a[2]) - Number(b[2]));
+    for (const m of entries) {
+      const st = await stat(join(dir, m[0])).catch(absentAsNull);
+      if (st) yield { sha256: m[1]!, size: st.size, at: new Date(Number(m[2])).toISOString() };
+    }
+  }
+
+  async delete(sha256: string): Promise<boolean> {
+    if (!isSha256(sha256)) return false;
+    try {
+      await rm(this.path(sha256));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw err;
+    }
+  }
+
+  /** hashes the stored content without moving it */
+  async #check(sha256: string): Promise<BlobVerdict> {
+    if (!isSha256(sha256)) return "missing";
+    const fh = await open(this.path(sha256), "r").catch(absentAsNull);
+    if (!fh) return "missing";
+    const hash = createHash("sha256");
+    try {
+      for await (const chunk of fh.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+    } finally {
+      await fh.close();
+    }
+    return hash.digest("hex") === sha256 ? "ok" : "corrupt";
+  }
+
+  /**
+   * Quarantines a blob a reader found corrupt. Checked again first: a put may have repaired
+   * the address since the reader opened it, and good content must never be moved aside.
+   */
+  async #corruptFound(sha256: string, via: CorruptionSource): Promise<KensaError> {
+    if ((await this.#check(sha256)) === "corrupt") await this.quarantine(sha256, via);
+    return blobCorrupt(sha256, via);
+  }
+}
+
+function absentAsNull(err: NodeJS.ErrnoException): null {
+  if (err.code === "ENOENT") return null;
+  throw err;
 }
 
 async function exists(p: string): Promise<boolean> {
