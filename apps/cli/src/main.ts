@@ -38,6 +38,7 @@ program
   .description("run the hub: HTTP API, console, embedded MQTT broker, ingest, notifications")
   .option("-c, --config <file>", "hub config (JSON)")
   .option("--data-dir <dir>", "data directory")
+  .option("--host <addr>", "address HTTP and the embedded broker bind (127.0.0.1 by default; 0.0.0.0: every interface)")
   .option("--port <n>", "HTTP port", (v) => Number(v))
   .option("--mqtt-port <n>", "embedded MQTT broker port", (v) => Number(v))
   .option("--validate-config", "check the configuration and exit")
@@ -54,12 +55,24 @@ Notifications, jobs and training triggers are claimed in the database with lease
 that dies leaves its work to the others once they run out (notifications.leaseMs, training.leaseMs).`,
   )
   .action(
-    async (o: { config?: string; dataDir?: string; port?: number; mqttPort?: number; validateConfig?: boolean }) => {
+    async (o: {
+      config?: string;
+      dataDir?: string;
+      host?: string;
+      port?: number;
+      mqttPort?: number;
+      validateConfig?: boolean;
+    }) => {
       const { createHub, loadHubConfig } = await import("@kensa/hub");
       const overrides: Record<string, unknown> = {};
       if (o.dataDir) overrides.dataDir = o.dataDir;
-      if (o.port !== undefined) overrides.http = { port: o.port };
-      if (o.mqttPort !== undefined) overrides.mqtt = { embedded: { port: o.mqttPort } };
+      const http: Record<string, unknown> = {};
+      const embedded: Record<string, unknown> = {};
+      if (o.host !== undefined) http.host = embedded.host = o.host;
+      if (o.port !== undefined) http.port = o.port;
+      if (o.mqttPort !== undefined) embedded.port = o.mqttPort;
+      if (Object.keys(http).length) overrides.http = http;
+      if (Object.keys(embedded).length) overrides.mqtt = { embedded };
       const config = await loadHubConfig(o.config, process.env, overrides);
       if (o.validateConfig) {
         console.log("hub config OK");
@@ -68,6 +81,15 @@ that dies leaves its work to the others once they run out (notifications.leaseMs
       const hub = await createHub(config);
       const { httpUrl, mqttUrl } = await hub.start();
       console.log(`kensa hub listening: ${httpUrl} (MQTT ${mqttUrl})`);
+      for (const l of hub.plainListeners) {
+        console.warn(
+          `WARNING: ${l} serves without TLS to the network: passwords and device secrets cross it in clear text`,
+        );
+      }
+      // new certificate files (a renewal) are taken without a restart
+      process.on("SIGHUP", () => {
+        hub.reloadTls().catch((err: Error) => console.error(`certificates not reloaded: ${err.message}`));
+      });
       if (hub.initialAdminPassword) {
         console.log(
           `first start: sign in to the console as admin / ${hub.initialAdminPassword} (also in the data dir's admin-password)`,

@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { type Issue, KensaError, parseWith } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
+import { ClientTlsSchema, ServerTlsSchema } from "./http/tls.js";
+import { EmbeddedBrokerTlsSchema } from "./ingest/broker-tls.js";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535, description: "TCP port; 0 picks a free one" });
 const strict = { additionalProperties: false } as const;
@@ -29,8 +31,11 @@ export const HubConfigSchema = Type.Object(
     dataDir: Type.String({ minLength: 1, default: ".kensa/hub" }),
     http: Type.Object(
       {
-        host: Type.String({ minLength: 1, default: "0.0.0.0" }),
+        /** loopback by default: other machines reach the hub only when this says so (e.g. "0.0.0.0") */
+        host: Type.String({ minLength: 1, default: "127.0.0.1" }),
         port: Type.Integer({ ...Port, default: 8080 }),
+        /** HTTPS from these certificate files (reloaded on SIGHUP) */
+        tls: Type.Optional(ServerTlsSchema),
         /** base URL given to agents and used in notification links; derived from the bound address when omitted */
         publicUrl: Type.Optional(Type.String({ pattern: "^https?://" })),
       },
@@ -41,8 +46,10 @@ export const HubConfigSchema = Type.Object(
         embedded: Type.Object(
           {
             enabled: Type.Boolean({ default: true }),
-            host: Type.String({ minLength: 1, default: "0.0.0.0" }),
+            host: Type.String({ minLength: 1, default: "127.0.0.1" }),
             port: Type.Integer({ ...Port, default: 1883 }),
+            /** MQTT over TLS (only) on this listener, and optionally device client certificates */
+            tls: Type.Optional(EmbeddedBrokerTlsSchema),
           },
           { ...strict, default: {} },
         ),
@@ -50,6 +57,8 @@ export const HubConfigSchema = Type.Object(
         url: Type.Optional(Type.String({ pattern: "^(mqtts?|tcp|tls|wss?)://" })),
         username: Type.Optional(Type.String()),
         password: Type.Optional(Type.String()),
+        /** CA (and client certificate) of the hub's client on an `mqtts://` external broker */
+        tls: Type.Optional(ClientTlsSchema),
         /** the broker URL agents should use; derived from the embedded listener or `url` when omitted */
         publicUrl: Type.Optional(Type.String({ pattern: "^(mqtts?|tcp|tls|wss?)://" })),
         /**

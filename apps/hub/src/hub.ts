@@ -20,13 +20,17 @@ import { HUB_MQTT_USERNAME } from "./fleet/device-service.js";
 import { createFleet } from "./fleet/fleet.js";
 import { fleetPlugin } from "./fleet/fleet-plugin.js";
 import { closeApp, createApp } from "./http/create-app.js";
+import { loadHubTls, publicUrls, reloadHubTls, warnPlainListeners } from "./http/hub-tls.js";
 import { httpPlugin } from "./http/http-plugin.js";
+import { listenHttp } from "./http/listen-http.js";
 import { connectHost, HubUrls } from "./http/hub-urls.js";
 import { RouteCatalog } from "./http/route-catalog.js";
 import { createIncidents } from "./incidents/incidents.js";
+import type { DeviceCertificateAuthority } from "./ingest/device-certs.js";
 import { incidentsPlugin } from "./incidents/incidents-plugin.js";
 import { dynsecFromConfig } from "./ingest/dynsec-from-config.js";
-import { EmbeddedBroker } from "./ingest/embedded-broker.js";
+import type { EmbeddedBroker } from "./ingest/embedded-broker.js";
+import { embeddedBrokerFromConfig } from "./ingest/embedded-broker-from-config.js";
 import { HubMqttClient } from "./ingest/hub-mqtt-client.js";
 import { Ingest } from "./ingest/ingest.js";
 import type { MosquittoDynsec } from "./ingest/mosquitto-dynsec.js";
@@ -87,8 +91,14 @@ export interface Hub {
   /** binds HTTP and the embedded broker, connects the hub's MQTT client, starts notifications */
   start(): Promise<HubAddresses>;
   close(): Promise<void>;
+  /** the CA of device client certificates (`mqtt.embedded.tls.clientCertificates`); null otherwise */
+  deviceCa: DeviceCertificateAuthority | null;
   /** while close() runs, the part of the hub it is waiting for ("http", "database", …), else null */
   readonly closing: string | null;
+  /** reads the certificate files again (SIGHUP); new connections use them */
+  reloadTls(): Promise<void>;
+  /** after start(): listeners other machines reach without TLS ("HTTP on 0.0.0.0") */
+  readonly plainListeners: string[];
 }
 
 /**
@@ -101,7 +111,8 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const env = deps.env ?? process.env;
   await mkdir(config.dataDir, { recursive: true });
   const adminToken = await resolveAdminToken(config.adminToken, env, config.dataDir);
-  const { app, inFlight } = createApp(config, env);
+  const tls = await loadHubTls(config);
+  const { app, inFlight } = createApp(config, env, tls.http);
   const log = app.log;
 
   // infrastructure
@@ -119,13 +130,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
         })
       : null;
   const bus: EventBus<HubEventMap> = pgBus ?? new InProcessEventBus<HubEventMap>(log);
-  const urls = new HubUrls(
-    config.http.publicUrl ?? `http://${connectHost(config.http.host)}:${config.http.port}`,
-    config.mqtt.publicUrl ??
-      (config.mqtt.embedded.enabled
-        ? `mqtt://${connectHost(config.mqtt.embedded.host)}:${config.mqtt.embedded.port}`
-        : (config.mqtt.url ?? "")),
-  );
+  const urls = new HubUrls(...publicUrls(config, tls, config.http.port));
 
   const people = await createPeople({
     db,
@@ -277,40 +282,22 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     let password = config.mqtt.password;
     try {
       if (config.mqtt.embedded.enabled) {
+  let plainListeners: string[] = [];
         password = randomBytes(24).toString("base64url");
         username = HUB_MQTT_USERNAME;
-        broker = new EmbeddedBroker({
-          host: config.mqtt.embedded.host,
-          port: config.mqtt.embedded.port,
-          hubUsername: HUB_MQTT_USERNAME,
-          hubPassword: password,
-          verifyDevice: async (id, secret) => (await deviceAuth.verify(id, secret)) !== null,
+        broker = embeddedBrokerFromConfig({
+          ...{ config, tls: tls.broker, hubPassword: password, deviceAuth, log },
+          device: (id) => devices.get(id),
           onDeviceMessage: (topic, payload) => ingest.offer(topic, payload),
-          log,
         });
         const port = await broker.listen();
         devices.attachAccounts(broker);
-        brokerUrl = `mqtt://${connectHost(config.mqtt.embedded.host)}:${port}`;
+        brokerUrl = `${tls.broker ? "mqtts" : "mqtt"}://${connectHost(config.mqtt.embedded.host)}:${port}`;
       }
       await pgBus?.start();
-      try {
-        await app.listen({ host: config.http.host, port: config.http.port });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-          throw new KensaError(
-            "KENSA_ERR_PORT_IN_USE",
-            `http listener: port ${config.http.port} on ${config.http.host} is already in use`,
-            { listener: "http", host: config.http.host, port: config.http.port },
-          );
-        }
-        throw err;
-      }
-      const addr = app.server.address();
-      const httpPort = typeof addr === "object" && addr ? addr.port : config.http.port;
-      urls.set(
-        config.http.publicUrl ?? `http://${connectHost(config.http.host)}:${httpPort}`,
-        config.mqtt.publicUrl ?? brokerUrl,
-      );
+      const httpPort = await listenHttp(app, config.http.host, config.http.port);
+      plainListeners = warnPlainListeners(config, tls, log);
+      urls.set(...publicUrls(config, tls, httpPort, brokerUrl));
       mqttClient = new HubMqttClient({
         url: brokerUrl,
         username,
@@ -327,6 +314,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
         onConnected: () => desired.sync("all"),
       });
       desired.attach(mqttClient);
+        // to the embedded broker: the hub's own listener on this machine, whatever names its
+        // certificate carries; to an external one: the CA (and client certificate) of mqtt.tls
+        ...(tls.broker ? { tls: { rejectUnauthorized: false } } : tls.client ? { tls: tls.client } : {}),
       ingest.attach(mqttClient);
       // creates the hub's own account before the hub's client connects with it
       await dynsec?.start();
@@ -393,4 +383,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       return steps.current;
     },
   };
+    deviceCa: tls.deviceCa,
 }
+    reloadTls: () => reloadHubTls(config, tls, { app, broker, log }),
+    get plainListeners() {
+      return plainListeners;
+    },

@@ -21,8 +21,8 @@ describe("hub config", () => {
   it("fills defaults and freezes", () => {
     const c = parseHubConfig({});
     expect(c.dataDir).toBe(".kensa/hub");
-    expect(c.http).toEqual({ host: "0.0.0.0", port: 8080 });
-    expect(c.mqtt.embedded).toEqual({ enabled: true, host: "0.0.0.0", port: 1883 });
+    expect(c.http).toEqual({ host: "127.0.0.1", port: 8080 });
+    expect(c.mqtt.embedded).toEqual({ enabled: true, host: "127.0.0.1", port: 1883 });
     expect(c.database).toEqual({ type: "sqlite" });
     expect(c.notifications).toEqual({ attempts: 3, backoffMs: 500, leaseMs: 60_000 });
     expect(c.limits).toEqual({

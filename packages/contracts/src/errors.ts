@@ -135,6 +135,10 @@ export const errorCatalog = {
     status: 400,
     message: "The pattern uses syntax the linear-time matcher lacks (backreferences, lookaround) or is too large",
   },
+  KENSA_ERR_TLS_FILES: {
+    status: 500,
+    message: "A configured certificate or key file cannot be read, is not PEM, or does not belong with the other",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -9,4 +9,5 @@ export * from "./postgres.js";
 export * from "./repo-root.js";
 export * from "./services.js";
 export * from "./temp-dir.js";
+export * from "./test-ca.js";
 export * from "./wait-for.js";

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { HubConfig } from "../config.js";
+import type { TlsMaterial } from "./tls.js";
 
 const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
@@ -10,7 +11,12 @@ export interface HubApp {
 }
 
 /** The hub's Fastify instance: logging, strict validation, and a record of requests in flight. */
-export function createApp(config: HubConfig, env: Record<string, string | undefined>): HubApp {
+export function createApp(
+  config: HubConfig,
+  env: Record<string, string | undefined>,
+  /** serve HTTPS with these certificates */
+  https: TlsMaterial | null = null,
+): HubApp {
   const envLevel = env.KENSA_LOG_LEVEL && LOG_LEVELS.has(env.KENSA_LOG_LEVEL) ? env.KENSA_LOG_LEVEL : undefined;
   const app = Fastify({
     logger: {
@@ -20,7 +26,8 @@ export function createApp(config: HubConfig, env: Record<string, string | undefi
     // Unknown keys are errors, not silently dropped (Fastify's default removes them).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false } },
     bodyLimit: 1024 * 1024,
-  });
+    ...(https ? { https: { cert: https.cert, key: https.key, minVersion: "TLSv1.2" as const } } : {}),
+  }) as FastifyInstance;
   const inFlight = new Set<{ method: string; url: string }>();
   app.addHook("onRequest", (req, reply, done) => {
     const entry = { method: req.method, url: req.url };

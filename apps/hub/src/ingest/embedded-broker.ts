@@ -1,9 +1,17 @@
 import { timingSafeEqual } from "node:crypto";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import type { Server as TlsServer } from "node:tls";
 import { KensaError } from "@kensa/contracts";
 import { Aedes, type AuthenticateError, type Client } from "aedes";
 import type { BrokerAccounts } from "../fleet/ports.js";
 import type { Logger } from "../logger.js";
+import {
+  type BrokerTlsOptions,
+  certificateIdentity,
+  certificateProblem,
+  createBrokerTlsServer,
+  secureOptions,
+} from "./broker-tls.js";
 import { mayPublish, maySubscribe } from "./device-acl.js";
 
 export interface BrokerCounters {
@@ -22,6 +30,10 @@ export interface EmbeddedBrokerOptions {
   hubPassword: string;
   /** true when `secret` is the device's secret */
   verifyDevice(deviceId: string, secret: string): Promise<boolean>;
+  /** MQTT over TLS on the listener (plain MQTT when omitted) */
+  tls?: BrokerTlsOptions;
+  /** true when the device a verified client certificate names is enrolled and not revoked */
+  verifyDeviceCertificate?(deviceId: string): Promise<boolean>;
   /**
    * Takes what devices publish (and their presence wills) as the broker authorizes it, instead of
    * the hub reading it back through a client of its own: one parse, no loopback delivery and
@@ -42,7 +54,7 @@ export class EmbeddedBroker implements BrokerAccounts {
   readonly counters: BrokerCounters = { authRefused: 0, publishRefused: 0, subscribeRefused: 0 };
   #opts: EmbeddedBrokerOptions;
   #aedes: Aedes | null = null;
-  #server: Server | null = null;
+  #server: Server | TlsServer | null = null;
   #sockets = new Set<Socket>();
   #principals = new WeakMap<Client, Principal>();
   /**
@@ -114,7 +126,8 @@ export class EmbeddedBroker implements BrokerAccounts {
       log.debug({ clientId: client?.id, err: err.message }, "mqtt connection error"),
     );
     this.#aedes = aedes;
-    const server = createServer(aedes.handle);
+    const tls = this.#opts.tls;
+    const server = tls ? createBrokerTlsServer(tls, aedes.handle) : createServer(aedes.handle);
     // aedes closes the clients it knows; a socket that has not sent CONNECT yet is not one of
     // them, and server.close() waits for every socket
     server.on("connection", (socket) => {
@@ -142,6 +155,12 @@ export class EmbeddedBroker implements BrokerAccounts {
       throw err;
     }
     return (server.address() as AddressInfo).port;
+  }
+
+  /** New certificate files for the TLS listener (a reload); connections made later use them. */
+  setTls(tls: BrokerTlsOptions): void {
+    this.#opts.tls = tls;
+    if (this.#server && "setSecureContext" in this.#server) this.#server.setSecureContext(secureOptions(tls));
   }
 
   /** Nothing to do: every CONNECT is checked against the hub's database. */
@@ -200,6 +219,29 @@ export class EmbeddedBroker implements BrokerAccounts {
       }
       done(null, true);
     };
+    const mode = this.#opts.tls?.clientCertificates ?? "off";
+    const certified = mode === "off" ? null : certificateIdentity(client.conn);
+    if (certified && username !== hubUsername) {
+      // the certificate is the credential: a username, if sent, must name the same device
+      if (username && username !== certified) {
+        refuse(`certificate is for ${certified}, not ${username}`, 4);
+        return;
+      }
+      const check = this.#opts.verifyDeviceCertificate ?? (async () => false);
+      check(certified).then(
+        (ok) =>
+          ok
+            ? accept({ kind: "device", deviceId: certified }, certified)
+            : refuse("certificate of an unknown or revoked device", 5),
+        (err: Error) => refuse(`certificate check failed: ${err.message}`, 3),
+      );
+      return;
+    }
+    if (mode === "required" && username !== hubUsername) {
+      const problem = certificateProblem(client.conn);
+      refuse(problem ? `client certificate not accepted: ${problem}` : "client certificate required", 5);
+      return;
+    }
     if (!username || !password) {
       refuse("missing credentials", 4);
       return;

@@ -8,6 +8,7 @@ import {
 } from "@kensa/contracts";
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
 import type { DesiredPublisher } from "../fleet/desired-sync.js";
+import type { ClientTlsMaterial } from "../http/tls.js";
 import type { Logger } from "../logger.js";
 import type { AckSink } from "./ingest.js";
 
@@ -15,6 +16,8 @@ export interface HubMqttOptions {
   url: string;
   username?: string;
   password?: string;
+  /** for `mqtts://`: CAs the broker's certificate must chain to, a client certificate, and whether to check it */
+  tls?: ClientTlsMaterial & { rejectUnauthorized?: boolean };
   /**
    * Fixed per hub process (a replica's own name), so the broker keeps the session — the
    * subscriptions and what arrives while the hub is away — across the hub's reconnects and
@@ -89,6 +92,7 @@ export class HubMqttClient implements DesiredPublisher, AckSink {
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       protocolVersion: 4,
+      ...this.#opts.tls,
     });
     this.#client = client;
     client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {

@@ -1,0 +1,88 @@
+import type { Duplex } from "node:stream";
+import { createServer as createTlsServer, TLSSocket, type Server as TlsServer } from "node:tls";
+import { type Static, Type } from "@sinclair/typebox";
+import type { TlsMaterial } from "../http/tls.js";
+
+const strict = { additionalProperties: false } as const;
+
+/** `mqtt.embedded.tls`: the embedded broker's listener speaks MQTT over TLS only. */
+export const EmbeddedBrokerTlsSchema = Type.Object(
+  {
+    /** PEM file: the broker's certificate, then its chain's intermediates */
+    cert: Type.String({ minLength: 1 }),
+    /** PEM file: its private key (keep it 0600) */
+    key: Type.String({ minLength: 1 }),
+    /**
+     * PEM file of further CAs whose client certificates are accepted (a site CA), besides the
+     * hub's own device CA; only used when `clientCertificates` is not "off"
+     */
+    ca: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * devices authenticating by certificate (CN = device id) instead of a secret: "off";
+     * "optional" (either, per device); "required" (devices must present one; secrets are refused)
+     */
+    clientCertificates: Type.Union([Type.Literal("off"), Type.Literal("optional"), Type.Literal("required")], {
+      default: "off",
+    }),
+    /** the device CA (PEM cert and key); generated into `<dataDir>/device-ca/` when omitted */
+    deviceCa: Type.Optional(
+      Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, strict),
+    ),
+  },
+  strict,
+);
+export type EmbeddedBrokerTls = Static<typeof EmbeddedBrokerTlsSchema>;
+
+export type ClientCertificateMode = EmbeddedBrokerTls["clientCertificates"];
+
+/** The listener's TLS settings: its certificate, and the CAs client certificates must chain to. */
+export interface BrokerTlsOptions {
+  material: TlsMaterial;
+  clientCertificates: ClientCertificateMode;
+}
+
+/**
+ * A TLS server for the broker. Client certificates are asked for but not demanded in the
+ * handshake: whether a client may go on is decided at its CONNECT (the hub's own client has
+ * none, and a refusal there is a CONNACK the device can log, not a bare reset).
+ */
+export function createBrokerTlsServer(tls: BrokerTlsOptions, handle: (stream: Duplex) => void): TlsServer {
+  return createTlsServer({ ...secureOptions(tls), minVersion: "TLSv1.2" }, handle);
+}
+
+/** The options a reload hands to `setSecureContext`. */
+export function secureOptions(tls: BrokerTlsOptions): {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  requestCert: boolean;
+  rejectUnauthorized: boolean;
+} {
+  const asks = tls.clientCertificates !== "off";
+  return {
+    cert: tls.material.cert,
+    key: tls.material.key,
+    ...(asks && tls.material.ca ? { ca: tls.material.ca } : {}),
+    requestCert: asks,
+    rejectUnauthorized: false,
+  };
+}
+
+/**
+ * The device id a connection's client certificate names (its subject CN), when the certificate
+ * chains to a trusted CA; null without a certificate or with one that does not verify.
+ */
+export function certificateIdentity(conn: unknown): string | null {
+  if (!(conn instanceof TLSSocket) || !conn.authorized) return null;
+  const peer = conn.getPeerCertificate();
+  const cn = peer?.subject?.CN;
+  return typeof cn === "string" && cn ? cn : null;
+}
+
+/** Why a connection's certificate was not accepted, for the log; null when it has none or it verified. */
+export function certificateProblem(conn: unknown): string | null {
+  if (!(conn instanceof TLSSocket) || conn.authorized) return null;
+  const peer = conn.getPeerCertificate();
+  if (!peer || Object.keys(peer).length === 0) return null;
+  return String(conn.authorizationError ?? "unverified certificate");
+}

@@ -1,0 +1,45 @@
+import { isKensaError } from "@kensa/contracts";
+import type { HubConfig } from "../config.js";
+import type { DeviceAuth } from "../fleet/device-auth.js";
+import { HUB_MQTT_USERNAME } from "../fleet/device-service.js";
+import type { Logger } from "../logger.js";
+import type { BrokerTlsOptions } from "./broker-tls.js";
+import { EmbeddedBroker } from "./embedded-broker.js";
+
+export interface EmbeddedBrokerDeps {
+  config: HubConfig;
+  tls: BrokerTlsOptions | null;
+  /** the hub's own client's password, new at every start */
+  hubPassword: string;
+  deviceAuth: Pick<DeviceAuth, "verify">;
+  /** a device by id; throws KENSA_ERR_DEVICE_NOT_FOUND */
+  device(id: string): Promise<{ revokedAt: string | null }>;
+  onDeviceMessage(topic: string, payload: Buffer): Promise<void> | undefined;
+  log: Logger;
+}
+
+/** The embedded broker as `mqtt.embedded` describes it, checking devices against the hub's database. */
+export function embeddedBrokerFromConfig(deps: EmbeddedBrokerDeps): EmbeddedBroker {
+  const { config, tls, deviceAuth, log } = deps;
+  return new EmbeddedBroker({
+    host: config.mqtt.embedded.host,
+    port: config.mqtt.embedded.port,
+    hubUsername: HUB_MQTT_USERNAME,
+    hubPassword: deps.hubPassword,
+    verifyDevice: async (id, secret, from) => (await deviceAuth.verify(id, secret, from)) !== null,
+    ...(tls ? { tls } : {}),
+    // a certificate names its device; checked at every CONNECT, so revoking the device refuses
+    // its certificate too
+    verifyDeviceCertificate: async (id) => {
+      try {
+        return (await deps.device(id)).revokedAt === null;
+      } catch (err) {
+        if (isKensaError(err) && err.code === "KENSA_ERR_DEVICE_NOT_FOUND") return false;
+        throw err;
+      }
+    },
+    onDeviceMessage: deps.onDeviceMessage,
+    maxPacketBytes: config.limits.mqttPacketBytes,
+    log,
+  });
+}
