@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { type Issue, KensaError, parseWith } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
+import { LimitsConfigSchema } from "./limits/limits-config.js";
 import { ClientTlsSchema, ServerTlsSchema } from "./http/tls.js";
 import { EmbeddedBrokerTlsSchema } from "./ingest/broker-tls.js";
 
@@ -187,17 +188,7 @@ export const HubConfigSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
-    limits: Type.Object(
-      {
-        /** bytes; largest accepted ONNX upload */
-        modelBytes: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 200 * 1024 * 1024 }),
-        /** bytes; largest accepted media (frame) upload */
-        mediaBytes: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 10 * 1024 * 1024 }),
-        /** bytes; largest accepted incident clip (video) upload */
-        clipBytes: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 64 * 1024 * 1024 }),
-      },
-      { ...strict, default: {} },
-    ),
+    limits: LimitsConfigSchema,
   },
   strict,
 );

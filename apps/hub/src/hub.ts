@@ -34,6 +34,7 @@ import { embeddedBrokerFromConfig } from "./ingest/embedded-broker-from-config.j
 import { HubMqttClient } from "./ingest/hub-mqtt-client.js";
 import { Ingest } from "./ingest/ingest.js";
 import type { MosquittoDynsec } from "./ingest/mosquitto-dynsec.js";
+import { applyHubLimits } from "./limits/hub-limits.js";
 import type { NotificationDispatcher } from "./notify/notification-dispatcher.js";
 import type { Notifier } from "./notify/notifier.js";
 import { createNotify } from "./notify/notify.js";
@@ -108,6 +109,7 @@ export interface Hub {
  */
 export async function createHub(input: HubConfigInput | HubConfig = {}, deps: HubDeps = {}): Promise<Hub> {
   const config = parseHubConfig(input);
+  const limits = applyHubLimits(config.limits);
   const env = deps.env ?? process.env;
   await mkdir(config.dataDir, { recursive: true });
   const adminToken = await resolveAdminToken(config.adminToken, env, config.dataDir);
@@ -167,9 +169,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     db,
     blobs,
     projects,
-    // archives are spooled next to the blobs; the limit is generous because a dataset is
-    // many images (NEU-DET is 37 MB, magnetic tile 57 MB)
-    imports: { tmpDir: join(config.dataDir, "tmp", "imports"), maxArchiveBytes: 4 * 1024 ** 3 },
+    // archives are spooled next to the blobs; limits.archiveBytes is generous because a
+    // dataset is many images (NEU-DET is 37 MB, magnetic tile 57 MB)
+    imports: { tmpDir: join(config.dataDir, "tmp", "imports"), ...limits.imports },
     log,
   });
   await datasets.imports.recover();
@@ -209,6 +211,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     events: incidents.eventIngest,
     log,
     maxBatch: config.mqtt.maxBatch,
+    limits: limits.events,
     onIncident: (incident) => {
       dispatcher.kick();
       bus.publish("incident.created", { incident });
@@ -289,6 +292,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
           ...{ config, tls: tls.broker, hubPassword: password, deviceAuth, log },
           device: (id) => devices.get(id),
           onDeviceMessage: (topic, payload) => ingest.offer(topic, payload),
+          maxPacketBytes: config.limits.mqttPacketBytes,
         });
         const port = await broker.listen();
         devices.attachAccounts(broker);

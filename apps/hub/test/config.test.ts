@@ -25,10 +25,15 @@ describe("hub config", () => {
     expect(c.mqtt.embedded).toEqual({ enabled: true, host: "127.0.0.1", port: 1883 });
     expect(c.database).toEqual({ type: "sqlite" });
     expect(c.notifications).toEqual({ attempts: 3, backoffMs: 500, leaseMs: 60_000 });
-    expect(c.limits).toEqual({
+    expect(c.limits).toMatchObject({
       modelBytes: 200 * 1024 * 1024,
       mediaBytes: 10 * 1024 * 1024,
       clipBytes: 64 * 1024 * 1024,
+      jsonBodyBytes: 1024 * 1024,
+      mqttPacketBytes: 2 * 1024 * 1024,
+      eventBytes: 1024 * 1024,
+      metaBytes: 16 * 1024,
+      imagePixels: 8192 * 8192,
     });
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.http)).toBe(true);

@@ -20,6 +20,22 @@ export const errorCatalog = {
   },
   KENSA_ERR_MANIFEST_INVALID: { status: 422, message: "The model manifest is invalid" },
   KENSA_ERR_UPLOAD_TOO_LARGE: { status: 413, message: "The upload exceeds the configured size limit" },
+  KENSA_ERR_MQTT_PACKET_TOO_LARGE: {
+    status: 413,
+    message: "An MQTT packet is larger than the broker reads (limits.mqttPacketBytes); the connection was closed",
+  },
+  KENSA_ERR_EVENT_TOO_LARGE: {
+    status: 413,
+    message: "An event or one of its fields exceeds its size budget; it was kept as rejected",
+  },
+  KENSA_ERR_IMAGE_TOO_LARGE: {
+    status: 413,
+    message: "The image's dimensions exceed the pixel budget (limits.imagePixels); it was not decoded",
+  },
+  KENSA_ERR_ARCHIVE_BOMB: {
+    status: 413,
+    message: "An archive entry inflates more than the accepted compression ratio (limits.archiveEntryRatio)",
+  },
   KENSA_ERR_UPLOAD_MISSING_PART: { status: 400, message: "A required part of the multipart upload is missing" },
   KENSA_ERR_BLOB_NOT_FOUND: { status: 404, message: "No such blob" },
   KENSA_ERR_BUNDLE_NOT_FOUND: { status: 404, message: "No such bundle" },

@@ -7,13 +7,21 @@ export interface ImageInfo {
   height: number;
 }
 
+export interface ProbeOptions {
+  /** pixels (width × height) above which sharp refuses to decode; sharp's default (0x3FFF²) when omitted */
+  limitInputPixels?: number;
+}
+
 /**
  * Fully decodes a JPEG or PNG to prove it is a usable frame (headers alone accept a truncated
  * or corrupt body). Throws KENSA_ERR_MEDIA_INVALID otherwise.
  */
-export async function probeImage(bytes: Uint8Array): Promise<ImageInfo> {
+export async function probeImage(bytes: Uint8Array, opts: ProbeOptions = {}): Promise<ImageInfo> {
   try {
-    const { info } = await sharp(bytes, { failOn: "truncated" }).raw().toBuffer({ resolveWithObject: true });
+    const limitInputPixels = opts.limitInputPixels ?? true;
+    const { info } = await sharp(bytes, { failOn: "truncated", limitInputPixels })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const meta = await sharp(bytes).metadata();
     if (meta.format !== "jpeg" && meta.format !== "png") {
       throw new KensaError("KENSA_ERR_MEDIA_INVALID", `images must be JPEG or PNG, not ${meta.format}`);

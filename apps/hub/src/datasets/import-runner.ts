@@ -8,12 +8,13 @@ import {
   type LabelObject,
   sha256Hex,
 } from "@kensa/contracts";
-import { probeImage } from "@kensa/vision";
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { HubDatabase, LabelRevisionsTable, SamplesTable } from "../db/schema.js";
+import { probeImageWithin } from "../limits/image-gate.js";
 import type { ProjectRecord } from "../projects/project-service.js";
+import type { ArchiveLimits } from "./archive/archive-entry.js";
 import { openArchive } from "./archive/open-archive.js";
 import { rleDecode } from "./formats/coco-rle.js";
 import type { DatasetImporter, PlannedItem, RawMask, RawObject } from "./formats/dataset-format.js";
@@ -61,12 +62,14 @@ export async function runImport(args: {
   options: ImportOptions;
   importId: string;
   archivePath: string;
+  /** the archive readers' defaults when omitted */
+  archiveLimits?: ArchiveLimits;
   progress: ImportProgress;
   /** filled in as phases end, for the log */
   timings: { prepareMs?: number; commitMs?: number };
 }): Promise<ImportResult> {
   const { db, blobs, project, options, progress } = args;
-  const archive = await openArchive(args.archivePath);
+  const archive = await openArchive(args.archivePath, args.archiveLimits);
   try {
     const failed: ItemFailure[] = [];
     const root = options.root ? `${options.root.replace(/^\/+|\/+$/g, "")}/` : "";
@@ -125,8 +128,9 @@ export async function runImport(args: {
       const bytes = await it.image.read();
       let info: { format: "jpeg" | "png"; width: number; height: number };
       try {
-        info = await probeImage(bytes);
+        info = await probeImageWithin(bytes);
       } catch (err) {
+        if (err instanceof KensaError && err.code === "KENSA_ERR_IMAGE_TOO_LARGE") throw err;
         throw new KensaError("KENSA_ERR_DATASET_IMAGE_INVALID", (err as Error).message);
       }
       let content: Prepared["content"] = null;

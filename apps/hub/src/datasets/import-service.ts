@@ -9,8 +9,10 @@ import type { Kysely, Selectable } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { DatasetImportsTable, HubDatabase } from "../db/schema.js";
+import { countRefusal } from "../limits/limit-refusals.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { SerialQueue } from "../serial-queue.js";
+import type { ArchiveLimits } from "./archive/archive-entry.js";
 import { newDatasetId } from "./dataset-ids.js";
 import type { FormatRegistry } from "./formats/format-registry.js";
 import { checkClassFromRule } from "./formats/image-folder-format.js";
@@ -22,6 +24,8 @@ export interface ImportServiceOptions {
   tmpDir: string;
   /** bytes; largest accepted archive */
   maxArchiveBytes: number;
+  /** what an archive may hold once opened (entries, unpacked bytes, compression ratio) */
+  archiveLimits?: ArchiveLimits;
 }
 
 /**
@@ -103,6 +107,7 @@ export class ImportService {
           for await (const chunk of source) {
             size += chunk.length;
             if (size > limit) {
+              countRefusal("archive_bytes");
               throw new KensaError("KENSA_ERR_UPLOAD_TOO_LARGE", `the archive exceeds ${limit} bytes`);
             }
             yield chunk;
@@ -165,6 +170,7 @@ export class ImportService {
         options,
         importId: id,
         archivePath: file,
+        ...(this.#opts.archiveLimits ? { archiveLimits: this.#opts.archiveLimits } : {}),
         progress,
         timings,
       });

@@ -1,5 +1,6 @@
 import { KensaError } from "@kensa/contracts";
 import sharp from "sharp";
+import { decodeImage } from "../limits/image-gate.js";
 
 /** A binary mask, row-major, one byte per pixel: 255 inside, 0 outside. */
 export interface BinaryMask {
@@ -27,12 +28,15 @@ export async function encodeMask(m: BinaryMask): Promise<Buffer> {
 export async function decodeMask(bytes: Uint8Array, threshold = 127): Promise<BinaryMask> {
   let raw: { data: Buffer; info: sharp.OutputInfo };
   try {
-    raw = await sharp(bytes, { failOn: "truncated" })
-      .toColourspace("b-w")
-      .extractChannel(0)
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    raw = await decodeImage(bytes, (limitInputPixels) =>
+      sharp(bytes, { failOn: "truncated", limitInputPixels })
+        .toColourspace("b-w")
+        .extractChannel(0)
+        .raw()
+        .toBuffer({ resolveWithObject: true }),
+    );
   } catch (err) {
+    if (err instanceof KensaError) throw err;
     throw new KensaError(
       "KENSA_ERR_DATASET_ANNOTATION_INVALID",
       `the mask cannot be decoded: ${(err as Error).message}`,

@@ -15,12 +15,13 @@ import {
   type UploadSampleQuery,
   type Verdict,
 } from "@kensa/contracts";
-import { type ImageInfo, probeImage } from "@kensa/vision";
+import type { ImageInfo } from "@kensa/vision";
 import type { Kysely } from "kysely";
 import sharp from "sharp";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { HubDatabase } from "../db/schema.js";
+import { probeImageWithin } from "../limits/image-gate.js";
 import type { ProjectRecord, ProjectService } from "../projects/project-service.js";
 import { canonicalLabel, classesOf, labelProblem } from "./label-content.js";
 import { labelingQueue } from "./labeling-queue.js";
@@ -77,7 +78,7 @@ export class SampleService {
   /** An image uploaded by a person or a generator, labeled when `classes` are given. */
   async upload(projectId: string, bytes: Uint8Array, q: UploadSampleQuery): Promise<Sample> {
     const project = await this.#projects.get(projectId);
-    const info = await probeImage(bytes);
+    const info = await probeImageWithin(bytes);
     const classes = q.classes
       ? q.classes
           .split(",")
@@ -132,7 +133,7 @@ export class SampleService {
     const key = `capture:${device.deviceId}:${captureId}`;
     const existing = await this.#byKey(device.projectId, key);
     if (existing) return { sample: await this.get(existing), created: false };
-    const info = await probeImage(bytes);
+    const info = await probeImageWithin(bytes);
     const { sha256 } = await this.#blobs.put(bytes);
     const row = sampleRow({
       project_id: device.projectId,

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { HubConfig } from "../config.js";
+import { countBodyRefusal } from "../limits/http-limits.js";
 import type { TlsMaterial } from "./tls.js";
 
 const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
@@ -25,9 +26,14 @@ export function createApp(
     },
     // Unknown keys are errors, not silently dropped (Fastify's default removes them).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false } },
-    bodyLimit: 1024 * 1024,
+    // routes that take uploads declare their own (limits.mediaBytes, clipBytes, modelBytes)
+    bodyLimit: config.limits.jsonBodyBytes,
     ...(https ? { https: { cert: https.cert, key: https.key, minVersion: "TLSv1.2" as const } } : {}),
   }) as FastifyInstance;
+  app.addHook("onError", (_req, _reply, err, done) => {
+    countBodyRefusal(err);
+    done();
+  });
   const inFlight = new Set<{ method: string; url: string }>();
   app.addHook("onRequest", (req, reply, done) => {
     const entry = { method: req.method, url: req.url };

@@ -1,9 +1,10 @@
 import { KensaError, type StoredEvent } from "@kensa/contracts";
-import { probeImage, sniffImage } from "@kensa/vision";
+import { sniffImage } from "@kensa/vision";
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { HubDatabase } from "../db/schema.js";
+import { probeImageWithin } from "../limits/image-gate.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { type EventQuery, listEvents, toStoredEvent } from "./event-queries.js";
 import type { IncidentService } from "./incident-service.js";
@@ -106,7 +107,7 @@ export class EventService {
       );
     }
     // markers can frame a corrupt body; only a full decode proves the frame is usable
-    const info = await probeImage(bytes);
+    const info = await probeImageWithin(bytes);
     const { event, owner } = await eventOwner(this.#db, deviceId, eventId);
 
     const { sha256, size } = await this.#blobs.put(bytes);

@@ -12,6 +12,7 @@ import {
   createBrokerTlsServer,
   secureOptions,
 } from "./broker-tls.js";
+import { guardPacketSize } from "../limits/mqtt-packet-guard.js";
 import { mayPublish, maySubscribe } from "./device-acl.js";
 
 export interface BrokerCounters {
@@ -42,6 +43,8 @@ export interface EmbeddedBrokerOptions {
    */
   onDeviceMessage?: (topic: string, payload: Buffer) => Promise<void> | undefined;
   log: Logger;
+  /** bytes; a client announcing a larger packet is disconnected (limits.mqttPacketBytes, 2 MiB by default) */
+  maxPacketBytes?: number;
 }
 
 /**
@@ -126,6 +129,19 @@ export class EmbeddedBroker implements BrokerAccounts {
       log.debug({ clientId: client?.id, err: err.message }, "mqtt connection error"),
     );
     this.#aedes = aedes;
+    // Aedes's parser has no size bound: every listener's sockets pass the packet-size guard first
+    const maxPacketBytes = this.#opts.maxPacketBytes ?? 2 * 1024 * 1024;
+    const handle = aedes.handle;
+    aedes.handle = (conn, req) => {
+      const socket = conn as Socket;
+      guardPacketSize(socket, maxPacketBytes, (bytes) =>
+        log.warn(
+          { remote: socket.remoteAddress, bytes, limit: maxPacketBytes, code: "KENSA_ERR_MQTT_PACKET_TOO_LARGE" },
+          "mqtt packet too large: connection closed",
+        ),
+      );
+      return handle(conn, req);
+    };
     const tls = this.#opts.tls;
     const server = tls ? createBrokerTlsServer(tls, aedes.handle) : createServer(aedes.handle);
     // aedes closes the clients it knows; a socket that has not sent CONNECT yet is not one of

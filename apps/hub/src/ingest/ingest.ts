@@ -5,6 +5,7 @@ import { wallNow } from "../clock.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { DeviceService } from "../fleet/device-service.js";
 import type { EventIngest, EventToStore } from "../incidents/event-ingest.js";
+import { EventLimiter, type EventRefusal, keptPayload, seqOf } from "../limits/event-limits.js";
 import type { Logger } from "../logger.js";
 import { SerialQueue } from "../serial-queue.js";
 import { applyDeviceState } from "./device-state.js";
@@ -19,6 +20,7 @@ const CONFLICT_RETRIES = 5;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 const checkEvent = compile(Event);
+const defaultLimiter = new EventLimiter();
 
 /** What ingest counted since the hub started. */
 export type IngestCounters = HubStats["ingest"];
@@ -39,6 +41,8 @@ export interface IngestOptions {
   onIncident: (incident: Incident) => void;
   /** most events in one transaction */
   maxBatch?: number;
+  /** the byte budgets of events (limits.eventBytes, limits.metaBytes); the config defaults when omitted */
+  limits?: EventLimiter;
   /** ms at most a batch waits for more events after a slow commit (see EventBatcher) */
   maxLingerMs?: number;
   /** events queued before the MQTT side waits for room (then sheds: the devices resend) */
@@ -152,8 +156,9 @@ export class Ingest {
     // An empty retained message clears a topic; it carries no state.
     if (payload.byteLength === 0) return undefined;
     const { deviceId, channel } = parsed;
-    const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
-    if (channel === "events") return this.#acceptEvent(topic, deviceId, text);
+    const { text, refusal } = (this.#o.limits ?? defaultLimiter).screen(payload);
+    if (channel === "events") return this.#acceptEvent(topic, deviceId, text, refusal);
+    if (refusal) return this.#invalid(topic, refusal.reason);
     this.#stateQueued++;
     return this.#state
       .run(async () => {
@@ -171,10 +176,11 @@ export class Ingest {
       });
   }
 
-  #acceptEvent(topic: string, deviceId: string, text: string): Promise<void> | undefined {
+  #acceptEvent(topic: string, deviceId: string, text: string, refusal: EventRefusal | null): Promise<void> | undefined {
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      // a payload over its budget is not parsed: its start names its seq and id
+      body = refusal ? refusal.head : JSON.parse(text);
     } catch {
       return this.#invalid(topic, "payload is not JSON");
     }
@@ -182,14 +188,14 @@ export class Ingest {
     if (projectId === undefined) {
       // not cached yet: look it up, then queue (rare: once per device per hub process)
       return this.#o.devices.projectOf(deviceId).then(
-        (p) => this.#queueEvent(topic, deviceId, p, body, text),
+        (p) => this.#queueEvent(topic, deviceId, p, body, text, refusal),
         (err: unknown) => {
           this.#counts.storeFailed++;
           this.#storageFailed(err as Error);
         },
       );
     }
-    return this.#queueEvent(topic, deviceId, projectId, body, text);
+    return this.#queueEvent(topic, deviceId, projectId, body, text, refusal);
   }
 
   #queueEvent(
@@ -198,6 +204,7 @@ export class Ingest {
     projectId: string | null,
     body: unknown,
     text: string,
+    refusal: EventRefusal | null,
   ): Promise<void> | undefined {
     if (!projectId) {
       this.#counts.unknownDevice++;
@@ -210,8 +217,13 @@ export class Ingest {
       // without a seq the device cannot be told which event this was; it is only counted
       if (seq === null) return undefined;
       const eventId = typeof (body as { id?: unknown }).id === "string" ? (body as { id: string }).id : null;
-      return this.#batcher.add({ kind: "reject", rejection: { deviceId, seq, eventId, code, reason, payload: text } });
+      return this.#batcher.add({
+        kind: "reject",
+        rejection: { deviceId, seq, eventId, code, reason, payload: keptPayload(text) },
+      });
     };
+    const over = refusal ?? (this.#o.limits ?? defaultLimiter).check(body);
+    if (over) return reject(over.code, over.reason);
     if (!checkEvent.check(body)) {
       return reject("KENSA_ERR_MQTT_PAYLOAD_INVALID", "event", checkEvent.issues(body));
     }
@@ -384,10 +396,4 @@ export class Ingest {
     this.#log.warn({ topic, issues }, `invalid mqtt payload: ${what}`);
     return undefined;
   }
-}
-
-function seqOf(body: unknown): number | null {
-  if (typeof body !== "object" || body === null) return null;
-  const seq = (body as { seq?: unknown }).seq;
-  return Number.isSafeInteger(seq) && (seq as number) >= 0 ? (seq as number) : null;
 }

@@ -1,5 +1,6 @@
 import type { HubStats } from "@kensa/contracts";
 import { Gauge, Registry } from "prom-client";
+import { registerLimitMetrics } from "../limits/limit-refusals.js";
 
 /** What the hub's metrics read at each scrape. */
 export interface HubMetricsSources {
@@ -75,6 +76,7 @@ export class HubMetrics {
         broker.set({ what: "subscribe" }, b.subscribeRefused);
       },
     });
+    registerLimitMetrics(r);
     const missing = new Gauge({
       name: "kensa_device_events_missing",
       help: "events a device's sequence says were sent and the hub does not hold (devices with a gap only)",

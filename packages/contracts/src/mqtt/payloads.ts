@@ -105,16 +105,44 @@ export const Reported = Type.Object({
 });
 export type Reported = Static<typeof Reported>;
 
+/**
+ * Structural bounds of an event, checked by its schema: each matches or exceeds what an agent
+ * can produce (manifest maxima: 1000 detections, 1000 regions). The hub adds byte budgets on
+ * top (`limits.eventBytes`, `limits.metaBytes`); an event over either is refused with
+ * KENSA_ERR_EVENT_TOO_LARGE and kept as rejected.
+ */
+export const EVENT_FIELD_LIMITS = {
+  /** characters of a label, an id (device, pipeline, source, model version, capture) */
+  nameChars: 128,
+  /** keys of `frame.meta` */
+  metaKeys: 64,
+  /** characters of one string value of `frame.meta` */
+  metaStringChars: 1024,
+  /** classes in a classification's `scores` */
+  scores: 1000,
+  detections: 1000,
+  regions: 1000,
+  /** rule hits of one event */
+  rules: 64,
+} as const;
+const Name = Type.String({ maxLength: EVENT_FIELD_LIMITS.nameChars });
+
 export const FrameMeta = Type.Record(
   Type.String(),
-  Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]),
+  Type.Union([
+    Type.String({ maxLength: EVENT_FIELD_LIMITS.metaStringChars }),
+    Type.Number(),
+    Type.Boolean(),
+    Type.Null(),
+  ]),
+  { maxProperties: EVENT_FIELD_LIMITS.metaKeys },
 );
 
 export const ClassificationResult = Type.Object({
   task: Type.Literal("classification"),
-  label: Type.String(),
+  label: Name,
   score: Type.Number({ minimum: 0, maximum: 1 }),
-  scores: Type.Record(Type.String(), Type.Number()),
+  scores: Type.Record(Type.String(), Type.Number(), { maxProperties: EVENT_FIELD_LIMITS.scores }),
   /** the agent's own verdict per the bundle thresholds: a non-OK label at or above its threshold */
   finding: Type.Boolean(),
 });
@@ -125,7 +153,7 @@ export const Box = Type.Tuple([Type.Number(), Type.Number(), Type.Number({ minim
 export type Box = Static<typeof Box>;
 
 export const Detection = Type.Object({
-  label: Type.String(),
+  label: Name,
   score: Type.Number({ minimum: 0, maximum: 1 }),
   box: Box,
 });
@@ -134,7 +162,7 @@ export type Detection = Static<typeof Detection>;
 export const DetectionResult = Type.Object({
   task: Type.Literal("detection"),
   /** after NMS, best first */
-  detections: Type.Array(Detection),
+  detections: Type.Array(Detection, { maxItems: EVENT_FIELD_LIMITS.detections }),
   /** a detection of a non-OK label at or above its threshold */
   finding: Type.Boolean(),
 });
@@ -142,7 +170,7 @@ export type DetectionResult = Static<typeof DetectionResult>;
 
 /** One connected (8-neighbour) area of one class in a mask. */
 export const Region = Type.Object({
-  label: Type.String(),
+  label: Name,
   /** px² of the ORIGINAL frame */
   area: Type.Number({ minimum: 0 }),
   /** pixels of the model's output mask */
@@ -161,7 +189,7 @@ export type Region = Static<typeof Region>;
 export const SegmentationResult = Type.Object({
   task: Type.Literal("segmentation"),
   /** largest first; OK labels (the background) have none */
-  regions: Type.Array(Region),
+  regions: Type.Array(Region, { maxItems: EVENT_FIELD_LIMITS.regions }),
   /** a region of a non-OK label whose mean score reaches its threshold */
   finding: Type.Boolean(),
 });
@@ -170,11 +198,11 @@ export type SegmentationResult = Static<typeof SegmentationResult>;
 export const AnomalyResult = Type.Object({
   task: Type.Literal("anomaly"),
   /** the manifest's anomaly label (its first non-OK label), which regions carry too */
-  label: Type.String(),
+  label: Name,
   /** the image's anomaly score (max or top-k mean of the map), 0..1 */
   score: Type.Number({ minimum: 0, maximum: 1 }),
   /** where the map reaches the map threshold, largest first */
-  regions: Type.Array(Region),
+  regions: Type.Array(Region, { maxItems: EVENT_FIELD_LIMITS.regions }),
   /** score at or above the threshold of the anomaly label */
   finding: Type.Boolean(),
 });
@@ -211,12 +239,12 @@ export const Event = Type.Object({
   id: Type.String({ minLength: 8, maxLength: 64 }),
   /** per-device sequence, gap-free from 1 */
   seq: Type.Integer({ minimum: 1 }),
-  deviceId: Type.String(),
-  pipeline: Type.String(),
-  sourceId: Type.String(),
+  deviceId: Name,
+  pipeline: Name,
+  sourceId: Name,
   /** when the frame was captured */
   ts: Ts,
-  bundle: Type.Object({ sha256: Sha256, modelVersionId: Type.String() }),
+  bundle: Type.Object({ sha256: Sha256, modelVersionId: Name }),
   frame: Type.Object({ width: Type.Integer(), height: Type.Integer(), meta: FrameMeta }),
   result: InferenceResult,
   latencyMs: Type.Object({ preprocess: Type.Number(), inference: Type.Number(), total: Type.Number() }),
@@ -226,9 +254,9 @@ export const Event = Type.Object({
    * present when the bundle has rules: the rules that hit on this frame ([] when none did).
    * A hit makes the event an incident naming the rule; `result.finding` is then true.
    */
-  rules: Type.Optional(Type.Array(RuleHit)),
+  rules: Type.Optional(Type.Array(RuleHit, { maxItems: EVENT_FIELD_LIMITS.rules })),
   /** the frame was kept for learning: uploaded to `PUT /api/v1/captures/:id` with this reason */
-  capture: Type.Optional(Type.Object({ id: Type.String(), reason: Type.String() })),
+  capture: Type.Optional(Type.Object({ id: Name, reason: Name })),
 });
 export type Event = Static<typeof Event>;
 

@@ -30,6 +30,8 @@ export interface ArchiveLimits {
   entries: number;
   /** bytes of all entries together, uncompressed; for a .tar.gz, of the inflated tar */
   totalBytes: number;
+  /** uncompressed ÷ compressed size of one zip entry (or of a .tar.gz as a whole) above 1 MiB */
+  entryRatio: number;
 }
 
 /**
@@ -40,4 +42,5 @@ export const ARCHIVE_LIMITS: Readonly<ArchiveLimits> = Object.freeze({
   entryBytes: MAX_ENTRY_BYTES,
   entries: 1_000_000,
   totalBytes: 16 * 1024 ** 3,
+  entryRatio: 200,
 });

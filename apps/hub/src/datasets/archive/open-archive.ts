@@ -1,8 +1,10 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { open, rm } from "node:fs/promises";
+import { open, rm, stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { KensaError } from "@kensa/contracts";
+import { checkCompressionRatio } from "../../limits/archive-limits.js";
+import { countRefusal } from "../../limits/limit-refusals.js";
 import { ARCHIVE_LIMITS, type ArchiveEntry, type ArchiveLimits } from "./archive-entry.js";
 import { readTarEntries } from "./tar-reader.js";
 import { readZipEntries } from "./zip-reader.js";
@@ -24,7 +26,7 @@ export async function openArchive(file: string, limits: ArchiveLimits = ARCHIVE_
   let head = await firstBytes(file);
   if (head[0] === 0x1f && head[1] === 0x8b) {
     extra = `${file}.tar`;
-    await gunzip(file, extra, limits.totalBytes);
+    await gunzip(file, extra, limits);
     path = extra;
     head = await firstBytes(path);
   }
@@ -60,8 +62,13 @@ async function firstBytes(file: string): Promise<Buffer> {
   return head;
 }
 
-/** Inflates `from` into `to`, stopping as soon as it passes `maxBytes` (a gzip bomb). */
-async function gunzip(from: string, to: string, maxBytes: number): Promise<void> {
+/**
+ * Inflates `from` into `to`, stopping as soon as it passes `totalBytes` or the compression
+ * ratio `entryRatio` (a gzip bomb).
+ */
+async function gunzip(from: string, to: string, limits: ArchiveLimits): Promise<void> {
+  const maxBytes = limits.totalBytes;
+  const compressed = (await stat(from)).size;
   let size = 0;
   try {
     await pipeline(
@@ -70,7 +77,9 @@ async function gunzip(from: string, to: string, maxBytes: number): Promise<void>
       async function* (source: AsyncIterable<Buffer>) {
         for await (const chunk of source) {
           size += chunk.length;
+          checkCompressionRatio("the gzip data", compressed, size, limits.entryRatio);
           if (size > maxBytes) {
+            countRefusal("archive_unpacked_bytes");
             throw new KensaError("KENSA_ERR_UPLOAD_TOO_LARGE", `the gzip data inflates to more than ${maxBytes} bytes`);
           }
           yield chunk;

@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { KensaError } from "@kensa/contracts";
 import { extract, type Header } from "tar-stream";
+import { countRefusal } from "../../limits/limit-refusals.js";
 import type { ArchiveEntry, ArchiveLimits, EntryKind } from "./archive-entry.js";
 import { checkEntryPath } from "./safe-path.js";
 
@@ -52,9 +53,11 @@ async function list(path: string, fileSize: number, fh: FileHandle, limits: Arch
       const h = entry.header;
       total += h.size;
       if (listed.length === limits.entries) {
+        countRefusal("archive_entries");
         throw new KensaError("KENSA_ERR_UPLOAD_TOO_LARGE", `the tar archive holds more than ${limits.entries} entries`);
       }
       if (total > limits.totalBytes) {
+        countRefusal("archive_unpacked_bytes");
         throw new KensaError(
           "KENSA_ERR_UPLOAD_TOO_LARGE",
           `the tar archive holds more than ${limits.totalBytes} bytes`,

@@ -1,6 +1,8 @@
 import { crc32 } from "node:zlib";
 import { KensaError } from "@kensa/contracts";
 import { type Entry, getFileNameLowLevel, openPromise, type ZipFile } from "yauzl";
+import { checkCompressionRatio } from "../../limits/archive-limits.js";
+import { countRefusal } from "../../limits/limit-refusals.js";
 import type { ArchiveEntry, ArchiveLimits, EntryKind } from "./archive-entry.js";
 import { checkEntryPath } from "./safe-path.js";
 
@@ -25,6 +27,7 @@ export async function readZipEntries(
   }
   try {
     if (zip.entryCount > limits.entries) {
+      countRefusal("archive_entries");
       throw new KensaError(
         "KENSA_ERR_UPLOAD_TOO_LARGE",
         `the zip archive lists ${zip.entryCount} entries; at most ${limits.entries} are accepted`,
@@ -37,11 +40,19 @@ export async function readZipEntries(
         // headers can lie: this is the size the data is held to when it is inflated
         total += z.uncompressedSize;
         if (total > limits.totalBytes) {
+          countRefusal("archive_unpacked_bytes");
           throw new KensaError(
             "KENSA_ERR_UPLOAD_TOO_LARGE",
             `the zip archive inflates to more than ${limits.totalBytes} bytes; refused before inflating`,
           );
         }
+        // the central directory declares both sizes, and inflation is held to the declared one
+        checkCompressionRatio(
+          `zip entry "${z.fileNameRaw.toString("utf8")}"`,
+          z.compressedSize,
+          z.uncompressedSize,
+          limits.entryRatio,
+        );
         entries.push(toEntry(zip, z, limits));
       }
     } catch (err) {
@@ -98,7 +109,10 @@ function toEntry(zip: ZipFile, z: Entry, limits: ArchiveLimits): ArchiveEntry {
  */
 async function readData(zip: ZipFile, z: Entry, raw: string, maxBytes: number): Promise<Buffer> {
   const bad = (why: string) => invalid(`${raw}: ${why}`);
-  if (z.uncompressedSize > maxBytes) throw bad("entry too large");
+  if (z.uncompressedSize > maxBytes) {
+    countRefusal("archive_entry_bytes");
+    throw bad("entry too large");
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   let crc = 0;
