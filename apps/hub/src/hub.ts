@@ -292,7 +292,6 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
           ...{ config, tls: tls.broker, hubPassword: password, deviceAuth, log },
           device: (id) => devices.get(id),
           onDeviceMessage: (topic, payload) => ingest.offer(topic, payload),
-          maxPacketBytes: config.limits.mqttPacketBytes,
         });
         const port = await broker.listen();
         devices.attachAccounts(broker);
