@@ -23,6 +23,7 @@ import { QuotaKeeper } from "./storage/quota-keeper.js";
 import { BundleFetcher } from "./updates/bundle-fetcher.js";
 import { BundleStore } from "./updates/bundle-store.js";
 import { UpdaterSet } from "./updates/updater-set.js";
+import { readAgentTls, tlsFetch } from "./uplink/agent-tls.js";
 import { FrameUploader } from "./uplink/frame-uploader.js";
 import { hubCalls } from "./uplink/hub-calls.js";
 import { HubUploads } from "./uplink/hub-uploads.js";
@@ -73,6 +74,9 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<RunningAgent> {
   const log = (deps.logger ?? new Logger()).child({ deviceId: config.deviceId });
   const { deviceId, secret } = config;
+  // TLS files are read before anything starts: a wrong path stops the agent with KENSA_ERR_TLS_FILES
+  const tls = readAgentTls(config.tls);
+  const hubFetch = tls ? tlsFetch(tls) : undefined;
 
   // storage: the database, the three spools, the bundle store; reaped before anything is written
   const db = openAgentDb(config.dataDir);
@@ -131,7 +135,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     pipelines: [...pipelines.values()],
     primary: config.pipeline,
     store: bundles,
-    fetcher: new BundleFetcher({ deviceId, secret, hubUrl: config.hubUrl, store: bundles }),
+    fetcher: new BundleFetcher({ deviceId, secret, hubUrl: config.hubUrl, store: bundles, fetch: hubFetch }),
     state: new StateStore(db),
     loadModel: deps.loadModel ?? onnxModelLoader(config.intraOpThreads),
     logger: log,
@@ -140,7 +144,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   await updaters.restore();
 
   // uplink: events over MQTT, files over HTTP
-  const link = new MqttLink({ url: config.mqttUrl, deviceId, secret, agentVersion, logger: log });
+  const link = new MqttLink({ url: config.mqttUrl, deviceId, secret, agentVersion, logger: log, tls });
   const eventsRejected = new Counter(db, "events_rejected");
   const publisher = new OutboxPublisher(outbox, link, {
     deviceId,
@@ -153,7 +157,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     // a hub that confirms says so in every desired state; an older one never does
     if (desired) publisher.setMode(desired.eventAcks === "hub" ? "hub" : "broker");
   });
-  const hub = hubCalls(config.hubUrl, deviceId, secret);
+  const hub = hubCalls(config.hubUrl, deviceId, secret, hubFetch);
   const uploads = new HubUploads({
     media,
     captures,

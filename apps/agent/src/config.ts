@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { DEVICE_ID_PATTERN, deepFreeze, type Issue, isKensaError, KensaError, parseWith } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
 import { RestartConfig, type SourceConfig, type SourceType, sourceConfigSchemas } from "./sources/source-config.js";
+import { AgentTlsSchema } from "./uplink/agent-tls.js";
 
 export {
   FolderSourceConfig,
@@ -92,6 +93,8 @@ export const AgentConfigSchema = Type.Object(
     hubUrl: Type.String({ pattern: "^https?://[^\\s]+$" }),
     /** broker URL, e.g. mqtt://hub:1883 */
     mqttUrl: Type.String({ pattern: "^(mqtts?|wss?|tcp|ssl)://[^\\s]+$" }),
+    /** CA to trust (and client certificate to show) on https:// and mqtts:// (docs/agent.md, "TLS") */
+    tls: Type.Optional(AgentTlsSchema),
     /** where the outbox, media and bundles live; default `.kensa/agent-<deviceId>` */
     dataDir: Type.Optional(Type.String({ minLength: 1 })),
     sources: Type.Array(Type.Unknown(), { default: [] }),

@@ -22,3 +22,4 @@ export { agentServiceEnv } from "./service-env.js";
 export type { Frame, FrameSource, FrameSourceEvents, SourceContext, SourceStatus } from "./sources/frame-source.js";
 export { createSource, sourceFactories } from "./sources/source-registry.js";
 export { type RestartPolicy, Supervisor } from "./supervisor.js";
+export { type AgentTls, type AgentTlsFiles, readAgentTls, tlsFetch } from "./uplink/agent-tls.js";

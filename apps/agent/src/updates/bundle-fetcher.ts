@@ -15,6 +15,8 @@ export interface BundleFetcherOptions {
   downloadAttempts?: number;
   /** ms before the first download retry */
   downloadRetryBaseMs?: number;
+  /** the fetch downloads go through (one that trusts the configured CA); the global fetch by default */
+  fetch?: typeof fetch;
 }
 
 /** A verified bundle; `downloaded` when this fetch stored it (not a rollback to a kept one). */
@@ -109,6 +111,7 @@ export class BundleFetcher {
       ...(expectedBytes ? { maxBytes: expectedBytes } : {}),
       attempts: this.#o.downloadAttempts ?? 4,
       retryBaseMs: this.#o.downloadRetryBaseMs ?? 500,
+      ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
       signal,
     };
   }

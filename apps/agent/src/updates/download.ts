@@ -19,6 +19,8 @@ export interface DownloadOptions {
   /** ms per attempt */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** the global fetch by default; one with TLS settings for a hub behind a site CA */
+  fetch?: typeof fetch;
 }
 
 /** A body larger than allowed: not worth retrying. */
@@ -77,7 +79,7 @@ async function withRetries<T>(
     try {
       const signals = [AbortSignal.timeout(opts.timeoutMs ?? 120_000)];
       if (opts.signal) signals.push(opts.signal);
-      const res = await fetch(url, {
+      const res = await (opts.fetch ?? fetch)(url, {
         headers: opts.authorization ? { authorization: opts.authorization } : {},
         signal: AbortSignal.any(signals),
       });

@@ -29,8 +29,12 @@ export interface HubCalls {
 }
 
 /** The hub's calls under its base URL (`hubUrl` in the agent config), as device `deviceId`. */
-export function hubCalls(hubUrl: string, deviceId: string, secret: string): HubCalls {
-  const hub = new KensaClient({ baseUrl: hubUrl, auth: { kind: "device", deviceId, secret } });
+export function hubCalls(hubUrl: string, deviceId: string, secret: string, fetchImpl?: typeof fetch): HubCalls {
+  const hub = new KensaClient({
+    baseUrl: hubUrl,
+    auth: { kind: "device", deviceId, secret },
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+  });
   const input = (u: Upload) => ({ upload: u.body, contentType: u.contentType, signal: u.signal });
   return {
     eventMedia: async (id, u) => {

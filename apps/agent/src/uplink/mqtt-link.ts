@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { type Presence, topics } from "@kensa/contracts";
 import { connect, type ErrorWithReasonCode, type MqttClient } from "mqtt";
 import type { Logger } from "../logger.js";
+import type { AgentTls } from "./agent-tls.js";
 
 export interface MqttLinkOptions {
   url: string;
@@ -13,6 +14,8 @@ export interface MqttLinkOptions {
   reconnectMinMs?: number;
   /** ms cap for the reconnect backoff */
   reconnectMaxMs?: number;
+  /** for mqtts://: the CA the broker's certificate chains to, and this device's client certificate */
+  tls?: AgentTls | null;
 }
 
 export interface MqttLinkEvents {
@@ -49,7 +52,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
 
   constructor(opts: MqttLinkOptions) {
     super();
-    this.#opts = { reconnectMinMs: 500, reconnectMaxMs: 8000, ...opts };
+    this.#opts = { reconnectMinMs: 500, reconnectMaxMs: 8000, tls: null, ...opts };
     this.#log = opts.logger.child({ component: "mqtt" });
   }
 
@@ -75,6 +78,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       // 6 MB of JS heap for a client that sends a few packets a second
       writeCache: false,
       will: { topic: topics.presence(deviceId), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
+      ...this.#opts.tls,
     });
     this.#client = client;
     client.on("connect", () => this.#onConnect(client));
