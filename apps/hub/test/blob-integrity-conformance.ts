@@ -106,7 +106,10 @@ export function blobIntegrityConformance(name: string, make: () => Promise<BlobS
       const bad = await store.put(pattern(1_000, 6));
       await tamper(store, bad.sha256, pattern(1_000, 7));
       expect(await store.verify(good.sha256)).toBe("ok");
-      expect(await store.verify(bad.sha256, "scrub")).toBe("corrupt");
+      expect(await store.verify(bad.sha256, { via: "scrub", quarantine: false })).toBe("corrupt");
+      expect(await store.has(bad.sha256)).toBe(true);
+      expect(found).toEqual([]);
+      expect(await store.verify(bad.sha256, { via: "scrub" })).toBe("corrupt");
       expect(await store.verify(bad.sha256)).toBe("missing");
       expect(found).toEqual([{ sha256: bad.sha256, via: "scrub" }]);
     });
@@ -143,8 +146,11 @@ export function blobIntegrityConformance(name: string, make: () => Promise<BlobS
       const infos = [];
       for (let i = 0; i < 5; i++) infos.push(await store.put(pattern(100 + i, 20 + i)));
       const sorted = [...infos].sort((a, b) => (a.sha256 < b.sha256 ? -1 : 1));
-      expect(await collect(store.list())).toEqual(sorted);
-      expect(await collect(store.list({ after: sorted[1]!.sha256 }))).toEqual(sorted.slice(2));
+      const listed = await collect(store.list());
+      expect(listed.map(({ sha256, size }) => ({ sha256, size }))).toEqual(sorted);
+      for (const l of listed) expect(Date.now() - Date.parse(l.storedAt)).toBeLessThan(60_000);
+      const rest = await collect(store.list({ after: sorted[1]!.sha256 }));
+      expect(rest.map((l) => l.sha256)).toEqual(sorted.slice(2).map((i) => i.sha256));
       expect(await store.delete(sorted[0]!.sha256)).toBe(true);
       expect(await store.delete(sorted[0]!.sha256)).toBe(false);
       expect((await collect(store.list())).length).toBe(4);

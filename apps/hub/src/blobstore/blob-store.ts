@@ -7,6 +7,12 @@ export interface BlobInfo {
   size: number;
 }
 
+/** A stored blob as a listing names it. */
+export interface ListedBlob extends BlobInfo {
+  /** ISO time its content was last written */
+  storedAt: string;
+}
+
 /** A blob whose content did not hash to its address, moved aside so it is never served. */
 export interface QuarantinedBlob {
   /** the address the content was stored under */
@@ -55,10 +61,10 @@ export interface BlobStore {
    */
   stream(sha256: string, range?: ByteRange): Promise<{ stream: Readable; size: number } | null>;
   has(sha256: string): Promise<boolean>;
-  /** hashes the whole blob; quarantines it when corrupt */
-  verify(sha256: string, via?: CorruptionSource): Promise<BlobVerdict>;
-  /** every stored address with the size of its content, in address order */
-  list(opts?: { after?: string }): AsyncIterable<BlobInfo>;
+  /** hashes the whole blob; quarantines it when corrupt unless `quarantine` is false (a report) */
+  verify(sha256: string, opts?: { via?: CorruptionSource; quarantine?: boolean }): Promise<BlobVerdict>;
+  /** every stored address with the size of its content, in address order (after `after`) */
+  list(opts?: { after?: string }): AsyncIterable<ListedBlob>;
   /** moves the content under `sha256` aside; the address is absent afterwards; false when absent */
   quarantine(sha256: string, via: CorruptionSource): Promise<boolean>;
   /** what has been quarantined, oldest first */

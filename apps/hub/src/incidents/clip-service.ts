@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { HubDatabase } from "../db/schema.js";
+import { EarlyMedia } from "./early-media.js";
 import { eventOwner } from "./event-service.js";
 import { clipColumns } from "./incident-service.js";
 
@@ -29,10 +30,12 @@ export interface ClipOutcome {
 export class ClipService {
   readonly #db: Kysely<HubDatabase>;
   readonly #blobs: BlobStore;
+  readonly #earlyMedia: EarlyMedia;
 
-  constructor(db: Kysely<HubDatabase>, blobs: BlobStore) {
+  constructor(db: Kysely<HubDatabase>, blobs: BlobStore, earlyMedia = new EarlyMedia(db)) {
     this.#db = db;
     this.#blobs = blobs;
+    this.#earlyMedia = earlyMedia;
   }
 
   /** Checks the container, stores the bytes and links them (KENSA_ERR_MEDIA_INVALID, KENSA_ERR_FORBIDDEN, KENSA_ERR_EVENT_NOT_FOUND). */
@@ -50,7 +53,8 @@ export class ClipService {
         kind ? `the body is ${kind} but was sent as ${contentType}` : "the body is not an MP4 or AVI video",
       );
     }
-    const { owner } = await eventOwner(this.#db, deviceId, eventId);
+    const { event, owner } = await eventOwner(this.#db, deviceId, eventId);
+    if (!event) await this.#earlyMedia.admit(owner, eventId, "clip");
 
     const { sha256, size } = await this.#blobs.put(bytes);
     const row = {

@@ -12,6 +12,7 @@ import {
   type CorruptionSource,
   type CorruptListener,
   isSha256,
+  type ListedBlob,
   type QuarantinedBlob,
 } from "../blob-store.js";
 
@@ -123,13 +124,13 @@ export class FsBlobStore implements BlobStore {
     return isSha256(sha256) && exists(this.path(sha256));
   }
 
-  async verify(sha256: string, via: CorruptionSource = "scrub"): Promise<BlobVerdict> {
+  async verify(sha256: string, opts: { via?: CorruptionSource; quarantine?: boolean } = {}): Promise<BlobVerdict> {
     const verdict = await this.#check(sha256);
-    if (verdict === "corrupt") await this.quarantine(sha256, via);
+    if (verdict === "corrupt" && opts.quarantine !== false) await this.quarantine(sha256, opts.via ?? "scrub");
     return verdict;
   }
 
-  async *list(opts: { after?: string } = {}): AsyncIterable<BlobInfo> {
+  async *list(opts: { after?: string } = {}): AsyncIterable<ListedBlob> {
     const base = join(this.#root, "sha256");
     const prefixes = ((await readdir(base).catch(absentAsNull)) ?? []).filter((p) => /^[a-f0-9]{2}$/.test(p)).sort();
     for (const prefix of prefixes) {
@@ -138,7 +139,7 @@ export class FsBlobStore implements BlobStore {
       for (const sha256 of names) {
         if (opts.after && sha256 <= opts.after) continue;
         const st = await stat(join(base, prefix, sha256)).catch(absentAsNull);
-        if (st) yield { sha256, size: st.size };
+        if (st) yield { sha256, size: st.size, storedAt: st.mtime.toISOString() };
       }
     }
   }
