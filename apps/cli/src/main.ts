@@ -92,7 +92,7 @@ that dies leaves its work to the others once they run out (notifications.leaseMs
       });
       if (hub.initialAdminPassword) {
         console.log(
-          `first start: sign in to the console as admin / ${hub.initialAdminPassword} (also in the data dir's admin-password)`,
+          `first start: sign in to the console as admin / ${hub.initialAdminPassword} (also in the data dir's admin-password, deleted once you change the password)`,
         );
       }
       const stop = () => {

@@ -1,9 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { type Issue, KensaError, parseWith } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
+import { DeviceThrottleConfigSchema } from "./fleet/device-throttle-config.js";
 import { LimitsConfigSchema } from "./limits/limits-config.js";
 import { ClientTlsSchema, ServerTlsSchema } from "./http/tls.js";
 import { EmbeddedBrokerTlsSchema } from "./ingest/broker-tls.js";
+import { SecretsConfigSchema } from "./system/secrets-config.js";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535, description: "TCP port; 0 picks a free one" });
 const strict = { additionalProperties: false } as const;
@@ -118,7 +120,10 @@ export const HubConfigSchema = Type.Object(
           secure: Type.Boolean({ default: false }),
           from: Type.String({ minLength: 3, default: "kensa@localhost" }),
           user: Type.Optional(Type.String()),
+          /** a sealed `kensa:enc:v1:…` value (or plaintext, warned about); else `passFile`, else env KENSA_SMTP_PASS */
           pass: Type.Optional(Type.String()),
+          /** file holding the SMTP password (mode 0600) */
+          passFile: Type.Optional(Type.String({ minLength: 1 })),
         },
         strict,
       ),
@@ -178,6 +183,7 @@ export const HubConfigSchema = Type.Object(
       {
         /** hours a console sign-in lasts (from sign-in, not from last use) */
         sessionTtlHours: Type.Number({ exclusiveMinimum: 0, maximum: 8760, default: 12 }),
+        deviceThrottle: DeviceThrottleConfigSchema,
       },
       { ...strict, default: {} },
     ),
@@ -189,6 +195,7 @@ export const HubConfigSchema = Type.Object(
       { ...strict, default: {} },
     ),
     limits: LimitsConfigSchema,
+    secrets: SecretsConfigSchema,
   },
   strict,
 );

@@ -46,6 +46,7 @@ import { ProjectService } from "./projects/project-service.js";
 import { projectsPlugin } from "./projects/projects-plugin.js";
 import { type ModelChecker, ModelService } from "./registry/model-service.js";
 import { registryPlugin } from "./registry/registry-plugin.js";
+import { retentionPlugin } from "./retention/retention-plugin.js";
 import { ShutdownSteps } from "./shutdown-steps.js";
 import { HubMetrics } from "./system/hub-metrics.js";
 import { StatsService } from "./system/stats-service.js";
@@ -270,6 +271,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     broker: () => broker?.counters ?? null,
     missingEvents: () => devices.missingEvents(),
   });
+  await app.register(retentionPlugin, { db, blobs, projects, audit, config: config.retention, metrics: metrics.registry });
   await app.register(systemPlugin, { stats, metrics, mqttConnected, problems: () => ingest.problems() });
   await app.register(consolePlugin, { dir: config.web.dir ?? defaultConsoleDir() });
 

@@ -155,6 +155,28 @@ export const errorCatalog = {
     status: 500,
     message: "A configured certificate or key file cannot be read, is not PEM, or does not belong with the other",
   },
+  KENSA_ERR_SECRETS_KEY_MISSING: {
+    status: 500,
+    message: "Stored secrets are sealed with a secrets key the hub was not given",
+  },
+  KENSA_ERR_SECRETS_KEY_MISMATCH: {
+    status: 500,
+    message: "A stored secret does not open with the hub's secrets key (another key, or an edited value)",
+  },
+  KENSA_ERR_SECRETS_KEY_INVALID: { status: 500, message: "The secrets key file or variable is not valid" },
+  KENSA_ERR_DEVICE_AUTH_THROTTLED: {
+    status: 429,
+    message: "Too many failed authentications for this device or from this address",
+  },
+  KENSA_ERR_TLS_FILES: {
+    status: 500,
+    message: "A configured certificate or key file cannot be read, is not PEM, or does not belong with the other",
+  },
+  KENSA_ERR_AUDIT_CHAIN_BROKEN: {
+    status: 409,
+    message: "The audit log's hash chain is broken: an entry was deleted, changed, reordered or cut off",
+  },
+  KENSA_ERR_AUDIT_UNREADABLE: { status: 500, message: "The audit log or its anchor log could not be read" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -1,10 +1,12 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { KensaError } from "@kensa/contracts";
 import SqliteDriver from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { HubConfig } from "../config.js";
+import type { Logger } from "../logger.js";
+import { tightenModeSync } from "../system/file-modes.js";
 import { migrationProvider } from "./migrations/index.js";
 import type { HubDatabase } from "./schema.js";
 
@@ -15,8 +17,8 @@ export interface MetadataStore {
 }
 
 /** Opens the configured metadata store and brings its schema to the latest migration. */
-export async function openDatabase(config: HubConfig): Promise<MetadataStore> {
-  const db = config.database.type === "sqlite" ? openSqlite(config) : openPostgres(config.database);
+export async function openDatabase(config: HubConfig, log: Pick<Logger, "warn"> = quiet): Promise<MetadataStore> {
+  const db = config.database.type === "sqlite" ? openSqlite(config, log) : openPostgres(config.database);
   const store: MetadataStore = {
     db,
     dialect: config.database.type,
@@ -31,12 +33,20 @@ export async function openDatabase(config: HubConfig): Promise<MetadataStore> {
   return store;
 }
 
-function openSqlite(config: HubConfig): Kysely<HubDatabase> {
+function openSqlite(config: HubConfig, log: Pick<Logger, "warn">): Kysely<HubDatabase> {
   const path = (config.database.type === "sqlite" && config.database.path) || join(config.dataDir, "kensa.db");
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const onDisk = path !== ":memory:" && !path.startsWith("file:");
+  if (onDisk) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database's mode
+    closeSync(openSync(path, "a", 0o600));
+    tightenModeSync(path, 0o600, log);
+  }
   const database = new SqliteDriver(path);
   // WAL: readers never block the ingest writer, and a crash never leaves a half-written page.
   database.pragma("journal_mode = WAL");
+  // files left by an older hub (or copied in) keep their mode; the database's secrets do not
+  if (onDisk) for (const suffix of ["-wal", "-shm"]) tightenModeSync(path + suffix, 0o600, log);
   database.pragma("synchronous = NORMAL");
   database.pragma("foreign_keys = ON");
   database.pragma("busy_timeout = 5000");
@@ -47,6 +57,8 @@ function openSqlite(config: HubConfig): Kysely<HubDatabase> {
   database.pragma("mmap_size = 268435456");
   return new Kysely<HubDatabase>({ dialect: new SqliteDialect({ database }) });
 }
+
+const quiet: Pick<Logger, "warn"> = { warn: () => {} };
 
 function openPostgres(cfg: { url: string; schema?: string }): Kysely<HubDatabase> {
   const types = {

@@ -1,3 +1,4 @@
+import type { AuthLockoutsTable } from "./schema/auth-lockouts.js";
 import type { DatasetImportsTable, LabelRevisionsTable, SamplesTable, SnapshotsTable } from "./schema/datasets.js";
 import type { DeploymentsTable, DeviceFramesTable, DevicesTable, ProjectsTable } from "./schema/fleet.js";
 import type {
@@ -20,6 +21,7 @@ import type { ApiTokensTable, AuditLogTable, SessionsTable, UsersTable } from ".
 import type { BusPayloadsTable, HubLeasesTable, LoginFailuresTable } from "./schema/replicas.js";
 import type { JobsTable, TrainingRunsTable, TrainingSettingsTable } from "./schema/training.js";
 
+export type * from "./schema/auth-lockouts.js";
 export type * from "./schema/datasets.js";
 export type * from "./schema/fleet.js";
 export type * from "./schema/incidents.js";
@@ -61,6 +63,7 @@ export interface HubDatabase {
   audit_log: AuditLogTable;
   device_frames: DeviceFramesTable;
   login_failures: LoginFailuresTable;
+  auth_lockouts: AuthLockoutsTable;
   hub_leases: HubLeasesTable;
   bus_payloads: BusPayloadsTable;
 }

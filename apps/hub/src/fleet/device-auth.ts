@@ -1,7 +1,9 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { type HealthProblem, KensaError } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import type { HubDatabase } from "../db/schema.js";
 import type { DevicePrincipal } from "../http/request-auth.js";
+import type { DeviceAuthThrottle } from "./device-auth-throttle.js";
 
 export type { DevicePrincipal };
 
@@ -22,6 +24,10 @@ const FAIL_TTL_MS = 30_000;
 /** Generates, hashes and verifies device secrets; secrets themselves are never stored. */
 export class DeviceAuth {
   #db: Kysely<HubDatabase>;
+  /** slows guessing; null: no throttle (tests of the hashing alone) */
+  readonly throttle: DeviceAuthThrottle | null;
+  /** stored hashes compared so far (each is a SHA-256, or a scrypt for a secret from before the fast scheme) */
+  hashChecks = 0;
   #ok = new Map<string, DevicePrincipal>();
   #failed = new Map<string, number>();
   /**
@@ -30,8 +36,14 @@ export class DeviceAuth {
    */
   #generation = new Map<string, number>();
 
-  constructor(db: Kysely<HubDatabase>) {
+  constructor(db: Kysely<HubDatabase>, throttle: DeviceAuthThrottle | null = null) {
     this.#db = db;
+    this.throttle = throttle;
+  }
+
+  /** The throttle's /health entries while a device id or an address is locked out. */
+  problems(): HealthProblem[] {
+    return this.throttle?.problems() ?? [];
   }
 
   /** 32 random bytes, base64url: what the device presents as its password */
@@ -56,14 +68,32 @@ export class DeviceAuth {
     }
   }
 
-  /** The device when `secret` is its secret and it is not revoked, else null. */
-  async verify(deviceId: string, secret: string): Promise<DevicePrincipal | null> {
+  /**
+   * The device when `secret` is its secret and it is not revoked, else null. `from` is the
+   * source address: while the device id or the address is locked out after repeated failures,
+   * throws KENSA_ERR_DEVICE_AUTH_THROTTLED before anything is looked up or hashed. A secret this
+   * hub already saw succeed passes even then, so guessing a device's id cannot lock out the
+   * device itself.
+   */
+  async verify(deviceId: string, secret: string, from = "unknown"): Promise<DevicePrincipal | null> {
     const generation = this.#generation.get(deviceId) ?? 0;
     const key = `${deviceId}\0${createHash("sha256").update(secret).digest("hex")}`;
     const hit = this.#ok.get(key);
     if (hit) return hit;
+    const wait = await this.throttle?.retryAfterMs(deviceId, from);
+    if (wait) {
+      const seconds = Math.ceil(wait.ms / 1000);
+      throw new KensaError(
+        "KENSA_ERR_DEVICE_AUTH_THROTTLED",
+        `too many failed authentications ${wait.scope === "device" ? "for this device" : "from this address"}; try again in ${seconds} s`,
+        { retryAfterSec: seconds, scope: wait.scope },
+      );
+    }
     const failedAt = this.#failed.get(key);
-    if (failedAt !== undefined && Date.now() - failedAt < FAIL_TTL_MS) return null;
+    if (failedAt !== undefined && Date.now() - failedAt < FAIL_TTL_MS) {
+      await this.throttle?.failed(deviceId, from, key);
+      return null;
+    }
 
     const row = await this.#db
       .selectFrom("devices")
@@ -75,6 +105,7 @@ export class DeviceAuth {
       const salt = Buffer.from(row.secret_salt, "base64");
       const fast = row.secret_hash.startsWith(FAST);
       const want = Buffer.from(fast ? row.secret_hash.slice(FAST.length) : row.secret_hash, "base64");
+      this.hashChecks++;
       const got = fast ? fastKey(secret, salt) : await scryptAsync(secret, salt);
       ok = got.length === want.length && timingSafeEqual(got, want);
       // a secret hashed with scrypt before: store the fast form, so its next check is cheap
@@ -91,8 +122,10 @@ export class DeviceAuth {
     if ((this.#generation.get(deviceId) ?? 0) !== generation) return null;
     if (!ok || !row) {
       remember(this.#failed, key, Date.now());
+      await this.throttle?.failed(deviceId, from, key);
       return null;
     }
+    this.throttle?.succeeded(deviceId);
     const principal = { deviceId: row.id, projectId: row.project_id };
     remember(this.#ok, key, principal);
     this.#failed.delete(key);

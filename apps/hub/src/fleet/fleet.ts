@@ -7,8 +7,10 @@ import type { ProjectService } from "../projects/project-service.js";
 import { DeploymentService } from "./deployment-service.js";
 import { DesiredSync } from "./desired-sync.js";
 import { DeviceAuth } from "./device-auth.js";
+import { DeviceAuthThrottle } from "./device-auth-throttle.js";
 import { DeviceFrameService } from "./device-frame-service.js";
 import { DeviceService } from "./device-service.js";
+import type { DeviceThrottleConfig } from "./device-throttle-config.js";
 import type { ModelLookup } from "./ports.js";
 
 /** The fleet: devices and their secrets, deployments and bundles, desired state, latest frames. */
@@ -28,11 +30,13 @@ export function createFleet(deps: {
   /** the model versions deployments bundle (registry) */
   models: ModelLookup;
   log: Logger;
+  /** failed device authentications: limits and lockouts */
+  throttle: DeviceThrottleConfig;
 }): Fleet {
   const { db, blobs, urls, projects } = deps;
   const desired = new DesiredSync(db, urls, deps.log);
   const deployments = new DeploymentService(db, blobs, projects, deps.models, desired);
-  const deviceAuth = new DeviceAuth(db);
+  const deviceAuth = new DeviceAuth(db, new DeviceAuthThrottle({ db, config: deps.throttle, log: deps.log }));
   return {
     deviceAuth,
     desired,

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import {
   type ActorKind,
   CSRF_HEADER,
+  isKensaError,
   KensaError,
   type Permission,
   ROLE_PERMISSIONS,
@@ -10,7 +11,7 @@ import {
   type RouteAuth,
   type User,
 } from "@kensa/contracts";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RouteCatalog } from "./route-catalog.js";
 import { readCookie } from "./session-cookie.js";
 
@@ -54,7 +55,8 @@ export interface DevicePrincipal {
  */
 export interface AuthDeps {
   adminToken: string;
-  devices: { verify(deviceId: string, secret: string): Promise<DevicePrincipal | null> };
+  /** `from` is the caller's address (failed attempts are throttled per device and per address) */
+  devices: { verify(deviceId: string, secret: string, from: string): Promise<DevicePrincipal | null> };
   sessions: { resolve(cookie: string): Promise<User | null> };
   tokens: { resolve(token: string): Promise<{ user: User; tokenId: string } | null> };
   catalog: RouteCatalog;
@@ -70,13 +72,15 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   const adminDigest = digest(deps.adminToken);
   app.decorateRequest("principal", null);
   app.addHook("onRoute", (route) => deps.catalog.add(route));
-  app.addHook("onRequest", async (req) => {
+  app.addHook("onRequest", async (req, reply) => {
     // unmatched routes fall through to the 404 handler
     if (!req.routeOptions.url) return;
     const config = req.routeOptions.config;
     const mode = normalize(config.auth);
     if (mode === "public") return;
-    const principal = await authenticate(req, mode, deps, adminDigest);
+    const principal = await authenticate(req, mode, deps, adminDigest).catch((err: unknown) => {
+      throw withRetryAfter(reply, err);
+    });
     req.principal = principal;
     // a device's reach (its own data, its project) is checked by the handlers
     if (principal.kind === "device") return;
@@ -123,7 +127,8 @@ async function authenticate(
     if (mode === "user") throw new KensaError("KENSA_ERR_FORBIDDEN", "this route is for people, not devices");
     const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
     const colon = decoded.indexOf(":");
-    const device = colon > 0 ? await deps.devices.verify(decoded.slice(0, colon), decoded.slice(colon + 1)) : null;
+    const [id, secret] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    const device = colon > 0 ? await deps.devices.verify(id, secret, req.ip) : null;
     if (!device) throw new KensaError("KENSA_ERR_UNAUTHORIZED", "invalid device credentials");
     return { kind: "device", ...device };
   }
@@ -139,6 +144,15 @@ async function authenticate(
       ? "device credentials required (Basic <deviceId>:<secret>)"
       : "sign in, or send a token (Authorization: Bearer <token>)",
   );
+}
+
+/** A throttled device answers 429 with Retry-After (seconds), as a throttled sign-in does. */
+function withRetryAfter(reply: FastifyReply, err: unknown): unknown {
+  if (isKensaError(err) && err.code === "KENSA_ERR_DEVICE_AUTH_THROTTLED") {
+    const seconds = (err.details as { retryAfterSec?: number } | undefined)?.retryAfterSec;
+    if (seconds !== undefined) reply.header("retry-after", String(seconds));
+  }
+  return err;
 }
 
 function normalize(mode: AuthMode | undefined): AuthMode {

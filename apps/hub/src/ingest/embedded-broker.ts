@@ -29,8 +29,11 @@ export interface EmbeddedBrokerOptions {
   port: number;
   hubUsername: string;
   hubPassword: string;
-  /** true when `secret` is the device's secret */
-  verifyDevice(deviceId: string, secret: string): Promise<boolean>;
+  /**
+   * true when `secret` is the device's secret; `from` is the client's address. Throws (CONNACK 3,
+   * "server unavailable": try later) while the device or the address is locked out.
+   */
+  verifyDevice(deviceId: string, secret: string, from: string): Promise<boolean>;
   /** MQTT over TLS on the listener (plain MQTT when omitted) */
   tls?: BrokerTlsOptions;
   /** true when the device a verified client certificate names is enrolled and not revoked */
@@ -269,9 +272,16 @@ export class EmbeddedBroker implements BrokerAccounts {
       else refuse("bad credentials", 4);
       return;
     }
-    verifyDevice(username, password.toString("utf8")).then(
+    const from = (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? "unknown";
+    verifyDevice(username, password.toString("utf8"), from).then(
       (ok) => (ok ? accept({ kind: "device", deviceId: username }, username) : refuse("bad credentials", 4)),
-      (err: Error) => refuse(`credential check failed: ${err.message}`, 3),
+      (err: Error & { code?: string }) =>
+        refuse(
+          err.code === "KENSA_ERR_DEVICE_AUTH_THROTTLED"
+            ? `throttled: ${err.message}`
+            : `credential check failed: ${err.message}`,
+          3,
+        ),
     );
   }
 }

@@ -5,12 +5,14 @@ import { join } from "node:path";
 /**
  * The admin token: from config, else env KENSA_ADMIN_TOKEN, else `<dataDir>/admin-token`,
  * generated on first start with mode 0600 so only the hub's user (and the local CLI) reads it.
+ * Creates the data dir (mode 0700) when it does not exist yet.
  */
 export async function resolveAdminToken(
   configured: string | undefined,
   env: Record<string, string | undefined>,
   dataDir: string,
 ): Promise<string> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   if (configured) return configured;
   if (env.KENSA_ADMIN_TOKEN) return env.KENSA_ADMIN_TOKEN;
   const file = join(dataDir, "admin-token");
@@ -20,7 +22,6 @@ export async function resolveAdminToken(
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  await mkdir(dataDir, { recursive: true });
   const token = randomBytes(32).toString("base64url");
   try {
     await writeFile(file, `${token}\n`, { mode: 0o600, flag: "wx" });

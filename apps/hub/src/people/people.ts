@@ -1,8 +1,9 @@
 import type { Kysely } from "kysely";
 import type { HubDatabase } from "../db/schema.js";
+import type { Logger } from "../logger.js";
 import { ApiTokenService } from "./api-token-service.js";
 import { AuditLog } from "./audit-log.js";
-import { ensureInitialAdmin } from "./initial-admin.js";
+import { ensureInitialAdmin, removeStaleAdminPassword } from "./initial-admin.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { SessionService } from "./session-service.js";
 import { UserService } from "./user-service.js";
@@ -27,14 +28,21 @@ export async function createPeople(deps: {
   dataDir: string;
   /** ms a console session lasts */
   sessionTtlMs: number;
+  /** says when the generated admin password's file is deleted */
+  log?: Logger;
 }): Promise<People> {
   const users = new UserService(deps.db);
   const initialAdminPassword = await ensureInitialAdmin(users, deps.env, deps.dataDir);
+  // the generated password leaves the disk once it was changed (here, on another replica, or before a restart)
+  const log = deps.log ?? { debug() {}, info() {}, warn() {}, error() {} };
+  if (initialAdminPassword === null) await removeStaleAdminPassword(users, deps.dataDir, log);
+  users.onPasswordChanged = (user) =>
+    user.username === "admin" ? removeStaleAdminPassword(users, deps.dataDir, log) : Promise.resolve();
   return {
     users,
     sessions: new SessionService(deps.db, deps.sessionTtlMs),
     tokens: new ApiTokenService(deps.db),
-    audit: new AuditLog(deps.db),
+    audit: new AuditLog(deps.db, { dataDir: deps.dataDir }),
     throttle: new LoginThrottle(deps.db),
     initialAdminPassword,
   };

@@ -27,6 +27,8 @@ export interface UserUpdate {
 /** People who sign in to the console: accounts, roles and password checks. */
 export class UserService {
   #db: Kysely<HubDatabase>;
+  /** called after a user's password was changed (the generated admin password's file goes) */
+  onPasswordChanged: ((user: User) => Promise<unknown>) | null = null;
 
   constructor(db: Kysely<HubDatabase>) {
     this.#db = db;
@@ -112,7 +114,9 @@ export class UserService {
         }
       });
     }
-    return { before, after: await this.get(id) };
+    const after = await this.get(id);
+    if (patch.password !== undefined) await this.onPasswordChanged?.(after);
+    return { before, after };
   }
 
   /**

@@ -11,6 +11,8 @@ import type { Kysely, Selectable } from "kysely";
 import { isoNow } from "../clock.js";
 import type { HubDatabase, ProjectsTable } from "../db/schema.js";
 import { newId } from "../ids.js";
+import { openRouting, sealRouting } from "../notify/webhook-secrets.js";
+import type { SecretBox } from "../system/secret-box.js";
 
 /** A project as the hub sees it: webhook secrets included. Never sent as a reply. */
 export interface ProjectRecord {
@@ -30,9 +32,12 @@ const defaultRouting = (): NotificationRouting => ({ email: [], webhooks: [], co
 
 export class ProjectService {
   #db: Kysely<HubDatabase>;
+  /** seals webhook secrets in the database; without one they are stored as given */
+  #secrets: SecretBox | null;
 
-  constructor(db: Kysely<HubDatabase>) {
+  constructor(db: Kysely<HubDatabase>, secrets: SecretBox | null = null) {
     this.#db = db;
+    this.#secrets = secrets;
   }
 
   async create(input: CreateProject): Promise<ProjectRecord> {
@@ -50,20 +55,20 @@ export class ProjectService {
     checkLabels(rec);
     const existing = await this.#db.selectFrom("projects").select("id").where("slug", "=", rec.slug).executeTakeFirst();
     if (existing) throw new KensaError("KENSA_ERR_PROJECT_EXISTS", `a project with slug "${rec.slug}" already exists`);
-    await this.#db.insertInto("projects").values(toRow(rec)).execute();
+    await this.#db.insertInto("projects").values(toRow(rec, this.#secrets)).execute();
     return rec;
   }
 
   async list(): Promise<ProjectRecord[]> {
     const rows = await this.#db.selectFrom("projects").selectAll().orderBy("created_at", "asc").execute();
-    return rows.map(fromRow);
+    return rows.map((row) => fromRow(row, this.#secrets));
   }
 
   /** throws KENSA_ERR_PROJECT_NOT_FOUND */
   async get(id: string, db: Kysely<HubDatabase> = this.#db): Promise<ProjectRecord> {
     const row = await db.selectFrom("projects").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw new KensaError("KENSA_ERR_PROJECT_NOT_FOUND", `no project with id "${id}"`);
-    return fromRow(row);
+    return fromRow(row, this.#secrets);
   }
 
   async update(id: string, patch: UpdateProject): Promise<ProjectRecord> {
@@ -75,7 +80,7 @@ export class ProjectService {
       notifications: patch.notifications ? { ...defaultRouting(), ...patch.notifications } : cur.notifications,
     };
     checkLabels(next);
-    const row = toRow(next);
+    const row = toRow(next, this.#secrets);
     await this.#db
       .updateTable("projects")
       .set({ name: row.name, rule: row.rule, notifications: row.notifications })
@@ -119,7 +124,7 @@ function checkLabels(rec: ProjectRecord): void {
   }
 }
 
-function toRow(rec: ProjectRecord): ProjectsTable {
+function toRow(rec: ProjectRecord, secrets: SecretBox | null): ProjectsTable {
   return {
     id: rec.id,
     slug: rec.slug,
@@ -128,12 +133,12 @@ function toRow(rec: ProjectRecord): ProjectsTable {
     labels: JSON.stringify(rec.labels),
     ok_labels: JSON.stringify(rec.okLabels),
     rule: JSON.stringify(rec.rule),
-    notifications: JSON.stringify(rec.notifications),
+    notifications: JSON.stringify(sealRouting(rec.notifications, secrets)),
     created_at: rec.createdAt,
   };
 }
 
-function fromRow(row: Selectable<ProjectsTable>): ProjectRecord {
+function fromRow(row: Selectable<ProjectsTable>, secrets: SecretBox | null): ProjectRecord {
   return {
     id: row.id,
     slug: row.slug,
@@ -142,7 +147,7 @@ function fromRow(row: Selectable<ProjectsTable>): ProjectRecord {
     labels: JSON.parse(row.labels) as string[],
     okLabels: JSON.parse(row.ok_labels) as string[],
     rule: JSON.parse(row.rule) as IncidentRule,
-    notifications: JSON.parse(row.notifications) as NotificationRouting,
+    notifications: openRouting(JSON.parse(row.notifications) as NotificationRouting, secrets),
     createdAt: row.created_at,
   };
 }

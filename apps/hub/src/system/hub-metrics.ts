@@ -1,5 +1,6 @@
 import type { HubStats } from "@kensa/contracts";
 import { Gauge, Registry } from "prom-client";
+import type { DeviceAuthCounters } from "../fleet/device-auth-throttle.js";
 import { registerLimitMetrics } from "../limits/limit-refusals.js";
 
 /** What the hub's metrics read at each scrape. */
@@ -11,6 +12,8 @@ export interface HubMetricsSources {
   broker(): { authRefused: number; publishRefused: number; subscribeRefused: number } | null;
   /** per device: events its sequence says were sent and the hub does not hold */
   missingEvents(): Promise<Array<{ deviceId: string; missing: number }>>;
+  /** failed device authentications and their throttle (fleet/device-auth-throttle.ts) */
+  deviceAuth?(): DeviceAuthCounters | null;
 }
 
 /**
@@ -77,6 +80,32 @@ export class HubMetrics {
       },
     });
     registerLimitMetrics(r);
+    const deviceAuth = new Gauge({
+      name: "kensa_device_auth_total",
+      help: "device authentications (MQTT and HTTP) that failed, that were refused unchecked while locked out, and lockouts begun",
+      labelNames: ["what"],
+      registers: [r],
+      collect() {
+        const d = src.deviceAuth?.();
+        if (!d) return;
+        deviceAuth.set({ what: "failed" }, d.failures);
+        deviceAuth.set({ what: "throttled" }, d.throttled);
+        deviceAuth.set({ what: "lockout_device" }, d.lockouts.device);
+        deviceAuth.set({ what: "lockout_ip" }, d.lockouts.ip);
+      },
+    });
+    const locked = new Gauge({
+      name: "kensa_device_auth_locked",
+      help: "device ids and source addresses locked out of device authentication now",
+      labelNames: ["scope"],
+      registers: [r],
+      collect() {
+        const d = src.deviceAuth?.();
+        if (!d) return;
+        locked.set({ scope: "device" }, d.locked.device);
+        locked.set({ scope: "ip" }, d.locked.ip);
+      },
+    });
     const missing = new Gauge({
       name: "kensa_device_events_missing",
       help: "events a device's sequence says were sent and the hub does not hold (devices with a gap only)",

@@ -10,6 +10,7 @@ import * as deviceLifecycle from "./0008-device-lifecycle.js";
 import * as queryIndexes from "./0009-query-indexes.js";
 import * as replicas from "./0010-replicas.js";
 import * as ingestWriteCost from "./0011-ingest-write-cost.js";
+import * as retention from "./0015-retention.js";
 
 /**
  * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
@@ -31,6 +32,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0009_query_indexes": queryIndexes,
   "0010_replicas": replicas,
   "0011_ingest_write_cost": ingestWriteCost,
+  "0015_retention": retention,
 });
 
 /** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */
