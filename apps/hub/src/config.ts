@@ -3,6 +3,7 @@ import { type Issue, KensaError, parseWith } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
 import { DeviceThrottleConfigSchema } from "./fleet/device-throttle-config.js";
 import { LimitsConfigSchema } from "./limits/limits-config.js";
+import { RetentionConfigSchema } from "./retention/retention-config.js";
 import { ClientTlsSchema, ServerTlsSchema } from "./http/tls.js";
 import { EmbeddedBrokerTlsSchema } from "./ingest/broker-tls.js";
 import { SecretsConfigSchema } from "./system/secrets-config.js";
@@ -195,6 +196,7 @@ export const HubConfigSchema = Type.Object(
       { ...strict, default: {} },
     ),
     limits: LimitsConfigSchema,
+    retention: RetentionConfigSchema,
     secrets: SecretsConfigSchema,
   },
   strict,

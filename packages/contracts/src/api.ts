@@ -4,6 +4,7 @@ import { incidentRoutes } from "./incidents/routes.js";
 import { peopleRoutes } from "./people/routes.js";
 import { projectRoutes } from "./projects/routes.js";
 import { registryRoutes } from "./registry/routes.js";
+import { retentionRoutes } from "./retention/routes.js";
 import type { RouteSpec } from "./route.js";
 import { systemRoutes } from "./system/routes.js";
 import { trainingRoutes } from "./training/routes.js";
@@ -18,6 +19,7 @@ export const apiRoutes = {
   registry: registryRoutes,
   people: peopleRoutes,
   system: systemRoutes,
+  retention: retentionRoutes,
 } as const;
 
 /** Every route of every table, with its domain and name. */

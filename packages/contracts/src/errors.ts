@@ -177,6 +177,12 @@ export const errorCatalog = {
     message: "The audit log's hash chain is broken: an entry was deleted, changed, reordered or cut off",
   },
   KENSA_ERR_AUDIT_UNREADABLE: { status: 500, message: "The audit log or its anchor log could not be read" },
+  KENSA_ERR_LEGAL_HOLD_NOT_FOUND: { status: 404, message: "No such legal hold" },
+  KENSA_ERR_LEGAL_HOLD_TARGET_INVALID: {
+    status: 422,
+    message: "A legal hold must name a device or incident of the project (or nothing, for the project itself)",
+  },
+  KENSA_ERR_RETENTION_BUSY: { status: 409, message: "A retention run is already in progress on a hub replica" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

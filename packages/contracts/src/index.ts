@@ -24,6 +24,8 @@ export * from "./projects/schemas.js";
 export * from "./registry/models.js";
 export * from "./registry/routes.js";
 export * from "./registry/schemas.js";
+export * from "./retention/routes.js";
+export * from "./retention/schemas.js";
 export * from "./route.js";
 export * from "./rules.js";
 export * from "./system/routes.js";

@@ -1,0 +1,43 @@
+import { Gauge, type Registry } from "prom-client";
+import type { RetentionJob } from "./retention-job.js";
+
+/**
+ * Retention's counters on the hub's metrics registry, read from the job at scrape time: what
+ * this process's runs deleted by kind, what they kept by reason, and the bytes they freed.
+ */
+export function registerRetentionMetrics(registry: Registry, job: RetentionJob): void {
+  new Gauge({
+    name: "kensa_retention_runs_total",
+    help: "retention runs this hub process completed",
+    registers: [registry],
+    collect() {
+      this.set(job.runs);
+    },
+  });
+  const deleted = new Gauge({
+    name: "kensa_retention_deleted_total",
+    help: "items retention deleted, by kind (events, frames, deviceFrames, clips, captures, blobs)",
+    labelNames: ["kind"],
+    registers: [registry],
+    collect() {
+      for (const [kind, n] of Object.entries(job.totals.deleted)) deleted.set({ kind }, n);
+    },
+  });
+  const kept = new Gauge({
+    name: "kensa_retention_kept_total",
+    help: "items past their limit that retention kept, by reason",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      for (const [reason, n] of Object.entries(job.totals.kept)) kept.set({ reason }, n);
+    },
+  });
+  new Gauge({
+    name: "kensa_retention_bytes_freed_total",
+    help: "bytes of blobs retention removed from the blob store",
+    registers: [registry],
+    collect() {
+      this.set(job.totals.bytesFreed);
+    },
+  });
+}

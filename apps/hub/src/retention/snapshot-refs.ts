@@ -1,0 +1,46 @@
+import type { SnapshotManifest } from "@kensa/contracts";
+import type { Kysely } from "kysely";
+import type { HubDatabase } from "../db/schema.js";
+
+/** What the dataset snapshots reference: their samples, the images in them and their manifests. */
+export interface SnapshotReferences {
+  sampleIds: ReadonlySet<string>;
+  /** image hashes and manifest hashes */
+  blobs: ReadonlySet<string>;
+}
+
+/**
+ * Reads what every dataset snapshot references from its manifest. Snapshots are immutable, so
+ * a manifest is read once per hub process and remembered by id; each look only reads the
+ * manifests of snapshots made since. A manifest that cannot be read makes the look fail: a
+ * run that does not know what the snapshots hold deletes no captures and no blobs.
+ */
+export class SnapshotRefs {
+  #db: Kysely<HubDatabase>;
+  #blobs: { get(sha256: string): Promise<Uint8Array | null> };
+  #seen = new Set<string>();
+  #samples = new Set<string>();
+  #images = new Set<string>();
+
+  constructor(db: Kysely<HubDatabase>, blobs: { get(sha256: string): Promise<Uint8Array | null> }) {
+    this.#db = db;
+    this.#blobs = blobs;
+  }
+
+  async load(): Promise<SnapshotReferences> {
+    const ids = await this.#db.selectFrom("snapshots").select("id").execute();
+    for (const { id } of ids) {
+      if (this.#seen.has(id)) continue;
+      const bytes = await this.#blobs.get(id);
+      if (!bytes) throw new Error(`the manifest of snapshot ${id} is missing from the blob store`);
+      const m = JSON.parse(Buffer.from(bytes).toString("utf8")) as SnapshotManifest;
+      for (const it of m.items) {
+        this.#samples.add(it.sampleId);
+        this.#images.add(it.image.sha256);
+      }
+      this.#images.add(id);
+      this.#seen.add(id);
+    }
+    return { sampleIds: this.#samples, blobs: this.#images };
+  }
+}
