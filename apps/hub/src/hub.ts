@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { KensaError } from "@kensa/contracts";
@@ -47,9 +46,9 @@ import { projectsPlugin } from "./projects/projects-plugin.js";
 import { type ModelChecker, ModelService } from "./registry/model-service.js";
 import { registryPlugin } from "./registry/registry-plugin.js";
 import { retentionPlugin } from "./retention/retention-plugin.js";
-import { retentionPlugin } from "./retention/retention-plugin.js";
 import { ShutdownSteps } from "./shutdown-steps.js";
 import { HubMetrics } from "./system/hub-metrics.js";
+import { openSecretsAtRest } from "./system/secrets-at-rest.js";
 import { StatsService } from "./system/stats-service.js";
 import { systemPlugin } from "./system/system-plugin.js";
 import { createTraining, type Training } from "./training/training.js";
@@ -113,15 +112,15 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const config = parseHubConfig(input);
   const limits = applyHubLimits(config.limits);
   const env = deps.env ?? process.env;
-  await mkdir(config.dataDir, { recursive: true });
   const adminToken = await resolveAdminToken(config.adminToken, env, config.dataDir);
   const tls = await loadHubTls(config);
   const { app, inFlight } = createApp(config, env, tls.http);
   const log = app.log;
 
   // infrastructure
-  const store = await openDatabase(config);
+  const store = await openDatabase(config, log);
   const { db } = store;
+  const secrets = await openSecretsAtRest({ config, env, store, log });
   const blobs = new FsBlobStore(join(config.dataDir, "blobs"));
   // on PostgreSQL the hub may run as several replicas: live views hear every replica's incidents
   const pgBus =
@@ -141,13 +140,14 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     env,
     dataDir: config.dataDir,
     sessionTtlMs: config.auth.sessionTtlHours * 3_600_000,
+    log,
   });
   const { sessions, tokens, audit } = people;
   const routes = new RouteCatalog();
-  const projects = new ProjectService(db);
+  const projects = new ProjectService(db, secrets.box);
   // the registry's model store, which the fleet bundles and training registers into
   const models = new ModelService(db, blobs, projects, deps.checkModel ?? checkModelAgainstManifest);
-  const fleet = createFleet({ db, blobs, urls, projects, models, log });
+  const fleet = createFleet({ db, blobs, urls, projects, models, log, throttle: config.auth.deviceThrottle });
   const { deviceAuth, desired, deployments, devices, deviceFrames } = fleet;
   // an external Mosquitto keeps its own device accounts: the hub manages them as a dynsec admin
   const dynsec = dynsecFromConfig(config.mqtt, devices, log);
@@ -196,7 +196,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   // into labelled samples; notify reads an incident when it sends (never before start)
   const notify = createNotify({
     db,
-    config,
+    config: { ...config, smtp: secrets.smtp },
     projects,
     incidents: { get: (id) => incidents.incidents.get(id) },
     urls,
@@ -271,10 +271,11 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     mqttConnected,
     broker: () => broker?.counters ?? null,
     missingEvents: () => devices.missingEvents(),
+    deviceAuth: () => deviceAuth.throttle?.counters ?? null,
   });
   await app.register(retentionPlugin, { db, blobs, projects, audit, config: config.retention, metrics: metrics.registry });
-  await app.register(retentionPlugin, { db, blobs, projects, audit, config: config.retention, metrics: metrics.registry });
-  await app.register(systemPlugin, { stats, metrics, mqttConnected, problems: () => ingest.problems() });
+  const problems = () => [...ingest.problems(), ...deviceAuth.problems()];
+  await app.register(systemPlugin, { stats, metrics, mqttConnected, problems });
   await app.register(consolePlugin, { dir: config.web.dir ?? defaultConsoleDir() });
 
   let started = false;
