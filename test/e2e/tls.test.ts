@@ -1,9 +1,17 @@
 import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { tlsFetch } from "@kensa/agent";
 import { KensaClient } from "@kensa/client";
-import { fleetRoutes, incidentRoutes, type ModelManifest, projectRoutes, registryRoutes } from "@kensa/contracts";
+import {
+  fleetRoutes,
+  incidentRoutes,
+  type ModelManifest,
+  projectRoutes,
+  registryRoutes,
+  topics,
+} from "@kensa/contracts";
 import { createHub, type Hub } from "@kensa/hub";
 import {
   type AgentProcess,
@@ -16,6 +24,7 @@ import {
   waitFor,
 } from "@kensa/testkit";
 import { buildFixedOutputModel } from "@kensa/vision/graph";
+import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
@@ -56,7 +65,7 @@ describe("an agent and a hub over HTTPS and MQTT/TLS with a site CA", () => {
     hub = await createHub({
       dataDir: join(dir.path, "hub"),
       http: { port: 0, tls: server },
-      mqtt: { embedded: { port: 0, tls: server } },
+      mqtt: { embedded: { port: 0, tls: { ...server, clientCertificates: "optional" } } },
       logLevel: "warn",
     });
     ({ httpUrl, mqttUrl } = await hub.start());
@@ -155,4 +164,29 @@ describe("an agent and a hub over HTTPS and MQTT/TLS with a site CA", () => {
     const device = await api.call(fleetRoutes.get, { params: { id: "cam-1" } });
     expect(device.presence).toBe("online");
   }, 150_000);
+
+  it("issues a device certificate on the hub's machine that the broker takes instead of a secret", async () => {
+    const out = join(dir.path, "cam-1-cert");
+    const { stdout } = await run(
+      process.execPath,
+      [
+        ...["--import", "tsx", join(repoRoot, "apps/cli/src/main.ts"), "device", "certificate"],
+        ...["--id", "cam-1", "--data-dir", join(dir.path, "hub"), "--out", out],
+      ],
+      { cwd: repoRoot, timeout: 60_000 },
+    );
+    expect(stdout).toContain("certificate for cam-1");
+    const [cert, key] = await Promise.all([readFile(join(out, "device.crt")), readFile(join(out, "device.key"))]);
+    const client = await mqtt.connectAsync(mqttUrl, {
+      ca: ca.cert,
+      cert,
+      key,
+      clientId: "cam-1-cert",
+      reconnectPeriod: 0,
+      protocolVersion: 4,
+    });
+    // the device's own topics only, as with its secret
+    await client.publishAsync(topics.presence("cam-1"), JSON.stringify({ v: 1, status: "online" }), { qos: 1 });
+    await client.endAsync();
+  }, 90_000);
 });

@@ -3,6 +3,7 @@ import { fleetRoutes, isKensaError, projectRoutes } from "@kensa/contracts";
 import { Command, Option } from "commander";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
 import { registerModelCommands } from "./commands/model-command.js";
+import { registerDeviceCertCommand } from "./commands/device-cert-command.js";
 import { registerTrainCommand } from "./commands/train-command.js";
 import { parseDuration } from "./duration.js";
 import { hubClientFrom } from "./hub-client.js";
@@ -152,6 +153,7 @@ hubOpts(
 const device = program.command("device").description("edge devices");
 hubOpts(
   device
+registerDeviceCertCommand(device);
     .command("enroll")
     .requiredOption("--project <id>", "project id")
     .option("--id <id>", "device id (generated when omitted)")

@@ -36,13 +36,7 @@ export async function loadHubTls(config: HubConfig): Promise<HubTls> {
   if (embedded) {
     const material = await readServerTls(embedded, "/mqtt/embedded/tls", { withCa: true });
     if (embedded.clientCertificates !== "off") {
-      const dir = join(config.dataDir, "device-ca");
-      deviceCa = await DeviceCertificateAuthority.open(
-        embedded.deviceCa ?? { cert: join(dir, "ca.pem"), key: join(dir, "ca-key.pem") },
-        {
-          create: !embedded.deviceCa,
-        },
-      );
+      deviceCa = await DeviceCertificateAuthority.open(deviceCaFiles(config), { create: !embedded.deviceCa });
       // client certificates chain to the device CA, or to a CA the operator added
       const ca = Buffer.concat([Buffer.from(`${deviceCa.certPem.trim()}\n`), material.ca ?? Buffer.alloc(0)]);
       material.ca = ca;
@@ -98,4 +92,10 @@ export function publicUrls(config: HubConfig, tls: HubTls, httpPort: number, bro
     http.publicUrl ?? `${tls.http ? "https" : "http"}://${connectHost(http.host)}:${httpPort}`,
     mqtt.publicUrl ?? brokerUrl ?? (mqtt.embedded.enabled ? embedded : (mqtt.url ?? "")),
   ];
+}
+
+/** The device CA's files: `mqtt.embedded.tls.deviceCa`, else `<dataDir>/device-ca/`. */
+export function deviceCaFiles(config: HubConfig): { cert: string; key: string } {
+  const dir = join(config.dataDir, "device-ca");
+  return config.mqtt.embedded.tls?.deviceCa ?? { cert: join(dir, "ca.pem"), key: join(dir, "ca-key.pem") };
 }
