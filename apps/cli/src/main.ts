@@ -1,6 +1,7 @@
 import { ApiError } from "@kensa/client";
 import { fleetRoutes, isKensaError, projectRoutes } from "@kensa/contracts";
 import { Command, Option } from "commander";
+import { registerAuditCommands } from "./commands/audit-command.js";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
 import { registerModelCommands } from "./commands/model-command.js";
 import { registerDeviceCertCommand } from "./commands/device-cert-command.js";
@@ -187,6 +188,7 @@ hubOpts(
 registerDatasetCommands(program, hubOpts);
 registerModelCommands(program, hubOpts);
 registerTrainCommand(program, hubOpts);
+registerAuditCommands(program, hubOpts);
 
 program
   .command("demo")

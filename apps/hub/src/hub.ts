@@ -271,6 +271,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     mqttConnected,
     broker: () => broker?.counters ?? null,
     missingEvents: () => devices.missingEvents(),
+    auditRefusals: () => audit.refusals.counters,
     deviceAuth: () => deviceAuth.throttle?.counters ?? null,
   });
   await app.register(retentionPlugin, { db, blobs, projects, audit, config: config.retention, metrics: metrics.registry });
@@ -297,6 +298,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
           ...{ config, tls: tls.broker, hubPassword: password, deviceAuth, log },
           device: (id) => devices.get(id),
           onDeviceMessage: (topic, payload) => ingest.offer(topic, payload),
+          onRefused: audit.refusals.mqtt,
         });
         const port = await broker.listen();
         devices.attachAccounts(broker);

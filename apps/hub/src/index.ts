@@ -7,3 +7,4 @@ export { DeviceCertificateAuthority, writeIssuedCertificate } from "./ingest/dev
 export type { BrokerCounters } from "./ingest/embedded-broker.js";
 export type { Delivery, Notifier } from "./notify/notifier.js";
 export { PermanentDeliveryError } from "./notify/notifier.js";
+export { type OfflineAuditSource, verifyAuditOffline } from "./people/audit-offline.js";

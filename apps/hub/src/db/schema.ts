@@ -17,7 +17,7 @@ import type {
   GateReportsTable,
   ModelVersionsTable,
 } from "./schema/models.js";
-import type { ApiTokensTable, AuditLogTable, SessionsTable, UsersTable } from "./schema/people.js";
+import type { ApiTokensTable, AuditHeadTable, AuditLogTable, SessionsTable, UsersTable } from "./schema/people.js";
 import type { BusPayloadsTable, HubLeasesTable, LoginFailuresTable } from "./schema/replicas.js";
 import type { JobsTable, TrainingRunsTable, TrainingSettingsTable } from "./schema/training.js";
 
@@ -61,6 +61,7 @@ export interface HubDatabase {
   sessions: SessionsTable;
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
+  audit_head: AuditHeadTable;
   device_frames: DeviceFramesTable;
   login_failures: LoginFailuresTable;
   auth_lockouts: AuthLockoutsTable;

@@ -15,3 +15,11 @@ export function maySubscribe(deviceId: string, filter: string): boolean {
   const prefix = topics.devicePrefix(deviceId);
   return filter.startsWith(prefix) && filter.length > prefix.length;
 }
+
+/** A CONNECT, PUBLISH or SUBSCRIBE the embedded broker refused (the audit log records it). */
+export type { MqttRefusal as AclRefusal } from "../people/audit-refusals.js";
+
+/** The peer's address of an MQTT client's connection, when it has one. */
+export function remoteAddress(client: { conn?: unknown }): string | null {
+  return (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? null;
+}

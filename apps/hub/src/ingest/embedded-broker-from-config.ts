@@ -4,6 +4,7 @@ import type { DeviceAuth } from "../fleet/device-auth.js";
 import { HUB_MQTT_USERNAME } from "../fleet/device-service.js";
 import type { Logger } from "../logger.js";
 import type { BrokerTlsOptions } from "./broker-tls.js";
+import type { AclRefusal } from "./device-acl.js";
 import { EmbeddedBroker } from "./embedded-broker.js";
 
 export interface EmbeddedBrokerDeps {
@@ -15,6 +16,8 @@ export interface EmbeddedBrokerDeps {
   /** a device by id; throws KENSA_ERR_DEVICE_NOT_FOUND */
   device(id: string): Promise<{ revokedAt: string | null }>;
   onDeviceMessage(topic: string, payload: Buffer): Promise<void> | undefined;
+  /** every refused CONNECT, PUBLISH and SUBSCRIBE, for the audit log */
+  onRefused?: (refusal: AclRefusal) => void;
   log: Logger;
 }
 
@@ -39,6 +42,7 @@ export function embeddedBrokerFromConfig(deps: EmbeddedBrokerDeps): EmbeddedBrok
       }
     },
     onDeviceMessage: deps.onDeviceMessage,
+    ...(deps.onRefused ? { onRefused: deps.onRefused } : {}),
     maxPacketBytes: config.limits.mqttPacketBytes,
     log,
   });

@@ -13,7 +13,7 @@ import {
   secureOptions,
 } from "./broker-tls.js";
 import { guardPacketSize } from "../limits/mqtt-packet-guard.js";
-import { mayPublish, maySubscribe } from "./device-acl.js";
+import { type AclRefusal, mayPublish, maySubscribe, remoteAddress } from "./device-acl.js";
 
 export interface BrokerCounters {
   /** CONNECTs refused for bad credentials or a client id owned by someone else */
@@ -45,6 +45,8 @@ export interface EmbeddedBrokerOptions {
    * (the ingest's backpressure).
    */
   onDeviceMessage?: (topic: string, payload: Buffer) => Promise<void> | undefined;
+  /** hears every refused CONNECT, PUBLISH and SUBSCRIBE (the audit log records them) */
+  onRefused?: (refusal: AclRefusal) => void;
   log: Logger;
   /** bytes; a client announcing a larger packet is disconnected (limits.mqttPacketBytes, 2 MiB by default) */
   maxPacketBytes?: number;
@@ -100,6 +102,13 @@ export class EmbeddedBroker implements BrokerAccounts {
         if (who?.kind === "hub") return done(null);
         if (who?.kind === "device" && mayPublish(who.deviceId, packet.topic)) return take();
         this.counters.publishRefused++;
+        this.#opts.onRefused?.({
+          what: "publish",
+          deviceId: who?.kind === "device" ? who.deviceId : null,
+          clientId: client.id,
+          topic: packet.topic,
+          ip: remoteAddress(client),
+        });
         log.warn(
           { clientId: client.id, deviceId: who?.kind === "device" ? who.deviceId : null, topic: packet.topic },
           "mqtt publish refused",
@@ -112,6 +121,13 @@ export class EmbeddedBroker implements BrokerAccounts {
         if (who?.kind === "hub") return done(null, sub);
         if (who?.kind === "device" && maySubscribe(who.deviceId, sub.topic)) return done(null, sub);
         this.counters.subscribeRefused++;
+        this.#opts.onRefused?.({
+          what: "subscribe",
+          deviceId: who?.kind === "device" ? who.deviceId : null,
+          clientId: client.id,
+          topic: sub.topic,
+          ip: remoteAddress(client),
+        });
         log.warn(
           { clientId: client.id, deviceId: who?.kind === "device" ? who.deviceId : null, topic: sub.topic },
           "mqtt subscribe refused",
@@ -222,6 +238,8 @@ export class EmbeddedBroker implements BrokerAccounts {
     const { hubUsername, hubPassword, verifyDevice, log } = this.#opts;
     const refuse = (reason: string, returnCode: number) => {
       this.counters.authRefused++;
+      const ip = remoteAddress(client);
+      this.#opts.onRefused?.({ what: "auth", username: username ?? null, clientId: client.id, reason, ip });
       log.warn({ clientId: client.id, username, reason }, "mqtt connection refused");
       const err = Object.assign(new Error(reason), { returnCode }) as AuthenticateError;
       done(err, null);

@@ -1,9 +1,13 @@
 import { randomInt } from "node:crypto";
-import type { ActorKind, AuditEntry, AuditPage, AuditQuery } from "@kensa/contracts";
+import type { ActorKind, AuditEntry, AuditPage, AuditQuery, AuditVerifyReport } from "@kensa/contracts";
 import type { Kysely, Selectable } from "kysely";
 import { isoNow } from "../clock.js";
+import { auditEntryHash } from "../db/audit-hash.js";
 import type { AuditLogTable, HubDatabase } from "../db/schema.js";
 import { actorOf, type Principal } from "../http/request-auth.js";
+import { type AuditAnchor, AuditAnchors, readAnchors } from "./audit-anchor.js";
+import { AuditRefusals, type RefusalLimits } from "./audit-refusals.js";
+import { verifyAuditChain } from "./audit-verify.js";
 
 export interface AuditTarget {
   /** what kind of thing: "user", "incident", "model", "deployment", "project", "token", … */
@@ -28,20 +32,61 @@ export interface AuditableRequest {
 }
 
 /**
- * Who did what, append-only: the hub inserts entries and never updates or deletes one. Call
+ * Who did what, append-only and hash-chained (docs/security.md): the hub inserts entries and
+ * never updates or deletes one, and each carries the hash of the one before. Call
  * `recordRequest(req, "model.approve", { type: "model", id }, { … })` after an action succeeds.
  */
 export class AuditLog {
+  /** refused calls and MQTT ACL violations, rate limited */
+  readonly refusals: AuditRefusals;
+  /** the anchor log in the data dir; null without one */
+  readonly anchors: AuditAnchors | null;
   #db: Kysely<HubDatabase>;
+  #appended = 0;
+  #anchoredSeq = -1;
 
-  constructor(db: Kysely<HubDatabase>) {
+  constructor(db: Kysely<HubDatabase>, opts: { dataDir?: string; refusalLimits?: Partial<RefusalLimits> } = {}) {
     this.#db = db;
+    this.anchors = opts.dataDir ? new AuditAnchors(opts.dataDir) : null;
+    this.refusals = new AuditRefusals((r) => this.record(r), opts.refusalLimits);
   }
 
-  /** `db` may be a transaction, so the entry commits (or not) with the action it records. */
+  /** The chain's last entry (seq 0 and zeros while it is empty). */
+  async head(): Promise<{ seq: number; hash: string }> {
+    const h = await this.#db
+      .selectFrom("audit_head")
+      .select(["seq", "hash"])
+      .where("name", "=", "audit")
+      .executeTakeFirstOrThrow();
+    return { seq: Number(h.seq), hash: h.hash };
+  }
+
+  /**
+   * Writes the head to the anchor log unless this process already anchored it; returns the
+   * anchor, or null when nothing changed (or there is no data dir).
+   */
+  async anchor(): Promise<AuditAnchor | null> {
+    if (!this.anchors) return null;
+    const head = await this.head();
+    if (head.seq === this.#anchoredSeq) return null;
+    const a = await this.anchors.write(head);
+    this.#anchoredSeq = head.seq;
+    return a;
+  }
+
+  /** Checks the chain, its head and the data dir's anchors (docs/security.md). */
+  async verify(): Promise<AuditVerifyReport> {
+    const log = this.anchors ? await readAnchors(this.anchors.dir) : { lines: [], publicKey: null };
+    return verifyAuditChain(this.#db, log);
+  }
+
+  /**
+   * Appends the entry to the hash chain. `db` may be a transaction, so the entry commits (or not)
+   * with the action it records; otherwise the append is its own transaction.
+   */
   async record(entry: AuditRecord, db: Kysely<HubDatabase> = this.#db): Promise<AuditEntry> {
     const at = isoNow();
-    const row: AuditLogTable = {
+    const fields = {
       id: auditId(at),
       at,
       actor: entry.actor,
@@ -52,8 +97,16 @@ export class AuditLog {
       details: JSON.stringify(entry.details ?? {}),
       ip: entry.ip ?? null,
     };
-    await db.insertInto("audit_log").values(row).execute();
+    const row = db.isTransaction
+      ? await appendChained(db, fields)
+      : await db.transaction().execute((trx) => appendChained(trx, fields));
+    this.#appended++;
     return toAuditEntry(row);
+  }
+
+  /** Entries this process appended since it started. */
+  get appended(): number {
+    return this.#appended;
   }
 
   /** Records an action of the request's caller (user, admin token or device) from its address. */
@@ -85,6 +138,30 @@ export class AuditLog {
 }
 
 /**
+ * The append, one at a time across every replica on the database: the first statement moves the
+ * head row on and holds its row lock (PostgreSQL) or the write lock (SQLite) until the
+ * transaction ends, so the next append reads this one's hash. Its cost is one update, one insert
+ * and one update in the transaction the entry was written in anyway.
+ */
+async function appendChained(
+  trx: Kysely<HubDatabase>,
+  fields: Omit<AuditLogTable, "seq" | "prev_hash" | "hash">,
+): Promise<AuditLogTable> {
+  const head = await trx
+    .updateTable("audit_head")
+    .set((eb) => ({ seq: eb("seq", "+", 1) }))
+    .where("name", "=", "audit")
+    .returning(["seq", "hash"])
+    .executeTakeFirstOrThrow();
+  const seq = Number(head.seq);
+  const row: AuditLogTable = { ...fields, seq, prev_hash: head.hash, hash: "" };
+  row.hash = auditEntryHash(row);
+  await trx.insertInto("audit_log").values(row).execute();
+  await trx.updateTable("audit_head").set({ hash: row.hash }).where("name", "=", "audit").execute();
+  return row;
+}
+
+/**
  * Time-sortable and digits only after the prefix, so text order is time order under any
  * database collation; the random tail keeps replicas writing in the same ms apart.
  */
@@ -104,5 +181,7 @@ function toAuditEntry(row: Selectable<AuditLogTable>): AuditEntry {
     targetId: row.target_id,
     details: JSON.parse(row.details) as Record<string, unknown>,
     ip: row.ip,
+    seq: Number(row.seq),
+    hash: row.hash,
   };
 }

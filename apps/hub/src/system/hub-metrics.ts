@@ -12,6 +12,8 @@ export interface HubMetricsSources {
   broker(): { authRefused: number; publishRefused: number; subscribeRefused: number } | null;
   /** per device: events its sequence says were sent and the hub does not hold */
   missingEvents(): Promise<Array<{ deviceId: string; missing: number }>>;
+  /** per refusal action: entries the audit log recorded one by one, and refusals only counted */
+  auditRefusals?(): Record<string, { recorded: number; suppressed: number }>;
   /** failed device authentications and their throttle (fleet/device-auth-throttle.ts) */
   deviceAuth?(): DeviceAuthCounters | null;
 }
@@ -104,6 +106,18 @@ export class HubMetrics {
         if (!d) return;
         locked.set({ scope: "device" }, d.locked.device);
         locked.set({ scope: "ip" }, d.locked.ip);
+      },
+    });
+    const refusals = new Gauge({
+      name: "kensa_audit_refusals_total",
+      help: "refused HTTP calls and MQTT ACL violations: recorded in the audit log one by one, or suppressed (counted in a summary entry)",
+      labelNames: ["action", "outcome"],
+      registers: [r],
+      collect() {
+        for (const [action, c] of Object.entries(src.auditRefusals?.() ?? {})) {
+          refusals.set({ action, outcome: "recorded" }, c.recorded);
+          refusals.set({ action, outcome: "suppressed" }, c.suppressed);
+        }
       },
     });
     const missing = new Gauge({

@@ -6,6 +6,7 @@ import {
   ApiToken,
   AuditPage,
   AuditQuery,
+  AuditVerifyReport,
   CreatedToken,
   CreateToken,
   CreateUser,
@@ -119,5 +120,12 @@ export const peopleRoutes = defineRoutes({
     permission: "audit:read",
     query: AuditQuery,
     reply: AuditPage,
+  },
+  auditVerify: {
+    method: "GET",
+    path: "/api/v1/audit/verify",
+    summary: "Check the audit log's hash chain, head and anchors; names the first broken entry",
+    permission: "audit:read",
+    reply: AuditVerifyReport,
   },
 });

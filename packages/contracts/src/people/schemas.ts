@@ -117,6 +117,10 @@ export const AuditEntry = Type.Object({
   targetId: Type.Union([Type.String(), Type.Null()]),
   details: Type.Record(Type.String(), Type.Unknown()),
   ip: Type.Union([Type.String(), Type.Null()]),
+  /** place in the hash chain (from 1, no gaps) */
+  seq: Type.Integer({ minimum: 1 }),
+  /** sha256 (hex) of the entry's canonical form, which includes the previous entry's hash */
+  hash: Type.String(),
 });
 export type AuditEntry = Static<typeof AuditEntry>;
 
@@ -133,6 +137,44 @@ export const AuditQuery = Type.Object(
   { additionalProperties: false },
 );
 export type AuditQuery = Static<typeof AuditQuery>;
+
+/** What is wrong at the first broken place of the audit chain (docs/security.md). */
+export const AuditChainFault = Type.Union([
+  Type.Literal("deleted"),
+  Type.Literal("modified"),
+  Type.Literal("reordered"),
+  Type.Literal("inserted"),
+  Type.Literal("truncated"),
+  Type.Literal("anchor-mismatch"),
+  Type.Literal("anchor-signature"),
+]);
+export type AuditChainFault = Static<typeof AuditChainFault>;
+
+/** The result of checking the whole audit chain against its head row and its anchors. */
+export const AuditVerifyReport = Type.Object({
+  ok: Type.Boolean(),
+  /** entries checked */
+  entries: Type.Integer({ minimum: 0 }),
+  /** the last entry's seq and hash, as the table holds it (0 and zeros when empty) */
+  lastSeq: Type.Integer({ minimum: 0 }),
+  lastHash: Type.String(),
+  /** anchors read from the anchor log, and whether they were signed with a key the verifier has */
+  anchors: Type.Integer({ minimum: 0 }),
+  signedAnchors: Type.Integer({ minimum: 0 }),
+  /** the newest anchor (seq, time), null when none was written yet */
+  lastAnchor: Type.Union([Type.Object({ seq: Type.Integer({ minimum: 0 }), at: Ts }), Type.Null()]),
+  /** the first broken place, null when the chain is intact */
+  problem: Type.Union([
+    Type.Object({
+      /** the entry where the chain breaks (for a deletion, the first missing seq) */
+      seq: Type.Integer({ minimum: 0 }),
+      fault: AuditChainFault,
+      message: Type.String(),
+    }),
+    Type.Null(),
+  ]),
+});
+export type AuditVerifyReport = Static<typeof AuditVerifyReport>;
 
 /** Newest first; `next` is the `before` of the following page, null on the last one. */
 export const AuditPage = Type.Object({

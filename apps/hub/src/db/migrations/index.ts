@@ -10,6 +10,7 @@ import * as deviceLifecycle from "./0008-device-lifecycle.js";
 import * as queryIndexes from "./0009-query-indexes.js";
 import * as replicas from "./0010-replicas.js";
 import * as ingestWriteCost from "./0011-ingest-write-cost.js";
+import * as auditChain from "./0012-audit-chain.js";
 import * as authLockouts from "./0013-auth-lockouts.js";
 import * as retention from "./0015-retention.js";
 
@@ -33,6 +34,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0009_query_indexes": queryIndexes,
   "0010_replicas": replicas,
   "0011_ingest_write_cost": ingestWriteCost,
+  "0012_audit_chain": auditChain,
   "0013_auth_lockouts": authLockouts,
   "0015_retention": retention,
 });

@@ -43,4 +43,17 @@ export interface AuditLogTable {
   target_id: string | null;
   details: string;
   ip: string | null;
+  /** place in the hash chain, from 1, no gaps (db/audit-hash.ts) */
+  seq: number;
+  /** `hash` of entry seq - 1; zeros for the first */
+  prev_hash: string;
+  /** sha256 of this entry's canonical form */
+  hash: string;
+}
+
+/** One row, `name` "audit": the chain's last entry, updated under its row lock by every append. */
+export interface AuditHeadTable {
+  name: string;
+  seq: number;
+  hash: string;
 }
