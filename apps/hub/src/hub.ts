@@ -272,7 +272,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     broker: () => broker?.counters ?? null,
     missingEvents: () => devices.missingEvents(),
     auditRefusals: () => audit.refusals.counters,
-    deviceAuth: () => deviceAuth.throttle?.counters ?? null,
+    deviceAuth: () => deviceAuth.counters,
   });
   await app.register(retentionPlugin, { db, blobs, projects, audit, config: config.retention, metrics: metrics.registry });
   const problems = () => [...ingest.problems(), ...deviceAuth.problems()];

@@ -8,6 +8,8 @@ export type ThrottleScope = "device" | "ip";
 
 /** Process-lifetime figures for /metrics. */
 export interface DeviceAuthCounters {
+  /** stored secret hashes compared (what a lockout spares) */
+  checked: number;
   /** device authentications refused for a wrong id or secret */
   failures: number;
   /** attempts refused because the device id or the address was locked out (nothing hashed) */
@@ -105,7 +107,7 @@ export class DeviceAuthThrottle {
     if (st && st.lockedUntil <= this.#now()) this.#keys.delete(deviceKey(deviceId));
   }
 
-  get counters(): DeviceAuthCounters {
+  get counters(): Omit<DeviceAuthCounters, "checked"> {
     const locked = this.#lockedNow(this.#now());
     return {
       ...this.#counts,

@@ -3,7 +3,7 @@ import { type HealthProblem, KensaError } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import type { HubDatabase } from "../db/schema.js";
 import type { DevicePrincipal } from "../http/request-auth.js";
-import type { DeviceAuthThrottle } from "./device-auth-throttle.js";
+import type { DeviceAuthCounters, DeviceAuthThrottle } from "./device-auth-throttle.js";
 
 export type { DevicePrincipal };
 
@@ -39,6 +39,11 @@ export class DeviceAuth {
   constructor(db: Kysely<HubDatabase>, throttle: DeviceAuthThrottle | null = null) {
     this.#db = db;
     this.throttle = throttle;
+  }
+
+  /** what /metrics reports: secrets compared, failures, lockouts; null without a throttle */
+  get counters(): DeviceAuthCounters | null {
+    return this.throttle ? { ...this.throttle.counters, checked: this.hashChecks } : null;
   }
 
   /** The throttle's /health entries while a device id or an address is locked out. */

@@ -84,12 +84,13 @@ export class HubMetrics {
     registerLimitMetrics(r);
     const deviceAuth = new Gauge({
       name: "kensa_device_auth_total",
-      help: "device authentications (MQTT and HTTP) that failed, that were refused unchecked while locked out, and lockouts begun",
+      help: "device authentications (MQTT and HTTP): stored secrets compared, failed, refused unchecked while locked out, and lockouts begun",
       labelNames: ["what"],
       registers: [r],
       collect() {
         const d = src.deviceAuth?.();
         if (!d) return;
+        deviceAuth.set({ what: "checked" }, d.checked);
         deviceAuth.set({ what: "failed" }, d.failures);
         deviceAuth.set({ what: "throttled" }, d.throttled);
         deviceAuth.set({ what: "lockout_device" }, d.lockouts.device);
