@@ -4,6 +4,7 @@ import { Command, Option } from "commander";
 import { registerAuditCommands } from "./commands/audit-command.js";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
 import { registerModelCommands } from "./commands/model-command.js";
+import { registerRetentionCommands } from "./commands/retention-command.js";
 import { registerDeviceCertCommand } from "./commands/device-cert-command.js";
 import { registerTrainCommand } from "./commands/train-command.js";
 import { parseDuration } from "./duration.js";
@@ -188,6 +189,7 @@ hubOpts(
 registerDatasetCommands(program, hubOpts);
 registerModelCommands(program, hubOpts);
 registerTrainCommand(program, hubOpts);
+registerRetentionCommands(program, hubOpts);
 registerAuditCommands(program, hubOpts);
 
 program
