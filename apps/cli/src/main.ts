@@ -3,6 +3,7 @@ import { fleetRoutes, isKensaError, projectRoutes } from "@kensa/contracts";
 import { Command, Option } from "commander";
 import { registerAuditCommands } from "./commands/audit-command.js";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
+import { registerFsckCommand } from "./commands/fsck-command.js";
 import { registerModelCommands } from "./commands/model-command.js";
 import { registerRetentionCommands } from "./commands/retention-command.js";
 import { registerDeviceCertCommand } from "./commands/device-cert-command.js";
@@ -186,6 +187,7 @@ hubOpts(
   console.log(`deployment ${d.id}: bundle ${d.bundleSha256.slice(0, 12)} → ${d.deviceIds.join(", ")}`);
 });
 
+registerFsckCommand(program);
 registerDatasetCommands(program, hubOpts);
 registerModelCommands(program, hubOpts);
 registerTrainCommand(program, hubOpts);

@@ -6,6 +6,7 @@ import { LimitsConfigSchema } from "./limits/limits-config.js";
 import { RetentionConfigSchema } from "./retention/retention-config.js";
 import { ClientTlsSchema, ServerTlsSchema } from "./http/tls.js";
 import { EmbeddedBrokerTlsSchema } from "./ingest/broker-tls.js";
+import { IntegrityConfigSchema } from "./system/integrity-config.js";
 import { SecretsConfigSchema } from "./system/secrets-config.js";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535, description: "TCP port; 0 picks a free one" });
@@ -198,6 +199,7 @@ export const HubConfigSchema = Type.Object(
     limits: LimitsConfigSchema,
     retention: RetentionConfigSchema,
     secrets: SecretsConfigSchema,
+    integrity: IntegrityConfigSchema,
   },
   strict,
 );

@@ -47,6 +47,7 @@ import { type ModelChecker, ModelService } from "./registry/model-service.js";
 import { registryPlugin } from "./registry/registry-plugin.js";
 import { retentionPlugin } from "./retention/retention-plugin.js";
 import { ShutdownSteps } from "./shutdown-steps.js";
+import { blobIntegrityPlugin } from "./system/blob-integrity-plugin.js";
 import { HubMetrics } from "./system/hub-metrics.js";
 import { openSecretsAtRest } from "./system/secrets-at-rest.js";
 import { StatsService } from "./system/stats-service.js";
@@ -277,6 +278,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   await app.register(retentionPlugin, { db, blobs, projects, audit, config: config.retention, metrics: metrics.registry });
   const problems = () => [...ingest.problems(), ...deviceAuth.problems()];
   await app.register(systemPlugin, { stats, metrics, mqttConnected, problems });
+  await app.register(blobIntegrityPlugin, { db, blobs, config, incidents, metrics });
   await app.register(consolePlugin, { dir: config.web.dir ?? defaultConsoleDir() });
 
   let started = false;

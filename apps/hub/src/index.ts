@@ -8,3 +8,4 @@ export type { BrokerCounters } from "./ingest/embedded-broker.js";
 export type { Delivery, Notifier } from "./notify/notifier.js";
 export { PermanentDeliveryError } from "./notify/notifier.js";
 export { type OfflineAuditSource, verifyAuditOffline } from "./people/audit-offline.js";
+export { type FsckReport, fsckClean, fsckOffline } from "./system/fsck-offline.js";

@@ -183,6 +183,16 @@ export const errorCatalog = {
     message: "A legal hold must name a device or incident of the project (or nothing, for the project itself)",
   },
   KENSA_ERR_RETENTION_BUSY: { status: 409, message: "A retention run is already in progress on a hub replica" },
+  KENSA_ERR_BLOB_CORRUPT: {
+    status: 500,
+    message: "The stored content does not match its sha256; it was quarantined and is not served",
+  },
+  KENSA_ERR_BLOB_DIGEST_MISMATCH: { status: 422, message: "The content does not hash to the sha256 it was sent for" },
+  KENSA_ERR_EVENT_ID_INVALID: { status: 400, message: "The event id is not one a device could have made" },
+  KENSA_ERR_EARLY_MEDIA_LIMIT: {
+    status: 429,
+    message: "Too much media from this device is waiting for events the hub has not received",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -10,6 +10,7 @@ import type {
   RejectedEventsTable,
   VerdictsTable,
 } from "./schema/incidents.js";
+import type { BlobProblemsTable, EarlyMediaTable } from "./schema/integrity.js";
 import type {
   ApprovalsTable,
   BundlesTable,
@@ -25,6 +26,7 @@ export type * from "./schema/auth-lockouts.js";
 export type * from "./schema/datasets.js";
 export type * from "./schema/fleet.js";
 export type * from "./schema/incidents.js";
+export type * from "./schema/integrity.js";
 export type * from "./schema/models.js";
 export type * from "./schema/people.js";
 export type * from "./schema/replicas.js";
@@ -67,4 +69,6 @@ export interface HubDatabase {
   auth_lockouts: AuthLockoutsTable;
   hub_leases: HubLeasesTable;
   bus_payloads: BusPayloadsTable;
+  early_media: EarlyMediaTable;
+  blob_problems: BlobProblemsTable;
 }

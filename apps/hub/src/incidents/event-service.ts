@@ -6,6 +6,7 @@ import { isoNow } from "../clock.js";
 import type { HubDatabase } from "../db/schema.js";
 import { probeImageWithin } from "../limits/image-gate.js";
 import type { ProjectService } from "../projects/project-service.js";
+import { EarlyMedia } from "./early-media.js";
 import { type EventQuery, listEvents, toStoredEvent } from "./event-queries.js";
 import type { IncidentService } from "./incident-service.js";
 import type { Page } from "./keyset-cursor.js";
@@ -28,6 +29,7 @@ export class EventService {
   #incidents: IncidentService;
   #alerts: IncidentAlerts;
   #mediaLinks: EventMediaLinks;
+  #earlyMedia: EarlyMedia;
 
   constructor(deps: {
     db: Kysely<HubDatabase>;
@@ -38,6 +40,8 @@ export class EventService {
     alerts: IncidentAlerts;
     /** gives a late frame to the event's sample (datasets) */
     mediaLinks: EventMediaLinks;
+    /** bounds on frames that arrive before their event */
+    earlyMedia?: EarlyMedia;
   }) {
     this.#db = deps.db;
     this.#blobs = deps.blobs;
@@ -45,6 +49,7 @@ export class EventService {
     this.#incidents = deps.incidents;
     this.#alerts = deps.alerts;
     this.#mediaLinks = deps.mediaLinks;
+    this.#earlyMedia = deps.earlyMedia ?? new EarlyMedia(deps.db);
   }
 
   /**
@@ -109,6 +114,7 @@ export class EventService {
     // markers can frame a corrupt body; only a full decode proves the frame is usable
     const info = await probeImageWithin(bytes);
     const { event, owner } = await eventOwner(this.#db, deviceId, eventId);
+    if (!event) await this.#earlyMedia.admit(owner, eventId, "frame");
 
     const { sha256, size } = await this.#blobs.put(bytes);
     const now = isoNow();

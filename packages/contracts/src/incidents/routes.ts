@@ -54,7 +54,13 @@ export const incidentRoutes = defineRoutes({
     upload: { kind: "bytes", types: ["image/jpeg", "image/png"] },
     status: 201,
     reply: EventMediaReceipt,
-    errors: ["KENSA_ERR_MEDIA_INVALID", "KENSA_ERR_EVENT_NOT_FOUND", "KENSA_ERR_UPLOAD_TOO_LARGE"],
+    errors: [
+      "KENSA_ERR_MEDIA_INVALID",
+      "KENSA_ERR_EVENT_NOT_FOUND",
+      "KENSA_ERR_UPLOAD_TOO_LARGE",
+      "KENSA_ERR_EVENT_ID_INVALID",
+      "KENSA_ERR_EARLY_MEDIA_LIMIT",
+    ],
   },
   uploadClip: {
     method: "PUT",
@@ -67,7 +73,13 @@ export const incidentRoutes = defineRoutes({
     upload: { kind: "bytes", types: ["video/mp4", "video/x-msvideo"] },
     status: 201,
     reply: EventClipReceipt,
-    errors: ["KENSA_ERR_MEDIA_INVALID", "KENSA_ERR_EVENT_NOT_FOUND", "KENSA_ERR_UPLOAD_TOO_LARGE"],
+    errors: [
+      "KENSA_ERR_MEDIA_INVALID",
+      "KENSA_ERR_EVENT_NOT_FOUND",
+      "KENSA_ERR_UPLOAD_TOO_LARGE",
+      "KENSA_ERR_EVENT_ID_INVALID",
+      "KENSA_ERR_EARLY_MEDIA_LIMIT",
+    ],
   },
   list: {
     method: "GET",
@@ -101,7 +113,7 @@ export const incidentRoutes = defineRoutes({
     permission: "incidents:read",
     params: IdParams,
     produces: { kind: "bytes", types: ["image/jpeg", "image/png"] },
-    errors: ["KENSA_ERR_INCIDENT_NOT_FOUND", "KENSA_ERR_BLOB_NOT_FOUND"],
+    errors: ["KENSA_ERR_INCIDENT_NOT_FOUND", "KENSA_ERR_BLOB_NOT_FOUND", "KENSA_ERR_BLOB_CORRUPT"],
   },
   getClip: {
     method: "GET",
@@ -110,7 +122,12 @@ export const incidentRoutes = defineRoutes({
     permission: "incidents:read",
     params: IdParams,
     produces: { kind: "bytes", types: ["video/mp4", "video/x-msvideo"] },
-    errors: ["KENSA_ERR_INCIDENT_NOT_FOUND", "KENSA_ERR_BLOB_NOT_FOUND", "KENSA_ERR_RANGE_NOT_SATISFIABLE"],
+    errors: [
+      "KENSA_ERR_INCIDENT_NOT_FOUND",
+      "KENSA_ERR_BLOB_NOT_FOUND",
+      "KENSA_ERR_RANGE_NOT_SATISFIABLE",
+      "KENSA_ERR_BLOB_CORRUPT",
+    ],
   },
   createVerdict: {
     method: "POST",

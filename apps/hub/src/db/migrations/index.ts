@@ -12,6 +12,7 @@ import * as replicas from "./0010-replicas.js";
 import * as ingestWriteCost from "./0011-ingest-write-cost.js";
 import * as auditChain from "./0012-audit-chain.js";
 import * as authLockouts from "./0013-auth-lockouts.js";
+import * as blobIntegrity from "./0014-blob-integrity.js";
 import * as retention from "./0015-retention.js";
 
 /**
@@ -36,6 +37,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0011_ingest_write_cost": ingestWriteCost,
   "0012_audit_chain": auditChain,
   "0013_auth_lockouts": authLockouts,
+  "0014_blob_integrity": blobIntegrity,
   "0015_retention": retention,
 });
 
