@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARCHIVE_LIMITS } from "../src/datasets/archive/archive-entry.js";
 import { openArchive } from "../src/datasets/archive/open-archive.js";
@@ -85,6 +86,60 @@ describe("request bodies, models and archives over their limits", () => {
     expect(r.json.status).toBe("failed");
     expect(r.json.error?.code).toBe("KENSA_ERR_UPLOAD_TOO_LARGE");
     expect(r.json.error?.message).toMatch(/6 entries; at most 5/);
+  });
+
+  it("refuses a COCO RLE mask declaring 40000 × 40000 for a small image without allocating it", async () => {
+    const seg = await createProject(t.call, "limits-rle", "segmentation", ["bg", "scratch"], ["bg"]);
+    const img = await sharp({ create: { width: 64, height: 48, channels: 3, background: "#808080" } })
+      .jpeg()
+      .toBuffer();
+    const doc = {
+      images: [{ id: 1, file_name: "a.jpg", width: 64, height: 48 }],
+      categories: [{ id: 1, name: "scratch" }],
+      annotations: [
+        {
+          id: 1,
+          image_id: 1,
+          category_id: 1,
+          iscrowd: 1,
+          bbox: [0, 0, 10, 10],
+          area: 100,
+          segmentation: { size: [40000, 40000], counts: [0, 1_600_000_000] },
+        },
+      ],
+    };
+    const rssBefore = process.memoryUsage().rss;
+    const r = await importArchive(
+      t.call,
+      seg,
+      rawZip([
+        { path: "images/a.jpg", data: img },
+        { path: "annotations.json", data: Buffer.from(JSON.stringify(doc)) },
+      ]),
+      { format: "coco" },
+    );
+    expect(r.json.result?.failed).toEqual([
+      expect.objectContaining({
+        code: "KENSA_ERR_DATASET_ANNOTATION_INVALID",
+        message: expect.stringMatching(/40000×40000/),
+      }),
+    ]);
+    // 1.6 GB would have been allocated for the mask
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(256 * MiB);
+  });
+
+  it("keeps upload routes on their own, larger limits while JSON bodies are held to 8 KiB", async () => {
+    const photo = await sharp({
+      create: { width: 256, height: 256, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } },
+    })
+      .png()
+      .toBuffer();
+    expect(photo.length).toBeGreaterThan(8 * 1024);
+    const r = await t.call("POST", `/api/v1/projects/${projectId}/samples`, {
+      headers: { "content-type": "image/png" },
+      raw: photo,
+    });
+    expect(r.status).toBe(201);
   });
 
   it("accepts real, barely compressible data and highly compressible small files alike", async () => {

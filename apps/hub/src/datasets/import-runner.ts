@@ -312,6 +312,10 @@ async function maskOf(mask: RawMask, img: { width: number; height: number }, ite
   let m: BinaryMask;
   if (mask.type === "png") m = await decodeMask(await mask.entry.read());
   else if (mask.type === "rle") {
+    // the declared size is checked before it is allocated: the image is within limits.imagePixels
+    const [h, w] = mask.rle.size;
+    if (w !== img.width || h !== img.height)
+      throw annotation(`${item}: the mask is ${w}×${h}, the image ${img.width}×${img.height}`);
     try {
       m = rleDecode(mask.rle);
     } catch (err) {
