@@ -140,7 +140,7 @@ describe.each(list)("blob integrity over HTTP ($name)", (backend) => {
 
   it("the scrub finds a corrupt blob nobody reads, at its bounded rate", async () => {
     const frames = [await jpeg(3), await jpeg(4)];
-    const shas = [];
+    const shas: string[] = [];
     for (const f of frames) shas.push((await t.hub.blobs.put(f)).sha256);
     await writeFile(store().path(shas[1]!), "not the frame");
     const fast = await new BlobScrub(t.hub.blobs, { bytesPerSecond: 1e9 }).pass();
