@@ -101,6 +101,20 @@ describe("image uploads under the pixel budget and the decode gate", () => {
     expect(r.json.error?.code).toBe("KENSA_ERR_IMAGE_TOO_LARGE");
   });
 
+  it("refuses the bomb as a sample's mask, before decoding it", async () => {
+    const sample = await upload(await noiseJpeg(64, 48, 5), "image/jpeg");
+    expect(sample.status).toBe(201);
+    const form = new FormData();
+    form.set("mask", new Blob([bomb], { type: "image/png" }), "mask.png");
+    const r = await t.call<{ error?: { code: string } }>(
+      "POST",
+      `/api/v1/samples/${(sample.json as { id: string }).id}/masks`,
+      { raw: form },
+    );
+    expect(r.status).toBe(413);
+    expect(r.json.error?.code).toBe("KENSA_ERR_IMAGE_TOO_LARGE");
+  });
+
   it("decodes concurrent uploads one at a time (limits.imageDecodes = 1), all of them accepted", async () => {
     const images = await Promise.all([1, 2, 3, 4].map((i) => noiseJpeg(1600, 1200, i)));
     const replies = await Promise.all(images.map((img) => upload(img, "image/jpeg")));

@@ -32,6 +32,7 @@ export function maskRoutes(app: FastifyInstance, s: MaskRoutesDeps, opts: { maxB
     }
     if (!bytes) throw new KensaError("KENSA_ERR_UPLOAD_MISSING_PART", "missing multipart file part: mask");
     const mask = await decodeMask(bytes).catch((err: Error) => {
+      if (err instanceof KensaError && err.code === "KENSA_ERR_IMAGE_TOO_LARGE") throw err;
       throw new KensaError("KENSA_ERR_MEDIA_INVALID", `the mask is not a decodable PNG: ${err.message}`);
     });
     const { width, height } = sample.image;
