@@ -40,7 +40,10 @@ export class FsBlobStore implements BlobStore {
     return this.#corrupt.add(listener);
   }
 
-  async put(content: Uint8Array | AsyncIterable<Uint8Array>, opts: { expectedSha256?: string } = {}): Promise<BlobInfo> {
+  async put(
+    content: Uint8Array | AsyncIterable<Uint8Array>,
+    opts: { expectedSha256?: string } = {},
+  ): Promise<BlobInfo> {
     const tmpDir = join(this.#root, "tmp");
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, `${Date.now()}-${randomBytes(8).toString("hex")}`);
