@@ -61,6 +61,7 @@ export const datasetRoutes = defineRoutes({
       "KENSA_ERR_MEDIA_INVALID",
       "KENSA_ERR_LABEL_INVALID",
       "KENSA_ERR_UPLOAD_TOO_LARGE",
+      "KENSA_ERR_IMAGE_TOO_LARGE",
     ],
   },
   getSample: {
@@ -128,6 +129,7 @@ export const datasetRoutes = defineRoutes({
       "KENSA_ERR_DEVICE_NOT_FOUND",
       "KENSA_ERR_MEDIA_INVALID",
       "KENSA_ERR_UPLOAD_TOO_LARGE",
+      "KENSA_ERR_IMAGE_TOO_LARGE",
     ],
   },
 
@@ -147,6 +149,7 @@ export const datasetRoutes = defineRoutes({
       "KENSA_ERR_UPLOAD_MISSING_PART",
       "KENSA_ERR_MEDIA_INVALID",
       "KENSA_ERR_UPLOAD_TOO_LARGE",
+      "KENSA_ERR_IMAGE_TOO_LARGE",
     ],
   },
   getMask: {
@@ -225,7 +228,12 @@ export const datasetRoutes = defineRoutes({
     },
     status: 202,
     reply: DatasetImport,
-    errors: ["KENSA_ERR_PROJECT_NOT_FOUND", "KENSA_ERR_ARCHIVE_INVALID", "KENSA_ERR_UPLOAD_TOO_LARGE"],
+    errors: [
+      "KENSA_ERR_PROJECT_NOT_FOUND",
+      "KENSA_ERR_ARCHIVE_INVALID",
+      "KENSA_ERR_UPLOAD_TOO_LARGE",
+      "KENSA_ERR_ARCHIVE_BOMB",
+    ],
   },
   listImports: {
     method: "GET",

@@ -58,6 +58,7 @@ export const incidentRoutes = defineRoutes({
       "KENSA_ERR_MEDIA_INVALID",
       "KENSA_ERR_EVENT_NOT_FOUND",
       "KENSA_ERR_UPLOAD_TOO_LARGE",
+      "KENSA_ERR_IMAGE_TOO_LARGE",
       "KENSA_ERR_EVENT_ID_INVALID",
       "KENSA_ERR_EARLY_MEDIA_LIMIT",
     ],
