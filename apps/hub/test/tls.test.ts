@@ -28,7 +28,10 @@ function injectClient(hub: Hub): KensaClient {
     });
     const headers = new Headers();
     for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, String(v));
-    return new Response(res.rawPayload.length ? res.rawPayload : null, { status: res.statusCode, headers });
+    return new Response(res.rawPayload.length ? (res.rawPayload as unknown as BodyInit) : null, {
+      status: res.statusCode,
+      headers,
+    });
   };
   return new KensaClient({
     baseUrl: "http://hub.invalid",
@@ -98,8 +101,8 @@ describe("TLS: HTTPS and MQTT over TLS from configured certificate files", () =>
     const project = await api.call(projectRoutes.create, {
       body: { slug: "tls", name: "TLS", task: "classification", labels: ["ok", "defect"], okLabels: ["ok"] },
     });
-    const enrolled = await api.call(fleetRoutes.enroll, { body: { projectId: project.id, id: "cam-1" } });
-    await api.call(fleetRoutes.enroll, { body: { projectId: project.id, id: "cam-2" } });
+    const enrolled = await api.call(fleetRoutes.enroll, { body: { projectId: project.id, id: "cam-1", tags: [] } });
+    await api.call(fleetRoutes.enroll, { body: { projectId: project.id, id: "cam-2", tags: [] } });
     secret = enrolled.secret;
     // agents are told the TLS URLs
     expect(enrolled.hubUrl).toBe(httpUrl);
@@ -210,7 +213,7 @@ describe("TLS: required client certificates, bad files, plain listeners", () => 
       const p = await api.call(projectRoutes.create, {
         body: { slug: "req", name: "Req", task: "classification", labels: ["ok", "defect"], okLabels: ["ok"] },
       });
-      const { secret } = await api.call(fleetRoutes.enroll, { body: { projectId: p.id, id: "cam-3" } });
+      const { secret } = await api.call(fleetRoutes.enroll, { body: { projectId: p.id, id: "cam-3", tags: [] } });
       // the hub's own client (no certificate) is connected: the hub started
       await expect(
         mqttConnect(mqttUrl, { ca: ca.cert, clientId: "cam-3", username: "cam-3", password: secret }),
