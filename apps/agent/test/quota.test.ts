@@ -62,6 +62,8 @@ describe("disk quotas: media goes before events, captures first", () => {
       mediaEvicted: new Counter(db, "media_evicted"),
       logger: quiet,
       freeBytes: async () => freeBytes(),
+      // sizes as written; rounding to the filesystem's blocks is tested in quota-exact.test.ts
+      blockBytes: 1,
       ...limits,
     });
 

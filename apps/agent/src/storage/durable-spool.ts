@@ -6,6 +6,7 @@ import type Database from "better-sqlite3";
 import { backoffMs } from "../retry.js";
 import type { AgentDatabase } from "./agent-db.js";
 import { fsyncDir, fsyncFile, writeFileAtomic } from "./fs-atomic.js";
+import type { MediaBudget, MediaSpoolName, Reservation } from "./media-budget.js";
 import type { RetryPolicy, UploadOutcome, UploadQueue, UploadRow } from "./upload-queue.js";
 
 export type SqlValue = string | number | null;
@@ -60,6 +61,8 @@ export type EvictionScope = "kept" | "pending" | "all";
 export interface EvictableSpool {
   /** bytes of every file the spool holds, kept ones included */
   bytes(): number;
+  /** bytes on disk of every file the spool holds: each file's size rounded up to whole blocks */
+  allocatedBytes(blockBytes: number): number;
   oldest(scope: EvictionScope, limit: number): SpoolFile[];
   evict(file: SpoolFile): void;
 }
@@ -86,6 +89,9 @@ export class DurableSpool<I, R extends UploadRow = UploadRow>
   readonly #dir: string;
   readonly #spec: SpoolSpec<I, R>;
   readonly #sql;
+  #budget: { budget: MediaBudget; as: MediaSpoolName } | undefined;
+  /** room reserved for files staged but not recorded yet, by file name */
+  readonly #held = new Map<string, Reservation>();
 
   constructor(db: AgentDatabase, dir: string, spec: SpoolSpec<I, R>) {
     super();
@@ -114,6 +120,10 @@ export class DurableSpool<I, R extends UploadRow = UploadRow>
       retryNow: db.prepare(`UPDATE ${t} SET next_at = 0 WHERE ${pending} AND next_at > 0`),
       depth: db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${t} WHERE ${pending}`),
       bytes: db.prepare<[], { n: number | null }>(`SELECT SUM(bytes) AS n FROM ${t}`),
+      // whole blocks: the CAST truncates (a bound number may arrive as a REAL, dividing exactly)
+      allocated: db.prepare<[number, number, number], { n: number | null }>(
+        `SELECT SUM(CAST((bytes + ? - 1) / ? AS INTEGER) * ?) AS n FROM ${t}`,
+      ),
       oldest: Object.fromEntries(
         Object.entries(scope).map(([s, where]) => [
           s,
@@ -129,6 +139,14 @@ export class DurableSpool<I, R extends UploadRow = UploadRow>
 
   get dir(): string {
     return this.#dir;
+  }
+
+  /**
+   * Every file this spool writes from now on first reserves its room in `budget` (the media
+   * quota), evicting older media if it must; a file that cannot fit is refused.
+   */
+  useBudget(budget: MediaBudget, as: MediaSpoolName): void {
+    this.#budget = { budget, as };
   }
 
   /** The path of a spool file. */
@@ -150,26 +168,49 @@ export class DurableSpool<I, R extends UploadRow = UploadRow>
    */
   async putWith(key: string, file: string, item: I, write: (tmpPath: string) => Promise<void>): Promise<number> {
     const path = this.path(file);
-    await mkdir(this.#dir, { recursive: true });
-    const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    // encoded beside the spool, not in it: the size is known only once it is written, and the
+    // media store must never hold more than its quota, even for a moment
+    const staging = this.#stagingDir();
+    await mkdir(staging, { recursive: true });
+    const tmp = join(staging, `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+    let bytes: number;
     try {
       await write(tmp);
       await fsyncFile(tmp);
+      bytes = (await stat(tmp)).size;
+      this.#reserve(file, bytes);
+      await mkdir(this.#dir, { recursive: true });
       await rename(tmp, path);
     } catch (err) {
+      this.#unreserve(file);
       await rm(tmp, { force: true });
       throw err;
     }
     await fsyncDir(this.#dir);
-    const bytes = (await stat(path)).size;
     this.record(key, file, bytes, item);
     this.emit("queued", key);
     return bytes;
   }
 
-  /** The file half of a put: durable under its final name, for a caller that commits the row itself. */
-  stage(file: string, data: Uint8Array): Promise<void> {
-    return writeFileAtomic(this.path(file), data);
+  /**
+   * The file half of a put: durable under its final name, for a caller that commits the row
+   * itself (with `record`, or `unstage` when it gives up). Throws KENSA_ERR_MEDIA_QUOTA_FULL,
+   * writing nothing, when the file cannot fit in the media quota.
+   */
+  async stage(file: string, data: Uint8Array): Promise<void> {
+    this.#reserve(file, data.byteLength);
+    try {
+      await writeFileAtomic(this.path(file), data);
+    } catch (err) {
+      this.#unreserve(file);
+      throw err;
+    }
+  }
+
+  /** Gives up a staged file whose row will not be recorded: the file goes and its room is freed. */
+  unstage(file: string): void {
+    this.unlink(file);
+    this.#unreserve(file);
   }
 
   /**
@@ -179,6 +220,8 @@ export class DurableSpool<I, R extends UploadRow = UploadRow>
    */
   record(key: string, file: string, bytes: number, item: I): void {
     this.#sql.insert.run(key, file, bytes, Date.now(), ...this.#spec.values(item));
+    // the row counts the file now
+    this.#unreserve(file);
   }
 
   due(now: number, limit: number): R[] {
@@ -223,6 +266,10 @@ export class DurableSpool<I, R extends UploadRow = UploadRow>
     return this.#sql.bytes.get()?.n ?? 0;
   }
 
+  allocatedBytes(blockBytes: number): number {
+    return this.#sql.allocated.get(blockBytes, blockBytes, blockBytes)?.n ?? 0;
+  }
+
   oldest(scope: EvictionScope, limit: number): SpoolFile[] {
     return this.#sql.oldest[scope].all(limit);
   }
@@ -247,6 +294,7 @@ export class DurableSpool<I, R extends UploadRow = UploadRow>
    */
   async reap(): Promise<{ files: number; rows: number }> {
     await mkdir(this.#dir, { recursive: true });
+    await rm(this.#stagingDir(), { recursive: true, force: true });
     const rows = this.#sql.rows.all();
     const known = new Set(rows.map((r) => r.file));
     let files = 0;
@@ -268,6 +316,21 @@ export class DurableSpool<I, R extends UploadRow = UploadRow>
       }
     }
     return { files, rows: gone };
+  }
+
+  #stagingDir(): string {
+    return `${this.#dir}.staging`;
+  }
+
+  #reserve(file: string, bytes: number): void {
+    if (!this.#budget) return;
+    this.#unreserve(file);
+    this.#held.set(file, this.#budget.budget.reserve(this.#budget.as, bytes));
+  }
+
+  #unreserve(file: string): void {
+    this.#held.get(file)?.release();
+    this.#held.delete(file);
   }
 
   /**

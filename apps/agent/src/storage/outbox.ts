@@ -60,7 +60,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   /**
    * Stores an event and, when `image` is given, its frame. The file is written atomically
    * before the transaction: a crash in between leaves a file without a row, which startup
-   * reaps; never a row without its file. If the file cannot be written (disk full) the event
+   * reaps; never a row without its file. If the file cannot be written (disk full, or no room for it in the media quota) the event
    * is kept without media, since the result matters more than the picture.
    */
   async append(draft: EventDraft, image?: Uint8Array, opts: { id?: string } = {}): Promise<Event> {
@@ -76,7 +76,13 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       }
     }
     const event: Event = { v: 1, id, seq: 0, ...draft, media: file !== null };
-    this.#insert(event, file, file ? (image?.byteLength ?? 0) : 0);
+    try {
+      this.#insert(event, file, file ? (image?.byteLength ?? 0) : 0);
+    } catch (err) {
+      // the staged frame would hold its room in the media quota until a restart reaped it
+      if (file) this.#media.unstage(file);
+      throw err;
+    }
     this.emit("queued", event);
     return event;
   }

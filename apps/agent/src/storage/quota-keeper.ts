@@ -1,9 +1,11 @@
+import { statfsSync } from "node:fs";
 import { lstat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../logger.js";
 import type { AgentDatabase, Counter } from "./agent-db.js";
 import { dirSize } from "./dir-size.js";
-import type { EvictableSpool, EvictionScope } from "./durable-spool.js";
+import type { DurableSpool } from "./durable-spool.js";
+import { MediaBudget } from "./media-budget.js";
 import type { Outbox } from "./outbox.js";
 
 export interface QuotaLimits {
@@ -18,8 +20,9 @@ export interface QuotaLimits {
 export interface QuotaKeeperOptions extends QuotaLimits {
   db: AgentDatabase;
   dataDir: string;
-  /** the spools whose files count as media: incident frames, captures, clips */
-  spools: { media: EvictableSpool; captures: EvictableSpool; clips: EvictableSpool };
+  /** the spools whose files count as media: incident frames, captures, clips (each reserves its room in the quota before a write) */
+  // biome-ignore lint/suspicious/noExplicitAny: any spool, whatever its item and row types
+  spools: { media: DurableSpool<any, any>; captures: DurableSpool<any, any>; clips: DurableSpool<any, any> };
   /** counted in the data dir's usage, never evicted here (the updater prunes bundles) */
   bundlesDir: string;
   outbox: Outbox;
@@ -30,6 +33,8 @@ export interface QuotaKeeperOptions extends QuotaLimits {
   freeBytes?: () => Promise<number>;
   /** ms between checks while nothing is written (other processes fill disks too) */
   intervalMs?: number;
+  /** bytes of the data dir filesystem's allocation unit; from statfs by default */
+  blockBytes?: number;
 }
 
 /** What one pass of the quota keeper did. */
@@ -38,22 +43,6 @@ export interface QuotaPass {
   evicted: { uploaded: number; captures: number; clips: number; pending: number };
   eventsDropped: number;
 }
-
-/** Evictable files, cheapest loss first: each step is emptied, oldest first, before the next is touched. */
-const ladder: ReadonlyArray<{
-  step: keyof QuotaPass["evicted"];
-  spool: keyof QuotaKeeperOptions["spools"];
-  scope: EvictionScope;
-}> = [
-  // incident frames the hub already has: the local ring buffer's copies
-  { step: "uploaded", spool: "media", scope: "kept" },
-  // frames for learning: nice to have, and the hub can ask for more tomorrow
-  { step: "captures", spool: "captures", scope: "all" },
-  // incident clips, uploaded or not
-  { step: "clips", spool: "clips", scope: "all" },
-  // last resort before events: incident frames not uploaded yet (the event itself survives)
-  { step: "pending", spool: "media", scope: "pending" },
-];
 
 /**
  * Keeps the data dir inside its quotas so that a device cut off from the hub for hours keeps
@@ -71,10 +60,22 @@ export class QuotaKeeper {
   #running: Promise<QuotaPass> | undefined;
   #again = false;
   #last: QuotaPass | undefined;
+  /** the media quota, which every spool write reserves room in before it writes */
+  readonly budget: MediaBudget;
 
   constructor(opts: QuotaKeeperOptions) {
     this.#o = opts;
     this.#log = opts.logger.child({ component: "quota" });
+    this.budget = new MediaBudget({
+      spools: opts.spools,
+      quotaBytes: opts.mediaQuotaBytes,
+      blockBytes: opts.blockBytes ?? statfsSync(opts.dataDir).bsize,
+      // every eviction is counted here, the passes' and those that make room for a write
+      onEvict: () => opts.mediaEvicted.add(1),
+    });
+    opts.spools.media.useBudget(this.budget, "media");
+    opts.spools.captures.useBudget(this.budget, "captures");
+    opts.spools.clips.useBudget(this.budget, "clips");
     this.#freeBytes =
       opts.freeBytes ??
       (async () => {
@@ -128,8 +129,8 @@ export class QuotaKeeper {
 
   async #usage(): Promise<{ mediaBytes: number; dataBytes: number; freeBytes: number; reusableDbBytes: number }> {
     const db = this.#o.db;
-    const { media, captures, clips } = this.#o.spools;
-    const mediaBytes = media.bytes() + captures.bytes() + clips.bytes();
+    // on disk, in whole blocks, with the room held for writes in flight
+    const mediaBytes = this.budget.used();
     const pageSize = db.pragma("page_size", { simple: true }) as number;
     const pages = db.pragma("page_count", { simple: true }) as number;
     const free = db.pragma("freelist_count", { simple: true }) as number;
@@ -160,23 +161,15 @@ export class QuotaKeeper {
     let overData = u.dataBytes - o.offlineQuotaBytes;
     let shortFree = o.minFreeBytes - (u.freeBytes + u.reusableDbBytes);
     const need = () => Math.max(overMedia, overData, shortFree);
-    for (const rung of ladder) {
-      const spool = o.spools[rung.spool];
-      // deleting while a statement iterates is not allowed: take a batch, delete, take the next
-      const batch = () => spool.oldest(rung.scope, 256);
-      for (let rows = need() > 0 ? batch() : []; rows.length > 0 && need() > 0; rows = batch())
-        for (const row of rows) {
-          if (need() <= 0) break;
-          spool.evict(row);
-          overMedia -= row.bytes;
-          overData -= row.bytes;
-          shortFree -= row.bytes;
-          pass.evicted[rung.step]++;
-        }
+    if (need() > 0) {
+      const { evicted, freed } = this.budget.evict(need());
+      pass.evicted = evicted;
+      overMedia -= freed;
+      overData -= freed;
+      shortFree -= freed;
     }
     const evicted = Object.values(pass.evicted).reduce((a, b) => a + b, 0);
     if (evicted > 0) {
-      o.mediaEvicted.add(evicted);
       this.#log.warn("disk quota: evicted media", { ...pass.evicted, ...pass.usage });
     }
     // the emergency: nothing evictable is left and the data dir or the disk is still over
