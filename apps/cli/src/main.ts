@@ -6,6 +6,7 @@ import { registerDatasetCommands } from "./commands/dataset-command.js";
 import { registerFsckCommand } from "./commands/fsck-command.js";
 import { registerModelCommands } from "./commands/model-command.js";
 import { registerRetentionCommands } from "./commands/retention-command.js";
+import { registerSealCommand } from "./commands/seal-command.js";
 import { registerDeviceCertCommand } from "./commands/device-cert-command.js";
 import { registerTrainCommand } from "./commands/train-command.js";
 import { parseDuration } from "./duration.js";
@@ -188,6 +189,7 @@ hubOpts(
 });
 
 registerFsckCommand(program);
+registerSealCommand(program);
 registerDatasetCommands(program, hubOpts);
 registerModelCommands(program, hubOpts);
 registerTrainCommand(program, hubOpts);

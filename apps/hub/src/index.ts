@@ -9,3 +9,4 @@ export type { Delivery, Notifier } from "./notify/notifier.js";
 export { PermanentDeliveryError } from "./notify/notifier.js";
 export { type OfflineAuditSource, verifyAuditOffline } from "./people/audit-offline.js";
 export { type FsckReport, fsckClean, fsckOffline } from "./system/fsck-offline.js";
+export { sealConfigSecret } from "./system/seal-secret.js";

@@ -38,6 +38,8 @@ export async function loadSecretsKey(opts: {
   /** key ids that stored secrets name; empty when nothing is sealed yet */
   sealedWith: ReadonlySet<string>;
   log: Logger;
+  /** false: a missing file is an error (tools beside the hub never make the key) */
+  create?: boolean;
 }): Promise<SecretsKeySource> {
   const fromEnv = opts.env[SECRETS_KEY_ENV];
   if (fromEnv !== undefined && fromEnv.trim() !== "") {
@@ -58,6 +60,13 @@ export async function loadSecretsKey(opts: {
   if (text !== null) {
     await tightenMode(file, 0o600, opts.log);
     return { keys: parseKeyFile(text, file), from: file, created: false };
+  }
+  if (opts.create === false) {
+    throw new KensaError(
+      "KENSA_ERR_SECRETS_KEY_MISSING",
+      `the secrets key ${file} does not exist (and env ${SECRETS_KEY_ENV} is not set): start the hub once to generate it, or set secrets.keyFile`,
+      { keyFile: file },
+    );
   }
   if (opts.sealedWith.size > 0) {
     const ids = [...opts.sealedWith].join(", ");
