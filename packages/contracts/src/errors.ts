@@ -183,6 +183,10 @@ export const errorCatalog = {
     message: "A legal hold must name a device or incident of the project (or nothing, for the project itself)",
   },
   KENSA_ERR_RETENTION_BUSY: { status: 409, message: "A retention run is already in progress on a hub replica" },
+  KENSA_ERR_MEDIA_QUOTA_FULL: {
+    status: 507,
+    message: "An agent media file does not fit in media.quotaBytes, even after evicting the media it may replace",
+  },
   KENSA_ERR_BLOB_CORRUPT: {
     status: 500,
     message: "The stored content does not match its sha256; it was quarantined and is not served",
