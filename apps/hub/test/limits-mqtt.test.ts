@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { type EventAcks, topics } from "@kensa/contracts";
+import { type EventAcks, fitFrameMeta, topics } from "@kensa/contracts";
 import { waitFor } from "@kensa/testkit";
 import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -182,6 +182,29 @@ describe("oversized MQTT payloads and events", () => {
       .where("seq", "in", [901, 902, 903])
       .execute();
     expect(stored).toEqual([]);
+  });
+
+  it("takes an event whose meta the agent fitted to the budget (fitFrameMeta), naming what was cut", async () => {
+    const raw = {
+      part: "SN-123",
+      station: 4,
+      ...Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`q${i}`, "v".repeat(i === 3 ? 5000 : 300)])),
+    };
+    const fitted = fitFrameMeta(raw);
+    expect(fitted.meta.part).toBe("SN-123");
+    expect(fitted.meta.station).toBe(4);
+    expect(Object.keys(fitted.meta).length).toBeLessThanOrEqual(64);
+    expect(Buffer.byteLength(JSON.stringify(fitted.meta))).toBeLessThanOrEqual(16 * 1024);
+    expect(fitted.trimmed).toContain("q3");
+    expect(fitted.trimmed).toContain("q69");
+    expect(fitFrameMeta({ a: 1, b: "x" })).toEqual({ meta: { a: 1, b: "x" }, trimmed: [] });
+    const e = makeEvent("lim-cam", { seq: 950 });
+    e.frame.meta = fitted.meta;
+    await device.publishAsync(topics.events("lim-cam"), JSON.stringify(e), { qos: 1 });
+    await waitFor("stored", async () => {
+      const row = await t.hub.store.db.selectFrom("events").select("id").where("id", "=", e.id).executeTakeFirst();
+      return !!row;
+    });
   });
 
   it("keeps a page of events bounded: ten events at the meta budget list in well under a megabyte", async () => {

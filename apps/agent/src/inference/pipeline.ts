@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import type { Event, InferenceResult, RuleHit } from "@kensa/contracts";
+import { type Event, fitFrameMeta, type InferenceResult, type RuleHit } from "@kensa/contracts";
 import type { Logger } from "../logger.js";
 import { RuleRunner } from "../rules/rule-runner.js";
 import type { Frame, FrameOutcome, Intake } from "../sources/frame-source.js";
@@ -242,6 +242,15 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
               return undefined;
             })
         : undefined;
+      // an event the hub would refuse for its meta is never published: the meta is cut to fit
+      const meta = fitFrameMeta(frame.meta);
+      if (meta.trimmed.length > 0) {
+        this.#log.warn("frame meta over the hub's budget: trimmed", {
+          code: "KENSA_ERR_EVENT_TOO_LARGE",
+          sourceId: frame.sourceId,
+          keys: meta.trimmed,
+        });
+      }
       const event = await this.#outbox.append(
         {
           deviceId: this.#deviceId,
@@ -249,7 +258,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
           sourceId: frame.sourceId,
           ts: frame.capturedAt.toISOString(),
           bundle: { ...loaded.bundle },
-          frame: { width: out.frame.width, height: out.frame.height, meta: frame.meta },
+          frame: { width: out.frame.width, height: out.frame.height, meta: meta.meta },
           result,
           latencyMs: out.latencyMs,
           ...(hits ? { rules: hits } : {}),

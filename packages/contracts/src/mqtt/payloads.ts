@@ -277,3 +277,42 @@ export const Telemetry = Type.Object({
   mediaEvicted: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type Telemetry = Static<typeof Telemetry>;
+
+/** bytes of `frame.meta` as JSON that a hub accepts with its default `limits.metaBytes` */
+export const DEFAULT_META_BYTES = 16 * 1024;
+
+type MetaValue = string | number | boolean | null;
+
+/**
+ * `frame.meta` cut to what a hub accepts by default, so an agent does not publish an event the
+ * hub would refuse: at most `EVENT_FIELD_LIMITS.metaKeys` keys, strings of at most
+ * `metaStringChars`, and at most `maxBytes` of JSON (the largest entries dropped first).
+ * `trimmed` names the keys cut or dropped; empty when the meta fits as it is.
+ */
+export function fitFrameMeta(
+  meta: Readonly<Record<string, MetaValue>>,
+  maxBytes = DEFAULT_META_BYTES,
+): { meta: Record<string, MetaValue>; trimmed: string[] } {
+  const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v)).length;
+  const entries = Object.entries(meta);
+  if (entries.length <= EVENT_FIELD_LIMITS.metaKeys && bytes(meta) <= maxBytes) {
+    const long = entries.some(([, v]) => typeof v === "string" && v.length > EVENT_FIELD_LIMITS.metaStringChars);
+    if (!long) return { meta: { ...meta }, trimmed: [] };
+  }
+  const trimmed: string[] = [];
+  const out: Record<string, MetaValue> = {};
+  for (const [k, v] of entries) {
+    if (Object.keys(out).length >= EVENT_FIELD_LIMITS.metaKeys) trimmed.push(k);
+    else if (typeof v === "string" && v.length > EVENT_FIELD_LIMITS.metaStringChars) {
+      out[k] = v.slice(0, EVENT_FIELD_LIMITS.metaStringChars);
+      trimmed.push(k);
+    } else out[k] = v;
+  }
+  const bySize = Object.keys(out).sort((a, b) => bytes({ [b]: out[b] }) - bytes({ [a]: out[a] }));
+  for (const k of bySize) {
+    if (bytes(out) <= maxBytes) break;
+    delete out[k];
+    if (!trimmed.includes(k)) trimmed.push(k);
+  }
+  return { meta: out, trimmed };
+}
