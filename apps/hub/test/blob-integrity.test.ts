@@ -138,6 +138,30 @@ describe.each(list)("blob integrity over HTTP ($name)", (backend) => {
     expect(await store().has(clip.json.sha256)).toBe(false);
   });
 
+  it("does not serve a device's latest frame changed in the database; its next upload replaces it", async () => {
+    const thumb = await jpeg(30);
+    const upload = () =>
+      t.call("PUT", "/api/v1/devices/cam-1/frame", {
+        auth: basic("cam-1", secrets["cam-1"]!),
+        headers: { "content-type": "image/jpeg" },
+        raw: thumb,
+      });
+    const get = () =>
+      fetch(`${t.httpUrl}/api/v1/devices/cam-1/frame`, { headers: { authorization: `Bearer ${t.hub.adminToken}` } });
+    expect((await upload()).status).toBeLessThan(300);
+    expect((await get()).status).toBe(200);
+    const bad = Buffer.from(thumb);
+    bad[100] = bad[100]! ^ 0xff;
+    await t.hub.store.db.updateTable("device_frames").set({ bytes: bad }).where("device_id", "=", "cam-1").execute();
+    const refused = await get();
+    expect(refused.status).toBe(500);
+    expect(await refused.json()).toMatchObject({ error: { code: "KENSA_ERR_BLOB_CORRUPT" } });
+    await upload();
+    const again = await get();
+    expect(again.status).toBe(200);
+    expect(Buffer.from(await again.arrayBuffer()).equals(thumb)).toBe(true);
+  });
+
   it("the scrub finds a corrupt blob nobody reads, at its bounded rate", async () => {
     const frames = [await jpeg(3), await jpeg(4)];
     const shas: string[] = [];

@@ -49,7 +49,7 @@ export class DeviceFrameService {
     return { sha256, size: bytes.byteLength };
   }
 
-  /** throws KENSA_ERR_DEVICE_FRAME_NOT_FOUND */
+  /** throws KENSA_ERR_DEVICE_FRAME_NOT_FOUND, KENSA_ERR_BLOB_CORRUPT */
   async get(deviceId: string): Promise<DeviceFrame> {
     const row = await this.#db
       .selectFrom("device_frames")
@@ -57,6 +57,13 @@ export class DeviceFrameService {
       .where("device_id", "=", deviceId)
       .executeTakeFirst();
     if (!row) throw new KensaError("KENSA_ERR_DEVICE_FRAME_NOT_FOUND", `device ${deviceId} has not sent a frame yet`);
+    // stored with its hash: a row changed on disk is refused, and the device's next upload replaces it
+    if (createHash("sha256").update(row.bytes).digest("hex") !== row.sha256) {
+      throw new KensaError(
+        "KENSA_ERR_BLOB_CORRUPT",
+        `the stored frame of device ${deviceId} does not match its sha256`,
+      );
+    }
     return { contentType: row.content_type, bytes: row.bytes, sha256: row.sha256, receivedAt: row.received_at };
   }
 }
