@@ -1,8 +1,9 @@
 import { X509Certificate } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { request } from "node:https";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { connect as tlsConnect } from "node:tls";
+import { createServer as createTlsServer, connect as tlsConnect } from "node:tls";
 import { KensaClient } from "@kensa/client";
 import { fleetRoutes, projectRoutes, topics } from "@kensa/contracts";
 import {
@@ -12,6 +13,7 @@ import {
   testCertificateAuthority,
   waitFor,
 } from "@kensa/testkit";
+import { Aedes } from "aedes";
 import mqtt, { type IClientOptions } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHub, type Hub } from "../src/index.js";
@@ -264,6 +266,42 @@ describe("TLS: required client certificates, bad files, plain listeners", () => 
       expect(hub.plainListeners).toEqual(["HTTP on 0.0.0.0"]);
     } finally {
       await hub.close();
+    }
+  });
+});
+
+describe("TLS: the hub's client on an external mqtts:// broker", () => {
+  it("trusts the broker's certificate through mqtt.tls.ca", async () => {
+    const dir = await tempDir();
+    const ca = await testCertificateAuthority("Broker CA");
+    const server = await ca.server();
+    const aedes = await Aedes.createBroker();
+    const broker = createTlsServer({ cert: server.cert, key: server.key }, aedes.handle);
+    await new Promise<void>((resolve) => broker.listen(0, "127.0.0.1", resolve));
+    const port = (broker.address() as AddressInfo).port;
+    const caFile = join(dir.path, "broker-ca.crt");
+    await writeFile(caFile, ca.cert);
+    const hub = await createHub({
+      dataDir: join(dir.path, "hub"),
+      http: { port: 0 },
+      mqtt: {
+        embedded: { enabled: false },
+        url: `mqtts://localhost:${port}`,
+        tls: { ca: caFile },
+        sharedGroup: "",
+      },
+      logLevel: "silent",
+    });
+    try {
+      await hub.start();
+      const health = await hub.app.inject({ method: "GET", url: "/health" });
+      expect(health.json()).toMatchObject({ mqtt: "connected" });
+      expect(aedes.connectedClients).toBe(1);
+    } finally {
+      await hub.close();
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      broker.close();
+      await dir.remove();
     }
   });
 });
