@@ -2,6 +2,7 @@ import { type AuditEntry, type AuditQuery, peopleRoutes } from "@kensa/contracts
 import { type FormEvent, useEffect, useState } from "react";
 import { hub } from "../../api/client";
 import { Badge, Button, DataTable, ErrorState, Field, Loading, Page, useToast } from "../../ui";
+import { ChainCheck } from "./chain-check";
 
 const PAGE = 100;
 
@@ -49,6 +50,7 @@ export function AuditPage() {
 
   return (
     <Page title="Audit log" subtitle="Every sign-in, verdict, deployment and change, with who and when">
+      <ChainCheck />
       <search aria-label="Filter the audit log">
         <form className="filters" onSubmit={apply}>
           <Field label="Action" hint="e.g. incident.verdict">
