@@ -19,14 +19,14 @@ import { HUB_MQTT_USERNAME } from "./fleet/device-service.js";
 import { createFleet } from "./fleet/fleet.js";
 import { fleetPlugin } from "./fleet/fleet-plugin.js";
 import { closeApp, createApp } from "./http/create-app.js";
-import { loadHubTls, publicUrls, reloadHubTls, warnPlainListeners } from "./http/hub-tls.js";
 import { httpPlugin } from "./http/http-plugin.js";
-import { listenHttp } from "./http/listen-http.js";
+import { loadHubTls, publicUrls, reloadHubTls, warnPlainListeners } from "./http/hub-tls.js";
 import { connectHost, HubUrls } from "./http/hub-urls.js";
+import { listenHttp } from "./http/listen-http.js";
 import { RouteCatalog } from "./http/route-catalog.js";
 import { createIncidents } from "./incidents/incidents.js";
-import type { DeviceCertificateAuthority } from "./ingest/device-certs.js";
 import { incidentsPlugin } from "./incidents/incidents-plugin.js";
+import type { DeviceCertificateAuthority } from "./ingest/device-certs.js";
 import { dynsecFromConfig } from "./ingest/dynsec-from-config.js";
 import type { EmbeddedBroker } from "./ingest/embedded-broker.js";
 import { embeddedBrokerFromConfig } from "./ingest/embedded-broker-from-config.js";
@@ -91,17 +91,17 @@ export interface Hub {
   training: Training;
   /** sends planned notifications */
   dispatcher: NotificationDispatcher;
-  /** binds HTTP and the embedded broker, connects the hub's MQTT client, starts notifications */
-  start(): Promise<HubAddresses>;
-  close(): Promise<void>;
   /** the CA of device client certificates (`mqtt.embedded.tls.clientCertificates`); null otherwise */
   deviceCa: DeviceCertificateAuthority | null;
-  /** while close() runs, the part of the hub it is waiting for ("http", "database", …), else null */
-  readonly closing: string | null;
+  /** binds HTTP and the embedded broker, connects the hub's MQTT client, starts notifications */
+  start(): Promise<HubAddresses>;
   /** reads the certificate files again (SIGHUP); new connections use them */
   reloadTls(): Promise<void>;
   /** after start(): listeners other machines reach without TLS ("HTTP on 0.0.0.0") */
   readonly plainListeners: string[];
+  close(): Promise<void>;
+  /** while close() runs, the part of the hub it is waiting for ("http", "database", …), else null */
+  readonly closing: string | null;
 }
 
 /**
@@ -275,13 +275,21 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     auditRefusals: () => audit.refusals.counters,
     deviceAuth: () => deviceAuth.counters,
   });
-  await app.register(retentionPlugin, { db, blobs, projects, audit, config: config.retention, metrics: metrics.registry });
   const problems = () => [...ingest.problems(), ...deviceAuth.problems()];
+  await app.register(retentionPlugin, {
+    db,
+    blobs,
+    projects,
+    audit,
+    config: config.retention,
+    metrics: metrics.registry,
+  });
   await app.register(systemPlugin, { stats, metrics, mqttConnected, problems });
   await app.register(blobIntegrityPlugin, { db, blobs, config, incidents, metrics });
   await app.register(consolePlugin, { dir: config.web.dir ?? defaultConsoleDir() });
 
   let started = false;
+  const plainListeners: string[] = [];
   let closed: Promise<void> | null = null;
   const steps = new ShutdownSteps(log);
 
@@ -293,7 +301,6 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     let password = config.mqtt.password;
     try {
       if (config.mqtt.embedded.enabled) {
-  let plainListeners: string[] = [];
         password = randomBytes(24).toString("base64url");
         username = HUB_MQTT_USERNAME;
         broker = embeddedBrokerFromConfig({
@@ -308,12 +315,14 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       }
       await pgBus?.start();
       const httpPort = await listenHttp(app, config.http.host, config.http.port);
-      plainListeners = warnPlainListeners(config, tls, log);
+      plainListeners.push(...warnPlainListeners(config, tls, log));
       urls.set(...publicUrls(config, tls, httpPort, brokerUrl));
       mqttClient = new HubMqttClient({
         url: brokerUrl,
         username,
         password,
+        // the embedded broker is this machine's own listener (its names go unchecked); else mqtt.tls
+        ...(tls.broker ? { tls: { rejectUnauthorized: false } } : tls.client ? { tls: tls.client } : {}),
         log,
         clientId: config.mqtt.clientId ?? `kensa-hub-${hostname()}`,
         // Aedes has no shared subscriptions; the embedded broker serves exactly one hub
@@ -326,9 +335,6 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
         onConnected: () => desired.sync("all"),
       });
       desired.attach(mqttClient);
-        // to the embedded broker: the hub's own listener on this machine, whatever names its
-        // certificate carries; to an external one: the CA (and client certificate) of mqtt.tls
-        ...(tls.broker ? { tls: { rejectUnauthorized: false } } : tls.client ? { tls: tls.client } : {}),
       ingest.attach(mqttClient);
       // creates the hub's own account before the hub's client connects with it
       await dynsec?.start();
@@ -383,10 +389,13 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       return broker;
     },
     dynsec,
+    deviceCa: tls.deviceCa,
     routes,
     training,
     dispatcher,
     start,
+    reloadTls: () => reloadHubTls(config, tls, { app, broker, log }),
+    plainListeners,
     close: () => {
       closed ??= shutdown();
       return closed;
@@ -395,9 +404,4 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       return steps.current;
     },
   };
-    deviceCa: tls.deviceCa,
 }
-    reloadTls: () => reloadHubTls(config, tls, { app, broker, log }),
-    get plainListeners() {
-      return plainListeners;
-    },
