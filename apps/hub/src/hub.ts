@@ -304,10 +304,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
         password = randomBytes(24).toString("base64url");
         username = HUB_MQTT_USERNAME;
         broker = embeddedBrokerFromConfig({
-          ...{ config, tls: tls.broker, hubPassword: password, deviceAuth, log },
+          ...{ config, tls: tls.broker, hubPassword: password, deviceAuth, log, onRefused: audit.refusals.mqtt },
           device: (id) => devices.get(id),
           onDeviceMessage: (topic, payload) => ingest.offer(topic, payload),
-          onRefused: audit.refusals.mqtt,
         });
         const port = await broker.listen();
         devices.attachAccounts(broker);
