@@ -101,6 +101,19 @@ export function blobIntegrityConformance(name: string, make: () => Promise<BlobS
       expect(found).toEqual([]);
     });
 
+    it("verifies a blob before serving a byte range of it", async () => {
+      const bytes = pattern(LARGE, 12);
+      const { sha256 } = await store.put(bytes);
+      const part = await store.stream(sha256, { start: 1_000, end: 1_999 });
+      const got: Buffer[] = [];
+      for await (const c of part!.stream) got.push(c as Buffer);
+      expect(Buffer.concat(got).equals(Buffer.from(bytes.subarray(1_000, 2_000)))).toBe(true);
+      await tamper(store, sha256, flipped(bytes, 4_000_000));
+      expect(await codeOf(store.stream(sha256, { start: 0, end: 99 }))).toBe("KENSA_ERR_BLOB_CORRUPT");
+      expect(await store.has(sha256)).toBe(false);
+      expect(found).toEqual([{ sha256, via: "read" }]);
+    });
+
     it("verifies: ok, corrupt (then quarantined) or missing", async () => {
       const good = await store.put(pattern(1_000, 5));
       const bad = await store.put(pattern(1_000, 6));

@@ -131,6 +131,18 @@ describe.each(list)("blob integrity over HTTP ($name)", (backend) => {
 
     const bad = Buffer.from(BIG_CLIP);
     bad[5_000_000] = bad[5_000_000]! ^ 0xff;
+    // a browser seeking: the range is not served from a corrupt clip
+    await writeFile(store().path(clip.json.sha256), bad);
+    const seek = await fetch(url, { headers: { ...auth, range: "bytes=0-1023" } });
+    expect(seek.status).toBe(500);
+    expect(await seek.json()).toMatchObject({ error: { code: "KENSA_ERR_BLOB_CORRUPT" } });
+    // the device sends it again; then the disk corrupts it once more, under a whole download
+    await t.call("PUT", `/api/v1/events/${ev.id}/clip`, {
+      auth: basic("cam-1", secrets["cam-1"]!),
+      headers: { "content-type": "video/mp4" },
+      raw: BIG_CLIP,
+    });
+    expect((await fetch(url, { headers: { ...auth, range: "bytes=0-1023" } })).status).toBe(206);
     await writeFile(store().path(clip.json.sha256), bad);
     const res = await fetch(url, { headers: auth });
     expect(res.status).toBe(200); // headers leave before the last byte is hashed

@@ -1,4 +1,4 @@
-import { readdir, writeFile } from "node:fs/promises";
+import { readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tempDir } from "@kensa/testkit";
 import { afterAll, describe, expect, it } from "vitest";
@@ -18,7 +18,10 @@ blobStoreConformance(
     return new FsBlobStore(join(d.path, "blobs"));
   },
   async (store, sha256, content) => {
-    await writeFile((store as FsBlobStore).path(sha256), content);
+    // a new file under the old name, so nothing about it looks like the one verified before
+    const path = (store as FsBlobStore).path(sha256);
+    await writeFile(`${path}.tampered`, content);
+    await rename(`${path}.tampered`, path);
   },
 );
 

@@ -41,8 +41,9 @@ export type CorruptListener = (e: { sha256: string; size: number; via: Corruptio
  * and withholds its last chunk until the hash matches, so a mismatch errors the stream (an HTTP
  * response is aborted, not completed). A mismatch throws or errors with KENSA_ERR_BLOB_CORRUPT
  * and quarantines the blob: afterwards the address is absent, and a put of the right content
- * stores it again (repair). A ranged `stream` (video seeking) is not verified per read; the
- * scrub and a whole read cover it.
+ * stores it again (repair). A ranged `stream` (video seeking) verifies the whole blob before
+ * serving a part of it; an adapter may remember that an unchanged blob passed (a browser seeks
+ * a clip many times), leaving later changes to the scrub.
  */
 export interface BlobStore {
   /**

@@ -25,6 +25,8 @@ export class FsBlobStore implements BlobStore {
   readonly supportsLocalPaths = true;
   #root: string;
   #corrupt = new CorruptListeners();
+  /** blobs verified whole for ranged reads: sha256 → the file's identity then (inode, mtime, size) */
+  #verified = new Map<string, string>();
 
   /** `root` is the blobs directory, e.g. `<dataDir>/blobs` */
   constructor(root: string) {
@@ -107,7 +109,22 @@ export class FsBlobStore implements BlobStore {
     const fh = await open(file, "r").catch(absentAsNull);
     if (!fh) return null;
     const { size } = await fh.stat();
-    if (range) return { stream: fh.createReadStream({ start: range.start, end: range.end }), size };
+    if (range) {
+      const st = await fh.stat();
+      const identity = `${st.ino}:${st.mtimeMs}:${st.size}`;
+      if (this.#verified.get(sha256) !== identity) {
+        const hash = createHash("sha256");
+        for await (const chunk of fh.createReadStream({ autoClose: false, start: 0 })) hash.update(chunk as Buffer);
+        if (hash.digest("hex") !== sha256) {
+          await fh.close();
+          throw await this.#corruptFound(sha256, "read");
+        }
+        this.#verified.delete(sha256);
+        this.#verified.set(sha256, identity);
+        if (this.#verified.size > VERIFIED_REMEMBERED) this.#verified.delete(this.#verified.keys().next().value!);
+      }
+      return { stream: fh.createReadStream({ start: range.start, end: range.end }), size };
+    }
     if (size <= VERIFY_WHOLE_BYTES) {
       let bytes: Buffer;
       try {
@@ -151,6 +168,7 @@ export class FsBlobStore implements BlobStore {
     if (!isSha256(sha256)) return false;
     const dir = join(this.#root, "quarantine");
     await mkdir(dir, { recursive: true });
+    this.#verified.delete(sha256);
     const size = (await stat(this.path(sha256)).catch(absentAsNull))?.size;
     if (size === undefined) return false;
     try {
@@ -210,6 +228,9 @@ export class FsBlobStore implements BlobStore {
     return blobCorrupt(sha256, via);
   }
 }
+
+/** blobs remembered as verified for ranged reads (the least recently verified is forgotten first) */
+const VERIFIED_REMEMBERED = 10_000;
 
 function absentAsNull(err: NodeJS.ErrnoException): null {
   if (err.code === "ENOENT") return null;
