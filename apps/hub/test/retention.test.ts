@@ -69,6 +69,27 @@ describe.each(list)("retention ($name)", (backend) => {
     const capLabeled = await cap(20, bytes(500), true);
     const capNew = await cap(1, bytes(400));
     await storeSnapshot(db(), blobs, p, [{ sampleId: capInSnapshot.id, sha256: capInSnapshot.sha }]);
+    // a frame whose bytes are also a labeled mask: the event goes, the blob stays
+    const maskShared = await ev({ deviceId: "ret-d1", ageDays: 40, media: bytes(333) });
+    await db()
+      .insertInto("label_revisions")
+      .values({
+        id: "lrv_retention_mask",
+        sample_id: capLabeled.id,
+        rev: 1,
+        content: JSON.stringify({
+          classes: [],
+          objects: [{ label: "scratch", mask: { sha256: maskShared.mediaSha } }],
+        }),
+        content_sha256: "0".repeat(64),
+        status: "labeled",
+        labeled_by: "test",
+        source: "upload",
+        verdict_id: null,
+        import_id: null,
+        created_at: new Date().toISOString(),
+      })
+      .execute();
 
     const hold = await t.call<{ id: string }>("POST", `/api/v1/projects/${p}/legal-holds`, {
       body: { scope: "device", targetId: "ret-d2", reason: "claim 42" },
@@ -87,14 +108,15 @@ describe.each(list)("retention ($name)", (backend) => {
     ]);
 
     const r = await run();
-    expect(r.deleted).toEqual({ events: 2, frames: 2, deviceFrames: 0, clips: 1, captures: 2, blobs: 6 });
-    expect(r.kept).toEqual({ openIncident: 3, incidentEvent: 1, legalHold: 4, snapshot: 1, labeled: 1, sharedBlob: 2 });
+    expect(r.deleted).toEqual({ events: 3, frames: 2, deviceFrames: 0, clips: 1, captures: 2, blobs: 6 });
+    expect(r.kept).toEqual({ openIncident: 3, incidentEvent: 1, legalHold: 4, snapshot: 1, labeled: 1, sharedBlob: 3 });
     expect(r.bytesFreed).toBe(1000 + 2000 + 1000 + 1000 + 900 + 700);
 
     const events = new Set(
       (await db().selectFrom("events").select("id").where("project_id", "=", p).execute()).map((e) => e.id),
     );
-    expect(events.has(old.id) || events.has(sharedOld.id)).toBe(false);
+    expect(events.has(old.id) || events.has(sharedOld.id) || events.has(maskShared.id)).toBe(false);
+    expect(await has(maskShared.mediaSha)).toBe(true);
     for (const e of [fresh, frameOld, open, closed, heldDevice, heldIncident, sharedNew])
       expect(events.has(e.id), e.id).toBe(true);
     // blobs: the deleted rows' go, the kept and the shared stay

@@ -8,9 +8,13 @@ export interface BlobRemover {
 }
 
 /**
- * Every place a blob hash is stored. Blobs are content-addressed and shared: the same frame can
- * be an event's media, an incident's, a sample's image and an image in a snapshot. A blob is
- * removed only when none of these names it (and no snapshot manifest does).
+ * Every column that stores a blob hash (the same list `kensa hub fsck` walks, in
+ * system/blob-references.ts). Blobs are content-addressed and shared: the same frame can be an
+ * event's media, an incident's, a sample's image and an image in a snapshot. A blob is removed
+ * only when none of these names it, no label revision names it as a mask, and no snapshot
+ * manifest names it. `events.media_sha256` is not looked at (it has no index, and events are the
+ * largest table): ingest copies it from the event's `event_media` row, which is looked at, and
+ * retention clears it when it deletes that row.
  */
 const REFERENCES: ReadonlyArray<{ table: keyof HubDatabase; column: string }> = [
   { table: "event_media", column: "sha256" },
@@ -20,7 +24,10 @@ const REFERENCES: ReadonlyArray<{ table: keyof HubDatabase; column: string }> = 
   { table: "samples", column: "image_sha256" },
   { table: "snapshots", column: "id" },
   { table: "model_versions", column: "sha256" },
+  { table: "model_versions", column: "int8_sha256" },
   { table: "bundles", column: "sha256" },
+  { table: "deployments", column: "bundle_sha256" },
+  { table: "training_runs", column: "log_sha256" },
 ];
 
 /** Whether anything in the database still names `sha256`. */
@@ -36,7 +43,14 @@ export async function blobReferenced(db: Kysely<HubDatabase>, sha256: string): P
       .executeTakeFirst();
     if (row) return true;
   }
-  return false;
+  // masks are named inside label content (people label far fewer samples than devices send events)
+  const mask = await db
+    .selectFrom("label_revisions")
+    .select("id")
+    .where("content", "like", `%${sha256}%`)
+    .limit(1)
+    .executeTakeFirst();
+  return mask !== undefined;
 }
 
 /**

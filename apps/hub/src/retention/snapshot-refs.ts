@@ -33,11 +33,11 @@ export class SnapshotRefs {
       if (this.#seen.has(id)) continue;
       const bytes = await this.#blobs.get(id);
       if (!bytes) throw new Error(`the manifest of snapshot ${id} is missing from the blob store`);
-      const m = JSON.parse(Buffer.from(bytes).toString("utf8")) as SnapshotManifest;
-      for (const it of m.items) {
-        this.#samples.add(it.sampleId);
-        this.#images.add(it.image.sha256);
-      }
+      const text = Buffer.from(bytes).toString("utf8");
+      const m = JSON.parse(text) as SnapshotManifest;
+      for (const it of m.items) this.#samples.add(it.sampleId);
+      // every hash the manifest holds (images, masks, label hashes): what it names stays
+      for (const sha of text.match(/\b[a-f0-9]{64}\b/g) ?? []) this.#images.add(sha);
       this.#images.add(id);
       this.#seen.add(id);
     }
