@@ -3,11 +3,11 @@ import { fleetRoutes, isKensaError, projectRoutes } from "@kensa/contracts";
 import { Command, Option } from "commander";
 import { registerAuditCommands } from "./commands/audit-command.js";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
+import { registerDeviceCertCommand } from "./commands/device-cert-command.js";
 import { registerFsckCommand } from "./commands/fsck-command.js";
 import { registerModelCommands } from "./commands/model-command.js";
 import { registerRetentionCommands } from "./commands/retention-command.js";
 import { registerSealCommand } from "./commands/seal-command.js";
-import { registerDeviceCertCommand } from "./commands/device-cert-command.js";
 import { registerTrainCommand } from "./commands/train-command.js";
 import { parseDuration } from "./duration.js";
 import { hubClientFrom } from "./hub-client.js";
@@ -155,9 +155,9 @@ hubOpts(
 });
 
 const device = program.command("device").description("edge devices");
+registerDeviceCertCommand(device);
 hubOpts(
   device
-registerDeviceCertCommand(device);
     .command("enroll")
     .requiredOption("--project <id>", "project id")
     .option("--id <id>", "device id (generated when omitted)")
