@@ -317,7 +317,7 @@ async function maskOf(mask: RawMask, img: { width: number; height: number }, ite
     if (w !== img.width || h !== img.height)
       throw annotation(`${item}: the mask is ${w}×${h}, the image ${img.width}×${img.height}`);
     try {
-      m = rleDecode(mask.rle);
+      m = rleDecode(mask.rle, img);
     } catch (err) {
       throw annotation(`${item}: ${(err as Error).message}`);
     }

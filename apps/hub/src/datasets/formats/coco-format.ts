@@ -46,6 +46,12 @@ export const cocoImporter: DatasetImporter = {
       try {
         coco = JSON.parse((await j.read()).toString("utf8")) as CocoFile;
         if (!Array.isArray(coco.images) || !Array.isArray(coco.categories)) throw new Error("no images or categories");
+        for (const key of ["images", "annotations", "categories"] as const) {
+          const list: unknown = coco[key] ?? [];
+          if (!Array.isArray(list)) throw new Error(`${key} is not a list`);
+          const i = list.findIndex((v) => typeof v !== "object" || v === null || Array.isArray(v));
+          if (i >= 0) throw new Error(`${key}[${i}] is not an object`);
+        }
       } catch (err) {
         plan.failed.push(
           fail(j.path, "KENSA_ERR_DATASET_ANNOTATION_INVALID", `not a COCO file: ${(err as Error).message}`),
