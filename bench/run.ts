@@ -10,6 +10,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { agentMemoryRows } from "./agent-memory.js";
 import { datasetImportSection } from "./datasets.js";
+import { fuzzSection } from "./fuzz.js";
 import { ingestSection } from "./ingest.js";
 import { frameToStoredEvent, inferenceLatency } from "./loop-latency.js";
 import { qualitySection } from "./quality.js";
@@ -69,6 +70,7 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optI
     command: "npm run bench -- datasets",
     run: datasetImportSection,
   },
+  { id: "fuzz", title: "Fuzzing: generated cases per target", command: "npm run bench -- fuzz", run: fuzzSection },
   {
     id: "queries",
     title: "Event and incident lists and counts on a large store (10 M events)",
