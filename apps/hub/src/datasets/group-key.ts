@@ -52,12 +52,14 @@ export async function assignGroupKeys(paths: string[], rule: string): Promise<Ar
 }
 
 type GroupKeyRule =
-  | { kind: "none" | "dir" }
+  | { kind: "none" }
+  | { kind: "dir" }
   | { kind: "regex"; re: SafePattern }
   | { kind: "cluster"; re: SafePattern; gap: number };
 
 function parseGroupKeyRule(rule: string): GroupKeyRule {
-  if (rule === "none" || rule === "dir") return { kind: rule };
+  if (rule === "none") return { kind: "none" };
+  if (rule === "dir") return { kind: "dir" };
   if (rule.startsWith("regex:")) return { kind: "regex", re: compileSafePattern(rule.slice(6), "groupKey", rule) };
   if (rule.startsWith("cluster:")) {
     const body = rule.slice(8);
