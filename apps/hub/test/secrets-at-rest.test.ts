@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, readFile, rm, stat, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { type Incident, isKensaError, topics } from "@kensa/contracts";
@@ -227,6 +227,7 @@ describe("SMTP password", () => {
       const key = generateSecretKey();
       await writeFile(join(dir.path, "key"), `${key.id}:${key.key.toString("base64")}\n`, { mode: 0o600 });
       const sealed = new SecretBox([key]).seal("smtp-pass-0123", SMTP_PASSWORD_PURPOSE);
+      let deviceSecret = "";
       const t = await startHub(
         {
           secrets: { keyFile: join(dir.path, "key") },
@@ -238,11 +239,31 @@ describe("SMTP password", () => {
         const { secrets } = await seed(t.call, "mail", [{ id: "m-1" }], {
           notifications: { email: ["qa@plant.test"], webhooks: [], cooldownSec: 0 },
         });
-        await raise(t, "m-1", secrets["m-1"]!);
+        deviceSecret = secrets["m-1"]!;
+        await raise(t, "m-1", deviceSecret);
         await waitFor("e-mail", () => mails.find((m) => m.includes("qa@plant.test")));
         expect(logins).toEqual([{ username: "kensa", password: "smtp-pass-0123" }]);
       } finally {
         await t.close();
+      }
+      // or kept out of the config: a file, tightened to 0600
+      const passFile = join(dir.path, "smtp-pass");
+      await writeFile(passFile, "smtp-pass-0123\n", { mode: 0o644 });
+      await chmod(passFile, 0o644);
+      const t2 = await startHub(
+        {
+          secrets: { keyFile: join(dir.path, "key") },
+          smtp: { host: "127.0.0.1", port, user: "kensa", passFile, from: "hub@kensa.test" },
+        },
+        { dir },
+      );
+      try {
+        await raise(t2, "m-1", deviceSecret);
+        await waitFor("second login", () => (logins.length >= 2 ? logins : undefined));
+        expect(logins[1]).toEqual({ username: "kensa", password: "smtp-pass-0123" });
+        expect((await stat(passFile)).mode & 0o777).toBe(0o600);
+      } finally {
+        await t2.close();
       }
       // sealed with a key the hub does not hold: refused at start, not at the first incident
       const otherKey = generateSecretKey();
