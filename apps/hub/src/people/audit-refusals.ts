@@ -179,11 +179,13 @@ export class AuditRefusals {
   #summarize(b: Bucket, now: number): void {
     if (b.suppressed === 0) return;
     const r = b.refusal;
+    // the pair is (who, action): routes, topics and, for anonymous callers, the names they
+    // claimed vary within it, so the summary names only who (the address, for anonymous ones)
     this.#write({
-      actor: r.actor,
+      actor: r.actorKind === "anonymous" && r.actor !== "*" ? "anonymous" : r.actor,
       actorKind: r.actorKind,
       action: "audit.suppressed",
-      target: r.target ?? null,
+      target: null,
       ip: r.ip,
       details: {
         action: r.action,
