@@ -285,7 +285,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     metrics: metrics.registry,
   });
   await app.register(systemPlugin, { stats, metrics, mqttConnected, problems });
-  await app.register(blobIntegrityPlugin, { db, blobs, config, incidents, metrics });
+  await app.register(blobIntegrityPlugin, { db, blobs, config, incidents, metrics, audit });
   await app.register(consolePlugin, { dir: config.web.dir ?? defaultConsoleDir() });
 
   let started = false;

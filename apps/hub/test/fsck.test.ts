@@ -174,4 +174,27 @@ describe.each(list)("fsck ($name)", (backend) => {
     });
     expect(((await served.json()) as { mediaSha256: string }).mediaSha256).toBe(a);
   });
+
+  it("is served to admins at POST /api/v1/system/fsck, and a repair is audited", async () => {
+    const lonely = (await t.hub.blobs.put(randomBytes(1234))).sha256;
+    const report = await t.call<FsckReport>("POST", "/api/v1/system/fsck", { body: {} });
+    expect(report.status).toBe(200);
+    expect(report.json.repair).toBe(false);
+    expect(report.json.orphanBlobs.find((b) => b.sha256 === lonely)?.action).toBe("kept");
+    const repaired = await t.call<FsckReport>("POST", "/api/v1/system/fsck", {
+      body: { repair: true, orphanGraceHours: 0 },
+    });
+    expect(repaired.json.orphanBlobs.find((b) => b.sha256 === lonely)?.action).toBe("deleted");
+    expect(await t.hub.blobs.has(lonely)).toBe(false);
+    const audit = await t.call<{ items: Array<{ action: string; details: { deletedOrphans: string[] } }> }>(
+      "GET",
+      "/api/v1/audit?limit=5",
+    );
+    const entry = audit.json.items.find((e) => e.action === "blobs.repair");
+    expect(entry?.details.deletedOrphans).toContain(lonely);
+    const byDevice = await t.call("POST", "/api/v1/system/fsck", { auth: basic("cam-1", secrets["cam-1"]!), body: {} });
+    expect([401, 403]).toContain(byDevice.status);
+    const bad = await t.call("POST", "/api/v1/system/fsck", { body: { repair: "yes please" } });
+    expect(bad.status).toBe(400);
+  });
 });

@@ -28,6 +28,7 @@ export * from "./retention/routes.js";
 export * from "./retention/schemas.js";
 export * from "./route.js";
 export * from "./rules.js";
+export * from "./system/fsck.js";
 export * from "./system/routes.js";
 export * from "./system/schemas.js";
 export * from "./trainer.js";

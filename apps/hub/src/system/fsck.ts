@@ -1,9 +1,12 @@
+import type { FsckAction, FsckReport } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import type { HubDatabase } from "../db/schema.js";
 import { EarlyMedia, type EarlyMediaLimits } from "../incidents/early-media.js";
 import { recordProblem } from "./blob-integrity-service.js";
 import { allReferenced, collectBlobReferences } from "./blob-references.js";
+
+export type { FsckAction, FsckReport } from "@kensa/contracts";
 
 export interface FsckOptions {
   /** fix what is found; without it fsck only reports (and changes nothing) */
@@ -13,26 +16,6 @@ export interface FsckOptions {
   /** the early-media bounds the hub runs with (its grace decides what is orphaned) */
   earlyMedia: EarlyMediaLimits;
   now?: Date;
-}
-
-export type FsckAction = "reported" | "quarantined" | "marked" | "deleted" | "removed" | "kept" | "cleared";
-
-export interface FsckReport {
-  repair: boolean;
-  /** blobs hashed, and their bytes */
-  checked: { blobs: number; bytes: number };
-  /** content that does not match its sha256 */
-  corrupt: Array<{ sha256: string; size: number; action: FsckAction }>;
-  /** named by metadata, absent from the store */
-  missing: Array<{ sha256: string; referencedBy: string[]; action: FsckAction }>;
-  /** stored, named by nothing; `kept` while younger than the grace */
-  orphanBlobs: Array<{ sha256: string; size: number; storedAt: string; action: FsckAction }>;
-  /** media whose event never arrived within the grace */
-  orphanEarlyMedia: Array<{ eventId: string; deviceId: string; kind: string; action: FsckAction }>;
-  /** recorded problems that are gone (a blob repaired by a re-upload) */
-  resolvedProblems: Array<{ sha256: string; problem: string; action: FsckAction }>;
-  /** blobs already in quarantine */
-  quarantined: number;
 }
 
 /** True when fsck found nothing left to fix (after a repair, what it could not fix remains). */

@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { defineRoutes } from "../route.js";
+import { FsckReport, FsckRequest } from "./fsck.js";
 import { HubHealth, HubStats } from "./schemas.js";
 
 /** System: the hub's health, its counters, and the API's own description. */
@@ -24,6 +25,15 @@ export const systemRoutes = defineRoutes({
     summary: "Prometheus metrics: ingest counters and queue, storage failures, event sequence gaps, broker refusals",
     permission: "stats:read",
     produces: { kind: "text", types: ["text/plain; version=0.0.4"] },
+  },
+  fsck: {
+    method: "POST",
+    path: "/api/v1/system/fsck",
+    summary:
+      "Check blobs against the database (corrupt, missing, orphaned, early media whose event never came); repair: true fixes them",
+    permission: "users:manage",
+    body: FsckRequest,
+    reply: FsckReport,
   },
   openapi: {
     method: "GET",
