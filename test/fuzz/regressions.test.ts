@@ -1,4 +1,4 @@
-import { ImportOptions, parseWith } from "@kensa/contracts";
+import { ImportOptions, parseManifest, parseWith, withProjectRule } from "@kensa/contracts";
 import { describe, expect, it } from "vitest";
 import { cocoImporter } from "../../apps/hub/src/datasets/formats/coco-format.js";
 import { rleDecode } from "../../apps/hub/src/datasets/formats/coco-rle.js";
@@ -23,6 +23,30 @@ describe("fuzz regressions", () => {
         ["annotations.json", "KENSA_ERR_DATASET_ANNOTATION_INVALID"],
       ]);
     }
+  });
+
+  it("a project's incident rule over a model with more than 256 finding labels ships a manifest the agent accepts", () => {
+    const labels = ["ok", ...Array.from({ length: 300 }, (_, i) => `defect-${i}`)];
+    const manifest = parseManifest({
+      task: "classification",
+      input: { name: "input", width: 8, height: 8 },
+      preprocessing: {},
+      labels,
+      okLabels: ["ok"],
+      postprocessing: { type: "classification" },
+      thresholds: { default: 0.5 },
+    });
+    const shipped = withProjectRule(manifest, { type: "threshold", labels: [], minScore: 0.5 }, { okLabels: ["ok"] });
+    const parsed = parseManifest(JSON.parse(JSON.stringify(shipped)));
+    // no list: the rule watches every label that is not OK, all 300 of them
+    expect(parsed.rules?.[0]).toMatchObject({ id: "project-rule", type: "threshold", minScore: 0.5 });
+    expect(parsed.rules?.[0]).not.toHaveProperty("labels");
+    const few = withProjectRule(
+      manifest,
+      { type: "threshold", labels: ["defect-1", "defect-2"], minScore: 0.5 },
+      { okLabels: ["ok"] },
+    );
+    expect(few.rules?.[0]).toMatchObject({ labels: ["defect-1", "defect-2"] });
   });
 
   it("COCO RLE: a size other than the image's is refused before 900 MB are allocated", () => {

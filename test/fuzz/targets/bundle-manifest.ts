@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
 import {
   BundleManifest,
+  IncidentRule,
   type ModelManifest,
   ModelManifest as ModelManifestSchema,
   parseManifest,
+  withProjectRule,
 } from "@kensa/contracts";
 import fc from "fast-check";
 import { verifyManifest, verifyModel } from "../../../apps/agent/src/updates/bundle-verify.js";
@@ -64,6 +66,30 @@ export const bundleManifestTarget: FuzzTarget = {
           if (JSON.stringify(again) !== JSON.stringify(first)) throw new Error("parseManifest is not idempotent");
         }),
       ),
+    ),
+    fuzzProperty(
+      "withProjectRule: the hub's incident rule compiles into a manifest the agent accepts",
+      { budgetMs: 500 },
+      (b) =>
+        fc.property(
+          modelManifest,
+          arbitraryOf(IncidentRule, { words: LABELS }) as fc.Arbitrary<IncidentRule>,
+          fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 300 })),
+          fc.subarray(LABELS),
+          timed(b, (m, rule, extraLabels, okLabels) => {
+            const labels = [...m.labels, ...Array.from({ length: extraLabels }, (_, i) => `${"l".repeat(60)}${i}`)];
+            const base = codedSync(["KENSA_ERR_MANIFEST_INVALID"], () =>
+              parseManifest({ ...m, labels, rules: undefined }),
+            );
+            if (isRefusal(base)) return;
+            // past 256 finding labels a rule can only watch all of them: the project's OK labels are the model's
+            const shipped = withProjectRule(base, rule, { okLabels: extraLabels ? base.okLabels : okLabels });
+            const r = codedSync(["KENSA_ERR_MANIFEST_INVALID"], () =>
+              parseManifest(JSON.parse(JSON.stringify(shipped))),
+            );
+            if (isRefusal(r)) throw new Error(`the compiled project rule is refused: ${r.message}`);
+          }),
+        ),
     ),
     fuzzProperty(
       "verifyManifest: bytes of the right hash are a manifest or KENSA_ERR_BUNDLE_LOAD_FAILED",

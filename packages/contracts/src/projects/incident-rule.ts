@@ -14,13 +14,18 @@ export const PROJECT_RULE_ID = "project-rule";
 export function projectBundleRule(
   rule: IncidentRule,
   project: { okLabels: readonly string[] },
-  manifest: Pick<ModelManifest, "labels" | "task">,
+  manifest: Pick<ModelManifest, "labels" | "okLabels" | "task">,
 ): ThresholdRule | null {
   const watched =
     rule.labels.length > 0
       ? manifest.labels.filter((l) => rule.labels.includes(l))
       : manifest.labels.filter((l) => !project.okLabels.includes(l));
   if (watched.length === 0) return null;
+  // a rule lists at most 256 labels: a model with more finding labels, all watched, is watched
+  // by leaving them out (the rule's default, every label of the bundle that is not OK)
+  const findings = manifest.labels.filter((l) => !manifest.okLabels.includes(l));
+  const whole =
+    watched.length > 256 && watched.length === findings.length && watched.every((l, i) => l === findings[i]);
   const bound = ` ≥ ${rule.minScore.toFixed(2)}`;
   const listed = `threshold: ${watched.join(", ")}${bound}`;
   return {
@@ -28,7 +33,7 @@ export function projectBundleRule(
     // a rule's name is at most 200 characters; labels may be 64 each
     name: listed.length <= 200 ? listed : `threshold: ${watched.length} finding labels${bound}`,
     type: "threshold",
-    labels: watched,
+    ...(whole ? {} : { labels: watched }),
     minScore: rule.minScore,
     // the hub judged a classification by its chosen class, not every class score
     ...(manifest.task === "classification" ? { topClassOnly: true } : {}),
