@@ -79,7 +79,7 @@ describe.each(list)("retention ($name)", (backend) => {
         rev: 1,
         content: JSON.stringify({
           classes: [],
-          objects: [{ label: "scratch", mask: { sha256: maskShared.mediaSha } }],
+          objects: [{ label: "scratch", mask: maskShared.mediaSha }],
         }),
         content_sha256: "0".repeat(64),
         status: "labeled",

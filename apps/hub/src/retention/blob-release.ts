@@ -11,8 +11,8 @@ export interface BlobRemover {
  * Every column that stores a blob hash (the same list `kensa hub fsck` walks, in
  * system/blob-references.ts). Blobs are content-addressed and shared: the same frame can be an
  * event's media, an incident's, a sample's image and an image in a snapshot. A blob is removed
- * only when none of these names it, no label revision names it as a mask, and no snapshot
- * manifest names it. `events.media_sha256` is not looked at (it has no index, and events are the
+ * only when none of these names it and it is not among the blobs the run protects (what label
+ * revisions name as masks, what snapshot manifests name: see snapshot-refs.ts). `events.media_sha256` is not looked at (it has no index, and events are the
  * largest table): ingest copies it from the event's `event_media` row, which is looked at, and
  * retention clears it when it deletes that row.
  */
@@ -43,14 +43,7 @@ export async function blobReferenced(db: Kysely<HubDatabase>, sha256: string): P
       .executeTakeFirst();
     if (row) return true;
   }
-  // masks are named inside label content (people label far fewer samples than devices send events)
-  const mask = await db
-    .selectFrom("label_revisions")
-    .select("id")
-    .where("content", "like", `%${sha256}%`)
-    .limit(1)
-    .executeTakeFirst();
-  return mask !== undefined;
+  return false;
 }
 
 /**
@@ -61,14 +54,15 @@ export async function releaseBlobs(
   db: Kysely<HubDatabase>,
   store: BlobRemover,
   shas: Iterable<{ sha256: string; size: number }>,
-  snapshotBlobs: ReadonlySet<string>,
+  /** blobs named where no column holds them: snapshot manifests, masks in label content */
+  protectedBlobs: ReadonlySet<string>,
   counters: RunCounters,
 ): Promise<void> {
   const seen = new Set<string>();
   for (const { sha256, size } of shas) {
     if (seen.has(sha256)) continue;
     seen.add(sha256);
-    if (snapshotBlobs.has(sha256) || (await blobReferenced(db, sha256))) {
+    if (protectedBlobs.has(sha256) || (await blobReferenced(db, sha256))) {
       counters.kept.sharedBlob++;
       continue;
     }

@@ -16,7 +16,7 @@ import type { RetentionPolicyService } from "./policy-service.js";
 import type { RetentionConfig } from "./retention-config.js";
 import { type RetentionDb, retentionDb } from "./retention-tables.js";
 import { addCounters, emptyCounters, type RunCounters } from "./run-counters.js";
-import { SnapshotRefs } from "./snapshot-refs.js";
+import { labelBlobs, SnapshotRefs } from "./snapshot-refs.js";
 
 export interface RetentionJobDeps {
   db: Kysely<HubDatabase>;
@@ -161,9 +161,11 @@ export class RetentionJob {
     const now = Date.now();
     let snapshots: Awaited<ReturnType<SnapshotRefs["load"]>>;
     try {
-      snapshots = await this.#snapshots.load();
+      const refs = await this.#snapshots.load();
+      const masks = await labelBlobs(db);
+      snapshots = { sampleIds: refs.sampleIds, blobs: new Set([...refs.blobs, ...masks]) };
     } catch (err) {
-      // not knowing what the snapshots hold, nothing is deleted
+      // not knowing what the snapshots and labels hold, nothing is deleted
       counters.failed.push({ projectId: "*", kind: "snapshots", ...failure(err) });
       return counters;
     }

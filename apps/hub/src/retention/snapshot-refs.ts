@@ -5,7 +5,7 @@ import type { HubDatabase } from "../db/schema.js";
 /** What the dataset snapshots reference: their samples, the images in them and their manifests. */
 export interface SnapshotReferences {
   sampleIds: ReadonlySet<string>;
-  /** image hashes and manifest hashes */
+  /** blobs that stay whatever else: what snapshot manifests name (images, masks, the manifests), and masks labels name */
   blobs: ReadonlySet<string>;
 }
 
@@ -42,5 +42,30 @@ export class SnapshotRefs {
       this.#seen.add(id);
     }
     return { sampleIds: this.#samples, blobs: this.#images };
+  }
+}
+
+/** rows of label revisions read per query */
+const PAGE = 2000;
+
+/**
+ * Every blob a label revision names (masks are blobs named inside label content). Read afresh
+ * at each run, a page at a time: people add labels all the time, but far fewer than devices
+ * send events, so one pass per run costs less than a look per blob.
+ */
+export async function labelBlobs(db: Kysely<HubDatabase>): Promise<Set<string>> {
+  const out = new Set<string>();
+  let after = "";
+  for (;;) {
+    const rows = await db
+      .selectFrom("label_revisions")
+      .select(["id", "content"])
+      .where("id", ">", after)
+      .orderBy("id")
+      .limit(PAGE)
+      .execute();
+    for (const r of rows) for (const sha of r.content.match(/\b[a-f0-9]{64}\b/g) ?? []) out.add(sha);
+    if (rows.length < PAGE) return out;
+    after = rows[rows.length - 1]!.id;
   }
 }
