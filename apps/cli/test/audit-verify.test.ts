@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createHub, type Hub } from "@kensa/hub";
+import { createHub, type Hub, type HubConfigInput } from "@kensa/hub";
 import { findPostgres, needService, repoRoot, type TempDir, tempDir } from "@kensa/testkit";
 import { sql } from "kysely";
 import pg from "pg";
@@ -32,7 +32,7 @@ function kensa(...args: string[]): Promise<Run> {
 const ADMIN = "cli-audit-admin-token-0123";
 
 /** A hub that wrote some entries and stopped (its last anchor written). */
-async function hubWithEntries(dir: TempDir, database?: Parameters<typeof createHub>[0]["database"]): Promise<Hub> {
+async function hubWithEntries(dir: TempDir, database?: HubConfigInput["database"]): Promise<Hub> {
   const hub = await createHub({
     dataDir: dir.path,
     adminToken: ADMIN,
