@@ -43,15 +43,20 @@ const exportItems: fc.Arbitrary<ExportItem[]> = fc
   )
   .map((rows) =>
     rows.map((r, i): ExportItem => {
-      const objects = r.boxes.map(([x, y, w, h], k) => ({
-        label: r.labels[k % r.labels.length]!,
-        box: {
-          x: Math.round(x * r.width),
-          y: Math.round(y * r.height),
-          w: Math.max(1, Math.round(w * r.width)),
-          h: Math.max(1, Math.round(h * r.height)),
-        },
-      }));
+      const objects = r.boxes.map(([x, y, w, h], k) => {
+        // whole pixels inside the image: what a labeled sample holds
+        const bw = Math.max(1, Math.round(w * r.width));
+        const bh = Math.max(1, Math.round(h * r.height));
+        return {
+          label: r.labels[k % r.labels.length]!,
+          box: {
+            x: Math.min(Math.round(x * r.width), r.width - bw),
+            y: Math.min(Math.round(y * r.height), r.height - bh),
+            w: bw,
+            h: bh,
+          },
+        };
+      });
       const label: LabelContent = {
         classes: objects.length ? [...new Set(objects.map((o) => o.label))] : [r.labels[0]!],
         objects,

@@ -13,10 +13,10 @@ export { cleanupArchiveFiles };
  * those that touch the disk (archives) or decode images.
  */
 export const fuzzTargets: Array<{ target: FuzzTarget; share: number; fastRuns: number }> = [
-  { target: mqttPayloadsTarget, share: 0.3, fastRuns: 2_000 },
-  { target: agentRulesTarget, share: 0.15, fastRuns: 800 },
-  { target: bundleManifestTarget, share: 0.15, fastRuns: 800 },
-  { target: imageSniffersTarget, share: 0.2, fastRuns: 1_000 },
-  { target: datasetImportersTarget, share: 0.1, fastRuns: 600 },
-  { target: archiveReadersTarget, share: 0.1, fastRuns: 400 },
+  { target: mqttPayloadsTarget, share: 0.3, fastRuns: 5_000 },
+  { target: agentRulesTarget, share: 0.15, fastRuns: 2_500 },
+  { target: bundleManifestTarget, share: 0.15, fastRuns: 2_500 },
+  { target: imageSniffersTarget, share: 0.2, fastRuns: 3_000 },
+  { target: datasetImportersTarget, share: 0.1, fastRuns: 2_000 },
+  { target: archiveReadersTarget, share: 0.1, fastRuns: 1_200 },
 ];
