@@ -2,7 +2,7 @@ import type { RetentionPolicy, RetentionRun } from "@kensa/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUser } from "./auth-fixtures.js";
 import { backends, seed, startHub, type TestHub } from "./helpers.js";
-import { bytes, storeCapture, storeEvent, storeSnapshot } from "./retention-fixtures.js";
+import { bytes, daysAgo, storeCapture, storeEvent, storeSnapshot } from "./retention-fixtures.js";
 
 const list = await backends("retention");
 afterAll(async () => {
@@ -91,6 +91,20 @@ describe.each(list)("retention ($name)", (backend) => {
       })
       .execute();
 
+    // each device's latest frame ages out like frames, unless its device is held
+    for (const deviceId of ["ret-d1", "ret-d2"]) {
+      await db()
+        .insertInto("device_frames")
+        .values({
+          device_id: deviceId,
+          content_type: "image/jpeg",
+          sha256: "f".repeat(64),
+          size: 3,
+          bytes: new Uint8Array([1, 2, 3]),
+          received_at: daysAgo(20),
+        })
+        .execute();
+    }
     const hold = await t.call<{ id: string }>("POST", `/api/v1/projects/${p}/legal-holds`, {
       body: { scope: "device", targetId: "ret-d2", reason: "claim 42" },
     });
@@ -108,7 +122,13 @@ describe.each(list)("retention ($name)", (backend) => {
     ]);
 
     const r = await run();
-    expect(r.deleted).toEqual({ events: 3, frames: 2, deviceFrames: 0, clips: 1, captures: 2, blobs: 6 });
+    expect(r.deleted).toEqual({ events: 3, frames: 2, deviceFrames: 1, clips: 1, captures: 2, blobs: 6 });
+    const deviceFrames = await db()
+      .selectFrom("device_frames")
+      .select("device_id")
+      .where("device_id", "like", "ret-d%")
+      .execute();
+    expect(deviceFrames.map((f) => f.device_id)).toEqual(["ret-d2"]);
     expect(r.kept).toEqual({ openIncident: 3, incidentEvent: 1, legalHold: 4, snapshot: 1, labeled: 1, sharedBlob: 3 });
     expect(r.bytesFreed).toBe(1000 + 2000 + 1000 + 1000 + 900 + 700);
 
