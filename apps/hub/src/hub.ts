@@ -276,14 +276,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     deviceAuth: () => deviceAuth.counters,
   });
   const problems = () => [...ingest.problems(), ...deviceAuth.problems()];
-  await app.register(retentionPlugin, {
-    db,
-    blobs,
-    projects,
-    audit,
-    config: config.retention,
-    metrics: metrics.registry,
-  });
+  await app.register(retentionPlugin, { db, blobs, projects, audit, config, metrics });
   await app.register(systemPlugin, { stats, metrics, mqttConnected, problems });
   await app.register(blobIntegrityPlugin, { db, blobs, config, incidents, metrics, audit });
   await app.register(consolePlugin, { dir: config.web.dir ?? defaultConsoleDir() });

@@ -21,9 +21,10 @@ export interface RetentionPluginOptions {
   blobs: BlobStore;
   projects: ProjectService;
   audit: AuditLog;
-  config: RetentionConfig;
-  /** the hub's metrics registry, which the retention counters join */
-  metrics: Registry;
+  /** the hub's config, of which retention reads `retention` */
+  config: { retention: RetentionConfig };
+  /** the hub's metrics, whose registry the retention counters join */
+  metrics: { registry: Registry };
   /** this replica's name in the lease; host, pid and a random part by default */
   holder?: string;
 }
@@ -39,12 +40,13 @@ const LEASE_MS = 60_000;
 export const retentionPlugin = fp<RetentionPluginOptions>(
   async (app, o) => {
     const db = retentionDb(o.db);
-    const policies = new RetentionPolicyService(db, o.projects, o.config);
+    const config = o.config.retention;
+    const policies = new RetentionPolicyService(db, o.projects, config);
     const holds = new LegalHoldService(db, o.projects);
     const holder = o.holder ?? `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
     const lease = new NamedLease(o.db, { name: "retention", holder, ttlMs: LEASE_MS });
-    const job = new RetentionJob({ db: o.db, blobs: o.blobs, policies, holds, config: o.config, lease, log: app.log });
-    registerRetentionMetrics(o.metrics, job);
+    const job = new RetentionJob({ db: o.db, blobs: o.blobs, policies, holds, config, lease, log: app.log });
+    registerRetentionMetrics(o.metrics.registry, job);
     retentionRoutes(app, { policies, holds, job, audit: o.audit });
     app.decorate("retention", job);
     app.addHook("onListen", async () => job.start());
