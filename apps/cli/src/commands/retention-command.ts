@@ -71,7 +71,7 @@ export function formatPolicy(p: RetentionPolicy): string {
   const lines = [
     p.enabled
       ? `retention is ON on this hub: applied every ${p.everyMinutes} min`
-      : "retention is OFF on this hub (retention.enabled is false): nothing is deleted",
+      : "retention is OFF on this hub (retention.enabled is false): nothing is deleted unless a run is requested",
     `legal holds in force: ${p.activeHolds}`,
     `${"kind".padEnd(9)} ${"max age".padEnd(22)} max bytes`,
   ];

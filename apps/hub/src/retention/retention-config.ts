@@ -18,7 +18,8 @@ const DefaultLimit = (maxAgeDays: number | null) =>
  * may press on the database, and the limits of every project that sets none of its own. On by
  * default with age limits only (frames and clips 90 days, captures awaiting a label 180 days,
  * events 365 days): media is what fills a hub's disk, and nothing under an open incident, a
- * legal hold or a dataset snapshot is ever deleted. `enabled: false` turns it off.
+ * legal hold or a dataset snapshot is ever deleted. `enabled: false` turns the schedule off (a
+ * run an admin requests still applies the limits).
  */
 export const RetentionConfigSchema = Type.Object(
   {
