@@ -50,7 +50,7 @@ export type EffectiveLimit = Static<typeof EffectiveLimit>;
 
 export const RetentionPolicy = Type.Object({
   projectId: Id,
-  /** whether this hub applies retention at all (`retention.enabled` in its config) */
+  /** whether this hub applies retention on its schedule (`retention.enabled` in its config) */
   enabled: Type.Boolean(),
   /** minutes between retention runs */
   everyMinutes: Type.Number(),
