@@ -2,10 +2,10 @@ import { readFile } from "node:fs/promises";
 import { type Issue, KensaError, parseWith } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
 import { DeviceThrottleConfigSchema } from "./fleet/device-throttle-config.js";
-import { LimitsConfigSchema } from "./limits/limits-config.js";
-import { RetentionConfigSchema } from "./retention/retention-config.js";
 import { ClientTlsSchema, ServerTlsSchema } from "./http/tls.js";
 import { EmbeddedBrokerTlsSchema } from "./ingest/broker-tls.js";
+import { LimitsConfigSchema } from "./limits/limits-config.js";
+import { RetentionConfigSchema } from "./retention/retention-config.js";
 import { IntegrityConfigSchema } from "./system/integrity-config.js";
 import { SecretsConfigSchema } from "./system/secrets-config.js";
 

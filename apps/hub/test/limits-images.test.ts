@@ -105,7 +105,7 @@ describe("image uploads under the pixel budget and the decode gate", () => {
     const sample = await upload(await noiseJpeg(64, 48, 5), "image/jpeg");
     expect(sample.status).toBe(201);
     const form = new FormData();
-    form.set("mask", new Blob([bomb], { type: "image/png" }), "mask.png");
+    form.set("mask", new Blob([bomb as Uint8Array<ArrayBuffer>], { type: "image/png" }), "mask.png");
     const r = await t.call<{ error?: { code: string } }>(
       "POST",
       `/api/v1/samples/${(sample.json as { id: string }).id}/masks`,

@@ -168,10 +168,6 @@ export const errorCatalog = {
     status: 429,
     message: "Too many failed authentications for this device or from this address",
   },
-  KENSA_ERR_TLS_FILES: {
-    status: 500,
-    message: "A configured certificate or key file cannot be read, is not PEM, or does not belong with the other",
-  },
   KENSA_ERR_AUDIT_CHAIN_BROKEN: {
     status: 409,
     message: "The audit log's hash chain is broken: an entry was deleted, changed, reordered or cut off",

@@ -4,6 +4,7 @@ import type { Server as TlsServer } from "node:tls";
 import { KensaError } from "@kensa/contracts";
 import { Aedes, type AuthenticateError, type Client } from "aedes";
 import type { BrokerAccounts } from "../fleet/ports.js";
+import { guardPacketSize } from "../limits/mqtt-packet-guard.js";
 import type { Logger } from "../logger.js";
 import {
   type BrokerTlsOptions,
@@ -12,7 +13,6 @@ import {
   createBrokerTlsServer,
   secureOptions,
 } from "./broker-tls.js";
-import { guardPacketSize } from "../limits/mqtt-packet-guard.js";
 import { type AclRefusal, mayPublish, maySubscribe, remoteAddress } from "./device-acl.js";
 
 export interface BrokerCounters {
