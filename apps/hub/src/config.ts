@@ -1,13 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { type Issue, KensaError, parseWith } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
-import { DeviceThrottleConfigSchema } from "./fleet/device-throttle-config.js";
-import { ClientTlsSchema, ServerTlsSchema } from "./http/tls.js";
-import { EmbeddedBrokerTlsSchema } from "./ingest/broker-tls.js";
-import { LimitsConfigSchema } from "./limits/limits-config.js";
-import { RetentionConfigSchema } from "./retention/retention-config.js";
-import { IntegrityConfigSchema } from "./system/integrity-config.js";
-import { SecretsConfigSchema } from "./system/secrets-config.js";
+import { DeviceThrottleConfigSchema } from "./config/device-throttle-config.js";
+import { IntegrityConfigSchema } from "./config/integrity-config.js";
+import { LimitsConfigSchema } from "./config/limits-config.js";
+import { RetentionConfigSchema } from "./config/retention-config.js";
+import { SecretsConfigSchema } from "./config/secrets-config.js";
+import { ClientTlsSchema, EmbeddedBrokerTlsSchema, ServerTlsSchema } from "./config/tls-config.js";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535, description: "TCP port; 0 picks a free one" });
 const strict = { additionalProperties: false } as const;

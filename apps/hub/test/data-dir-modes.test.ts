@@ -2,7 +2,7 @@ import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tempDir } from "@kensa/testkit";
 import { describe, expect, it } from "vitest";
-import { tightenMode } from "../src/system/file-modes.js";
+import { tightenMode } from "../src/secrets/file-modes.js";
 import { startHub } from "./helpers.js";
 
 const modeOf = async (path: string) => (await stat(path)).mode & 0o777;

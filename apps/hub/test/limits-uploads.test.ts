@@ -130,7 +130,13 @@ describe("request bodies, models and archives over their limits", () => {
 
   it("keeps upload routes on their own, larger limits while JSON bodies are held to 8 KiB", async () => {
     const photo = await sharp({
-      create: { width: 256, height: 256, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 40 } },
+      create: {
+        width: 256,
+        height: 256,
+        channels: 3,
+        background: "#808080",
+        noise: { type: "gaussian", mean: 128, sigma: 40 },
+      },
     })
       .png()
       .toBuffer();

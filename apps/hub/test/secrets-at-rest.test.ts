@@ -6,7 +6,7 @@ import { startWebhookSink, type TempDir, tempDir, type WebhookSink, waitFor } fr
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHub } from "../src/index.js";
-import { generateSecretKey, SecretBox } from "../src/system/secret-box.js";
+import { generateSecretKey, SecretBox } from "../src/secrets/secret-box.js";
 import { SMTP_PASSWORD_PURPOSE } from "../src/system/secrets-at-rest.js";
 import { backends, connectDevice, makeEvent, seed, startHub, type TestHub } from "./helpers.js";
 

@@ -1,4 +1,4 @@
-import "./reflect-metadata.js";
+import "reflect-metadata";
 import { randomBytes, webcrypto } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -6,7 +6,17 @@ import type Database from "better-sqlite3";
 import { backoffMs } from "../retry.js";
 import type { AgentDatabase } from "./agent-db.js";
 import { fsyncDir, fsyncFile, writeFileAtomic } from "./fs-atomic.js";
-import type { MediaBudget, MediaSpoolName, Reservation } from "./media-budget.js";
+import type {
+  EvictableSpool,
+  EvictionScope,
+  MediaBudget,
+  MediaSpoolName,
+  Reservation,
+  SpoolFile,
+} from "./media-budget.js";
+
+export type { EvictableSpool, EvictionScope, SpoolFile };
+
 import type { RetryPolicy, UploadOutcome, UploadQueue, UploadRow } from "./upload-queue.js";
 
 export type SqlValue = string | number | null;
@@ -45,26 +55,6 @@ export interface SpoolSpec<I, R extends UploadRow> {
   /** SQL a row must also meet to be offered (media, clips: their event left the outbox) */
   readyWhen?: string;
   kept?: KeptRows;
-}
-
-/** A spool file, as the quota keeper sees it. */
-export interface SpoolFile {
-  key: string;
-  file: string;
-  bytes: number;
-}
-
-/** Which rows the quota may evict: done but kept on disk, not done yet, or any. */
-export type EvictionScope = "kept" | "pending" | "all";
-
-/** The quota keeper's view of a spool: how much it holds and what can go, oldest first. */
-export interface EvictableSpool {
-  /** bytes of every file the spool holds, kept ones included */
-  bytes(): number;
-  /** bytes on disk of every file the spool holds: each file's size rounded up to whole blocks */
-  allocatedBytes(blockBytes: number): number;
-  oldest(scope: EvictionScope, limit: number): SpoolFile[];
-  evict(file: SpoolFile): void;
 }
 
 export interface DurableSpoolEvents {

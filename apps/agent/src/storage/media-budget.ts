@@ -1,5 +1,24 @@
 import { KensaError } from "@kensa/contracts";
-import type { EvictableSpool, EvictionScope, SpoolFile } from "./durable-spool.js";
+
+/** A spool file, as the quota keeper sees it. */
+export interface SpoolFile {
+  key: string;
+  file: string;
+  bytes: number;
+}
+
+/** Which rows the quota may evict: done but kept on disk, not done yet, or any. */
+export type EvictionScope = "kept" | "pending" | "all";
+
+/** The quota keeper's view of a spool: how much it holds and what can go, oldest first. */
+export interface EvictableSpool {
+  /** bytes of every file the spool holds, kept ones included */
+  bytes(): number;
+  /** bytes on disk of every file the spool holds: each file's size rounded up to whole blocks */
+  allocatedBytes(blockBytes: number): number;
+  oldest(scope: EvictionScope, limit: number): SpoolFile[];
+  evict(file: SpoolFile): void;
+}
 
 /** The three spools whose files make up the media store. */
 export type MediaSpoolName = "media" | "captures" | "clips";

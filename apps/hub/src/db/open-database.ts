@@ -6,7 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { HubConfig } from "../config.js";
 import type { Logger } from "../logger.js";
-import { tightenModeSync } from "../system/file-modes.js";
+import { tightenModeSync } from "../secrets/file-modes.js";
 import { migrationProvider } from "./migrations/index.js";
 import type { HubDatabase } from "./schema.js";
 

@@ -1,8 +1,8 @@
 import type { HealthProblem } from "@kensa/contracts";
 import type { Kysely } from "kysely";
+import type { DeviceThrottleConfig } from "../config/device-throttle-config.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { Logger } from "../logger.js";
-import type { DeviceThrottleConfig } from "./device-throttle-config.js";
 
 export type ThrottleScope = "device" | "ip";
 

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
+import type { DeviceThrottleConfig } from "../config/device-throttle-config.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { HubUrls } from "../http/hub-urls.js";
 import type { Logger } from "../logger.js";
@@ -10,7 +11,6 @@ import { DeviceAuth } from "./device-auth.js";
 import { DeviceAuthThrottle } from "./device-auth-throttle.js";
 import { DeviceFrameService } from "./device-frame-service.js";
 import { DeviceService } from "./device-service.js";
-import type { DeviceThrottleConfig } from "./device-throttle-config.js";
 import type { ModelLookup } from "./ports.js";
 
 /** The fleet: devices and their secrets, deployments and bundles, desired state, latest frames. */

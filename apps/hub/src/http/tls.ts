@@ -2,36 +2,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createSecureContext } from "node:tls";
 import { KensaError } from "@kensa/contracts";
-import { type Static, Type } from "@sinclair/typebox";
-
-const strict = { additionalProperties: false } as const;
-
-/** A server's certificate files (PEM), as the hub config names them for HTTPS and MQTT over TLS. */
-export const ServerTlsSchema = Type.Object(
-  {
-    /** PEM file: the server certificate first, then the intermediates of its chain */
-    cert: Type.String({ minLength: 1 }),
-    /** PEM file: the certificate's private key (keep it 0600) */
-    key: Type.String({ minLength: 1 }),
-    /** PEM file of the CAs client certificates must chain to; only read where client certificates are asked for */
-    ca: Type.Optional(Type.String({ minLength: 1 })),
-  },
-  strict,
-);
-export type ServerTls = Static<typeof ServerTlsSchema>;
-
-/** What the hub's own MQTT client trusts and shows when it connects to an external broker over TLS. */
-export const ClientTlsSchema = Type.Object(
-  {
-    /** PEM file of the CAs the broker's certificate must chain to; the system's roots when omitted */
-    ca: Type.Optional(Type.String({ minLength: 1 })),
-    /** PEM file: a client certificate (with `key`) for brokers that ask for one */
-    cert: Type.Optional(Type.String({ minLength: 1 })),
-    key: Type.Optional(Type.String({ minLength: 1 })),
-  },
-  strict,
-);
-export type ClientTls = Static<typeof ClientTlsSchema>;
+import type { ClientTls, ServerTls } from "../config/tls-config.js";
 
 /** The PEM bytes a client trusts (`ca`) and shows (`cert`, `key`). */
 export interface ClientTlsMaterial {

@@ -1,39 +1,7 @@
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, TLSSocket, type Server as TlsServer } from "node:tls";
-import { type Static, Type } from "@sinclair/typebox";
+import type { ClientCertificateMode } from "../config/tls-config.js";
 import type { TlsMaterial } from "../http/tls.js";
-
-const strict = { additionalProperties: false } as const;
-
-/** `mqtt.embedded.tls`: the embedded broker's listener speaks MQTT over TLS only. */
-export const EmbeddedBrokerTlsSchema = Type.Object(
-  {
-    /** PEM file: the broker's certificate, then its chain's intermediates */
-    cert: Type.String({ minLength: 1 }),
-    /** PEM file: its private key (keep it 0600) */
-    key: Type.String({ minLength: 1 }),
-    /**
-     * PEM file of further CAs whose client certificates are accepted (a site CA), besides the
-     * hub's own device CA; only used when `clientCertificates` is not "off"
-     */
-    ca: Type.Optional(Type.String({ minLength: 1 })),
-    /**
-     * devices authenticating by certificate (CN = device id) instead of a secret: "off";
-     * "optional" (either, per device); "required" (devices must present one; secrets are refused)
-     */
-    clientCertificates: Type.Union([Type.Literal("off"), Type.Literal("optional"), Type.Literal("required")], {
-      default: "off",
-    }),
-    /** the device CA (PEM cert and key); generated into `<dataDir>/device-ca/` when omitted */
-    deviceCa: Type.Optional(
-      Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, strict),
-    ),
-  },
-  strict,
-);
-export type EmbeddedBrokerTls = Static<typeof EmbeddedBrokerTlsSchema>;
-
-export type ClientCertificateMode = EmbeddedBrokerTls["clientCertificates"];
 
 /** The listener's TLS settings: its certificate, and the CAs client certificates must chain to. */
 export interface BrokerTlsOptions {

@@ -1,6 +1,20 @@
-import type { ArchiveLimits } from "../datasets/archive/archive-entry.js";
+import type { LimitsConfig } from "../config/limits-config.js";
 import { refusal } from "./limit-refusals.js";
-import type { LimitsConfig } from "./limits-config.js";
+
+/**
+ * What one archive may hold. An archive over `entries` or `totalBytes` is refused as a whole
+ * before any entry is inflated; an entry over `entryBytes` fails alone when it is read.
+ */
+export interface ArchiveLimits {
+  /** bytes of one entry, uncompressed */
+  entryBytes: number;
+  /** entries of any kind (files, folders, links) */
+  entries: number;
+  /** bytes of all entries together, uncompressed; for a .tar.gz, of the inflated tar */
+  totalBytes: number;
+  /** uncompressed ÷ compressed size of one zip entry (or of a .tar.gz as a whole) above 1 MiB */
+  entryRatio: number;
+}
 
 /**
  * An entry (or a gzip stream) inflating to less than this is never called a bomb, whatever its

@@ -1,8 +1,8 @@
 import { type ErrorCode, Event } from "@kensa/contracts";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
+import type { LimitsConfig } from "../config/limits-config.js";
 import { countRefusal } from "./limit-refusals.js";
-import type { LimitsConfig } from "./limits-config.js";
 
 /** bytes of a refused payload kept in `rejected_events`, with a note of its original size */
 export const KEPT_PAYLOAD_BYTES = 4096;

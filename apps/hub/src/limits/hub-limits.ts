@@ -1,8 +1,7 @@
-import type { ArchiveLimits } from "../datasets/archive/archive-entry.js";
-import { archiveLimitsOf } from "./archive-limits.js";
+import type { LimitsConfig } from "../config/limits-config.js";
+import { type ArchiveLimits, archiveLimitsOf } from "./archive-limits.js";
 import { EventLimiter } from "./event-limits.js";
 import { configureImageLimits } from "./image-gate.js";
-import type { LimitsConfig } from "./limits-config.js";
 
 /** The `limits` section as the hub's parts take it. */
 export interface HubLimits {

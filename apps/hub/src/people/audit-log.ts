@@ -6,24 +6,11 @@ import { auditEntryHash } from "../db/audit-hash.js";
 import type { AuditLogTable, HubDatabase } from "../db/schema.js";
 import { actorOf, type Principal } from "../http/request-auth.js";
 import { type AuditAnchor, AuditAnchors, readAnchors } from "./audit-anchor.js";
+import type { AuditRecord, AuditTarget } from "./audit-record.js";
 import { AuditRefusals, type RefusalLimits } from "./audit-refusals.js";
 import { verifyAuditChain } from "./audit-verify.js";
 
-export interface AuditTarget {
-  /** what kind of thing: "user", "incident", "model", "deployment", "project", "token", … */
-  type: string;
-  id?: string | null;
-}
-
-export interface AuditRecord {
-  actor: string;
-  actorKind: ActorKind;
-  /** `<noun>.<verb>`, e.g. "model.approve" */
-  action: string;
-  target?: AuditTarget | null;
-  details?: Record<string, unknown>;
-  ip?: string | null;
-}
+export type { AuditRecord, AuditTarget };
 
 /** What recordRequest reads from a Fastify request. */
 export interface AuditableRequest {

@@ -1,6 +1,6 @@
 import type { ActorKind } from "@kensa/contracts";
 import type { Logger } from "../logger.js";
-import type { AuditRecord, AuditTarget } from "./audit-log.js";
+import type { AuditRecord, AuditTarget } from "./audit-record.js";
 
 /** What is refused: an HTTP call (401/403), or the embedded broker's CONNECT, PUBLISH, SUBSCRIBE. */
 export type RefusalAction = "http.refused" | "mqtt.auth_failed" | "mqtt.publish_refused" | "mqtt.subscribe_refused";

@@ -11,8 +11,8 @@ import type { Kysely, Selectable } from "kysely";
 import { isoNow } from "../clock.js";
 import type { HubDatabase, ProjectsTable } from "../db/schema.js";
 import { newId } from "../ids.js";
-import { openRouting, sealRouting } from "../notify/webhook-secrets.js";
-import type { SecretBox } from "../system/secret-box.js";
+import type { SecretBox } from "../secrets/secret-box.js";
+import { openRouting, sealRouting } from "./webhook-secrets.js";
 
 /** A project as the hub sees it: webhook secrets included. Never sent as a reply. */
 export interface ProjectRecord {

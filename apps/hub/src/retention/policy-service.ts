@@ -7,8 +7,8 @@ import {
   type RetentionPolicy,
 } from "@kensa/contracts";
 import { isoNow } from "../clock.js";
+import type { RetentionConfig } from "../config/retention-config.js";
 import type { ProjectService } from "../projects/project-service.js";
-import type { RetentionConfig } from "./retention-config.js";
 import type { RetentionDb } from "./retention-tables.js";
 
 /** The limits in force for one project, by kind. */

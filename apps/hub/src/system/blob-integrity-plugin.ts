@@ -4,6 +4,7 @@ import fp from "fastify-plugin";
 import type { Kysely } from "kysely";
 import type { Registry } from "prom-client";
 import type { BlobStore } from "../blobstore/blob-store.js";
+import type { IntegrityConfig } from "../config/integrity-config.js";
 import type { HubDatabase } from "../db/schema.js";
 import { route } from "../http/route.js";
 import type { EarlyMedia } from "../incidents/early-media.js";
@@ -11,7 +12,6 @@ import { NamedLease } from "../jobs/named-lease.js";
 import type { AuditLog } from "../people/audit-log.js";
 import { BlobIntegrityService, earlyMediaLimits } from "./blob-integrity-service.js";
 import { runFsck } from "./fsck.js";
-import type { IntegrityConfig } from "./integrity-config.js";
 
 export interface BlobIntegrityPluginOptions {
   db: Kysely<HubDatabase>;

@@ -5,10 +5,10 @@ import { Gauge, type Registry } from "prom-client";
 import { BlobScrub, type ScrubReport } from "../blobstore/blob-scrub.js";
 import type { BlobStore, CorruptionSource } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
+import type { IntegrityConfig } from "../config/integrity-config.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { EarlyMedia, EarlyMediaLimits } from "../incidents/early-media.js";
 import type { NamedLease } from "../jobs/named-lease.js";
-import type { IntegrityConfig } from "./integrity-config.js";
 
 /** ms after start before the first scrub pass, so a restart does not begin with a full read */
 const FIRST_SCRUB_DELAY_MS = 5 * 60_000;

@@ -1,7 +1,7 @@
 import type { HubConfig } from "../config.js";
-import { SecretBox } from "./secret-box.js";
+import { SecretBox } from "../secrets/secret-box.js";
+import { loadSecretsKey } from "../secrets/secrets-key.js";
 import { SMTP_PASSWORD_PURPOSE } from "./secrets-at-rest.js";
-import { loadSecretsKey } from "./secrets-key.js";
 
 /** What a value can be sealed for in the hub config. */
 export const SEALABLE = { "smtp-password": SMTP_PASSWORD_PURPOSE } as const;

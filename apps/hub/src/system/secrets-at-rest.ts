@@ -4,10 +4,10 @@ import { KensaError, type NotificationRouting } from "@kensa/contracts";
 import type { HubConfig } from "../config.js";
 import type { MetadataStore } from "../db/open-database.js";
 import type { Logger } from "../logger.js";
-import { WEBHOOK_SECRET_PURPOSE } from "../notify/webhook-secrets.js";
-import { tightenMode } from "./file-modes.js";
-import { isSealed, SecretBox, sealedKeyId } from "./secret-box.js";
-import { loadSecretsKey } from "./secrets-key.js";
+import { WEBHOOK_SECRET_PURPOSE } from "../projects/webhook-secrets.js";
+import { tightenMode } from "../secrets/file-modes.js";
+import { isSealed, SecretBox, sealedKeyId } from "../secrets/secret-box.js";
+import { loadSecretsKey } from "../secrets/secrets-key.js";
 
 /** The purpose a sealed SMTP password is sealed for. */
 export const SMTP_PASSWORD_PURPOSE = "smtp-password";

@@ -1,4 +1,7 @@
 import type { ErrorCode } from "@kensa/contracts";
+import type { ArchiveLimits } from "../../limits/archive-limits.js";
+
+export type { ArchiveLimits };
 
 /** What an archive entry is. Only `file` entries are ever read; links are never followed. */
 export type EntryKind = "file" | "dir" | "symlink" | "hardlink" | "other";
@@ -18,21 +21,6 @@ export interface ArchiveEntry {
 
 /** Largest single entry we inflate into memory: far above any image, far below a zip bomb. */
 export const MAX_ENTRY_BYTES = 512 * 1024 * 1024;
-
-/**
- * What one archive may hold. An archive over `entries` or `totalBytes` is refused as a whole
- * before any entry is inflated; an entry over `entryBytes` fails alone when it is read.
- */
-export interface ArchiveLimits {
-  /** bytes of one entry, uncompressed */
-  entryBytes: number;
-  /** entries of any kind (files, folders, links) */
-  entries: number;
-  /** bytes of all entries together, uncompressed; for a .tar.gz, of the inflated tar */
-  totalBytes: number;
-  /** uncompressed ÷ compressed size of one zip entry (or of a .tar.gz as a whole) above 1 MiB */
-  entryRatio: number;
-}
 
 /**
  * Uploads are capped at 4 GiB; images barely compress, so a real dataset inflates to about its

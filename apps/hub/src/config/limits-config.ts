@@ -6,7 +6,7 @@ const Bytes = (max: number, value: number, description: string) =>
 
 /**
  * Every size the hub accepts from outside, in one config section (`limits`). Defaults are sized
- * for real factory cameras and datasets; docs/architecture.md ("Limits") gives the reasoning,
+ * for real factory cameras and datasets; docs/security.md ("Limits") gives the reasoning,
  * the refusal code and the metric label of each.
  */
 export const LimitsConfigSchema = Type.Object(

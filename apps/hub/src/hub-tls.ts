@@ -1,19 +1,19 @@
 import { join } from "node:path";
 import type { SecureContextOptions } from "node:tls";
 import type { FastifyInstance } from "fastify";
-import type { HubConfig } from "../config.js";
-import type { BrokerTlsOptions } from "../ingest/broker-tls.js";
-import { DeviceCertificateAuthority } from "../ingest/device-certs.js";
-import type { EmbeddedBroker } from "../ingest/embedded-broker.js";
-import type { Logger } from "../logger.js";
-import { connectHost } from "./hub-urls.js";
+import type { HubConfig } from "./config.js";
+import { connectHost } from "./http/hub-urls.js";
 import {
   type ClientTlsMaterial,
   plainListenersOffLoopback,
   readClientTls,
   readServerTls,
   type TlsMaterial,
-} from "./tls.js";
+} from "./http/tls.js";
+import type { BrokerTlsOptions } from "./ingest/broker-tls.js";
+import { DeviceCertificateAuthority } from "./ingest/device-certs.js";
+import type { EmbeddedBroker } from "./ingest/embedded-broker.js";
+import type { Logger } from "./logger.js";
 
 /** The certificates the hub's listeners and its MQTT client use, read from the configured files. */
 export interface HubTls {

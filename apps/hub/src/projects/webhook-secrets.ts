@@ -1,5 +1,5 @@
 import { KensaError, type NotificationRouting } from "@kensa/contracts";
-import { isSealed, type SecretBox } from "../system/secret-box.js";
+import { isSealed, type SecretBox } from "../secrets/secret-box.js";
 
 /** The purpose webhook signing secrets are sealed for (bound into each envelope). */
 export const WEBHOOK_SECRET_PURPOSE = "webhook-secret";
