@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { SecureContextOptions } from "node:tls";
 import type { FastifyInstance } from "fastify";
 import type { HubConfig } from "./config.js";
+import { DeviceCertificateAuthority } from "./fleet/device-certs.js";
 import { connectHost } from "./http/hub-urls.js";
 import {
   type ClientTlsMaterial,
@@ -11,7 +12,6 @@ import {
   type TlsMaterial,
 } from "./http/tls.js";
 import type { BrokerTlsOptions } from "./ingest/broker-tls.js";
-import { DeviceCertificateAuthority } from "./ingest/device-certs.js";
 import type { EmbeddedBroker } from "./ingest/embedded-broker.js";
 import type { Logger } from "./logger.js";
 

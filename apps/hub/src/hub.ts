@@ -15,6 +15,7 @@ import { defaultConsoleDir } from "./console/console-routes.js";
 import { createDatasets } from "./datasets/datasets.js";
 import { datasetsPlugin } from "./datasets/datasets-plugin.js";
 import { type MetadataStore, openDatabase } from "./db/open-database.js";
+import type { DeviceCertificateAuthority } from "./fleet/device-certs.js";
 import { HUB_MQTT_USERNAME } from "./fleet/device-service.js";
 import { createFleet } from "./fleet/fleet.js";
 import { fleetPlugin } from "./fleet/fleet-plugin.js";
@@ -26,7 +27,6 @@ import { RouteCatalog } from "./http/route-catalog.js";
 import { loadHubTls, publicUrls, reloadHubTls, warnPlainListeners } from "./hub-tls.js";
 import { createIncidents } from "./incidents/incidents.js";
 import { incidentsPlugin } from "./incidents/incidents-plugin.js";
-import type { DeviceCertificateAuthority } from "./ingest/device-certs.js";
 import { dynsecFromConfig } from "./ingest/dynsec-from-config.js";
 import type { EmbeddedBroker } from "./ingest/embedded-broker.js";
 import { embeddedBrokerFromConfig } from "./ingest/embedded-broker-from-config.js";
@@ -148,14 +148,15 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const projects = new ProjectService(db, secrets.box);
   // the registry's model store, which the fleet bundles and training registers into
   const models = new ModelService(db, blobs, projects, deps.checkModel ?? checkModelAgainstManifest);
-  const fleet = createFleet({ db, blobs, urls, projects, models, log, throttle: config.auth.deviceThrottle });
-  const { deviceAuth, desired, deployments, devices, deviceFrames } = fleet;
+  const fleet = createFleet({ db, blobs, urls, projects, models, log, throttle: config.auth.deviceThrottle, tls });
+  const { deviceAuth, desired, deployments, devices } = fleet;
   // an external Mosquitto keeps its own device accounts: the hub manages them as a dynsec admin
   const dynsec = dynsecFromConfig(config.mqtt, devices, log);
   devices.attachAccounts(dynsec);
-  // a rotation or revocation on one replica: the others forget the device's cached logins
+  // a rotation or revocation on one replica: the others forget the device's cached logins and
+  // accepted certificates, and end its sessions on their own embedded broker
   devices.onCredentialsChanged((deviceId) => bus.publish("device.credentialsChanged", { deviceId }));
-  bus.subscribe("device.credentialsChanged", ({ deviceId }) => deviceAuth.forget(deviceId));
+  bus.subscribe("device.credentialsChanged", ({ deviceId }) => devices.forgetCredentials(deviceId));
   // devices decide incidents with the rule their bundle carries: a changed rule is bundled anew
   bus.subscribe("project.ruleChanged", ({ projectId }) => {
     deployments
@@ -238,7 +239,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     secureCookie: urls.http.startsWith("https://"),
   });
   await app.register(projectsPlugin, { projects, audit, bus });
-  await app.register(fleetPlugin, { devices, deployments, deviceFrames, audit, blobs, store });
+  await app.register(fleetPlugin, { ...fleet, audit, blobs, store });
   await app.register(incidentsPlugin, {
     ...incidents,
     bus,
@@ -298,7 +299,6 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
         username = HUB_MQTT_USERNAME;
         broker = embeddedBrokerFromConfig({
           ...{ config, tls: tls.broker, hubPassword: password, deviceAuth, log, onRefused: audit.refusals.mqtt },
-          device: (id) => devices.get(id),
           onDeviceMessage: (topic, payload) => ingest.offer(topic, payload),
         });
         const port = await broker.listen();

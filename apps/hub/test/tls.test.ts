@@ -148,9 +148,13 @@ describe("TLS: HTTPS and MQTT over TLS from configured certificate files", () =>
 
   it("authenticates a device by the client certificate the hub issued, with the device's ACL, until it is revoked", async () => {
     expect(hub.deviceCa).not.toBeNull();
-    const issued = await hub.deviceCa!.issue("cam-2");
-    expect(new X509Certificate(issued.cert).subject).toContain("CN=cam-2");
-    const withCert = { ca: ca.cert, cert: issued.cert, key: issued.key, clientId: "cam-2" };
+    // issued through the API (recorded: the broker takes only certificates the hub recorded)
+    const issued = await api.call(fleetRoutes.issueCertificate, {
+      params: { id: "cam-2" },
+      body: { generateKey: true },
+    });
+    expect(new X509Certificate(issued.chain).subject).toContain("CN=cam-2");
+    const withCert = { ca: ca.cert, cert: issued.chain, key: issued.key, clientId: "cam-2" };
     // no username, no password: the certificate is the credential
     const c = await mqttConnect(mqttUrl, withCert);
     await c.publishAsync(topics.presence("cam-2"), JSON.stringify({ v: 1, status: "online" }), { qos: 1 });
@@ -226,8 +230,11 @@ describe("TLS: required client certificates, bad files, plain listeners", () => 
       await expect(mqttConnect(mqttUrl, { ca: ca.cert, ...forged, clientId: "cam-3" })).rejects.toThrow(
         /Not authorized/i,
       );
-      const issued = await hub.deviceCa!.issue("cam-3");
-      const c = await mqttConnect(mqttUrl, { ca: ca.cert, cert: issued.cert, key: issued.key, clientId: "cam-3" });
+      const issued = await api.call(fleetRoutes.issueCertificate, {
+        params: { id: "cam-3" },
+        body: { generateKey: true },
+      });
+      const c = await mqttConnect(mqttUrl, { ca: ca.cert, cert: issued.chain, key: issued.key, clientId: "cam-3" });
       await c.endAsync();
     } finally {
       await hub.close();

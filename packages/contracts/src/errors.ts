@@ -193,6 +193,21 @@ export const errorCatalog = {
     status: 429,
     message: "Too much media from this device is waiting for events the hub has not received",
   },
+  KENSA_ERR_DEVICE_CA_DISABLED: {
+    status: 409,
+    message:
+      "The embedded broker takes no client certificates (mqtt.embedded.tls.clientCertificates is off), so the hub has no device CA",
+  },
+  KENSA_ERR_CSR_INVALID: {
+    status: 422,
+    message:
+      "The certificate signing request is not PEM PKCS#10, its signature does not verify, or it names another device",
+  },
+  KENSA_ERR_DEVICE_REVOKED: { status: 409, message: "The device is revoked; rotate its secret to enable it again" },
+  KENSA_ERR_DEVICE_CERTIFICATE_NOT_FOUND: {
+    status: 404,
+    message: "No certificate with this serial was issued to the device",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -7,6 +7,7 @@ export * from "./common.js";
 export * from "./datasets/routes.js";
 export * from "./datasets/schemas.js";
 export * from "./errors.js";
+export * from "./fleet/certificates.js";
 export * from "./fleet/routes.js";
 export * from "./fleet/schemas.js";
 export * from "./incidents/routes.js";

@@ -1,5 +1,6 @@
 import type { AuthLockoutsTable } from "./schema/auth-lockouts.js";
 import type { DatasetImportsTable, LabelRevisionsTable, SamplesTable, SnapshotsTable } from "./schema/datasets.js";
+import type { DeviceCertificatesTable } from "./schema/device-certificates.js";
 import type { DeploymentsTable, DeviceFramesTable, DevicesTable, ProjectsTable } from "./schema/fleet.js";
 import type {
   EventClipsTable,
@@ -24,6 +25,7 @@ import type { JobsTable, TrainingRunsTable, TrainingSettingsTable } from "./sche
 
 export type * from "./schema/auth-lockouts.js";
 export type * from "./schema/datasets.js";
+export type * from "./schema/device-certificates.js";
 export type * from "./schema/fleet.js";
 export type * from "./schema/incidents.js";
 export type * from "./schema/integrity.js";
@@ -39,6 +41,7 @@ export type * from "./schema/training.js";
 export interface HubDatabase {
   projects: ProjectsTable;
   devices: DevicesTable;
+  device_certificates: DeviceCertificatesTable;
   model_versions: ModelVersionsTable;
   bundles: BundlesTable;
   deployments: DeploymentsTable;

@@ -30,6 +30,8 @@ export class DeviceAuth {
   hashChecks = 0;
   #ok = new Map<string, DevicePrincipal>();
   #failed = new Map<string, number>();
+  /** `${deviceId}\0${serial}` of client certificates accepted (recorded, not revoked, device active) */
+  #certs = new Map<string, true>();
   /**
    * device id → generation, bumped by forget(): a check that began before a rotation or a
    * revocation must neither succeed nor fill the cache with what it read before the change
@@ -68,7 +70,7 @@ export class DeviceAuth {
   forget(deviceId: string): void {
     this.#generation.set(deviceId, (this.#generation.get(deviceId) ?? 0) + 1);
     const prefix = `${deviceId}\0`;
-    for (const map of [this.#ok, this.#failed]) {
+    for (const map of [this.#ok, this.#failed, this.#certs]) {
       for (const key of map.keys()) if (key.startsWith(prefix)) map.delete(key);
     }
   }
@@ -135,6 +137,29 @@ export class DeviceAuth {
     remember(this.#ok, key, principal);
     this.#failed.delete(key);
     return principal;
+  }
+
+  /**
+   * true when the client certificate with `serial` (normalized hex) is recorded for `deviceId`,
+   * not revoked, and the device is enrolled and not revoked. Acceptances are cached until
+   * forget(): a revocation (of the certificate, the device, or a rotation) forgets the device.
+   */
+  async verifyCertificate(deviceId: string, serial: string): Promise<boolean> {
+    const key = `${deviceId}\0${serial}`;
+    if (this.#certs.has(key)) return true;
+    const generation = this.#generation.get(deviceId) ?? 0;
+    const row = await this.#db
+      .selectFrom("device_certificates as c")
+      .innerJoin("devices as d", "d.id", "c.device_id")
+      .select(["c.serial"])
+      .where("c.serial", "=", serial)
+      .where("c.device_id", "=", deviceId)
+      .where("c.revoked_at", "is", null)
+      .where("d.revoked_at", "is", null)
+      .executeTakeFirst();
+    if (!row || (this.#generation.get(deviceId) ?? 0) !== generation) return false;
+    remember(this.#certs, key, true);
+    return true;
   }
 }
 

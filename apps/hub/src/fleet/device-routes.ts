@@ -1,25 +1,53 @@
-import { fleetRoutes as routes } from "@kensa/contracts";
+import { type IssuedDeviceCertificate, fleetRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import { route } from "../http/route.js";
 import type { AuditLog } from "../people/audit-log.js";
+import type { DeviceCertificateService } from "./device-certificates.js";
 import type { DeviceService } from "./device-service.js";
 
 /** What these routes use of the hub. */
 export interface DeviceRoutesDeps {
   audit: AuditLog;
   devices: DeviceService;
+  deviceCertificates: DeviceCertificateService;
 }
 
 export function deviceRoutes(app: FastifyInstance, s: DeviceRoutesDeps): void {
   route(app, routes.enroll, async (req) => {
-    const enrolled = await s.devices.enroll(req.body);
+    const { certificate, ...body } = req.body;
+    // checked before the device exists: a disabled CA or a bad CSR enrolls nothing
+    const prepared = certificate ? await s.deviceCertificates.prepare(certificate, body.id) : null;
+    const enrolled = await s.devices.enroll(body);
+    const target = { type: "device", id: enrolled.device.id };
+    await s.audit.recordRequest(req, "device.enroll", target, { projectId: enrolled.device.projectId });
+    if (!prepared) return enrolled;
+    const issued = await s.deviceCertificates.issue(enrolled.device.id, prepared);
     await s.audit.recordRequest(
       req,
-      "device.enroll",
-      { type: "device", id: enrolled.device.id },
-      { projectId: enrolled.device.projectId },
+      "device.certificate_issue",
+      target,
+      issueDetails(issued, enrolled.device.projectId),
     );
-    return enrolled;
+    return { ...enrolled, certificate: issued };
+  });
+  route(app, routes.issueCertificate, async (req) => {
+    const issued = await s.deviceCertificates.issue(req.params.id, req.body);
+    const { projectId } = await s.devices.get(req.params.id);
+    const target = { type: "device", id: req.params.id };
+    await s.audit.recordRequest(req, "device.certificate_issue", target, issueDetails(issued, projectId));
+    return issued;
+  });
+  route(app, routes.listCertificates, async (req) => ({ items: await s.deviceCertificates.list(req.params.id) }));
+  route(app, routes.revokeCertificate, async (req) => {
+    const revoked = await s.deviceCertificates.revoke(req.params.id, req.params.serial);
+    const { projectId } = await s.devices.get(req.params.id);
+    await s.audit.recordRequest(
+      req,
+      "device.certificate_revoke",
+      { type: "device", id: req.params.id },
+      { projectId, serial: revoked.serial, revokedAt: revoked.revokedAt },
+    );
+    return revoked;
   });
   route(app, routes.list, async (req) => ({ items: await s.devices.list(req.query) }));
   route(app, routes.get, async (req) => s.devices.get(req.params.id));
@@ -43,4 +71,9 @@ export function deviceRoutes(app: FastifyInstance, s: DeviceRoutesDeps): void {
     );
     return device;
   });
+}
+
+function issueDetails(issued: IssuedDeviceCertificate, projectId: string): Record<string, unknown> {
+  const { serial, notAfter } = issued.certificate;
+  return { projectId, serial, notAfter, keyMadeByHub: issued.key !== undefined };
 }

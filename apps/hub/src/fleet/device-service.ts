@@ -16,6 +16,7 @@ import type { ProjectService } from "../projects/project-service.js";
 import type { DeploymentService } from "./deployment-service.js";
 import type { DesiredSync } from "./desired-sync.js";
 import { DeviceAuth } from "./device-auth.js";
+import { revokeDeviceCertificates } from "./device-certificates.js";
 import type { BrokerAccounts } from "./ports.js";
 
 /** The MQTT username of the hub's own client; no device may take it. */
@@ -123,7 +124,9 @@ export class DeviceService {
   /**
    * A new secret, returned once. The broker takes it first (so a broker that cannot be reached
    * changes nothing: KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE), then the hub stores its hash, forgets what it
-   * cached and ends the device's live sessions. A revoked device is active again.
+   * cached and ends the device's live sessions. A revoked device is active again; its client
+   * certificates, revoked with it or not, are revoked for good (a rotation says its credentials
+   * are compromised): it needs new ones.
    */
   async rotateSecret(id: string): Promise<EnrolledDevice> {
     await this.get(id);
@@ -135,6 +138,7 @@ export class DeviceService {
       .set({ secret_hash: hash, secret_salt: salt, revoked_at: null, broker_account: null })
       .where("id", "=", id)
       .execute();
+    await revokeDeviceCertificates(this.#db, id, isoNow());
     this.#auth.forget(id);
     this.#credentialsChanged?.(id);
     await this.#accounts?.disconnect(id);
@@ -150,11 +154,13 @@ export class DeviceService {
   async revoke(id: string): Promise<Device> {
     const before = await this.get(id);
     const keeps = this.#accounts?.keepsAccounts ?? false;
+    const at = before.revokedAt ?? isoNow();
     await this.#db
       .updateTable("devices")
-      .set({ revoked_at: before.revokedAt ?? isoNow(), ...(keeps ? { broker_account: "pending" } : {}) })
+      .set({ revoked_at: at, ...(keeps ? { broker_account: "pending" } : {}) })
       .where("id", "=", id)
       .execute();
+    await revokeDeviceCertificates(this.#db, id, at);
     this.#auth.forget(id);
     this.#credentialsChanged?.(id);
     await this.#accounts?.disconnect(id);
@@ -167,6 +173,26 @@ export class DeviceService {
       }
     }
     return this.get(id);
+  }
+
+  /**
+   * After one of the device's credentials was revoked (a client certificate): this process and
+   * every replica forget what they accepted of it, and its live sessions end.
+   */
+  async endSessions(id: string): Promise<void> {
+    this.#auth.forget(id);
+    this.#credentialsChanged?.(id);
+    await this.#accounts?.disconnect(id);
+  }
+
+  /**
+   * The device's credentials changed on another replica (the bus): forget what this one cached
+   * (logins, accepted certificates) and end the device's sessions on this replica's embedded
+   * broker. A broker that keeps accounts is shared, and the replica that made the change told it.
+   */
+  forgetCredentials(id: string): void {
+    this.#auth.forget(id);
+    if (this.#accounts && !this.#accounts.keepsAccounts) void this.#accounts.disconnect(id).catch(() => {});
   }
 
   /** Every device's credential state, for a broker manager's reconciliation. */

@@ -37,14 +37,22 @@ export function secureOptions(tls: BrokerTlsOptions): {
 }
 
 /**
- * The device id a connection's client certificate names (its subject CN), when the certificate
- * chains to a trusted CA; null without a certificate or with one that does not verify.
+ * The device id a connection's client certificate names (its subject CN) and its serial
+ * (normalized hex), when the certificate chains to a trusted CA; null without a certificate or
+ * with one that does not verify.
  */
-export function certificateIdentity(conn: unknown): string | null {
+export function certificateIdentity(conn: unknown): { deviceId: string; serial: string } | null {
   if (!(conn instanceof TLSSocket) || !conn.authorized) return null;
   const peer = conn.getPeerCertificate();
   const cn = peer?.subject?.CN;
-  return typeof cn === "string" && cn ? cn : null;
+  if (typeof cn !== "string" || !cn || typeof peer.serialNumber !== "string") return null;
+  return {
+    deviceId: cn,
+    serial: peer.serialNumber
+      .toLowerCase()
+      .replaceAll(":", "")
+      .replace(/^0+(?=.)/, ""),
+  };
 }
 
 /** Why a connection's certificate was not accepted, for the log; null when it has none or it verified. */

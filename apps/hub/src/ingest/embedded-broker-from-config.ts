@@ -1,4 +1,3 @@
-import { isKensaError } from "@kensa/contracts";
 import type { HubConfig } from "../config.js";
 import type { DeviceAuth } from "../fleet/device-auth.js";
 import { HUB_MQTT_USERNAME } from "../fleet/device-service.js";
@@ -12,9 +11,7 @@ export interface EmbeddedBrokerDeps {
   tls: BrokerTlsOptions | null;
   /** the hub's own client's password, new at every start */
   hubPassword: string;
-  deviceAuth: Pick<DeviceAuth, "verify">;
-  /** a device by id; throws KENSA_ERR_DEVICE_NOT_FOUND */
-  device(id: string): Promise<{ revokedAt: string | null }>;
+  deviceAuth: Pick<DeviceAuth, "verify" | "verifyCertificate">;
   onDeviceMessage(topic: string, payload: Buffer): Promise<void> | undefined;
   /** every refused CONNECT, PUBLISH and SUBSCRIBE, for the audit log */
   onRefused?: (refusal: AclRefusal) => void;
@@ -31,16 +28,9 @@ export function embeddedBrokerFromConfig(deps: EmbeddedBrokerDeps): EmbeddedBrok
     hubPassword: deps.hubPassword,
     verifyDevice: async (id, secret, from) => (await deviceAuth.verify(id, secret, from)) !== null,
     ...(tls ? { tls } : {}),
-    // a certificate names its device; checked at every CONNECT, so revoking the device refuses
-    // its certificate too
-    verifyDeviceCertificate: async (id) => {
-      try {
-        return (await deps.device(id)).revokedAt === null;
-      } catch (err) {
-        if (isKensaError(err) && err.code === "KENSA_ERR_DEVICE_NOT_FOUND") return false;
-        throw err;
-      }
-    },
+    // a certificate names its device; its serial must be recorded for that device and neither
+    // it nor the device revoked (DeviceAuth caches acceptances until the device's credentials change)
+    verifyDeviceCertificate: (id, serial) => deviceAuth.verifyCertificate(id, serial),
     onDeviceMessage: deps.onDeviceMessage,
     ...(deps.onRefused ? { onRefused: deps.onRefused } : {}),
     maxPacketBytes: config.limits.mqttPacketBytes,

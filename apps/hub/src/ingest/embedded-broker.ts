@@ -36,8 +36,11 @@ export interface EmbeddedBrokerOptions {
   verifyDevice(deviceId: string, secret: string, from: string): Promise<boolean>;
   /** MQTT over TLS on the listener (plain MQTT when omitted) */
   tls?: BrokerTlsOptions;
-  /** true when the device a verified client certificate names is enrolled and not revoked */
-  verifyDeviceCertificate?(deviceId: string): Promise<boolean>;
+  /**
+   * true when a verified client certificate (its CN names the device, `serial` in normalized hex)
+   * is one the hub issued to that device and neither it nor the device is revoked
+   */
+  verifyDeviceCertificate?(deviceId: string, serial: string): Promise<boolean>;
   /**
    * Takes what devices publish (and their presence wills) as the broker authorizes it, instead of
    * the hub reading it back through a client of its own: one parse, no loopback delivery and
@@ -257,19 +260,20 @@ export class EmbeddedBroker implements BrokerAccounts {
       done(null, true);
     };
     const mode = this.#opts.tls?.clientCertificates ?? "off";
-    const certified = mode === "off" ? null : certificateIdentity(client.conn);
-    if (certified && username !== hubUsername) {
+    const identity = mode === "off" ? null : certificateIdentity(client.conn);
+    const certified = identity?.deviceId;
+    if (identity && certified && username !== hubUsername) {
       // the certificate is the credential: a username, if sent, must name the same device
       if (username && username !== certified) {
         refuse(`certificate is for ${certified}, not ${username}`, 4);
         return;
       }
       const check = this.#opts.verifyDeviceCertificate ?? (async () => false);
-      check(certified).then(
+      check(certified, identity.serial).then(
         (ok) =>
           ok
             ? accept({ kind: "device", deviceId: certified }, certified)
-            : refuse("certificate of an unknown or revoked device", 5),
+            : refuse(`certificate ${identity.serial} not issued to ${certified}, or revoked`, 5),
         (err: Error) => refuse(`certificate check failed: ${err.message}`, 3),
       );
       return;

@@ -2,6 +2,12 @@ import { Type } from "@sinclair/typebox";
 import { List } from "../common.js";
 import { defineRoutes } from "../route.js";
 import {
+  DeviceCertificate,
+  DeviceCertificateParams,
+  IssueDeviceCertificate,
+  IssuedDeviceCertificate,
+} from "./certificates.js";
+import {
   CreateDeployment,
   Deployment,
   DeploymentQuery,
@@ -26,7 +32,12 @@ export const fleetRoutes = defineRoutes({
     body: EnrollDevice,
     status: 201,
     reply: EnrolledDevice,
-    errors: ["KENSA_ERR_PROJECT_NOT_FOUND", "KENSA_ERR_DEVICE_EXISTS"],
+    errors: [
+      "KENSA_ERR_PROJECT_NOT_FOUND",
+      "KENSA_ERR_DEVICE_EXISTS",
+      "KENSA_ERR_DEVICE_CA_DISABLED",
+      "KENSA_ERR_CSR_INVALID",
+    ],
   },
   list: {
     method: "GET",
@@ -49,7 +60,7 @@ export const fleetRoutes = defineRoutes({
     method: "POST",
     path: "/api/v1/devices/:id/secret/rotate",
     summary:
-      "Give a device a new secret, shown once; the old one and its live MQTT session end now (re-enables a revoked device)",
+      "Give a device a new secret, shown once; the old one, its client certificates and its live MQTT session end now (re-enables a revoked device)",
     permission: "devices:manage",
     params: IdParams,
     reply: EnrolledDevice,
@@ -58,11 +69,47 @@ export const fleetRoutes = defineRoutes({
   revoke: {
     method: "POST",
     path: "/api/v1/devices/:id/revoke",
-    summary: "Revoke a device's credentials and end its live MQTT session; its data stays (rotating re-enables it)",
+    summary:
+      "Revoke a device's credentials and client certificates and end its live MQTT session; its data stays (rotating re-enables it)",
     permission: "devices:manage",
     params: IdParams,
     reply: Device,
     errors: ["KENSA_ERR_DEVICE_NOT_FOUND"],
+  },
+  issueCertificate: {
+    method: "POST",
+    path: "/api/v1/devices/:id/certificate",
+    summary:
+      "Issue a device a client certificate for the embedded broker, from its CSR or with a key pair made once; recorded, revocable",
+    permission: "devices:manage",
+    params: IdParams,
+    body: IssueDeviceCertificate,
+    status: 201,
+    reply: IssuedDeviceCertificate,
+    errors: [
+      "KENSA_ERR_DEVICE_NOT_FOUND",
+      "KENSA_ERR_DEVICE_REVOKED",
+      "KENSA_ERR_DEVICE_CA_DISABLED",
+      "KENSA_ERR_CSR_INVALID",
+    ],
+  },
+  listCertificates: {
+    method: "GET",
+    path: "/api/v1/devices/:id/certificates",
+    summary: "The client certificates issued to a device, newest first, with their revocation",
+    permission: "devices:read",
+    params: IdParams,
+    reply: List(DeviceCertificate),
+    errors: ["KENSA_ERR_DEVICE_NOT_FOUND"],
+  },
+  revokeCertificate: {
+    method: "POST",
+    path: "/api/v1/devices/:id/certificates/:serial/revoke",
+    summary: "Revoke one client certificate of a device; sessions of the device end and it is refused from now on",
+    permission: "devices:manage",
+    params: DeviceCertificateParams,
+    reply: DeviceCertificate,
+    errors: ["KENSA_ERR_DEVICE_NOT_FOUND", "KENSA_ERR_DEVICE_CERTIFICATE_NOT_FOUND"],
   },
   getFrame: {
     method: "GET",

@@ -3,6 +3,7 @@ import { EntityId as Id, Timestamp as Ts } from "../common.js";
 import { Sha256 } from "../manifest.js";
 import { Reported, Telemetry } from "../mqtt/payloads.js";
 import { DEVICE_ID_PATTERN } from "../mqtt/topics.js";
+import { IssueDeviceCertificate, IssuedDeviceCertificate } from "./certificates.js";
 
 // ---- devices ----------------------------------------------------------------------------
 
@@ -13,6 +14,8 @@ export const EnrollDevice = Type.Object(
     projectId: Id,
     arch: Type.Optional(Type.Union([Type.Literal("x64"), Type.Literal("arm64"), Type.Literal("armv7")])),
     tags: Type.Array(Type.String({ pattern: "^[a-z0-9][a-z0-9:_-]{0,62}$" }), { default: [] }),
+    /** a client certificate issued with the enrolment (mutual TLS on the embedded broker) */
+    certificate: Type.Optional(IssueDeviceCertificate),
   },
   { additionalProperties: false },
 );
@@ -60,6 +63,8 @@ export const EnrolledDevice = Type.Object({
   mqttUrl: Type.String(),
   hubUrl: Type.String(),
   command: Type.String({ description: "how to start this device's agent" }),
+  /** the client certificate, when the enrolment asked for one */
+  certificate: Type.Optional(IssuedDeviceCertificate),
 });
 export type EnrolledDevice = Static<typeof EnrolledDevice>;
 

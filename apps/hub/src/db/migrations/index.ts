@@ -14,6 +14,7 @@ import * as auditChain from "./0012-audit-chain.js";
 import * as authLockouts from "./0013-auth-lockouts.js";
 import * as blobIntegrity from "./0014-blob-integrity.js";
 import * as retention from "./0015-retention.js";
+import * as deviceCertificates from "./0016-device-certificates.js";
 
 /**
  * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
@@ -39,6 +40,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0013_auth_lockouts": authLockouts,
   "0014_blob_integrity": blobIntegrity,
   "0015_retention": retention,
+  "0016_device_certificates": deviceCertificates,
 });
 
 /** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */

@@ -28,9 +28,9 @@ export interface IssuedCertificate {
 
 /**
  * The hub as the CA of its devices' client certificates (mutual TLS on the embedded broker):
- * one certificate per device, subject CN = the device id. The CA's key stays in a 0600 file;
- * the broker trusts the CA's certificate and checks at every CONNECT that the device named by
- * a certificate exists and is not revoked, so revoking a device refuses its certificate too.
+ * subject CN = the device id. The CA's key stays in a 0600 file; the broker trusts the CA's
+ * certificate and takes a certificate only while its serial is recorded for the device it
+ * names and not revoked (device-certificate-service.ts).
  */
 export class DeviceCertificateAuthority {
   readonly certPem: string;
@@ -110,6 +110,21 @@ export class DeviceCertificateAuthority {
   /** Issues a client certificate for `deviceId` (a new key pair each time), valid for `days`. */
   async issue(deviceId: string, days = 825): Promise<IssuedCertificate> {
     const keys = (await webcrypto.subtle.generateKey(EC_ALG, true, ["sign", "verify"])) as CryptoKeyPair;
+    const signed = await this.sign(deviceId, keys.publicKey, days);
+    const pkcs8 = await webcrypto.subtle.exportKey("pkcs8", keys.privateKey);
+    return { deviceId, ...signed, key: x509.PemConverter.encode(pkcs8, "PRIVATE KEY"), ca: this.certPem };
+  }
+
+  /**
+   * Signs a client certificate for `deviceId` over a public key whose private half the caller
+   * keeps (a device's CSR): subject CN = the device id, clientAuth only, valid for `days` but
+   * never beyond the CA itself.
+   */
+  async sign(
+    deviceId: string,
+    publicKey: CryptoKey,
+    days = 825,
+  ): Promise<{ cert: string; serial: string; notAfter: string }> {
     const now = Date.now();
     const notAfter = new Date(Math.min(now + days * DAY_MS, this.#cert.notAfter.getTime()));
     const serialNumber = serial();
@@ -119,7 +134,7 @@ export class DeviceCertificateAuthority {
       issuer: this.#cert.subject,
       notBefore: new Date(now - 60_000),
       notAfter,
-      publicKey: keys.publicKey,
+      publicKey,
       signingKey: this.#key,
       signingAlgorithm: this.#alg,
       extensions: [
@@ -130,16 +145,21 @@ export class DeviceCertificateAuthority {
         await x509.AuthorityKeyIdentifierExtension.create(this.#cert),
       ],
     });
-    const pkcs8 = await webcrypto.subtle.exportKey("pkcs8", keys.privateKey);
-    return {
-      deviceId,
-      cert: cert.toString("pem"),
-      key: x509.PemConverter.encode(pkcs8, "PRIVATE KEY"),
-      ca: this.certPem,
-      serial: serialNumber,
-      notAfter: notAfter.toISOString(),
-    };
+    return { cert: cert.toString("pem"), serial: normalizeSerial(serialNumber), notAfter: cert.notAfter.toISOString() };
   }
+
+  /** The device CA's certificate when another CA signed it (an intermediate), for the chain devices present. */
+  get intermediatePem(): string | null {
+    return this.#cert.subject === this.#cert.issuer ? null : this.certPem;
+  }
+}
+
+/** A serial number as the hub records and compares it: lower-case hex, no separators or leading zeros. */
+export function normalizeSerial(hex: string): string {
+  return hex
+    .toLowerCase()
+    .replaceAll(":", "")
+    .replace(/^0+(?=.)/, "");
 }
 
 /** Writes a device's certificate files into `dir`: device.crt, device.key (0600), ca.crt. */
@@ -170,10 +190,10 @@ async function importSigningKey(pem: string): Promise<{ key: CryptoKey; alg: Alg
   throw new Error(`unsupported key type ${node.asymmetricKeyType}; use an EC (P-256) or RSA key`);
 }
 
-/** A positive 128-bit serial number in hex. */
+/** A positive 128-bit serial number in hex, its first byte 0x40–0x7f (no leading zero to strip). */
 function serial(): string {
   const b = randomBytes(16);
-  b[0] = (b[0] ?? 0) & 0x7f;
+  b[0] = ((b[0] ?? 0) & 0x3f) | 0x40;
   return b.toString("hex");
 }
 
