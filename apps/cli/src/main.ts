@@ -3,7 +3,7 @@ import { fleetRoutes, isKensaError, projectRoutes } from "@kensa/contracts";
 import { Command, Option } from "commander";
 import { registerAuditCommands } from "./commands/audit-command.js";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
-import { registerDeviceCertCommand } from "./commands/device-cert-command.js";
+import { enrollmentCsr, registerDeviceCertCommand, writeEnrolledCertificate } from "./commands/device-cert-command.js";
 import { registerFsckCommand } from "./commands/fsck-command.js";
 import { registerModelCommands } from "./commands/model-command.js";
 import { registerRetentionCommands } from "./commands/retention-command.js";
@@ -22,6 +22,7 @@ interface HubFlags {
   token?: string;
   dataDir?: string;
 }
+type CertFlag = HubFlags & { certificate?: string };
 interface ProjectFlags extends HubFlags {
   slug: string;
   name: string;
@@ -163,12 +164,19 @@ hubOpts(
     .option("--id <id>", "device id (generated when omitted)")
     .option("--name <name>")
     .option("--tag <tag...>", "tags (repeatable)", [] as string[])
-    .option("--arch <arch>", "x64 | arm64 | armv7"),
-).action(async (o: { project: string; id?: string; name?: string; tag: string[]; arch?: string } & HubFlags) => {
+    .option("--arch <arch>", "x64 | arm64 | armv7")
+    .option("--certificate <dir>", "also issue a client certificate (mTLS); its key is made here, written into <dir>"),
+).action(async (o: { project: string; id?: string; name?: string; tag: string[]; arch?: string } & CertFlag) => {
+  const req = o.certificate ? await enrollmentCsr(o.id) : null;
   const e = await hubClientFrom(o).call(fleetRoutes.enroll, {
-    body: { projectId: o.project, id: o.id, name: o.name, tags: o.tag, arch: o.arch as "x64" | undefined },
+    body: {
+      ...{ projectId: o.project, id: o.id, name: o.name, tags: o.tag, arch: o.arch as "x64" | undefined },
+      ...(req ? { certificate: { csr: req.csr, days: 825 } } : {}),
+    },
   });
   console.log(`device ${e.device.id} enrolled`);
+  if (req && o.certificate && e.certificate)
+    await writeEnrolledCertificate(o.certificate, e.device.id, e.certificate, req.key);
   console.log(`secret (shown once, store it now): ${e.secret}`);
   console.log(`start its agent with:\n  KENSA_DEVICE_SECRET=${e.secret} ${e.command}`);
 });

@@ -20,7 +20,7 @@ export const IssueDeviceCertificate = Type.Object(
     generateKey: Type.Optional(
       Type.Boolean({ description: "the hub makes an ECDSA P-256 key pair and returns its private key once" }),
     ),
-    days: Type.Integer({ minimum: 1, maximum: 3650, default: 825 }),
+    days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, default: 825 })),
   },
   { additionalProperties: false },
 );
