@@ -1,8 +1,7 @@
-import { join } from "node:path";
 import type { SecureContextOptions } from "node:tls";
 import type { FastifyInstance } from "fastify";
 import type { HubConfig } from "./config.js";
-import { DeviceCertificateAuthority } from "./fleet/device-certs.js";
+import { DeviceCertificateAuthority, deviceCaFiles } from "./fleet/device-certs.js";
 import { connectHost } from "./http/hub-urls.js";
 import {
   type ClientTlsMaterial,
@@ -92,10 +91,4 @@ export function publicUrls(config: HubConfig, tls: HubTls, httpPort: number, bro
     http.publicUrl ?? `${tls.http ? "https" : "http"}://${connectHost(http.host)}:${httpPort}`,
     mqtt.publicUrl ?? brokerUrl ?? (mqtt.embedded.enabled ? embedded : (mqtt.url ?? "")),
   ];
-}
-
-/** The device CA's files: `mqtt.embedded.tls.deviceCa`, else `<dataDir>/device-ca/`. */
-export function deviceCaFiles(config: HubConfig): { cert: string; key: string } {
-  const dir = join(config.dataDir, "device-ca");
-  return config.mqtt.embedded.tls?.deviceCa ?? { cert: join(dir, "ca.pem"), key: join(dir, "ca-key.pem") };
 }

@@ -1,11 +1,10 @@
 export type { BlobInfo, BlobStore } from "./blobstore/blob-store.js";
 export { FsBlobStore } from "./blobstore/fs/fs-blob-store.js";
 export { type HubConfig, type HubConfigInput, HubConfigSchema, loadHubConfig, parseHubConfig } from "./config.js";
-export { DeviceCertificateAuthority, writeIssuedCertificate } from "./fleet/device-certs.js";
+export { DeviceCertificateAuthority, deviceCaFiles, writeIssuedCertificate } from "./fleet/device-certs.js";
 export { issueDeviceCertificateOffline } from "./fleet/device-certs-offline.js";
 export { createDeviceCsr } from "./fleet/device-csr.js";
 export { createHub, type Hub, type HubAddresses, type HubDeps } from "./hub.js";
-export { deviceCaFiles } from "./hub-tls.js";
 export type { BrokerCounters } from "./ingest/embedded-broker.js";
 export type { Delivery, Notifier } from "./notify/notifier.js";
 export { PermanentDeliveryError } from "./notify/notifier.js";

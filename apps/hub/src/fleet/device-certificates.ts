@@ -156,16 +156,6 @@ export async function recordDeviceCertificate(db: Kysely<HubDatabase>, row: Devi
     : new KensaError("KENSA_ERR_DEVICE_NOT_FOUND", `no device with id "${row.device_id}"`);
 }
 
-/** Revokes every certificate of the device not revoked yet (a device revocation or a rotation of its secret). */
-export async function revokeDeviceCertificates(db: Kysely<HubDatabase>, deviceId: string, at: string): Promise<void> {
-  await db
-    .updateTable("device_certificates")
-    .set({ revoked_at: at })
-    .where("device_id", "=", deviceId)
-    .where("revoked_at", "is", null)
-    .execute();
-}
-
 function revoked(deviceId: string): KensaError {
   return new KensaError(
     "KENSA_ERR_DEVICE_REVOKED",

@@ -2,10 +2,9 @@ import { userInfo } from "node:os";
 import { isoNow } from "../clock.js";
 import type { HubConfig } from "../config.js";
 import { openDatabase } from "../db/open-database.js";
-import { deviceCaFiles } from "../hub-tls.js";
 import { AuditLog } from "../people/audit-log.js";
 import { recordDeviceCertificate } from "./device-certificates.js";
-import { DeviceCertificateAuthority, type IssuedCertificate } from "./device-certs.js";
+import { DeviceCertificateAuthority, deviceCaFiles, type IssuedCertificate } from "./device-certs.js";
 
 /**
  * `kensa device certificate` without a hub to call, on the hub's machine: issues from the device

@@ -1,9 +1,11 @@
+import { join } from "node:path";
 import "reflect-metadata";
 import { createPrivateKey, randomBytes, webcrypto } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { KensaError } from "@kensa/contracts";
 import * as x509 from "@peculiar/x509";
+import type { HubConfig } from "../config.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -202,4 +204,10 @@ async function writeAtomically(path: string, text: string, mode: number): Promis
   await writeFile(tmp, text, { mode });
   await chmod(tmp, mode);
   await rename(tmp, path);
+}
+
+/** The device CA's files: `mqtt.embedded.tls.deviceCa`, else `<dataDir>/device-ca/`. */
+export function deviceCaFiles(config: Pick<HubConfig, "dataDir" | "mqtt">): { cert: string; key: string } {
+  const dir = join(config.dataDir, "device-ca");
+  return config.mqtt.embedded.tls?.deviceCa ?? { cert: join(dir, "ca.pem"), key: join(dir, "ca-key.pem") };
 }

@@ -13,10 +13,10 @@ import { isoNow } from "../clock.js";
 import type { DevicesTable, HubDatabase } from "../db/schema.js";
 import type { HubUrls } from "../http/hub-urls.js";
 import type { ProjectService } from "../projects/project-service.js";
+import { revokeDeviceCertificates } from "./certificate-revocation.js";
 import type { DeploymentService } from "./deployment-service.js";
 import type { DesiredSync } from "./desired-sync.js";
 import { DeviceAuth } from "./device-auth.js";
-import { revokeDeviceCertificates } from "./device-certificates.js";
 import type { BrokerAccounts } from "./ports.js";
 
 /** The MQTT username of the hub's own client; no device may take it. */
