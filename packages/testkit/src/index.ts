@@ -3,6 +3,7 @@
 export * from "@kensa/scenario/agent-process";
 export * from "@kensa/scenario/smtp-sink";
 export * from "@kensa/scenario/webhook-sink";
+export * from "./ffmpeg.js";
 export * from "./mosquitto.js";
 export * from "./ports.js";
 export * from "./postgres.js";

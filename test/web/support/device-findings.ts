@@ -10,7 +10,7 @@ import {
   type Task,
   topics,
 } from "@kensa/contracts";
-import { waitFor } from "@kensa/testkit";
+import { needFfmpeg, waitFor } from "@kensa/testkit";
 import mqtt from "mqtt";
 
 /**
@@ -120,9 +120,14 @@ export async function sendFinding(
   return incident;
 }
 
-/** Makes a 2 s H.264 MP4 (ffmpeg's test pattern, 10 fps) at `file` and uploads it as the event's clip. */
-export async function sendClip(hub: HubAccess, device: FindingDevice, eventId: string, file: string): Promise<void> {
-  execFileSync("ffmpeg", [
+/**
+ * Makes a 2 s H.264 MP4 (ffmpeg's test pattern, 10 fps) at `file` and uploads it as the event's
+ * clip; false (the reason printed, or a throw under KENSA_REQUIRE_ALL=1) when no ffmpeg can.
+ */
+export async function sendClip(hub: HubAccess, device: FindingDevice, eventId: string, file: string): Promise<boolean> {
+  const ffmpeg = needFfmpeg("libx264");
+  if (!ffmpeg) return false;
+  execFileSync(ffmpeg, [
     ...["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2"],
     ...["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", file],
   ]);
@@ -133,4 +138,5 @@ export async function sendClip(hub: HubAccess, device: FindingDevice, eventId: s
     contentType: "video/mp4",
   });
   if (receipt.eventId !== eventId) throw new Error(`the clip of ${eventId} was stored for ${receipt.eventId}`);
+  return true;
 }
