@@ -121,7 +121,10 @@ describe("frame sources", () => {
     expect(missing.status).toBe("error");
     await missing.stop();
 
-    writeFileSync(join(dir.path, "one.png"), Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+    writeFileSync(
+      join(dir.path, "one.jpg"),
+      (await new SyntheticCamera({ seed: 1, width: 64, height: 48 }).next()).jpeg,
+    );
     const once = createSource({ id: "once", type: "folder", path: dir.path, fps: 50, loop: false });
     let ended = false;
     let n = 0;
