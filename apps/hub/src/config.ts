@@ -6,6 +6,7 @@ import { IntegrityConfigSchema } from "./config/integrity-config.js";
 import { LimitsConfigSchema } from "./config/limits-config.js";
 import { RetentionConfigSchema } from "./config/retention-config.js";
 import { SecretsConfigSchema } from "./config/secrets-config.js";
+import { SmsConfigSchema } from "./config/sms-config.js";
 import { ClientTlsSchema, EmbeddedBrokerTlsSchema, ServerTlsSchema } from "./config/tls-config.js";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535, description: "TCP port; 0 picks a free one" });
@@ -143,6 +144,7 @@ export const HubConfigSchema = Type.Object(
       },
       { ...strict, default: {} },
     ),
+    sms: SmsConfigSchema,
     training: Type.Object(
       {
         /** Python of the built-in trainer; else env KENSA_PYTHON, else `python3` if it imports torch, else /usr/bin/python3 */

@@ -208,6 +208,14 @@ export const errorCatalog = {
     status: 404,
     message: "No certificate with this serial was issued to the device",
   },
+  KENSA_ERR_SMS_GATEWAY_REJECTED: {
+    status: 502,
+    message: "The SMS gateway refused the message (HTTP 3xx or 4xx other than 408/429); it is not retried",
+  },
+  KENSA_ERR_SMS_GATEWAY_UNAVAILABLE: {
+    status: 503,
+    message: "The SMS gateway did not take the message (HTTP 5xx, 408, 429, timeout or no connection) on any attempt",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

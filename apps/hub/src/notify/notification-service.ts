@@ -1,8 +1,10 @@
-import type { Incident, Notification } from "@kensa/contracts";
+import { channelsFor, type Incident, type Notification, type SmsRecipient } from "@kensa/contracts";
 import type { Kysely, Selectable } from "kysely";
 import type { HubDatabase, NotificationsTable } from "../db/schema.js";
 import { newId } from "../ids.js";
 import type { ProjectRecord } from "../projects/project-service.js";
+
+import { planSms, type SmsPlan } from "./sms-planner.js";
 
 export type Channel = Notification["channel"];
 
@@ -15,17 +17,22 @@ export class NotificationService {
   }
 
   /**
-   * One row per e-mail recipient and webhook of the project's routing. A target that was
-   * notified (not suppressed) less than `cooldownSec` ago gets a "suppressed" row instead, so
-   * the record shows what was held back. Runs inside the incident's transaction.
+   * One row per e-mail recipient, webhook and SMS recipient of the channels the project's
+   * routes give this incident. A target that was notified (not suppressed) less than
+   * `cooldownSec` ago gets a "suppressed" row instead, so the record shows what was held back;
+   * SMS rows are further rate-limited and held in quiet hours (sms-planner.ts). Runs inside the
+   * incident's transaction.
    */
   async planFor(trx: Kysely<HubDatabase>, incident: Incident, project: ProjectRecord, now: string): Promise<number> {
-    const targets: Array<{ channel: Channel; target: string }> = [
-      ...project.notifications.email.map((target) => ({ channel: "email" as const, target })),
-      ...project.notifications.webhooks.map((w) => ({ channel: "webhook" as const, target: w.url })),
-    ];
-    const cooldownMs = project.notifications.cooldownSec * 1000;
-    for (const { channel, target } of targets) {
+    const routing = project.notifications;
+    const channels = channelsFor(incident, routing);
+    const targets: Array<{ channel: Channel; target: string; recipient?: SmsRecipient }> = [
+      ...routing.email.map((target) => ({ channel: "email" as const, target })),
+      ...routing.webhooks.map((w) => ({ channel: "webhook" as const, target: w.url })),
+      ...(routing.sms?.recipients ?? []).map((r) => ({ channel: "sms" as const, target: r.phone, recipient: r })),
+    ].filter((t) => channels.has(t.channel));
+    const cooldownMs = routing.cooldownSec * 1000;
+    for (const { channel, target, recipient } of targets) {
       let suppressed = false;
       if (cooldownMs > 0) {
         const last = await trx
@@ -40,6 +47,11 @@ export class NotificationService {
           .executeTakeFirst();
         suppressed = !!last && Date.parse(now) - Date.parse(last.created_at) < cooldownMs;
       }
+      const plan: SmsPlan = suppressed
+        ? { status: "suppressed", nextAttemptAt: null, note: null }
+        : recipient
+          ? await planSms(trx, incident, routing, recipient, now)
+          : { status: "pending", nextAttemptAt: now, note: null };
       await trx
         .insertInto("notifications")
         .values({
@@ -48,10 +60,10 @@ export class NotificationService {
           project_id: project.id,
           channel,
           target,
-          status: suppressed ? "suppressed" : "pending",
+          status: plan.status,
           attempts: 0,
-          last_error: null,
-          next_attempt_at: suppressed ? null : now,
+          last_error: plan.note,
+          next_attempt_at: plan.nextAttemptAt,
           created_at: now,
           sent_at: null,
           claimed_by: null,

@@ -4,6 +4,7 @@ import {
   KensaError,
   type NotificationRouting,
   type Project,
+  routingIssues,
   type Task,
   type UpdateProject,
 } from "@kensa/contracts";
@@ -12,6 +13,8 @@ import { isoNow } from "../clock.js";
 import type { HubDatabase, ProjectsTable } from "../db/schema.js";
 import { newId } from "../ids.js";
 import type { SecretBox } from "../secrets/secret-box.js";
+
+import { publicSms } from "./sms-secrets.js";
 import { openRouting, sealRouting } from "./webhook-secrets.js";
 
 /** A project as the hub sees it: webhook secrets included. Never sent as a reply. */
@@ -104,6 +107,9 @@ export function toProject(rec: ProjectRecord): Project {
       email: rec.notifications.email,
       webhooks: rec.notifications.webhooks.map((w) => ({ url: w.url })),
       cooldownSec: rec.notifications.cooldownSec,
+      ...publicSms(rec.notifications),
+      ...(rec.notifications.severity ? { severity: rec.notifications.severity } : {}),
+      ...(rec.notifications.routes ? { routes: rec.notifications.routes } : {}),
     },
     createdAt: rec.createdAt,
   };
@@ -119,6 +125,7 @@ function checkLabels(rec: ProjectRecord): void {
   rec.rule.labels.forEach((l, i) => {
     if (!known.has(l)) issues.push({ path: `/rule/labels/${i}`, message: `"${l}" is not one of the project's labels` });
   });
+  issues.push(...routingIssues(rec.notifications, rec.labels));
   if (issues.length > 0) {
     throw new KensaError("KENSA_ERR_VALIDATION", issues.map((i) => `${i.path}: ${i.message}`).join("; "), { issues });
   }

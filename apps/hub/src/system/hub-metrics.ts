@@ -2,6 +2,7 @@ import type { HubStats } from "@kensa/contracts";
 import { Gauge, Registry } from "prom-client";
 import type { DeviceAuthCounters } from "../fleet/device-auth-throttle.js";
 import { registerLimitMetrics } from "../limits/limit-refusals.js";
+import { registerSmsMetrics } from "../notify/sms-metrics.js";
 
 /** What the hub's metrics read at each scrape. */
 export interface HubMetricsSources {
@@ -82,6 +83,7 @@ export class HubMetrics {
       },
     });
     registerLimitMetrics(r);
+    registerSmsMetrics(r);
     const deviceAuth = new Gauge({
       name: "kensa_device_auth_total",
       help: "device authentications (MQTT and HTTP): stored secrets compared, failed, refused unchecked while locked out, and lockouts begun",

@@ -185,7 +185,7 @@ export type NotificationQuery = Static<typeof NotificationQuery>;
 export const Notification = Type.Object({
   id: Id,
   incidentId: Id,
-  channel: Type.Union([Type.Literal("email"), Type.Literal("webhook")]),
+  channel: Type.Union([Type.Literal("email"), Type.Literal("webhook"), Type.Literal("sms")]),
   target: Type.String(),
   status: Type.Union([
     Type.Literal("pending"),

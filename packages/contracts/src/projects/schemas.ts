@@ -1,6 +1,10 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { EntityId as Id, Timestamp as Ts } from "../common.js";
 import { Task } from "../manifest.js";
+import { NotificationRoute, PublicSmsRouting, SeverityScale, SmsRouting } from "./notification-routing.js";
+
+export * from "./notification-routes.js";
+export * from "./notification-routing.js";
 
 // ---- projects ---------------------------------------------------------------------------
 
@@ -30,6 +34,12 @@ export const NotificationRouting = Type.Object(
     webhooks: Type.Array(WebhookTarget, { default: [] }),
     /** seconds during which further incidents of the project notify no one again */
     cooldownSec: Type.Integer({ minimum: 0, default: 300 }),
+    /** text messages through an HTTP gateway (docs/notifications.md) */
+    sms: Type.Optional(SmsRouting),
+    /** how an incident's severity is decided, for `routes` and quiet-hour overrides */
+    severity: Type.Optional(SeverityScale),
+    /** which channels hear of which incidents; every channel of every incident when absent */
+    routes: Type.Optional(Type.Array(NotificationRoute, { maxItems: 100 })),
   },
   { additionalProperties: false },
 );
@@ -72,6 +82,9 @@ export const Project = Type.Object({
     email: Type.Array(Type.String()),
     webhooks: Type.Array(Type.Object({ url: Type.String() })),
     cooldownSec: Type.Integer(),
+    sms: Type.Optional(PublicSmsRouting),
+    severity: Type.Optional(SeverityScale),
+    routes: Type.Optional(Type.Array(NotificationRoute)),
   }),
   createdAt: Ts,
 });
