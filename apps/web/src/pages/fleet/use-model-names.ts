@@ -2,6 +2,7 @@ import { type ModelVersion, registryRoutes } from "@kensa/contracts";
 import { useMemo } from "react";
 import { useQuery } from "../../api/use-query";
 import { useCan } from "../../auth";
+import { modelLabel } from "../registry/model-label";
 import type { ModelNames } from "./device-status";
 
 /** Model versions of the project (all when null) and their display names by id, when the user may read models. */
@@ -12,6 +13,7 @@ export function useModels(projectId: string | undefined) {
   return { models: q.data?.items ?? [], names, reload: q.reload };
 }
 
+/** "name vN", the version once (see modelLabel). */
 export function modelName(m: ModelVersion): string {
-  return `${m.name} v${m.version}`;
+  return modelLabel(m);
 }

@@ -5,6 +5,7 @@ import { hub } from "../../api/client";
 import { useQuery } from "../../api/use-query";
 import { useCan } from "../../auth";
 import { Button, Card, ErrorState, Facts, Loading, Page, TimeAgo } from "../../ui";
+import { modelLabel } from "../registry/model-label";
 import { FrameOverlay } from "./frame-overlay";
 import { IncidentClip } from "./incident-clip";
 import { pct, StatusBadge } from "./incident-status";
@@ -106,10 +107,11 @@ function IncidentView({ incident, review }: { incident: Incident; review: Return
                     Acknowledge
                   </Button>
                 ) : null}
-                <Button size="lg" variant="danger" onClick={() => review.decide("confirmed")} disabled={review.busy}>
+                {/* confirming a defect is the main answer, not a destructive one; dismissing it is not a "success" */}
+                <Button size="lg" variant="primary" onClick={() => review.decide("confirmed")} disabled={review.busy}>
                   Confirm
                 </Button>
-                <Button size="lg" variant="success" onClick={() => review.decide("false_alarm")} disabled={review.busy}>
+                <Button size="lg" onClick={() => review.decide("false_alarm")} disabled={review.busy}>
                   False alarm
                 </Button>
                 <Button size="lg" onClick={() => setRelabeling(true)} disabled={review.busy || !project.data}>
@@ -140,7 +142,7 @@ function IncidentView({ incident, review }: { incident: Incident; review: Return
                 [
                   "Model",
                   model.data ? (
-                    `${model.data.name} v${model.data.version}`
+                    modelLabel(model.data)
                   ) : (
                     <span key="model" className="mono">
                       {incident.modelVersionId}
