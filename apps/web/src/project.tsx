@@ -14,7 +14,10 @@ interface ProjectContextValue {
 const ProjectContext = createContext<ProjectContextValue | null>(null);
 const STORAGE_KEY = "kensa.projectId";
 
-/** The project picker's state, remembered per browser so a site engineer lands on their line. */
+/**
+ * The project picker's state, remembered per browser (localStorage) so a site engineer lands on
+ * their line; the only project is chosen when there is just one.
+ */
 export function ProjectProvider({ children }: { children: ReactNode }) {
   const canRead = useCan("projects:read");
   const q = useQuery(projectRoutes.list, undefined, { enabled: canRead });
@@ -28,7 +31,8 @@ export function ProjectProvider({ children }: { children: ReactNode }) {
     const projects = q.data?.items ?? [];
     return {
       projects,
-      project: projects.find((p) => p.id === projectId) ?? null,
+      // with a single project there is nothing to choose: "all projects" is that one
+      project: projects.find((p) => p.id === projectId) ?? (projects.length === 1 ? projects[0]! : null),
       setProjectId,
       loading: q.loading,
     };

@@ -11,7 +11,7 @@ export function ProjectPicker() {
         Project
       </label>
       <select id={id} value={project?.id ?? ""} onChange={(e) => setProjectId(e.target.value || null)}>
-        <option value="">All projects</option>
+        {projects.length === 1 ? null : <option value="">All projects</option>}
         {projects.map((p) => (
           <option key={p.id} value={p.id}>
             {p.name}
