@@ -14,6 +14,8 @@ export function ClassesPanel(p: {
   draft: Draft;
   newLabel: string;
   readOnly: boolean;
+  /** whether objects can be drawn at all (not for classification) */
+  drawing: boolean;
   onToggleClass(label: string): void;
   onAnomaly(value: boolean | null): void;
   onDrawAs(label: string): void;
@@ -46,14 +48,18 @@ export function ClassesPanel(p: {
           ))}
         </fieldset>
       ) : null}
-      <h2 id="lab-draw-as">Draw new objects as</h2>
-      <ClassChips
-        label="Class of new objects"
-        labels={project.labels}
-        pressed={[p.newLabel]}
-        onToggle={p.onDrawAs}
-        disabled={p.readOnly}
-      />
+      {p.drawing ? (
+        <>
+          <h2 id="lab-draw-as">Draw new objects as</h2>
+          <ClassChips
+            label="Class of new objects"
+            labels={project.labels}
+            pressed={[p.newLabel]}
+            onToggle={p.onDrawAs}
+            disabled={p.readOnly}
+          />
+        </>
+      ) : null}
     </section>
   );
 }

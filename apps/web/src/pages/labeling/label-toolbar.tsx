@@ -1,15 +1,11 @@
 import { Button } from "../../ui";
 import type { Tool } from "./label-canvas";
+import { TOOL_KEYS, usesBrush } from "./task-tools";
 
-const TOOLS: ReadonlyArray<readonly [Tool, string, string]> = [
-  ["box", "Box", "B"],
-  ["brush", "Brush", "M"],
-  ["eraser", "Eraser", "E"],
-  ["polygon", "Polygon", "P"],
-];
-
-/** The workspace's tools, each with its key, the brush size and undo/redo. */
+/** The workspace's tools that fit the project's task, each with its key, the brush size and undo/redo. */
 export function LabelToolbar(p: {
+  /** the tools offered (see toolsFor) */
+  tools: readonly Tool[];
   tool: Tool;
   onTool(t: Tool): void;
   /** image px */
@@ -25,7 +21,7 @@ export function LabelToolbar(p: {
 }) {
   return (
     <div className="lab-toolbar" role="toolbar" aria-label="Tools">
-      {TOOLS.map(([t, name, key]) => (
+      {TOOL_KEYS.filter(([t]) => p.tools.includes(t)).map(([t, name, key]) => (
         <button
           key={t}
           type="button"
@@ -37,17 +33,19 @@ export function LabelToolbar(p: {
           {name} <kbd>{key}</kbd>
         </button>
       ))}
-      <label className="lab-brush">
-        <span>Brush {p.brushSize} px</span>
-        <input
-          type="range"
-          min={1}
-          max={p.maxBrush}
-          value={p.brushSize}
-          onChange={(e) => p.onBrushSize(Number(e.target.value))}
-          aria-label="Brush and eraser size, image pixels"
-        />
-      </label>
+      {usesBrush(p.tools) ? (
+        <label className="lab-brush">
+          <span>Brush {p.brushSize} px</span>
+          <input
+            type="range"
+            min={1}
+            max={p.maxBrush}
+            value={p.brushSize}
+            onChange={(e) => p.onBrushSize(Number(e.target.value))}
+            aria-label="Brush and eraser size, image pixels"
+          />
+        </label>
+      ) : null}
       <Button size="sm" variant="ghost" onClick={p.onUndo} disabled={!p.canUndo} aria-keyshortcuts="Control+Z">
         Undo
       </Button>

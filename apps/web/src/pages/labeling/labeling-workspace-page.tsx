@@ -25,6 +25,7 @@ import { cloneMask, emptyMask, fillPolygon, type MaskBitmap, type Point } from "
 import { ObjectList } from "./object-list";
 import { SampleFacts } from "./sample-facts";
 import { ShortcutHelp } from "./shortcut-help";
+import { toolShortcuts, toolsFor, usesBrush } from "./task-tools";
 import { rememberMask, useMaskCache } from "./use-mask-cache";
 import { useShortcuts } from "./use-shortcuts";
 import "./labeling.css";
@@ -84,7 +85,8 @@ function Workspace({
 
   const okLabels = project.okLabels;
   const firstFinding = project.labels.find((l) => !okLabels.includes(l)) ?? project.labels[0] ?? "";
-  const [tool, setTool] = useState<Tool>("box");
+  const tools = toolsFor(project.task);
+  const [tool, setTool] = useState<Tool>(tools[0] ?? "box");
   const [brushSize, setBrushSize] = useState(() => Math.max(2, Math.round((sample.image?.width ?? 200) / 40)));
   const [selectedKey, setSelectedKey] = useState<string | null>(null);
   const [newLabel, setNewLabel] = useState(firstFinding);
@@ -201,12 +203,10 @@ function Workspace({
 
   const keys = {
     ...Object.fromEntries(Array.from({ length: 9 }, (_, i) => [String(i + 1), () => pickClass(i)])),
-    b: () => setTool("box"),
-    m: () => setTool("brush"),
-    e: () => setTool("eraser"),
-    p: () => setTool("polygon"),
-    "[": () => setBrushSize((s) => Math.max(1, s - 1)),
-    "]": () => setBrushSize((s) => Math.min(200, s + 1)),
+    ...toolShortcuts(tools, setTool),
+    ...(usesBrush(tools)
+      ? { "[": () => setBrushSize((s) => Math.max(1, s - 1)), "]": () => setBrushSize((s) => Math.min(200, s + 1)) }
+      : {}),
     delete: removeSelected,
     backspace: removeSelected,
     escape: () => (polygon.length ? setPolygon([]) : setSelectedKey(null)),
@@ -283,6 +283,7 @@ function Workspace({
       <div className="lab-workspace">
         <div className="lab-main">
           <LabelToolbar
+            tools={tools}
             tool={tool}
             onTool={setTool}
             brushSize={brushSize}
@@ -323,7 +324,7 @@ function Workspace({
               height={img.height}
               labels={project.labels}
               draft={resolved}
-              readOnly={readOnly}
+              readOnly={readOnly || tools.length === 0}
               tool={tool}
               brushSize={brushSize}
               selectedKey={previewDraft ? null : selectedKey}
@@ -348,6 +349,7 @@ function Workspace({
             draft={shown}
             newLabel={newLabel}
             readOnly={readOnly}
+            drawing={tools.length > 0}
             onToggleClass={(label) => dispatch({ type: "toggleClass", label })}
             onAnomaly={(value) => dispatch({ type: "setAnomaly", value })}
             onDrawAs={(l) => (selectedKey ? relabel(selectedKey, l) : setNewLabel(l))}
@@ -382,7 +384,7 @@ function Workspace({
           </section>
         </aside>
       </div>
-      <ShortcutHelp open={helpOpen} onClose={() => setHelpOpen(false)} />
+      <ShortcutHelp tools={tools} open={helpOpen} onClose={() => setHelpOpen(false)} />
     </Page>
   );
 }

@@ -1,4 +1,5 @@
 import { Dialog } from "../../ui";
+import type { Tool } from "./label-canvas";
 
 /** The workspace's keys, in the order people learn them. The `?` key opens this. */
 export const SHORTCUTS: ReadonlyArray<readonly [keys: string, what: string]> = [
@@ -21,12 +22,22 @@ export const SHORTCUTS: ReadonlyArray<readonly [keys: string, what: string]> = [
   ["?", "show or hide this list"],
 ];
 
-export function ShortcutHelp({ open, onClose }: { open: boolean; onClose: () => void }) {
+/** The rows that need a tool the project's task does not offer. */
+const NEEDS: Readonly<Record<string, readonly Tool[]>> = {
+  B: ["box"],
+  M: ["brush"],
+  E: ["eraser"],
+  P: ["polygon"],
+  "[ / ]": ["brush", "eraser"],
+};
+
+export function ShortcutHelp({ tools, open, onClose }: { tools: readonly Tool[]; open: boolean; onClose: () => void }) {
+  const rows = SHORTCUTS.filter(([k]) => !NEEDS[k] || NEEDS[k].some((t) => tools.includes(t)));
   return (
     <Dialog open={open} title="Keyboard shortcuts" onClose={onClose}>
       <table className="table ml-table lab-keys" aria-label="Keyboard shortcuts">
         <tbody>
-          {SHORTCUTS.map(([k, what]) => (
+          {rows.map(([k, what]) => (
             <tr key={k}>
               <th scope="row">
                 <kbd>{k}</kbd>
