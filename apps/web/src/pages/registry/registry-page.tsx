@@ -97,6 +97,7 @@ export function RegistryPage() {
             columns={columns}
             rowKey={(m) => m.id}
             label="Model versions"
+            cards
             onRowClick={(m) => navigate(`/registry/${m.id}`)}
             empty="No model version yet: train one under Runs, or push one with kensa model push."
           />

@@ -69,6 +69,7 @@ export function RunsPage() {
             columns={columns}
             rowKey={(r) => r.id}
             label="Training runs"
+            cards
             onRowClick={(r) => navigate(`/runs/${r.id}`)}
             empty="No run yet."
           />
