@@ -45,7 +45,11 @@ function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** The SVG drawn over a `width`×`height` frame: a coloured border, boxes, and the caption top-left. */
+/**
+ * The SVG drawn over a `width`×`height` frame: the result's boxes and its caption top-left, as a
+ * badge in the verdict's colour. No border around the whole frame: over a classification result
+ * (which has no boxes) it read as one whole-frame detection.
+ */
 export function overlaySvg(width: number, height: number, a: Annotation): string {
   const color = a.finding === undefined ? colors.none : a.finding ? colors.finding : colors.ok;
   const stroke = Math.max(2, Math.round(Math.min(width, height) / 80));
@@ -64,7 +68,6 @@ export function overlaySvg(width: number, height: number, a: Annotation): string
     .join("");
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
-    `<rect x="${stroke / 2}" y="${stroke / 2}" width="${width - stroke}" height="${height - stroke}" fill="none" stroke="${color}" stroke-width="${stroke}"/>` +
     boxes +
     `<rect x="0" y="0" width="${captionWidth}" height="${Math.round(font * 1.5)}" fill="${color}"/>` +
     `<text x="${Math.round(font / 2)}" y="${Math.round(font * 1.1)}" font-family="sans-serif" font-size="${font}" fill="#fff">${esc(a.text)}</text>` +
