@@ -1,21 +1,31 @@
-import { ApiError } from "@kensa/client";
-import { fleetRoutes, isKensaError, projectRoutes } from "@kensa/contracts";
+import { fleetRoutes, projectRoutes } from "@kensa/contracts";
 import { Command, Option } from "commander";
+import { reportError } from "./cli-errors.js";
+import { intFlag, numberFlag, portFlag, useCallerCwd } from "./cli-input.js";
 import { registerAuditCommands } from "./commands/audit-command.js";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
 import { enrollmentCsr, registerDeviceCertCommand, writeEnrolledCertificate } from "./commands/device-cert-command.js";
 import { registerFsckCommand } from "./commands/fsck-command.js";
+import { registerDeployLists, registerDeviceLists, registerProjectLists } from "./commands/list-commands.js";
 import { registerModelCommands } from "./commands/model-command.js";
 import { registerRetentionCommands } from "./commands/retention-command.js";
+import { registerRunCommands } from "./commands/run-command.js";
 import { registerSealCommand } from "./commands/seal-command.js";
 import { registerTrainCommand } from "./commands/train-command.js";
+import type { DemoLogLevel } from "./demo.js";
 import { parseDuration } from "./duration.js";
 import { hubClientFrom } from "./hub-client.js";
+import { resolveDevice, resolveModel, resolveProjectFlags } from "./resolve.js";
+
+// under `npm run kensa -- …`, relative paths are the caller's, not the repository root's
+useCallerCwd();
 
 const program = new Command()
   .name("kensa")
   .description("Computer-vision inspection at the edge, with the whole MLOps loop around it")
   .showHelpAfterError();
+// --project takes an id, a slug or a name wherever it appears
+resolveProjectFlags(program);
 
 interface HubFlags {
   hub?: string;
@@ -45,9 +55,17 @@ program
   .option("-c, --config <file>", "hub config (JSON)")
   .option("--data-dir <dir>", "data directory")
   .option("--host <addr>", "address HTTP and the embedded broker bind (127.0.0.1 by default; 0.0.0.0: every interface)")
-  .option("--port <n>", "HTTP port", (v) => Number(v))
-  .option("--mqtt-port <n>", "embedded MQTT broker port", (v) => Number(v))
+  .option("--port <n>", "HTTP port", portFlag("--port"))
+  .option("--mqtt-port <n>", "embedded MQTT broker port", portFlag("--mqtt-port"))
   .option("--validate-config", "check the configuration and exit")
+  .addOption(
+    new Option("--log-level <level>", "log level (HTTP requests log at debug)").choices([
+      ...["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+    ]),
+  )
+  .addOption(
+    new Option("--log-format <format>", "pretty on a terminal, JSON lines otherwise").choices(["json", "pretty"]),
+  )
   .addHelpText(
     "after",
     `
@@ -68,10 +86,14 @@ that dies leaves its work to the others once they run out (notifications.leaseMs
       port?: number;
       mqttPort?: number;
       validateConfig?: boolean;
+      logLevel?: string;
+      logFormat?: string;
     }) => {
       const { createHub, loadHubConfig } = await import("@kensa/hub");
       const overrides: Record<string, unknown> = {};
       if (o.dataDir) overrides.dataDir = o.dataDir;
+      if (o.logLevel) overrides.logLevel = o.logLevel;
+      if (o.logFormat) overrides.logFormat = o.logFormat;
       const http: Record<string, unknown> = {};
       const embedded: Record<string, unknown> = {};
       if (o.host !== undefined) http.host = embedded.host = o.host;
@@ -134,7 +156,7 @@ hubOpts(
     .requiredOption("--labels <list>", "comma-separated labels")
     .option("--ok-labels <list>", "comma-separated labels that mean OK", "")
     .option("--email <list>", "comma-separated e-mail recipients of incidents", "")
-    .option("--min-score <n>", "incident threshold", (v) => Number(v), 0.5),
+    .option("--min-score <n>", "incident threshold", numberFlag("--min-score", { min: 0, max: 1 }), 0.5),
 ).action(async (o: ProjectFlags) => {
   const split = (s: string) =>
     s
@@ -160,7 +182,7 @@ registerDeviceCertCommand(device);
 hubOpts(
   device
     .command("enroll")
-    .requiredOption("--project <id>", "project id")
+    .requiredOption("--project <project>", "project id, slug or name")
     .option("--id <id>", "device id (generated when omitted)")
     .option("--name <name>")
     .option("--tag <tag...>", "tags (repeatable)", [] as string[])
@@ -181,21 +203,29 @@ hubOpts(
   console.log(`start its agent with:\n  KENSA_DEVICE_SECRET=${e.secret} ${e.command}`);
 });
 
-hubOpts(
+const deploy = hubOpts(
   program
     .command("deploy")
-    .description("assign a model version to devices or tags")
-    .argument("<modelVersionId>")
-    .option("--device <id...>", "device ids", [] as string[])
+    .description("assign a model version to devices or tags; deploy list | show")
+    .argument("<model>", "model version id, or <name>@<version>")
+    .option("--device <device...>", "device ids or names", [] as string[])
     .option("--tag <tag...>", "device tags", [] as string[])
     .option("--pipeline <id>", "pipeline on the device", "default"),
-).action(async (id: string, o: { device: string[]; tag: string[]; pipeline: string } & HubFlags) => {
-  const d = await hubClientFrom(o).call(fleetRoutes.createDeployment, {
-    body: { modelVersionId: id, pipeline: o.pipeline, target: { deviceIds: o.device, tags: o.tag } },
+).action(async (ref: string, o: { device: string[]; tag: string[]; pipeline: string } & HubFlags) => {
+  const client = hubClientFrom(o);
+  const model = await resolveModel(client, ref);
+  const deviceIds: string[] = [];
+  for (const d of o.device) deviceIds.push((await resolveDevice(client, d)).id);
+  const d = await client.call(fleetRoutes.createDeployment, {
+    body: { modelVersionId: model.id, pipeline: o.pipeline, target: { deviceIds, tags: o.tag } },
   });
   console.log(`deployment ${d.id}: bundle ${d.bundleSha256.slice(0, 12)} → ${d.deviceIds.join(", ")}`);
 });
 
+registerProjectLists(project, hubOpts);
+registerDeviceLists(device, hubOpts);
+registerDeployLists(deploy, hubOpts);
+registerRunCommands(program, hubOpts);
 registerFsckCommand(program);
 registerSealCommand(program);
 registerDatasetCommands(program, hubOpts);
@@ -207,17 +237,27 @@ registerAuditCommands(program, hubOpts);
 program
   .command("demo")
   .description("the whole loop on this machine: hub, simulated cameras and devices, a real model, a reviewer")
-  .option("--devices <n>", "number of agents", (v) => Number(v), 2)
-  .option("--fps <n>", "frames per second per camera", (v) => Number(v), 2)
-  .option("--defect-rate <r>", "share of frames with a defect", (v) => Number(v), 0.3)
+  .option("--devices <n>", "number of agents", intFlag("--devices"), 2)
+  .option("--fps <n>", "frames per second per camera", numberFlag("--fps", { min: 0.01 }), 2)
+  .option("--defect-rate <r>", "share of frames with a defect", numberFlag("--defect-rate", { min: 0, max: 1 }), 0.3)
   .option("--for <duration>", "run this long (e.g. 60s, 5m), then report and exit")
   .option("--report <file>", "write a JSON report of the run (needs --for or Ctrl-C)")
-  .option("--port <n>", "HTTP port (0 = any free port)", (v) => Number(v), 0)
-  .option("--mqtt-port <n>", "MQTT port (0 = any free port)", (v) => Number(v), 0)
+  .option("--port <n>", "HTTP port (0 = any free port)", portFlag("--port"), 0)
+  .option("--mqtt-port <n>", "MQTT port (0 = any free port)", portFlag("--mqtt-port"), 0)
   .option("--data-dir <dir>", "demo data (wiped at start)", ".kensa/demo")
   .option("--no-reviewer", "do not answer incidents automatically")
-  .option("--retrain-after <n>", "retrain after this many new reviewed labels (verdicts)", (v) => Number(v), 25)
-  .option("--train-frames <n>", "synthetic frames the first model trains on", (v) => Number(v), 240)
+  .option(
+    "--retrain-after <n>",
+    "retrain after this many new reviewed labels (verdicts)",
+    intFlag("--retrain-after"),
+    25,
+  )
+  .option("--train-frames <n>", "synthetic frames the first model trains on", intFlag("--train-frames"), 240)
+  .addOption(
+    new Option("--log-level <level>", "the hub's and agents' log level")
+      .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+      .default("warn"),
+  )
   .action(
     async (o: {
       devices: number;
@@ -231,9 +271,11 @@ program
       reviewer: boolean;
       retrainAfter: number;
       trainFrames: number;
+      logLevel: DemoLogLevel;
     }) => {
       // loaded when asked for: it starts a hub and agents, which no other command needs
       const { runDemo } = await import("./demo.js");
+      const { printDemoSummary } = await import("./demo-report.js");
       const report = await runDemo({
         devices: o.devices,
         fps: o.fps,
@@ -246,42 +288,12 @@ program
         simulatedReviewer: o.reviewer,
         retrainAfter: o.retrainAfter,
         trainFrames: o.trainFrames,
+        logLevel: o.logLevel,
       });
-      console.log(
-        `demo ${report.loopTurned ? "turned the loop" : "did NOT turn the loop"}: ` +
-          `${report.framesInspected} frames, ${report.eventsStored} events, ${report.incidents} incidents, ` +
-          `${report.notificationsSent} notifications, ${report.verdicts} verdicts`,
-      );
-      if (!report.training.available) {
-        console.log("  WARNING: the first model was the HAND-BUILT fallback (PyTorch is missing); nothing was trained");
-      }
-      for (const m of report.models) {
-        console.log(
-          `  model v${m.version} ${m.stage}${m.champion ? " (champion)" : ""}  ${m.source}  ` +
-            `accuracy ${m.accuracy === null ? "–" : m.accuracy.toFixed(3)}  gate ${m.gate ?? "–"}`,
-        );
-      }
-      if (!report.loopTurned) {
-        console.log(
-          `failed checks: ${Object.entries(report.checks)
-            .filter(([, ok]) => !ok)
-            .map(([k]) => k)
-            .join(", ")}`,
-        );
-        process.exitCode = 1;
-      }
+      printDemoSummary(report);
+      // what happened during the run decides, not the state after shutdown
+      if (!report.loopTurned) process.exitCode = 1;
     },
   );
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  // the hub was never reached: the message says where the CLI looked
-  if (err instanceof ApiError && err.code === "KENSA_ERR_NETWORK") console.error(`error: ${err.message}`);
-  else if (isKensaError(err) || err instanceof ApiError) {
-    console.error(`error ${err.code}: ${err.message}`);
-    if (err.code === "KENSA_ERR_PORT_IN_USE") {
-      console.error("  choose other ports with --port / --mqtt-port, stop the other server, or run `kensa demo`,");
-      console.error("  which picks free ports; an external broker is configured with mqtt.url in the hub config");
-    }
-  } else console.error(`error: ${(err as Error).message}`);
-  process.exitCode = 1;
-});
+program.parseAsync(process.argv).catch(reportError);

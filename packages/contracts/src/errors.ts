@@ -208,6 +208,12 @@ export const errorCatalog = {
     status: 404,
     message: "No certificate with this serial was issued to the device",
   },
+  KENSA_ERR_FLAG_INVALID: { status: 400, message: "A command-line flag's value is not what the flag takes" },
+  KENSA_ERR_FILE_NOT_FOUND: { status: 404, message: "A file named on the command line does not exist" },
+  KENSA_ERR_FILE_UNREADABLE: { status: 400, message: "A file named on the command line cannot be read" },
+  KENSA_ERR_FILE_JSON_INVALID: { status: 400, message: "A file named on the command line is not valid JSON" },
+  KENSA_ERR_REFERENCE_AMBIGUOUS: { status: 400, message: "A name or slug matches more than one resource" },
+  KENSA_ERR_DEPLOYMENT_NOT_FOUND: { status: 404, message: "No such deployment" },
   KENSA_ERR_SMS_GATEWAY_REJECTED: {
     status: 502,
     message: "The SMS gateway refused the message (HTTP 3xx or 4xx other than 408/429); it is not retried",

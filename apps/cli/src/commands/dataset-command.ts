@@ -12,6 +12,7 @@ import {
   type SplitName,
 } from "@kensa/contracts";
 import { type Command, Option } from "commander";
+import { intFlag } from "../cli-input.js";
 import { parseDuration } from "../duration.js";
 import { hubClientFrom } from "../hub-client.js";
 import { tarDirectory } from "./dataset-tar.js";
@@ -34,7 +35,7 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
       .command("import")
       .description("import a directory or a .zip/.tar/.tar.gz archive into a project")
       .argument("<path>", "a directory (packed as tar on the fly) or an archive")
-      .requiredOption("--project <id>", "project id")
+      .requiredOption("--project <project>", "project id, slug or name")
       .addOption(new Option("--format <format>", "dataset layout").choices(FORMATS).makeOptionMandatory())
       .option("--root <dir>", "import only this folder of the archive")
       .option("--group-key <rule>", "none | dir | regex:<re> | cluster:<re>:<gap> (see docs/datasets.md)", "none")
@@ -117,7 +118,7 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
     dataset
       .command("export")
       .description("export a project's labeled samples, or a snapshot, as a .zip or .tar")
-      .requiredOption("--project <id>", "project id")
+      .requiredOption("--project <project>", "project id, slug or name")
       .addOption(new Option("--format <format>", "dataset layout").choices(FORMATS).makeOptionMandatory())
       .option("--snapshot <id>", "export this snapshot instead of the current labels")
       .addOption(new Option("--split <split>", "only this split of the snapshot").choices(["train", "val", "test"]))
@@ -156,7 +157,7 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
     dataset
       .command("snapshot")
       .description("freeze the project's labeled samples into an immutable snapshot with train/val/test splits")
-      .requiredOption("--project <id>", "project id")
+      .requiredOption("--project <project>", "project id, slug or name")
       .option("--name <name>")
       .option("--seed <seed>", "split seed", "kensa")
       .option("--ratios <train,val,test>", "split ratios", "0.7,0.15,0.15")
@@ -189,7 +190,7 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
     dataset
       .command("stats")
       .description("what a project's dataset holds now, or a snapshot's splits per class")
-      .option("--project <id>", "project id")
+      .option("--project <project>", "project id, slug or name")
       .option("--snapshot <id>", "snapshot id")
       .option("--json"),
   ).action(async (o: { project?: string; snapshot?: string; json?: boolean } & HubFlags) => {
@@ -245,8 +246,8 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
     dataset
       .command("queue")
       .description("the labeling queue: verdicts, uncertain captures, then other unlabeled samples")
-      .requiredOption("--project <id>", "project id")
-      .option("--limit <n>", "items shown per group", (v) => Number(v), 5),
+      .requiredOption("--project <project>", "project id, slug or name")
+      .option("--limit <n>", "items shown per group", intFlag("--limit", 0), 5),
   ).action(async (o: { project: string; limit: number } & HubFlags) => {
     const q = await hubClientFrom(o).call(datasetRoutes.labelingQueue, {
       params: { id: o.project },

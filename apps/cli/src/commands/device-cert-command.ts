@@ -1,5 +1,6 @@
 import type { IssuedDeviceCertificate } from "@kensa/contracts";
 import type { Command } from "commander";
+import { intFlag } from "../cli-input.js";
 import { hubClientFrom } from "../hub-client.js";
 
 interface CertFlags {
@@ -31,7 +32,7 @@ export function registerDeviceCertCommand(device: Command): void {
     .option("--token <token>", "an API token with devices:manage (default: env KENSA_ADMIN_TOKEN)")
     .option("-c, --config <file>", "offline: the hub's config (for dataDir, database and mqtt.embedded.tls.deviceCa)")
     .option("--data-dir <dir>", "the hub's data dir (offline; or where the admin token is read)")
-    .option("--days <n>", "days the certificate is valid", (v) => Number(v), 825)
+    .option("--days <n>", "days the certificate is valid", intFlag("--days", 1, 3650), 825)
     .action(async (o: CertFlags) => {
       const { DEVICE_ID_PATTERN } = await import("@kensa/contracts");
       if (!new RegExp(DEVICE_ID_PATTERN).test(o.id)) throw new Error(`--id: "${o.id}" is not a device id`);

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import {
   type EvaluationMetrics,
   type GateReport,
@@ -10,7 +10,10 @@ import {
 // the subpath: the package root would load the hub and the agent for a model upload
 import { uploadModel } from "@kensa/scenario/models";
 import type { Command } from "commander";
+import { readInputFile, readJsonFile } from "../cli-input.js";
 import { hubClientFrom } from "../hub-client.js";
+import { resolveModel } from "../resolve.js";
+import { ago, printList } from "../table.js";
 
 interface HubFlags {
   hub?: string;
@@ -28,39 +31,59 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
       .description("upload an ONNX model with its manifest (checked by ONNX Runtime) as a candidate")
       .argument("<model.onnx>")
       .requiredOption("--manifest <file>", "model manifest (JSON): task, input, preprocessing, labels, …")
-      .requiredOption("--project <id>", "project id"),
+      .requiredOption("--project <project>", "project id, slug or name"),
   ).action(async (file: string, o: { manifest: string; project: string } & HubFlags) => {
     const manifest = parseWith(
       ModelManifestSchema,
-      JSON.parse(await readFile(o.manifest, "utf8")),
+      await readJsonFile(o.manifest, "model manifest"),
       "KENSA_ERR_MANIFEST_INVALID",
       o.manifest,
     ) as ModelManifest;
-    const onnx = await readFile(file);
+    const onnx = await readInputFile(file, "model");
     const v = await uploadModel(hubClientFrom(o), o.project, { onnx, manifest }, file.split("/").pop());
     console.log(`model version ${v.id} (v${v.version}, sha256 ${v.sha256}) stored as ${v.stage}`);
   });
 
-  hubOpts(model.command("list").description("model versions, newest first").option("--project <id>")).action(
-    async (o: { project?: string } & HubFlags) => {
-      const { items } = await hubClientFrom(o).call(registryRoutes.list, { query: { projectId: o.project } });
-      for (const v of items) {
-        console.log(
-          `${v.id}  v${String(v.version).padEnd(3)} ${v.stage.padEnd(9)} ${v.champion ? "champion" : "        "}  ` +
-            `${v.sha256.slice(0, 12)}  ${v.source.padEnd(30)} ${v.name}`,
-        );
-      }
-    },
-  );
+  hubOpts(
+    model
+      .command("list")
+      .description("model versions, newest first")
+      .option("--project <project>", "only this project's (id, slug or name)")
+      .option("--json", "print JSON"),
+  ).action(async (o: { project?: string; json?: boolean } & HubFlags) => {
+    const { items } = await hubClientFrom(o).call(registryRoutes.list, { query: { projectId: o.project } });
+    printList(
+      items,
+      [
+        { header: "id", value: (v) => v.id },
+        { header: "model", value: (v) => `${v.name}@${v.version}` },
+        { header: "stage", value: (v) => `${v.stage}${v.champion ? " (champion)" : ""}` },
+        { header: "created", value: (v) => ago(v.createdAt) },
+        { header: "source", value: (v) => v.source },
+        { header: "sha256", value: (v) => v.sha256.slice(0, 12) },
+      ],
+      o,
+      "model versions yet (kensa train, or kensa model push)",
+    );
+  });
 
   hubOpts(
-    model.command("show").description("a model version: lineage, metrics, gate report, approvals").argument("<id>"),
-  ).action(async (id: string, o: HubFlags) => {
+    model
+      .command("show")
+      .description("a model version: lineage, metrics, gate report, approvals")
+      .argument("<model>", "id, or <name>@<version>")
+      .option("--json", "print JSON (the version and its details)"),
+  ).action(async (ref: string, o: HubFlags & { json?: boolean }) => {
     const client = hubClientFrom(o);
+    const { id } = await resolveModel(client, ref);
     const [v, d] = await Promise.all([
       client.call(registryRoutes.get, { params: { id } }),
       client.call(registryRoutes.details, { params: { id } }),
     ]);
+    if (o.json) {
+      console.log(JSON.stringify({ ...v, details: d }, null, 2));
+      return;
+    }
     const out = (s = "") => console.log(s);
     out(`${v.name}  (${v.id}, v${v.version})`);
     out(`  stage      ${v.stage}${d.champion ? " — champion (in service)" : ""}`);
@@ -117,14 +140,15 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
               ? "reject a version (not the champion)"
               : "archive a version (not the champion)",
         )
-        .argument("<id>")
+        .argument("<model>", "id, or <name>@<version>")
         .requiredOption("--reason <text>", "why (recorded with who and when)")
         .option("--by <who>", "who decides", process.env.USER ?? "cli"),
     );
     if (action === "approve") cmd.option("--no-deploy", "do not deploy to the project's autoDeploy targets");
-    cmd.action(async (id: string, o: { reason: string; by: string; deploy?: boolean } & HubFlags) => {
-      const r = await hubClientFrom(o).call(registryRoutes[action], {
-        params: { id },
+    cmd.action(async (ref: string, o: { reason: string; by: string; deploy?: boolean } & HubFlags) => {
+      const client = hubClientFrom(o);
+      const r = await client.call(registryRoutes[action], {
+        params: { id: (await resolveModel(client, ref)).id },
         body: { by: o.by, reason: o.reason, deploy: o.deploy !== false },
       });
       console.log(`model version ${r.model.id} is ${r.model.stage}${r.model.champion ? " and the champion" : ""}`);
@@ -137,10 +161,11 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
     model
       .command("card")
       .description("the model card (Markdown)")
-      .argument("<id>")
+      .argument("<model>", "id, or <name>@<version>")
       .option("--out <file>", "write it to a file"),
-  ).action(async (id: string, o: { out?: string } & HubFlags) => {
-    const card = await hubClientFrom(o).call(registryRoutes.card, { params: { id } });
+  ).action(async (ref: string, o: { out?: string } & HubFlags) => {
+    const client = hubClientFrom(o);
+    const card = await client.call(registryRoutes.card, { params: { id: (await resolveModel(client, ref)).id } });
     if (o.out) {
       await writeFile(o.out, card);
       console.log(`wrote ${o.out}`);
@@ -151,10 +176,12 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
     model
       .command("gate")
       .description("put a version (e.g. an uploaded one) through the champion/challenger gate")
-      .argument("<id>")
+      .argument("<model>", "id, or <name>@<version>")
       .option("--snapshot <id>", "evaluation snapshot (default: the project's, else the model's training snapshot)"),
-  ).action(async (id: string, o: { snapshot?: string } & HubFlags) => {
-    const { jobId } = await hubClientFrom(o).call(registryRoutes.runGate, {
+  ).action(async (ref: string, o: { snapshot?: string } & HubFlags) => {
+    const client = hubClientFrom(o);
+    const { id } = await resolveModel(client, ref);
+    const { jobId } = await client.call(registryRoutes.runGate, {
       params: { id },
       body: o.snapshot ? { snapshotId: o.snapshot } : {},
     });
@@ -165,10 +192,12 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
     model
       .command("evaluate")
       .description("evaluate a version on a snapshot's test split (once per snapshot)")
-      .argument("<id>")
+      .argument("<model>", "id, or <name>@<version>")
       .option("--snapshot <id>", "snapshot (default: the project's evaluation snapshot)"),
-  ).action(async (id: string, o: { snapshot?: string } & HubFlags) => {
-    const e = await hubClientFrom(o).call(registryRoutes.evaluate, {
+  ).action(async (ref: string, o: { snapshot?: string } & HubFlags) => {
+    const client = hubClientFrom(o);
+    const { id } = await resolveModel(client, ref);
+    const e = await client.call(registryRoutes.evaluate, {
       params: { id },
       body: o.snapshot ? { snapshotId: o.snapshot } : {},
     });

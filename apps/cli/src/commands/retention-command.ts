@@ -9,6 +9,7 @@ import {
   retentionRoutes,
 } from "@kensa/contracts";
 import { type Command, Option } from "commander";
+import { intFlag } from "../cli-input.js";
 import { hubClientFrom } from "../hub-client.js";
 
 interface HubFlags {
@@ -114,7 +115,7 @@ export function registerRetentionCommands(program: Command, hubOpts: (cmd: Comma
     ret
       .command("show")
       .description("a project's retention limits, as set and in effect")
-      .requiredOption("--project <id>"),
+      .requiredOption("--project <project>", "project id, slug or name"),
   ).action(async (o: { project: string } & HubFlags) => {
     console.log(formatPolicy(await client(o).call(retentionRoutes.get, { params: { id: o.project } })));
   });
@@ -124,7 +125,7 @@ export function registerRetentionCommands(program: Command, hubOpts: (cmd: Comma
     .description(
       "change a project's limits: days or 30d / sizes like 500MB, 10GB; `none` lifts a limit, `default` follows the hub",
     )
-    .requiredOption("--project <id>");
+    .requiredOption("--project <project>", "project id, slug or name");
   for (const kind of RETENTION_KINDS) {
     set.addOption(new Option(`--${kind}-max-age <days>`, `${kind}: max age`).argParser(parseAge));
     set.addOption(new Option(`--${kind}-max-bytes <size>`, `${kind}: size budget`).argParser(parseBytes));
@@ -136,19 +137,22 @@ export function registerRetentionCommands(program: Command, hubOpts: (cmd: Comma
     console.log(formatPolicy(await c.call(retentionRoutes.set, { params: { id: o.project }, body })));
   });
 
-  hubOpts(ret.command("holds").description("a project's legal holds").requiredOption("--project <id>")).action(
-    async (o: { project: string } & HubFlags) => {
-      const { items } = await client(o).call(retentionRoutes.holds, { params: { id: o.project } });
-      for (const h of items) console.log(fmtHold(h));
-      if (items.length === 0) console.log("no legal holds");
-    },
-  );
+  hubOpts(
+    ret
+      .command("holds")
+      .description("a project's legal holds")
+      .requiredOption("--project <project>", "project id, slug or name"),
+  ).action(async (o: { project: string } & HubFlags) => {
+    const { items } = await client(o).call(retentionRoutes.holds, { params: { id: o.project } });
+    for (const h of items) console.log(fmtHold(h));
+    if (items.length === 0) console.log("no legal holds");
+  });
 
   hubOpts(
     ret
       .command("hold")
       .description("place a legal hold: retention deletes nothing it covers until it is released")
-      .requiredOption("--project <id>")
+      .requiredOption("--project <project>", "project id, slug or name")
       .addOption(
         new Option("--scope <scope>", "what is held").choices(["project", "device", "incident"]).default("project"),
       )
@@ -182,7 +186,7 @@ export function registerRetentionCommands(program: Command, hubOpts: (cmd: Comma
     ret
       .command("runs")
       .description("the latest retention runs: what each deleted and why it kept what it kept")
-      .option("--limit <n>", "how many", (v) => Number(v), 10),
+      .option("--limit <n>", "how many", intFlag("--limit", 1, 100), 10),
   ).action(async (o: { limit: number } & HubFlags) => {
     const { items } = await client(o).call(retentionRoutes.runs, { query: { limit: o.limit } });
     for (const r of items) console.log(fmtRun(r));

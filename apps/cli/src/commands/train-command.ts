@@ -1,7 +1,9 @@
 import type { KensaClient } from "@kensa/client";
-import { type CreateRun, type RunHyper, type TrainingRun, trainingRoutes } from "@kensa/contracts";
+import { type CreateRun, KensaError, type RunHyper, type TrainingRun, trainingRoutes } from "@kensa/contracts";
 import { type Command, Option } from "commander";
+import { intFlag, numberFlag } from "../cli-input.js";
 import { gateReportOf, hubClientFrom } from "../hub-client.js";
+import { resolveProject, resolvesOwnProject } from "../resolve.js";
 
 interface TrainFlags {
   hub?: string;
@@ -38,10 +40,9 @@ export const trainExit = { succeeded: 0, failed: 1, cancelled: 2, interrupted: 1
  */
 export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) => Command): void {
   hubOpts(
-    program
-      .command("train")
+    resolvesOwnProject(program.command("train"))
       .description("train a model on a snapshot of a project and follow the run")
-      .requiredOption("--project <id>", "project id")
+      .requiredOption("--project <project>", "project id, slug or name")
       .option("--snapshot <id>", "snapshot to train on (default: a new snapshot of the labeled samples)")
       .addOption(
         new Option("--task <task>", "must be the project's task (a guard for scripts)").choices([
@@ -50,20 +51,24 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
           "detection",
         ]),
       )
-      .option("--epochs <n>", "epochs (upper bound; early stopping may end sooner)", (v) => Number(v))
-      .option("--batch-size <n>", "batch size", (v) => Number(v))
+      .option("--epochs <n>", "epochs (upper bound; early stopping may end sooner)", intFlag("--epochs", 1, 10_000))
+      .option("--batch-size <n>", "batch size", intFlag("--batch-size", 1, 4096))
       .option("--input <WxH>", "model input size in px, e.g. 128x96")
       .addOption(new Option("--channels <n>", "model input channels (1 = grayscale)").choices(["1", "3"]))
-      .option("--lr <rate>", "peak learning rate", (v) => Number(v))
-      .option("--patience <n>", "epochs without a better val metric before stopping (0 = never)", (v) => Number(v))
-      .option("--threads <n>", "trainer threads (default: every core)", (v) => Number(v))
+      .option("--lr <rate>", "peak learning rate", numberFlag("--lr", { above: 0, max: 10 }))
+      .option(
+        "--patience <n>",
+        "epochs without a better val metric before stopping (0 = never)",
+        intFlag("--patience", 0),
+      )
+      .option("--threads <n>", "trainer threads (default: every core)", intFlag("--threads", 1, 1024))
       .option(
         "--augment <list>",
         `augmentations to turn on, or off with a leading '-': ${AUGMENTS.join(",")} (e.g. vflip,-noise)`,
       )
       .option("--no-balance", "sample the classes as they come instead of class-balanced")
       .option("--quantize", "also export an int8 model")
-      .option("--seed <n>", "random seed", (v) => Number(v))
+      .option("--seed <n>", "random seed", intFlag("--seed", 0, 2 ** 31 - 1))
       .option("--trainer <name>", "a trainer configured on the hub (default: the project's, else builtin)")
       .option("--by <who>", "who starts the run", process.env.USER ?? "cli")
       .option("--no-wait", "start the run and print its id without following it")
@@ -85,12 +90,17 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
     if (o.threads !== undefined) body.threads = o.threads;
     if (o.input || o.channels) {
       const m = /^(\d+)x(\d+)$/.exec(o.input ?? "");
-      if (!m) throw new Error(`--input must be WIDTHxHEIGHT, e.g. 128x96, got ${o.input ?? "nothing"}`);
+      if (!m)
+        throw new KensaError(
+          "KENSA_ERR_FLAG_INVALID",
+          `--input must be WIDTHxHEIGHT, e.g. 128x96, got ${o.input ?? "nothing"}`,
+        );
       body.input = { width: Number(m[1]), height: Number(m[2]), channels: o.channels === "1" ? 1 : 3 };
     }
     // flags are checked above, before anything reaches the hub
     const client = hubClientFrom(o);
-    const run = await client.call(trainingRoutes.create, { params: { id: o.project }, body });
+    const projectId = (await resolveProject(client, o.project)).id;
+    const run = await client.call(trainingRoutes.create, { params: { id: projectId }, body });
     console.log(`run ${run.id} queued on snapshot ${run.snapshotId.slice(0, 12)} (trainer ${run.trainer.name})`);
     if (!o.wait) return;
     process.exitCode = await follow(client, run, o);
@@ -173,7 +183,10 @@ export function parseAugment(list: string): NonNullable<RunHyper["augment"]> {
     const off = raw.startsWith("-");
     const name = off ? raw.slice(1) : raw;
     if (!(AUGMENTS as readonly string[]).includes(name)) {
-      throw new Error(`--augment: unknown augmentation "${name}"; known: ${AUGMENTS.join(", ")}`);
+      throw new KensaError(
+        "KENSA_ERR_FLAG_INVALID",
+        `--augment: unknown augmentation "${name}"; known: ${AUGMENTS.join(", ")}`,
+      );
     }
     out[name] = !off;
   }
