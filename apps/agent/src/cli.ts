@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { type Issue, isKensaError } from "@kensa/contracts";
 import { type AgentConfig, type AgentConfigOverrides, loadAgentConfig } from "./config.js";
-import { Logger } from "./logger.js";
+import { Logger, logLevels } from "./logger.js";
 
 const usage = `Usage: kensa-agent [--config <file.json>] [options]
 
@@ -12,6 +12,7 @@ const usage = `Usage: kensa-agent [--config <file.json>] [options]
   --data-dir <dir>    outbox, media and bundles      (dataDir)
   --synthetic <fps>   add a synthetic camera source at this frame rate
   --folder <dir>      add a folder source (images in name order, looping)
+  --log-level <l>     debug | info | warn | error (env KENSA_LOG_LEVEL, else info)
   --validate-config   check the config, print OK or the errors, exit 0/1
   -h, --help
 
@@ -33,6 +34,15 @@ export async function runAgentCli(argv: string[]): Promise<number> {
   if (args.help) {
     process.stdout.write(`${usage}\n`);
     return 0;
+  }
+  const level = args["log-level"];
+  if (level !== undefined) {
+    if (!(logLevels as readonly string[]).includes(level)) {
+      process.stderr.write(`--log-level must be one of ${logLevels.join(", ")}, not "${level}"\n`);
+      return 2;
+    }
+    // every logger of the agent takes its level from here when it is made
+    process.env.KENSA_LOG_LEVEL = level;
   }
   const overrides: AgentConfigOverrides = {
     hubUrl: args.hub,
@@ -111,6 +121,7 @@ function parse(argv: string[]) {
       synthetic: { type: "string" },
       folder: { type: "string" },
       "validate-config": { type: "boolean" },
+      "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values;

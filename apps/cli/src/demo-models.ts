@@ -32,10 +32,12 @@ export async function trainFirstModel(
   projectId: string,
   frames: number,
   log: (line: string) => void,
+  /** aborted on Ctrl-C: the run is cancelled through the hub */
+  stop: AbortSignal,
 ): Promise<{ id: string; version: number } | null> {
   log(`  training  the first model: ${frames} synthetic frames, built-in PyTorch trainer, 64×48 input…`);
   const t0 = Date.now();
-  for (let i = 0; i < frames; i += 8) {
+  for (let i = 0; i < frames && !stop.aborted; i += 8) {
     await Promise.all(
       Array.from({ length: Math.min(8, frames - i) }, async (_, k) => {
         const f = await renderFrame(i + k, TRAIN_SYNTH);
@@ -49,26 +51,28 @@ export async function trainFirstModel(
     );
   }
   let run = await api.call(trainingRoutes.create, { params: { id: projectId }, body: { by: DEMO_USER } });
-  let lastEpoch = 0;
+  // every epoch from the run's log: the run's progress holds only the latest, and at this input
+  // size several epochs finish between two polls
+  const epochs = new EpochLines(log);
   while (!["succeeded", "failed", "cancelled"].includes(run.status)) {
-    await new Promise((r) => setTimeout(r, 1000));
-    run = await api.call(trainingRoutes.get, { params: { id: run.id } });
-    const p = run.progress;
-    if (p && p.epoch > lastEpoch) {
-      lastEpoch = p.epoch;
-      log(
-        `            epoch ${p.epoch}/${p.epochs}  loss ${p.loss?.toFixed(3) ?? "–"}  val ${p.primaryMetric ?? ""} ${p.valMetric?.toFixed(3) ?? "–"}`,
-      );
+    if (stop.aborted) {
+      log(`  stopping: cancelling the first training (run ${run.id})…`);
+      run = await api.call(trainingRoutes.cancel, { params: { id: run.id }, body: { by: DEMO_USER } }).catch(() => run);
+      return null;
     }
+    await sleep(1000, stop);
+    run = await api.call(trainingRoutes.get, { params: { id: run.id } });
+    epochs.take(await api.call(trainingRoutes.log, { params: { id: run.id } }).catch(() => ""));
   }
+  epochs.take(await api.call(trainingRoutes.log, { params: { id: run.id } }).catch(() => ""));
   if (run.status !== "succeeded" || !run.modelVersionId) {
     log(`  !!! the first training ${run.status}: ${run.error?.code ?? ""} ${run.error?.message ?? ""}`);
     return null;
   }
   let gate = await gateReportOf(api, run.modelVersionId);
-  for (let i = 0; !gate?.deploymentId && i < 120; i++) {
+  for (let i = 0; !gate?.deploymentId && i < 120 && !stop.aborted; i++) {
     if (gate && gate.decision !== "auto_approved") break;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500, stop);
     gate = await gateReportOf(api, run.modelVersionId);
   }
   const model = await api.call(registryRoutes.get, { params: { id: run.modelVersionId } });
@@ -98,6 +102,88 @@ export async function finishRetrain(api: KensaClient, projectId: string, log: (l
     said = true;
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/**
+ * Cancels, through the hub, every run of the project still queued or training, and waits (up
+ * to 30 s) until each has ended. Says what became of them; null when none was in flight.
+ */
+export async function cancelRetrain(
+  api: KensaClient,
+  projectId: string,
+  log: (line: string) => void,
+): Promise<{ runId: string; status: string; note: string } | null> {
+  const busy = (await api.call(trainingRoutes.listForProject, { params: { id: projectId } })).items.filter(
+    (r) => r.status === "queued" || r.status === "running",
+  );
+  if (busy.length === 0) return null;
+  let result: { runId: string; status: string; note: string } | null = null;
+  for (const r of busy) {
+    const epoch = r.progress ? `epoch ${r.progress.epoch}/${r.progress.epochs}` : r.status;
+    log(`  stopping: cancelling the retrain in flight (run ${r.id}, ${epoch}, trigger ${r.trigger.type})…`);
+    let run = await api
+      .call(trainingRoutes.cancel, { params: { id: r.id }, body: { by: DEMO_USER } })
+      // it ended between the list and the cancel (a Ctrl-C in the terminal reaches the trainer too)
+      .catch(() => api.call(trainingRoutes.get, { params: { id: r.id } }));
+    for (let i = 0; i < 60 && (run.status === "queued" || run.status === "running"); i++) {
+      await sleep(500);
+      run = await api.call(trainingRoutes.get, { params: { id: r.id } });
+    }
+    const note =
+      run.status === "cancelled"
+        ? `run ${r.id} (${epoch}) was cancelled through the hub; no model came of it`
+        : `run ${r.id} (${epoch}) ended ${run.status}${run.error ? ` (${run.error.code})` : ""} while the demo stopped`;
+    log(`  stopped:  ${note}`);
+    result = { runId: r.id, status: run.status, note };
+  }
+  return result;
+}
+
+/** Prints each finished epoch of a run once, in order, from the trainer's JSON lines in its log. */
+class EpochLines {
+  #printed = 0;
+  readonly #log: (line: string) => void;
+
+  constructor(log: (line: string) => void) {
+    this.#log = log;
+  }
+
+  take(runLog: string): void {
+    for (const text of runLog.split("\n")) {
+      if (!text.startsWith("{") || !text.includes('"epoch"')) continue;
+      let l: {
+        type?: string;
+        epoch?: number;
+        epochs?: number;
+        loss?: number | null;
+        valMetric?: number | null;
+        primaryMetric?: string;
+      };
+      try {
+        l = JSON.parse(text);
+      } catch {
+        continue;
+      }
+      if (l.type !== "epoch" || typeof l.epoch !== "number" || l.epoch <= this.#printed) continue;
+      this.#printed = l.epoch;
+      this.#log(
+        `            epoch ${l.epoch}/${l.epochs}  loss ${l.loss?.toFixed(3) ?? "–"}  val ${l.primaryMetric ?? ""} ${l.valMetric?.toFixed(3) ?? "–"}`,
+      );
+    }
+  }
+}
+
+/** ms; resolves early when `signal` aborts */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 /** Every model version of the project, oldest first, with the hub's accuracy and the gate's decision. */

@@ -1,15 +1,7 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { agentServiceEnv } from "@kensa/agent";
-import {
-  API_REFERENCE_PREFIX,
-  fleetRoutes,
-  type HubStats,
-  incidentRoutes,
-  registryRoutes,
-  systemRoutes,
-  trainingRoutes,
-} from "@kensa/contracts";
+import { API_REFERENCE_PREFIX, incidentRoutes, registryRoutes, trainingRoutes } from "@kensa/contracts";
 import { createHub, type Hub } from "@kensa/hub";
 import {
   createInspectionProject,
@@ -22,7 +14,13 @@ import {
   startWebhookSink,
   syntheticCamera,
 } from "@kensa/scenario";
-import { DEMO_USER, type DemoModel, demoModels, finishRetrain, trainFirstModel } from "./demo-models.js";
+import { cancelRetrain, DEMO_USER, finishRetrain, trainFirstModel } from "./demo-models.js";
+import { type DemoReport, type DemoSnapshot, loopChecks, takeSnapshot } from "./demo-report.js";
+
+export type { DemoReport } from "./demo-report.js";
+
+/** pino levels the hub takes; the agents take the nearest of debug | info | warn | error */
+export type DemoLogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
 export interface DemoOptions {
   devices: number;
@@ -40,43 +38,47 @@ export interface DemoOptions {
   retrainAfter: number;
   /** synthetic frames the first model trains on */
   trainFrames: number;
-}
-
-export interface DemoReport {
-  startedAt: string;
-  endedAt: string;
-  durationSec: number;
-  urls: { console: string; api: string; mqtt: string };
-  devices: { total: number; online: number };
-  framesInspected: number;
-  eventsStored: number;
-  incidents: number;
-  notificationsSent: number;
-  emailsReceived: number;
-  webhooksReceived: number;
-  webhooksWithValidSignature: number;
-  verdicts: number;
-  ingest: HubStats["ingest"];
-  /** how the first model came about; "hand-built" only when PyTorch is missing */
-  training: { available: boolean; python: string; firstModel: "trained" | "hand-built"; runs: number };
-  models: DemoModel[];
-  /** every stage of the loop happened at least once */
-  loopTurned: boolean;
-  checks: Record<string, boolean>;
+  /** the hub's and the agents' log level ("warn" when omitted) */
+  logLevel?: DemoLogLevel;
 }
 
 const REVIEWER = "simulated-reviewer (generator ground truth)";
+const AGENT_LEVEL: Record<DemoLogLevel, string> = {
+  fatal: "error",
+  error: "error",
+  warn: "warn",
+  info: "info",
+  debug: "debug",
+  trace: "debug",
+  silent: "error",
+};
 
 /**
  * The whole loop on one machine: an embedded hub, a local mail and webhook inbox, N real agent
- * processes with synthetic cameras, the first model deployed, and a simulated reviewer.
+ * processes with synthetic cameras, the first model deployed, and a simulated reviewer. On
+ * Ctrl-C (or SIGTERM) what happened is read from the hub first, while everything still runs;
+ * then a retrain in flight is cancelled, the agents stopped, then the hub.
  */
 export async function runDemo(opts: DemoOptions, log: (line: string) => void = console.log): Promise<DemoReport> {
   const startedAt = new Date();
   const dataDir = resolve(opts.dataDir);
+  const level = opts.logLevel ?? "warn";
+  // from the first moment: a Ctrl-C while the first model trains still ends with a report
+  const stop = new AbortController();
+  const onSignal = () => {
+    if (stop.signal.aborted) {
+      log("second Ctrl-C: exiting without the summary");
+      process.exit(130);
+    }
+    log("");
+    log("  stopping: reading what happened from the hub before anything stops…");
+    stop.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
   await rm(dataDir, { recursive: true, force: true });
   await mkdir(dataDir, { recursive: true });
-
   const webhookSecret = "demo-webhook-secret-0123456789";
   const smtp = await startSmtpSink();
   const webhook = await startWebhookSink(webhookSecret);
@@ -85,14 +87,24 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
   let reviewer: NodeJS.Timeout | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let verdicts = 0;
+  const side = () => ({
+    mails: smtp.mails.length,
+    webhooks: webhook.received.length,
+    webhooksSigned: webhook.received.filter((w) => w.signatureValid).length,
+    verdictsSent: verdicts,
+  });
 
   const shutdown = async () => {
     clearInterval(reviewer);
     clearInterval(ticker);
+    if (agents.length > 0) log(`  stopping: ${agents.length} agents…`);
     await Promise.all(agents.map((a) => a.process.kill("SIGTERM")));
+    if (hub) log("  stopping: the hub…");
     await hub?.close();
     await webhook.close();
     await smtp.close();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   };
 
   try {
@@ -102,7 +114,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       httpPort: opts.httpPort,
       mqttPort: opts.mqttPort,
       smtp: { host: smtp.host, port: smtp.port, from: "kensa-demo@localhost" },
-      config: { training: { pollMs: 500 } },
+      config: { training: { pollMs: 500 }, logLevel: level },
     });
     const { httpUrl, mqttUrl, client: api } = hub;
     const project = await createInspectionProject(api, {
@@ -143,14 +155,14 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
         dir: dataDir,
         config: { telemetryIntervalMs: 1000 },
         // as a device runs it: the bundled agent with its service unit's memory settings
-        env: { ...agentServiceEnv, KENSA_LOG_LEVEL: "warn" },
+        env: { ...agentServiceEnv, KENSA_LOG_LEVEL: AGENT_LEVEL[level] },
         built: true,
       })),
     );
     let firstModel: "trained" | "hand-built" = "hand-built";
     let version: { id: string; version: number } | null = null;
     if (trainer.available) {
-      version = await trainFirstModel(api, project.id, opts.trainFrames, log);
+      version = await trainFirstModel(api, project.id, opts.trainFrames, log, stop.signal);
       if (version) firstModel = "trained";
     } else {
       log("");
@@ -162,7 +174,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       log("  !!! instead of training its first model, and it will not retrain by itself.");
       log("");
     }
-    if (!version) {
+    if (!version && !stop.signal.aborted) {
       const pushed = await pushBlemishModel(api, project.id, { fileName: "blemish-v1.onnx" });
       // approving deploys it to the autoDeploy targets (tag line-1)
       await api.call(registryRoutes.approve, {
@@ -176,22 +188,24 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       version = pushed;
     }
 
-    log(`Kensa demo running`);
-    log(
-      `  console   ${httpUrl}/   (sign in as admin / ${hub.hub.initialAdminPassword ?? "the password in <data-dir>/hub/admin-password"})`,
-    );
-    log(`  API       ${httpUrl}${API_REFERENCE_PREFIX}   (admin token: ${hub.adminToken})`);
-    log(`  MQTT      ${mqttUrl}`);
-    log(`  devices   ${agents.length} agents with synthetic cameras at ${opts.fps} fps, model v${version.version}`);
-    log(`  inbox     SMTP ${smtp.host}:${smtp.port}, webhook ${webhook.url}`);
-    if (opts.simulatedReviewer) log(`  reviewer  ${REVIEWER} answers incidents`);
-    if (trainer.available)
-      log(`  retrain   after ${opts.retrainAfter} new reviewed labels; the gate decides, approved models deploy`);
+    if (!stop.signal.aborted) {
+      log(`Kensa demo running`);
+      log(
+        `  console   ${httpUrl}/   (sign in as admin / ${hub.hub.initialAdminPassword ?? "the password in <data-dir>/hub/admin-password"})`,
+      );
+      log(`  API       ${httpUrl}${API_REFERENCE_PREFIX}   (admin token: ${hub.adminToken})`);
+      log(`  MQTT      ${mqttUrl}`);
+      log(`  devices   ${agents.length} agents with synthetic cameras at ${opts.fps} fps, model v${version?.version}`);
+      log(`  inbox     SMTP ${smtp.host}:${smtp.port}, webhook ${webhook.url}`);
+      if (opts.simulatedReviewer) log(`  reviewer  ${REVIEWER} answers incidents`);
+      if (trainer.available)
+        log(`  retrain   after ${opts.retrainAfter} new reviewed labels; the gate decides, approved models deploy`);
+    }
 
     if (opts.simulatedReviewer) {
       let busy = false;
       reviewer = setInterval(() => {
-        if (busy) return;
+        if (busy || stop.signal.aborted) return;
         busy = true;
         void (async () => {
           const open = await api.call(incidentRoutes.list, { query: { status: "open", limit: 50 } });
@@ -216,86 +230,76 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       }, 2000);
     }
 
-    const snapshot = async () => {
-      const [stats, devices, models] = await Promise.all([
-        api.call(systemRoutes.stats),
-        api.call(fleetRoutes.list),
-        api.call(registryRoutes.list, { query: { projectId: project.id } }),
-      ]);
-      const frames = devices.items.reduce((n, d) => n + (d.telemetry?.framesTotal ?? 0), 0);
-      return { stats, frames, models: models.items };
-    };
+    const checkOpts = { simulatedReviewer: opts.simulatedReviewer, trainerAvailable: trainer.available };
+    let saidTurned = false;
     ticker = setInterval(() => {
-      snapshot()
-        .then(({ stats, frames, models }) =>
+      if (stop.signal.aborted) return;
+      takeSnapshot(api, project.id)
+        .then((snap) => {
+          if (stop.signal.aborted) return;
+          const { stats, frames, models } = snap;
           log(
             `  online ${stats.devices.online}/${stats.devices.total} · frames ${frames} · events ${stats.events} · ` +
               `incidents ${stats.incidents} · notified ${stats.notifications.sent} · verdicts ${stats.verdicts} · ` +
               `models ${models.length} (champion v${models.find((m) => m.champion)?.version ?? "–"})`,
-          ),
-        )
+          );
+          if (!saidTurned && loopChecks(snap, side(), checkOpts).turned) {
+            saidTurned = true;
+            const secs = Math.round((Date.now() - startedAt.getTime()) / 1000);
+            log(`  loop      turned after ${secs} s: every stage happened at least once (Ctrl-C for the summary)`);
+          }
+        })
         .catch(() => undefined);
     }, 5000);
 
-    if (opts.forMs === undefined) {
+    if (!stop.signal.aborted) {
       await new Promise<void>((resolveStop) => {
-        process.once("SIGINT", () => resolveStop());
-        process.once("SIGTERM", () => resolveStop());
+        stop.signal.addEventListener("abort", () => resolveStop(), { once: true });
+        if (opts.forMs !== undefined) setTimeout(resolveStop, opts.forMs).unref();
       });
-    } else {
-      await new Promise((r) => setTimeout(r, opts.forMs));
     }
 
-    // no new retrain from here on; the one the reviewer's labels started is worth its last
-    // seconds: let it and its gate finish
+    // no new retrain from here on
     if (trainer.available) {
       await api.call(trainingRoutes.updateSettings, {
         params: { id: project.id },
         body: { triggers: { newLabels: null } },
       });
     }
-    await finishRetrain(api, project.id, log);
-    const { stats, frames } = await snapshot();
-    const models = await demoModels(api, project.id);
-    const runs = (await api.call(trainingRoutes.listForProject, { params: { id: project.id } })).items;
-    const retrained = runs.some(
-      (r) =>
-        r.trigger.type === "labels" &&
-        r.status === "succeeded" &&
-        models.some((m) => m.id === r.modelVersionId && m.gate),
-    );
+    let snap: DemoSnapshot;
+    let retrainInFlight: DemoReport["retrainInFlight"] = null;
+    const stoppedBy: DemoReport["stoppedBy"] = stop.signal.aborted ? "signal" : "timer";
+    if (stoppedBy === "signal") {
+      // what happened, read before anything stops (the agents have had Ctrl-C too)
+      snap = await takeSnapshot(api, project.id);
+      retrainInFlight = await cancelRetrain(api, project.id, log);
+    } else {
+      // a timed run has the time: the retrain the reviewer's labels started, and its gate, finish
+      await finishRetrain(api, project.id, log);
+      snap = await takeSnapshot(api, project.id);
+    }
+    const { checks, turned } = loopChecks(snap, side(), checkOpts);
     const endedAt = new Date();
-    const checks = {
-      devicesOnline: stats.devices.online > 0,
-      framesInspected: frames > 0,
-      eventsStored: stats.events > 0,
-      incidentsRaised: stats.incidents > 0,
-      notificationsSent: stats.notifications.sent > 0 && smtp.mails.length > 0 && webhook.received.length > 0,
-      webhookSignaturesValid: webhook.received.length > 0 && webhook.received.every((w) => w.signatureValid),
-      verdictsStored: stats.verdicts > 0 || !opts.simulatedReviewer,
-      // verdicts became labels, the labels retrained the model, and the gate decided on it
-      "loop.retrained": retrained,
-    };
-    // without PyTorch nothing can retrain: the check is reported, but does not fail the run
-    const required = Object.entries(checks).filter(([k]) => trainer.available || k !== "loop.retrained");
     const report: DemoReport = {
       startedAt: startedAt.toISOString(),
       endedAt: endedAt.toISOString(),
       durationSec: Math.round((endedAt.getTime() - startedAt.getTime()) / 100) / 10,
+      stoppedBy,
       urls: { console: `${httpUrl}/`, api: `${httpUrl}${API_REFERENCE_PREFIX}`, mqtt: mqttUrl },
-      devices: stats.devices,
-      framesInspected: frames,
-      eventsStored: stats.events,
-      incidents: stats.incidents,
-      notificationsSent: stats.notifications.sent,
+      devices: { ...snap.stats.devices, seenOnline: snap.seenOnline },
+      framesInspected: snap.frames,
+      eventsStored: snap.stats.events,
+      incidents: snap.stats.incidents,
+      notificationsSent: snap.stats.notifications.sent,
       emailsReceived: smtp.mails.length,
       webhooksReceived: webhook.received.length,
-      webhooksWithValidSignature: webhook.received.filter((w) => w.signatureValid).length,
-      verdicts: Math.max(verdicts, stats.verdicts),
-      ingest: stats.ingest,
-      training: { available: trainer.available, python: trainer.python, firstModel, runs: runs.length },
-      models,
-      loopTurned: required.every(([, ok]) => ok),
+      webhooksWithValidSignature: side().webhooksSigned,
+      verdicts: Math.max(verdicts, snap.stats.verdicts),
+      ingest: snap.stats.ingest,
+      training: { available: trainer.available, python: trainer.python, firstModel, runs: snap.runs.length },
+      retrainInFlight,
+      models: snap.models,
+      loopTurned: turned,
       checks,
     };
     if (opts.reportPath) await writeFile(opts.reportPath, `${JSON.stringify(report, null, 2)}\n`);

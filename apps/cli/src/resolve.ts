@@ -13,7 +13,8 @@ import { hubClientFrom } from "./hub-client.js";
 
 /**
  * Names where ids are taken: a project by id, slug or name; a device by id or name; a model
- * version by id, `<name>@<version>` (or `<name>:v<version>`), or a name with one version.
+ * version by id, `<name>@<version>` (or `<name>:v<version>`), a name with one version, or
+ * `<project slug>@<version>` (`line-1@3`).
  * Several matches are KENSA_ERR_REFERENCE_AMBIGUOUS listing them; none is the resource's
  * not-found code listing what there is.
  */
@@ -66,9 +67,15 @@ export async function resolveModel(client: KensaClient, ref: string): Promise<Mo
     label: (v) => `${v.name}@${v.version} (id ${v.id}, ${v.stage})`,
   });
   if (hit) return hit;
+  if (m) {
+    // <project slug>@<version>: versions are numbered per project
+    const project = (await client.call(projectRoutes.list)).items.find((p) => p.slug.toLowerCase() === name);
+    const inProject = items.find((v) => v.projectId === project?.id && v.version === version);
+    if (inProject) return inProject;
+  }
   throw new KensaError(
     "KENSA_ERR_MODEL_NOT_FOUND",
-    `no model version with id "${ref}" or name@version; ${
+    `no model version with id "${ref}", <name>@<version> or <project slug>@<version>; ${
       items.length ? "see kensa model list" : "there are no model versions yet"
     }`,
   );

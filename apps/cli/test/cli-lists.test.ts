@@ -112,6 +112,9 @@ describe("kensa list / show, and slugs and names where ids are taken", () => {
     expect(model.projectId).toBe(ids["line-1"]);
     const ref = `${model.name}@${model.version}`;
 
+    // by the project's slug and the version number too
+    const bySlug = await kensa(env, "model", "show", `line-1@${model.version}`);
+    expect(bySlug.stdout).toContain(`(${model.id}, v${model.version})`);
     const deployed = await kensa(env, "deploy", ref, "--device", "cam one");
     expect(deployed.status, deployed.stderr).toBe(0);
     expect(deployed.stdout).toMatch(/deployment \S+: bundle [0-9a-f]{12} → cam-1/);

@@ -102,7 +102,9 @@ export const HubConfigSchema = Type.Object(
     database: Type.Union([SqliteDatabase, PostgresDatabase], { default: { type: "sqlite" } }),
     /** admin API token; else env KENSA_ADMIN_TOKEN, else generated once into `<dataDir>/admin-token` */
     adminToken: Type.Optional(Type.String({ minLength: 16 })),
-    /** pino level; env KENSA_LOG_LEVEL when omitted, else "info" */
+    /** `json` lines or `pretty` (for a person); env KENSA_LOG_FORMAT when omitted, else pretty on a terminal, JSON otherwise */
+    logFormat: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("pretty")])),
+    /** pino level (HTTP requests log at debug); env KENSA_LOG_LEVEL when omitted, else "info" */
     logLevel: Type.Optional(
       Type.Union([
         Type.Literal("fatal"),
@@ -308,6 +310,7 @@ export async function loadHubConfig(
   if (merged && typeof merged === "object" && !Array.isArray(merged)) {
     if (merged.adminToken === undefined && env.KENSA_ADMIN_TOKEN) merged.adminToken = env.KENSA_ADMIN_TOKEN;
     if (merged.logLevel === undefined && env.KENSA_LOG_LEVEL) merged.logLevel = env.KENSA_LOG_LEVEL;
+    if (merged.logFormat === undefined && env.KENSA_LOG_FORMAT) merged.logFormat = env.KENSA_LOG_FORMAT;
   }
   return parseHubConfig(merged);
 }

@@ -1,0 +1,77 @@
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { repoRoot, tempDir, waitFor } from "@kensa/testkit";
+import { afterAll, describe, expect, it } from "vitest";
+import type { DemoReport } from "../src/demo-report.js";
+
+const dir = await tempDir("kensa-demo-sigint-");
+afterAll(() => dir.remove());
+
+describe("kensa demo stopped with Ctrl-C", () => {
+  it("reports what happened during the run, cancels a retrain in flight, and exits 0 once the loop turned", async () => {
+    const reportPath = join(dir.path, "report.json");
+    // its own process group, as a terminal's foreground job: Ctrl-C reaches the demo, its
+    // agents and a trainer at the same moment, which is what made the old summary fail
+    const demo = spawn(
+      process.execPath,
+      [
+        ...["--import", "tsx", "apps/cli/src/main.ts", "demo", "--devices", "1", "--fps", "4", "--defect-rate", "0.5"],
+        ...["--retrain-after", "10", "--train-frames", "160", "--data-dir", join(dir.path, "demo")],
+        ...["--report", reportPath],
+      ],
+      { cwd: repoRoot, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    demo.stdout.on("data", (b: Buffer) => {
+      out += b.toString("utf8");
+    });
+    demo.stderr.on("data", (b: Buffer) => {
+      out += b.toString("utf8");
+    });
+    const exited = new Promise<number | null>((r) => demo.once("exit", (code) => r(code)));
+    try {
+      await waitFor("the demo says the loop turned", () => out.includes("loop      turned after"), {
+        timeoutMs: 540_000,
+        intervalMs: 500,
+      });
+      process.kill(-demo.pid!, "SIGINT");
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("hung"), 120_000))]);
+      expect(code, out).toBe(0);
+    } finally {
+      if (demo.exitCode === null) process.kill(-demo.pid!, "SIGKILL");
+    }
+
+    const stopAt = out.indexOf("stopping: reading what happened from the hub before anything stops");
+    const agentsAt = out.indexOf("stopping: 1 agents");
+    const hubAt = out.indexOf("stopping: the hub");
+    expect(stopAt, out).toBeGreaterThan(0);
+    expect(agentsAt).toBeGreaterThan(stopAt);
+    expect(hubAt).toBeGreaterThan(agentsAt);
+    expect(out).toMatch(/demo turned the loop \(stopped by Ctrl-C after [\d.]+ s\): 1\/1 devices online, \d+ frames/);
+    expect(out).not.toContain("failed checks");
+
+    const report = JSON.parse(await readFile(reportPath, "utf8")) as DemoReport;
+    expect(report.stoppedBy).toBe("signal");
+    expect(report.loopTurned).toBe(true);
+    const failed = Object.entries(report.checks).filter(([k, ok]) => !ok && k !== "loop.retrained");
+    expect(failed).toEqual([]);
+    expect(report.checks["loop.retrained"] || !report.training.available).toBe(true);
+    expect(report.devices.seenOnline).toBe(1);
+    expect(report.framesInspected).toBeGreaterThan(0);
+    expect(report.incidents).toBeGreaterThan(0);
+    if (report.retrainInFlight) {
+      // a retrain was training at Ctrl-C: it was stopped through the hub, and the summary says so
+      expect(out).toContain(`cancelling the retrain in flight (run ${report.retrainInFlight.runId}`);
+      expect(out).toContain(`retrain   ${report.retrainInFlight.note}`);
+      expect(report.retrainInFlight.status).not.toMatch(/^(queued|running)$/);
+    }
+    if (report.training.firstModel === "trained") {
+      // every epoch of the first model's training is printed, in order
+      const lines = [...out.matchAll(/^ {12}epoch (\d+)\/(\d+)/gm)];
+      const total = Number(lines[0]?.[2]);
+      expect(total).toBeGreaterThan(1);
+      expect(lines.map((m) => Number(m[1]))).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    }
+  }, 700_000);
+});
