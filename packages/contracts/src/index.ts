@@ -20,6 +20,7 @@ export * from "./people/routes.js";
 export * from "./people/schemas.js";
 export * from "./permissions.js";
 export * from "./projects/incident-rule.js";
+export * from "./projects/notification-routes.js";
 export * from "./projects/routes.js";
 export * from "./projects/schemas.js";
 export * from "./registry/models.js";

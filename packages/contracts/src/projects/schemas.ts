@@ -3,7 +3,6 @@ import { EntityId as Id, Timestamp as Ts } from "../common.js";
 import { Task } from "../manifest.js";
 import { NotificationRoute, PublicSmsRouting, SeverityScale, SmsRouting } from "./notification-routing.js";
 
-export * from "./notification-routes.js";
 export * from "./notification-routing.js";
 
 // ---- projects ---------------------------------------------------------------------------
