@@ -56,7 +56,12 @@ program
   .option("--data-dir <dir>", "data directory")
   .option("--host <addr>", "address HTTP and the embedded broker bind (127.0.0.1 by default; 0.0.0.0: every interface)")
   .option("--port <n>", "HTTP port", portFlag("--port"))
-  .option("--mqtt-port <n>", "embedded MQTT broker port", portFlag("--mqtt-port"))
+  .option("--http-port <n>", "HTTP port (the same as --port)", portFlag("--http-port"))
+  .option(
+    "--mqtt-port <n>",
+    "embedded MQTT broker port (1883 by default, a system Mosquitto's too)",
+    portFlag("--mqtt-port"),
+  )
   .option("--validate-config", "check the configuration and exit")
   .addOption(
     new Option("--log-level <level>", "log level (HTTP requests log at debug)").choices([
@@ -85,6 +90,7 @@ that dies leaves its work to the others once they run out (notifications.leaseMs
       host?: string;
       port?: number;
       mqttPort?: number;
+      httpPort?: number;
       validateConfig?: boolean;
       logLevel?: string;
       logFormat?: string;
@@ -99,6 +105,7 @@ that dies leaves its work to the others once they run out (notifications.leaseMs
       if (o.host !== undefined) http.host = embedded.host = o.host;
       if (o.port !== undefined) http.port = o.port;
       if (o.mqttPort !== undefined) embedded.port = o.mqttPort;
+      if (o.httpPort !== undefined) http.port = o.httpPort;
       if (Object.keys(http).length) overrides.http = http;
       if (Object.keys(embedded).length) overrides.mqtt = { embedded };
       const config = await loadHubConfig(o.config, process.env, overrides);

@@ -7,11 +7,12 @@ export async function listenHttp(app: FastifyInstance, host: string, port: numbe
     await app.listen({ host, port });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new KensaError("KENSA_ERR_PORT_IN_USE", `http listener: port ${port} on ${host} is already in use`, {
-        listener: "http",
-        host,
-        port,
-      });
+      throw new KensaError(
+        "KENSA_ERR_PORT_IN_USE",
+        `http listener: port ${port} on ${host} is already in use, probably by another server (another hub?); ` +
+          "give the hub another port with --http-port or http.port in the hub config",
+        { listener: "http", host, port },
+      );
     }
     throw err;
   }

@@ -184,11 +184,14 @@ export class EmbeddedBroker implements BrokerAccounts {
     } catch (err) {
       await this.close();
       if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-        throw new KensaError("KENSA_ERR_PORT_IN_USE", `mqtt listener: port ${port} on ${host} is already in use`, {
-          listener: "mqtt",
-          host,
-          port,
-        });
+        // 1883 is also a system Mosquitto's port: say so, and how to move aside
+        throw new KensaError(
+          "KENSA_ERR_PORT_IN_USE",
+          `mqtt listener: port ${port} on ${host} is already in use, probably by another MQTT broker (a system Mosquitto?); ` +
+            "give the embedded broker another port with --mqtt-port or mqtt.embedded.port in the hub config, " +
+            "or use that broker instead (mqtt.url, mqtt.embedded.enabled false)",
+          { listener: "mqtt", host, port },
+        );
       }
       throw err;
     }
