@@ -8,6 +8,14 @@ import { enrollmentCsr, registerDeviceCertCommand, writeEnrolledCertificate } fr
 import { registerFsckCommand } from "./commands/fsck-command.js";
 import { registerDeployLists, registerDeviceLists, registerProjectLists } from "./commands/list-commands.js";
 import { registerModelCommands } from "./commands/model-command.js";
+import {
+  type AutoDeployFlags,
+  autoDeployOptions,
+  describeAutoDeploy,
+  hasAutoDeployFlags,
+  registerProjectUpdate,
+  setAutoDeploy,
+} from "./commands/project-auto-deploy.js";
 import { registerRetentionCommands } from "./commands/retention-command.js";
 import { registerRunCommands } from "./commands/run-command.js";
 import { registerSealCommand } from "./commands/seal-command.js";
@@ -89,9 +97,9 @@ that dies leaves its work to the others once they run out (notifications.leaseMs
       dataDir?: string;
       host?: string;
       port?: number;
-      mqttPort?: number;
       httpPort?: number;
       validateConfig?: boolean;
+      mqttPort?: number;
       logLevel?: string;
       logFormat?: string;
     }) => {
@@ -104,9 +112,9 @@ that dies leaves its work to the others once they run out (notifications.leaseMs
       const embedded: Record<string, unknown> = {};
       if (o.host !== undefined) http.host = embedded.host = o.host;
       if (o.port !== undefined) http.port = o.port;
-      if (o.mqttPort !== undefined) embedded.port = o.mqttPort;
       if (o.httpPort !== undefined) http.port = o.httpPort;
       if (Object.keys(http).length) overrides.http = http;
+      if (o.mqttPort !== undefined) embedded.port = o.mqttPort;
       if (Object.keys(embedded).length) overrides.mqtt = { embedded };
       const config = await loadHubConfig(o.config, process.env, overrides);
       if (o.validateConfig) {
@@ -151,8 +159,7 @@ program
 
 const project = program.command("project").description("inspection projects");
 hubOpts(
-  project
-    .command("create")
+  autoDeployOptions(project.command("create"))
     .requiredOption("--slug <slug>")
     .requiredOption("--name <name>")
     .addOption(
@@ -164,7 +171,7 @@ hubOpts(
     .option("--ok-labels <list>", "comma-separated labels that mean OK", "")
     .option("--email <list>", "comma-separated e-mail recipients of incidents", "")
     .option("--min-score <n>", "incident threshold", numberFlag("--min-score", { min: 0, max: 1 }), 0.5),
-).action(async (o: ProjectFlags) => {
+).action(async (o: ProjectFlags & AutoDeployFlags) => {
   const split = (s: string) =>
     s
       .split(",")
@@ -183,6 +190,11 @@ hubOpts(
   });
   console.log(JSON.stringify(p, null, 2));
 });
+  // on stderr: stdout stays the project's JSON
+  if (hasAutoDeployFlags(o)) {
+    const target = await setAutoDeploy(hubClientFrom(o), p.id, o);
+    console.error(`auto-deploy target: ${describeAutoDeploy(target)}`);
+  } else console.error(`auto-deploy target: none; set one with kensa project update ${p.slug} --auto-deploy-tag <tag>`);
 
 const device = program.command("device").description("edge devices");
 registerDeviceCertCommand(device);
@@ -231,6 +243,7 @@ const deploy = hubOpts(
 
 registerProjectLists(project, hubOpts);
 registerDeviceLists(device, hubOpts);
+registerProjectUpdate(project, hubOpts);
 registerDeployLists(deploy, hubOpts);
 registerRunCommands(program, hubOpts);
 registerFsckCommand(program);

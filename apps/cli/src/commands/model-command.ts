@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import {
+  type DecideReply,
   type EvaluationMetrics,
   type GateReport,
   type ModelManifest,
@@ -19,6 +20,21 @@ interface HubFlags {
   hub?: string;
   token?: string;
   dataDir?: string;
+}
+
+/** What became of the deployment an approval starts, in words: never silent. */
+function deploymentOutcome(r: DecideReply, asked: boolean, ref: string): string[] {
+  const d = r.deployment;
+  if (d) {
+    const target = [...d.target.tags.map((t) => `tag ${t}`), ...d.target.deviceIds.map((i) => `device ${i}`)];
+    return [`deployed to ${target.join(", ")}: deployment ${d.id} → ${d.deviceIds.join(", ")}`];
+  }
+  if (r.deploymentError) return [`not deployed: ${r.deploymentError.code}: ${r.deploymentError.message}`];
+  if (!asked) return ["not deployed (--no-deploy)"];
+  return [
+    "not deployed: the project has no auto-deploy target;",
+    `  deploy with \`kensa deploy ${ref} --tag <tag>\` or set one with \`kensa project update ${r.model.projectId} --auto-deploy-tag <tag>\``,
+  ];
 }
 
 /** `kensa model push | list | show | approve | reject | archive | card | gate | evaluate | build-blemish` */
@@ -152,8 +168,7 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
         body: { by: o.by, reason: o.reason, deploy: o.deploy !== false },
       });
       console.log(`model version ${r.model.id} is ${r.model.stage}${r.model.champion ? " and the champion" : ""}`);
-      if (r.deployment) console.log(`deployed: ${r.deployment.id} → ${r.deployment.deviceIds.join(", ")}`);
-      if (r.deploymentError) console.log(`not deployed: ${r.deploymentError.code}: ${r.deploymentError.message}`);
+      if (action === "approve") for (const line of deploymentOutcome(r, o.deploy !== false, ref)) console.log(line);
     });
   }
 
