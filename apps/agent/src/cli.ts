@@ -12,6 +12,8 @@ const usage = `Usage: kensa-agent [--config <file.json>] [options]
   --data-dir <dir>    outbox, media and bundles      (dataDir)
   --synthetic <fps>   add a synthetic camera source at this frame rate
   --folder <dir>      add a folder source (images in name order, looping)
+  --status-port <n>   status page, /metrics and push port; 0 picks a free one (status.port)
+  --status-host <a>   address the status server binds, e.g. 0.0.0.0  (status.host)
   --log-level <l>     debug | info | warn | error (env KENSA_LOG_LEVEL, else info)
   --validate-config   check the config, print OK or the errors, exit 0/1
   -h, --help
@@ -49,6 +51,8 @@ export async function runAgentCli(argv: string[]): Promise<number> {
     mqttUrl: args.mqtt,
     deviceId: args.device,
     dataDir: args["data-dir"],
+    // a number when it reads as one; otherwise the config check names /status/port and the value
+    status: { port: numeric(args["status-port"]), host: args["status-host"] },
     sources: [
       ...(args.synthetic ? [{ id: "synthetic", type: "synthetic", fps: Number(args.synthetic) }] : []),
       ...(args.folder ? [{ id: "folder", type: "folder", path: args.folder }] : []),
@@ -120,9 +124,14 @@ function parse(argv: string[]) {
       "data-dir": { type: "string" },
       synthetic: { type: "string" },
       folder: { type: "string" },
+      "status-port": { type: "string" },
+      "status-host": { type: "string" },
       "validate-config": { type: "boolean" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values;
 }
+
+const numeric = (v: string | undefined): number | string | undefined =>
+  v !== undefined && /^\d+$/.test(v) ? Number(v) : v;

@@ -155,6 +155,8 @@ export interface AgentConfigOverrides {
   dataDir?: string;
   /** sources added to the file's, for running an agent from flags alone */
   sources?: unknown[];
+  /** merged over the file's `status` (the keys given win) */
+  status?: { port?: unknown; host?: unknown };
 }
 
 /**
@@ -169,8 +171,13 @@ export function loadAgentConfig(
 ): AgentConfig {
   const base = readInput(fileJsonOrObject);
   const merged: Record<string, unknown> = { ...base };
-  const { sources: extraSources, ...scalars } = overrides;
+  const { sources: extraSources, status, ...scalars } = overrides;
   for (const [k, v] of Object.entries(scalars)) if (v !== undefined) merged[k] = v;
+  const statusGiven = Object.entries(status ?? {}).filter(([, v]) => v !== undefined);
+  if (statusGiven.length) {
+    const fileStatus = merged.status && typeof merged.status === "object" ? merged.status : {};
+    merged.status = { ...fileStatus, ...Object.fromEntries(statusGiven) };
+  }
   if (extraSources?.length)
     merged.sources = [...(Array.isArray(merged.sources) ? merged.sources : []), ...extraSources];
   const secret = secretFromEnv(env);
