@@ -19,6 +19,7 @@ import {
 import { registerRetentionCommands } from "./commands/retention-command.js";
 import { registerRunCommands } from "./commands/run-command.js";
 import { registerSealCommand } from "./commands/seal-command.js";
+import { registerSynthCommand } from "./commands/synth-command.js";
 import { registerTrainCommand } from "./commands/train-command.js";
 import type { DemoLogLevel } from "./demo.js";
 import { parseDuration } from "./duration.js";
@@ -248,6 +249,7 @@ registerDeployLists(deploy, hubOpts);
 registerRunCommands(program, hubOpts);
 registerFsckCommand(program);
 registerSealCommand(program);
+registerSynthCommand(program);
 registerDatasetCommands(program, hubOpts);
 registerModelCommands(program, hubOpts);
 registerTrainCommand(program, hubOpts);

@@ -21,6 +21,11 @@ export interface SyntheticDatasetOptions extends Omit<SynthOptions, "masks"> {
   start?: number;
   /** COCO only: "polygon" (default, outlines along pixel edges, holes filled) or "rle" (exact, uncompressed) */
   segmentation?: "polygon" | "rle";
+  /**
+   * imagefolder only: the class of every frame with a defect (e.g. "defect", for a project
+   * labelled ok/defect) instead of its first defect's type
+   */
+  defectClass?: string;
 }
 
 export interface SyntheticDatasetSummary {
@@ -53,7 +58,7 @@ export async function writeSyntheticDataset(
   dir: string,
   opts: SyntheticDatasetOptions,
 ): Promise<SyntheticDatasetSummary> {
-  const { count, format, start = 0, segmentation = "polygon", ...synth } = opts;
+  const { count, format, start = 0, segmentation = "polygon", defectClass, ...synth } = opts;
   if (!datasetFormats.includes(format)) {
     throw new RangeError(`synth: format must be one of ${datasetFormats.join(", ")}, got ${format}`);
   }
@@ -64,6 +69,11 @@ export async function writeSyntheticDataset(
   if (segmentation !== "polygon" && segmentation !== "rle") {
     throw new RangeError(`synth: segmentation must be "polygon" or "rle", got ${segmentation}`);
   }
+  if (defectClass !== undefined && !/^[^/\\.][^/\\]*$/.test(defectClass)) {
+    throw new RangeError(`synth: defectClass must be a folder name, got ${JSON.stringify(defectClass)}`);
+  }
+  if (defectClass === "ok")
+    throw new RangeError(`synth: defectClass must not be "ok" (the class of frames without defect)`);
   const o = resolveSynthOptions({ ...synth, masks: format === "masks" || format === "coco" });
   // the dataset's classes: the types this camera can draw, in class-index order
   const names = defectTypes.filter((t) => o.defects.includes(t));
@@ -90,7 +100,7 @@ export async function writeSyntheticDataset(
   const emit = async (index: number, px: ReturnType<typeof renderPixels>) => {
     const name = String(index).padStart(digits, "0");
     const fileName = `${name}.jpg`;
-    const cls = px.defect?.type ?? "ok";
+    const cls = px.defect ? (format === "imagefolder" && defectClass ? defectClass : px.defect.type) : "ok";
     classes[cls] = (classes[cls] ?? 0) + 1;
     for (const d of px.defects) instances[d.type] = (instances[d.type] ?? 0) + 1;
     const im: AnnotatedImage = { fileName, width: px.width, height: px.height, defects: px.defects };

@@ -1,6 +1,6 @@
 import { createWriteStream } from "node:fs";
 import { access, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import {
   isKensaError,
   KensaError,
@@ -68,7 +68,8 @@ export class TrainHandler implements JobHandler {
       return { status: "cancelled", error: { code: "KENSA_ERR_TRAINER_CANCELLED", message: `run is ${run.status}` } };
     }
     await runs.started(run.id);
-    const dir = runs.dir(run.id);
+    // absolute: the trainer runs in its own folder, and a relative dataDir (.kensa/hub) is the hub's
+    const dir = resolve(runs.dir(run.id));
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     const logFile = createWriteStream(join(dir, "run.log"), { flags: "a" });
