@@ -75,6 +75,17 @@ describe("deploy/Dockerfile.hub", () => {
     }
   });
 
+  it("leaves the host's node_modules and builds out of the context (other architectures' binaries)", () => {
+    for (const f of ["Dockerfile.hub.dockerignore", "Dockerfile.agent.dockerignore"]) {
+      const ignored = readDeploy(f).split("\n");
+      expect(ignored, f).toEqual(expect.arrayContaining(["**/node_modules", "**/dist"]));
+      const copied = [...readDeploy(f.replace(".dockerignore", "")).matchAll(/^COPY (?!--from)(.*) \S+$/gm)].flatMap(
+        (m) => (m[1] ?? "").split(/\s+/).map((p) => p.replace(/\/$/, "")),
+      );
+      for (const p of copied) expect(ignored, `${f} must not leave out ${p}`).not.toContain(p);
+    }
+  });
+
   it("runs scripts and workspaces that exist, installing without onnxruntime's download", () => {
     const runs = hubDocker.filter((i) => i.op === "RUN").map((i) => i.args);
     for (const r of runs) {
