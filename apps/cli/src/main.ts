@@ -99,8 +99,8 @@ that dies leaves its work to the others once they run out (notifications.leaseMs
       host?: string;
       port?: number;
       httpPort?: number;
-      validateConfig?: boolean;
       mqttPort?: number;
+      validateConfig?: boolean;
       logLevel?: string;
       logFormat?: string;
     }) => {
@@ -114,8 +114,8 @@ that dies leaves its work to the others once they run out (notifications.leaseMs
       if (o.host !== undefined) http.host = embedded.host = o.host;
       if (o.port !== undefined) http.port = o.port;
       if (o.httpPort !== undefined) http.port = o.httpPort;
-      if (Object.keys(http).length) overrides.http = http;
       if (o.mqttPort !== undefined) embedded.port = o.mqttPort;
+      if (Object.keys(http).length) overrides.http = http;
       if (Object.keys(embedded).length) overrides.mqtt = { embedded };
       const config = await loadHubConfig(o.config, process.env, overrides);
       if (o.validateConfig) {
@@ -190,12 +190,12 @@ hubOpts(
     },
   });
   console.log(JSON.stringify(p, null, 2));
-});
   // on stderr: stdout stays the project's JSON
   if (hasAutoDeployFlags(o)) {
     const target = await setAutoDeploy(hubClientFrom(o), p.id, o);
     console.error(`auto-deploy target: ${describeAutoDeploy(target)}`);
   } else console.error(`auto-deploy target: none; set one with kensa project update ${p.slug} --auto-deploy-tag <tag>`);
+});
 
 const device = program.command("device").description("edge devices");
 registerDeviceCertCommand(device);
@@ -243,8 +243,8 @@ const deploy = hubOpts(
 });
 
 registerProjectLists(project, hubOpts);
-registerDeviceLists(device, hubOpts);
 registerProjectUpdate(project, hubOpts);
+registerDeviceLists(device, hubOpts);
 registerDeployLists(deploy, hubOpts);
 registerRunCommands(program, hubOpts);
 registerFsckCommand(program);
