@@ -19,7 +19,7 @@ interface Step {
 const SECTION = "## Running the parts yourself";
 
 /** The first ```sh block of the section, one step per `npm run kensa -- …` command. */
-export function readmeParts(readme: string): Step[] {
+function readmeParts(readme: string): Step[] {
   const start = readme.indexOf(SECTION);
   if (start < 0) throw new Error(`README.md has no "${SECTION}" section`);
   const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(start))?.[1];
@@ -130,6 +130,7 @@ describe.skipIf(skip)("README: running the parts yourself", () => {
     const { INIT_CWD: _a, npm_lifecycle_script: _b, ...clean } = process.env;
     env = { ...clean, KENSA_HUB_URL: hubUrl };
     let secret: string | null = null;
+    const took: string[] = [];
     const ports = (a: string) =>
       a.replace("127.0.0.1:8080", `127.0.0.1:${http}`).replace("127.0.0.1:1883", `127.0.0.1:${mqtt}`);
     for (const step of steps) {
@@ -148,11 +149,14 @@ describe.skipIf(skip)("README: running the parts yourself", () => {
         await daemon([...args, "--status-port", "0"], extra, /agent started/);
         continue;
       }
+      const t0 = Date.now();
       const r = await run(args, extra);
       expect(r.code, `${step.line}\n${r.out}`).toBe(0);
+      took.push(`${args.slice(0, 2).join(" ")} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       secret = /secret \(shown once[^)]*\): (\S+)/.exec(r.out)?.[1] ?? secret;
     }
 
+    console.log(`README parts: ${took.join(", ")}`);
     const approve = steps.find((s) => s.args[0] === "model" && s.args[1] === "approve")!;
     const ref = approve.args[2]!;
     const show = await run(["model", "show", ref, "--json"]);
@@ -172,5 +176,37 @@ describe.skipIf(skip)("README: running the parts yourself", () => {
       },
       { timeoutMs: 30_000, intervalMs: 1000 },
     );
-  }, 120_000);
+    // a loaded machine (CI beside other jobs) trains slower; on its own this takes about 100 s
+  }, 180_000);
+});
+
+describe("kensa synth", () => {
+  it("refuses a bad size or class before writing anything, with the flag named", async () => {
+    const d = await tempDir("kensa-synth-");
+    try {
+      const cli = (args: string[]) =>
+        new Promise<Ran>((resolve) => {
+          const p = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "apps/cli/src/main.ts"), ...args], {
+            cwd: repoRoot,
+            stdio: ["ignore", "pipe", "pipe"],
+          });
+          let out = "";
+          p.stdout.on("data", (b) => (out += b));
+          p.stderr.on("data", (b) => (out += b));
+          p.on("close", (code) => resolve({ code, out }));
+        });
+      const size = await cli(["synth", "--out", join(d.path, "a"), "--size", "16x16"]);
+      expect(size.code).not.toBe(0);
+      expect(size.out).toContain("KENSA_ERR_FLAG_INVALID");
+      expect(size.out).toContain("--size");
+      const cls = await cli(["synth", "--out", join(d.path, "b"), "--defect-class", "ok", "--count", "2"]);
+      expect(cls.code).not.toBe(0);
+      expect(cls.out).toContain("KENSA_ERR_FLAG_INVALID");
+      expect(cls.out).toContain("--defect-class");
+      const { readdir } = await import("node:fs/promises");
+      expect(await readdir(d.path)).toEqual([]);
+    } finally {
+      await d.remove();
+    }
+  });
 });

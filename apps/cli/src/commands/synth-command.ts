@@ -45,6 +45,12 @@ export function registerSynthCommand(program: Command): void {
     .action(async (o: SynthFlags) => {
       const [width, height] = parseSize(o.size);
       const format = synthFormatOf[o.task]!;
+      if (o.defectClass === "ok" || !/^[^/\\.][^/\\]*$/.test(o.defectClass)) {
+        throw new KensaError(
+          "KENSA_ERR_FLAG_INVALID",
+          `--defect-class must be a folder name other than "ok" (the class of frames without defect), got '${o.defectClass}'`,
+        );
+      }
       const started = Date.now();
       let summary: Awaited<ReturnType<typeof writeSyntheticDataset>>;
       try {
