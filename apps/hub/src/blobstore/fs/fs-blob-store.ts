@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline, Readable } from "node:stream";
 import { KensaError } from "@kensa/contracts";
@@ -25,7 +25,7 @@ export class FsBlobStore implements BlobStore {
   readonly supportsLocalPaths = true;
   #root: string;
   #corrupt = new CorruptListeners();
-  /** blobs verified whole for ranged reads: sha256 → the file's identity then (inode, mtime, size) */
+  /** blobs verified whole: sha256 → the file's identity then (inode, mtime, size) */
   #verified = new Map<string, string>();
 
   /** `root` is the blobs directory, e.g. `<dataDir>/blobs` */
@@ -82,7 +82,7 @@ export class FsBlobStore implements BlobStore {
     const dest = this.path(sha256);
     // a name already here is kept only when its content still matches: a corrupt one is
     // quarantined and replaced by this upload (the repair a device's retry performs)
-    const present = await this.#check(sha256);
+    const present = await this.#check(sha256, { trustRemembered: true });
     if (present === "ok") {
       await rm(tmp, { force: true });
       return { sha256, size };
@@ -110,18 +110,9 @@ export class FsBlobStore implements BlobStore {
     if (!fh) return null;
     const { size } = await fh.stat();
     if (range) {
-      const st = await fh.stat();
-      const identity = `${st.ino}:${st.mtimeMs}:${st.size}`;
-      if (this.#verified.get(sha256) !== identity) {
-        const hash = createHash("sha256");
-        for await (const chunk of fh.createReadStream({ autoClose: false, start: 0 })) hash.update(chunk as Buffer);
-        if (hash.digest("hex") !== sha256) {
-          await fh.close();
-          throw await this.#corruptFound(sha256, "read");
-        }
-        this.#verified.delete(sha256);
-        this.#verified.set(sha256, identity);
-        if (this.#verified.size > VERIFIED_REMEMBERED) this.#verified.delete(this.#verified.keys().next().value!);
+      if ((await this.#hashOpen(sha256, fh, { trustRemembered: true })) !== "ok") {
+        await fh.close();
+        throw await this.#corruptFound(sha256, "read");
       }
       return { stream: fh.createReadStream({ start: range.start, end: range.end }), size };
     }
@@ -205,18 +196,38 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  /** hashes the stored content without moving it */
-  async #check(sha256: string): Promise<BlobVerdict> {
+  /**
+   * Hashes the stored content without moving it. `trustRemembered` skips the hash of a file
+   * verified before and unchanged since (same inode, mtime and size): ranged reads and re-puts
+   * of the same content take that shortcut; the scrub and corruption checks never do, as bit rot
+   * changes none of the three.
+   */
+  async #check(sha256: string, opts: { trustRemembered?: boolean } = {}): Promise<BlobVerdict> {
     if (!isSha256(sha256)) return "missing";
     const fh = await open(this.path(sha256), "r").catch(absentAsNull);
     if (!fh) return "missing";
-    const hash = createHash("sha256");
     try {
-      for await (const chunk of fh.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+      return await this.#hashOpen(sha256, fh, opts);
     } finally {
       await fh.close();
     }
-    return hash.digest("hex") === sha256 ? "ok" : "corrupt";
+  }
+
+  /** The verdict on an open blob file (left open); an "ok" is remembered by the file's identity. */
+  async #hashOpen(sha256: string, fh: FileHandle, opts: { trustRemembered?: boolean }): Promise<BlobVerdict> {
+    const st = await fh.stat();
+    const identity = `${st.ino}:${st.mtimeMs}:${st.size}`;
+    if (opts.trustRemembered && this.#verified.get(sha256) === identity) return "ok";
+    const hash = createHash("sha256");
+    for await (const chunk of fh.createReadStream({ autoClose: false, start: 0 })) hash.update(chunk as Buffer);
+    if (hash.digest("hex") !== sha256) {
+      this.#verified.delete(sha256);
+      return "corrupt";
+    }
+    this.#verified.delete(sha256);
+    this.#verified.set(sha256, identity);
+    if (this.#verified.size > VERIFIED_REMEMBERED) this.#verified.delete(this.#verified.keys().next().value!);
+    return "ok";
   }
 
   /**
@@ -229,7 +240,7 @@ export class FsBlobStore implements BlobStore {
   }
 }
 
-/** blobs remembered as verified for ranged reads (the least recently verified is forgotten first) */
+/** blobs remembered as verified (the least recently verified is forgotten first) */
 const VERIFIED_REMEMBERED = 10_000;
 
 function absentAsNull(err: NodeJS.ErrnoException): null {

@@ -1,17 +1,8 @@
 import type { Kysely } from "kysely";
-import { AUDIT_GENESIS_HASH, auditEntryHash } from "../audit-hash.js";
+import { AUDIT_GENESIS_HASH, type AuditHashInput, auditEntryHash } from "../audit-hash.js";
 
-interface LegacyRow {
-  id: string;
-  at: string;
-  actor: string;
-  actor_kind: string;
-  action: string;
-  target_type: string | null;
-  target_id: string | null;
-  details: string;
-  ip: string | null;
-}
+/** an entry as stored before the chain: every hashed field but its place and predecessor */
+type LegacyRow = Omit<AuditHashInput, "seq" | "prev_hash">;
 
 /**
  * The audit log becomes a hash chain: each entry carries its place (`seq`), the hash of the
