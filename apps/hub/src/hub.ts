@@ -275,6 +275,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     missingEvents: () => devices.missingEvents(),
     auditRefusals: () => audit.refusals.counters,
     deviceAuth: () => deviceAuth.counters,
+    db,
   });
   const problems = () => [...ingest.problems(), ...deviceAuth.problems()];
   await app.register(retentionPlugin, { db, blobs, projects, audit, config, metrics });

@@ -1,5 +1,6 @@
 import { type ErrorCode, KensaError } from "@kensa/contracts";
-import { Gauge, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
+import { readCounter } from "../metrics-counter.js";
 
 /** What was refused, as the `limit` label of `kensa_limit_refusals_total`. */
 export type LimitName =
@@ -39,14 +40,11 @@ export function refusalCounts(): Readonly<Record<string, number>> {
 
 /** Adds `kensa_limit_refusals_total{limit}` to a metrics registry, read at each scrape. */
 export function registerLimitMetrics(registry: Registry): void {
-  const gauge = new Gauge({
-    // a gauge named *_total: the value comes whole from the counts above
+  readCounter({
     name: "kensa_limit_refusals_total",
     help: "inputs refused for exceeding a configured limit (limits.* in the hub config), by limit",
     labelNames: ["limit"],
     registers: [registry],
-    collect() {
-      for (const [limit, n] of counts) gauge.set({ limit }, n);
-    },
+    read: () => [...counts].map(([limit, n]) => [{ limit }, n] as const),
   });
 }

@@ -1,4 +1,5 @@
-import { Gauge, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
+import { readCounter } from "../metrics-counter.js";
 
 /** What happened to SMS, as the `outcome` label of `kensa_sms_total`. */
 export type SmsOutcome =
@@ -28,14 +29,11 @@ export function smsCounts(): Readonly<Record<string, number>> {
 
 /** Adds `kensa_sms_total{outcome}` to a metrics registry, read at each scrape. */
 export function registerSmsMetrics(registry: Registry): void {
-  const gauge = new Gauge({
-    // a gauge named *_total: the value comes whole from the counts above
+  readCounter({
     name: "kensa_sms_total",
     help: "SMS notifications by outcome: sent, retried (gateway 5xx, 408/429 or timeout), rejected (4xx, not retried), unavailable (retries used up), rate_limited, deferred or quiet_suppressed (quiet hours)",
     labelNames: ["outcome"],
     registers: [registry],
-    collect() {
-      for (const [outcome, n] of counts) gauge.set({ outcome }, n);
-    },
+    read: () => [...counts].map(([outcome, n]) => [{ outcome }, n] as const),
   });
 }

@@ -1,4 +1,5 @@
-import { Gauge, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
+import { readCounter } from "../metrics-counter.js";
 import type { RetentionJob } from "./retention-job.js";
 
 /**
@@ -6,38 +7,30 @@ import type { RetentionJob } from "./retention-job.js";
  * this process's runs deleted by kind, what they kept by reason, and the bytes they freed.
  */
 export function registerRetentionMetrics(registry: Registry, job: RetentionJob): void {
-  new Gauge({
+  readCounter({
     name: "kensa_retention_runs_total",
     help: "retention runs this hub process completed",
     registers: [registry],
-    collect() {
-      this.set(job.runs);
-    },
+    read: () => job.runs,
   });
-  const deleted = new Gauge({
+  readCounter({
     name: "kensa_retention_deleted_total",
     help: "items retention deleted, by kind (events, frames, deviceFrames, clips, captures, blobs)",
     labelNames: ["kind"],
     registers: [registry],
-    collect() {
-      for (const [kind, n] of Object.entries(job.totals.deleted)) deleted.set({ kind }, n);
-    },
+    read: () => Object.entries(job.totals.deleted).map(([kind, n]) => [{ kind }, n] as const),
   });
-  const kept = new Gauge({
+  readCounter({
     name: "kensa_retention_kept_total",
     help: "items past their limit that retention kept, by reason",
     labelNames: ["reason"],
     registers: [registry],
-    collect() {
-      for (const [reason, n] of Object.entries(job.totals.kept)) kept.set({ reason }, n);
-    },
+    read: () => Object.entries(job.totals.kept).map(([reason, n]) => [{ reason }, n] as const),
   });
-  new Gauge({
+  readCounter({
     name: "kensa_retention_bytes_freed_total",
     help: "bytes of blobs retention removed from the blob store",
     registers: [registry],
-    collect() {
-      this.set(job.totals.bytesFreed);
-    },
+    read: () => job.totals.bytesFreed,
   });
 }

@@ -1,7 +1,7 @@
 import { KensaError } from "@kensa/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
-import { Gauge, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { BlobScrub, type ScrubReport } from "../blobstore/blob-scrub.js";
 import type { BlobStore, CorruptionSource } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
@@ -9,6 +9,7 @@ import type { IntegrityConfig } from "../config/integrity-config.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { EarlyMedia, EarlyMediaLimits } from "../incidents/early-media.js";
 import type { NamedLease } from "../jobs/named-lease.js";
+import { readCounter } from "../metrics-counter.js";
 
 /** ms after start before the first scrub pass, so a restart does not begin with a full read */
 const FIRST_SCRUB_DELAY_MS = 5 * 60_000;
@@ -118,14 +119,12 @@ export class BlobIntegrityService {
 
   /** exposes the counters on the hub's Prometheus registry */
   registerMetrics(registry: Registry): void {
-    const corrupt = new Gauge({
+    readCounter({
       name: "kensa_blob_corrupt_total",
       help: "blobs found not matching their sha256 (quarantined), by where they were found",
       labelNames: ["via"],
       registers: [registry],
-      collect: () => {
-        for (const [via, n] of Object.entries(this.corruptFound())) corrupt.set({ via }, n);
-      },
+      read: () => Object.entries(this.corruptFound()).map(([via, n]) => [{ via }, n] as const),
     });
     for (const [name, help, key] of [
       ["kensa_blob_scrub_checked_total", "blobs the scrub re-hashed", "scrubChecked"],
@@ -133,14 +132,7 @@ export class BlobIntegrityService {
       ["kensa_early_media_swept_total", "early uploads removed because their event never came", "earlyMediaSwept"],
     ] as const) {
       const counters = this.counters;
-      new Gauge({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          this.set(counters[key]);
-        },
-      });
+      readCounter({ name, help, registers: [registry], read: () => counters[key] });
     }
   }
 

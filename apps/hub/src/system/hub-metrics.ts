@@ -1,8 +1,12 @@
 import type { HubStats } from "@kensa/contracts";
-import { Gauge, Registry } from "prom-client";
+import type { Kysely } from "kysely";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { HubDatabase } from "../db/schema.js";
 import type { DeviceAuthCounters } from "../fleet/device-auth-throttle.js";
 import { registerLimitMetrics } from "../limits/limit-refusals.js";
+import { readCounter } from "../metrics-counter.js";
 import { registerSmsMetrics } from "../notify/sms-metrics.js";
+import { registerFieldMetrics } from "./field-metrics.js";
 
 /** What the hub's metrics read at each scrape. */
 export interface HubMetricsSources {
@@ -17,6 +21,8 @@ export interface HubMetricsSources {
   auditRefusals?(): Record<string, { recorded: number; suppressed: number }>;
   /** failed device authentications and their throttle (fleet/device-auth-throttle.ts) */
   deviceAuth?(): DeviceAuthCounters | null;
+  /** the database field figures, jobs and devices are counted in (none: those metrics are left out) */
+  db?: Kysely<HubDatabase>;
 }
 
 /**
@@ -31,15 +37,7 @@ export class HubMetrics {
   constructor(src: HubMetricsSources) {
     const r = this.registry;
     const ingestCounter = (name: string, help: string, key: keyof HubStats["ingest"]) =>
-      new Gauge({
-        name,
-        help,
-        registers: [r],
-        collect() {
-          this.set(src.ingest()[key]);
-        },
-      });
-    // gauges named *_total: values come whole from the ingest, prom-client counters only add
+      readCounter({ name, help, registers: [r], read: () => src.ingest()[key] });
     ingestCounter("kensa_ingest_received_total", "MQTT messages received from devices", "received");
     ingestCounter("kensa_ingest_events_stored_total", "events committed (replays not counted)", "stored");
     ingestCounter("kensa_ingest_events_duplicate_total", "events received again after they were stored", "duplicates");
@@ -52,7 +50,14 @@ export class HubMetrics {
       "storeFailed",
     );
     ingestCounter("kensa_ingest_events_shed_total", "events turned away while the ingest queue was full", "shed");
-    ingestCounter("kensa_ingest_queue_events", "events waiting for their batch to commit", "queued");
+    new Gauge({
+      name: "kensa_ingest_queue_events",
+      help: "events waiting for their batch to commit",
+      registers: [r],
+      collect() {
+        this.set(src.ingest().queued);
+      },
+    });
     new Gauge({
       name: "kensa_ingest_storage_failing",
       help: "1 while the database fails to store events",
@@ -69,34 +74,38 @@ export class HubMetrics {
         this.set(src.mqttConnected() ? 1 : 0);
       },
     });
-    const broker = new Gauge({
+    readCounter({
       name: "kensa_broker_refused_total",
       help: "connections, publishes and subscriptions the embedded broker refused",
       labelNames: ["what"],
       registers: [r],
-      collect() {
+      read: () => {
         const b = src.broker();
-        if (!b) return;
-        broker.set({ what: "auth" }, b.authRefused);
-        broker.set({ what: "publish" }, b.publishRefused);
-        broker.set({ what: "subscribe" }, b.subscribeRefused);
+        if (!b) return [];
+        return [
+          [{ what: "auth" }, b.authRefused],
+          [{ what: "publish" }, b.publishRefused],
+          [{ what: "subscribe" }, b.subscribeRefused],
+        ] as const;
       },
     });
     registerLimitMetrics(r);
     registerSmsMetrics(r);
-    const deviceAuth = new Gauge({
+    readCounter({
       name: "kensa_device_auth_total",
       help: "device authentications (MQTT and HTTP): stored secrets compared, failed, refused unchecked while locked out, and lockouts begun",
       labelNames: ["what"],
       registers: [r],
-      collect() {
+      read: () => {
         const d = src.deviceAuth?.();
-        if (!d) return;
-        deviceAuth.set({ what: "checked" }, d.checked);
-        deviceAuth.set({ what: "failed" }, d.failures);
-        deviceAuth.set({ what: "throttled" }, d.throttled);
-        deviceAuth.set({ what: "lockout_device" }, d.lockouts.device);
-        deviceAuth.set({ what: "lockout_ip" }, d.lockouts.ip);
+        if (!d) return [];
+        return [
+          [{ what: "checked" }, d.checked],
+          [{ what: "failed" }, d.failures],
+          [{ what: "throttled" }, d.throttled],
+          [{ what: "lockout_device" }, d.lockouts.device],
+          [{ what: "lockout_ip" }, d.lockouts.ip],
+        ] as const;
       },
     });
     const locked = new Gauge({
@@ -111,17 +120,16 @@ export class HubMetrics {
         locked.set({ scope: "ip" }, d.locked.ip);
       },
     });
-    const refusals = new Gauge({
+    readCounter({
       name: "kensa_audit_refusals_total",
       help: "refused HTTP calls and MQTT ACL violations: recorded in the audit log one by one, or suppressed (counted in a summary entry)",
       labelNames: ["action", "outcome"],
       registers: [r],
-      collect() {
-        for (const [action, c] of Object.entries(src.auditRefusals?.() ?? {})) {
-          refusals.set({ action, outcome: "recorded" }, c.recorded);
-          refusals.set({ action, outcome: "suppressed" }, c.suppressed);
-        }
-      },
+      read: () =>
+        Object.entries(src.auditRefusals?.() ?? {}).flatMap(([action, c]) => [
+          [{ action, outcome: "recorded" }, c.recorded] as const,
+          [{ action, outcome: "suppressed" }, c.suppressed] as const,
+        ]),
     });
     const missing = new Gauge({
       name: "kensa_device_events_missing",
@@ -133,6 +141,17 @@ export class HubMetrics {
         for (const d of await src.missingEvents()) if (d.missing > 0) missing.set({ device: d.deviceId }, d.missing);
       },
     });
+    if (src.db) registerFieldMetrics(r, src.db);
+    // process CPU, memory, event-loop lag and GC, under their standard names
+    collectDefaultMetrics({ register: r });
+    // prom-client names these gauges *_total, which Prometheus's linter refuses (a _total is a counter)
+    for (const name of [
+      "nodejs_active_handles_total",
+      "nodejs_active_requests_total",
+      "nodejs_active_resources_total",
+    ]) {
+      r.removeSingleMetric(name);
+    }
   }
 
   async text(): Promise<string> {
