@@ -11,11 +11,13 @@ import { join } from "node:path";
 import { agentMemoryRows } from "./agent-memory.js";
 import { datasetImportSection } from "./datasets.js";
 import { fuzzSection } from "./fuzz.js";
+import { goldenParitySection } from "./golden-parity.js";
 import { ingestSection } from "./ingest.js";
 import { frameToStoredEvent, inferenceLatency } from "./loop-latency.js";
 import { qualitySection } from "./quality.js";
 import { queriesSection } from "./queries.js";
 import { rowsTable, type Section } from "./report.js";
+import { rolloutSection } from "./rollout.js";
 import { synthSpeedSection } from "./synth.js";
 import { visionSpeedRows } from "./vision-speed.js";
 
@@ -71,6 +73,18 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optI
     run: datasetImportSection,
   },
   { id: "fuzz", title: "Fuzzing: generated cases per target", command: "npm run bench -- fuzz", run: fuzzSection },
+  {
+    id: "golden-parity",
+    title: "Golden-frame self-test parity: int8 against fp32, and arm64 (qemu-user) against bundles built on x64",
+    command: "npm run bench -- golden-parity",
+    run: goldenParitySection,
+  },
+  {
+    id: "rollout",
+    title: "Fan-out: a 10 MB model to 1,000 simulated devices",
+    command: "npm run bench -- rollout",
+    run: rolloutSection,
+  },
   {
     id: "queries",
     title: "Event and incident lists and counts on a large store (10 M events)",

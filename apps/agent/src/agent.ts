@@ -11,6 +11,9 @@ import { onnxModelLoader } from "./inference/onnx-loader.js";
 import { Pipeline, type PipelineStats, sumPipelineStats } from "./inference/pipeline.js";
 import { Logger } from "./logger.js";
 import { recoverDataDir } from "./recover.js";
+import { CaptureSwitch } from "./remote-config/capture-switch.js";
+import { applyLive } from "./remote-config/live-apply.js";
+import type { RemoteConfig } from "./remote-config/remote-config.js";
 import { shutDownInSteps } from "./shutdown.js";
 import { findFfmpeg, videoSourceTypes } from "./sources/ffmpeg-lookup.js";
 import { SourceSet } from "./sources/source-set.js";
@@ -22,6 +25,7 @@ import { Outbox } from "./storage/outbox.js";
 import { QuotaKeeper } from "./storage/quota-keeper.js";
 import { BundleFetcher } from "./updates/bundle-fetcher.js";
 import { BundleStore } from "./updates/bundle-store.js";
+import { openBundleTrust } from "./updates/bundle-trust-setup.js";
 import { UpdaterSet } from "./updates/updater-set.js";
 import { readAgentTls, tlsFetch } from "./uplink/agent-tls.js";
 import { FrameUploader } from "./uplink/frame-uploader.js";
@@ -41,6 +45,8 @@ export interface AgentDeps {
   loadModel?: ModelLoader;
   /** 0..1 draws for random captures (tests make them deterministic) */
   random?: () => number;
+  /** follows the desired state's `config` (remote-config/agent-host.ts); none: agent.json alone */
+  remoteConfig?: RemoteConfig;
 }
 
 export interface AgentStats extends PipelineStats {
@@ -61,6 +67,8 @@ export interface RunningAgent {
   stats(): AgentStats;
   reported(): Reported;
   telemetry(): Telemetry;
+  /** Moves the running agent to another config's sources and capture settings (remote config). */
+  applyLive(next: AgentConfig): Promise<void>;
   /** Stops sources, finishes the frame in flight, flushes the outbox (≤ 3 s), goes offline. */
   stop(): Promise<void>;
 }
@@ -107,35 +115,31 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   await quota.enforce();
 
   // inference: one pipeline per id the sources name (the agent's `pipeline` first), each with its updater
-  const c = config.capture;
-  const capturer = c.enabled
-    ? new Capturer({
-        policy: { band: c.band, disagreement: c.disagreement, sampleRate: c.sampleRate, ...c.dedupe },
-        budget: new CaptureBudget(db, c.dailyBudget),
-        queue: captures,
-        logger: log,
-        ...(deps.random ? { random: deps.random } : {}),
-      })
-    : undefined;
+  const makeCapturer = (c: AgentConfig["capture"]) =>
+    c.enabled
+      ? new Capturer({
+          policy: { band: c.band, disagreement: c.disagreement, sampleRate: c.sampleRate, ...c.dedupe },
+          budget: new CaptureBudget(db, c.dailyBudget),
+          queue: captures,
+          logger: log,
+          ...(deps.random ? { random: deps.random } : {}),
+        })
+      : undefined;
+  // a switch, so a remote config can change the capture settings while frames flow
+  const capturer = new CaptureSwitch(makeCapturer(config.capture));
   const pipelineIds = new Set([config.pipeline, ...config.sources.map((s) => s.pipeline ?? config.pipeline)]);
-  const pipelines = new Map(
-    [...pipelineIds].map((id) => [
-      id,
-      new Pipeline({
-        id,
-        deviceId,
-        outbox,
-        logger: log,
-        queueSize: config.frameQueue,
-        ...(capturer ? { capture: capturer } : {}),
-      }),
-    ]),
-  );
+  const makePipeline = (id: string) =>
+    new Pipeline({ id, deviceId, outbox, logger: log, queueSize: config.frameQueue, capture: capturer });
+  const pipelines = new Map([...pipelineIds].map((id) => [id, makePipeline(id)]));
+  // one array shared with telemetry and previews, changed in place when a remote config adds a pipeline
+  const pipelineList = [...pipelines.values()];
+  // signed bundles: checked against the keys in <dataDir>/trust.json before a model is fetched
+  const trust = await openBundleTrust(config, new StateStore(db), log, hubFetch);
   const updaters = new UpdaterSet({
-    pipelines: [...pipelines.values()],
+    pipelines: pipelineList,
     primary: config.pipeline,
     store: bundles,
-    fetcher: new BundleFetcher({ deviceId, secret, hubUrl: config.hubUrl, store: bundles, fetch: hubFetch }),
+    fetcher: new BundleFetcher({ deviceId, secret, hubUrl: config.hubUrl, store: bundles, fetch: hubFetch, trust }),
     state: new StateStore(db),
     loadModel: deps.loadModel ?? onnxModelLoader(config.intraOpThreads),
     logger: log,
@@ -156,6 +160,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     const desired = updaters.handleDesired(payload);
     // a hub that confirms says so in every desired state; an older one never does
     if (desired) publisher.setMode(desired.eventAcks === "hub" ? "hub" : "broker");
+    if (desired) deps.remoteConfig?.offer(desired.config);
   });
   const hub = hubCalls(config.hubUrl, deviceId, secret, hubFetch);
   const uploads = new HubUploads({
@@ -204,7 +209,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const telemetry = new TelemetryReporter({
     deviceId,
     intervalMs: config.telemetryIntervalMs,
-    pipelines: [...pipelines.values()],
+    pipelines: pipelineList,
     outbox,
     media,
     link,
@@ -220,13 +225,14 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     agentVersion,
     intervalMs: config.reportIntervalMs,
     updates: updaters,
-    sources: sourceSet.sources,
+    sources: () => sourceSet.sources,
+    config: () => deps.remoteConfig?.reported(),
     link,
     logger: log,
     eventsDropped: () => eventsDropped.value,
     eventsRejected: () => eventsRejected.value,
   });
-  const previews = new FrameUploader(sourceSet, [...pipelines.values()], {
+  const previews = new FrameUploader(sourceSet, pipelineList, {
     hub,
     deviceId,
     intervalMs: config.frameUploadIntervalMs,
@@ -247,7 +253,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       connected: () => link.connected,
       reportedPipelines: () => updaters.pipelines(),
       captureQueueDepth: () => captures.depth(),
-      captureStats: () => capturer?.stats(),
+      captureStats: () => capturer.stats(),
       storage: () => ({
         eventsDropped: eventsDropped.value,
         mediaEvicted: mediaEvicted.value,
@@ -278,6 +284,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   telemetry.start();
   reporter.start();
   sourceSet.start();
+  const configChanged = () => reporter.changed();
+  deps.remoteConfig?.on("changed", configChanged);
   reporter.changed();
   log.info("agent started", {
     agentVersion,
@@ -304,6 +312,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     let left = 0;
+    deps.remoteConfig?.off("changed", configChanged);
     const all = [...pipelines.values()];
     try {
       // inputs first, then what is in flight, then the way out, then the models and the database
@@ -343,8 +352,16 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     }
   };
 
+  let running = config;
+  const live = { pipelines, pipelineList, makePipeline, updaters, sources: sourceSet, reporter, capture: capturer };
   return {
-    config,
+    get config() {
+      return running;
+    },
+    applyLive: async (next) => {
+      await applyLive({ ...live, makeCapturer, logger: log }, running, next);
+      running = next;
+    },
     agentVersion,
     statusUrl,
     stats: () => finalStats ?? liveStats(),

@@ -96,8 +96,8 @@ export async function runAgentCli(argv: string[]): Promise<number> {
   process.on("SIGTERM", onSignal);
   try {
     // imported late so --validate-config and --help never load ONNX Runtime or sharp
-    const { startAgent } = await import("./agent.js");
-    const agent = await startAgent(config, { logger: log });
+    const { runAgent } = await import("./remote-config/agent-host.js");
+    const agent = await runAgent(config, { logger: log });
     if (!stopAsked) {
       await new Promise<void>((resolve) => {
         wake = resolve;

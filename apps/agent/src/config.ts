@@ -1,6 +1,17 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { DEVICE_ID_PATTERN, deepFreeze, type Issue, isKensaError, KensaError, parseWith } from "@kensa/contracts";
+import {
+  CaptureSettings as Capture,
+  DEVICE_ID_PATTERN,
+  deepFreeze,
+  deviceConfigIssues,
+  type Issue,
+  isKensaError,
+  KensaError,
+  MediaSettings as Media,
+  OfflineSettings as Offline,
+  parseWith,
+} from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
 import { RestartConfig, type SourceConfig, type SourceType, sourceConfigSchemas } from "./sources/source-config.js";
 import { AgentTlsSchema } from "./uplink/agent-tls.js";
@@ -18,72 +29,6 @@ export {
   VideoSourceConfig,
 } from "./sources/source-config.js";
 
-const MiB = 1024 * 1024;
-const Score = Type.Number({ minimum: 0, maximum: 1 });
-
-/** Frames kept for learning and uploaded to the hub's labeling queue. */
-const Capture = Type.Object(
-  {
-    enabled: Type.Boolean({ default: true }),
-    /** [low, high]: frames whose top score (any box's, for detection) falls in it; null: off */
-    band: Type.Union([Type.Tuple([Score, Score]), Type.Null()], { default: [0.35, 0.65] }),
-    /** frames where the pipeline's shadow model (desired state) disagrees with its bundle */
-    disagreement: Type.Boolean({ default: true }),
-    /** share of the other frames kept at random, 0..1 */
-    sampleRate: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
-    /** captures per source per UTC day, persisted across restarts */
-    dailyBudget: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 100 }),
-    /** near-duplicates: a frame within `maxDistance` bits (dHash, 64) of one of the source's `last` captures is skipped */
-    dedupe: Type.Object(
-      {
-        maxDistance: Type.Integer({ minimum: 0, maximum: 64, default: 6 }),
-        last: Type.Integer({ minimum: 1, maximum: 1000, default: 32 }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-  },
-  { additionalProperties: false, default: {} },
-);
-
-/** The media ring buffer: incident frames, incident clips, captures. */
-const Media = Type.Object(
-  {
-    /** bytes of media kept on disk; the oldest uploaded frames, then captures, then clips go first */
-    quotaBytes: Type.Integer({ minimum: 0, default: 1024 * MiB }),
-    /** keep uploaded incident frames on disk until the quota needs the room */
-    keepUploaded: Type.Boolean({ default: true }),
-    /** short clips around incidents of video sources (rtsp, video, mjpeg), through ffmpeg */
-    clips: Type.Object(
-      {
-        enabled: Type.Boolean({ default: true }),
-        /** s before the incident frame */
-        beforeS: Type.Number({ minimum: 0, maximum: 120, default: 5 }),
-        /** s after it */
-        afterS: Type.Number({ minimum: 0, maximum: 120, default: 5 }),
-        /** bytes of JPEG frames buffered per video source */
-        maxBufferBytes: Type.Integer({ minimum: MiB, default: 64 * MiB }),
-        /** "auto": H.264 MP4 when ffmpeg has libx264, else MJPEG AVI */
-        codec: Type.Union([Type.Literal("auto"), Type.Literal("h264"), Type.Literal("mjpeg")], { default: "auto" }),
-        /** send each clip to the hub (the incident page plays it); clips stay on the device either way */
-        upload: Type.Boolean({ default: true }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-  },
-  { additionalProperties: false, default: {} },
-);
-
-/** How much a device cut off from the hub may keep, and when it must give up events. */
-const Offline = Type.Object(
-  {
-    /** bytes of the whole data dir (database, media, bundles); media is evicted to stay under */
-    quotaBytes: Type.Integer({ minimum: 0, default: 4096 * MiB }),
-    /** bytes of free disk below which the oldest unsent events are deleted (counted as eventsDropped) */
-    minFreeBytes: Type.Integer({ minimum: 0, default: 256 * MiB }),
-  },
-  { additionalProperties: false, default: {} },
-);
-
 export const AgentConfigSchema = Type.Object(
   {
     deviceId: Type.String({ pattern: DEVICE_ID_PATTERN }),
@@ -95,6 +40,16 @@ export const AgentConfigSchema = Type.Object(
     mqttUrl: Type.String({ pattern: "^(mqtts?|wss?|tcp|ssl)://[^\\s]+$" }),
     /** CA to trust (and client certificate to show) on https:// and mqtts:// (docs/agent.md, "TLS") */
     tls: Type.Optional(AgentTlsSchema),
+    /** signed bundles (docs/bundles.md): a trust root to pin, and refusing unsigned bundles before any key is held */
+    bundleSigning: Type.Object(
+      {
+        /** a file with the signed trust root the enrollment reply's `trust` holds; pinned when the agent has none */
+        trustRoot: Type.Optional(Type.String({ minLength: 1 })),
+        /** refuse unsigned bundles even while the agent holds no keys (a hub that serves none) */
+        require: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** where the outbox, media and bundles live; default `.kensa/agent-<deviceId>` */
     dataDir: Type.Optional(Type.String({ minLength: 1 })),
     sources: Type.Array(Type.Unknown(), { default: [] }),
@@ -125,6 +80,13 @@ export const AgentConfigSchema = Type.Object(
      * "package", or a path
      */
     ffmpegPath: Type.String({ minLength: 1, default: "auto" }),
+    /**
+     * keys of the remote config (docs/agent.md, "Remote configuration") pinned on this device:
+     * they win over what the hub sets, objects key by key
+     */
+    overrides: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** false: ignore the config the hub sends and run this file alone */
+    remoteConfig: Type.Boolean({ default: true }),
     /** the local status page, JSON API, Prometheus /metrics and push endpoint */
     status: Type.Object(
       {
@@ -182,8 +144,20 @@ export function loadAgentConfig(
     merged.sources = [...(Array.isArray(merged.sources) ? merged.sources : []), ...extraSources];
   const secret = secretFromEnv(env);
   if (secret !== undefined) merged.secret = secret;
+  return validateAgentConfig(merged);
+}
 
+/**
+ * Checks and freezes a merged agent config (the file with flags and env applied, or that with a
+ * remote config laid over it). Throws KENSA_ERR_CONFIG_INVALID naming every bad key path.
+ */
+export function validateAgentConfig(merged: Record<string, unknown>): AgentConfig {
   const issues: Issue[] = [];
+  if (merged.overrides !== undefined) {
+    issues.push(
+      ...deviceConfigIssues(merged.overrides).map((i) => ({ ...i, path: `/overrides${i.path === "/" ? "" : i.path}` })),
+    );
+  }
   let top: Static<typeof AgentConfigSchema> | undefined;
   try {
     top = parseWith(AgentConfigSchema, merged, "KENSA_ERR_CONFIG_INVALID", "agent config");

@@ -20,6 +20,8 @@ export interface DemoModel {
   accuracy: number | null;
   /** the gate's decision, null when the version did not go through it */
   gate: string | null;
+  /** the gate's decision in a few words ("refused: no significant improvement"), null without a report */
+  gateNote: string | null;
 }
 
 /**
@@ -201,7 +203,17 @@ export async function demoModels(api: KensaClient, projectId: string): Promise<D
       source: d.run ? `${m.source} (${d.run.trigger.type})` : m.source,
       accuracy: ev?.metrics?.values.accuracy ?? null,
       gate: d.gate?.decision ?? null,
+      gateNote: d.gate ? gateNote(d.gate.decision, d.gate.reasonCode) : null,
     });
   }
   return out;
+}
+
+/** What the gate did, in the words the demo's summary uses. */
+export function gateNote(decision: string, reasonCode: string | undefined): string {
+  if (reasonCode === "tie") return "refused: no significant improvement (a tie on every test sample)";
+  if (reasonCode === "not_significant") return "refused: no significant improvement";
+  if (reasonCode === "approved") return "approved: better beyond noise, or a first model over its floor";
+  if (reasonCode === "too_few_samples") return "no conclusion: too few test samples, a person decides";
+  return reasonCode ? `${decision.replace("_", " ")} (${reasonCode})` : decision.replace("_", " ");
 }

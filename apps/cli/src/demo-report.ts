@@ -108,7 +108,7 @@ export function printDemoSummary(report: DemoReport, log: (line: string) => void
   for (const m of report.models) {
     log(
       `  model v${m.version} ${m.stage}${m.champion ? " (champion)" : ""}  ${m.source}  ` +
-        `accuracy ${m.accuracy === null ? "–" : m.accuracy.toFixed(3)}  gate ${m.gate ?? "–"}`,
+        `accuracy ${m.accuracy === null ? "–" : m.accuracy.toFixed(3)}  gate ${m.gateNote ?? m.gate ?? "–"}`,
     );
   }
   if (report.retrainInFlight) log(`  retrain   ${report.retrainInFlight.note}`);

@@ -128,8 +128,9 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
     });
 
     const trainer = await hub.hub.training.builtinTrainer();
-    // the loop's own rules: the first model must reach 70 % to go out alone; later ones must
-    // not be worse than the champion; approved models go to every camera of line 1
+    // the loop's own rules: the first model must reach 70 % to go out alone; later ones must beat
+    // the champion beyond the test split's noise (a tie is refused, and the summary says so);
+    // approved models go to every camera of line 1
     await api.call(trainingRoutes.updateSettings, {
       params: { id: project.id },
       body: {

@@ -3,9 +3,12 @@ import { Command, Option } from "commander";
 import { reportError } from "./cli-errors.js";
 import { intFlag, numberFlag, portFlag, useCallerCwd } from "./cli-input.js";
 import { registerAuditCommands } from "./commands/audit-command.js";
+import { registerBlobMigrateCommand } from "./commands/blob-migrate-command.js";
 import { registerCompletionCommand } from "./commands/completion-command.js";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
 import { enrollmentCsr, registerDeviceCertCommand, writeEnrolledCertificate } from "./commands/device-cert-command.js";
+import { registerDeviceConfigCommands } from "./commands/device-config-command.js";
+import { registerDeviceLifecycleCommands } from "./commands/device-lifecycle-command.js";
 import { registerFsckCommand } from "./commands/fsck-command.js";
 import { registerDeployLists, registerDeviceLists, registerProjectLists } from "./commands/list-commands.js";
 import { registerModelCommands } from "./commands/model-command.js";
@@ -20,9 +23,11 @@ import {
 import { registerRetentionCommands } from "./commands/retention-command.js";
 import { registerRunCommands } from "./commands/run-command.js";
 import { registerSealCommand } from "./commands/seal-command.js";
+import { registerSigningCommands } from "./commands/signing-command.js";
 import { registerStatusCommand } from "./commands/status-command.js";
 import { registerSynthCommand } from "./commands/synth-command.js";
 import { registerTrainCommand } from "./commands/train-command.js";
+import { registerWorkerCommand } from "./commands/worker-command.js";
 import type { DemoLogLevel } from "./demo.js";
 import { parseDuration } from "./duration.js";
 import { hubClientFrom } from "./hub-client.js";
@@ -201,6 +206,7 @@ hubOpts(
 
 const device = program.command("device").description("edge devices");
 registerDeviceCertCommand(device);
+registerDeviceConfigCommands(device, hubOpts);
 hubOpts(
   device
     .command("enroll")
@@ -232,26 +238,47 @@ const deploy = hubOpts(
     .argument("<model>", "model version id, or <name>@<version>")
     .option("--device <device...>", "device ids or names", [] as string[])
     .option("--tag <tag...>", "device tags", [] as string[])
-    .option("--pipeline <id>", "pipeline on the device", "default"),
-).action(async (ref: string, o: { device: string[]; tag: string[]; pipeline: string } & HubFlags) => {
-  const client = hubClientFrom(o);
-  const model = await resolveModel(client, ref);
-  const deviceIds: string[] = [];
-  for (const d of o.device) deviceIds.push((await resolveDevice(client, d)).id);
-  const d = await client.call(fleetRoutes.createDeployment, {
-    body: { modelVersionId: model.id, pipeline: o.pipeline, target: { deviceIds, tags: o.tag } },
-  });
-  console.log(`deployment ${d.id}: bundle ${d.bundleSha256.slice(0, 12)} → ${d.deviceIds.join(", ")}`);
-});
+    .option("--pipeline <id>", "pipeline on the device", "default")
+    .addOption(
+      new Option("--precision <precision>", "model file per device: auto ships int8 where the gate allowed it")
+        .choices(["auto", "fp32", "int8"])
+        .default("auto"),
+    ),
+).action(
+  async (ref: string, o: { device: string[]; tag: string[]; pipeline: string; precision: string } & HubFlags) => {
+    const client = hubClientFrom(o);
+    const model = await resolveModel(client, ref);
+    const deviceIds: string[] = [];
+    for (const d of o.device) deviceIds.push((await resolveDevice(client, d)).id);
+    const d = await client.call(fleetRoutes.createDeployment, {
+      body: {
+        modelVersionId: model.id,
+        pipeline: o.pipeline,
+        target: { deviceIds, tags: o.tag },
+        precision: o.precision as "auto",
+      },
+    });
+    console.log(`deployment ${d.id}: bundle ${d.bundleSha256.slice(0, 12)} → ${d.deviceIds.join(", ")}`);
+    // one bundle per target: say which device got which
+    for (const t of d.targets ?? []) {
+      const { arch, precision, runtime } = t.target;
+      console.log(`  ${t.deviceId}: ${arch} ${precision} ${runtime} (bundle ${t.bundleSha256.slice(0, 12)})`);
+    }
+  },
+);
 
 registerProjectLists(project, hubOpts);
 registerProjectUpdate(project, hubOpts);
 registerDeviceLists(device, hubOpts);
+registerDeviceLifecycleCommands(device, hubOpts);
 registerDeployLists(deploy, hubOpts);
 registerRunCommands(program, hubOpts);
 registerFsckCommand(program);
+registerBlobMigrateCommand(program);
 registerSealCommand(program);
 registerSynthCommand(program);
+registerSigningCommands(program, hubOpts);
+registerWorkerCommand(program);
 registerStatusCommand(program, hubOpts);
 registerCompletionCommand(program);
 registerDatasetCommands(program, hubOpts);

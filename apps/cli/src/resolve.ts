@@ -38,15 +38,17 @@ export async function resolveProject(client: KensaClient, ref: string): Promise<
   );
 }
 
+/** A device in service by id or name; else a retired one (a replacement often takes the retired one's name). */
 export async function resolveDevice(client: KensaClient, ref: string): Promise<Device> {
   const { items } = await client.call(fleetRoutes.list, { query: {} });
-  const hit =
-    pickOne(items, (d) => d.id === ref) ??
-    pickOne(items, (d) => d.name === ref || d.name.toLowerCase() === ref.toLowerCase(), {
+  const find = (list: Device[]) =>
+    pickOne(list, (d) => d.id === ref) ??
+    pickOne(list, (d) => d.name === ref || d.name.toLowerCase() === ref.toLowerCase(), {
       ref,
       what: "devices",
-      label: (d) => `${d.id} ("${d.name}", project ${d.projectId})`,
+      label: (d) => `${d.id} ("${d.name}", project ${d.projectId}${d.retiredAt ? ", retired" : ""})`,
     });
+  const hit = find(items) ?? find((await client.call(fleetRoutes.list, { query: { retired: "only" } })).items);
   if (hit) return hit;
   throw new KensaError(
     "KENSA_ERR_DEVICE_NOT_FOUND",

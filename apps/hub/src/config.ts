@@ -1,12 +1,17 @@
 import { readFile } from "node:fs/promises";
 import { type Issue, KensaError, parseWith } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
+import { BlobsConfigSchema, checkBlobsConfig } from "./config/blobs-config.js";
 import { DeviceThrottleConfigSchema } from "./config/device-throttle-config.js";
 import { IntegrityConfigSchema } from "./config/integrity-config.js";
 import { LimitsConfigSchema } from "./config/limits-config.js";
+import { RemoteWorkersConfigSchema } from "./config/remote-workers-config.js";
 import { RetentionConfigSchema } from "./config/retention-config.js";
+import { RolloutConfigSchema } from "./config/rollout-config.js";
 import { SecretsConfigSchema } from "./config/secrets-config.js";
+import { SigningConfigSchema } from "./config/signing-config.js";
 import { SmsConfigSchema } from "./config/sms-config.js";
+import { TelemetryConfigSchema } from "./config/telemetry-config.js";
 import { ClientTlsSchema, EmbeddedBrokerTlsSchema, ServerTlsSchema } from "./config/tls-config.js";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535, description: "TCP port; 0 picks a free one" });
@@ -181,6 +186,8 @@ export const HubConfigSchema = Type.Object(
           ),
           { default: {} },
         ),
+        /** training on other machines (`kensa worker`): tokens, leases, whether this hub trains too */
+        remote: RemoteWorkersConfigSchema,
       },
       { ...strict, default: {} },
     ),
@@ -203,6 +210,10 @@ export const HubConfigSchema = Type.Object(
     retention: RetentionConfigSchema,
     secrets: SecretsConfigSchema,
     integrity: IntegrityConfigSchema,
+    blobs: BlobsConfigSchema,
+    rollout: RolloutConfigSchema,
+    signing: SigningConfigSchema,
+    telemetry: TelemetryConfigSchema,
   },
   strict,
 );
@@ -227,6 +238,15 @@ export function parseHubConfig(input: unknown): HubConfig {
     );
   }
   checkDynsec(config);
+  checkBlobsConfig(config.blobs);
+  if (config.signing.command && !config.signing.publicKey) {
+    const issues = [{ path: "/signing/publicKey", message: "required when /signing/command is set" }];
+    throw new KensaError(
+      "KENSA_ERR_CONFIG_INVALID",
+      "hub config is invalid: /signing/publicKey: required when /signing/command is set",
+      { issues },
+    );
+  }
   return config;
 }
 

@@ -3,9 +3,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { KensaError } from "@kensa/contracts";
 import { checkModelAgainstManifest } from "@kensa/vision";
-import type { FastifyInstance } from "fastify";
-import type { BlobStore } from "./blobstore/blob-store.js";
-import { FsBlobStore } from "./blobstore/fs/fs-blob-store.js";
+import { blobStoreFromConfig } from "./blobstore/s3/blob-store-from-config.js";
 import { type EventBus, FAN_OUT_EVENTS, type HubEventMap } from "./bus/event-bus.js";
 import { InProcessEventBus } from "./bus/in-process-event-bus.js";
 import { PgEventBus } from "./bus/pg-event-bus.js";
@@ -14,17 +12,21 @@ import { consolePlugin } from "./console/console-plugin.js";
 import { defaultConsoleDir } from "./console/console-routes.js";
 import { createDatasets } from "./datasets/datasets.js";
 import { datasetsPlugin } from "./datasets/datasets-plugin.js";
-import { type MetadataStore, openDatabase } from "./db/open-database.js";
-import type { DeviceCertificateAuthority } from "./fleet/device-certs.js";
+import { openDatabase } from "./db/open-database.js";
+import { deviceConfigPlugin } from "./fleet/device-config-routes.js";
+import { DeviceConfigService } from "./fleet/device-config-service.js";
 import { HUB_MQTT_USERNAME } from "./fleet/device-service.js";
 import { createFleet } from "./fleet/fleet.js";
 import { fleetPlugin } from "./fleet/fleet-plugin.js";
+import { signingPlugin } from "./fleet/signing-routes.js";
+import { SigningService } from "./fleet/signing-service.js";
 import { closeApp, createApp } from "./http/create-app.js";
 import { httpPlugin } from "./http/http-plugin.js";
 import { connectHost, HubUrls } from "./http/hub-urls.js";
 import { listenHttp } from "./http/listen-http.js";
 import { RouteCatalog } from "./http/route-catalog.js";
 import { loadHubTls, publicUrls, reloadHubTls, warnPlainListeners } from "./hub-tls.js";
+import type { Hub, HubAddresses, HubDeps } from "./hub-types.js";
 import { createIncidents } from "./incidents/incidents.js";
 import { incidentsPlugin } from "./incidents/incidents-plugin.js";
 import { dynsecFromConfig } from "./ingest/dynsec-from-config.js";
@@ -32,10 +34,7 @@ import type { EmbeddedBroker } from "./ingest/embedded-broker.js";
 import { embeddedBrokerFromConfig } from "./ingest/embedded-broker-from-config.js";
 import { HubMqttClient } from "./ingest/hub-mqtt-client.js";
 import { Ingest } from "./ingest/ingest.js";
-import type { MosquittoDynsec } from "./ingest/mosquitto-dynsec.js";
 import { applyHubLimits } from "./limits/hub-limits.js";
-import type { NotificationDispatcher } from "./notify/notification-dispatcher.js";
-import type { Notifier } from "./notify/notifier.js";
 import { createNotify } from "./notify/notify.js";
 import { notifyPlugin } from "./notify/notify-plugin.js";
 import { resolveAdminToken } from "./people/admin-token.js";
@@ -43,7 +42,7 @@ import { createPeople } from "./people/people.js";
 import { peoplePlugin } from "./people/people-plugin.js";
 import { ProjectService } from "./projects/project-service.js";
 import { projectsPlugin } from "./projects/projects-plugin.js";
-import { type ModelChecker, ModelService } from "./registry/model-service.js";
+import { ModelService } from "./registry/model-service.js";
 import { registryPlugin } from "./registry/registry-plugin.js";
 import { retentionPlugin } from "./retention/retention-plugin.js";
 import { ShutdownSteps } from "./shutdown-steps.js";
@@ -52,57 +51,13 @@ import { HubMetrics } from "./system/hub-metrics.js";
 import { openSecretsAtRest } from "./system/secrets-at-rest.js";
 import { StatsService } from "./system/stats-service.js";
 import { systemPlugin } from "./system/system-plugin.js";
-import { createTraining, type Training } from "./training/training.js";
+import { TelemetryHistory } from "./telemetry/telemetry-history.js";
+import { telemetryPlugin } from "./telemetry/telemetry-plugin.js";
+import { createTraining } from "./training/training.js";
 import { trainingPlugin } from "./training/training-plugin.js";
+import { workerPlugin } from "./training/worker-plugin.js";
 
-export interface HubDeps {
-  /** for KENSA_ADMIN_TOKEN and KENSA_LOG_LEVEL; process.env by default */
-  env?: Record<string, string | undefined>;
-  /** replace notifiers by type (e.g. another e-mail transport); email and webhook by default */
-  notifiers?: Notifier[];
-  /** ONNX validation; @kensa/vision's checkModelAgainstManifest by default */
-  checkModel?: ModelChecker;
-}
-
-export interface HubAddresses {
-  httpUrl: string;
-  mqttUrl: string;
-}
-
-export interface Hub {
-  /** the Fastify app, routes registered, not listening (use inject() before start()) */
-  app: FastifyInstance;
-  config: HubConfig;
-  adminToken: string;
-  /** the password of the user `admin` when this start generated it (first start), else null */
-  initialAdminPassword: string | null;
-  /** the metadata store (SQLite or PostgreSQL) */
-  store: MetadataStore;
-  blobs: BlobStore;
-  /** what arrives over MQTT, and its counters */
-  ingest: Ingest;
-  /** the embedded broker once started; null with an external broker */
-  readonly broker: EmbeddedBroker | null;
-  /** the manager of device accounts on an external Mosquitto (`mqtt.dynsec`); null otherwise */
-  dynsec: MosquittoDynsec | null;
-  /** every route the hub serves, with its declared access */
-  routes: RouteCatalog;
-  /** runs, the job queue, evaluations, the gate, the registry, training settings and triggers */
-  training: Training;
-  /** sends planned notifications */
-  dispatcher: NotificationDispatcher;
-  /** the CA of device client certificates (`mqtt.embedded.tls.clientCertificates`); null otherwise */
-  deviceCa: DeviceCertificateAuthority | null;
-  /** binds HTTP and the embedded broker, connects the hub's MQTT client, starts notifications */
-  start(): Promise<HubAddresses>;
-  /** reads the certificate files again (SIGHUP); new connections use them */
-  reloadTls(): Promise<void>;
-  /** after start(): listeners other machines reach without TLS ("HTTP on 0.0.0.0") */
-  readonly plainListeners: string[];
-  close(): Promise<void>;
-  /** while close() runs, the part of the hub it is waiting for ("http", "database", …), else null */
-  readonly closing: string | null;
-}
+export type { Hub, HubAddresses, HubDeps };
 
 /**
  * Builds the hub — validated config, migrated database, each feature's services and its named
@@ -122,7 +77,13 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const store = await openDatabase(config, log);
   const { db } = store;
   const secrets = await openSecretsAtRest({ config, env, store, log });
-  const blobs = new FsBlobStore(join(config.dataDir, "blobs"));
+  // `<dataDir>/blobs` or the S3 bucket `blobs` names (docs/storage.md)
+  const blobs = await blobStoreFromConfig(config.blobs, {
+    dataDir: config.dataDir,
+    env,
+    reveal: (value, purpose) => secrets.box.reveal(value, purpose),
+    log,
+  });
   // on PostgreSQL the hub may run as several replicas: live views hear every replica's incidents
   const pgBus =
     config.database.type === "postgres"
@@ -148,11 +109,25 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const projects = new ProjectService(db, secrets.box);
   // the registry's model store, which the fleet bundles and training registers into
   const models = new ModelService(db, blobs, projects, deps.checkModel ?? checkModelAgainstManifest);
-  const fleet = createFleet({ db, blobs, urls, projects, models, log, throttle: config.auth.deviceThrottle, tls });
+  // bundle signing: the key lives outside the database (a 0600 key file or a signer command)
+  const signing = await SigningService.open({ db, blobs, config: config.signing, dataDir: config.dataDir });
+  const fleet = createFleet({
+    db,
+    blobs,
+    urls,
+    projects,
+    models,
+    log,
+    throttle: config.auth.deviceThrottle,
+    tls,
+    rollout: config.rollout,
+    signing,
+  });
   const { deviceAuth, desired, deployments, devices } = fleet;
   // an external Mosquitto keeps its own device accounts: the hub manages them as a dynsec admin
   const dynsec = dynsecFromConfig(config.mqtt, devices, log);
   devices.attachAccounts(dynsec);
+  devices.attachTrust(() => signing.trustRoot());
   // a rotation or revocation on one replica: the others forget the device's cached logins and
   // accepted certificates, and end its sessions on their own embedded broker
   devices.onCredentialsChanged((deviceId) => bus.publish("device.credentialsChanged", { deviceId }));
@@ -208,8 +183,11 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const incidents = createIncidents({ db, blobs, projects, alerts: notify.notifications, labels: datasets.samples });
   const { dispatcher } = notify;
 
+  const clock = deps.telemetryClock ? { now: deps.telemetryClock } : {};
+  const telemetryHistory = new TelemetryHistory({ db, config: config.telemetry, log, ...clock });
   // ingest: MQTT in, incidents out to notifications and live views
   const ingest = new Ingest({
+    telemetryHistory,
     db,
     devices,
     events: incidents.eventIngest,
@@ -240,6 +218,8 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   });
   await app.register(projectsPlugin, { projects, audit, bus });
   await app.register(fleetPlugin, { ...fleet, audit, blobs, store });
+  await app.register(signingPlugin, { signing, audit });
+  await app.register(deviceConfigPlugin, { audit, deviceConfigs: new DeviceConfigService(db, fleet.desired) });
   await app.register(incidentsPlugin, {
     ...incidents,
     bus,
@@ -257,6 +237,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     mediaBytes: config.limits.mediaBytes,
   });
   await app.register(trainingPlugin, { training, projects, audit });
+  await app.register(workerPlugin, { remote: training.remote, outputBytes: config.limits.modelBytes });
   await app.register(registryPlugin, {
     models,
     evaluations: training.evaluations,
@@ -281,6 +262,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   await app.register(retentionPlugin, { db, blobs, projects, audit, config, metrics });
   await app.register(systemPlugin, { stats, metrics, mqttConnected, problems });
   await app.register(blobIntegrityPlugin, { db, blobs, config, incidents, metrics, audit });
+  await app.register(telemetryPlugin, { history: telemetryHistory, devices, metrics });
   await app.register(consolePlugin, { dir: config.web.dir ?? defaultConsoleDir() });
 
   let started = false;
@@ -354,6 +336,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
       desired.attach(null);
       // events still queued commit and are confirmed while the connection is up
       await steps.run("ingest", () => ingest.idle());
+      await steps.run("telemetry history", () => telemetryHistory.stop());
       ingest.attach(null);
       await steps.run("mqtt client", () => mqttClient?.close());
       await steps.run("broker accounts", () => dynsec?.close());
@@ -378,6 +361,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     store,
     blobs,
     ingest,
+    telemetry: telemetryHistory,
     get broker() {
       return broker;
     },

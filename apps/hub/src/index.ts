@@ -6,8 +6,18 @@ export { issueDeviceCertificateOffline } from "./fleet/device-certs-offline.js";
 export { createDeviceCsr } from "./fleet/device-csr.js";
 export { createHub, type Hub, type HubAddresses, type HubDeps } from "./hub.js";
 export type { BrokerCounters } from "./ingest/embedded-broker.js";
+export { newWorkerToken } from "./jobs/worker-tokens.js";
 export type { Delivery, Notifier } from "./notify/notifier.js";
 export { PermanentDeliveryError } from "./notify/notifier.js";
 export { type OfflineAuditSource, verifyAuditOffline } from "./people/audit-offline.js";
+export {
+  type BlobMigrateReport,
+  describeBlobs,
+  migrateBlobsOffline,
+  readBlobsConfig,
+} from "./system/blob-migrate-offline.js";
 export { type FsckReport, fsckClean, fsckOffline } from "./system/fsck-offline.js";
 export { sealConfigSecret } from "./system/seal-secret.js";
+export type { TrainerExit, TrainerProcess } from "./training/trainer.js";
+export { trainerFailure } from "./training/trainer-failure.js";
+export { TrainerRegistry } from "./training/trainer-registry.js";

@@ -24,6 +24,8 @@ describe.skipIf(!postgres)("device certificates on hub replicas", () => {
     createHub({
       dataDir: join(dir.path, name),
       database: postgres!.database("shared"),
+      // replicas sign bundles with one key (docs/replicas.md); here their data dirs are apart
+      signing: { keyFile: join(dir.path, "bundle-signing.key") },
       http: { port: 0 },
       mqtt: { embedded: { port: 0, tls: { ...files, clientCertificates: "optional", deviceCa } } },
       logLevel: "silent",

@@ -175,6 +175,21 @@ describe.each(list)("fsck ($name)", (backend) => {
     expect(((await served.json()) as { mediaSha256: string }).mediaSha256).toBe(a);
   });
 
+  it("keeps what a bundle pins besides its model (golden frames, the int8 file): they are not orphans", async () => {
+    const golden = (await t.hub.blobs.put(await jpeg(7))).sha256;
+    const lonely = (await t.hub.blobs.put(randomBytes(777))).sha256;
+    const { projectId } = await db().selectFrom("devices").select("project_id as projectId").executeTakeFirstOrThrow();
+    await db()
+      .insertInto("bundle_files")
+      .values({ bundle_sha256: "b".repeat(64), sha256: golden, project_id: projectId, role: "golden" })
+      .execute();
+    const repaired = await runFsck(db(), t.hub.blobs, { ...opts(true), orphanGraceMs: 0 });
+    const actions = Object.fromEntries(repaired.orphanBlobs.map((x) => [x.sha256, x.action]));
+    expect(actions[lonely]).toBe("deleted");
+    expect(actions[golden]).toBeUndefined();
+    expect(await t.hub.blobs.has(golden)).toBe(true);
+  });
+
   it("is served to admins at POST /api/v1/system/fsck, and a repair is audited", async () => {
     const lonely = (await t.hub.blobs.put(randomBytes(1234))).sha256;
     const report = await t.call<FsckReport>("POST", "/api/v1/system/fsck", { body: {} });

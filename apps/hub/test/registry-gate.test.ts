@@ -2,8 +2,9 @@ import { type GateCriteria, GateCriteria as GateCriteriaSchema, type MetricSumma
 import { describe, expect, it } from "vitest";
 import { decideGate } from "../src/registry/decide-gate.js";
 
+// the rules on point estimates (requireEvidence false); registry-gate-stats.test.ts decides on evidence
 const criteria = (over: Partial<GateCriteria> = {}): GateCriteria =>
-  parseWith(GateCriteriaSchema, { primaryMetric: "accuracy", ...over });
+  parseWith(GateCriteriaSchema, { primaryMetric: "accuracy", requireEvidence: false, ...over });
 
 const summary = (
   accuracy: number,

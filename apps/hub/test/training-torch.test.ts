@@ -88,7 +88,7 @@ describe.skipIf(skip).each(list)("the built-in trainer through the hub ($name)",
       // a challenger on the same data (same snapshot, content-addressed) with an int8 variant,
       // held to an improvement it cannot make and to no floor: a person decides
       const put = await t.call("PUT", `/api/v1/projects/${projectId}/training-settings`, {
-        body: { gate: { minImprovement: 0.5, minPrimary: null } },
+        body: { gate: { minImprovement: 0.5, minPrimary: null, notSignificant: "ask" } },
       });
       expect(put.status).toBe(200);
       const run2 = (

@@ -1,5 +1,8 @@
 import { datasetRoutes } from "./datasets/routes.js";
+import { deviceConfigRoutes } from "./fleet/device-config-routes.js";
 import { fleetRoutes } from "./fleet/routes.js";
+import { signingRoutes } from "./fleet/signing.js";
+import { telemetryRoutes } from "./fleet/telemetry.js";
 import { incidentRoutes } from "./incidents/routes.js";
 import { peopleRoutes } from "./people/routes.js";
 import { projectRoutes } from "./projects/routes.js";
@@ -8,11 +11,15 @@ import { retentionRoutes } from "./retention/routes.js";
 import type { RouteSpec } from "./route.js";
 import { systemRoutes } from "./system/routes.js";
 import { trainingRoutes } from "./training/routes.js";
+import { workerRoutes } from "./training/worker-routes.js";
 
 /** Every route table of the hub's HTTP API, by domain: what the hub serves and OpenAPI describes. */
 export const apiRoutes = {
   projects: projectRoutes,
   fleet: fleetRoutes,
+  signing: signingRoutes,
+  deviceConfig: deviceConfigRoutes,
+  telemetry: telemetryRoutes,
   incidents: incidentRoutes,
   datasets: datasetRoutes,
   training: trainingRoutes,
@@ -20,6 +27,7 @@ export const apiRoutes = {
   people: peopleRoutes,
   system: systemRoutes,
   retention: retentionRoutes,
+  workers: workerRoutes,
 } as const;
 
 /** Every route of every table, with its domain and name. */

@@ -50,6 +50,47 @@ export const errorCatalog = {
   KENSA_ERR_BUNDLE_HASH_MISMATCH: { status: 422, message: "A downloaded bundle or model does not match its sha256" },
   KENSA_ERR_BUNDLE_DOWNLOAD_FAILED: { status: 502, message: "The bundle could not be downloaded" },
   KENSA_ERR_BUNDLE_LOAD_FAILED: { status: 422, message: "The bundle's model could not be loaded or warmed up" },
+  KENSA_ERR_BUNDLE_UNSIGNED: { status: 422, message: "The bundle carries no signature by a key the device trusts" },
+  KENSA_ERR_BUNDLE_SIGNATURE_INVALID: {
+    status: 422,
+    message: "The bundle's signature does not verify: its manifest was changed or the signature forged",
+  },
+  KENSA_ERR_BUNDLE_KEY_UNKNOWN: { status: 422, message: "The bundle is signed by a key the device does not trust" },
+  KENSA_ERR_BUNDLE_KEY_RETIRED: { status: 422, message: "The bundle is signed by a retired key" },
+  KENSA_ERR_BUNDLE_ROLLBACK: {
+    status: 422,
+    message: "The bundle is older than the one the pipeline runs and no signed downgrade grant allows it",
+  },
+  KENSA_ERR_TRUST_STATEMENT_INVALID: {
+    status: 422,
+    message: "A key-rotation statement is not signed by the keys the device trusts; it was ignored",
+  },
+  KENSA_ERR_SIGNING_KEY_INSECURE: {
+    status: 500,
+    message: "The hub's signing key file is readable or writable by others than its owner",
+  },
+  KENSA_ERR_SIGNING_KEY_UNTRUSTED: {
+    status: 500,
+    message: "The hub's signing key is not in its current trust root",
+  },
+  KENSA_ERR_SIGNING_FAILED: { status: 502, message: "The signer could not sign, or its signature does not verify" },
+  KENSA_ERR_SIGNING_ROTATE_UNSUPPORTED: {
+    status: 409,
+    message: "The hub signs through a signer command and no signing.rotateTo names the next one",
+  },
+  KENSA_ERR_SIGNING_KEY_NOT_FOUND: { status: 404, message: "No such signing key in the trust root" },
+  KENSA_ERR_SIGNING_KEY_ACTIVE: {
+    status: 409,
+    message: "The hub signs with this key (or it is the last one): rotate before retiring it",
+  },
+  KENSA_ERR_BUNDLE_SELF_TEST_FAILED: {
+    status: 422,
+    message: "The bundle's model gave outputs outside its golden frames' tolerances on the device",
+  },
+  KENSA_ERR_DEPLOYMENT_PRECISION_UNAVAILABLE: {
+    status: 422,
+    message: "The deployment asks for a precision the model version has no file for",
+  },
   KENSA_ERR_MQTT_PAYLOAD_INVALID: { status: 400, message: "An MQTT payload does not match its schema" },
   KENSA_ERR_SOURCE_FAILED: { status: 500, message: "A frame source failed" },
   KENSA_ERR_INTERNAL: { status: 500, message: "Internal error" },
@@ -188,6 +229,14 @@ export const errorCatalog = {
     message: "The stored content does not match its sha256; it was quarantined and is not served",
   },
   KENSA_ERR_BLOB_DIGEST_MISMATCH: { status: 422, message: "The content does not hash to the sha256 it was sent for" },
+  KENSA_ERR_BLOB_STORE_UNAVAILABLE: {
+    status: 503,
+    message: "The blob store (an S3 bucket) could not be reached or refused the request; nothing was changed",
+  },
+  KENSA_ERR_BLOB_MIGRATE_FAILED: {
+    status: 500,
+    message: "A blob migration left blobs uncopied (corrupt at the source or refused by the target)",
+  },
   KENSA_ERR_EVENT_ID_INVALID: { status: 400, message: "The event id is not one a device could have made" },
   KENSA_ERR_EARLY_MEDIA_LIMIT: {
     status: 429,
@@ -208,6 +257,14 @@ export const errorCatalog = {
     status: 404,
     message: "No certificate with this serial was issued to the device",
   },
+  KENSA_ERR_DEVICE_RETIRED: {
+    status: 409,
+    message: "The device is retired: it can no longer be given credentials, certificates or deployments",
+  },
+  KENSA_ERR_DEVICE_NOT_RETIRED: {
+    status: 409,
+    message: "Only a retired device, or one that never connected, can be deleted; retire it first",
+  },
   KENSA_ERR_FLAG_INVALID: { status: 400, message: "A command-line flag's value is not what the flag takes" },
   KENSA_ERR_FILE_NOT_FOUND: { status: 404, message: "A file named on the command line does not exist" },
   KENSA_ERR_FILE_UNREADABLE: { status: 400, message: "A file named on the command line cannot be read" },
@@ -221,6 +278,27 @@ export const errorCatalog = {
   KENSA_ERR_SMS_GATEWAY_UNAVAILABLE: {
     status: 503,
     message: "The SMS gateway did not take the message (HTTP 5xx, 408, 429, timeout or no connection) on any attempt",
+  },
+  KENSA_ERR_DEVICE_CONFIG_INVALID: {
+    status: 400,
+    message: "The device config does not match its schema; nothing was stored or sent",
+  },
+  KENSA_ERR_DEVICE_CONFIG_REJECTED: {
+    status: 422,
+    message: "The agent refused a remote config it cannot apply and keeps running the previous one",
+  },
+  KENSA_ERR_DEVICE_CONFIG_FETCH_FAILED: {
+    status: 502,
+    message: "The agent could not fetch its remote config from the hub, or it did not match its sha256; it retries",
+  },
+  KENSA_ERR_TELEMETRY_RANGE_INVALID: {
+    status: 400,
+    message: "A telemetry history range is empty, reversed or asks for too many points",
+  },
+  KENSA_ERR_WORKER_TOKEN_INVALID: { status: 401, message: "Missing, unknown or revoked worker token" },
+  KENSA_ERR_WORKER_LEASE_LOST: {
+    status: 409,
+    message: "This worker no longer holds the job (its lease ran out and the job was re-queued, or it ended)",
   },
 } as const satisfies Record<string, { status: number; message: string }>;
 

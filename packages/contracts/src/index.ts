@@ -7,9 +7,16 @@ export * from "./common.js";
 export * from "./datasets/routes.js";
 export * from "./datasets/schemas.js";
 export * from "./errors.js";
+export * from "./fleet/bundle-targets.js";
 export * from "./fleet/certificates.js";
+export * from "./fleet/device-config.js";
+export * from "./fleet/device-config-routes.js";
 export * from "./fleet/routes.js";
 export * from "./fleet/schemas.js";
+export * from "./fleet/signing.js";
+export * from "./fleet/telemetry.js";
+export * from "./golden.js";
+export * from "./golden-output.js";
 export * from "./incidents/routes.js";
 export * from "./incidents/schemas.js";
 export * from "./manifest.js";
@@ -36,6 +43,7 @@ export * from "./system/schemas.js";
 export * from "./trainer.js";
 export * from "./training/routes.js";
 export * from "./training/schemas.js";
+export * from "./training/worker-routes.js";
 export * from "./validate.js";
 
 /** Protocol and API version shared by hub and agent. */

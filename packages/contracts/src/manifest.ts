@@ -1,6 +1,7 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { KensaError } from "./errors.js";
+import { BundleTarget, GoldenSet } from "./golden.js";
 import { Rule, ruleIssues } from "./rules.js";
 import { deepFreeze, type Issue } from "./validate.js";
 
@@ -189,6 +190,16 @@ export const BundleManifest = Type.Object(
       { additionalProperties: false },
     ),
     manifest: ModelManifest,
+    /** what the bundle was built for (architecture, precision, runtime); absent: fp32, any architecture */
+    target: Type.Optional(BundleTarget),
+    /** frames the agent runs through the model before it swaps it in; absent: no self-test */
+    golden: Type.Optional(GoldenSet),
+    /**
+     * the hub's bundle sequence (monotonic per hub, one per distinct bundle content): an agent
+     * refuses a bundle older than the one it runs unless the hub signed a downgrade grant
+     * (docs/bundles.md). Absent in bundles of hubs before signing.
+     */
+    sequence: Type.Optional(Type.Integer({ minimum: 1 })),
   },
   { additionalProperties: false },
 );

@@ -99,18 +99,44 @@ export interface SourceSetOptions {
 
 /** The agent's sources, each wired to the pipeline it names, with logging of what happens to them. */
 export class SourceSet {
-  readonly entries: readonly SourceEntry[];
+  readonly #o: SourceSetOptions;
+  #entries: SourceEntry[];
 
   constructor(o: SourceSetOptions) {
-    this.entries = o.configs.map((config) => {
-      const pipelineId = config.pipeline ?? o.defaultPipeline;
-      const sink = o.sinks.get(pipelineId);
-      if (!sink) throw new Error(`source ${config.id} names pipeline "${pipelineId}", which does not exist`);
-      const source = createSource(config, { ...o.context, intake: () => sink.intake() });
-      const sample = "sample" in config ? config.sample : undefined;
-      watch(source, o.logger.child({ sourceId: config.id, sourceType: config.type }));
-      return new SourceEntry(source, pipelineId, new FrameSampler(sample ?? {}), sink);
-    });
+    this.#o = o;
+    this.#entries = o.configs.map((config) => this.#build(config));
+  }
+
+  /** the sources now: a remote config adds and removes them while the agent runs */
+  get entries(): readonly SourceEntry[] {
+    return this.#entries;
+  }
+
+  #build(config: SourceConfig): SourceEntry {
+    const o = this.#o;
+    const pipelineId = config.pipeline ?? o.defaultPipeline;
+    const sink = o.sinks.get(pipelineId);
+    if (!sink) throw new Error(`source ${config.id} names pipeline "${pipelineId}", which does not exist`);
+    const source = createSource(config, { ...o.context, intake: () => sink.intake() });
+    const sample = "sample" in config ? config.sample : undefined;
+    watch(source, o.logger.child({ sourceId: config.id, sourceType: config.type }));
+    return new SourceEntry(source, pipelineId, new FrameSampler(sample ?? {}), sink);
+  }
+
+  /** Adds and starts sources (their pipelines must exist in `sinks` by now). */
+  add(configs: readonly SourceConfig[]): SourceEntry[] {
+    const added = configs.map((c) => this.#build(c));
+    this.#entries = [...this.#entries, ...added];
+    for (const e of added) e.source.start();
+    return added;
+  }
+
+  /** Stops and removes sources by id; resolves once they have stopped. */
+  async remove(ids: readonly string[]): Promise<SourceEntry[]> {
+    const gone = this.#entries.filter((e) => ids.includes(e.source.id));
+    this.#entries = this.#entries.filter((e) => !ids.includes(e.source.id));
+    await Promise.allSettled(gone.map((e) => e.source.stop()));
+    return gone;
   }
 
   get sources(): FrameSource[] {

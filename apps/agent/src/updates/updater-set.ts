@@ -39,27 +39,59 @@ export interface UpdaterSetOptions {
 export class UpdaterSet extends EventEmitter<UpdaterEvents> {
   readonly #updaters: Updater[];
   readonly #log: Logger;
+  readonly #opts: UpdaterSetOptions;
+  /** the last valid desired state, offered to a pipeline added later (remote config) */
+  #last: Desired | null = null;
   #invalid = 0;
 
   constructor(opts: UpdaterSetOptions) {
     super();
+    this.#opts = opts;
     this.#log = opts.logger.child({ component: "updater" });
-    const inUse = () => this.#updaters.flatMap((u) => u.bundlesInUse());
-    this.#updaters = opts.pipelines.map(
-      (pipeline) =>
-        new Updater({
-          pipeline,
-          store: opts.store,
-          fetcher: opts.fetcher,
-          state: opts.state,
-          appliedRevKey: appliedRevKey(pipeline.id, opts.primary),
-          loadModel: opts.loadModel,
-          logger: opts.logger,
-          inUse,
-          ...(opts.restartPolicy ? { restartPolicy: opts.restartPolicy } : {}),
-        }),
-    );
-    for (const u of this.#updaters) u.on("changed", () => this.emit("changed"));
+    this.#updaters = opts.pipelines.map((pipeline) => this.#updaterFor(pipeline));
+  }
+
+  #updaterFor(pipeline: Pipeline): Updater {
+    const opts = this.#opts;
+    const u = new Updater({
+      pipeline,
+      store: opts.store,
+      fetcher: opts.fetcher,
+      state: opts.state,
+      appliedRevKey: appliedRevKey(pipeline.id, opts.primary),
+      loadModel: opts.loadModel,
+      logger: opts.logger,
+      inUse: () => this.#updaters.flatMap((x) => x.bundlesInUse()),
+      ...(opts.restartPolicy ? { restartPolicy: opts.restartPolicy } : {}),
+    });
+    u.on("changed", () => this.emit("changed"));
+    return u;
+  }
+
+  /**
+   * A pipeline added while the agent runs (remote config): it gets its own updater, which
+   * restores the bundle it ran last from disk and then takes its entry of the last desired state.
+   */
+  async add(pipeline: Pipeline): Promise<void> {
+    if (this.#updaters.some((u) => u.reported().id === pipeline.id)) return;
+    const u = this.#updaterFor(pipeline);
+    this.#updaters.push(u);
+    await u.restore();
+    if (this.#last) u.offer(this.#last);
+    this.emit("changed");
+  }
+
+  /**
+   * A pipeline removed while the agent runs: its updater stops and forgets the rev it applied,
+   * so the pipeline takes the desired state again if it is added back. The caller unloads its model.
+   */
+  async remove(pipelineId: string): Promise<void> {
+    const i = this.#updaters.findIndex((u) => u.reported().id === pipelineId);
+    if (i < 0) return;
+    const [u] = this.#updaters.splice(i, 1);
+    await u?.stop();
+    this.#opts.state.set(appliedRevKey(pipelineId, this.#opts.primary), -1);
+    this.emit("changed");
   }
 
   /** The oldest desired rev a pipeline has acted on (applied or failed), -1 before any. */
@@ -97,6 +129,7 @@ export class UpdaterSet extends EventEmitter<UpdaterEvents> {
       this.#log.warn("ignoring invalid desired state", { code: "KENSA_ERR_MQTT_PAYLOAD_INVALID", issues });
       return null;
     }
+    this.#last = value;
     for (const u of this.#updaters) u.offer(value);
     return value;
   }

@@ -1,5 +1,13 @@
 import { EventEmitter } from "node:events";
-import { type BundleRef, type Desired, isKensaError, KensaError, type ReportedPipeline } from "@kensa/contracts";
+import {
+  type BundleManifest,
+  type BundleRef,
+  type Desired,
+  isKensaError,
+  KensaError,
+  type ReportedPipeline,
+  type SelfTestReport,
+} from "@kensa/contracts";
 import type { InferenceModel, LoadedBundle, ModelLoader } from "../inference/model.js";
 import type { Pipeline } from "../inference/pipeline.js";
 import { SupervisedModel } from "../inference/supervised-model.js";
@@ -8,6 +16,7 @@ import type { StateStore } from "../storage/agent-db.js";
 import { defaultRestartPolicy, type RestartPolicy, type SupervisorState } from "../supervisor.js";
 import type { BundleFetcher, FetchedBundle } from "./bundle-fetcher.js";
 import type { BundleStore } from "./bundle-store.js";
+import { type GoldenFrameFetcher, runSelfTest, selfTestError } from "./self-test.js";
 
 export interface UpdaterOptions {
   pipeline: Pipeline;
@@ -184,13 +193,18 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     let fetched: FetchedBundle | undefined;
     this.#installing = ref.sha256;
     try {
-      fetched = await this.#o.fetcher.fetch(ref, this.#abort.signal, this.#log);
+      const use = { pipeline: this.#o.pipeline.id, role: "bundle" } as const;
+      fetched = await this.#o.fetcher.fetch(ref, this.#abort.signal, this.#log, use);
       const { model, manifest } = fetched;
       const bundle = { sha256: ref.sha256, modelVersionId: manifest.modelVersionId };
       // restarts re-read (and re-verify) the stored copy; only an unstored model stays in memory
       const restartFrom: RestartSource = typeof model === "string" ? { stored: true } : { bytes: model };
       const { loaded, warmupMs } = await this.#load(model, manifest.manifest, bundle, restartFrom);
+      // a model that loads but computes something else on this device never goes live
+      await this.#selfTest(loaded, ref, manifest);
       await this.#o.pipeline.swap(loaded);
+      // its sequence is now the pipeline's floor: nothing older is taken without a grant
+      this.#o.fetcher.accepted(fetched);
       if (this.#o.store.has(ref.sha256)) await this.#o.store.setCurrent(this.#o.pipeline.id, ref.sha256);
       this.#rollback = previous?.bundle.sha256;
       this.#installing = undefined;
@@ -256,6 +270,30 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     }
   }
 
+  /**
+   * The golden-set self-test between load and swap (self-test.ts): reported whatever its result;
+   * a failure closes the new model and throws KENSA_ERR_BUNDLE_SELF_TEST_FAILED, so the running
+   * one stays. Restores from disk skip it: a stored bundle passed before it became current.
+   */
+  async #selfTest(loaded: LoadedBundle, ref: BundleRef, bundle: BundleManifest): Promise<void> {
+    let report: SelfTestReport;
+    try {
+      const fetchFrame: GoldenFrameFetcher = (f, signal) => this.#o.fetcher.fetchFile(ref, f, signal);
+      report = await runSelfTest(loaded.model, ref.sha256, bundle, fetchFrame, this.#abort.signal);
+    } catch (err) {
+      await loaded.model.close().catch(() => undefined);
+      throw err;
+    }
+    this.#setStatus({ selfTest: report });
+    const { status, figures, note } = report;
+    if (status !== "failed") {
+      this.#log.info("golden-frame self-test", { sha256: ref.sha256, status, ...figures, ...(note ? { note } : {}) });
+      return;
+    }
+    await loaded.model.close().catch(() => undefined);
+    throw selfTestError(report);
+  }
+
   #onSession(model: SupervisedModel, state: SupervisorState, error: KensaError | undefined): void {
     if (this.#o.pipeline.loaded?.model !== model || state === "stopped") return;
     if (state === "running" && model.restarts === 0) return;
@@ -282,7 +320,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     if (current?.bundle.sha256 === ref.sha256) return;
     this.#installing = ref.sha256;
     try {
-      const { model: source, manifest } = await this.#o.fetcher.fetch(ref, this.#abort.signal, this.#log);
+      const use = { pipeline: pipeline.id, role: "shadow" } as const;
+      const { model: source, manifest } = await this.#o.fetcher.fetch(ref, this.#abort.signal, this.#log, use);
       const model = await this.#o.loadModel(source, manifest.manifest);
       try {
         await model.warmup();

@@ -1,5 +1,5 @@
 import { arch, platform } from "node:os";
-import { type Reported, type ReportedPipeline, topics } from "@kensa/contracts";
+import { type Reported, type ReportedConfig, type ReportedPipeline, topics } from "@kensa/contracts";
 import type { Logger } from "../logger.js";
 import type { FrameSource } from "../sources/frame-source.js";
 import type { MqttLink } from "./mqtt-link.js";
@@ -25,8 +25,11 @@ export interface StateReporterOptions {
   /** ms between unsolicited reports */
   intervalMs: number;
   updates: PipelineReports;
-  sources: readonly FrameSource[];
+  /** the sources, or a function giving them now (a remote config changes them while the agent runs) */
+  sources: readonly FrameSource[] | (() => readonly FrameSource[]);
   link: MqttLink;
+  /** where the remote config stands; omitted from the report when undefined */
+  config?: () => ReportedConfig | undefined;
   logger: Logger;
   /** the persisted count of events deleted unsent (disk emergency) */
   eventsDropped?: () => number;
@@ -50,11 +53,7 @@ export class StateReporter {
   start(): void {
     this.#o.updates.on("changed", this.#changed);
     this.#o.link.on("connect", this.#changed);
-    for (const s of this.#o.sources) {
-      s.on("error", this.#changed);
-      s.on("end", this.#changed);
-      s.on("status", this.#changed);
-    }
+    for (const s of this.#sources()) this.watch(s);
     this.#timer = setInterval(() => this.#publish(), this.#o.intervalMs);
     this.#timer.unref();
     this.changed();
@@ -65,11 +64,25 @@ export class StateReporter {
     if (this.#scheduled) clearImmediate(this.#scheduled);
     this.#o.updates.off("changed", this.#changed);
     this.#o.link.off("connect", this.#changed);
-    for (const s of this.#o.sources) {
-      s.off("error", this.#changed);
-      s.off("end", this.#changed);
-      s.off("status", this.#changed);
-    }
+    for (const s of this.#sources()) this.unwatch(s);
+  }
+
+  #sources(): readonly FrameSource[] {
+    const s = this.#o.sources;
+    return typeof s === "function" ? s() : s;
+  }
+
+  /** Reports on the changes of a source (one added while the agent runs). */
+  watch(s: FrameSource): void {
+    s.on("error", this.#changed);
+    s.on("end", this.#changed);
+    s.on("status", this.#changed);
+  }
+
+  unwatch(s: FrameSource): void {
+    s.off("error", this.#changed);
+    s.off("end", this.#changed);
+    s.off("status", this.#changed);
   }
 
   /** Schedules a report for the end of this tick. */
@@ -89,7 +102,7 @@ export class StateReporter {
       platform: platform(),
       desiredRev: this.#o.updates.desiredRev,
       pipelines: this.#o.updates.pipelines(),
-      sources: this.#o.sources.map((s) => ({
+      sources: this.#sources().map((s) => ({
         id: s.id,
         type: s.type,
         status: s.status,
@@ -99,7 +112,13 @@ export class StateReporter {
       })),
       ...(this.#o.eventsDropped ? { eventsDropped: this.#o.eventsDropped() } : {}),
       ...(this.#o.eventsRejected ? { eventsRejected: this.#o.eventsRejected() } : {}),
+      ...this.#configPart(),
     };
+  }
+
+  #configPart(): { config?: ReportedConfig } {
+    const config = this.#o.config?.();
+    return config ? { config } : {};
   }
 
   #publish(): void {

@@ -9,7 +9,7 @@ interface HubFlags {
   token?: string;
   dataDir?: string;
 }
-type ListFlags = HubFlags & { project?: string; json?: boolean };
+type ListFlags = HubFlags & { project?: string; json?: boolean; retired?: boolean };
 type HubOpts = (cmd: Command) => Command;
 
 /** Flags of a command: its own and its parents' (`deploy list` shares `deploy`'s --hub). */
@@ -68,10 +68,12 @@ export function registerDeviceLists(device: Command, hubOpts: HubOpts): void {
       .command("list")
       .description("enrolled devices, with presence and the model they run")
       .option("--project <project>", "only this project's (id, slug or name)")
+      .option("--retired", "retired devices too")
       .option("--json", "print JSON"),
   ).action(async (_o: unknown, cmd: Command) => {
     const o = flagsOf<ListFlags>(cmd);
-    const { items } = await hubClientFrom(o).call(fleetRoutes.list, { query: { projectId: o.project } });
+    const query = { projectId: o.project, ...(o.retired ? { retired: "include" as const } : {}) };
+    const { items } = await hubClientFrom(o).call(fleetRoutes.list, { query });
     printList(items, deviceColumns, o, "devices yet (kensa device enroll)");
   });
   hubOpts(
@@ -92,6 +94,8 @@ export function registerDeviceLists(device: Command, hubOpts: HubOpts): void {
         ["name", d.name],
         ["project", d.projectId],
         ["presence", `${d.presence}${d.lastSeenAt ? ` (last seen ${ago(d.lastSeenAt)})` : ""}`],
+        ["description", d.description],
+        ["retired", d.retiredAt],
         ["revoked", d.revokedAt],
         ["arch", d.arch ?? r?.arch],
         ["tags", d.tags.join(", ")],
@@ -121,7 +125,7 @@ export function registerDeviceLists(device: Command, hubOpts: HubOpts): void {
 const deviceColumns: Column<Device>[] = [
   { header: "id", value: (d) => d.id },
   { header: "name", value: (d) => d.name },
-  { header: "presence", value: (d) => (d.revokedAt ? "revoked" : d.presence) },
+  { header: "presence", value: (d) => (d.retiredAt ? "retired" : d.revokedAt ? "revoked" : d.presence) },
   { header: "last seen", value: (d) => ago(d.lastSeenAt) },
   { header: "model", value: (d) => runningModels(d) },
   { header: "tags", value: (d) => d.tags.join(",") },

@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import {
   type DecideReply,
   type EvaluationMetrics,
+  type GateEvidence,
   type GateReport,
   type ModelManifest,
   ModelManifest as ModelManifestSchema,
@@ -275,5 +276,30 @@ function gateLines(g: GateReport): string[] {
       (r) =>
         `${r.pass ? "pass" : "FAIL"}${r.hard ? " (hard)" : ""}  ${r.description}: threshold ${fmt(r.threshold)}, champion ${fmt(r.champion)}, challenger ${fmt(r.challenger)}${r.note ? ` — ${r.note}` : ""}`,
     ),
+    ...(g.evidence ? evidenceLines(g.evidence) : []),
   ];
+}
+
+/** The gate's evidence on the primary metric: intervals, the paired difference, the test, the power note. */
+function evidenceLines(e: GateEvidence): string[] {
+  const f = (v: number) => v.toFixed(3);
+  const iv = (i: { value: number; low: number; high: number }) => `${f(i.value)} [${f(i.low)}, ${f(i.high)}]`;
+  const level = `${Math.round(e.confidence * 100)} %`;
+  const lines = [`evidence on ${e.metric}, ${e.samples} test samples, ${level} intervals:`];
+  lines.push(`  challenger ${iv(e.challenger)} (${e.challenger.method})`);
+  if (e.champion) lines.push(`  champion   ${iv(e.champion)} (${e.champion.method})`);
+  if (e.difference) {
+    lines.push(`  difference ${iv(e.difference)} (paired bootstrap, ${e.difference.resamples} resamples)`);
+  }
+  if (e.identical) lines.push("  the two models agree on every test sample");
+  if (e.test) {
+    const split =
+      e.test.challengerOnly !== undefined
+        ? ` (only the challenger right on ${e.test.challengerOnly}, only the champion on ${e.test.championOnly})`
+        : "";
+    lines.push(`  ${e.test.name.replace("_", " ")} p = ${e.test.pValue.toPrecision(3)}${split}`);
+  }
+  if (e.power) lines.push(`  ${e.power.note}`);
+  if (e.note) lines.push(`  ${e.note}`);
+  return lines;
 }

@@ -19,14 +19,20 @@ export function registerSealCommand(program: Command): void {
   if (!hub) throw new Error("register the hub command before its seal-secret");
   const seal = hub
     .command("seal-secret")
-    .description("seal a secret read from stdin with the hub's secrets key, for the hub config (e.g. smtp.pass)")
-    .addOption(new Option("--for <purpose>", "what the value is").choices(["smtp-password"]).default("smtp-password"))
+    .description(
+      "seal a secret read from stdin with the hub's secrets key, for the hub config (smtp.pass, blobs.s3.secretAccessKey)",
+    )
+    .addOption(
+      new Option("--for <purpose>", "what the value is")
+        .choices(["smtp-password", "s3-secret-key"])
+        .default("smtp-password"),
+    )
     .addHelpText(
       "after",
       '\nThe hub\'s -c/--config and --data-dir (given before or after seal-secret) say where its key is.\nExample: printf %s "$PASS" | kensa hub seal-secret --data-dir /var/lib/kensa',
     );
   seal.action(async () => {
-    const o = seal.optsWithGlobals<{ config?: string; dataDir?: string; for: "smtp-password" }>();
+    const o = seal.optsWithGlobals<{ config?: string; dataDir?: string; for: "smtp-password" | "s3-secret-key" }>();
     const { loadHubConfig, sealConfigSecret } = await import("@kensa/hub");
     const config = await loadHubConfig(o.config, process.env, o.dataDir ? { dataDir: o.dataDir } : {});
     const secret = await readStdin();

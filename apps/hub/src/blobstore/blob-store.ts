@@ -78,6 +78,13 @@ export interface BlobStore {
   readonly supportsLocalPaths: boolean;
   /** the local file of a blob, for stores where `supportsLocalPaths` */
   path?(sha256: string): string;
+  /**
+   * A short-lived URL a plain HTTP GET fetches the blob from, straight from storage (an S3
+   * presigned URL), for stores configured to hand them out; null when the blob is absent. The
+   * blob is verified (or known verified and unchanged) before a URL is made, and a corrupt one
+   * is quarantined and refused with KENSA_ERR_BLOB_CORRUPT as a read would be.
+   */
+  presignGet?(sha256: string, ttlSeconds?: number): Promise<string | null>;
 }
 
 /** Inclusive byte offsets, as in an HTTP Range header. */

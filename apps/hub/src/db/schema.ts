@@ -1,6 +1,8 @@
 import type { AuthLockoutsTable } from "./schema/auth-lockouts.js";
+import type { BundleFilesTable, BundleSelfTestsTable, DeploymentTargetsTable } from "./schema/bundle-targets.js";
 import type { DatasetImportsTable, LabelRevisionsTable, SamplesTable, SnapshotsTable } from "./schema/datasets.js";
 import type { DeviceCertificatesTable } from "./schema/device-certificates.js";
+import type { DeviceConfigDeliveryTable, DeviceConfigRevisionsTable } from "./schema/device-config.js";
 import type { DeploymentsTable, DeviceFramesTable, DevicesTable, ProjectsTable } from "./schema/fleet.js";
 import type {
   EventClipsTable,
@@ -21,17 +23,21 @@ import type {
 } from "./schema/models.js";
 import type { ApiTokensTable, AuditHeadTable, AuditLogTable, SessionsTable, UsersTable } from "./schema/people.js";
 import type { BusPayloadsTable, HubLeasesTable, LoginFailuresTable } from "./schema/replicas.js";
+import type { TelemetryPointsTable } from "./schema/telemetry.js";
 import type { JobsTable, TrainingRunsTable, TrainingSettingsTable } from "./schema/training.js";
 
 export type * from "./schema/auth-lockouts.js";
+export type * from "./schema/bundle-targets.js";
 export type * from "./schema/datasets.js";
 export type * from "./schema/device-certificates.js";
+export type * from "./schema/device-config.js";
 export type * from "./schema/fleet.js";
 export type * from "./schema/incidents.js";
 export type * from "./schema/integrity.js";
 export type * from "./schema/models.js";
 export type * from "./schema/people.js";
 export type * from "./schema/replicas.js";
+export type * from "./schema/telemetry.js";
 export type * from "./schema/training.js";
 
 /**
@@ -42,9 +48,14 @@ export interface HubDatabase {
   projects: ProjectsTable;
   devices: DevicesTable;
   device_certificates: DeviceCertificatesTable;
+  device_config_revisions: DeviceConfigRevisionsTable;
+  device_config_delivery: DeviceConfigDeliveryTable;
   model_versions: ModelVersionsTable;
   bundles: BundlesTable;
   deployments: DeploymentsTable;
+  deployment_targets: DeploymentTargetsTable;
+  bundle_files: BundleFilesTable;
+  bundle_self_tests: BundleSelfTestsTable;
   events: EventsTable;
   rejected_events: RejectedEventsTable;
   event_media: EventMediaTable;
@@ -74,4 +85,5 @@ export interface HubDatabase {
   bus_payloads: BusPayloadsTable;
   early_media: EarlyMediaTable;
   blob_problems: BlobProblemsTable;
+  telemetry_points: TelemetryPointsTable;
 }

@@ -6,6 +6,8 @@ import type { MetadataStore } from "../db/open-database.js";
 import { callingDevice } from "../http/request-auth.js";
 import { route } from "../http/route.js";
 import type { AuditLog } from "../people/audit-log.js";
+import { sendBlob } from "./blob-download.js";
+import { pinnedByProjectBundle } from "./bundle-target-store.js";
 import type { DeploymentService } from "./deployment-service.js";
 
 /** What these routes use of the hub. */
@@ -33,6 +35,7 @@ export function deploymentRoutes(app: FastifyInstance, s: DeploymentRoutesDeps):
     return deployment;
   });
   route(app, routes.listDeployments, async (req) => ({ items: await s.deployments.list(req.query) }));
+  route(app, routes.deploymentTargets, async (req) => s.deployments.targets(req.params.id));
 
   // Bundle manifests, byte for byte as hashed: the agent checks the sha256 of what it receives.
   route(app, routes.getBundle, async (req, reply) => {
@@ -44,12 +47,17 @@ export function deploymentRoutes(app: FastifyInstance, s: DeploymentRoutesDeps):
     if (!row || (device && device.projectId !== row.project_id)) {
       throw new KensaError("KENSA_ERR_BUNDLE_NOT_FOUND", `no bundle ${sha}`);
     }
-    const bytes = await s.blobs.get(sha);
-    if (!bytes) throw new KensaError("KENSA_ERR_BUNDLE_NOT_FOUND", `bundle ${sha} is missing from the blob store`);
-    return reply.type("application/json").header("etag", `"${sha}"`).send(Buffer.from(bytes));
+    // a store handing out presigned URLs: the device downloads straight from storage
+    const bundleUrl = s.blobs.presignGet ? await s.blobs.presignGet(sha) : null;
+    if (bundleUrl) return reply.redirect(bundleUrl, 302);
+    // streamed (no whole-file buffer), with Range for a resumed download
+    if (!(await sendBlob(req, reply, s.blobs, sha, "application/json"))) {
+      throw new KensaError("KENSA_ERR_BUNDLE_NOT_FOUND", `bundle ${sha} is missing from the blob store`);
+    }
+    return reply;
   });
 
-  // Blobs are streamed as stored, not re-hashed on every read: the agent verifies what it gets.
+  // Blobs are streamed, whole or one range (a resumed download), through the store's integrity checks.
   route(app, routes.getBlob, async (req, reply) => {
     const { sha } = req.params;
     const device = callingDevice(req);
@@ -69,15 +77,15 @@ export function deploymentRoutes(app: FastifyInstance, s: DeploymentRoutesDeps):
             .where("sha256", "=", sha)
             .where("project_id", "=", device.projectId)
             .executeTakeFirst();
-      if (!bundle) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `no blob ${sha}`);
+      // or a file one of its project's bundles pins: an int8 model, a golden frame
+      const pinned = bundle ? true : await pinnedByProjectBundle(s.store.db, sha, device.projectId);
+      if (!pinned) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `no blob ${sha}`);
     }
-    const blob = await s.blobs.stream(sha);
-    if (!blob) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `no blob ${sha}`);
-    return reply
-      .type("application/octet-stream")
-      .header("content-length", blob.size)
-      .header("etag", `"${sha}"`)
-      .header("cache-control", "private, max-age=31536000, immutable")
-      .send(blob.stream);
+    const blobUrl = s.blobs.presignGet ? await s.blobs.presignGet(sha) : null;
+    if (blobUrl) return reply.redirect(blobUrl, 302);
+    if (!(await sendBlob(req, reply, s.blobs, sha, "application/octet-stream"))) {
+      throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `no blob ${sha}`);
+    }
+    return reply;
   });
 }

@@ -1,11 +1,4 @@
-import {
-  type BundleManifest,
-  type CreateDeployment,
-  canonicalJson,
-  type Deployment,
-  KensaError,
-  withProjectRule,
-} from "@kensa/contracts";
+import { type CreateDeployment, type Deployment, type DeploymentTargets, KensaError } from "@kensa/contracts";
 import type { Kysely, Selectable } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
@@ -13,19 +6,26 @@ import type { DeploymentsTable, HubDatabase } from "../db/schema.js";
 import { newId } from "../ids.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { SerialQueue } from "../serial-queue.js";
+import { BundleBuilder } from "./bundle-build.js";
+import { deviceArch } from "./bundle-target.js";
+import { bundlesOfDeployments, deploymentTargets, inheritedTarget, recordTargets } from "./bundle-target-store.js";
 import { emptyDesired, type StoredBundleRef, type StoredDesired, withPipeline } from "./desired-state.js";
 import type { DesiredSync } from "./desired-sync.js";
 import type { ModelLookup } from "./ports.js";
+import type { SigningService } from "./signing-service.js";
 
 /** Assigns a model version (as a content-addressed bundle) to devices and tags of its project. */
 export class DeploymentService {
   #db: Kysely<HubDatabase>;
-  #blobs: BlobStore;
   #projects: ProjectService;
   #models: ModelLookup;
   #desired: DesiredSync;
+  /** seals bundles with their sequence, signs them and downgrade grants */
+  #signing: SigningService;
   /** deployments and enrollments both rewrite devices' desired state; one at a time */
   #fleet = new SerialQueue();
+  /** per-target bundle manifests with their golden frames */
+  #bundles: BundleBuilder;
 
   constructor(
     db: Kysely<HubDatabase>,
@@ -33,12 +33,14 @@ export class DeploymentService {
     projects: ProjectService,
     models: ModelLookup,
     desired: DesiredSync,
+    signing: SigningService,
   ) {
     this.#db = db;
-    this.#blobs = blobs;
+    this.#bundles = new BundleBuilder(db, blobs);
     this.#projects = projects;
     this.#models = models;
     this.#desired = desired;
+    this.#signing = signing;
   }
 
   create(input: CreateDeployment): Promise<Deployment> {
@@ -57,7 +59,11 @@ export class DeploymentService {
     return this.#fleet.run(async () => {
       const [rows, devices] = await Promise.all([
         this.#db.selectFrom("deployments").selectAll().where("project_id", "=", projectId).execute(),
-        this.#db.selectFrom("devices").select(["desired"]).where("project_id", "=", projectId).execute(),
+        this.#db
+          .selectFrom("devices")
+          .select(["id", "desired", "retired_at"])
+          .where("project_id", "=", projectId)
+          .execute(),
       ]);
       rows.sort((a, b) => a.created_at.localeCompare(b.created_at));
       // current: a device's pipeline still wants its bundle, or it is the latest deployment
@@ -74,18 +80,31 @@ export class DeploymentService {
       }
       const current = new Set([...latestForTag.values()]);
       for (const r of rows) if (wanted.has(`${r.pipeline}|${r.bundle_sha256}`)) current.add(r);
+      // a deployment's per-target bundles: any of them still wanted keeps it current
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const t of await bundlesOfDeployments(this.#db, [...byId.keys()])) {
+        const r = byId.get(t.deployment_id)!;
+        if (wanted.has(`${r.pipeline}|${t.bundle_sha256}`)) current.add(r);
+      }
       // replayed in creation order, each device ends where its last deployment put it
       const replay = rows.filter((r) => current.has(r));
       const ok: Deployment[] = [];
       const failed: Array<{ item: string; code: string; message: string }> = [];
       const touched = new Set<string>();
+      // a device retired (or deleted) since is left out of the replay, not a reason to fail it
+      const retired = new Set(devices.filter((d) => d.retired_at).map((d) => d.id));
+      const inService = (t: CreateDeployment["target"]) => ({
+        ...t,
+        deviceIds: (t.deviceIds ?? []).filter((id) => !retired.has(id)),
+      });
       for (const row of replay) {
         try {
           const made = await this.#create(
             {
               modelVersionId: row.model_version_id,
               pipeline: row.pipeline,
-              target: JSON.parse(row.target) as CreateDeployment["target"],
+              target: inService(JSON.parse(row.target) as CreateDeployment["target"]),
+              precision: (row.precision ?? "auto") as NonNullable<CreateDeployment["precision"]>,
             },
             { publish: false },
           );
@@ -101,6 +120,11 @@ export class DeploymentService {
     });
   }
 
+  /** Which bundle target each device of a deployment got, and its self-test parity (KENSA_ERR_DEPLOYMENT_NOT_FOUND). */
+  targets(deploymentId: string): Promise<DeploymentTargets> {
+    return deploymentTargets(this.#db, this.#models, deploymentId);
+  }
+
   /** Runs `task` while no deployment is being created (enrollment uses it). */
   exclusive<T>(task: () => Promise<T>): Promise<T> {
     return this.#fleet.run(task);
@@ -112,11 +136,20 @@ export class DeploymentService {
     const pipeline = input.pipeline ?? "default";
     const target = { deviceIds: [...(input.target.deviceIds ?? [])], tags: [...(input.target.tags ?? [])] };
 
-    const devices = await this.#db
+    const all = await this.#db
       .selectFrom("devices")
-      .select(["id", "tags"])
+      .select(["id", "tags", "retired_at", "arch", "reported"])
       .where("project_id", "=", project.id)
+      .where("deleted_at", "is", null)
       .execute();
+    // retired devices are out of service: named by id, refused; selected by a tag, left out
+    const retired = all.filter((d) => d.retired_at && target.deviceIds.includes(d.id)).map((d) => d.id);
+    if (retired.length > 0) {
+      throw new KensaError("KENSA_ERR_DEVICE_RETIRED", `device ${retired.join(", ")} is retired`, {
+        deviceIds: retired,
+      });
+    }
+    const devices = all.filter((d) => !d.retired_at);
     const known = new Set(devices.map((d) => d.id));
     const missing = target.deviceIds.filter((id) => !known.has(id));
     if (missing.length > 0) {
@@ -135,27 +168,38 @@ export class DeploymentService {
       );
     }
 
-    // The bundle's createdAt is the model version's, so deploying the same version again
-    // yields the same bundle id and agents that already hold it download nothing. The
-    // project's incident rule goes into the bundle: the device decides what is an incident
-    // (and uploads its frame), the hub records what the device decided.
-    const bundle: BundleManifest = {
-      schema: "kensa.bundle/v1",
-      name: `${project.slug}-v${model.version}`,
-      createdAt: model.createdAt,
-      projectId: project.id,
-      modelVersionId: model.id,
-      model: { sha256: model.sha256, size: model.size, format: "onnx" },
-      manifest: withProjectRule(model.manifest, project.rule, project),
-    };
-    const bytes = Buffer.from(canonicalJson(bundle), "utf8");
-    const { sha256: bundleSha256 } = await this.#blobs.put(bytes);
-    const ref: StoredBundleRef = {
-      sha256: bundleSha256,
-      modelVersionId: model.id,
-      modelSha256: model.sha256,
-      size: model.size,
-    };
+    // One bundle per target (architecture, precision, runtime) among the devices, each with its
+    // golden frames (bundle-build.ts). A bundle's createdAt is the model version's, so deploying
+    // the same version again yields the same bundle ids and agents that already hold one
+    // download nothing. The project's incident rule goes into every bundle: the device decides
+    // what is an incident (and uploads its frame), the hub records what the device decided.
+    const archOf = new Map(devices.map((d) => [d.id, deviceArch(d)]));
+    const precision = input.precision ?? "auto";
+    const plan = await this.#bundles.plan({
+      model,
+      project,
+      devices: deviceIds.map((id) => ({ id, arch: archOf.get(id) ?? "any" })),
+      precision,
+    });
+    const stored = new Map<string, { sha256: string; bytes: Uint8Array; sequence: number; ref: StoredBundleRef }>();
+    for (const [key, planned] of plan.bundles) {
+      // signed (detached) with the bundle's sequence when the hub signs (docs/bundles.md)
+      const { sha256, bytes, sequence } = await this.#signing.putBundle(planned.manifest);
+      const m = planned.manifest.model;
+      stored.set(key, {
+        sha256,
+        bytes,
+        sequence,
+        ref: { sha256, modelVersionId: model.id, modelSha256: m.sha256, size: m.size },
+      });
+    }
+    const bundleOf = (deviceId: string) => stored.get(plan.byDevice.get(deviceId)!)!;
+    const targets = deviceIds.map((id) => {
+      const b = bundleOf(id);
+      const target = plan.bundles.get(plan.byDevice.get(id)!)!.target;
+      return { deviceId: id, bundleSha256: b.sha256, target, modelSha256: b.ref.modelSha256, modelSize: b.ref.size };
+    });
+    const bundleSha256 = bundleOf(deviceIds[0]!).sha256;
 
     const now = isoNow();
     const row: DeploymentsTable = {
@@ -167,20 +211,31 @@ export class DeploymentService {
       target: JSON.stringify(target),
       device_ids: JSON.stringify(deviceIds),
       created_at: now,
+      precision,
     };
     await this.#db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto("bundles")
-        .values({
-          sha256: bundleSha256,
-          project_id: project.id,
-          model_version_id: model.id,
-          size: bytes.byteLength,
-          created_at: now,
-        })
-        .onConflict((oc) => oc.column("sha256").doNothing())
-        .execute();
+      for (const [key, b] of stored) {
+        await trx
+          .insertInto("bundles")
+          .values({
+            sha256: b.sha256,
+            project_id: project.id,
+            model_version_id: model.id,
+            size: b.bytes.byteLength,
+            created_at: now,
+          })
+          .onConflict((oc) => oc.column("sha256").doNothing())
+          .execute();
+        const files = plan.bundles.get(key)!.files;
+        await recordTargets(
+          trx,
+          row.id,
+          [],
+          files.map((f) => ({ ...f, bundleSha256: b.sha256, projectId: project.id })),
+        );
+      }
       await trx.insertInto("deployments").values(row).execute();
+      await recordTargets(trx, row.id, targets, []);
       for (const id of deviceIds) {
         const cur = await trx
           .selectFrom("devices")
@@ -188,7 +243,7 @@ export class DeploymentService {
           .where("id", "=", id)
           .executeTakeFirstOrThrow();
         const stored = cur.desired ? (JSON.parse(cur.desired) as StoredDesired) : emptyDesired(cur.created_at);
-        const next = withPipeline(stored, pipeline, ref, row.id, now);
+        const next = withPipeline(stored, pipeline, bundleOf(id).ref, row.id, now);
         await trx
           .updateTable("devices")
           .set({ desired: JSON.stringify(next), desired_rev: cur.desired_rev + 1 })
@@ -196,8 +251,22 @@ export class DeploymentService {
           .execute();
       }
     });
+    // deploying an older bundle is the explicit act that lets these devices go back to it
+    for (const b of stored.values()) {
+      const ids = deviceIds.filter((id) => bundleOf(id).sha256 === b.sha256);
+      await this.#signing.grantDowngrades({
+        projectId: project.id,
+        pipeline,
+        bundleSha256: b.sha256,
+        sequence: b.sequence,
+        deviceIds: ids,
+      });
+    }
     if (opts.publish) await this.#desired.sync(deviceIds);
-    return fromRow(row);
+    return {
+      ...fromRow(row),
+      targets: targets.map(({ deviceId, bundleSha256, target }) => ({ deviceId, bundleSha256, target })),
+    };
   }
 
   async list(query: { projectId?: string } = {}): Promise<Deployment[]> {
@@ -216,6 +285,8 @@ export class DeploymentService {
     deviceId: string,
     tags: readonly string[],
     now: string,
+    /** the architecture it enrolls with; read from the device's row when not given */
+    enrolledArch?: string | null,
   ): Promise<{ desired: StoredDesired; rev: number } | null> {
     if (tags.length === 0) return null;
     const rows = await trx
@@ -231,13 +302,17 @@ export class DeploymentService {
     }
     if (latest.size === 0) return null;
     let desired = emptyDesired(now);
+    let arch: string | undefined;
     for (const dep of [...latest.values()].sort((a, b) => a.created_at.localeCompare(b.created_at))) {
       const model = await this.#models.get(dep.model_version_id, trx);
+      // the deployment's bundle for the device's architecture, when it built one
+      arch ??= await this.#archOf(trx, deviceId, enrolledArch);
+      const own = await inheritedTarget(trx, dep, deviceId, arch);
       const ref: StoredBundleRef = {
-        sha256: dep.bundle_sha256,
+        sha256: own?.bundleSha256 ?? dep.bundle_sha256,
         modelVersionId: model.id,
-        modelSha256: model.sha256,
-        size: model.size,
+        modelSha256: own?.modelSha256 ?? model.sha256,
+        size: own?.modelSize ?? model.size,
       };
       desired = withPipeline(desired, dep.pipeline, ref, dep.id, now);
       const ids = JSON.parse(dep.device_ids) as string[];
@@ -251,9 +326,19 @@ export class DeploymentService {
     }
     return { desired, rev: 1 };
   }
+
+  async #archOf(trx: Kysely<HubDatabase>, deviceId: string, enrolled: string | null | undefined): Promise<string> {
+    if (enrolled !== undefined) return deviceArch({ arch: enrolled, reported: null });
+    const row = await trx
+      .selectFrom("devices")
+      .select(["arch", "reported"])
+      .where("id", "=", deviceId)
+      .executeTakeFirst();
+    return row ? deviceArch(row) : "any";
+  }
 }
 
-function fromRow(row: Selectable<DeploymentsTable>): Deployment {
+function fromRow(row: Selectable<DeploymentsTable> | DeploymentsTable): Deployment {
   return {
     id: row.id,
     projectId: row.project_id,
@@ -263,5 +348,6 @@ function fromRow(row: Selectable<DeploymentsTable>): Deployment {
     target: JSON.parse(row.target) as Deployment["target"],
     deviceIds: JSON.parse(row.device_ids) as string[],
     createdAt: row.created_at,
+    precision: (row.precision ?? "auto") as NonNullable<Deployment["precision"]>,
   };
 }

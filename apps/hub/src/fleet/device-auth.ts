@@ -20,6 +20,13 @@ const FAST = "sha256$";
 const CACHE_MAX = 10_000;
 /** ms a failed (id, secret) pair is remembered, so a reconnect storm with a wrong secret costs one hash */
 const FAIL_TTL_MS = 30_000;
+/**
+ * ms an accepted (id, secret) pair is trusted without reading the database. Rotations and
+ * revocations through the hub forget it at once, on every replica (forget(), over the bus);
+ * this bound is for a change the hub did not make itself (a restored backup, a row edited by
+ * hand, a replica that missed a bus message), which is then honoured within a minute.
+ */
+const OK_TTL_MS = 60_000;
 
 /** Generates, hashes and verifies device secrets; secrets themselves are never stored. */
 export class DeviceAuth {
@@ -28,7 +35,8 @@ export class DeviceAuth {
   readonly throttle: DeviceAuthThrottle | null;
   /** stored hashes compared so far (each is a SHA-256, or a scrypt for a secret from before the fast scheme) */
   hashChecks = 0;
-  #ok = new Map<string, DevicePrincipal>();
+  /** accepted (id, secret) pairs → the principal and when it was checked (ms) */
+  #ok = new Map<string, { principal: DevicePrincipal; at: number }>();
   #failed = new Map<string, number>();
   /** `${deviceId}\0${serial}` of client certificates accepted (recorded, not revoked, device active) */
   #certs = new Map<string, true>();
@@ -86,8 +94,9 @@ export class DeviceAuth {
     const generation = this.#generation.get(deviceId) ?? 0;
     const key = `${deviceId}\0${createHash("sha256").update(secret).digest("hex")}`;
     const hit = this.#ok.get(key);
-    if (hit) return hit;
-    const wait = await this.throttle?.retryAfterMs(deviceId, from);
+    if (hit && Date.now() - hit.at < OK_TTL_MS) return hit.principal;
+    // a pair that succeeded before is checked again past its TTL, never throttled
+    const wait = hit ? null : await this.throttle?.retryAfterMs(deviceId, from);
     if (wait) {
       const seconds = Math.ceil(wait.ms / 1000);
       throw new KensaError(
@@ -104,11 +113,12 @@ export class DeviceAuth {
 
     const row = await this.#db
       .selectFrom("devices")
-      .select(["id", "project_id", "secret_hash", "secret_salt", "revoked_at"])
+      .select(["id", "project_id", "secret_hash", "secret_salt", "revoked_at", "retired_at"])
       .where("id", "=", deviceId)
       .executeTakeFirst();
     let ok = false;
-    if (row && row.revoked_at === null) {
+    // a retired device is revoked too; both are checked so no half-applied change lets it in
+    if (row && row.revoked_at === null && !row.retired_at) {
       const salt = Buffer.from(row.secret_salt, "base64");
       const fast = row.secret_hash.startsWith(FAST);
       const want = Buffer.from(fast ? row.secret_hash.slice(FAST.length) : row.secret_hash, "base64");
@@ -128,13 +138,14 @@ export class DeviceAuth {
     }
     if ((this.#generation.get(deviceId) ?? 0) !== generation) return null;
     if (!ok || !row) {
+      this.#ok.delete(key);
       remember(this.#failed, key, Date.now());
       await this.throttle?.failed(deviceId, from, key);
       return null;
     }
     this.throttle?.succeeded(deviceId);
     const principal = { deviceId: row.id, projectId: row.project_id };
-    remember(this.#ok, key, principal);
+    remember(this.#ok, key, { principal, at: Date.now() });
     this.#failed.delete(key);
     return principal;
   }
@@ -156,6 +167,7 @@ export class DeviceAuth {
       .where("c.device_id", "=", deviceId)
       .where("c.revoked_at", "is", null)
       .where("d.revoked_at", "is", null)
+      .where("d.retired_at", "is", null)
       .executeTakeFirst();
     if (!row || (this.#generation.get(deviceId) ?? 0) !== generation) return false;
     remember(this.#certs, key, true);

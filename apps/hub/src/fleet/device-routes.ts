@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { route } from "../http/route.js";
 import type { AuditLog } from "../people/audit-log.js";
 import type { DeviceCertificateService } from "./device-certificates.js";
+import type { DeviceLifecycle } from "./device-lifecycle.js";
 import type { DeviceService } from "./device-service.js";
 
 /** What these routes use of the hub. */
@@ -10,6 +11,7 @@ export interface DeviceRoutesDeps {
   audit: AuditLog;
   devices: DeviceService;
   deviceCertificates: DeviceCertificateService;
+  deviceLifecycle: DeviceLifecycle;
 }
 
 export function deviceRoutes(app: FastifyInstance, s: DeviceRoutesDeps): void {
@@ -51,6 +53,50 @@ export function deviceRoutes(app: FastifyInstance, s: DeviceRoutesDeps): void {
   });
   route(app, routes.list, async (req) => ({ items: await s.devices.list(req.query) }));
   route(app, routes.get, async (req) => s.devices.get(req.params.id));
+  route(app, routes.update, async (req) => {
+    const { device, changes, applied } = await s.deviceLifecycle.update(req.params.id, req.body);
+    if (Object.keys(changes).length > 0) {
+      await s.audit.recordRequest(
+        req,
+        "device.update",
+        { type: "device", id: device.id },
+        { projectId: device.projectId, changes, applied },
+      );
+    }
+    return { device, applied };
+  });
+  route(app, routes.retire, async (req) => {
+    const before = await s.devices.get(req.params.id);
+    const device = await s.deviceLifecycle.retire(req.params.id);
+    // retiring a retired device changes nothing and records nothing
+    if (!before.retiredAt) {
+      await s.audit.recordRequest(
+        req,
+        "device.retire",
+        { type: "device", id: device.id },
+        { projectId: device.projectId, retiredAt: device.retiredAt, brokerAccount: device.brokerAccount },
+      );
+    }
+    return device;
+  });
+  route(app, routes.remove, async (req) => {
+    const { device, deletedAt, frameKept, certificatesDeleted } = await s.deviceLifecycle.remove(req.params.id);
+    await s.audit.recordRequest(
+      req,
+      "device.delete",
+      { type: "device", id: device.id },
+      {
+        projectId: device.projectId,
+        name: device.name,
+        tags: device.tags,
+        retiredAt: device.retiredAt,
+        deletedAt,
+        eventsStored: device.events.stored,
+        certificatesDeleted,
+        frameKept,
+      },
+    );
+  });
   route(app, routes.rotateSecret, async (req) => {
     const rotated = await s.devices.rotateSecret(req.params.id);
     await s.audit.recordRequest(

@@ -1,23 +1,30 @@
 import { randomBytes } from "node:crypto";
 import {
   type Device,
+  type DeviceQuery,
   type EnrollDevice,
   type EnrolledDevice,
   isValidDeviceId,
   KensaError,
   type Reported,
+  type SignedStatement,
   type Telemetry,
 } from "@kensa/contracts";
-import { type Kysely, type Selectable, sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { isoNow } from "../clock.js";
 import type { DevicesTable, HubDatabase } from "../db/schema.js";
 import type { HubUrls } from "../http/hub-urls.js";
 import type { ProjectService } from "../projects/project-service.js";
+import { recordSelfTests } from "./bundle-target-store.js";
 import { revokeDeviceCertificates } from "./certificate-revocation.js";
 import type { DeploymentService } from "./deployment-service.js";
 import type { DesiredSync } from "./desired-sync.js";
 import { DeviceAuth } from "./device-auth.js";
+import { accountedOnDevice, missingEvents, toDevice } from "./device-lifecycle-row.js";
 import type { BrokerAccounts } from "./ports.js";
+
+// the row-to-API mapping lives beside the lifecycle; importers of this module keep finding it here
+export { missingEvents, toDevice } from "./device-lifecycle-row.js";
 
 /** The MQTT username of the hub's own client; no device may take it. */
 export const HUB_MQTT_USERNAME = "kensa-hub";
@@ -34,6 +41,7 @@ export class DeviceService {
   /** device id → project id; devices are never deleted or moved, so this never goes stale */
   #projectOf = new Map<string, string>();
   #credentialsChanged: ((deviceId: string) => void) | null = null;
+  #trustRoot: (() => Promise<SignedStatement>) | null = null;
 
   constructor(
     db: Kysely<HubDatabase>,
@@ -64,6 +72,11 @@ export class DeviceService {
     this.#accounts = accounts;
   }
 
+  /** The signed trust root an enrolled device is handed, so it verifies bundles from the start. */
+  attachTrust(trustRoot: () => Promise<SignedStatement>): void {
+    this.#trustRoot = trustRoot;
+  }
+
   /** Creates the device and its secret; the reply (like a rotation's) is the only place a secret ever appears. */
   async enroll(input: EnrollDevice): Promise<EnrolledDevice> {
     const project = await this.#projects.get(input.projectId);
@@ -85,7 +98,7 @@ export class DeviceService {
       await this.#accounts?.setSecret(id, secret);
       return this.#db.transaction().execute(async (trx) => {
         const now = isoNow();
-        const inherited = await this.#deployments.inheritFor(trx, project.id, id, tags, now);
+        const inherited = await this.#deployments.inheritFor(trx, project.id, id, tags, now, input.arch ?? null);
         const row: DevicesTable = {
           id,
           name: input.name?.trim() || id,
@@ -118,6 +131,7 @@ export class DeviceService {
       mqttUrl: this.#urls.mqtt,
       hubUrl: this.#urls.http,
       command: `kensa agent --hub ${this.#urls.http} --mqtt ${this.#urls.mqtt} --device ${id}`,
+      ...(this.#trustRoot ? { trust: await this.#trustRoot() } : {}),
     };
   }
 
@@ -129,16 +143,31 @@ export class DeviceService {
    * are compromised): it needs new ones.
    */
   async rotateSecret(id: string): Promise<EnrolledDevice> {
-    await this.get(id);
+    const current = await this.get(id);
+    if (current.retiredAt) {
+      throw new KensaError(
+        "KENSA_ERR_DEVICE_RETIRED",
+        `device "${id}" is retired; enroll its replacement as a new device`,
+      );
+    }
     const secret = DeviceAuth.newSecret();
     const { hash, salt } = await DeviceAuth.hash(secret);
     await this.#accounts?.setSecret(id, secret);
-    await this.#db
-      .updateTable("devices")
-      .set({ secret_hash: hash, secret_salt: salt, revoked_at: null, broker_account: null })
-      .where("id", "=", id)
-      .execute();
-    await revokeDeviceCertificates(this.#db, id, isoNow());
+    const stored = await this.#db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable("devices")
+        .set({ secret_hash: hash, secret_salt: salt, revoked_at: null, broker_account: null })
+        .where("id", "=", id)
+        // a retirement that raced this rotation wins: the device stays revoked
+        .where("retired_at", "is", null)
+        .executeTakeFirst();
+      await revokeDeviceCertificates(trx, id, isoNow());
+      return Number(res.numUpdatedRows) > 0;
+    });
+    if (!stored) {
+      // the retirement disables the broker account it enabled above
+      throw new KensaError("KENSA_ERR_DEVICE_RETIRED", `device "${id}" was retired meanwhile`);
+    }
     this.#auth.forget(id);
     this.#credentialsChanged?.(id);
     await this.#accounts?.disconnect(id);
@@ -149,18 +178,26 @@ export class DeviceService {
    * Revokes the device's credentials at once in the hub (HTTP and the embedded broker refuse it,
    * its live sessions end). A broker that keeps its own accounts is told after; until it
    * confirms, the device shows `brokerAccount: "pending"` and the broker's manager retries.
-   * Revoking a revoked device keeps its first `revokedAt`.
+   * Revoking a revoked device keeps its first `revokedAt`. `retiredAt` retires it in the same
+   * commit (DeviceLifecycle.retire).
    */
-  async revoke(id: string): Promise<Device> {
+  async revoke(id: string, opts: { retiredAt?: string } = {}): Promise<Device> {
     const before = await this.get(id);
     const keeps = this.#accounts?.keepsAccounts ?? false;
     const at = before.revokedAt ?? isoNow();
-    await this.#db
-      .updateTable("devices")
-      .set({ revoked_at: at, ...(keeps ? { broker_account: "pending" } : {}) })
-      .where("id", "=", id)
-      .execute();
-    await revokeDeviceCertificates(this.#db, id, at);
+    // one commit: the sessions end as soon as the change is stored
+    await this.#db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable("devices")
+        .set({
+          revoked_at: at,
+          ...(keeps ? { broker_account: "pending" } : {}),
+          ...(opts.retiredAt ? { retired_at: opts.retiredAt } : {}),
+        })
+        .where("id", "=", id)
+        .execute();
+      await revokeDeviceCertificates(trx, id, at);
+    });
     this.#auth.forget(id);
     this.#credentialsChanged?.(id);
     await this.#accounts?.disconnect(id);
@@ -224,15 +261,24 @@ export class DeviceService {
     };
   }
 
-  async list(query: { projectId?: string } = {}): Promise<Device[]> {
-    let q = this.#db.selectFrom("devices").selectAll().orderBy("id");
+  /** Devices in service (`retired`: "include" adds retired ones, "only" lists them alone); never deleted ones. */
+  async list(query: DeviceQuery = {}): Promise<Device[]> {
+    let q = this.#db.selectFrom("devices").selectAll().where("deleted_at", "is", null).orderBy("id");
     if (query.projectId) q = q.where("project_id", "=", query.projectId);
+    const retired = query.retired ?? "exclude";
+    if (retired === "exclude") q = q.where("retired_at", "is", null);
+    if (retired === "only") q = q.where("retired_at", "is not", null);
     return (await q.execute()).map(toDevice);
   }
 
-  /** throws KENSA_ERR_DEVICE_NOT_FOUND */
+  /** A device in service or retired; throws KENSA_ERR_DEVICE_NOT_FOUND (also for a deleted one). */
   async get(id: string): Promise<Device> {
-    const row = await this.#db.selectFrom("devices").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.#db
+      .selectFrom("devices")
+      .selectAll()
+      .where("id", "=", id)
+      .where("deleted_at", "is", null)
+      .executeTakeFirst();
     if (!row) throw new KensaError("KENSA_ERR_DEVICE_NOT_FOUND", `no device with id "${id}"`);
     return toDevice(row);
   }
@@ -267,6 +313,8 @@ export class DeviceService {
       .set({ reported: JSON.stringify(reported), last_seen_at: seenAt })
       .where("id", "=", id)
       .execute();
+    // golden-frame self-tests are kept per bundle: the next report no longer carries a refused one
+    await recordSelfTests(this.#db, id, reported);
   }
 
   async setTelemetry(id: string, telemetry: Telemetry, seenAt: string): Promise<void> {
@@ -287,6 +335,8 @@ export class DeviceService {
       .selectFrom("devices")
       .select(["id", "events_stored", "events_max_seq", "reported"])
       .where((eb) => eb("events_max_seq", ">", eb.ref("events_stored")))
+      // a retired device's gap is history, not a delivery problem to chase
+      .where("retired_at", "is", null)
       .execute();
     return rows.map((r) => {
       const reported = r.reported ? (JSON.parse(r.reported) as Reported) : null;
@@ -326,45 +376,3 @@ export class DeviceService {
 
 /** devices per statement of `recordEvents` (3 bound values each) */
 const DEVICES_PER_UPDATE = 300;
-
-/**
- * Events a device made that are not a gap although the hub holds no row in `events` for them:
- * those it deleted unsent on a full disk and those the hub refused for good (kept in
- * `rejected_events`), as the agent reports them.
- */
-function accountedOnDevice(reported: Reported | null): number {
-  return (reported?.eventsDropped ?? 0) + (reported?.eventsRejected ?? 0);
-}
-
-/** Events a device's sequence says were sent and the hub does not hold (never below 0). */
-export function missingEvents(
-  row: Pick<Selectable<DevicesTable>, "events_stored" | "events_max_seq">,
-  dropped: number,
-): number {
-  return Math.max(0, Number(row.events_max_seq) - Number(row.events_stored) - dropped);
-}
-
-export function toDevice(row: Selectable<DevicesTable>): Device {
-  const reported = row.reported ? (JSON.parse(row.reported) as Reported) : null;
-  return {
-    id: row.id,
-    name: row.name,
-    projectId: row.project_id,
-    arch: row.arch,
-    tags: JSON.parse(row.tags) as string[],
-    presence: row.presence as Device["presence"],
-    lastSeenAt: row.last_seen_at,
-    revokedAt: row.revoked_at,
-    brokerAccount:
-      row.broker_account === "needs_rotation" ? "needs-rotation" : row.broker_account === "pending" ? "pending" : "ok",
-    reported,
-    telemetry: row.telemetry ? (JSON.parse(row.telemetry) as Telemetry) : null,
-    desiredRev: Number(row.desired_rev),
-    createdAt: row.created_at,
-    events: {
-      stored: Number(row.events_stored),
-      maxSeq: Number(row.events_max_seq),
-      missing: missingEvents(row, accountedOnDevice(reported)),
-    },
-  };
-}

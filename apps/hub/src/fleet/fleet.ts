@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import type { DeviceThrottleConfig } from "../config/device-throttle-config.js";
+import type { RolloutConfig } from "../config/rollout-config.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { HubUrls } from "../http/hub-urls.js";
 import type { Logger } from "../logger.js";
@@ -12,8 +13,10 @@ import { DeviceAuthThrottle } from "./device-auth-throttle.js";
 import { DeviceCertificateService } from "./device-certificates.js";
 import type { DeviceCertificateAuthority } from "./device-certs.js";
 import { DeviceFrameService } from "./device-frame-service.js";
+import { DeviceLifecycle } from "./device-lifecycle.js";
 import { DeviceService } from "./device-service.js";
 import type { ModelLookup } from "./ports.js";
+import type { SigningService } from "./signing-service.js";
 
 /** The fleet: devices and their secrets, deployments and bundles, desired state, latest frames. */
 export interface Fleet {
@@ -24,6 +27,8 @@ export interface Fleet {
   deviceFrames: DeviceFrameService;
   /** client certificates issued to devices, recorded and revocable */
   deviceCertificates: DeviceCertificateService;
+  /** edits, tag changes, retirement and deletion of devices */
+  deviceLifecycle: DeviceLifecycle;
 }
 
 export function createFleet(deps: {
@@ -38,10 +43,14 @@ export function createFleet(deps: {
   throttle: DeviceThrottleConfig;
   /** the hub's certificates; `deviceCa` is null while the embedded broker takes no client certificates */
   tls: { readonly deviceCa: DeviceCertificateAuthority | null };
+  /** signs bundles, downgrade grants and trust roots (docs/bundles.md) */
+  signing: SigningService;
+  /** how a deployment's downloads are spread (defaults when omitted) */
+  rollout?: RolloutConfig;
 }): Fleet {
   const { db, blobs, urls, projects } = deps;
-  const desired = new DesiredSync(db, urls, deps.log);
-  const deployments = new DeploymentService(db, blobs, projects, deps.models, desired);
+  const desired = new DesiredSync(db, urls, deps.log, deps.rollout);
+  const deployments = new DeploymentService(db, blobs, projects, deps.models, desired, deps.signing);
   const deviceAuth = new DeviceAuth(db, new DeviceAuthThrottle({ db, config: deps.throttle, log: deps.log }));
   const devices = new DeviceService(db, projects, deployments, desired, urls, deviceAuth);
   return {
@@ -51,5 +60,6 @@ export function createFleet(deps: {
     devices,
     deviceFrames: new DeviceFrameService(db),
     deviceCertificates: new DeviceCertificateService(db, () => deps.tls.deviceCa, devices),
+    deviceLifecycle: new DeviceLifecycle(db, devices, deployments, desired),
   };
 }

@@ -51,7 +51,9 @@ export function route<R extends RouteSpec>(
     handler: async (req, reply) => {
       reply.code(status);
       const out = await handler(req as RouteRequest<R>, reply);
-      if (out === reply || reply.sent) return reply;
+      // a returned reply is a thenable and resolves to undefined once the response is over (or
+      // the client went away mid-stream): headers already out means there is nothing to send
+      if (out === reply || reply.sent || reply.raw.headersSent) return reply;
       if (out === undefined) return reply.send();
       return out;
     },

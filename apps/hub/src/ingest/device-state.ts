@@ -6,6 +6,11 @@ const checkPresence = compile(Presence);
 const checkReported = compile(Reported);
 const checkTelemetry = compile(Telemetry);
 
+/** Where valid telemetry goes besides the device row: the hub's telemetry history. */
+export interface TelemetrySink {
+  record(deviceId: string, telemetry: Telemetry): void;
+}
+
 /** What became of a state message: applied, from a device the hub does not know, or invalid. */
 export type StateOutcome = "applied" | "unknown-device" | { what: string; issues?: unknown };
 
@@ -18,6 +23,7 @@ export async function applyDeviceState(
   deviceId: string,
   channel: string,
   text: string,
+  history?: TelemetrySink,
 ): Promise<StateOutcome> {
   if (!(await devices.projectOf(deviceId))) return "unknown-device";
   // Agents' last will may be the bare word; accept it as the presence it plainly means.
@@ -43,6 +49,7 @@ export async function applyDeviceState(
     case "telemetry":
       if (!checkTelemetry.check(body)) return { what: "telemetry", issues: checkTelemetry.issues(body) };
       await devices.setTelemetry(deviceId, body, wallNow());
+      history?.record(deviceId, body);
       return "applied";
     default:
       return { what: `no state channel "${channel}"` };

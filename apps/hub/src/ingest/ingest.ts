@@ -8,7 +8,7 @@ import type { EventIngest, EventToStore } from "../incidents/event-ingest.js";
 import { EventLimiter, type EventRefusal, keptPayload, seqOf } from "../limits/event-limits.js";
 import type { Logger } from "../logger.js";
 import { SerialQueue } from "../serial-queue.js";
-import { applyDeviceState } from "./device-state.js";
+import { applyDeviceState, type TelemetrySink } from "./device-state.js";
 import { acksByDevice, type Rejection } from "./event-acks.js";
 import { type Batch, EventBatcher } from "./event-batcher.js";
 import { inTransaction, isConflictError, isPermanentStorageError } from "./storage-errors.js";
@@ -49,6 +49,7 @@ export interface IngestOptions {
   highWater?: number;
   /** ms the MQTT side waits for room before it sheds a message */
   admitWaitMs?: number;
+  telemetryHistory?: TelemetrySink;
 }
 
 /**
@@ -162,7 +163,7 @@ export class Ingest {
     this.#stateQueued++;
     return this.#state
       .run(async () => {
-        const outcome = await applyDeviceState(this.#o.devices, deviceId, channel, text);
+        const outcome = await applyDeviceState(this.#o.devices, deviceId, channel, text, this.#o.telemetryHistory);
         if (outcome === "unknown-device") {
           this.#counts.unknownDevice++;
           this.#log.warn({ topic }, "mqtt message from an unknown device dropped");

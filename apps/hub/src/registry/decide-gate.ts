@@ -1,4 +1,6 @@
-import type { GateCriteria, GateCriterionResult, GateDecision, MetricSummary } from "@kensa/contracts";
+import type { GateCriteria, GateCriterionResult, GateDecision, GateEvidence, MetricSummary } from "@kensa/contracts";
+import { resolveCriteria } from "./gate-evidence.js";
+import { improvementByEvidence } from "./gate-improvement.js";
 
 export interface GateInput {
   criteria: GateCriteria;
@@ -8,29 +10,40 @@ export interface GateInput {
   champion: MetricSummary | null;
   /** extra rows (e.g. an evaluation that failed), already decided */
   extra?: GateCriterionResult[];
+  /** intervals and the paired difference (gateEvidence); null or absent when not computed */
+  evidence?: GateEvidence | null;
+  /** why there is no evidence, for the report */
+  evidenceUnavailable?: string | null;
 }
 
 export interface GateOutcome {
   results: GateCriterionResult[];
   decision: GateDecision;
   reason: string;
+  /** the decision in one code (GateReport.reasonCode) */
+  reasonCode: string;
 }
 
 const round = (v: number) => Math.round(v * 1e6) / 1e6;
 
 /**
  * The champion/challenger gate as a pure function of measured numbers. Hard criteria (the
- * absolute floor, the latency budget) reject a challenger that fails them; soft ones (the
- * improvement over the champion, per-class regressions, the int8 drop, a first model without
- * a floor) leave it awaiting a person. When everything passes it is auto-approved, unless the
- * project turned `autoApprove` off.
+ * absolute floor, the latency budget, and — deciding on evidence — an improvement not shown
+ * beyond noise) reject a challenger that fails them; soft ones (too few paired test samples,
+ * per-class regressions, the int8 drop, a first model without a floor) leave it awaiting a
+ * person. When everything passes it is auto-approved, unless the project turned `autoApprove`
+ * off. `reasonCode` names what decided (docs/training.md, "How the gate decides on evidence").
  */
 export function decideGate(input: GateInput): GateOutcome {
-  const { criteria: c, challenger, champion } = input;
+  const { challenger, champion } = input;
+  const c = resolveCriteria(input.criteria);
   const metric = c.primaryMetric;
   const mine = challenger.values[metric];
   const theirs = champion?.values[metric];
   const results: GateCriterionResult[] = [...(input.extra ?? [])];
+  // the code a failing row stands for, when it is not the row's name
+  const codes = new Map<GateCriterionResult, string>();
+  const ev = input.evidence ?? null;
   const missing = `${metric} is not measured for this model's task`;
 
   if (c.minPrimary !== null) {
@@ -42,10 +55,15 @@ export function decideGate(input: GateInput): GateOutcome {
       champion: theirs ?? null,
       challenger: mine ?? null,
       pass: mine !== undefined && mine >= c.minPrimary,
-      ...(mine === undefined ? { note: missing } : {}),
+      ...(mine === undefined ? { note: missing } : ev ? { note: `${ci(ev.challenger, ev.confidence)}` } : {}),
     });
   }
-  if (champion) {
+  if (champion && c.requireEvidence) {
+    for (const r of improvementByEvidence(c, ev, input.evidenceUnavailable ?? null, mine, theirs)) {
+      results.push(r.row);
+      if (r.code) codes.set(r.row, r.code);
+    }
+  } else if (champion) {
     const delta = mine !== undefined && theirs !== undefined ? mine - theirs : undefined;
     results.push({
       name: "primary_improvement",
@@ -57,6 +75,8 @@ export function decideGate(input: GateInput): GateOutcome {
       pass: delta !== undefined && delta >= c.minImprovement - 1e-12,
       note: delta !== undefined ? `change ${delta >= 0 ? "+" : ""}${round(delta)}` : missing,
     });
+  }
+  if (champion) {
     if (c.maxClassRegression !== null) {
       let worst: { label: string; drop: number; champion: number; challenger: number } | null = null;
       for (const [label, before] of Object.entries(champion.perClass)) {
@@ -86,9 +106,13 @@ export function decideGate(input: GateInput): GateOutcome {
       champion: null,
       challenger: mine ?? null,
       pass: floor,
-      note: floor
-        ? "judged on the absolute floor (primary_floor) alone"
-        : "without a floor (gate.minPrimary) a person approves a project's first model",
+      note:
+        (floor
+          ? "judged on the absolute floor (primary_floor) alone"
+          : "without a floor (gate.minPrimary) a person approves a project's first model") +
+        (ev && ev.samples < c.minTestSamples
+          ? `; only ${ev.samples} test samples (gate.minTestSamples ${c.minTestSamples}): the interval is wide`
+          : ""),
     });
   }
   if (c.latencyBudgetMs !== null) {
@@ -119,20 +143,52 @@ export function decideGate(input: GateInput): GateOutcome {
 
   const hardFails = results.filter((r) => r.hard && !r.pass);
   const softFails = results.filter((r) => !r.hard && !r.pass);
+  const codeOf = (r: GateCriterionResult) => codes.get(r) ?? r.name;
+  // a refusal for want of evidence is said first, in words, whatever else failed
+  const refusal = (rows: GateCriterionResult[]) => {
+    const r = rows.find((x) => ["tie", "not_significant"].includes(codeOf(x)));
+    return r ? `no significant improvement — ${r.note ?? ""}` : null;
+  };
   let decision: GateDecision;
   let reason: string;
+  let reasonCode: string;
   if (hardFails.length) {
     decision = "rejected";
-    reason = `hard criteria failed: ${hardFails.map((r) => r.name).join(", ")}`;
+    reasonCode = codeOf(hardFails[0]!);
+    const why = refusal(hardFails);
+    const others = hardFails.filter((r) => !["tie", "not_significant"].includes(codeOf(r))).map((r) => r.name);
+    reason = why
+      ? `refused: ${why}${others.length ? `; hard criteria failed too: ${others.join(", ")}` : ""}`
+      : `hard criteria failed: ${others.join(", ")}`;
   } else if (softFails.length) {
     decision = "awaiting_approval";
-    reason = `not passed: ${softFails.map((r) => r.name).join(", ")}; a person decides`;
+    reasonCode = codeOf(softFails[0]!);
+    const why = refusal(softFails);
+    reason = `not passed: ${softFails.map((r) => r.name).join(", ")}${why ? ` (${why})` : ""}; a person decides`;
   } else if (!c.autoApprove) {
     decision = "awaiting_approval";
+    reasonCode = "manual_approval";
     reason = "every criterion passed; the project approves by hand (gate.autoApprove is false)";
   } else {
     decision = "auto_approved";
-    reason = "every criterion passed";
+    reasonCode = "approved";
+    reason =
+      champion && c.requireEvidence && ev?.difference
+        ? `every criterion passed; the improvement is beyond noise (${diffText(ev)})`
+        : "every criterion passed";
   }
-  return { results, decision, reason };
+  return { results, decision, reason, reasonCode };
+}
+
+/** "0.975 (95 % CI 0.87–0.996, Wilson)" */
+export function ci(m: { value: number; low: number; high: number; method: string }, confidence: number): string {
+  const pct = Math.round(confidence * 1000) / 10;
+  return `${round(m.value)} (${pct} % CI ${round(m.low)} to ${round(m.high)}, ${m.method})`;
+}
+
+/** "+0.025 (95 % CI −0.01 to +0.06)" */
+export function diffText(ev: GateEvidence): string {
+  const d = ev.difference!;
+  const s = (v: number) => `${v >= 0 ? "+" : ""}${round(v)}`;
+  return `${ev.metric} ${s(d.value)}, ${Math.round(ev.confidence * 1000) / 10} % CI ${s(d.low)} to ${s(d.high)}`;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Evaluation, GateCriterionResult, GateReport, MetricSummary } from "@kensa/contracts";
+import type { Evaluation, GateCriterionResult, GateEvidence, GateReport, MetricSummary } from "@kensa/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
 import { isoNow } from "../clock.js";
@@ -9,6 +9,8 @@ import type { JobHandler } from "../jobs/job-worker.js";
 import type { AuditLog } from "../people/audit-log.js";
 import { decideGate } from "./decide-gate.js";
 import type { EvaluationService } from "./evaluation/evaluation-service.js";
+import type { SampleOutcomes } from "./evaluation/sample-outcomes.js";
+import { gateEvidence, resolveCriteria } from "./gate-evidence.js";
 import type { ModelService } from "./model-service.js";
 import type { ModelPolicy } from "./ports.js";
 import { type RegistryService, toGateReport } from "./registry-service.js";
@@ -75,28 +77,49 @@ export class GateService {
     const { evaluations, settings, registry } = this.#d;
     const model = await this.#d.models.get(modelVersionId);
     const snap = await evaluations.snapshotFor(model, snapshotId);
-    const criteria = (await settings.get(model.projectId)).gate;
+    const criteria = resolveCriteria((await settings.get(model.projectId)).gate);
     const championId = (await settings.champion(model.projectId)).modelVersionId;
     const extra: GateCriterionResult[] = [];
 
-    const challengerEval = await evaluations.ensure(model.id, snap, signal);
+    // per-sample outcomes come with each evaluation: the comparison is paired on the same samples
+    const mine = await evaluations.ensureWithOutcomes(model.id, snap, signal);
+    const challengerEval = mine.evaluation;
     let champion: MetricSummary | null = null;
+    let championOutcomes: SampleOutcomes | null = null;
     const comparedTo = championId && championId !== model.id ? championId : null;
     if (comparedTo) {
-      const e = await evaluations.ensure(comparedTo, snap, signal);
-      if (e.metrics) champion = e.metrics;
-      else extra.push(failedEvaluation("champion_evaluation", e));
+      const theirs = await evaluations.ensureWithOutcomes(comparedTo, snap, signal);
+      if (theirs.evaluation.metrics) {
+        champion = theirs.evaluation.metrics;
+        championOutcomes = theirs.outcomes;
+      } else extra.push(failedEvaluation("champion_evaluation", theirs.evaluation));
     }
     let outcome: ReturnType<typeof decideGate>;
+    let evidence: GateEvidence | null = null;
     if (!challengerEval.metrics) {
       const results = [...extra, failedEvaluation("evaluation", challengerEval)];
       outcome = {
         results,
         decision: "awaiting_approval",
         reason: "the challenger could not be evaluated; a person decides",
+        reasonCode: "evaluation_failed",
       };
     } else {
-      outcome = decideGate({ criteria, challenger: challengerEval.metrics, champion, extra });
+      const ev = gateEvidence({
+        criteria,
+        challenger: mine.outcomes,
+        champion: championOutcomes,
+        hasChampion: champion !== null,
+      });
+      evidence = ev.evidence;
+      outcome = decideGate({
+        criteria,
+        challenger: challengerEval.metrics,
+        champion,
+        extra,
+        evidence: ev.evidence,
+        evidenceUnavailable: ev.unavailable,
+      });
     }
     const row: GateReportsTable = {
       id: `gat_${randomBytes(12).toString("base64url")}`,
@@ -110,6 +133,8 @@ export class GateService {
       reason: outcome.reason,
       deployment_id: null,
       created_at: isoNow(),
+      evidence: evidence ? JSON.stringify(evidence) : null,
+      reason_code: outcome.reasonCode,
     };
     // the decision touches only a candidate: a person's earlier approval or rejection stands
     const apply = model.stage === "candidate" && outcome.decision !== "awaiting_approval";

@@ -158,6 +158,24 @@ export function modelCard(c: ModelCardInput): string {
         `| ${r.description}${r.note ? ` (${r.note})` : ""} | ${r.hard ? "yes" : "no"} | ${f(r.threshold)} | ${f(r.champion)} | ${f(r.challenger)} | ${r.pass ? "pass" : "**fail**"} |`,
       );
     }
+    const ev = g.evidence;
+    if (ev) {
+      const pct = `${Math.round(ev.confidence * 1000) / 10} %`;
+      const iv = (m: { value: number; low: number; high: number; method: string }) =>
+        `${f(m.value)} (${pct} interval ${f(m.low)} to ${f(m.high)}, ${m.method.replace("_", " ")})`;
+      line();
+      line(`Evidence on ${ev.samples} test samples (${ev.metric}):`);
+      line();
+      line(`- challenger ${iv(ev.challenger)}`);
+      if (ev.champion) line(`- champion ${iv(ev.champion)}`);
+      if (ev.difference)
+        line(`- difference challenger − champion ${iv(ev.difference)}, ${ev.difference.resamples} resamples`);
+      if (ev.test)
+        line(
+          `- ${ev.test.name.replace("_", " ")} test: p ${ev.test.pValue < 1e-4 ? "< 0.0001" : `= ${ev.test.pValue.toPrecision(3)}`}`,
+        );
+      if (ev.power) line(`- ${ev.power.note}`);
+    }
   } else {
     line(`Not through the gate yet.`);
   }

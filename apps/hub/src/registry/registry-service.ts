@@ -217,6 +217,8 @@ export function toGateReport(r: Selectable<GateReportsTable>): GateReport {
     results: JSON.parse(r.results) as GateReport["results"],
     decision: r.decision as GateReport["decision"],
     reason: r.reason,
+    ...(r.reason_code ? { reasonCode: r.reason_code } : {}),
+    ...(r.evidence ? { evidence: JSON.parse(r.evidence) as GateReport["evidence"] } : {}),
     deploymentId: r.deployment_id,
     createdAt: r.created_at,
   };

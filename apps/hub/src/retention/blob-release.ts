@@ -26,6 +26,8 @@ const REFERENCES: ReadonlyArray<{ table: keyof HubDatabase; column: string }> = 
   { table: "model_versions", column: "sha256" },
   { table: "model_versions", column: "int8_sha256" },
   { table: "bundles", column: "sha256" },
+  // a bundle's model file and golden frames, which devices fetch while the bundle is deployed
+  { table: "bundle_files", column: "sha256" },
   { table: "deployments", column: "bundle_sha256" },
   { table: "training_runs", column: "log_sha256" },
 ];

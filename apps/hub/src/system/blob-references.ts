@@ -37,6 +37,9 @@ export async function collectBlobReferences(
     ["model_versions", "id", "sha256"],
     ["model_versions", "id", "int8_sha256"],
     ["bundles", "sha256", "sha256"],
+    // what a bundle pins besides the model: the int8 file, golden frames (paged by the file's
+    // sha, which repeats across bundles: a skipped repeat names a blob already counted)
+    ["bundle_files", "sha256", "sha256"],
     ["deployments", "id", "bundle_sha256"],
     ["training_runs", "id", "log_sha256"],
     ["snapshots", "id", "id"],

@@ -1,8 +1,7 @@
-import { join } from "node:path";
-import { FsBlobStore } from "../blobstore/fs/fs-blob-store.js";
 import type { HubConfig } from "../config.js";
 import { openDatabase } from "../db/open-database.js";
 import { earlyMediaLimits } from "./blob-integrity-service.js";
+import { openBlobStoreOffline } from "./blob-migrate-open.js";
 import { type FsckReport, runFsck } from "./fsck.js";
 
 export { type FsckReport, fsckClean } from "./fsck.js";
@@ -17,7 +16,8 @@ export async function fsckOffline(
 ): Promise<FsckReport> {
   const store = await openDatabase(config);
   try {
-    const blobs = new FsBlobStore(join(config.dataDir, "blobs"));
+    // the store the hub is configured with (its data dir's folder or its S3 bucket)
+    const blobs = await openBlobStoreOffline(config, config.blobs, process.env);
     return await runFsck(store.db, blobs, {
       repair: o.repair,
       orphanGraceMs: o.orphanGraceMs,

@@ -1,10 +1,11 @@
+import { S3_SECRET_PURPOSE } from "../blobstore/s3/blob-store-from-config.js";
 import type { HubConfig } from "../config.js";
 import { SecretBox } from "../secrets/secret-box.js";
 import { loadSecretsKey } from "../secrets/secrets-key.js";
 import { SMTP_PASSWORD_PURPOSE } from "./secrets-at-rest.js";
 
 /** What a value can be sealed for in the hub config. */
-export const SEALABLE = { "smtp-password": SMTP_PASSWORD_PURPOSE } as const;
+export const SEALABLE = { "smtp-password": SMTP_PASSWORD_PURPOSE, "s3-secret-key": S3_SECRET_PURPOSE } as const;
 
 /**
  * Seals `plaintext` with the hub's current secrets key (env KENSA_SECRETS_KEY, `secrets.keyFile`

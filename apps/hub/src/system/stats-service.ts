@@ -63,6 +63,8 @@ export class StatsService {
     const devices = await this.#db
       .selectFrom("devices")
       .select(["presence", (eb) => eb.fn.countAll().as("n")])
+      // retired (and deleted) devices no longer count in the fleet
+      .where("retired_at", "is", null)
       .groupBy("presence")
       .execute();
     // few rows are ever pending, failed or suppressed; every sent one is the rest of the table

@@ -1,16 +1,7 @@
 import { createWriteStream } from "node:fs";
 import { access, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import {
-  isKensaError,
-  KensaError,
-  type RunProgress,
-  TrainerMetrics,
-  type TrainerProgress,
-  type TrainingRun,
-  trainerOutputs,
-} from "@kensa/contracts";
-import { Value } from "@sinclair/typebox/value";
+import { isKensaError, type RunProgress, type TrainerProgress, type TrainingRun } from "@kensa/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
@@ -20,6 +11,7 @@ import type { JobHandler } from "../jobs/job-worker.js";
 import type { ModelService } from "../registry/model-service.js";
 import { SerialQueue } from "../serial-queue.js";
 import { materializeJob } from "./materialize-job.js";
+import { registerRunModel } from "./register-run-model.js";
 import type { RunService } from "./run-service.js";
 import type { TrainerExit } from "./trainer.js";
 import { trainerFailure } from "./trainer-failure.js";
@@ -174,87 +166,13 @@ export class TrainHandler implements JobHandler {
     }
   }
 
-  /**
-   * Reads the outputs, and registers the model version (checked by ONNX Runtime against its
-   * manifest) in one transaction with the run's completion and the gate job.
-   */
+  /** Reads the outputs from the run's folder and registers the model version (register-run-model.ts). */
   async #register(run: TrainingRun, out: string, log: (l: string) => void): Promise<string> {
     const read = async (name: string) => {
-      try {
-        return await readFile(join(out, name));
-      } catch {
-        throw new KensaError(
-          "KENSA_ERR_TRAINER_OUTPUT_INVALID",
-          `the trainer exited 0 but wrote no ${name}; nothing was registered`,
-        );
-      }
+      const path = join(out, name);
+      return (await exists(path)) ? readFile(path) : null;
     };
-    const manifest = (await read(trainerOutputs.manifest)).toString("utf8");
-    const model = await read(trainerOutputs.model);
-    const int8 = run.params.hyper.quantize ? await read(trainerOutputs.modelInt8) : null;
-    let trainerMetrics: TrainingRun["trainerMetrics"] = null;
-    const metricsPath = join(out, trainerOutputs.metrics);
-    if (await exists(metricsPath)) {
-      try {
-        const m = JSON.parse(await readFile(metricsPath, "utf8")) as unknown;
-        if (Value.Check(TrainerMetrics, m)) {
-          trainerMetrics = {
-            primaryMetric: m.primaryMetric,
-            val: m.val.primary,
-            test: m.test?.primary ?? null,
-            bestEpoch: m.bestEpoch,
-            epochsRun: m.epochsRun,
-          };
-        } else log("[kensa] warning: metrics.json does not match the contract; ignored");
-      } catch {
-        log("[kensa] warning: metrics.json is not JSON; ignored");
-      }
-    }
-    const current = await this.#d.runs.get(run.id);
-    try {
-      const version = await this.#d.models.register({
-        projectId: run.projectId,
-        manifest,
-        bytes: new Uint8Array(model.buffer, model.byteOffset, model.byteLength),
-        ...(int8 ? { int8Bytes: new Uint8Array(int8.buffer, int8.byteOffset, int8.byteLength) } : {}),
-        source: `run:${run.id}`,
-        lineage: {
-          snapshotId: run.snapshotId,
-          runId: run.id,
-          trainer: run.trainer.name,
-          trainerVersion: current.trainer.version,
-          params: run.params as unknown as Record<string, unknown>,
-          codeRevision: run.codeRevision,
-        },
-        onInsert: async (trx, v) => {
-          await this.#d.runs.update(run.id, { trainerMetrics }, trx);
-          await this.#d.runs.finish(
-            run.id,
-            { status: "succeeded", exitCode: 0, modelVersionId: v.id, finishedAt: isoNow() },
-            trx,
-          );
-          await this.#d.queue.enqueue(
-            { type: "gate", projectId: run.projectId, refId: v.id, payload: { runId: run.id } },
-            trx,
-          );
-        },
-      });
-      return version.id;
-    } catch (err) {
-      if (
-        isKensaError(err) &&
-        ["KENSA_ERR_MODEL_INVALID_ONNX", "KENSA_ERR_MODEL_MANIFEST_MISMATCH", "KENSA_ERR_MANIFEST_INVALID"].includes(
-          err.code,
-        )
-      ) {
-        throw new KensaError(
-          "KENSA_ERR_TRAINER_OUTPUT_INVALID",
-          `the trainer's model was not registered: ${err.code}: ${err.message}`,
-          { cause: err.code },
-        );
-      }
-      throw err;
-    }
+    return registerRunModel(this.#d, run, read, log);
   }
 }
 

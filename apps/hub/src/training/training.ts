@@ -19,6 +19,7 @@ import { GateService } from "../registry/gate-service.js";
 import type { ModelService } from "../registry/model-service.js";
 import { RegistryService } from "../registry/registry-service.js";
 import { importsTorch, resolvePython } from "./python.js";
+import { RemoteTraining } from "./remote-training.js";
 import { RunEvents } from "./run-events.js";
 import { RunService } from "./run-service.js";
 import { TrainHandler } from "./train-handler.js";
@@ -38,6 +39,8 @@ export interface Training {
   registry: RegistryService;
   settings: TrainingSettingsService;
   triggers: TriggerScheduler;
+  /** training on other machines: what `kensa worker` calls */
+  remote: RemoteTraining;
   /** whether the built-in PyTorch trainer can run here, and with which Python */
   builtinTrainer(): Promise<{ available: boolean; python: string }>;
   /** settles what a stopped hub left running (leases run out); call before serving, then it runs now and then */
@@ -68,6 +71,7 @@ export function createTraining(deps: {
   const settings = new TrainingSettingsService(db, deps.projects, deps.datasets.snapshots);
   // the worker needs the handlers and the handlers wake the worker: tie the knot lazily
   let worker: JobWorker | null = null;
+  let remote: RemoteTraining | null = null;
   const kick = () => worker?.kick();
   const runs = new RunService({
     db,
@@ -80,7 +84,8 @@ export function createTraining(deps: {
     events: runEvents,
     workDir,
     kick,
-    abort: (jobId) => worker?.abort(jobId, "cancel") ?? false,
+    // a run a remote worker trains is cancelled at the worker's next renewal (remote-training.ts)
+    abort: (jobId) => (worker?.abort(jobId, "cancel") ?? false) || (remote?.cancel(jobId) ?? false),
   });
   const evaluations = new EvaluationService({
     db,
@@ -124,9 +129,22 @@ export function createTraining(deps: {
     log,
     kick,
   });
+  remote = new RemoteTraining({
+    db,
+    config: cfg.remote,
+    pollMs: cfg.pollMs,
+    runs,
+    snapshots: deps.datasets.snapshots,
+    blobs,
+    models: deps.models,
+    queue,
+    log,
+    kick,
+  });
   worker = new JobWorker({
     queue,
-    handlers: [train, evaluations.handler(), gate.handler()],
+    // with localTraining off, training jobs wait for a `kensa worker`; evaluation and the gate stay here
+    handlers: [...(cfg.remote.localTraining ? [train] : []), evaluations.handler(), gate.handler()],
     concurrency: cfg.workers,
     pollMs: cfg.pollMs,
     renewMs: Math.max(100, Math.floor(cfg.leaseMs / 3)),
@@ -163,6 +181,8 @@ export function createTraining(deps: {
     };
     const owner = worker?.id ?? "recovery";
     const evaluations: string[] = [];
+    // a worker's job whose lease ran out is queued again (its run never touched this hub's trainer)
+    requeued.push(...((await remote?.requeueExpired()) ?? []));
     for (const job of await queue.orphans(owner)) {
       if (job.type === "train") {
         await queue.finish(job.id, { status: "failed", error }, owner);
@@ -203,6 +223,7 @@ export function createTraining(deps: {
     registry,
     settings,
     triggers,
+    remote,
     async builtinTrainer() {
       const python = await resolvePython(cfg.python, deps.env ?? process.env);
       return { available: await importsTorch(python), python };

@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { List } from "../common.js";
 import { defineRoutes } from "../route.js";
+import { DeploymentTargets } from "./bundle-targets.js";
 import {
   DeviceCertificate,
   DeviceCertificateParams,
@@ -15,6 +16,8 @@ import {
   DeviceQuery,
   EnrollDevice,
   EnrolledDevice,
+  UpdateDevice,
+  UpdatedDevice,
 } from "./schemas.js";
 
 const IdParams = Type.Object({ id: Type.String() });
@@ -56,6 +59,37 @@ export const fleetRoutes = defineRoutes({
     reply: Device,
     errors: ["KENSA_ERR_DEVICE_NOT_FOUND"],
   },
+  update: {
+    method: "PATCH",
+    path: "/api/v1/devices/:id",
+    summary:
+      "Change a device's name, description or tags; a tag change gives it the tag deployments its new tags now select",
+    permission: "devices:manage",
+    params: IdParams,
+    body: UpdateDevice,
+    reply: UpdatedDevice,
+    errors: ["KENSA_ERR_DEVICE_NOT_FOUND", "KENSA_ERR_VALIDATION"],
+  },
+  retire: {
+    method: "POST",
+    path: "/api/v1/devices/:id/retire",
+    summary:
+      "Take a device out of service for good: revoked and disconnected now, left out of counts, listings and deployments; its history stays",
+    permission: "devices:manage",
+    params: IdParams,
+    reply: Device,
+    errors: ["KENSA_ERR_DEVICE_NOT_FOUND"],
+  },
+  remove: {
+    method: "DELETE",
+    path: "/api/v1/devices/:id",
+    summary:
+      "Delete a retired device (or one that never connected): its record, credentials, certificates and latest frame go; events, incidents and media stay",
+    permission: "devices:manage",
+    params: IdParams,
+    status: 204,
+    errors: ["KENSA_ERR_DEVICE_NOT_FOUND", "KENSA_ERR_DEVICE_NOT_RETIRED"],
+  },
   rotateSecret: {
     method: "POST",
     path: "/api/v1/devices/:id/secret/rotate",
@@ -64,7 +98,7 @@ export const fleetRoutes = defineRoutes({
     permission: "devices:manage",
     params: IdParams,
     reply: EnrolledDevice,
-    errors: ["KENSA_ERR_DEVICE_NOT_FOUND", "KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE"],
+    errors: ["KENSA_ERR_DEVICE_NOT_FOUND", "KENSA_ERR_BROKER_ACCOUNTS_UNAVAILABLE", "KENSA_ERR_DEVICE_RETIRED"],
   },
   revoke: {
     method: "POST",
@@ -143,6 +177,8 @@ export const fleetRoutes = defineRoutes({
       "KENSA_ERR_PROJECT_NOT_FOUND",
       "KENSA_ERR_DEVICE_NOT_FOUND",
       "KENSA_ERR_DEPLOYMENT_NO_TARGETS",
+      "KENSA_ERR_DEVICE_RETIRED",
+      "KENSA_ERR_DEPLOYMENT_PRECISION_UNAVAILABLE",
     ],
   },
   listDeployments: {
@@ -153,6 +189,16 @@ export const fleetRoutes = defineRoutes({
     query: DeploymentQuery,
     reply: List(Deployment),
   },
+  deploymentTargets: {
+    method: "GET",
+    path: "/api/v1/deployments/:id/targets",
+    summary:
+      "Which bundle target (architecture, precision, runtime) each device of a deployment got, and its self-test parity",
+    permission: "deployments:read",
+    params: IdParams,
+    reply: DeploymentTargets,
+    errors: ["KENSA_ERR_DEPLOYMENT_NOT_FOUND"],
+  },
   getBundle: {
     method: "GET",
     path: "/api/v1/bundles/:sha",
@@ -161,7 +207,8 @@ export const fleetRoutes = defineRoutes({
     permission: "deployments:read",
     params: ShaParams,
     produces: { kind: "bytes", types: ["application/json"] },
-    errors: ["KENSA_ERR_BUNDLE_NOT_FOUND"],
+    // whole (200) or the one byte range asked (206; ETag = the sha256, If-Range honoured)
+    errors: ["KENSA_ERR_BUNDLE_NOT_FOUND", "KENSA_ERR_RANGE_NOT_SATISFIABLE", "KENSA_ERR_BLOB_CORRUPT"],
   },
   getBlob: {
     method: "GET",
@@ -172,6 +219,7 @@ export const fleetRoutes = defineRoutes({
     permission: "models:read",
     params: ShaParams,
     produces: { kind: "bytes", types: ["application/octet-stream"] },
-    errors: ["KENSA_ERR_BLOB_NOT_FOUND"],
+    // whole (200) or the one byte range asked (206; ETag = the sha256, If-Range honoured)
+    errors: ["KENSA_ERR_BLOB_NOT_FOUND", "KENSA_ERR_RANGE_NOT_SATISFIABLE", "KENSA_ERR_BLOB_CORRUPT"],
   },
 });

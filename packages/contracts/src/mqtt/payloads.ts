@@ -1,5 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { ErrorInfo, Timestamp as Ts } from "../common.js";
+import { ReportedConfig } from "../fleet/device-config.js";
+import { SelfTestReport } from "../golden.js";
 import { Sha256 } from "../manifest.js";
 import { RuleHit } from "../rules.js";
 
@@ -19,6 +21,11 @@ export const BundleRef = Type.Object({
   modelUrl: Type.String(),
   modelSha256: Sha256,
   size: Type.Integer({ minimum: 1 }),
+  /**
+   * ms over which the hub spreads the start of the downloads of a rollout: a device that has
+   * to download this bundle waits a random time below it first (absent or 0: at once)
+   */
+  spreadMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
 });
 export type BundleRef = Static<typeof BundleRef>;
 
@@ -44,6 +51,12 @@ export const Desired = Type.Object({
    * device deletes an event on the broker's PUBACK.
    */
   eventAcks: Type.Optional(Type.Literal("hub")),
+  /**
+   * the device's remote config (docs/agent.md, "Remote configuration"): its revision and the
+   * sha256 of its canonical JSON, fetched from `GET /api/v1/devices/:id/config/delivered`.
+   * Absent while the hub sets none; the device then runs its local agent.json.
+   */
+  config: Type.Optional(Type.Object({ rev: Type.Integer({ minimum: 1 }), sha256: Sha256 })),
 });
 export type Desired = Static<typeof Desired>;
 
@@ -84,6 +97,8 @@ export const ReportedPipeline = Type.Object({
       error: Type.Optional(ErrorInfo),
     }),
   ),
+  /** the last golden-frame self-test of a bundle this pipeline installed (passed, failed or skipped) */
+  selfTest: Type.Optional(SelfTestReport),
 });
 export type ReportedPipeline = Static<typeof ReportedPipeline>;
 
@@ -102,6 +117,8 @@ export const Reported = Type.Object({
   eventsDropped: Type.Optional(Type.Integer({ minimum: 0 })),
   /** events the hub refused for good (kept there as rejected), since the agent was installed */
   eventsRejected: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** the remote config running and the last one received (agents before remote configuration omit it) */
+  config: Type.Optional(ReportedConfig),
 });
 export type Reported = Static<typeof Reported>;
 

@@ -134,7 +134,7 @@ export const GateDecision = Type.Union([
 export type GateDecision = Static<typeof GateDecision>;
 
 export const GateCriterionResult = Type.Object({
-  /** primary_floor | primary_improvement | first_model | class_regression | latency_p95 | int8_drop */
+  /** primary_floor | test_samples | primary_improvement | first_model | class_regression | latency_p95 | int8_drop */
   name: Type.String(),
   description: Type.String(),
   /** a hard criterion that fails rejects the challenger; a soft one leaves it to a person */
@@ -147,6 +147,64 @@ export const GateCriterionResult = Type.Object({
 });
 export type GateCriterionResult = Static<typeof GateCriterionResult>;
 
+/** A metric with its confidence interval. */
+export const MetricInterval = Type.Object({
+  value: Type.Number(),
+  low: Type.Number(),
+  high: Type.Number(),
+  /** "wilson": Wilson score interval of a proportion (accuracy); "bootstrap": percentile bootstrap */
+  method: Type.Union([Type.Literal("wilson"), Type.Literal("bootstrap")]),
+});
+export type MetricInterval = Static<typeof MetricInterval>;
+
+/**
+ * What the gate measured about the primary metric on the frozen test samples: each model's
+ * value with its interval and, over a champion, the paired difference with its interval, the
+ * test and a power note. docs/training.md, "How the gate decides", explains how to read it.
+ */
+export const GateEvidence = Type.Object({
+  metric: Type.String(),
+  /** the confidence level of every interval here (0.95 = 95 %) */
+  confidence: Type.Number(),
+  /** test samples the evidence rests on: scored for both models (paired), or the challenger's */
+  samples: Type.Integer(),
+  challenger: MetricInterval,
+  champion: Nullable(MetricInterval),
+  /** challenger − champion on the same samples; null without a champion */
+  difference: Nullable(
+    Type.Object({
+      value: Type.Number(),
+      low: Type.Number(),
+      high: Type.Number(),
+      /** standard error of the difference (standard deviation of the bootstrap differences) */
+      se: Type.Number(),
+      method: Type.Literal("paired_bootstrap"),
+      resamples: Type.Integer(),
+      seed: Type.Integer(),
+    }),
+  ),
+  /** true when both models have the same outcome on every paired sample */
+  identical: Type.Boolean(),
+  /**
+   * "mcnemar_exact": two-sided exact McNemar test on per-sample correctness (classification,
+   * anomaly); "paired_bootstrap": share of resampled differences at or below minImprovement
+   */
+  test: Nullable(
+    Type.Object({
+      name: Type.Union([Type.Literal("mcnemar_exact"), Type.Literal("paired_bootstrap")]),
+      pValue: Type.Number(),
+      /** McNemar: samples only the challenger got right, and only the champion got right */
+      challengerOnly: Type.Optional(Type.Integer()),
+      championOnly: Type.Optional(Type.Integer()),
+    }),
+  ),
+  /** how many test samples would show the observed difference (80 % power); null when none would */
+  power: Nullable(Type.Object({ neededSamples: Nullable(Type.Integer()), note: Type.String() })),
+  /** why the evidence could not be computed, or what limits it */
+  note: Type.Optional(Type.String()),
+});
+export type GateEvidence = Static<typeof GateEvidence>;
+
 export const GateReport = Type.Object({
   id: Id,
   modelVersionId: Id,
@@ -157,6 +215,15 @@ export const GateReport = Type.Object({
   results: Type.Array(GateCriterionResult),
   decision: GateDecision,
   reason: Type.String(),
+  /**
+   * the decision in one code: approved | manual_approval | tie | not_significant | too_few_samples |
+   * no_evidence | evaluation_failed | first_model | or the name of the criterion that decided
+   * (primary_floor, latency_p95, class_regression, int8_drop, primary_improvement); absent on
+   * reports made before it existed
+   */
+  reasonCode: Type.Optional(Type.String()),
+  /** intervals, the paired difference and its test; absent on reports made before evidence */
+  evidence: Type.Optional(Nullable(GateEvidence)),
   /** the deployment made because the model was approved and the project auto-deploys */
   deploymentId: Nullable(Type.String()),
   createdAt: Ts,

@@ -241,6 +241,25 @@ export const GateCriteria = Type.Object(
     minPrimary: Nullable(Type.Number(), { default: null }),
     /** approve without a person when every criterion passes; false: always awaiting approval */
     autoApprove: Type.Boolean({ default: true }),
+    /*
+     * Evidence (docs/training.md, "How the gate decides"). Optional so that criteria stored
+     * before they existed still read; the gate applies the defaults.
+     */
+    /**
+     * over a champion, approve only when the confidence interval of challenger − champion (paired,
+     * same frozen samples) lies above minImprovement; false compares point estimates
+     */
+    requireEvidence: Type.Optional(Type.Boolean({ default: true })),
+    /** confidence level of every interval the gate reports and decides by */
+    confidence: Type.Optional(Type.Number({ minimum: 0.5, maximum: 0.999, default: 0.95 })),
+    /** fewer paired test samples than this: the gate draws no conclusion and a person decides */
+    minTestSamples: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 })),
+    /** a challenger whose improvement is not beyond noise (a tie): "reject" it, or "ask" a person */
+    notSignificant: Type.Optional(Type.Union([Type.Literal("reject"), Type.Literal("ask")], { default: "reject" })),
+    /** paired bootstrap resamples */
+    bootstrapResamples: Type.Optional(Type.Integer({ minimum: 200, maximum: 20_000, default: 2000 })),
+    /** seed of the bootstrap: the same outcomes and seed give the same interval */
+    bootstrapSeed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 1 })),
   },
   { additionalProperties: false },
 );

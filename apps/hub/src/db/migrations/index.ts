@@ -15,6 +15,12 @@ import * as authLockouts from "./0013-auth-lockouts.js";
 import * as blobIntegrity from "./0014-blob-integrity.js";
 import * as retention from "./0015-retention.js";
 import * as deviceCertificates from "./0016-device-certificates.js";
+import * as bundleSigning from "./0017-bundle-signing.js";
+import * as bundleTargets from "./0018-bundle-targets.js";
+import * as deviceRetire from "./0019-device-retire.js";
+import * as deviceConfig from "./0020-device-config.js";
+import * as gateEvidence from "./0021-gate-evidence.js";
+import * as telemetryHistory from "./0022-telemetry-history.js";
 
 /**
  * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
@@ -41,6 +47,12 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0014_blob_integrity": blobIntegrity,
   "0015_retention": retention,
   "0016_device_certificates": deviceCertificates,
+  "0017_bundle_signing": bundleSigning,
+  "0018_bundle_targets": bundleTargets,
+  "0019_device_retire": deviceRetire,
+  "0020_device_config": deviceConfig,
+  "0021_gate_evidence": gateEvidence,
+  "0022_telemetry_history": telemetryHistory,
 });
 
 /** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */

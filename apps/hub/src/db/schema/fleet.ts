@@ -36,6 +36,13 @@ export interface DevicesTable {
   events_stored: number;
   /** the highest event seq stored from this device */
   events_max_seq: number;
+  // optional: a row inserted without them is active and undescribed (null)
+  /** ISO time the device was retired (implies revoked_at); null while in service */
+  retired_at?: string | null;
+  /** ISO time the device was deleted: the row is a tombstone, hidden from every list and lookup */
+  deleted_at?: string | null;
+  /** what people wrote about the device; null when nothing */
+  description?: string | null;
 }
 
 export interface DeploymentsTable {
@@ -47,6 +54,8 @@ export interface DeploymentsTable {
   target: string;
   device_ids: string;
   created_at: string;
+  /** the precision asked for (auto, fp32, int8); null for deployments made before targets (auto) */
+  precision?: string | null;
 }
 
 /** The latest frame a device uploaded; one row per device, overwritten. */

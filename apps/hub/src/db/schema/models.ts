@@ -50,6 +50,10 @@ export interface GateReportsTable {
   reason: string;
   deployment_id: string | null;
   created_at: string;
+  /** GateEvidence as JSON; null before 0021_gate_evidence or when none was computed */
+  evidence: string | null;
+  /** GateReport.reasonCode; null before 0021_gate_evidence */
+  reason_code: string | null;
 }
 
 export interface ApprovalsTable {

@@ -9,6 +9,7 @@ import type { ClaimedJob, JobEnd, JobQueue } from "../../jobs/job-queue.js";
 import type { JobHandler } from "../../jobs/job-worker.js";
 import type { ModelService } from "../model-service.js";
 import type { ModelPolicy } from "../ports.js";
+import { type SampleOutcomes, storedOutcomes } from "./sample-outcomes.js";
 import type { EvalItem } from "./task-evaluator.js";
 import { taskEvaluators } from "./task-evaluators.js";
 
@@ -77,6 +78,27 @@ export class EvaluationService {
     const row = await this.#rowFor(model, snapshotId);
     if (row.status === "succeeded") return toEvaluation(row);
     return this.#run(row.id, signal);
+  }
+
+  /**
+   * Like ensure, with what the model did on each test sample (for the gate's paired
+   * comparison). An evaluation stored before outcomes were kept is computed again, once.
+   */
+  async ensureWithOutcomes(
+    modelVersionId: string,
+    snapshotId: string,
+    signal?: AbortSignal,
+  ): Promise<{ evaluation: Evaluation; outcomes: SampleOutcomes | null }> {
+    const model = await this.#d.models.get(modelVersionId);
+    let row = await this.#rowFor(model, snapshotId);
+    if (row.status !== "succeeded" || !row.metrics?.includes('"outcomes"')) {
+      await this.#run(row.id, signal);
+      row = await this.#d.db.selectFrom("evaluations").selectAll().where("id", "=", row.id).executeTakeFirstOrThrow();
+    }
+    return {
+      evaluation: toEvaluation(row),
+      outcomes: row.metrics ? storedOutcomes(JSON.parse(row.metrics)) : null,
+    };
   }
 
   /** throws KENSA_ERR_EVALUATION_NOT_FOUND */
@@ -158,7 +180,11 @@ export class EvaluationService {
   }
 
   /** Metrics of a model (and its int8 variant) on a snapshot's test split. */
-  async compute(model: ModelVersion, snapshotId: string, signal?: AbortSignal): Promise<EvaluationMetrics> {
+  async compute(
+    model: ModelVersion,
+    snapshotId: string,
+    signal?: AbortSignal,
+  ): Promise<EvaluationMetrics & { outcomes?: SampleOutcomes }> {
     const manifest = await this.#d.snapshots.manifest(snapshotId);
     const items: EvalItem[] = manifest.items
       .filter((i) => i.split === "test")
@@ -179,7 +205,7 @@ export class EvaluationService {
       ...(signal ? { signal } : {}),
     };
     const bytes = await this.#blob(model.sha256, model.id);
-    const metrics: EvaluationMetrics = await evaluator.evaluate(bytes, ctx);
+    const metrics: EvaluationMetrics & { outcomes?: SampleOutcomes } = await evaluator.evaluate(bytes, ctx);
     if (metrics.samples === 0) {
       throw new KensaError(
         "KENSA_ERR_EVALUATION_NO_TEST_SPLIT",
@@ -250,9 +276,15 @@ export function toEvaluation(r: Selectable<EvaluationsTable>): Evaluation {
     snapshotId: r.snapshot_id,
     split: "test",
     status: r.status as Evaluation["status"],
-    metrics: r.metrics ? (JSON.parse(r.metrics) as EvaluationMetrics) : null,
+    metrics: r.metrics ? publicMetrics(JSON.parse(r.metrics)) : null,
     error: r.error ? (JSON.parse(r.error) as { code: string; message: string }) : null,
     createdAt: r.created_at,
     finishedAt: r.finished_at,
   };
+}
+
+/** the stored metrics without the per-sample outcomes, which stay inside the hub */
+function publicMetrics(stored: EvaluationMetrics & { outcomes?: unknown }): EvaluationMetrics {
+  const { outcomes: _kept, ...metrics } = stored;
+  return metrics;
 }

@@ -1,5 +1,6 @@
 import type { EvaluationMetrics, LabelContent, ModelManifest, Task } from "@kensa/contracts";
 import type { BlobStore } from "../../blobstore/blob-store.js";
+import type { SampleOutcomes } from "./sample-outcomes.js";
 
 /** One test image of a snapshot, as evaluators read it. */
 export interface EvalItem {
@@ -19,7 +20,8 @@ export interface EvalContext {
   threads: number;
 }
 
-export type TaskMetrics = Omit<EvaluationMetrics, "int8">;
+/** the metrics, and what the model did on each sample (kept for the gate's paired comparison) */
+export type TaskMetrics = Omit<EvaluationMetrics, "int8"> & { outcomes?: SampleOutcomes };
 
 /** Scores one model file on test images for one task; chosen by the manifest's task. */
 export interface TaskEvaluator {

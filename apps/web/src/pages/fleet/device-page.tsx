@@ -4,12 +4,16 @@ import { Link, useParams } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
 import { useCan } from "../../auth";
 import { Badge, Card, type Column, DataTable, ErrorState, Facts, Loading, Page, TimeAgo } from "../../ui";
+import { DeviceConfigCard } from "./device-config-card";
 import { CredentialActions } from "./device-credentials";
 import { CredentialBadges, DeliveryDetails } from "./device-delivery";
+import { DeviceEditAction } from "./device-edit";
+import { LifecycleActions } from "./device-lifecycle";
 import { type ModelNames, PipelineBadge, PresenceBadge, shortSha } from "./device-status";
 import { LiveFrame } from "./live-frame";
-import { TelemetryChart } from "./telemetry-chart";
-import { recordTelemetry, telemetryOf } from "./telemetry-history";
+import { SelfTestCell } from "./self-test-badge";
+import { TelemetryPanel } from "./telemetry-chart";
+import { recordTelemetry } from "./telemetry-history";
 import { FLEET_POLL_MS } from "./use-devices";
 import { useModels } from "./use-model-names";
 
@@ -44,15 +48,27 @@ function DeviceView({ device: d, back, onChanged }: { device: Device; back: Reac
       title={d.name || d.id}
       subtitle={
         <>
-          <PresenceBadge presence={d.presence} /> · last seen <TimeAgo iso={d.lastSeenAt} />{" "}
-          <CredentialBadges device={d} />
+          {d.retiredAt ? (
+            <Badge tone="neutral" title={`retired ${new Date(d.retiredAt).toLocaleString()}`}>
+              retired
+            </Badge>
+          ) : (
+            <PresenceBadge presence={d.presence} />
+          )}{" "}
+          · last seen <TimeAgo iso={d.lastSeenAt} /> <CredentialBadges device={d} />
         </>
       }
       back={back}
       actions={
         <>
           <Link to={`/incidents?device=${encodeURIComponent(d.id)}`}>Incidents of this device</Link>
-          {canManage ? <CredentialActions device={d} onChanged={onChanged} /> : null}
+          {canManage ? (
+            <>
+              <DeviceEditAction device={d} onChanged={onChanged} />
+              {d.retiredAt ? null : <CredentialActions device={d} onChanged={onChanged} />}
+              <LifecycleActions device={d} onChanged={onChanged} />
+            </>
+          ) : null}
         </>
       }
     >
@@ -65,7 +81,7 @@ function DeviceView({ device: d, back, onChanged }: { device: Device; back: Reac
             <LiveFrame deviceId={d.id} online={d.presence === "online"} />
           </Card>
           <Card title="Telemetry">
-            <TelemetryChart points={telemetryOf(d.id)} />
+            <TelemetryPanel deviceId={d.id} />
             {t ? (
               <Facts
                 items={[
@@ -93,6 +109,7 @@ function DeviceView({ device: d, back, onChanged }: { device: Device; back: Reac
                     {d.id}
                   </span>,
                 ],
+                ["description", d.description ?? "—"],
                 ["architecture", d.arch ?? r?.arch ?? "—"],
                 ["platform", r?.platform ?? "—"],
                 ["agent", r?.agentVersion ?? "—"],
@@ -110,6 +127,9 @@ function DeviceView({ device: d, back, onChanged }: { device: Device; back: Reac
                 ],
                 ["desired rev", `${d.desiredRev}${r ? ` (applied ${r.desiredRev})` : ""}`],
                 ["enrolled", new Date(d.createdAt).toLocaleDateString()],
+                ...(d.retiredAt
+                  ? ([["retired", new Date(d.retiredAt).toLocaleString()]] as Array<[string, string]>)
+                  : []),
               ]}
             />
           </Card>
@@ -145,6 +165,7 @@ function DeviceView({ device: d, back, onChanged }: { device: Device; back: Reac
               ]}
             />
           </Card>
+          <DeviceConfigCard deviceId={d.id} />
         </div>
       </div>
     </Page>
@@ -167,6 +188,7 @@ function pipelineColumns(models: ModelNames): Array<Column<ReportedPipeline>> {
           "—"
         ),
     },
+    { header: "Self-test", cell: (p) => <SelfTestCell pipeline={p} /> },
     {
       header: "Last error",
       cell: (p) =>

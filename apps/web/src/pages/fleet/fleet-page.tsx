@@ -8,7 +8,7 @@ import { CredentialBadges, EventSeqSummary } from "./device-delivery";
 import { LoadedBundles, type ModelNames, PresenceBadge } from "./device-status";
 import { EnrollDialog } from "./enroll-dialog";
 import { Sparkline } from "./sparkline";
-import { telemetryOf } from "./telemetry-history";
+import { type FleetTelemetryLines, useFleetTelemetry } from "./telemetry-history";
 import { useDevices } from "./use-devices";
 import { useModels } from "./use-model-names";
 
@@ -18,6 +18,7 @@ export function FleetPage() {
   const canManage = useCan("devices:manage");
   const devices = useDevices(project?.id);
   const { names } = useModels(project?.id);
+  const telemetry = useFleetTelemetry(project?.id);
   const navigate = useNavigate();
   const [enrolling, setEnrolling] = useState(false);
   const items = devices.data?.items ?? [];
@@ -44,7 +45,7 @@ export function FleetPage() {
           label="Devices"
           rows={items}
           rowKey={(d) => d.id}
-          columns={columns(names)}
+          columns={columns(names, telemetry)}
           onRowClick={(d) => navigate(`/fleet/${d.id}`)}
           empty={canManage ? "No devices yet. Enroll one to start." : "No devices yet."}
         />
@@ -56,7 +57,10 @@ export function FleetPage() {
   );
 }
 
-function columns(models: ModelNames): Array<Column<Device>> {
+/** `telemetry.pointsOf`: a device's trend line, the hub's last hour then its newest live sample */
+function columns(models: ModelNames, telemetry: FleetTelemetryLines): Array<Column<Device>> {
+  const { pointsOf } = telemetry;
+  const loading = !telemetry.loaded && !telemetry.error;
   return [
     {
       header: "Device",
@@ -93,15 +97,23 @@ function columns(models: ModelNames): Array<Column<Device>> {
     { header: "Model", cell: (d) => <LoadedBundles device={d} models={models} /> },
     { header: "Events", cell: (d) => <EventSeqSummary device={d} /> },
     {
+      // on a phone too: a device that slows down is what someone walking the line wants to see
       header: "FPS",
-      hideOnMobile: true,
-      cell: (d) => <Sparkline points={telemetryOf(d.id)} metric="fps" color="#2563eb" label={`fps of ${d.id}`} />,
+      cell: (d) => (
+        <Sparkline points={pointsOf(d.id)} metric="fps" color="#2563eb" label={`fps of ${d.id}`} loading={loading} />
+      ),
     },
     {
       header: "Latency p95",
       hideOnMobile: true,
       cell: (d) => (
-        <Sparkline points={telemetryOf(d.id)} metric="p95" color="#d97706" label={`p95 latency of ${d.id}`} />
+        <Sparkline
+          points={pointsOf(d.id)}
+          metric="p95"
+          color="#d97706"
+          label={`p95 latency of ${d.id}`}
+          loading={loading}
+        />
       ),
     },
     { header: "Last seen", cell: (d) => <TimeAgo iso={d.lastSeenAt} />, hideOnMobile: true },

@@ -72,7 +72,10 @@ export function RegistryPage() {
         const g = details.get(m.id)?.gate;
         if (!g) return <span className="muted">–</span>;
         const tone = g.decision === "rejected" ? "danger" : g.decision === "auto_approved" ? "success" : "warning";
-        return <Badge tone={tone}>{g.decision.replace("_", " ")}</Badge>;
+        const refused = g.reasonCode === "tie" || g.reasonCode === "not_significant";
+        return (
+          <Badge tone={tone}>{refused ? "refused: no significant improvement" : g.decision.replace("_", " ")}</Badge>
+        );
       },
       hideOnMobile: true,
     },

@@ -11,6 +11,8 @@ export const anomalyEvaluator: TaskEvaluator = {
     const inf = await Inferencer.create(model, ctx.manifest, { intraOpThreads: ctx.threads, spinning: false });
     const scores: number[] = [];
     const truth: boolean[] = [];
+    const findings: number[] = [];
+    const sampleIds: string[] = [];
     let correct = 0;
     const ms: number[] = [];
     try {
@@ -24,6 +26,8 @@ export const anomalyEvaluator: TaskEvaluator = {
         ms.push(r.latencyMs.total);
         scores.push(result.score);
         truth.push(anomalous);
+        findings.push(result.finding ? 1 : 0);
+        sampleIds.push(item.sampleId);
         if (result.finding === anomalous) correct++;
       }
     } finally {
@@ -32,6 +36,13 @@ export const anomalyEvaluator: TaskEvaluator = {
     const values: Record<string, number> = { accuracy: scores.length ? correct / scores.length : 0 };
     const a = auroc(scores, truth);
     if (a !== null) values.auroc = a;
-    return { task: "anomaly", samples: scores.length, values, perClass: {}, latency: latencyStats(ms) };
+    return {
+      task: "anomaly",
+      samples: scores.length,
+      values,
+      perClass: {},
+      latency: latencyStats(ms),
+      outcomes: { kind: "anomaly", sampleIds, truth: truth.map((t) => (t ? 1 : 0)), finding: findings, score: scores },
+    };
   },
 };

@@ -14,6 +14,7 @@ export const classificationEvaluator: TaskEvaluator = {
     const activation = post.type === "classification" ? post.activation : "none";
     const inf = await Inferencer.create(model, manifest, { intraOpThreads: ctx.threads, spinning: false });
     const images: ClassifiedImage[] = [];
+    const sampleIds: string[] = [];
     const ms: number[] = [];
     try {
       await inf.warmup();
@@ -24,6 +25,7 @@ export const classificationEvaluator: TaskEvaluator = {
         const r = await inf.infer(await imageBytes(ctx.blobs, item));
         const result = r.result as ClassificationResult;
         ms.push(r.latencyMs.total);
+        sampleIds.push(item.sampleId);
         images.push({
           truth,
           predicted: labels.indexOf(result.label),
@@ -45,6 +47,15 @@ export const classificationEvaluator: TaskEvaluator = {
       perClass,
       latency: latencyStats(ms),
       classification: m,
+      outcomes: {
+        kind: "classification",
+        sampleIds,
+        labels: [...labels],
+        ok: labels.map((l) => ctx.okLabels.includes(l)),
+        truth: images.map((i) => i.truth),
+        predicted: images.map((i) => i.predicted),
+        score: images.map((i) => i.defectScore),
+      },
     };
   },
 };

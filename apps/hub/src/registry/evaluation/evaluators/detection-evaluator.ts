@@ -2,6 +2,7 @@ import type { DetectionResult, ModelManifest } from "@kensa/contracts";
 import { Inferencer } from "@kensa/vision";
 import { imageBytes, latencyStats, truthBoxes } from "../eval-helpers.js";
 import { type DetectionImage, detectionMetrics } from "../metrics/detection-metrics.js";
+import { detectionOutcomes } from "../metrics/detection-outcomes.js";
 import type { EvalContext, TaskEvaluator, TaskMetrics } from "../task-evaluator.js";
 
 /** candidates kept for AP: COCO evaluates down to a score of 0.001 (Ultralytics' val conf) */
@@ -20,6 +21,7 @@ export const detectionEvaluator: TaskEvaluator = {
         : manifest;
     const inf = await Inferencer.create(model, evalManifest, { intraOpThreads: ctx.threads, spinning: false });
     const images: DetectionImage[] = [];
+    const sampleIds: string[] = [];
     const ms: number[] = [];
     try {
       await inf.warmup();
@@ -27,6 +29,7 @@ export const detectionEvaluator: TaskEvaluator = {
         ctx.signal?.throwIfAborted();
         const r = await inf.infer(await imageBytes(ctx.blobs, item));
         ms.push(r.latencyMs.total);
+        sampleIds.push(item.sampleId);
         const result = r.result as DetectionResult;
         images.push({
           truths: await truthBoxes(ctx.blobs, item.label.content, manifest.labels, ctx.okLabels),
@@ -47,6 +50,7 @@ export const detectionEvaluator: TaskEvaluator = {
       perClass,
       latency: latencyStats(ms),
       detection: m,
+      outcomes: detectionOutcomes(sampleIds, images, labels),
     };
   },
 };

@@ -28,6 +28,9 @@ export const segmentationEvaluator: TaskEvaluator = {
     const runner = await loadModel(model, { intraOpThreads: ctx.threads, spinning: false });
     const ms: number[] = [];
     let samples = 0;
+    const sampleIds: string[] = [];
+    const cells: number[][] = [];
+    const k = accLabels.length;
     try {
       const outName = post.output ?? runner.outputNames[0];
       if (!outName || !runner.outputNames.includes(outName)) {
@@ -64,6 +67,8 @@ export const segmentationEvaluator: TaskEvaluator = {
           }
         }
         acc.add(sampled, classes, score);
+        cells.push(confusionCells(sampled, classes, k));
+        sampleIds.push(item.sampleId);
         samples++;
       }
     } finally {
@@ -76,9 +81,29 @@ export const segmentationEvaluator: TaskEvaluator = {
     }
     const values: Record<string, number> = { miou: m.miou };
     if (m.pixelAuroc !== null) values.auroc = m.pixelAuroc;
-    return { task: "segmentation", samples, values, perClass, latency: latencyStats(ms), segmentation: m };
+    return {
+      task: "segmentation",
+      samples,
+      values,
+      perClass,
+      latency: latencyStats(ms),
+      segmentation: m,
+      outcomes: { kind: "segmentation", sampleIds, k, defect: accLabels.map((l) => !accOk.includes(l)), cells },
+    };
   },
 };
+
+/** one image's pixel confusion (truth × predicted), its non-zero cells as flat [index, count, …] */
+function confusionCells(truth: Uint8Array, predicted: Uint8Array, k: number): number[] {
+  const counts = new Float64Array(k * k);
+  for (let i = 0; i < truth.length; i++) {
+    const t = truth[i]!;
+    if (t !== IGNORE) counts[t * k + predicted[i]!]!++;
+  }
+  const out: number[] = [];
+  for (let c = 0; c < counts.length; c++) if (counts[c]) out.push(c, counts[c]!);
+  return out;
+}
 
 /** Per pixel of the model's mask: the class (argmax, or threshold for one channel) and the defect score. */
 function decode(

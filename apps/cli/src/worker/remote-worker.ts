@@ -1,0 +1,114 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { ApiError, type KensaClient } from "@kensa/client";
+import { type WorkerCapabilities, type WorkerHello, workerRoutes } from "@kensa/contracts";
+import type { TrainerRegistry } from "@kensa/hub";
+import { type JobOutcome, type JobRunDeps, runJob } from "./job-run.js";
+
+export interface RemoteWorkerOptions {
+  client: KensaClient;
+  trainers: TrainerRegistry;
+  trainerFailure: JobRunDeps["trainerFailure"];
+  capabilities: WorkerCapabilities;
+  /** where jobs' inputs and outputs live while they run */
+  dataDir: string;
+  say: (line: string) => void;
+  /** stop after this many jobs (tests, one-shot machines); unlimited when omitted */
+  maxJobs?: number;
+}
+
+/**
+ * `kensa worker`: claims training jobs from a hub and runs them one at a time. Stopping
+ * (SIGTERM) stops the trainer and gives its job back, so the hub queues it again at once.
+ */
+export class RemoteWorker {
+  readonly workerId = `${hostname()
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .slice(0, 60)}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  #o: RemoteWorkerOptions;
+  #stop = new AbortController();
+
+  constructor(o: RemoteWorkerOptions) {
+    this.#o = o;
+  }
+
+  stop(): void {
+    this.#stop.abort();
+  }
+
+  /** Runs until stopped; answers how many jobs it ran. Throws when the hub refuses the token. */
+  async run(): Promise<number> {
+    const { client, say } = this.#o;
+    const hello: WorkerHello = { workerId: this.workerId, capabilities: this.#o.capabilities };
+    let timing = await client.call(workerRoutes.hello, { body: hello });
+    const caps = this.#o.capabilities;
+    say(
+      `worker ${this.workerId}: ${caps.cpuCores} cores, ${caps.memoryMb} MiB, CUDA ${caps.cuda ? "yes" : "no"}, ` +
+        `trainers ${caps.trainers.join(", ")}; lease ${timing.leaseMs} ms`,
+    );
+    let jobs = 0;
+    let backoff = timing.pollMs;
+    while (!this.#stop.signal.aborted && (this.#o.maxJobs === undefined || jobs < this.#o.maxJobs)) {
+      try {
+        const { job } = await client.call(workerRoutes.claim, { body: hello });
+        backoff = timing.pollMs;
+        if (!job) {
+          await this.#sleep(timing.pollMs);
+          continue;
+        }
+        jobs++;
+        say(
+          `job ${job.jobId} (run ${job.runId}, attempt ${job.attempt}): ${job.files.length} inputs, trainer ${job.trainer}`,
+        );
+        const outcome = await runJob(
+          {
+            client,
+            trainers: this.#o.trainers,
+            trainerFailure: this.#o.trainerFailure,
+            workerId: this.workerId,
+            dir: join(this.#o.dataDir, "jobs", `${job.jobId}-${job.attempt}`),
+            say,
+          },
+          job,
+          this.#stop.signal,
+        );
+        say(`job ${job.jobId}: ${describe(outcome)}`);
+      } catch (err) {
+        if (err instanceof ApiError && err.code === "KENSA_ERR_WORKER_TOKEN_INVALID") throw err;
+        say(`worker: ${(err as Error).message}; trying again in ${backoff} ms`);
+        await this.#sleep(backoff);
+        backoff = Math.min(backoff * 2, 30_000);
+        timing = await client.call(workerRoutes.hello, { body: hello }).catch(() => timing);
+      }
+    }
+    return jobs;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    const signal = this.#stop.signal;
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+}
+
+function describe(o: JobOutcome): string {
+  switch (o.kind) {
+    case "completed":
+      if (o.error) return `outputs refused: ${o.error.code}`;
+      return `model version ${o.modelVersionId}${o.duplicate ? " (already registered)" : ""}`;
+    case "failed":
+      return `failed: ${o.code}`;
+    case "released":
+      return "stopped; given back to the queue";
+    case "lost":
+      return "the hub took the job back (lease lost); nothing more was sent";
+  }
+}

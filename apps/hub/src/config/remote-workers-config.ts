@@ -1,0 +1,43 @@
+import { type Static, Type } from "@sinclair/typebox";
+
+/**
+ * `training.remote`: training on other machines (`kensa worker`). Worker tokens are kept as
+ * SHA-256 digests, so the config file holds no secret a reader could use; `kensa worker token`
+ * prints a new token and the line to add here.
+ */
+export const RemoteWorkersConfigSchema = Type.Object(
+  {
+    /** false: this hub trains nothing itself and leaves every training job to workers (evaluation and the gate stay local) */
+    localTraining: Type.Boolean({ default: true }),
+    /** worker tokens this hub accepts, by name (the name is recorded as who trained) */
+    tokens: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ pattern: "^[a-z0-9][a-z0-9_-]{0,63}$" }),
+          /** lower-case hex SHA-256 of the token */
+          sha256: Type.String({ pattern: "^[a-f0-9]{64}$" }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [] },
+    ),
+    /** ms a worker's claim lasts unless renewed; a worker silent for longer loses the job, which is queued again */
+    leaseMs: Type.Integer({ minimum: 300, maximum: 3_600_000, default: 60_000 }),
+    /** what a trainer needs of a worker, by trainer name: workers lacking it never claim its jobs */
+    requirements: Type.Record(
+      Type.String({ pattern: "^[a-z0-9][a-z0-9_-]{0,63}$" }),
+      Type.Object(
+        {
+          cuda: Type.Optional(Type.Boolean()),
+          minCpuCores: Type.Optional(Type.Integer({ minimum: 1 })),
+          minMemoryMb: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+      { default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export type RemoteWorkersConfig = Static<typeof RemoteWorkersConfigSchema>;

@@ -1,0 +1,132 @@
+import { type Device, fleetRoutes } from "@kensa/contracts";
+import { useState } from "react";
+import { useNavigate } from "react-router-dom";
+import { describeError, hub } from "../../api/client";
+import { Button, Dialog, useToast } from "../../ui";
+
+type Action = "retire" | "delete";
+
+/** A device may be deleted once retired, or while it has never connected (nothing to keep but its record). */
+export function canDelete(d: Device): boolean {
+  return d.retiredAt !== null || (d.presence === "never" && d.lastSeenAt === null && d.events.stored === 0);
+}
+
+/**
+ * "Retire" and "Delete" for people with devices:manage, each behind a confirmation that says
+ * what goes and what stays. After a deletion the page goes back to the fleet.
+ */
+export function LifecycleActions({ device, onChanged }: { device: Device; onChanged(d: Device): void }) {
+  const toast = useToast();
+  const navigate = useNavigate();
+  const [confirming, setConfirming] = useState<Action | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<{ code: string; message: string } | null>(null);
+  const name = device.name || device.id;
+
+  const cancel = () => {
+    if (busy) return;
+    setConfirming(null);
+    setError(null);
+  };
+
+  const run = async (action: Action) => {
+    setBusy(true);
+    setError(null);
+    const params = { id: device.id };
+    try {
+      if (action === "retire") {
+        onChanged(await hub.call(fleetRoutes.retire, { params }));
+        toast.success(`Retired ${name}: it is disconnected for good and no longer counts in the fleet`);
+        setConfirming(null);
+      } else {
+        await hub.call(fleetRoutes.remove, { params });
+        toast.success(`Deleted ${name}; its events and incidents stay`);
+        navigate("/fleet");
+      }
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <>
+      {device.retiredAt ? null : (
+        <Button variant="danger" onClick={() => setConfirming("retire")}>
+          Retire
+        </Button>
+      )}
+      {canDelete(device) ? (
+        <Button variant="danger" onClick={() => setConfirming("delete")}>
+          Delete
+        </Button>
+      ) : null}
+
+      <Dialog
+        open={confirming === "retire"}
+        title={`Retire ${name}?`}
+        onClose={cancel}
+        actions={
+          <>
+            <Button onClick={cancel} disabled={busy}>
+              Cancel
+            </Button>
+            <Button variant="danger" busy={busy} onClick={() => run("retire")}>
+              Retire device
+            </Button>
+          </>
+        }
+      >
+        <div className="stack">
+          <p>
+            <strong>{device.id}</strong> is disconnected now and can never connect again: its secret and client
+            certificates are refused, on every hub replica and broker.
+          </p>
+          <p>
+            It leaves the fleet's lists and counts and no deployment targets it any more. Its events, incidents and
+            frames stay. Retiring cannot be undone: enroll replacement hardware as a new device.
+          </p>
+          <ActionError error={error} />
+        </div>
+      </Dialog>
+
+      <Dialog
+        open={confirming === "delete"}
+        title={`Delete ${name}?`}
+        onClose={cancel}
+        actions={
+          <>
+            <Button onClick={cancel} disabled={busy}>
+              Cancel
+            </Button>
+            <Button variant="danger" busy={busy} onClick={() => run("delete")}>
+              Delete device
+            </Button>
+          </>
+        }
+      >
+        <div className="stack">
+          <p>
+            The record of <strong>{device.id}</strong> goes: its credentials, client certificates, tags, reported state
+            and latest frame.
+          </p>
+          <p>
+            Its events, incidents and media stay under its id (retention still applies), the audit log keeps what was
+            done, and the id is never given to another device.
+          </p>
+          <ActionError error={error} />
+        </div>
+      </Dialog>
+    </>
+  );
+}
+
+function ActionError({ error }: { error: { code: string; message: string } | null }) {
+  if (!error) return null;
+  return (
+    <p className="form-error" role="alert">
+      <code>{error.code}</code> {error.message}
+    </p>
+  );
+}

@@ -1,0 +1,246 @@
+/**
+ * `npm run bench -- rollout`: a 10 MB model deployed to 1,000 simulated devices. A real hub
+ * (its own process, SQLite, embedded broker) enrolls the devices; simulator processes run
+ * each device on the agent's own code (MQTT link, bundle fetcher with spread start and Range
+ * resume, sha256 verification) and report the new bundle as the agent does. Measured: time
+ * from the deployment request until the hub has stored every device's report, per-device
+ * times, hub CPU and RSS, load averages, and the bytes re-sent to devices cut mid-transfer.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { fleetRoutes, projectRoutes } from "@kensa/contracts";
+import { adminClient, uploadModel } from "@kensa/scenario";
+import { tempDir } from "@kensa/testkit";
+import { percentile } from "@kensa/vision";
+import { buildUNet } from "@kensa/vision/graph";
+import Database from "better-sqlite3";
+import { cpuMicros, forkTs, nextMessage, stopChild } from "./ingest/child.js";
+import type { HubProcMessage } from "./ingest/hub-proc.js";
+import { type RolloutRun, rolloutMarkdown, rolloutSummary } from "./rollout/rollout-report.js";
+import type { SimMessage, SimStart } from "./rollout/sim.js";
+import type { DeviceResult, SimDeviceSpec } from "./rollout/sim-device.js";
+
+export interface RolloutOptions {
+  devices?: number;
+  /** simulator processes */
+  sims?: number;
+  /** devices whose first model download is cut half-way */
+  cut?: number;
+  /** hub `rollout` config */
+  rollout?: { startsPerSecond?: number; maxSpreadSeconds?: number };
+  log?: (line: string) => void;
+}
+
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+export async function rolloutSection(): Promise<{ markdown: string; data: unknown }> {
+  const run = await runRollout({
+    devices: env("KENSA_BENCH_ROLLOUT_DEVICES", 1000),
+    sims: env("KENSA_BENCH_ROLLOUT_SIMS", 2),
+    cut: env("KENSA_BENCH_ROLLOUT_CUT", 50),
+    ...(process.env.KENSA_BENCH_ROLLOUT_STARTS
+      ? { rollout: { startsPerSecond: Number(process.env.KENSA_BENCH_ROLLOUT_STARTS) } }
+      : {}),
+    log: (line) => console.error(`  rollout: ${line}`),
+  });
+  // results.json keeps the figures, not a thousand per-device rows
+  const { results: _perDevice, ...figures } = run;
+  const { toReport, downloads, starts, ...summary } = rolloutSummary(run);
+  const ms = { toReportMs: pcts(toReport), downloadMs: pcts(downloads), startMs: pcts(starts) };
+  return { markdown: rolloutMarkdown(run), data: { ...figures, summary: { ...summary, ...ms } } };
+}
+
+export async function runRollout(o: RolloutOptions = {}): Promise<RolloutRun> {
+  const n = o.devices ?? 1000;
+  const simCount = o.sims ?? 2;
+  const log = o.log ?? (() => undefined);
+  const dir = await tempDir("kensa-rollout-");
+  // the devices' bundle stores live in memory: the bench measures delivery, not this disk
+  const simDir = join("/dev/shm", `kensa-rollout-${process.pid}-${randomBytes(3).toString("hex")}`);
+  const cleanups: Array<() => Promise<unknown>> = [
+    async () => dir.remove(),
+    () => rm(simDir, { recursive: true, force: true }),
+  ];
+  try {
+    const dbPath = join(dir.path, "kensa.db");
+    const config = {
+      dataDir: join(dir.path, "hub"),
+      http: { host: "127.0.0.1", port: 0 },
+      mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
+      database: { type: "sqlite", path: dbPath },
+      adminToken: randomBytes(24).toString("hex"),
+      logLevel: "warn",
+      training: { workers: 0 },
+      ...(o.rollout ? { rollout: o.rollout } : {}),
+    };
+    const hubProc = forkTs(join(import.meta.dirname, "ingest", "hub-proc.ts"), [JSON.stringify(config)]);
+    cleanups.push(() => stopChild(hubProc.child, { type: "close" }, 10_000));
+    const hub = await nextMessage<Extract<HubProcMessage, { type: "started" }>>(hubProc.child, "started").catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\n${hubProc.output()}`);
+      },
+    );
+    const api = adminClient(hub.httpUrl, hub.adminToken);
+
+    // a segmentation project and a ~10 MB U-Net (fp32) as the model to roll out
+    const model = buildUNet({ channels: [37, 74, 148, 296], size: 128 });
+    const project = await api.call(projectRoutes.create, {
+      body: {
+        slug: "rollout",
+        name: "rollout",
+        task: "segmentation",
+        labels: [...model.manifest.labels],
+        okLabels: [model.manifest.labels[0]!],
+      },
+    });
+    const version = await uploadModel(api, project.id, model, "unet.onnx");
+    log(`model ${(version.size / 1e6).toFixed(1)} MB; enrolling ${n} devices`);
+
+    const devices: SimDeviceSpec[] = [];
+    for (let i = 0; i < n; i += 20) {
+      const batch = Array.from({ length: Math.min(20, n - i) }, (_, k) => `sim-${String(i + k).padStart(4, "0")}`);
+      const enrolled = await Promise.all(
+        batch.map((id) => api.call(fleetRoutes.enroll, { body: { projectId: project.id, id, tags: ["rollout"] } })),
+      );
+      devices.push(...enrolled.map((e) => ({ id: e.device.id, secret: e.secret })));
+    }
+
+    // simulators: devices dealt round-robin; every 1/(cut share) device is cut part-way
+    const cutEvery = o.cut ? Math.max(1, Math.floor(n / o.cut)) : 0;
+    const cutIds = cutEvery ? devices.filter((_, i) => i % cutEvery === 0).map((d) => d.id) : [];
+    const sims = Array.from({ length: simCount }, () => forkTs(join(import.meta.dirname, "rollout", "sim.ts")));
+    for (const s of sims) cleanups.push(() => stopChild(s.child, { type: "close" }, 10_000));
+    await mkdir(simDir, { recursive: true });
+    const t0 = Date.now();
+    const ready = await Promise.all(
+      sims.map((s, k) => {
+        const mine = devices.filter((_, i) => i % simCount === k);
+        const start: SimStart = {
+          type: "start",
+          devices: mine,
+          cut: cutIds.filter((id) => mine.some((d) => d.id === id)),
+          cutAt: 0.5,
+          mqttUrl: hub.mqttUrl,
+          hubUrl: hub.httpUrl,
+          dir: join(simDir, `sim-${k}`),
+        };
+        const r = nextMessage<Extract<SimMessage, { type: "ready" }>>(s.child, "ready", 300_000);
+        s.child.on("message", (m: SimMessage) => {
+          if (m.type === "failed") log(`simulator failed: ${m.error}`);
+        });
+        s.child.send(start);
+        return r;
+      }),
+    );
+    log(`${n} devices online in ${Date.now() - t0} ms; deploying`);
+
+    // the rollout: from the deployment request until the hub has stored every device's report
+    const reader = new Database(dbPath, { readonly: true, fileMustExist: true });
+    cleanups.push(async () => reader.close());
+    const loadBefore = loadavg();
+    const hubCpu0 = cpuMicros(hub.pid);
+    const simCpu0 = ready.reduce((s, r) => s + cpuMicros(r.pid), 0);
+    let peakRss = 0;
+    const rssTimer = setInterval(() => {
+      peakRss = Math.max(peakRss, rssBytes(hub.pid));
+    }, 200);
+    cleanups.push(async () => clearInterval(rssTimer));
+    const deployedAt = Date.now();
+    const deployment = await api.call(fleetRoutes.createDeployment, {
+      body: { modelVersionId: version.id, pipeline: "default", target: { tags: ["rollout"], deviceIds: [] } },
+    });
+    const requestMs = Date.now() - deployedAt;
+    const count = reader.prepare("SELECT count(*) AS n FROM devices WHERE reported LIKE ?");
+    const pattern = `%${deployment.bundleSha256}%`;
+    const deadline = deployedAt + env("KENSA_BENCH_ROLLOUT_TIMEOUT_S", 600) * 1000;
+    let stored = 0;
+    let lastLog = 0;
+    while (Date.now() < deadline) {
+      stored = (count.get(pattern) as { n: number }).n;
+      if (stored >= n) break;
+      if (Date.now() - lastLog > 5000) {
+        lastLog = Date.now();
+        log(`${stored}/${n} reported after ${((Date.now() - deployedAt) / 1000).toFixed(1)} s`);
+        await logFailures(sims, log);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const allStoredAt = Date.now();
+    clearInterval(rssTimer);
+    const hubCpuS = (cpuMicros(hub.pid) - hubCpu0) / 1e6;
+    const simCpuS = (ready.reduce((s, r) => s + cpuMicros(r.pid), 0) - simCpu0) / 1e6;
+    const loadAfter = loadavg();
+
+    const results: DeviceResult[] = [];
+    for (const s of sims) {
+      const got = nextMessage<Extract<SimMessage, { type: "results" }>>(s.child, "results", 30_000);
+      s.child.send({ type: "collect" });
+      results.push(...(await got).results);
+    }
+    return {
+      devices: n,
+      sims: simCount,
+      modelBytes: version.size,
+      deployRequestMs: requestMs,
+      totalMs: allStoredAt - deployedAt,
+      stored,
+      deployedAt,
+      results,
+      cutFraction: 0.5,
+      hub: { cpuSeconds: hubCpuS, peakRssBytes: peakRss, hwmRssBytes: hwmBytes(hub.pid) },
+      simCpuSeconds: simCpuS,
+      cores: cpus().length,
+      load: { before: loadBefore, after: loadAfter },
+      rolloutConfig: o.rollout ?? {},
+      errors: hubProc
+        .output()
+        .split("\n")
+        .filter((l) => /"level":(50|60)/.test(l))
+        .slice(-5),
+    };
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  }
+}
+
+/** p50, p95 and max of per-device times (ms) */
+function pcts(xs: number[]): { p50: number; p95: number; max: number; n: number } {
+  return { p50: percentile(xs, 50), p95: percentile(xs, 95), max: Math.max(0, ...xs), n: xs.length };
+}
+
+/** What the simulated devices failed with so far, by message (a stalled rollout says why). */
+async function logFailures(sims: Array<ReturnType<typeof forkTs>>, log: (line: string) => void): Promise<void> {
+  const byMessage = new Map<string, number>();
+  for (const s of sims) {
+    const got = nextMessage<Extract<SimMessage, { type: "results" }>>(s.child, "results", 30_000);
+    s.child.send({ type: "collect" });
+    for (const r of (await got).results) {
+      if (!r.error || r.reportedAt) continue;
+      const key = r.error.replace(/[a-f0-9]{64}/g, "<sha>").replace(/:\d+/g, ":<port>");
+      byMessage.set(key, (byMessage.get(key) ?? 0) + 1);
+    }
+  }
+  for (const [message, devices] of byMessage) log(`  ${devices} device(s) failing: ${message}`);
+}
+
+/** bytes resident now (/proc/<pid>/status VmRSS) */
+function rssBytes(pid: number): number {
+  return statusKb(pid, "VmRSS") * 1024;
+}
+
+/** bytes resident at the peak since the process started (VmHWM) */
+function hwmBytes(pid: number): number {
+  return statusKb(pid, "VmHWM") * 1024;
+}
+
+function statusKb(pid: number, field: string): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, "utf8");
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
