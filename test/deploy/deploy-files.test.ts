@@ -220,13 +220,34 @@ describe("deploy/compose.yaml", () => {
     const health = (mosquitto.healthcheck?.test ?? []).join(" ");
     expect(health).toContain(`-u ${config.mqtt.dynsec.adminUsername} `);
     expect(health).toContain(`-p ${conf.listener} `);
+
+    // MinIO: the endpoint's host is the service, its root account the hub's key, the bucket made by minio-init
+    expect(config.blobs.kind).toBe("s3");
+    const s3 = config.blobs.s3!;
+    const endpoint = new URL(s3.endpoint ?? "");
+    const minio = svc(endpoint.hostname);
+    expect(endpoint.port).toBe("9000");
+    expect(s3.forcePathStyle).toBe(true);
+    expect(s3.accessKeyId).toBe(minio.environment?.MINIO_ROOT_USER);
+    expect(hub.environment?.KENSA_S3_SECRET_ACCESS_KEY).toBe(minio.environment?.MINIO_ROOT_PASSWORD);
+    const minioInit = svc("minio-init");
+    const initCmd = ((minioInit as { entrypoint?: string[] }).entrypoint ?? []).join(" ");
+    expect(initCmd).toContain(`http://${endpoint.hostname}:${endpoint.port} `);
+    expect(initCmd).toMatch(new RegExp(`mc mb --ignore-existing kensa/${s3.bucket}$`));
+    expect(minioInit.environment).toEqual(minio.environment);
+    expect(minioInit.depends_on?.[endpoint.hostname]?.condition).toBe("service_healthy");
   });
 
   it("starts the hub after healthy dependencies, with named volumes and variables the code reads", () => {
     for (const [name, dep] of Object.entries(hub.depends_on ?? {})) {
-      expect(compose.services[name], name).toBeDefined();
-      expect(compose.services[name]?.healthcheck, `${name} healthcheck`).toBeDefined();
-      expect(dep.condition).toBe("service_healthy");
+      const s = compose.services[name];
+      expect(s, name).toBeDefined();
+      // a long-running service must be healthy; a one-shot init job (no ports) must have finished
+      if (dep.condition === "service_completed_successfully") expect(s?.ports, `${name} is one-shot`).toBeUndefined();
+      else {
+        expect(s?.healthcheck, `${name} healthcheck`).toBeDefined();
+        expect(dep.condition).toBe("service_healthy");
+      }
     }
     const named = Object.keys(compose.volumes);
     for (const s of Object.values(compose.services)) {

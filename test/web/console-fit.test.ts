@@ -254,7 +254,7 @@ describe.skipIf(skipBrowserTests)("the console fits the project, the task and th
       expect(cells[1]!.label).toBe(table === "Training runs" ? '"Status"' : '"Stage"');
       expect(row.width).toBeLessThanOrEqual(390);
       expect(await noSideways(), `${path} fits the phone`).toBe(true);
-      await screenshot(page, `${path.slice(1)}-phone`);
+      await screenshot(page, `${path.slice(1)}-phone`, { docs: true });
     }
 
     await page.goto(`/incidents/${incident.id}`);

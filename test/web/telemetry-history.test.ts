@@ -160,7 +160,7 @@ describe.skipIf(skipBrowserTests)("telemetry history in the console", () => {
     const box = await line.boundingBox();
     expect(box).not.toBeNull();
     expect(box!.x + box!.width).toBeLessThanOrEqual(390);
-    await screenshot(page, "fleet-telemetry-phone");
+    await screenshot(page, "fleet-telemetry-phone", { docs: true });
   });
 
   it("charts a device over 1 h, 24 h and 7 d, and says when there is nothing to chart", async () => {
