@@ -22,7 +22,9 @@ const agentDir = join(root, "apps", "agent");
 /** Bare package names the bundle imports (node: built-ins and relative paths left out). */
 export function externalPackages(bundleText) {
   const names = new Set();
-  for (const m of bundleText.matchAll(/(?:\bfrom|\bimport\s*\(|\brequire\s*\()\s*"([^".][^"]*)"/g)) {
+  // `from` only in an import or export statement: a message ending in "… from" is no import
+  const imports = /(?:^\s*(?:import|export)\b[^;"]*?\bfrom|\bimport\s*\(|\brequire\s*\()\s*"([^".][^"]*)"/gm;
+  for (const m of bundleText.matchAll(imports)) {
     const spec = m[1];
     if (spec.startsWith("node:")) continue;
     const parts = spec.split("/");
@@ -82,6 +84,8 @@ export async function packageAgent({ out = join(root, "dist"), build = "auto" } 
     mkdirSync(join(top, "dist"));
     cpSync(join(agentDir, "bin", "kensa-agent.mjs"), join(top, "bin", "kensa-agent.mjs"));
     cpSync(join(agentDir, "bundle-freshness.mjs"), join(top, "bundle-freshness.mjs"));
+    // systemd runs the launcher, which starts this agent or a release installed over the air
+    cpSync(join(agentDir, "launcher.mjs"), join(top, "launcher.mjs"));
     cpSync(bundle, join(top, "dist", "kensa-agent.mjs"));
     if (existsSync(`${bundle}.map`)) cpSync(`${bundle}.map`, join(top, "dist", "kensa-agent.mjs.map"));
     cpSync(join(root, "deploy", "kensa-agent.service"), join(top, "kensa-agent.service"));

@@ -156,12 +156,13 @@ describe.skipIf(skipBrowserTests)("the web console", () => {
     const page = await newPage(DESKTOP);
     await signIn(page, "/fleet", people.iot.username, people.iot.password);
     await page.getByRole("table", { name: "Devices" }).waitFor();
-    // sparklines draw from the history the page collects by polling: wait for a few points each
+    // sparklines draw the hub's telemetry history (a point a minute) and the newest live sample:
+    // every device has a line (history over minutes: test/web/telemetry-history.test.ts)
     const samples = () =>
       page
         .getByRole("img", { name: /^fps of / })
-        .evaluateAll((els) => els.map((e) => Number(/(\d+) samples/.exec(e.getAttribute("aria-label") ?? "")?.[1])));
-    await expect.poll(async () => Math.min(...(await samples())), { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+        .evaluateAll((els) => els.map((e) => Number(/(\d+) points?/.exec(e.getAttribute("aria-label") ?? "")?.[1])));
+    await expect.poll(async () => Math.min(...(await samples())), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
     await screenshot(page, "fleet-desktop", { docs: true });
 
     await page.getByRole("button", { name: "Enroll device" }).click();

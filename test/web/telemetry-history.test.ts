@@ -74,7 +74,7 @@ describe.skipIf(skipBrowserTests)("telemetry history in the console", () => {
       .getByRole("img", { name })
       .first()
       .getAttribute("aria-label")
-      .then((l) => Number(/(\d+) points/.exec(l ?? "")?.[1] ?? 0))
+      .then((l) => Number(/(\d+) points?/.exec(l ?? "")?.[1] ?? 0))
       .catch(() => 0);
 
   beforeAll(async () => {

@@ -23,6 +23,7 @@ import { dataDirLayout } from "./storage/data-dir.js";
 import { MediaQueue } from "./storage/media-queue.js";
 import { Outbox } from "./storage/outbox.js";
 import { QuotaKeeper } from "./storage/quota-keeper.js";
+import type { AgentUpdateHook } from "./updates/agent-release-updater.js";
 import { BundleFetcher } from "./updates/bundle-fetcher.js";
 import { BundleStore } from "./updates/bundle-store.js";
 import { openBundleTrust } from "./updates/bundle-trust-setup.js";
@@ -47,6 +48,8 @@ export interface AgentDeps {
   random?: () => number;
   /** follows the desired state's `config` (remote-config/agent-host.ts); none: agent.json alone */
   remoteConfig?: RemoteConfig;
+  /** installs the desired agent release (updates/agent-release-updater.ts); none: no self-update */
+  agentUpdate?: AgentUpdateHook;
 }
 
 export interface AgentStats extends PipelineStats {
@@ -161,6 +164,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     // a hub that confirms says so in every desired state; an older one never does
     if (desired) publisher.setMode(desired.eventAcks === "hub" ? "hub" : "broker");
     if (desired) deps.remoteConfig?.offer(desired.config);
+    if (desired) deps.agentUpdate?.offer(desired.agent);
   });
   const hub = hubCalls(config.hubUrl, deviceId, secret, hubFetch);
   const uploads = new HubUploads({
@@ -231,6 +235,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     logger: log,
     eventsDropped: () => eventsDropped.value,
     eventsRejected: () => eventsRejected.value,
+    agentUpdate: () => deps.agentUpdate?.reported(),
   });
   const previews = new FrameUploader(sourceSet, pipelineList, {
     hub,
@@ -287,6 +292,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const configChanged = () => reporter.changed();
   deps.remoteConfig?.on("changed", configChanged);
   reporter.changed();
+  deps.agentUpdate?.watch({ connected: () => link.connected, pipelines: () => updaters.pipelines(), fetch: hubFetch });
   log.info("agent started", {
     agentVersion,
     dataDir: config.dataDir,

@@ -81,6 +81,7 @@ export async function runAgentCli(argv: string[]): Promise<number> {
   // listening before the start: a stop asked for while the agent starts (loading its bundles,
   // recovering its data dir) waits for the start to finish, then shuts down cleanly
   let stopAsked = false;
+  let exitCode = 0;
   let wake: (() => void) | undefined;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -97,18 +98,34 @@ export async function runAgentCli(argv: string[]): Promise<number> {
   try {
     // imported late so --validate-config and --help never load ONNX Runtime or sharp
     const { runAgent } = await import("./remote-config/agent-host.js");
-    const agent = await runAgent(config, { logger: log });
+    const agentUpdate = await selfUpdate(config, log, (code) => {
+      exitCode = code;
+      stopAsked = true;
+      wake?.();
+    });
+    const agent = await runAgent(config, { logger: log, agentUpdate });
     if (!stopAsked) {
       await new Promise<void>((resolve) => {
         wake = resolve;
       });
     }
+    agentUpdate.stop();
     await agent.stop().catch((err: unknown) => log.error("shutdown failed", { err }));
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-  return 0;
+  return exitCode;
+}
+
+/** The agent's self-update; `restart` stops the agent so the launcher starts the installed release. */
+async function selfUpdate(config: AgentConfig, logger: Logger, restart: (exitCode: number) => void) {
+  const { AgentSelfUpdate, agentRestartExitCode } = await import("./updates/agent-release-updater.js");
+  const { agentVersion } = await import("./agent-version.js");
+  const { deviceId, secret, hubUrl, dataDir } = config;
+  const update = new AgentSelfUpdate({ deviceId, secret, hubUrl, dataDir, agentVersion, logger, env: process.env });
+  update.onRestart(() => restart(agentRestartExitCode));
+  return update;
 }
 
 function parse(argv: string[]) {

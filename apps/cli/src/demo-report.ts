@@ -108,8 +108,14 @@ export function printDemoSummary(report: DemoReport, log: (line: string) => void
   for (const m of report.models) {
     log(
       `  model v${m.version} ${m.stage}${m.champion ? " (champion)" : ""}  ${m.source}  ` +
-        `accuracy ${m.accuracy === null ? "–" : m.accuracy.toFixed(3)}  gate ${m.gateNote ?? m.gate ?? "–"}`,
+        `accuracy ${accuracyText(m)}  gate ${m.gateNote ?? m.gate ?? "–"}`,
     );
+    if (m.difference) {
+      const d = m.difference;
+      const p = d.pValue === null ? "" : `, p = ${d.pValue.toFixed(3)}`;
+      log(`            vs champion ${signed(d.value)} [${signed(d.low)}, ${signed(d.high)}]${p}`);
+    }
+    if (m.gateReason) log(`            gate: ${m.gateReason}`);
   }
   if (report.retrainInFlight) log(`  retrain   ${report.retrainInFlight.note}`);
   if (!report.loopTurned) {
@@ -118,4 +124,16 @@ export function printDemoSummary(report: DemoReport, log: (line: string) => void
       .map(([k]) => k);
     log(`failed checks: ${failed.join(", ")}`);
   }
+}
+
+/** "0.913 [0.862, 0.947] on 160 test frames" (95 % interval), or the bare value without evidence. */
+export function accuracyText(m: Pick<DemoModel, "accuracy" | "interval">): string {
+  const acc = m.accuracy ?? null;
+  if (acc === null) return "–";
+  if (!m.interval) return acc.toFixed(3);
+  return `${acc.toFixed(3)} [${m.interval.low.toFixed(3)}, ${m.interval.high.toFixed(3)}] on ${m.interval.samples} test frames`;
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(3)}`;
 }

@@ -14,6 +14,7 @@ import {
   startWebhookSink,
   syntheticCamera,
 } from "@kensa/scenario";
+import { hardPreset } from "@kensa/synth";
 import { cancelRetrain, DEMO_USER, finishRetrain, trainFirstModel } from "./demo-models.js";
 import { type DemoReport, type DemoSnapshot, loopChecks, takeSnapshot } from "./demo-report.js";
 
@@ -149,7 +150,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
     const cameras = Array.from({ length: opts.devices }, (_, i) => ({
       id: `cam-${i + 1}`,
       tags: ["line-1"],
-      sources: [syntheticCamera(1000 + i, { fps: opts.fps, defectRate: opts.defectRate })],
+      sources: [syntheticCamera(1000 + i, { fps: opts.fps, defectRate: opts.defectRate, hard: hardPreset })],
     }));
     agents.push(
       ...(await enrollAgents(api, project.id, cameras, {

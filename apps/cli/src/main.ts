@@ -305,7 +305,7 @@ program
     intFlag("--retrain-after"),
     25,
   )
-  .option("--train-frames <n>", "synthetic frames the first model trains on", intFlag("--train-frames"), 240)
+  .option("--train-frames <n>", "synthetic frames the first model trains on", intFlag("--train-frames"), 1200)
   .addOption(
     new Option("--log-level <level>", "the hub's and agents' log level")
       .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])

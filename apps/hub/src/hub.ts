@@ -13,6 +13,8 @@ import { defaultConsoleDir } from "./console/console-routes.js";
 import { createDatasets } from "./datasets/datasets.js";
 import { datasetsPlugin } from "./datasets/datasets-plugin.js";
 import { openDatabase } from "./db/open-database.js";
+import { agentReleasePlugin } from "./fleet/agent-release-routes.js";
+import { AgentReleaseService } from "./fleet/agent-release-service.js";
 import { deviceConfigPlugin } from "./fleet/device-config-routes.js";
 import { DeviceConfigService } from "./fleet/device-config-service.js";
 import { HUB_MQTT_USERNAME } from "./fleet/device-service.js";
@@ -219,6 +221,11 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   await app.register(projectsPlugin, { projects, audit, bus });
   await app.register(fleetPlugin, { ...fleet, audit, blobs, store });
   await app.register(signingPlugin, { signing, audit });
+  await app.register(agentReleasePlugin, {
+    agentReleases: new AgentReleaseService({ db, blobs, signing, desired: fleet.desired }),
+    blobs,
+    audit,
+  });
   await app.register(deviceConfigPlugin, { audit, deviceConfigs: new DeviceConfigService(db, fleet.desired) });
   await app.register(incidentsPlugin, {
     ...incidents,

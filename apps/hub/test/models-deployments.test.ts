@@ -190,6 +190,22 @@ describe.each(list)("models and deployments ($name)", (backend) => {
     expect((await desiredOf(t.mqttUrl, "cam-2", secrets["cam-2"]!)).pipelines).toEqual([]);
   });
 
+  it("refuses to deploy a rejected version with KENSA_ERR_MODEL_NOT_DEPLOYABLE, changing nothing", async () => {
+    const r = await upload(t.call, projectId, model.onnx, model.manifest, { name: "turned-down" });
+    const rejected = await t.call("POST", `/api/v1/models/${r.json.id}/reject`, {
+      body: { by: "qa", reason: "flags good parts" },
+    });
+    expect(rejected.status).toBe(200);
+    const before = await t.call<{ items: Deployment[] }>("GET", "/api/v1/deployments");
+    const refused = await t.call("POST", "/api/v1/deployments", {
+      body: { modelVersionId: r.json.id, target: { deviceIds: ["cam-1"] } },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.json).toMatchObject({ error: { code: "KENSA_ERR_MODEL_NOT_DEPLOYABLE" } });
+    const after = await t.call<{ items: Deployment[] }>("GET", "/api/v1/deployments");
+    expect(after.json.items).toHaveLength(before.json.items.length);
+  });
+
   it("gives a later-enrolled device the tag deployments of its tags", async () => {
     const d = await t.call<Deployment>("POST", "/api/v1/deployments", {
       body: { modelVersionId: v1.id, target: { tags: ["line-2"] } },

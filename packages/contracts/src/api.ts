@@ -1,4 +1,5 @@
 import { datasetRoutes } from "./datasets/routes.js";
+import { agentReleaseRoutes } from "./fleet/agent-releases.js";
 import { deviceConfigRoutes } from "./fleet/device-config-routes.js";
 import { fleetRoutes } from "./fleet/routes.js";
 import { signingRoutes } from "./fleet/signing.js";
@@ -18,6 +19,7 @@ export const apiRoutes = {
   projects: projectRoutes,
   fleet: fleetRoutes,
   signing: signingRoutes,
+  agentReleases: agentReleaseRoutes,
   deviceConfig: deviceConfigRoutes,
   telemetry: telemetryRoutes,
   incidents: incidentRoutes,

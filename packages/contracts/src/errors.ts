@@ -61,6 +61,19 @@ export const errorCatalog = {
     status: 422,
     message: "The bundle is older than the one the pipeline runs and no signed downgrade grant allows it",
   },
+  KENSA_ERR_AGENT_RELEASE_INVALID: {
+    status: 422,
+    message: "An agent release is malformed, unsigned, not signed by trusted keys, or a file does not match its hash",
+  },
+  KENSA_ERR_AGENT_RELEASE_ROLLBACK: {
+    status: 422,
+    message: "The agent release is older than the agent version the device runs",
+  },
+  KENSA_ERR_AGENT_RELEASE_NOT_FOUND: { status: 404, message: "No agent release with this id" },
+  KENSA_ERR_AGENT_UPDATE_FAILED: {
+    status: 500,
+    message: "The new agent version did not come up healthy; the device went back to the previous one",
+  },
   KENSA_ERR_TRUST_STATEMENT_INVALID: {
     status: 422,
     message: "A key-rotation statement is not signed by the keys the device trusts; it was ignored",
@@ -155,6 +168,7 @@ export const errorCatalog = {
   KENSA_ERR_EVALUATION_FAILED: { status: 422, message: "The model could not be evaluated" },
   KENSA_ERR_GATE_NOT_FOUND: { status: 404, message: "The model version has no gate report yet" },
   KENSA_ERR_MODEL_STAGE_CONFLICT: { status: 409, message: "The model version cannot move to this stage from its own" },
+  KENSA_ERR_MODEL_NOT_DEPLOYABLE: { status: 409, message: "A rejected model version cannot be deployed" },
   KENSA_ERR_SNAPSHOT_PROJECT_MISMATCH: { status: 422, message: "The snapshot belongs to another project" },
   KENSA_ERR_JOB_NOT_FOUND: { status: 404, message: "No such job" },
   KENSA_ERR_CRON_INVALID: { status: 422, message: "The cron expression is invalid" },

@@ -7,6 +7,7 @@ export * from "./common.js";
 export * from "./datasets/routes.js";
 export * from "./datasets/schemas.js";
 export * from "./errors.js";
+export * from "./fleet/agent-releases.js";
 export * from "./fleet/bundle-targets.js";
 export * from "./fleet/certificates.js";
 export * from "./fleet/device-config.js";

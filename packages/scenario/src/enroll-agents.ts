@@ -38,12 +38,26 @@ export interface AgentCredentials {
   mqttUrl: string;
 }
 
-/** A synthetic camera source filming brushed metal with defects in `defectRate` of frames. */
+/**
+ * A synthetic camera source filming brushed metal with defects in `defectRate` of frames;
+ * `hard` adds the generator's hardness options (faint defects, lighting drift, texture, blur, noise).
+ */
 export function syntheticCamera(
   seed: number,
-  opts: { fps?: number; defectRate?: number } = {},
+  opts: {
+    fps?: number;
+    defectRate?: number;
+    hard?: { faint?: number; drift?: number; texture?: number; blur?: number; noise?: number };
+  } = {},
 ): Record<string, unknown> {
-  return { id: "synthetic", type: "synthetic", fps: opts.fps ?? 5, seed, defectRate: opts.defectRate ?? 0.3 };
+  return {
+    id: "synthetic",
+    type: "synthetic",
+    fps: opts.fps ?? 5,
+    seed,
+    defectRate: opts.defectRate ?? 0.3,
+    ...opts.hard,
+  };
 }
 
 /** Starts a real agent process for an enrolled device. */

@@ -5,6 +5,7 @@ export {
   defectTypesFor,
   type SynthDefect,
 } from "./defect-type.js";
+export { DRIFT_PERIOD_FRAMES, hardPreset } from "./hardness.js";
 export { maskToPolygons } from "./mask-to-polygons.js";
 export { type CocoRle, maskToRle } from "./mask-to-rle.js";
 export { measureSynthSpeed, type SynthSpeed, type SynthSpeedOptions } from "./measure-synth-speed.js";

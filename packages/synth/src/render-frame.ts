@@ -2,6 +2,7 @@ import sharp from "sharp";
 import { DefectRegion } from "./defect-region.js";
 import { defectClassIndex, type SynthDefect } from "./defect-type.js";
 import { drawDefect } from "./draw-defect.js";
+import { applyDrift, blurRows, frameHardness, isHard, scaleSince } from "./hardness.js";
 import { lighting } from "./lighting.js";
 import { mulberry32, mulberry32Bits, streamKey } from "./mulberry32.js";
 import type { Raster } from "./raster.js";
@@ -48,6 +49,7 @@ const STREAM_NOISE = 3;
 // 4 is the lighting's (lighting.ts)
 const STREAM_MORE_DEFECTS = 5;
 const STREAM_DESIGN = 6;
+// 7 is the hardness draws' (hardness.ts)
 
 // luminance at which a coloured surface shows its albedo: a lit part sits at 0.5..0.6
 const ALBEDO_GAIN = 255 / 0.6;
@@ -85,6 +87,9 @@ export function renderPixels(index: number, opts: SynthOptions): SynthPixels {
   const lum = plane(width * height, 1);
 
   const lightAngle = lighting(lum, width, height, surface, seed, index, o.lightingJitter);
+  // hardness (faint defects, drift, texture, blur) only when asked for: default frames keep their bytes
+  const hard = isHard(o) ? frameHardness(seed, index, o, scale) : null;
+  const beforeSurface = hard && o.texture !== 1 ? Float32Array.from(lum) : null;
   const surfaceRng = mulberry32(streamKey(seed, index, STREAM_SURFACE));
   let albedo: Float32Array | null = null;
   let layout: SurfaceLayout | null = null;
@@ -95,12 +100,14 @@ export function renderPixels(index: number, opts: SynthOptions): SynthPixels {
     const design = mulberry32(streamKey(seed, STREAM_DESIGN));
     layout = renderPatternedSurface(surface, lum, albedo, width, height, scale, lightAngle, surfaceRng, design);
   }
+  if (beforeSurface) scaleSince(lum, beforeSurface, o.texture);
   const raster: Raster = { width, height, scale, lum, albedo, layout, lightAngle };
 
   const defects: SynthDefect[] = [];
   const regions: DefectRegion[] = [];
   const defectRng = mulberry32(streamKey(seed, index, STREAM_DEFECT));
   if (defectRng() < o.defectRate) {
+    const beforeDefects = hard && hard.severity !== 1 ? Float32Array.from(lum) : null;
     const region = new DefectRegion(width, height);
     defects.push(drawDefect(raster, o.defects, defectRng, region));
     regions.push(region);
@@ -114,6 +121,12 @@ export function renderPixels(index: number, opts: SynthOptions): SynthPixels {
         regions.push(r);
       }
     }
+    // a faint defect is the same shape at a fraction of its contrast; its mask stays as drawn
+    if (beforeDefects) scaleSince(lum, beforeDefects, hard!.severity);
+  }
+  if (hard) {
+    applyDrift(lum, hard.gain, hard.offset);
+    blurRows(lum, width, height, hard.blurWindow);
   }
 
   // a clamped array rounds and saturates on store: ~5x faster than Math.round + clamping in JS

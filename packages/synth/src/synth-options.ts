@@ -26,6 +26,14 @@ export interface SynthOptions {
   noise?: number;
   /** how much exposure and light falloff vary between frames: 0 = not at all, 1 = default, up to 10 */
   lightingJitter?: number;
+  /** share of defective frames whose defects are faint (20–55 % of their usual contrast), 0..1, default 0 */
+  faint?: number;
+  /** slow lighting drift along the frame index (brightness ±0.1·drift, contrast ×1±0.35·drift), 0..1, default 0 */
+  drift?: number;
+  /** surface texture amplitude relative to the default, 0..4, default 1 */
+  texture?: number;
+  /** share of frames blurred along one axis (3–7 px at 320×240), 0..1, default 0 */
+  blur?: number;
 }
 
 export type ResolvedSynthOptions = Required<SynthOptions>;
@@ -45,6 +53,10 @@ export function resolveSynthOptions(opts: SynthOptions): ResolvedSynthOptions {
     masks: opts.masks ?? false,
     noise: opts.noise ?? 0.012,
     lightingJitter: opts.lightingJitter ?? 1,
+    faint: opts.faint ?? 0,
+    drift: opts.drift ?? 0,
+    texture: opts.texture ?? 1,
+    blur: opts.blur ?? 0,
   };
   if (!Number.isSafeInteger(o.seed)) throw new RangeError(`synth: seed must be a safe integer, got ${o.seed}`);
   // below 32 px the largest defects no longer fit
@@ -79,6 +91,14 @@ export function resolveSynthOptions(opts: SynthOptions): ResolvedSynthOptions {
   if (!(o.noise >= 0 && o.noise <= 0.2)) throw new RangeError(`synth: noise must be in 0..0.2, got ${o.noise}`);
   if (!(o.lightingJitter >= 0 && o.lightingJitter <= 10)) {
     throw new RangeError(`synth: lightingJitter must be in 0..10, got ${o.lightingJitter}`);
+  }
+  for (const [k, max] of [
+    ["faint", 1],
+    ["drift", 1],
+    ["texture", 4],
+    ["blur", 1],
+  ] as const) {
+    if (!(o[k] >= 0 && o[k] <= max)) throw new RangeError(`synth: ${k} must be in 0..${max}, got ${o[k]}`);
   }
   return o;
 }

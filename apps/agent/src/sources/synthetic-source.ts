@@ -17,6 +17,12 @@ export class SyntheticSource extends PacedSource {
       height: config.height,
       defectRate: config.defectRate,
       ...(config.surface ? { surface: config.surface } : {}),
+      // harder frames, when the config asks for them (the demo's cameras do)
+      ...Object.fromEntries(
+        (["faint", "drift", "texture", "blur", "noise"] as const)
+          .filter((k) => config[k] !== undefined)
+          .map((k) => [k, config[k]]),
+      ),
     });
   }
 

@@ -1,5 +1,11 @@
 import { arch, platform } from "node:os";
-import { type Reported, type ReportedConfig, type ReportedPipeline, topics } from "@kensa/contracts";
+import {
+  type Reported,
+  type ReportedAgentUpdate,
+  type ReportedConfig,
+  type ReportedPipeline,
+  topics,
+} from "@kensa/contracts";
 import type { Logger } from "../logger.js";
 import type { FrameSource } from "../sources/frame-source.js";
 import type { MqttLink } from "./mqtt-link.js";
@@ -34,6 +40,8 @@ export interface StateReporterOptions {
   /** the persisted count of events deleted unsent (disk emergency) */
   eventsDropped?: () => number;
   eventsRejected?: () => number;
+  /** the agent's self-update, when it runs one */
+  agentUpdate?: () => ReportedAgentUpdate | undefined;
 }
 
 /**
@@ -113,7 +121,13 @@ export class StateReporter {
       ...(this.#o.eventsDropped ? { eventsDropped: this.#o.eventsDropped() } : {}),
       ...(this.#o.eventsRejected ? { eventsRejected: this.#o.eventsRejected() } : {}),
       ...this.#configPart(),
+      ...this.#agentUpdatePart(),
     };
+  }
+
+  #agentUpdatePart(): { agentUpdate?: ReportedAgentUpdate } {
+    const agentUpdate = this.#o.agentUpdate?.();
+    return agentUpdate ? { agentUpdate } : {};
   }
 
   #configPart(): { config?: ReportedConfig } {

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { KensaError } from "@kensa/contracts";
-import { type DatasetFormat, writeSyntheticDataset } from "@kensa/synth";
+import { type DatasetFormat, hardPreset, writeSyntheticDataset } from "@kensa/synth";
 import { type Command, Option } from "commander";
 import { intFlag, numberFlag } from "../cli-input.js";
 
@@ -20,7 +20,15 @@ interface SynthFlags {
   defectClass: string;
   byType?: boolean;
   out: string;
+  hard?: boolean;
+  faint?: number;
+  drift?: number;
+  texture?: number;
+  blur?: number;
+  noise?: number;
 }
+
+const hardnessKeys = ["faint", "drift", "texture", "blur", "noise"] as const;
 
 /**
  * `kensa synth --out <dir>`: a labelled dataset of synthetic defect frames (brushed metal with
@@ -41,6 +49,12 @@ export function registerSynthCommand(program: Command): void {
     .option("--defect-rate <r>", "share of frames with a defect", numberFlag("--defect-rate", { min: 0, max: 1 }), 0.5)
     .option("--defect-class <name>", "classification: the class of defective frames", "defect")
     .option("--by-type", "classification: one class per defect type (spot, scratch, stain) instead")
+    .option("--hard", "the demo's inspection task: --faint 0.35 --drift 0.6 --texture 2 --blur 0.1 --noise 0.02")
+    .option("--faint <r>", "share of defective frames with faint defects (20–55 % contrast)", unit("--faint"))
+    .option("--drift <a>", "slow lighting drift over the frame index, 0..1", unit("--drift"))
+    .option("--texture <k>", "surface texture amplitude, 1 = default", numberFlag("--texture", { min: 0, max: 4 }))
+    .option("--blur <r>", "share of frames blurred along one axis", unit("--blur"))
+    .option("--noise <sd>", "sensor noise SD in luminance (default 0.012)", numberFlag("--noise", { min: 0, max: 0.2 }))
     .requiredOption("--out <dir>", "the folder to write (created; files of the same name are replaced)")
     .action(async (o: SynthFlags) => {
       const [width, height] = parseSize(o.size);
@@ -61,6 +75,9 @@ export function registerSynthCommand(program: Command): void {
           width,
           height,
           defectRate: o.defectRate,
+          // --hard first, single flags over it
+          ...(o.hard ? hardPreset : {}),
+          ...Object.fromEntries(hardnessKeys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])),
           ...(format === "imagefolder" && !o.byType ? { defectClass: o.defectClass } : {}),
         });
       } catch (err) {
@@ -80,6 +97,10 @@ export function registerSynthCommand(program: Command): void {
       }
       console.log(`import it with: kensa dataset import ${o.out} --project <project> --format ${format}`);
     });
+}
+
+function unit(flag: string) {
+  return numberFlag(flag, { min: 0, max: 1 });
 }
 
 function parseSize(size: string): [number, number] {

@@ -132,6 +132,14 @@ export class DeploymentService {
 
   async #create(input: CreateDeployment, opts: { publish: boolean } = { publish: true }): Promise<Deployment> {
     const model = await this.#models.get(input.modelVersionId);
+    // enforced here, not only in the console: every path that deploys comes through this
+    if (model.stage === "rejected") {
+      throw new KensaError(
+        "KENSA_ERR_MODEL_NOT_DEPLOYABLE",
+        `model ${model.name} v${model.version} was rejected; deploy an approved version or a candidate`,
+        { modelVersionId: model.id, stage: model.stage },
+      );
+    }
     const project = await this.#projects.get(model.projectId);
     const pipeline = input.pipeline ?? "default";
     const target = { deviceIds: [...(input.target.deviceIds ?? [])], tags: [...(input.target.tags ?? [])] };

@@ -1,4 +1,5 @@
 import { type Desired, fleetRoutes, routePath } from "@kensa/contracts";
+import { type AgentReleaseRef, renderAgentRef } from "./agent-release-ref.js";
 
 /**
  * A device's desired state as stored: URL-free, because the hub's public URL may change
@@ -8,6 +9,8 @@ export interface StoredDesired {
   updatedAt: string;
   deploymentId: string | null;
   pipelines: Array<{ id: string; bundle: StoredBundleRef | null }>;
+  /** the agent release the device should run (agent-release-service.ts); absent: its own */
+  agent?: AgentReleaseRef;
 }
 
 export interface StoredBundleRef {
@@ -32,7 +35,7 @@ export function withPipeline(
 ): StoredDesired {
   const others = cur.pipelines.filter((p) => p.id !== pipeline);
   const pipelines = [...others, { id: pipeline, bundle }].sort((a, b) => a.id.localeCompare(b.id));
-  return { updatedAt, deploymentId, pipelines };
+  return { ...cur, updatedAt, deploymentId, pipelines };
 }
 
 /** The retained MQTT message, with absolute URLs under the hub's current public URL. */
@@ -57,5 +60,6 @@ export function renderDesired(stored: StoredDesired, rev: number, httpBase: stri
     })),
     // this hub confirms every event once committed: the device deletes on that, not the PUBACK
     eventAcks: "hub",
+    ...(stored.agent ? { agent: renderAgentRef(stored.agent, httpBase) } : {}),
   };
 }

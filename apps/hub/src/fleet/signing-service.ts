@@ -115,6 +115,11 @@ export class SigningService {
     return { sha256, bytes, sequence };
   }
 
+  /** Signs an agent release manifest (its exact bytes) under its own kind: never valid as a bundle. */
+  async signAgentRelease(manifestBytes: Uint8Array): Promise<Signature[]> {
+    return [await sigOf(this.#signer, "agent-release", manifestBytes)];
+  }
+
   /**
    * A deployment sends these devices' pipeline a bundle: when it is older than the newest of its
    * project, each device gets a signed downgrade grant with a fresh sequence (deploying an older

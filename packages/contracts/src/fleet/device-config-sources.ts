@@ -65,6 +65,16 @@ export const SyntheticSourceConfig = Type.Object(
     /** px */
     height: Type.Integer({ minimum: 16, maximum: 4096, default: 240 }),
     surface: Type.Optional(Type.Union([Type.Literal("brushed-metal"), Type.Literal("cast")])),
+    /** harder frames (the generator's options, all off when omitted): share of faint defects, 0..1 */
+    faint: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    /** slow lighting drift along the frame index, 0..1 */
+    drift: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    /** surface texture amplitude relative to the default (1), 0..4 */
+    texture: Type.Optional(Type.Number({ minimum: 0, maximum: 4 })),
+    /** share of blurred frames, 0..1 */
+    blur: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    /** sensor noise, standard deviation in luminance, 0..0.2 (0.012 when omitted) */
+    noise: Type.Optional(Type.Number({ minimum: 0, maximum: 0.2 })),
     sample: Type.Optional(Sample),
   },
   { additionalProperties: false },

@@ -179,6 +179,7 @@ export const fleetRoutes = defineRoutes({
       "KENSA_ERR_DEPLOYMENT_NO_TARGETS",
       "KENSA_ERR_DEVICE_RETIRED",
       "KENSA_ERR_DEPLOYMENT_PRECISION_UNAVAILABLE",
+      "KENSA_ERR_MODEL_NOT_DEPLOYABLE",
     ],
   },
   listDeployments: {

@@ -8,7 +8,7 @@ import { defineRoutes } from "../route.js";
  * a domain prefix naming what is signed, then the exact bytes, so a signature over one kind of
  * statement can never pass for another.
  */
-export type SignedKind = "bundle" | "root" | "downgrade";
+export type SignedKind = "bundle" | "root" | "downgrade" | "agent-release";
 
 const encoder = new TextEncoder();
 

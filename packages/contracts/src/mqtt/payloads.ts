@@ -1,5 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { ErrorInfo, Timestamp as Ts } from "../common.js";
+import { DesiredAgent, ReportedAgentUpdate } from "../fleet/agent-releases.js";
 import { ReportedConfig } from "../fleet/device-config.js";
 import { SelfTestReport } from "../golden.js";
 import { Sha256 } from "../manifest.js";
@@ -57,6 +58,8 @@ export const Desired = Type.Object({
    * Absent while the hub sets none; the device then runs its local agent.json.
    */
   config: Type.Optional(Type.Object({ rev: Type.Integer({ minimum: 1 }), sha256: Sha256 })),
+  /** the agent release the device should run (docs/bundles.md, "Agent updates"); absent: keep its own */
+  agent: Type.Optional(DesiredAgent),
 });
 export type Desired = Static<typeof Desired>;
 
@@ -119,6 +122,8 @@ export const Reported = Type.Object({
   eventsRejected: Type.Optional(Type.Integer({ minimum: 0 })),
   /** the remote config running and the last one received (agents before remote configuration omit it) */
   config: Type.Optional(ReportedConfig),
+  /** the agent's self-update (docs/bundles.md, "Agent updates"); agents before it omit it */
+  agentUpdate: Type.Optional(ReportedAgentUpdate),
 });
 export type Reported = Static<typeof Reported>;
 

@@ -231,6 +231,7 @@ export const workerRoutes = defineRoutes({
     method: "GET",
     path: "/api/v1/workers",
     summary: "Workers this hub heard from recently, with their capabilities and jobs",
+    permission: "runs:read",
     reply: Type.Object({ items: Type.Array(WorkerInfo) }),
   },
 });

@@ -23,7 +23,7 @@ export function Sparkline({
   const last = points[points.length - 1];
   const value = last ? (metric === "fps" ? last.fps.toFixed(1) : `${Math.round(last.p95)} ms`) : "—";
   const described = last
-    ? `${label}: ${value}, ${points.length} points`
+    ? `${label}: ${value}, ${points.length} point${points.length === 1 ? "" : "s"}`
     : `${label}: ${loading ? "loading" : "no telemetry yet"}`;
   return (
     <span className="spark" data-points={points.length}>
