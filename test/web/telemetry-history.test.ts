@@ -160,6 +160,13 @@ describe.skipIf(skipBrowserTests)("telemetry history in the console", () => {
     const box = await line.boundingBox();
     expect(box).not.toBeNull();
     expect(box!.x + box!.width).toBeLessThanOrEqual(390);
+    // the fleet is one card per device on a phone: nothing scrolls sideways
+    expect(
+      await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth),
+    ).toBe(true);
+    const card = page.getByRole("table", { name: "Devices" }).locator("tbody tr").first();
+    expect((await card.boundingBox())!.width).toBeLessThanOrEqual(390);
+    await page.evaluate(() => window.scrollTo(0, 0));
     await screenshot(page, "fleet-telemetry-phone", { docs: true });
   });
 

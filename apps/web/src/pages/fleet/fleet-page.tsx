@@ -46,6 +46,8 @@ export function FleetPage() {
           rows={items}
           rowKey={(d) => d.id}
           columns={columns(names, telemetry)}
+          // one card per device on a phone, every column named, nothing to scroll sideways
+          cards
           onRowClick={(d) => navigate(`/fleet/${d.id}`)}
           empty={canManage ? "No devices yet. Enroll one to start." : "No devices yet."}
         />
