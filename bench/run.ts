@@ -9,6 +9,7 @@ import { writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { agentMemoryRows } from "./agent-memory.js";
+import { backtestSection } from "./backtest.js";
 import { datasetImportSection } from "./datasets.js";
 import { fuzzSection } from "./fuzz.js";
 import { goldenParitySection } from "./golden-parity.js";
@@ -99,6 +100,12 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optI
     command: "npm run bench -- quality",
     run: qualitySection,
     optIn: true,
+  },
+  {
+    id: "backtest",
+    title: "Backtest: archived incident frames replayed through a candidate on the hub",
+    command: "npm run bench -- backtest",
+    run: backtestSection,
   },
 ];
 

@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { reportError } from "./cli-errors.js";
 import { intFlag, numberFlag, portFlag, useCallerCwd } from "./cli-input.js";
 import { registerAuditCommands } from "./commands/audit-command.js";
+import { registerBacktestCommands } from "./commands/backtest-command.js";
 import { registerBlobMigrateCommand } from "./commands/blob-migrate-command.js";
 import { registerCompletionCommand } from "./commands/completion-command.js";
 import { registerDatasetCommands } from "./commands/dataset-command.js";
@@ -243,9 +244,16 @@ const deploy = hubOpts(
       new Option("--precision <precision>", "model file per device: auto ships int8 where the gate allowed it")
         .choices(["auto", "fp32", "int8"])
         .default("auto"),
+    )
+    .option(
+      "--shadow",
+      "run it as the pipeline's shadow beside what the devices run: same frames, no incidents, agreement reported (a candidate may be a shadow)",
     ),
 ).action(
-  async (ref: string, o: { device: string[]; tag: string[]; pipeline: string; precision: string } & HubFlags) => {
+  async (
+    ref: string,
+    o: { device: string[]; tag: string[]; pipeline: string; precision: string; shadow?: boolean } & HubFlags,
+  ) => {
     const client = hubClientFrom(o);
     const model = await resolveModel(client, ref);
     const deviceIds: string[] = [];
@@ -256,9 +264,12 @@ const deploy = hubOpts(
         pipeline: o.pipeline,
         target: { deviceIds, tags: o.tag },
         precision: o.precision as "auto",
+        ...(o.shadow ? { shadow: true } : {}),
       },
     });
-    console.log(`deployment ${d.id}: bundle ${d.bundleSha256.slice(0, 12)} → ${d.deviceIds.join(", ")}`);
+    console.log(
+      `${d.shadow ? "shadow " : ""}deployment ${d.id}: bundle ${d.bundleSha256.slice(0, 12)} → ${d.deviceIds.join(", ")}`,
+    );
     // one bundle per target: say which device got which
     for (const t of d.targets ?? []) {
       const { arch, precision, runtime } = t.target;
@@ -283,6 +294,7 @@ registerStatusCommand(program, hubOpts);
 registerCompletionCommand(program);
 registerDatasetCommands(program, hubOpts);
 registerModelCommands(program, hubOpts);
+registerBacktestCommands(program, hubOpts);
 registerTrainCommand(program, hubOpts);
 registerRetentionCommands(program, hubOpts);
 registerAuditCommands(program, hubOpts);

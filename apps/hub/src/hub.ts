@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { KensaError } from "@kensa/contracts";
 import { checkModelAgainstManifest } from "@kensa/vision";
+import { backtestPlugin, createBacktests } from "./backtest/backtest-plugin.js";
 import { blobStoreFromConfig } from "./blobstore/s3/blob-store-from-config.js";
 import { type EventBus, FAN_OUT_EVENTS, type HubEventMap } from "./bus/event-bus.js";
 import { InProcessEventBus } from "./bus/in-process-event-bus.js";
@@ -47,6 +48,9 @@ import { projectsPlugin } from "./projects/projects-plugin.js";
 import { ModelService } from "./registry/model-service.js";
 import { registryPlugin } from "./registry/registry-plugin.js";
 import { retentionPlugin } from "./retention/retention-plugin.js";
+import { rolloutPlugin } from "./rollouts/rollout-routes.js";
+import { createRollouts } from "./rollouts/rollouts.js";
+import { shadowPlugin } from "./shadow/shadow-plugin.js";
 import { ShutdownSteps } from "./shutdown-steps.js";
 import { blobIntegrityPlugin } from "./system/blob-integrity-plugin.js";
 import { HubMetrics } from "./system/hub-metrics.js";
@@ -227,6 +231,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     audit,
   });
   await app.register(deviceConfigPlugin, { audit, deviceConfigs: new DeviceConfigService(db, fleet.desired) });
+  // staged rollouts: waves judged on field signals against a control group (docs/rollouts.md)
+  const rollouts = createRollouts({ db, deployments, models, projects, audit, log });
+  await app.register(rolloutPlugin, { rollouts, db, config: config.rollout });
   await app.register(incidentsPlugin, {
     ...incidents,
     bus,
@@ -254,6 +261,22 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     projects,
     audit,
   });
+  // backtests: candidates replayed on archived frames by a worker of their own on the job queue
+  const backtests = createBacktests({
+    db,
+    blobs,
+    models,
+    projects,
+    queue: training.queue,
+    champion: async (projectId) => (await training.settings.champion(projectId)).modelVersionId,
+    // one at a time (a replay keeps a core busy); none on a replica that runs no jobs
+    concurrency: Math.min(1, config.training.workers),
+    pollMs: config.training.pollMs,
+    leaseMs: config.training.leaseMs,
+    log,
+  });
+  await app.register(backtestPlugin, { backtests, audit });
+  await app.register(shadowPlugin, { db, models });
   const mqttConnected = () => mqttClient?.connected ?? false;
   const metrics = new HubMetrics({
     ingest: () => ingest.counters,

@@ -5,6 +5,7 @@ import { IncidentPage } from "./pages/incidents/incident-page";
 import { IncidentsPage } from "./pages/incidents/incidents-page";
 import { labelingRoutes } from "./pages/labeling/labeling-routes";
 import { registryRoutes } from "./pages/registry/registry-routes";
+import { rolloutPageRoutes } from "./pages/rollouts/rollout-routes";
 import { runRoutes } from "./pages/runs/run-routes";
 import { UsersPage } from "./pages/users/users-page";
 
@@ -37,6 +38,8 @@ export const routes: AppRoute[] = [
     permission: "deployments:read",
     nav: { label: "Deployments", icon: "deploy", order: 30, tab: true },
   },
+  // staged rollouts: waves gated on field signals (order 32, next to Deployments)
+  ...rolloutPageRoutes,
 
   // ---- machine learning: labeling, datasets, runs, registry (order 40–79) ----------------
   // Pages live in src/pages/{labeling,datasets,runs,registry}/; add their entries here.

@@ -1,13 +1,16 @@
 import { datasetRoutes } from "./datasets/routes.js";
 import { agentReleaseRoutes } from "./fleet/agent-releases.js";
 import { deviceConfigRoutes } from "./fleet/device-config-routes.js";
+import { rolloutRoutes } from "./fleet/rollouts.js";
 import { fleetRoutes } from "./fleet/routes.js";
 import { signingRoutes } from "./fleet/signing.js";
 import { telemetryRoutes } from "./fleet/telemetry.js";
 import { incidentRoutes } from "./incidents/routes.js";
 import { peopleRoutes } from "./people/routes.js";
 import { projectRoutes } from "./projects/routes.js";
+import { backtestRoutes } from "./registry/backtest.js";
 import { registryRoutes } from "./registry/routes.js";
+import { shadowRoutes } from "./registry/shadow.js";
 import { retentionRoutes } from "./retention/routes.js";
 import type { RouteSpec } from "./route.js";
 import { systemRoutes } from "./system/routes.js";
@@ -18,6 +21,7 @@ import { workerRoutes } from "./training/worker-routes.js";
 export const apiRoutes = {
   projects: projectRoutes,
   fleet: fleetRoutes,
+  rollouts: rolloutRoutes,
   signing: signingRoutes,
   agentReleases: agentReleaseRoutes,
   deviceConfig: deviceConfigRoutes,
@@ -26,6 +30,8 @@ export const apiRoutes = {
   datasets: datasetRoutes,
   training: trainingRoutes,
   registry: registryRoutes,
+  shadow: shadowRoutes,
+  backtest: backtestRoutes,
   people: peopleRoutes,
   system: systemRoutes,
   retention: retentionRoutes,

@@ -314,6 +314,23 @@ export const errorCatalog = {
     status: 409,
     message: "This worker no longer holds the job (its lease ran out and the job was re-queued, or it ended)",
   },
+  KENSA_ERR_ROLLOUT_NOT_FOUND: { status: 404, message: "No rollout with this id" },
+  KENSA_ERR_ROLLOUT_STATE: {
+    status: 409,
+    message: "The rollout's state does not allow this action (e.g. resuming a completed rollout)",
+  },
+  KENSA_ERR_ROLLOUT_CONFLICT: {
+    status: 409,
+    message: "Another rollout of this pipeline is still running or paused on some of these devices",
+  },
+  KENSA_ERR_BACKTEST_NOT_FOUND: { status: 404, message: "No backtest with this id" },
+  KENSA_ERR_BACKTEST_NO_FRAMES: {
+    status: 422,
+    message: "No archived frame (incident frame, event frame or capture) in the backtest's window",
+  },
+  KENSA_ERR_BACKTEST_MODEL_PROJECT_MISMATCH: { status: 422, message: "The model version belongs to another project" },
+  KENSA_ERR_BACKTEST_RANGE_INVALID: { status: 400, message: "The backtest's window is empty or reversed" },
+  KENSA_ERR_BACKTEST_FAILED: { status: 422, message: "The backtest could not be run" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

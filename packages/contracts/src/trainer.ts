@@ -153,6 +153,8 @@ export const TrainerMetrics = Type.Object(
     bestEpoch: Type.Integer({ minimum: 1 }),
     epochsRun: Type.Integer({ minimum: 1 }),
     stoppedEarly: Type.Boolean(),
+    /** why the run ended where it did (docs/training.md, "When training stops") */
+    stopReason: Type.Optional(Type.String()),
     seed: Type.Integer(),
     elapsedSec: Type.Number({ minimum: 0 }),
     val: TrainerSplitMetrics,
@@ -258,6 +260,7 @@ export const TrainerDoneLine = Type.Object({
   bestEpoch: Type.Integer(),
   epochsRun: Type.Integer(),
   stoppedEarly: Type.Boolean(),
+  stopReason: Type.Optional(Type.String()),
   primaryMetric: Type.String(),
   val: Type.Number({ description: "primary metric on val" }),
   test: Type.Union([Type.Number(), Type.Null()]),

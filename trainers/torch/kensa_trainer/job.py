@@ -65,6 +65,8 @@ class Hyper:
     augment: dict[str, bool]
     balance_classes: bool
     quantize: bool
+    #: hyper.patience was given (by a person or the project's defaults): used as is, not scaled to the budget
+    patience_set: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,7 @@ def _parse_hyper(c: _Checker, raw: Any) -> Hyper:
         augment=augment,
         balance_classes=c.boolean(g["balanceClasses"], "/hyper/balanceClasses"),
         quantize=c.boolean(g["quantize"], "/hyper/quantize"),
+        patience_set="patience" in h,
     )
 
 

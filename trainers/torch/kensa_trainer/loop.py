@@ -1,12 +1,12 @@
 """The training loop shared by every task: AdamW with warm-up and cosine decay, a seeded
 class-balanced sampler, augmentation, validation each epoch, early stopping on the task's
-primary metric, and the best epoch's weights kept for export."""
+primary metric that a small val split's noise cannot trigger (stopping.py), the best epoch's
+weights kept for export, and an ETA from measured epoch times (eta.py)."""
 
 from __future__ import annotations
 
 import copy
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,9 @@ from .augment import augment_batch
 from .data import Split, sample_weights
 from .errors import TrainingFailed
 from .job import Job
+from .eta import Eta
 from .progress import Progress, clean
+from .stopping import EarlyStopping, stop_rule
 from .tasks import Batch, Task
 
 
@@ -47,6 +49,8 @@ class TrainResult:
     epochs_run: int
     stopped_early: bool
     curves: list[dict[str, Any]] = field(default_factory=list)
+    #: why training ended where it did (docs/training.md, "When training stops")
+    stop_reason: str = ""
 
 
 def train(job: Job, task: Task, train_split: Split, val_split: Split, prep: Preparer, progress: Progress) -> TrainResult:
@@ -82,14 +86,16 @@ def train(job: Job, task: Task, train_split: Split, val_split: Split, prep: Prep
     )
 
     best_state: dict[str, torch.Tensor] | None = None
-    best = (-math.inf, math.inf)  # (primary, val loss): higher primary wins, lower loss breaks ties
-    best_epoch = 1
-    since_best = 0
+    stopping = EarlyStopping(
+        stop_rule(hyper.epochs, hyper.patience if hyper.patience_set else None, len(val_split)), task.primary
+    )
+    progress.log(stopping.rule.describe(task.primary))
+    eta = Eta(hyper.epochs, steps_per_epoch)
     step = 0
     curves: list[dict[str, Any]] = []
-    t_train = time.monotonic()
     epoch = 0
     for epoch in range(1, hyper.epochs + 1):
+        eta.epoch_started()
         model.train()
         if weights is not None:
             order = torch.multinomial(weights, n, replacement=True, generator=g)
@@ -112,18 +118,15 @@ def train(job: Job, task: Task, train_split: Split, val_split: Split, prep: Prep
             losses.append(float(loss))
             progress.step(
                 epoch=epoch, step=step, totalSteps=total, loss=clean(float(loss)),
-                etaSec=_eta(t_train, step, total),
+                etaSec=eta.seconds_left(epoch, s + 1),
             )
         model.eval()
         val = task.evaluate(model, val_split, prep, max(bs, 64))
+        eta.epoch_done()
         train_loss = sum(losses) / len(losses)
-        score = (val["primary"], val["loss"])
-        improved = score[0] > best[0] or (score[0] == best[0] and score[1] < best[1])
-        if improved:
-            best, best_epoch, since_best = score, epoch, 0
+        verdict = stopping.update(epoch, val["primary"], val["loss"], lr_at(step - 1) / hyper.lr)
+        if verdict.keep:
             best_state = copy.deepcopy(model.state_dict())
-        else:
-            since_best += 1
         row = {
             "epoch": epoch,
             "trainLoss": clean(train_loss),
@@ -136,27 +139,25 @@ def train(job: Job, task: Task, train_split: Split, val_split: Split, prep: Prep
         progress.emit(
             "epoch", epoch=epoch, epochs=hyper.epochs, step=step, totalSteps=total,
             loss=row["trainLoss"], valLoss=row["valLoss"], valMetric=row["valMetric"], primaryMetric=task.primary,
-            val={k: clean(v) for k, v in val["values"].items()}, best=improved, lr=row["lr"],
-            etaSec=_eta(t_train, step, total),
+            val={k: clean(v) for k, v in val["values"].items()}, best=verdict.keep, lr=row["lr"],
+            etaSec=eta.seconds_left(epoch, steps_per_epoch),
         )
-        if hyper.patience and since_best >= hyper.patience:
-            progress.log(f"early stop: no better val {task.primary} for {since_best} epochs; best epoch {best_epoch}")
+        if verdict.stop:
             break
+    reason = stopping.reason()
+    progress.log(reason)
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
-    stopped = epoch < hyper.epochs
-    return TrainResult(model=model, best_epoch=best_epoch, epochs_run=epoch, stopped_early=stopped, curves=curves)
-
-
-def _eta(t0: float, step: int, total: int) -> float | None:
-    if step == 0:
-        return None
-    # an upper bound: early stopping may end the run sooner
-    return round((time.monotonic() - t0) / step * (total - step), 1)
+    return TrainResult(
+        model=model, best_epoch=stopping.best_epoch, epochs_run=epoch, stopped_early=stopping.stopped,
+        curves=curves, stop_reason=reason,
+    )
 
 
 def _trainer_name() -> str:
     from . import VERSION
+    from .revision import SHORT, source_revision
 
-    return f"{VERSION} torch/{torch.__version__}"
+    # src/<digest>: what the hub compares to decide whether the trainer's code changed
+    return f"{VERSION} torch/{torch.__version__} src/{source_revision()[:SHORT]}"

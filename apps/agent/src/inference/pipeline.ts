@@ -5,7 +5,8 @@ import type { Logger } from "../logger.js";
 import { RuleRunner } from "../rules/rule-runner.js";
 import type { Frame, FrameOutcome, Intake } from "../sources/frame-source.js";
 import type { Outbox } from "../storage/outbox.js";
-import type { InferenceModel, InferenceOutput, LoadedBundle } from "./model.js";
+import type { InferenceOutput, LoadedBundle } from "./model.js";
+import { ShadowAgreementCounter } from "./shadow-agreement.js";
 
 export interface PipelineStats {
   /** frames that reached the pipeline */
@@ -53,13 +54,15 @@ export interface CaptureCandidate {
 
 /** Decides whether a frame is kept for learning and queues it for upload (capture/capturer.ts). */
 export interface CaptureSink {
-  /** whether the shadow model's opinion counts: when not, the shadow is not run at all */
+  /** whether the shadow model's opinion counts for captures (the shadow runs anyway, for its agreement) */
   readonly wantsShadow?: boolean;
   consider(candidate: CaptureCandidate): Promise<{ id: string; reason: string } | undefined>;
 }
 
 export interface PipelineEvents {
   inferred: [event: Event, frame: Frame];
+  /** the shadow agreement counted one more frame (or restarted for a new pair) */
+  agreement: [];
 }
 
 export interface PipelineOptions {
@@ -94,6 +97,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   readonly #capture: CaptureSink | undefined;
   readonly #queue: Frame[] = [];
   readonly #rules = new RuleRunner();
+  readonly #agreement = new ShadowAgreementCounter();
   #loaded: LoadedBundle | null = null;
   #shadow: LoadedBundle | null = null;
   #inFlight = 0;
@@ -123,6 +127,11 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   get shadow(): LoadedBundle | null {
     return this.#shadow;
+  }
+
+  /** The shadow's agreement with the bundle, for the last pair that ran (docs/agent.md, "Shadow mode"). */
+  shadowAgreement(): ReturnType<ShadowAgreementCounter["report"]> {
+    return this.#agreement.report();
   }
 
   stats(): PipelineStats {
@@ -226,6 +235,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         result = { ...result, finding: hits.length > 0 } as InferenceResult;
       }
       const eventId = randomUUID();
+      // the shadow's result only feeds captures and the agreement counters, never the event
+      const shadow = await this.#shadowResult(frame);
       const capture = this.#capture
         ? await this.#capture
             .consider({
@@ -235,13 +246,19 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
               capturedAt: frame.capturedAt,
               image: frame.image,
               result,
-              ...(await this.#shadowResult(frame)),
+              ...(shadow ? { shadow: shadow.result } : {}),
             })
             .catch((err: unknown) => {
               this.#log.warn("capture failed", { sourceId: frame.sourceId, err });
               return undefined;
             })
         : undefined;
+      if (shadow) {
+        // model against model: the bundle's result before its rules, as the shadow runs none
+        const pair = { bundle: loaded.bundle, shadow: shadow.bundle };
+        this.#agreement.record(pair, out.result, shadow.result, capture?.reason === "disagreement");
+        this.emit("agreement");
+      }
       // an event the hub would refuse for its meta is never published: the meta is cut to fit
       const meta = fitFrameMeta(frame.meta);
       if (meta.trimmed.length > 0) {
@@ -277,15 +294,15 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     }
   }
 
-  /** The shadow model's result on the frame; a failing shadow never costs the main event. */
-  async #shadowResult(frame: Frame): Promise<{ shadow?: InferenceResult }> {
-    const shadow: InferenceModel | undefined = this.#shadow?.model;
-    if (!shadow || shadow.ready === false || this.#capture?.wantsShadow === false) return {};
+  /** The shadow model's result on the frame, with its bundle; a failing shadow never costs the main event. */
+  async #shadowResult(frame: Frame): Promise<{ result: InferenceResult; bundle: LoadedBundle["bundle"] } | undefined> {
+    const shadow = this.#shadow;
+    if (!shadow || shadow.model.ready === false) return undefined;
     try {
-      return { shadow: (await shadow.infer(frame.image)).result };
+      return { result: (await shadow.model.infer(frame.image)).result, bundle: shadow.bundle };
     } catch (err) {
       this.#log.debug("shadow inference failed", { err });
-      return {};
+      return undefined;
     }
   }
 }

@@ -31,6 +31,8 @@ export interface UpdaterOptions {
   restartPolicy?: RestartPolicy;
   /** bundles every pipeline still needs (running, rollback, shadow, installing): a prune keeps them */
   inUse?: () => Iterable<string>;
+  /** ms: shadow agreement that changed is reported at most this often (default 10 000) */
+  agreementReportMs?: number;
 }
 
 /** current.json key of a pipeline's shadow model */
@@ -59,6 +61,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   #installing: string | undefined;
   #rollback: string | undefined;
   readonly #abort = new AbortController();
+  #agreementTimer: NodeJS.Timeout | undefined;
+  #agreementReportedAt = 0;
+  readonly #onAgreement = () => this.#agreementChanged();
 
   constructor(opts: UpdaterOptions) {
     super();
@@ -66,6 +71,19 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     this.#log = opts.logger.child({ component: "updater", pipeline: opts.pipeline.id });
     this.#status = { id: opts.pipeline.id, status: "idle", bundle: null };
     this.#rev = opts.state.get<number>(opts.appliedRevKey) ?? -1;
+    opts.pipeline.on("agreement", this.#onAgreement);
+  }
+
+  /** Agreement changes every frame: reported at most every `agreementReportMs`, sooner than the periodic report. */
+  #agreementChanged(): void {
+    if (this.#agreementTimer || this.#abort.signal.aborted) return;
+    const wait = Math.max(0, this.#agreementReportedAt + (this.#o.agreementReportMs ?? 10_000) - Date.now());
+    this.#agreementTimer = setTimeout(() => {
+      this.#agreementTimer = undefined;
+      this.#agreementReportedAt = Date.now();
+      this.emit("changed");
+    }, wait);
+    this.#agreementTimer.unref();
   }
 
   get desiredRev(): number {
@@ -74,7 +92,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** The pipeline as reported to the hub. */
   reported(): ReportedPipeline {
-    return structuredClone(this.#status);
+    const reported = structuredClone(this.#status);
+    const agreement = this.#o.pipeline.shadowAgreement();
+    return agreement ? { ...reported, shadowAgreement: agreement } : reported;
   }
 
   /** Bundles this pipeline needs on disk: running, rollback, shadow, and the one being installed. */
@@ -154,6 +174,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   async stop(): Promise<void> {
     this.#pending = undefined;
     this.#abort.abort();
+    clearTimeout(this.#agreementTimer);
+    this.#agreementTimer = undefined;
+    this.#o.pipeline.off("agreement", this.#onAgreement);
     await this.idle();
   }
 

@@ -8,6 +8,8 @@ import {
   ModelManifest as ModelManifestSchema,
   parseWith,
   registryRoutes,
+  type ShadowAgreementReply,
+  shadowRoutes,
 } from "@kensa/contracts";
 // the subpath: the package root would load the hub and the agent for a model upload
 import { uploadModel } from "@kensa/scenario/models";
@@ -93,12 +95,14 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
   ).action(async (ref: string, o: HubFlags & { json?: boolean }) => {
     const client = hubClientFrom(o);
     const { id } = await resolveModel(client, ref);
-    const [v, d] = await Promise.all([
+    const [v, d, shadow] = await Promise.all([
       client.call(registryRoutes.get, { params: { id } }),
       client.call(registryRoutes.details, { params: { id } }),
+      // a hub from before shadow agreement answers 404 here: the rest still prints
+      client.call(shadowRoutes.agreement, { params: { id } }).catch(() => null),
     ]);
     if (o.json) {
-      console.log(JSON.stringify({ ...v, details: d }, null, 2));
+      console.log(JSON.stringify({ ...v, details: d, shadowAgreement: shadow }, null, 2));
       return;
     }
     const out = (s = "") => console.log(s);
@@ -123,6 +127,8 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
         out(
           `  trainer's  ${t.primaryMetric} val ${t.val.toFixed(3)}, test ${t.test?.toFixed(3) ?? "—"} (best epoch ${t.bestEpoch}/${t.epochsRun})`,
         );
+        // why training ended (docs/training.md, "When training stops"), when the trainer said
+        if (t.stopReason) out(`  stopped    ${t.stopReason}`);
       }
     } else out("  uploaded; not trained by Kensa");
     out();
@@ -138,6 +144,9 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
     out("gate");
     if (d.gate) for (const l of gateLines(d.gate)) out(`  ${l}`);
     else out("  not through the gate yet");
+    out();
+    out("shadow agreement (on devices, beside a champion)");
+    for (const l of shadowLines(shadow)) out(`  ${l}`);
     if (d.approvals.length) {
       out();
       out("approvals");
@@ -278,6 +287,21 @@ function gateLines(g: GateReport): string[] {
     ),
     ...(g.evidence ? evidenceLines(g.evidence) : []),
   ];
+}
+
+/** One line per champion this model ran beside in shadow mode (docs/agent.md, "Shadow mode"). */
+function shadowLines(r: ShadowAgreementReply | null): string[] {
+  if (!r) return ["unavailable (the hub does not report it)"];
+  if (r.pairs.length === 0) return ["not run in shadow yet"];
+  const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+  return r.pairs.map((p) => {
+    const o = p.overall;
+    const rate = o.rate === null ? "no frames" : `${pct(o.rate)} [${pct(o.interval[0])}, ${pct(o.interval[1])}]`;
+    const delta = p.scoreDelta.mean === null ? "" : `, score delta mean ${p.scoreDelta.mean.toFixed(3)}`;
+    const iou = p.iou ? `, IoU ${p.iou.mean.toFixed(3)}` : "";
+    const devices = `${p.devices} device${p.devices === 1 ? "" : "s"}`;
+    return `beside ${p.championModelVersionId}: agrees on ${rate} of ${o.frames} frames (95 % Wilson) on ${devices}${delta}${iou}, ${p.captures} disagreements captured`;
+  });
 }
 
 /** The gate's evidence on the primary metric: intervals, the paired difference, the test, the power note. */

@@ -58,7 +58,7 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
       .option("--lr <rate>", "peak learning rate", numberFlag("--lr", { above: 0, max: 10 }))
       .option(
         "--patience <n>",
-        "epochs without a better val metric before stopping (0 = never)",
+        "epochs without a real gain of the smoothed val metric before stopping (0 = never; default max(8, 20 % of epochs))",
         intFlag("--patience", 0),
       )
       .option("--threads <n>", "trainer threads (default: every core)", intFlag("--threads", 1, 1024))

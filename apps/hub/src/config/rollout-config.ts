@@ -12,6 +12,8 @@ export const RolloutConfigSchema = Type.Object(
     startsPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, default: 25 }),
     /** seconds the spread window lasts at most, however many devices (0: no spreading) */
     maxSpreadSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 120 }),
+    /** seconds between two looks at the running staged rollouts' gates (docs/rollouts.md) */
+    tickSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 15 }),
   },
   { additionalProperties: false, default: {} },
 );

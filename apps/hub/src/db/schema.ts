@@ -23,6 +23,7 @@ import type {
 } from "./schema/models.js";
 import type { ApiTokensTable, AuditHeadTable, AuditLogTable, SessionsTable, UsersTable } from "./schema/people.js";
 import type { BusPayloadsTable, HubLeasesTable, LoginFailuresTable } from "./schema/replicas.js";
+import type { RolloutsTable } from "./schema/rollouts.js";
 import type { TelemetryPointsTable } from "./schema/telemetry.js";
 import type { JobsTable, TrainingRunsTable, TrainingSettingsTable } from "./schema/training.js";
 
@@ -86,4 +87,7 @@ export interface HubDatabase {
   early_media: EarlyMediaTable;
   blob_problems: BlobProblemsTable;
   telemetry_points: TelemetryPointsTable;
+  rollouts: RolloutsTable;
+  shadow_agreement: import("./schema/shadow.js").ShadowAgreementTable;
+  backtests: import("./schema/backtests.js").BacktestsTable;
 }

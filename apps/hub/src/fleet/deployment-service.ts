@@ -9,7 +9,8 @@ import { SerialQueue } from "../serial-queue.js";
 import { BundleBuilder } from "./bundle-build.js";
 import { deviceArch } from "./bundle-target.js";
 import { bundlesOfDeployments, deploymentTargets, inheritedTarget, recordTargets } from "./bundle-target-store.js";
-import { emptyDesired, type StoredBundleRef, type StoredDesired, withPipeline } from "./desired-state.js";
+import { clearPipeline } from "./desired-clear.js";
+import { emptyDesired, type StoredBundleRef, type StoredDesired, withPipeline, withShadow } from "./desired-state.js";
 import type { DesiredSync } from "./desired-sync.js";
 import type { ModelLookup } from "./ports.js";
 import type { SigningService } from "./signing-service.js";
@@ -71,10 +72,14 @@ export class DeploymentService {
       const wanted = new Set<string>();
       for (const d of devices) {
         const desired = d.desired ? (JSON.parse(d.desired) as StoredDesired) : null;
-        for (const p of desired?.pipelines ?? []) if (p.bundle) wanted.add(`${p.id}|${p.bundle.sha256}`);
+        for (const p of desired?.pipelines ?? []) {
+          if (p.bundle) wanted.add(`${p.id}|${p.bundle.sha256}`);
+          if (p.shadow) wanted.add(`${p.id}|${p.shadow.sha256}`);
+        }
       }
       const latestForTag = new Map<string, (typeof rows)[number]>();
       for (const r of rows) {
+        if (r.role === "shadow") continue;
         for (const tag of (JSON.parse(r.target) as { tags: string[] }).tags)
           latestForTag.set(`${r.pipeline}|${tag}`, r);
       }
@@ -105,6 +110,7 @@ export class DeploymentService {
               pipeline: row.pipeline,
               target: inService(JSON.parse(row.target) as CreateDeployment["target"]),
               precision: (row.precision ?? "auto") as NonNullable<CreateDeployment["precision"]>,
+              ...(row.role === "shadow" ? { shadow: true } : {}),
             },
             { publish: false },
           );
@@ -125,6 +131,15 @@ export class DeploymentService {
     return deploymentTargets(this.#db, this.#models, deploymentId);
   }
 
+  /** Takes a pipeline's bundle or shadow off these devices (a rollout sending back devices that had none). */
+  clear(o: { deviceIds: readonly string[]; pipeline: string; role: "bundle" | "shadow" }): Promise<string[]> {
+    return this.#fleet.run(async () => {
+      const changed = await clearPipeline(this.#db, { ...o, now: isoNow() });
+      if (changed.length > 0) await this.#desired.sync(changed);
+      return changed;
+    });
+  }
+
   /** Runs `task` while no deployment is being created (enrollment uses it). */
   exclusive<T>(task: () => Promise<T>): Promise<T> {
     return this.#fleet.run(task);
@@ -142,6 +157,8 @@ export class DeploymentService {
     }
     const project = await this.#projects.get(model.projectId);
     const pipeline = input.pipeline ?? "default";
+    // a shadow runs beside the pipeline's bundle and never raises incidents (docs/rollouts.md)
+    const shadow = input.shadow === true;
     const target = { deviceIds: [...(input.target.deviceIds ?? [])], tags: [...(input.target.tags ?? [])] };
 
     const all = await this.#db
@@ -220,6 +237,7 @@ export class DeploymentService {
       device_ids: JSON.stringify(deviceIds),
       created_at: now,
       precision,
+      role: shadow ? "shadow" : "bundle",
     };
     await this.#db.transaction().execute(async (trx) => {
       for (const [key, b] of stored) {
@@ -251,7 +269,9 @@ export class DeploymentService {
           .where("id", "=", id)
           .executeTakeFirstOrThrow();
         const stored = cur.desired ? (JSON.parse(cur.desired) as StoredDesired) : emptyDesired(cur.created_at);
-        const next = withPipeline(stored, pipeline, bundleOf(id).ref, row.id, now);
+        const next = shadow
+          ? withShadow(stored, pipeline, bundleOf(id).ref, row.id, now)
+          : withPipeline(stored, pipeline, bundleOf(id).ref, row.id, now);
         await trx
           .updateTable("devices")
           .set({ desired: JSON.stringify(next), desired_rev: cur.desired_rev + 1 })
@@ -259,8 +279,9 @@ export class DeploymentService {
           .execute();
       }
     });
-    // deploying an older bundle is the explicit act that lets these devices go back to it
-    for (const b of stored.values()) {
+    // deploying an older bundle is the explicit act that lets these devices go back to it; a
+    // shadow never replaces what a device runs, so it needs no grant
+    for (const b of shadow ? [] : stored.values()) {
       const ids = deviceIds.filter((id) => bundleOf(id).sha256 === b.sha256);
       await this.#signing.grantDowngrades({
         projectId: project.id,
@@ -305,6 +326,8 @@ export class DeploymentService {
       .execute();
     const latest = new Map<string, Selectable<DeploymentsTable>>();
     for (const r of rows) {
+      // a shadow is a trial on the devices it named, never inherited
+      if (r.role === "shadow") continue;
       const target = JSON.parse(r.target) as { tags: string[] };
       if (target.tags.some((t) => tags.includes(t))) latest.set(r.pipeline, r);
     }
@@ -357,5 +380,6 @@ function fromRow(row: Selectable<DeploymentsTable> | DeploymentsTable): Deployme
     deviceIds: JSON.parse(row.device_ids) as string[],
     createdAt: row.created_at,
     precision: (row.precision ?? "auto") as NonNullable<Deployment["precision"]>,
+    ...(row.role === "shadow" ? { shadow: true } : {}),
   };
 }

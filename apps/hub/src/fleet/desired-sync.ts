@@ -97,6 +97,7 @@ function defaultRollout(): RolloutConfig {
   return {
     startsPerSecond: RolloutConfigSchema.properties.startsPerSecond.default,
     maxSpreadSeconds: RolloutConfigSchema.properties.maxSpreadSeconds.default,
+    tickSeconds: RolloutConfigSchema.properties.tickSeconds.default,
   };
 }
 
@@ -105,6 +106,10 @@ function withSpread(desired: Desired, spreadMs: number): Desired {
   if (spreadMs <= 0) return desired;
   return {
     ...desired,
-    pipelines: desired.pipelines.map((p) => (p.bundle ? { ...p, bundle: { ...p.bundle, spreadMs } } : p)),
+    pipelines: desired.pipelines.map((p) => ({
+      ...p,
+      ...(p.bundle ? { bundle: { ...p.bundle, spreadMs } } : {}),
+      ...(p.shadow ? { shadow: { ...p.shadow, spreadMs } } : {}),
+    })),
   };
 }

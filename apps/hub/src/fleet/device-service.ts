@@ -15,6 +15,7 @@ import { isoNow } from "../clock.js";
 import type { DevicesTable, HubDatabase } from "../db/schema.js";
 import type { HubUrls } from "../http/hub-urls.js";
 import type { ProjectService } from "../projects/project-service.js";
+import { recordShadowAgreement } from "../shadow/shadow-agreement-store.js";
 import { recordSelfTests } from "./bundle-target-store.js";
 import { revokeDeviceCertificates } from "./certificate-revocation.js";
 import type { DeploymentService } from "./deployment-service.js";
@@ -315,6 +316,7 @@ export class DeviceService {
       .execute();
     // golden-frame self-tests are kept per bundle: the next report no longer carries a refused one
     await recordSelfTests(this.#db, id, reported);
+    await recordShadowAgreement(this.#db, id, reported, seenAt);
   }
 
   async setTelemetry(id: string, telemetry: Telemetry, seenAt: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { compile, Presence, Reported, Telemetry } from "@kensa/contracts";
 import { wallNow } from "../clock.js";
 import type { DeviceService } from "../fleet/device-service.js";
+import { screenShadowAgreements } from "../shadow/shadow-agreement-intake.js";
 
 const checkPresence = compile(Presence);
 const checkReported = compile(Reported);
@@ -43,6 +44,8 @@ export async function applyDeviceState(
       await devices.setPresence(deviceId, body.status, body.status === "online" ? wallNow() : undefined);
       return "applied";
     case "reported":
+      // a malformed shadow agreement is clamped or dropped, never the whole reported state
+      screenShadowAgreements(body);
       if (!checkReported.check(body)) return { what: "reported", issues: checkReported.issues(body) };
       await devices.setReported(deviceId, body, wallNow());
       return "applied";

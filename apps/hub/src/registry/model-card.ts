@@ -82,6 +82,9 @@ export function modelCard(c: ModelCardInput): string {
       line(
         `| trainer's own ${t.primaryMetric} | val ${f(t.val)}, test ${f(t.test)} (best epoch ${t.bestEpoch} of ${t.epochsRun}) |`,
       );
+      // why training ended where it did (docs/training.md, "When training stops"); absent
+      // from runs of trainers that do not report it
+      if (t.stopReason) line(`| why training stopped | ${t.stopReason.replaceAll("|", "\\|")} |`);
     }
     line(`| started / finished | ${run.startedAt ?? "—"} / ${run.finishedAt ?? "—"} |`);
   } else {
@@ -99,10 +102,10 @@ export function modelCard(c: ModelCardInput): string {
     line();
     line(`| metric | value |`);
     line(`|---|---|`);
-    for (const [k, v] of Object.entries(em.values)) line(`| ${k} | ${f(v)} |`);
+    for (const [k, v] of Object.entries(em.values)) line(`| ${metricName(k)} | ${f(v)} |`);
     line(`| latency p50 / p95 | ${f(em.latency.p50, 1)} / ${f(em.latency.p95, 1)} ms |`);
     if (em.int8) {
-      for (const [k, v] of Object.entries(em.int8.values)) line(`| int8 ${k} | ${f(v)} |`);
+      for (const [k, v] of Object.entries(em.int8.values)) line(`| int8 ${metricName(k)} | ${f(v)} |`);
       line(`| int8 latency p50 / p95 | ${f(em.int8.latency.p50, 1)} / ${f(em.int8.latency.p95, 1)} ms |`);
     }
     if (em.classification) {
@@ -202,6 +205,25 @@ export function modelCard(c: ModelCardInput): string {
     line(`- IoU is measured at the model's output resolution; thin defects lose pixels there.`);
   line();
   return out.join("\n");
+}
+
+/** `metrics.values` keys as people read them (headline-values.ts names them). */
+const METRIC_NAMES: Record<string, string> = {
+  accuracy: "accuracy",
+  balanced_accuracy: "balanced accuracy",
+  f1_macro: "macro-F1",
+  auroc: "AUROC",
+  miou: "mean IoU",
+  mdice: "mean Dice",
+  defect_iou: "defect IoU (defect vs background)",
+  defect_dice: "defect Dice (defect vs background)",
+  map50: "mAP@0.5",
+  map50_95: "mAP@0.5:0.95",
+};
+
+function metricName(key: string): string {
+  const name = METRIC_NAMES[key];
+  return name ? `${name} (\`${key}\`)` : key;
 }
 
 function splitTable(s: Snapshot, labels: readonly string[]): string {

@@ -52,6 +52,7 @@ export async function registerRunModel(
           test: m.test?.primary ?? null,
           bestEpoch: m.bestEpoch,
           epochsRun: m.epochsRun,
+          ...(m.stopReason ? { stopReason: m.stopReason } : {}),
         };
       } else log("[kensa] warning: metrics.json does not match the contract; ignored");
     } catch {

@@ -111,7 +111,7 @@ export class TrainingSettingsService {
       .execute();
   }
 
-  /** projects with a label or cron trigger, for the trigger scheduler */
+  /** projects with a label, cron or trainer-revision trigger, for the trigger scheduler */
   async withTriggers(): Promise<
     Array<{ projectId: string; settings: TrainingSettings; cronCheckedAt: string | null }>
   > {
@@ -125,7 +125,12 @@ export class TrainingSettingsService {
         settings: JSON.parse(r.settings) as TrainingSettings,
         cronCheckedAt: r.cron_checked_at,
       }))
-      .filter((r) => r.settings.triggers.newLabels !== null || r.settings.triggers.cron !== null);
+      .filter(
+        (r) =>
+          r.settings.triggers.newLabels !== null ||
+          r.settings.triggers.cron !== null ||
+          r.settings.triggers.trainerRevision === true,
+      );
   }
 
   async setCronCheckedAt(projectId: string, at: string): Promise<void> {

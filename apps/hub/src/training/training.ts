@@ -23,7 +23,7 @@ import { RemoteTraining } from "./remote-training.js";
 import { RunEvents } from "./run-events.js";
 import { RunService } from "./run-service.js";
 import { TrainHandler } from "./train-handler.js";
-import { TrainerRegistry } from "./trainer-registry.js";
+import { BUILTIN_TRAINER_DIR, TrainerRegistry } from "./trainer-registry.js";
 import { TrainingSettingsService } from "./training-settings-service.js";
 import { TriggerScheduler } from "./trigger-scheduler.js";
 
@@ -157,6 +157,7 @@ export function createTraining(deps: {
     queue,
     log,
     pollMs: cfg.pollMs,
+    trainerDir: cfg.trainerDir ?? BUILTIN_TRAINER_DIR,
     lease: new NamedLease(db, {
       name: "training.triggers",
       holder: worker.id,

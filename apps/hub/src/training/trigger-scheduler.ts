@@ -1,4 +1,4 @@
-import { isKensaError } from "@kensa/contracts";
+import { type CreateRun, isKensaError, type ModelLineage, type RunParams, type RunTrigger } from "@kensa/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
 import type { HubDatabase } from "../db/schema.js";
@@ -6,8 +6,10 @@ import type { JobQueue } from "../jobs/job-queue.js";
 import type { NamedLease } from "../jobs/named-lease.js";
 import type { AuditLog } from "../people/audit-log.js";
 import { SerialQueue } from "../serial-queue.js";
+import { reportedRevision, trainerRevision } from "./code-revision.js";
 import { CronSchedule } from "./cron-schedule.js";
 import type { RunService } from "./run-service.js";
+import { BUILTIN_TRAINER_DIR } from "./trainer-registry.js";
 import type { TrainingSettingsService } from "./training-settings-service.js";
 
 /** ms a project whose trigger could not start a run (e.g. no val sample yet) is left alone */
@@ -23,12 +25,22 @@ export interface TriggerSchedulerDeps {
   audit?: AuditLog;
   /** held by the one replica that looks at triggers, so a schedule fires once across replicas */
   lease?: NamedLease;
+  /** the built-in trainer's folder (config `training.trainerDir`); trainers/torch of this checkout by default */
+  trainerDir?: string;
+}
+
+/** What a trigger starts: why, and the run's recipe when it is not the project's defaults. */
+interface Fire {
+  trigger: RunTrigger;
+  recipe?: Partial<CreateRun>;
 }
 
 /**
  * Starts runs by themselves: after N new reviewed labels (label revisions marked reviewed,
- * and verdicts — a person's decision) since the project's last run, and on a cron schedule.
- * Never while a run of the project is queued or running. A missed cron minute (hub down, or
+ * and verdicts — a person's decision) since the project's last run, on a cron schedule, and
+ * when the built-in trainer's source revision is not the one that trained the champion (then
+ * with the champion's recipe, once per revision). Never while a run of the project is queued
+ * or running. A missed cron minute (hub down, or
  * a run busy) is not made up: the next matching minute fires. Of several hub replicas, only
  * the one holding the trigger lease looks; another takes over when it stops renewing it.
  */
@@ -72,39 +84,89 @@ export class TriggerScheduler {
 
   async #tick(now: Date): Promise<void> {
     if (this.#d.lease && !(await this.#d.lease.acquire())) return;
+    let revision: Promise<string | null> | null = null;
     for (const p of await this.#d.settings.withTriggers()) {
-      const { newLabels, cron } = p.settings.triggers;
-      let fire: { type: "labels" | "schedule"; detail: string } | null = null;
+      const { newLabels, cron, trainerRevision: onRevision } = p.settings.triggers;
+      let fire: Fire | null = null;
       if (cron) {
         const from = p.cronCheckedAt ? new Date(p.cronCheckedAt) : now;
         const at = CronSchedule.parse(cron).firstMatch(from, now);
         await this.#d.settings.setCronCheckedAt(p.projectId, now.toISOString());
-        if (at) fire = { type: "schedule", detail: cron };
+        if (at) fire = { trigger: { type: "schedule", detail: cron } };
       }
       if (!fire && newLabels !== null) {
         const count = await this.newReviewedLabels(p.projectId);
         if (count >= newLabels)
-          fire = { type: "labels", detail: `${count} new reviewed labels (threshold ${newLabels})` };
+          fire = { trigger: { type: "labels", detail: `${count} new reviewed labels (threshold ${newLabels})` } };
+      }
+      if (!fire && onRevision) {
+        // hashed once per look, and only when some project asks
+        revision ??= trainerRevision(this.#d.trainerDir ?? BUILTIN_TRAINER_DIR);
+        fire = await this.codeChange(p.projectId, await revision);
       }
       if (!fire) continue;
+      const { trigger } = fire;
       if ((this.#backoff.get(p.projectId) ?? 0) > now.getTime()) continue;
       if (await this.#d.queue.busy(p.projectId, ["train"])) continue;
       try {
-        const run = await this.#d.runs.create(p.projectId, { by: `trigger:${fire.type}` }, fire);
-        this.#d.log.info({ run: run.id, project: p.projectId, trigger: fire }, "training run triggered");
+        const by = `trigger:${trigger.type}`;
+        const run = await this.#d.runs.create(p.projectId, { ...fire.recipe, by }, trigger);
+        this.#d.log.info({ run: run.id, project: p.projectId, trigger }, "training run triggered");
         await this.#d.audit?.record({
-          actor: `trigger:${fire.type}`,
+          actor: by,
           actorKind: "system",
           action: "run.create",
           target: { type: "run", id: run.id },
-          details: { projectId: p.projectId, trigger: fire.detail, snapshotId: run.snapshotId },
+          details: { projectId: p.projectId, trigger: trigger.detail, snapshotId: run.snapshotId },
         });
       } catch (err) {
         // the data is not ready (empty snapshot, no val sample, …): retrying every poll would only spam
         if (isKensaError(err) && err.status < 500) this.#backoff.set(p.projectId, now.getTime() + BACKOFF_MS);
-        this.#d.log.warn({ err, project: p.projectId, trigger: fire }, "a training trigger could not start a run");
+        this.#d.log.warn({ err, project: p.projectId, trigger }, "a training trigger could not start a run");
       }
     }
+  }
+
+  /**
+   * The fourth trigger: the champion was trained by the built-in trainer at another source
+   * revision than `current` (the trainer a run would get now). Fires once per revision — a
+   * project that already has a code-triggered run for `current` (whatever became of it: failed,
+   * rejected by the gate) is left alone, so a retrain that does not win never loops. Null when
+   * the champion was uploaded, trained by a command trainer (its code is not Kensa's to hash),
+   * or the trainer folder holds no trainer.
+   */
+  async codeChange(projectId: string, current: string | null): Promise<Fire | null> {
+    if (!current) return null;
+    const { modelVersionId } = await this.#d.settings.champion(projectId);
+    if (!modelVersionId) return null;
+    const row = await this.#d.db
+      .selectFrom("model_versions")
+      .select(["lineage"])
+      .where("id", "=", modelVersionId)
+      .executeTakeFirst();
+    const lineage = row?.lineage ? (JSON.parse(row.lineage) as ModelLineage) : null;
+    if (!lineage?.params || lineage.trainer !== "builtin") return null;
+    const trained = reportedRevision(lineage.trainerVersion);
+    if (trained && current.startsWith(trained)) return null;
+    const short = current.slice(0, 12);
+    const detail = `trainer src/${short} (champion ${modelVersionId} trained by ${trained ? `src/${trained.slice(0, 12)}` : `"${lineage.trainerVersion ?? "an unknown revision"}"`})`;
+    const earlier = await this.#d.db
+      .selectFrom("training_runs")
+      .select("id")
+      .where("project_id", "=", projectId)
+      .where("trigger_type", "=", "code")
+      .where("trigger_detail", "like", `trainer src/${short} %`)
+      .executeTakeFirst();
+    if (earlier) return null;
+    const params = lineage.params as unknown as RunParams;
+    const recipe: Partial<CreateRun> = {
+      input: { ...params.input, channels: params.input.channels === 1 ? 1 : 3 },
+      hyper: params.hyper,
+      seed: params.seed,
+      trainer: lineage.trainer,
+      ...(params.threads ? { threads: params.threads } : {}),
+    };
+    return { trigger: { type: "code", detail }, recipe };
   }
 
   /** samples of the project given a reviewed label or a verdict since its last run was created */

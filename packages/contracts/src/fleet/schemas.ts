@@ -125,6 +125,11 @@ export const CreateDeployment = Type.Object(
     ),
     /** fp32 or int8 model file per device (docs/agent.md, "Targets and self-test"); `auto` when omitted */
     precision: Type.Optional(DeploymentPrecision),
+    /**
+     * run the version as the pipeline's shadow beside what the devices run: same frames, never
+     * an incident, agreement reported (docs/rollouts.md); a candidate may be a shadow
+     */
+    shadow: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -143,6 +148,8 @@ export const Deployment = Type.Object({
   precision: Type.Optional(DeploymentPrecision),
   /** per device, the bundle and target it got (in the reply of a new deployment; `GET …/targets` for any) */
   targets: Type.Optional(Type.Array(DeviceTarget)),
+  /** the version runs as the pipeline's shadow */
+  shadow: Type.Optional(Type.Boolean()),
 });
 export type Deployment = Static<typeof Deployment>;
 

@@ -4,6 +4,7 @@ import { DesiredAgent, ReportedAgentUpdate } from "../fleet/agent-releases.js";
 import { ReportedConfig } from "../fleet/device-config.js";
 import { SelfTestReport } from "../golden.js";
 import { Sha256 } from "../manifest.js";
+import { ShadowAgreement } from "../registry/shadow.js";
 import { RuleHit } from "../rules.js";
 
 export const Presence = Type.Object({
@@ -102,6 +103,11 @@ export const ReportedPipeline = Type.Object({
   ),
   /** the last golden-frame self-test of a bundle this pipeline installed (passed, failed or skipped) */
   selfTest: Type.Optional(SelfTestReport),
+  /**
+   * the shadow's agreement with the bundle since the pair last changed (docs/agent.md, "Shadow
+   * mode"); agents before it omit it
+   */
+  shadowAgreement: Type.Optional(ShadowAgreement),
 });
 export type ReportedPipeline = Static<typeof ReportedPipeline>;
 

@@ -79,7 +79,7 @@ export type LatencyStats = Static<typeof LatencyStats>;
 /** The gate's view of one evaluated model: headline metrics and the per-class metric. */
 export const MetricSummary = Type.Object({
   values: Type.Record(Type.String(), Type.Number(), {
-    description: "GateMetric → value, only those the task defines",
+    description: "the task's headline metrics (docs/training.md); the gate reads its primary metric's name",
   }),
   /** per label: F1 (classification), IoU (segmentation) or AP@0.5 (detection) */
   perClass: Type.Record(Type.String(), Type.Number()),

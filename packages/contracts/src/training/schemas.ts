@@ -10,7 +10,12 @@ import { TrainerAugment, TrainerTask } from "../trainer.js";
 
 // ---- jobs -------------------------------------------------------------------------------
 
-export const JobType = Type.Union([Type.Literal("train"), Type.Literal("evaluate"), Type.Literal("gate")]);
+export const JobType = Type.Union([
+  Type.Literal("train"),
+  Type.Literal("evaluate"),
+  Type.Literal("gate"),
+  Type.Literal("backtest"),
+]);
 export type JobType = Static<typeof JobType>;
 
 export const JobStatus = Type.Union([
@@ -41,8 +46,11 @@ export type Job = Static<typeof Job>;
 // ---- runs -------------------------------------------------------------------------------
 
 export const RunTrigger = Type.Object({
-  type: Type.Union([Type.Literal("manual"), Type.Literal("labels"), Type.Literal("schedule")]),
-  /** who (manual), "<n> new reviewed labels" (labels) or the cron expression (schedule) */
+  type: Type.Union([Type.Literal("manual"), Type.Literal("labels"), Type.Literal("schedule"), Type.Literal("code")]),
+  /**
+   * who (manual), "<n> new reviewed labels" (labels), the cron expression (schedule), or
+   * "trainer src/<new> (champion <id> trained by src/<old>)" (code: the built-in trainer changed)
+   */
   detail: Type.String(),
 });
 export type RunTrigger = Static<typeof RunTrigger>;
@@ -154,6 +162,8 @@ export const TrainingRun = Type.Object({
       test: Nullable(Type.Number()),
       bestEpoch: Type.Integer(),
       epochsRun: Type.Integer(),
+      /** why training ended where it did, when the trainer says (docs/training.md, "When training stops") */
+      stopReason: Type.Optional(Type.String()),
     }),
   ),
   /** why a run failed, in words a person can act on */
@@ -284,6 +294,12 @@ export const TrainingSettings = Type.Object(
         newLabels: Nullable(Type.Integer({ minimum: 1 }), { default: null }),
         /** a 5-field cron expression (minute hour day-of-month month day-of-week, UTC); null = off */
         cron: Nullable(Type.String({ minLength: 9, maxLength: 200 }), { default: null }),
+        /**
+         * retrain the champion's recipe (its params and trainer, on a fresh snapshot) once when the
+         * built-in trainer's source revision differs from the one that trained the champion;
+         * absent = false (settings stored before it existed read unchanged)
+         */
+        trainerRevision: Type.Optional(Type.Boolean()),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -21,6 +21,9 @@ import * as deviceRetire from "./0019-device-retire.js";
 import * as deviceConfig from "./0020-device-config.js";
 import * as gateEvidence from "./0021-gate-evidence.js";
 import * as telemetryHistory from "./0022-telemetry-history.js";
+import * as rollouts from "./0023-rollouts.js";
+import * as shadowAgreement from "./0024-shadow-agreement.js";
+import * as backtests from "./0025-backtests.js";
 
 /**
  * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
@@ -53,6 +56,9 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0020_device_config": deviceConfig,
   "0021_gate_evidence": gateEvidence,
   "0022_telemetry_history": telemetryHistory,
+  "0023_rollouts": rollouts,
+  "0024_shadow_agreement": shadowAgreement,
+  "0025_backtests": backtests,
 });
 
 /** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */

@@ -56,6 +56,8 @@ export interface DeploymentsTable {
   created_at: string;
   /** the precision asked for (auto, fp32, int8); null for deployments made before targets (auto) */
   precision?: string | null;
+  /** `bundle` (what the pipeline runs) or `shadow` (run beside it); null before shadows (bundle) */
+  role?: string | null;
 }
 
 /** The latest frame a device uploaded; one row per device, overwritten. */

@@ -1,7 +1,8 @@
 import { type Device, type EnrolledDevice, fleetRoutes } from "@kensa/contracts";
 import { useState } from "react";
-import { describeError, hub } from "../../api/client";
+import { hub } from "../../api/client";
 import { Button, CopyField, Dialog, useToast } from "../../ui";
+import { ConfirmDialog } from "../../ui/confirm-dialog";
 
 type Action = "rotate" | "revoke";
 
@@ -13,36 +14,21 @@ type Action = "rotate" | "revoke";
 export function CredentialActions({ device, onChanged }: { device: Device; onChanged(d: Device): void }) {
   const toast = useToast();
   const [confirming, setConfirming] = useState<Action | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<{ code: string; message: string } | null>(null);
   const [rotated, setRotated] = useState<EnrolledDevice | null>(null);
   const name = device.name || device.id;
+  const close = () => setConfirming(null);
+  const params = { id: device.id };
 
-  const cancel = () => {
-    if (busy) return;
+  const rotate = async () => {
+    const reply = await hub.call(fleetRoutes.rotateSecret, { params });
+    onChanged(reply.device);
+    // closed in the same render that opens the secret, so two modals are never stacked
     setConfirming(null);
-    setError(null);
+    setRotated(reply);
   };
-
-  const run = async (action: Action) => {
-    setBusy(true);
-    setError(null);
-    const params = { id: device.id };
-    try {
-      if (action === "rotate") {
-        const reply = await hub.call(fleetRoutes.rotateSecret, { params });
-        onChanged(reply.device);
-        setRotated(reply);
-      } else {
-        onChanged(await hub.call(fleetRoutes.revoke, { params }));
-        toast.success(`Revoked ${name}: it is disconnected and its secret refused`);
-      }
-      setConfirming(null);
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      setBusy(false);
-    }
+  const revoke = async () => {
+    onChanged(await hub.call(fleetRoutes.revoke, { params }));
+    toast.success(`Revoked ${name}: it is disconnected and its secret refused`);
   };
 
   return (
@@ -54,61 +40,40 @@ export function CredentialActions({ device, onChanged }: { device: Device; onCha
         </Button>
       )}
 
-      <Dialog
+      <ConfirmDialog
         open={confirming === "rotate"}
         title={`Rotate the secret of ${name}?`}
-        onClose={cancel}
-        actions={
-          <>
-            <Button onClick={cancel} disabled={busy}>
-              Cancel
-            </Button>
-            <Button variant="primary" busy={busy} onClick={() => run("rotate")}>
-              Rotate secret
-            </Button>
-          </>
-        }
+        confirmLabel="Rotate secret"
+        variant="primary"
+        onConfirm={rotate}
+        onClose={close}
       >
-        <div className="stack">
-          <p>
-            The hub gives <strong>{device.id}</strong> a new secret. Its current secret stops working and the device is
-            disconnected at once.
-          </p>
-          <p>
-            The new secret is shown once, on the next screen. The device stays offline until its agent is given the new
-            secret and restarted.
-          </p>
-          {device.revokedAt ? (
-            <p>This also lifts the revocation: the device may connect again with the new secret.</p>
-          ) : null}
-          <ActionError error={error} />
-        </div>
-      </Dialog>
+        <p>
+          The hub gives <strong>{device.id}</strong> a new secret. Its current secret stops working and the device is
+          disconnected at once.
+        </p>
+        <p>
+          The new secret is shown once, on the next screen. The device stays offline until its agent is given the new
+          secret and restarted.
+        </p>
+        {device.revokedAt ? (
+          <p>This also lifts the revocation: the device may connect again with the new secret.</p>
+        ) : null}
+      </ConfirmDialog>
 
-      <Dialog
+      <ConfirmDialog
         open={confirming === "revoke"}
         title={`Revoke ${name}?`}
-        onClose={cancel}
-        actions={
-          <>
-            <Button onClick={cancel} disabled={busy}>
-              Cancel
-            </Button>
-            <Button variant="danger" busy={busy} onClick={() => run("revoke")}>
-              Revoke device
-            </Button>
-          </>
-        }
+        confirmLabel="Revoke device"
+        onConfirm={revoke}
+        onClose={close}
       >
-        <div className="stack">
-          <p>
-            <strong>{device.id}</strong> is disconnected at once and its secret is refused from now on: it can neither
-            connect nor fetch models. Its events and incidents stay.
-          </p>
-          <p>A revoked device comes back only by rotating its secret and giving the agent the new one.</p>
-          <ActionError error={error} />
-        </div>
-      </Dialog>
+        <p>
+          <strong>{device.id}</strong> is disconnected at once and its secret is refused from now on: it can neither
+          connect nor fetch models. Its events and incidents stay.
+        </p>
+        <p>A revoked device comes back only by rotating its secret and giving the agent the new one.</p>
+      </ConfirmDialog>
 
       <Dialog
         open={rotated !== null}
@@ -132,14 +97,5 @@ export function CredentialActions({ device, onChanged }: { device: Device; onCha
         ) : null}
       </Dialog>
     </>
-  );
-}
-
-function ActionError({ error }: { error: { code: string; message: string } | null }) {
-  if (!error) return null;
-  return (
-    <p className="form-error" role="alert">
-      <code>{error.code}</code> {error.message}
-    </p>
   );
 }

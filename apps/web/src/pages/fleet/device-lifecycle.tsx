@@ -1,8 +1,9 @@
 import { type Device, fleetRoutes } from "@kensa/contracts";
 import { useState } from "react";
 import { useNavigate } from "react-router-dom";
-import { describeError, hub } from "../../api/client";
-import { Button, Dialog, useToast } from "../../ui";
+import { hub } from "../../api/client";
+import { Button, useToast } from "../../ui";
+import { ConfirmDialog } from "../../ui/confirm-dialog";
 
 type Action = "retire" | "delete";
 
@@ -19,35 +20,18 @@ export function LifecycleActions({ device, onChanged }: { device: Device; onChan
   const toast = useToast();
   const navigate = useNavigate();
   const [confirming, setConfirming] = useState<Action | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<{ code: string; message: string } | null>(null);
   const name = device.name || device.id;
+  const close = () => setConfirming(null);
+  const params = { id: device.id };
 
-  const cancel = () => {
-    if (busy) return;
-    setConfirming(null);
-    setError(null);
+  const retire = async () => {
+    onChanged(await hub.call(fleetRoutes.retire, { params }));
+    toast.success(`Retired ${name}: it is disconnected for good and no longer counts in the fleet`);
   };
-
-  const run = async (action: Action) => {
-    setBusy(true);
-    setError(null);
-    const params = { id: device.id };
-    try {
-      if (action === "retire") {
-        onChanged(await hub.call(fleetRoutes.retire, { params }));
-        toast.success(`Retired ${name}: it is disconnected for good and no longer counts in the fleet`);
-        setConfirming(null);
-      } else {
-        await hub.call(fleetRoutes.remove, { params });
-        toast.success(`Deleted ${name}; its events and incidents stay`);
-        navigate("/fleet");
-      }
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      setBusy(false);
-    }
+  const remove = async () => {
+    await hub.call(fleetRoutes.remove, { params });
+    toast.success(`Deleted ${name}; its events and incidents stay`);
+    navigate("/fleet");
   };
 
   return (
@@ -63,70 +47,39 @@ export function LifecycleActions({ device, onChanged }: { device: Device; onChan
         </Button>
       ) : null}
 
-      <Dialog
+      <ConfirmDialog
         open={confirming === "retire"}
         title={`Retire ${name}?`}
-        onClose={cancel}
-        actions={
-          <>
-            <Button onClick={cancel} disabled={busy}>
-              Cancel
-            </Button>
-            <Button variant="danger" busy={busy} onClick={() => run("retire")}>
-              Retire device
-            </Button>
-          </>
-        }
+        confirmLabel="Retire device"
+        onConfirm={retire}
+        onClose={close}
       >
-        <div className="stack">
-          <p>
-            <strong>{device.id}</strong> is disconnected now and can never connect again: its secret and client
-            certificates are refused, on every hub replica and broker.
-          </p>
-          <p>
-            It leaves the fleet's lists and counts and no deployment targets it any more. Its events, incidents and
-            frames stay. Retiring cannot be undone: enroll replacement hardware as a new device.
-          </p>
-          <ActionError error={error} />
-        </div>
-      </Dialog>
+        <p>
+          <strong>{device.id}</strong> is disconnected now and can never connect again: its secret and client
+          certificates are refused, on every hub replica and broker.
+        </p>
+        <p>
+          It leaves the fleet's lists and counts and no deployment targets it any more. Its events, incidents and frames
+          stay. Retiring cannot be undone: enroll replacement hardware as a new device.
+        </p>
+      </ConfirmDialog>
 
-      <Dialog
+      <ConfirmDialog
         open={confirming === "delete"}
         title={`Delete ${name}?`}
-        onClose={cancel}
-        actions={
-          <>
-            <Button onClick={cancel} disabled={busy}>
-              Cancel
-            </Button>
-            <Button variant="danger" busy={busy} onClick={() => run("delete")}>
-              Delete device
-            </Button>
-          </>
-        }
+        confirmLabel="Delete device"
+        onConfirm={remove}
+        onClose={close}
       >
-        <div className="stack">
-          <p>
-            The record of <strong>{device.id}</strong> goes: its credentials, client certificates, tags, reported state
-            and latest frame.
-          </p>
-          <p>
-            Its events, incidents and media stay under its id (retention still applies), the audit log keeps what was
-            done, and the id is never given to another device.
-          </p>
-          <ActionError error={error} />
-        </div>
-      </Dialog>
+        <p>
+          The record of <strong>{device.id}</strong> goes: its credentials, client certificates, tags, reported state
+          and latest frame.
+        </p>
+        <p>
+          Its events, incidents and media stay under its id (retention still applies), the audit log keeps what was
+          done, and the id is never given to another device.
+        </p>
+      </ConfirmDialog>
     </>
-  );
-}
-
-function ActionError({ error }: { error: { code: string; message: string } | null }) {
-  if (!error) return null;
-  return (
-    <p className="form-error" role="alert">
-      <code>{error.code}</code> {error.message}
-    </p>
   );
 }

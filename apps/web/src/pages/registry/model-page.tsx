@@ -13,6 +13,7 @@ import { MetricsCompare } from "./metrics-compare";
 import { ModelCardView } from "./model-card-view";
 import { modelLabel } from "./model-label";
 import { pickEvaluation } from "./pick-evaluation";
+import { ShadowAgreementCard } from "./shadow-agreement-card";
 import { StageBadge } from "./stage-badge";
 import "./registry.css";
 import "../runs/runs.css";
@@ -30,6 +31,7 @@ function ModelView({ model, reloadModel }: { model: ModelVersion; reloadModel():
   const { projects } = useProject();
   const project = projects.find((p) => p.id === model.projectId);
   const canApprove = useCan("models:approve");
+  const canDeploy = useCan("deployments:manage");
   const [action, setAction] = useState<DecideAction | null>(null);
   const [gateSeen, setGateSeen] = useState(false);
   // the gate runs after the evaluation: poll until it has reported
@@ -100,14 +102,20 @@ function ModelView({ model, reloadModel }: { model: ModelVersion; reloadModel():
       }
       back={<Link to="/registry">← Registry</Link>}
       actions={
-        canApprove ? (
+        canApprove || canDeploy ? (
           <>
-            {model.stage !== "approved" && model.stage !== "archived" ? (
+            {/* approved versions roll out; a candidate only in shadow (the hub enforces both) */}
+            {canDeploy && (model.stage === "approved" || model.stage === "candidate") ? (
+              <Link className="btn btn-secondary btn-md" to={`/rollouts?model=${encodeURIComponent(model.id)}`}>
+                Staged rollout…
+              </Link>
+            ) : null}
+            {canApprove && model.stage !== "approved" && model.stage !== "archived" ? (
               <Button variant="success" onClick={() => setAction("approve")}>
                 Approve…
               </Button>
             ) : null}
-            {model.stage === "candidate" ? (
+            {canApprove && model.stage === "candidate" ? (
               <Button variant="danger" onClick={() => setAction("reject")}>
                 Reject…
               </Button>
@@ -170,6 +178,8 @@ function ModelView({ model, reloadModel }: { model: ModelVersion; reloadModel():
             </p>
           ))}
       </Card>
+
+      <ShadowAgreementCard modelId={model.id} projectId={model.projectId} />
 
       {runId ? (
         <Card title="Training curves">

@@ -1,6 +1,7 @@
 import type { ClassificationResult } from "@kensa/contracts";
 import { Inferencer } from "@kensa/vision";
 import { imageBytes, latencyStats, trueClass } from "../eval-helpers.js";
+import { classificationValues } from "../headline-values.js";
 import { type ClassifiedImage, classificationMetrics, defectScore } from "../metrics/classification-metrics.js";
 import type { EvalContext, TaskEvaluator, TaskMetrics } from "../task-evaluator.js";
 
@@ -36,8 +37,7 @@ export const classificationEvaluator: TaskEvaluator = {
       await inf.close();
     }
     const m = classificationMetrics(images, labels, ctx.okLabels);
-    const values: Record<string, number> = { accuracy: m.accuracy, f1_macro: m.f1Macro };
-    if (m.auroc !== null) values.auroc = m.auroc;
+    const values = classificationValues(m);
     const perClass: Record<string, number> = {};
     for (const [l, c] of Object.entries(m.perClass)) if (c.support > 0) perClass[l] = c.f1;
     return {

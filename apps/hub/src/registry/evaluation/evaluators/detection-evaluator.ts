@@ -1,6 +1,7 @@
 import type { DetectionResult, ModelManifest } from "@kensa/contracts";
 import { Inferencer } from "@kensa/vision";
 import { imageBytes, latencyStats, truthBoxes } from "../eval-helpers.js";
+import { detectionValues } from "../headline-values.js";
 import { type DetectionImage, detectionMetrics } from "../metrics/detection-metrics.js";
 import { detectionOutcomes } from "../metrics/detection-outcomes.js";
 import type { EvalContext, TaskEvaluator, TaskMetrics } from "../task-evaluator.js";
@@ -46,7 +47,7 @@ export const detectionEvaluator: TaskEvaluator = {
     return {
       task: "detection",
       samples: images.length,
-      values: { map50: m.map50 },
+      values: detectionValues(m),
       perClass,
       latency: latencyStats(ms),
       detection: m,

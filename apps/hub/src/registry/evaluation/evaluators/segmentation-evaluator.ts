@@ -1,6 +1,7 @@
 import { KensaError, type SegmentationPost } from "@kensa/contracts";
 import { inputDims, loadModel, preprocess, type TensorData } from "@kensa/vision";
 import { imageBytes, latencyStats, truthMask } from "../eval-helpers.js";
+import { segmentationValues } from "../headline-values.js";
 import { IGNORE, SegmentationAccumulator } from "../metrics/segmentation-metrics.js";
 import type { EvalContext, TaskEvaluator, TaskMetrics } from "../task-evaluator.js";
 
@@ -79,8 +80,7 @@ export const segmentationEvaluator: TaskEvaluator = {
     for (const [l, c] of Object.entries(m.perClass)) {
       if (!accOk.includes(l) && c.pixels > 0) perClass[l] = c.iou;
     }
-    const values: Record<string, number> = { miou: m.miou };
-    if (m.pixelAuroc !== null) values.auroc = m.pixelAuroc;
+    const values = segmentationValues(m, accOk);
     return {
       task: "segmentation",
       samples,

@@ -1,0 +1,46 @@
+import type { FastifyBaseLogger } from "fastify";
+import type { Kysely } from "kysely";
+import type { BlobStore } from "../blobstore/blob-store.js";
+import type { HubDatabase } from "../db/schema.js";
+import type { JobQueue } from "../jobs/job-queue.js";
+import { JobWorker } from "../jobs/job-worker.js";
+import { BacktestService, type BacktestServiceDeps } from "./backtest-service.js";
+
+/** Backtests and the worker that runs them on this hub. */
+export interface Backtests {
+  service: BacktestService;
+  worker: JobWorker;
+}
+
+/**
+ * The backtest feature: its service and a worker of its own on the hub's job queue. Backtests
+ * run here, next to the archive, with one job at a time (a replay keeps a core busy); remote
+ * `kensa worker`s claim training jobs only.
+ */
+export function createBacktests(deps: {
+  db: Kysely<HubDatabase>;
+  blobs: BlobStore;
+  models: BacktestServiceDeps["models"];
+  projects: BacktestServiceDeps["projects"];
+  queue: JobQueue;
+  champion: BacktestServiceDeps["champion"];
+  /** backtests this hub runs at once: 0 leaves them to other replicas (training.workers = 0) */
+  concurrency: number;
+  /** ms between looks at the queue */
+  pollMs: number;
+  /** ms a job's lease lasts unless renewed */
+  leaseMs: number;
+  log: FastifyBaseLogger;
+}): Backtests {
+  let worker: JobWorker | null = null;
+  const service = new BacktestService({ ...deps, kick: () => worker?.kick() });
+  worker = new JobWorker({
+    queue: deps.queue,
+    handlers: [service.handler()],
+    concurrency: deps.concurrency,
+    pollMs: deps.pollMs,
+    renewMs: Math.max(100, Math.floor(deps.leaseMs / 3)),
+    log: deps.log,
+  });
+  return { service, worker };
+}
