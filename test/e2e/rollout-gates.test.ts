@@ -15,6 +15,15 @@ import { type AgentProcess, spawnAgent, type TempDir, tempDir, waitFor } from "@
 import { buildFixedOutputModel } from "@kensa/vision/graph";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  buildConsole,
+  createUser,
+  DESKTOP,
+  launchChromium,
+  screenshot,
+  signIn,
+  skipBrowserTests,
+} from "../web/support/console-harness.js";
 
 /**
  * Staged rollouts with a real hub and three real agent processes on a champion. A challenger
@@ -39,6 +48,7 @@ describe("staged rollout gated on field signals", () => {
   let api: KensaClient;
   const agents: AgentProcess[] = [];
   let projectId: string;
+  let httpUrl: string;
   const model: Record<"champion" | "bad" | "good", string> = { champion: "", bad: "", good: "" };
 
   const upload = async (values: number[]) => {
@@ -62,6 +72,8 @@ describe("staged rollout gated on field signals", () => {
   const runs = async (id: string) =>
     (await api.call(fleetRoutes.get, { params: { id } })).reported?.pipelines.find((p) => p.id === "default");
   const rollout = (id: string) => api.call(rolloutRoutes.getRollout, { params: { id } });
+  /** the two rollouts the console is shown (the paused one and the completed one) */
+  const seen: { paused?: string; completed?: string } = {};
 
   beforeAll(async () => {
     dir = await tempDir();
@@ -84,6 +96,7 @@ describe("staged rollout gated on field signals", () => {
       logLevel: "warn",
     });
     const urls = await hub.start();
+    httpUrl = urls.httpUrl;
     api = new KensaClient({ baseUrl: urls.httpUrl, auth: { kind: "bearer", token: hub.adminToken } });
     const project = await api.call(projectRoutes.create, {
       body: { slug: "rollouts", name: "Rollouts", task: "classification", labels: ["ok", "defect"], okLabels: ["ok"] },
@@ -202,6 +215,7 @@ describe("staged rollout gated on field signals", () => {
       { timeoutMs: 60_000, intervalMs: 300 },
     );
     const r = paused!;
+    seen.paused = r.id;
     const breach = r.waves[0]!.gates.find((g) => g.gate === "false_alarms");
     expect(breach?.status).toBe("breach");
     expect(breach?.control?.devices).toBe(2);
@@ -251,6 +265,7 @@ describe("staged rollout gated on field signals", () => {
       intervalMs: 500,
     });
     const r = await rollout(created.id);
+    seen.completed = r.id;
     expect(r.waves.map((w) => w.state)).toEqual(["passed", "passed"]);
     for (const w of r.waves) {
       expect(w.gates.map((g) => g.status)).toEqual(w.gates.map(() => "pass"));
@@ -313,4 +328,34 @@ describe("staged rollout gated on field signals", () => {
     expect(after.length).toBe(before);
     expect(after.some((i) => i.modelVersionId === twin)).toBe(false);
   }, 200_000);
+
+  it.skipIf(skipBrowserTests)(
+    "shows both in the console: the breach with its evidence, and the completed waves",
+    async () => {
+      await buildConsole();
+      const browser = await launchChromium();
+      try {
+        const ivy = await createUser(httpUrl, hub.adminToken, "ivy", "iot_engineer");
+        const page = await (await browser.newContext({ ...DESKTOP, baseURL: httpUrl })).newPage();
+        await signIn(page, `/rollouts/${seen.paused}`, ivy.username, ivy.password);
+        await page.locator('[data-testid="rollout-state"][data-state="aborted"]').waitFor({ timeout: 15_000 });
+        // the wave the hub sent back, and the gate that did it, with the control's figures
+        await page.locator('[data-wave="0"][data-state="rolled_back"]').waitFor();
+        await page.locator('[data-wave="0"]').click();
+        const gate = page.locator('[data-gate="false_alarms"][data-status="breach"]');
+        await gate.waitFor();
+        expect(await gate.locator(".gate-detail").textContent()).toMatch(/control devices/);
+        await expect.poll(() => page.getByText("wave 1 of 2 breached false_alarms").count()).toBeGreaterThan(0);
+        await screenshot(page, "rollout-breach-desktop");
+
+        await page.goto(`/rollouts/${seen.completed}`);
+        await page.locator('[data-testid="rollout-state"][data-state="completed"]').waitFor({ timeout: 15_000 });
+        for (const w of [0, 1]) await page.locator(`[data-wave="${w}"][data-state="passed"]`).waitFor();
+        await screenshot(page, "rollout-completed-desktop");
+      } finally {
+        await browser.close();
+      }
+    },
+    180_000,
+  );
 });

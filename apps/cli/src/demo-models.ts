@@ -1,5 +1,6 @@
 import type { KensaClient } from "@kensa/client";
 import { datasetRoutes, type GateReport, registryRoutes, trainingRoutes } from "@kensa/contracts";
+import { pushBlemishModel } from "@kensa/scenario";
 import { hardPreset, renderFrame } from "@kensa/synth";
 import { gateReportOf } from "./hub-client.js";
 
@@ -99,6 +100,30 @@ export async function trainFirstModel(
     return null;
   }
   return model;
+}
+
+/**
+ * Pushes the demo's challenger as a candidate: another kind of model than the champion, so the
+ * two disagree on some frames. Beside the hand-built blemish model (64×64 input) it is the same
+ * network reading the frames at 96×72, their own 4:3 shape at 1.5× the detail: on 300 frames of
+ * the demo's hard task it caught 2 more of 94 faint defects, raised no false alarm, and disagreed
+ * with the 64×64 one on 4 frames (1.3 %). Beside a trained champion it is the hand-built model.
+ */
+export async function pushChallenger(
+  api: KensaClient,
+  projectId: string,
+  firstModel: "trained" | "hand-built",
+  log: (line: string) => void,
+): Promise<{ id: string; version: number }> {
+  const finer = firstModel === "hand-built";
+  const m = finer
+    ? await pushBlemishModel(api, projectId, { width: 96, height: 72, fileName: "blemish-96x72.onnx" })
+    : await pushBlemishModel(api, projectId, { fileName: "blemish.onnx" });
+  log(
+    `  challenger v${m.version} (${m.name}: ${finer ? "the hand-built blemish model at 96×72, finer than the champion's 64×64" : "Kensa's hand-built blemish model"}) ` +
+      "pushed as a candidate: it may run in shadow, never replace the champion",
+  );
+  return m;
 }
 
 /** Waits (up to 2 min) for a run still training and the gate decision on its model. */

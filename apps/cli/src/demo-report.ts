@@ -1,5 +1,6 @@
 import type { KensaClient } from "@kensa/client";
 import { fleetRoutes, type HubStats, systemRoutes, type TrainingRun, trainingRoutes } from "@kensa/contracts";
+import { type DemoFleetView, fleetLines, fleetView } from "./demo-fleet.js";
 import { type DemoModel, demoModels } from "./demo-models.js";
 
 export interface DemoReport {
@@ -25,6 +26,12 @@ export interface DemoReport {
   /** a run still training when the demo stopped, and what became of it */
   retrainInFlight: { runId: string; status: string; note: string } | null;
   models: DemoModel[];
+  /** every staged rollout of the project, oldest first: the challenger in shadow, approved versions deployed */
+  rollouts: DemoFleetView["rollouts"];
+  /** the shadow challenger's agreement with each champion it ran beside, over the fleet */
+  shadowAgreement: DemoFleetView["shadowAgreement"];
+  /** the challenger's backtest on the archived incident frames; null when none was started */
+  backtest: DemoFleetView["backtest"];
   /** every stage of the loop happened at least once during the run */
   loopTurned: boolean;
   checks: Record<string, boolean>;
@@ -45,9 +52,10 @@ export interface DemoSnapshot {
   seenOnline: number;
   models: DemoModel[];
   runs: TrainingRun[];
+  fleet: DemoFleetView;
 }
 
-/** One look at the hub: counters, devices that ever reported, models and runs of the project. */
+/** One look at the hub: counters, devices that ever reported, models, runs, rollouts and the backtest of the project. */
 export async function takeSnapshot(api: KensaClient, projectId: string): Promise<DemoSnapshot> {
   const [stats, devices, models, runs] = await Promise.all([
     api.call(systemRoutes.stats),
@@ -55,7 +63,9 @@ export async function takeSnapshot(api: KensaClient, projectId: string): Promise
     demoModels(api, projectId),
     api.call(trainingRoutes.listForProject, { params: { id: projectId } }),
   ]);
+  const fleet = await fleetView(api, projectId, new Map(models.map((m) => [m.id, m.version])));
   return {
+    fleet,
     stats,
     frames: devices.items.reduce((n, d) => n + (d.telemetry?.framesTotal ?? 0), 0),
     // the data dir is new for every demo: a device the hub has seen was online during this run
@@ -87,6 +97,11 @@ export function loopChecks(
     verdictsStored: s.stats.verdicts > 0 || !opts.simulatedReviewer,
     // verdicts became labels, the labels retrained the model, and the gate decided on it
     "loop.retrained": retrained,
+    // a rollout's canary wave went out (the challenger in shadow, at least)
+    "rollout.staged": s.fleet.rollouts.some((r) => r.state !== "planned"),
+    // the agents counted the shadow's agreement with the champion and the hub aggregated it
+    "shadow.agreement": s.fleet.shadowAgreement.some((p) => p.frames > 0),
+    "backtest.reported": s.fleet.backtest?.status === "succeeded",
   };
   // without PyTorch nothing can retrain: the check is reported, but does not fail the run
   const required = Object.entries(checks).filter(([k]) => opts.trainerAvailable || k !== "loop.retrained");
@@ -117,6 +132,7 @@ export function printDemoSummary(report: DemoReport, log: (line: string) => void
     }
     if (m.gateReason) log(`            gate: ${m.gateReason}`);
   }
+  for (const line of fleetLines(report)) log(`  ${line}`);
   if (report.retrainInFlight) log(`  retrain   ${report.retrainInFlight.note}`);
   if (!report.loopTurned) {
     const failed = Object.entries(report.checks)

@@ -17,6 +17,7 @@ import {
 import { hardPreset } from "@kensa/synth";
 import { cancelRetrain, DEMO_USER, finishRetrain, trainFirstModel } from "./demo-models.js";
 import { type DemoReport, type DemoSnapshot, loopChecks, takeSnapshot } from "./demo-report.js";
+import { RolloutDriver } from "./demo-rollouts.js";
 
 export type { DemoReport } from "./demo-report.js";
 
@@ -87,6 +88,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
   const agents: ScenarioAgent[] = [];
   let reviewer: NodeJS.Timeout | undefined;
   let ticker: NodeJS.Timeout | undefined;
+  let driver: RolloutDriver | undefined;
   let verdicts = 0;
   const side = () => ({
     mails: smtp.mails.length,
@@ -98,6 +100,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
   const shutdown = async () => {
     clearInterval(reviewer);
     clearInterval(ticker);
+    await driver?.stop();
     if (agents.length > 0) log(`  stopping: ${agents.length} agents…`);
     await Promise.all(agents.map((a) => a.process.kill("SIGTERM")));
     if (hub) log("  stopping: the hub…");
@@ -115,7 +118,8 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       httpPort: opts.httpPort,
       mqttPort: opts.mqttPort,
       smtp: { host: smtp.host, port: smtp.port, from: "kensa-demo@localhost" },
-      config: { training: { pollMs: 500 }, logLevel: level },
+      // rollout gates judged every 2 s rather than 15: the demo's waves bake for 30 s
+      config: { training: { pollMs: 500 }, rollout: { tickSeconds: 2 }, logLevel: level },
     });
     const { httpUrl, mqttUrl, client: api } = hub;
     const project = await createInspectionProject(api, {
@@ -155,7 +159,8 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
     agents.push(
       ...(await enrollAgents(api, project.id, cameras, {
         dir: dataDir,
-        config: { telemetryIntervalMs: 1000 },
+        // state every 5 s rather than 30: it carries the shadow's agreement the rollout gate reads
+        config: { telemetryIntervalMs: 1000, reportIntervalMs: 5000 },
         // as a device runs it: the bundled agent with its service unit's memory settings
         env: { ...agentServiceEnv, KENSA_LOG_LEVEL: AGENT_LEVEL[level] },
         built: true,
@@ -189,6 +194,19 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       });
       version = pushed;
     }
+    if (version && !stop.signal.aborted) {
+      // the first model went out at once; from here approved versions go out in stages (RolloutDriver)
+      await api.call(trainingRoutes.updateSettings, { params: { id: project.id }, body: { autoDeploy: null } });
+      driver = new RolloutDriver({
+        api,
+        projectId: project.id,
+        tag: "line-1",
+        canary: cameras[0]!.id,
+        firstModel,
+        reviewer: opts.simulatedReviewer,
+        log,
+      });
+    }
 
     if (!stop.signal.aborted) {
       log(`Kensa demo running`);
@@ -201,8 +219,13 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       log(`  inbox     SMTP ${smtp.host}:${smtp.port}, webhook ${webhook.url}`);
       if (opts.simulatedReviewer) log(`  reviewer  ${REVIEWER} answers incidents`);
       if (trainer.available)
-        log(`  retrain   after ${opts.retrainAfter} new reviewed labels; the gate decides, approved models deploy`);
+        log(`  retrain   after ${opts.retrainAfter} new reviewed labels; the gate decides, approved models roll out`);
+      log(
+        `  rollouts  autoDeploy is now off: approved versions go out in staged waves (canary ${cameras[0]!.id}, then ×2), ` +
+          "a challenger runs in shadow and is backtested",
+      );
     }
+    driver?.start();
 
     if (opts.simulatedReviewer) {
       let busy = false;
@@ -261,7 +284,8 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       });
     }
 
-    // no new retrain from here on
+    // no new rollout nor retrain from here on
+    await driver?.stop();
     if (trainer.available) {
       await api.call(trainingRoutes.updateSettings, {
         params: { id: project.id },
@@ -276,8 +300,10 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       snap = await takeSnapshot(api, project.id);
       retrainInFlight = await cancelRetrain(api, project.id, log);
     } else {
-      // a timed run has the time: the retrain the reviewer's labels started, and its gate, finish
+      // a timed run has the time: the retrain the reviewer's labels started, and its gate, finish,
+      // and so does the backtest in flight
       await finishRetrain(api, project.id, log);
+      await driver?.finishBacktest(60_000);
       snap = await takeSnapshot(api, project.id);
     }
     const { checks, turned } = loopChecks(snap, side(), checkOpts);
@@ -301,6 +327,9 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void = c
       training: { available: trainer.available, python: trainer.python, firstModel, runs: snap.runs.length },
       retrainInFlight,
       models: snap.models,
+      rollouts: snap.fleet.rollouts,
+      shadowAgreement: snap.fleet.shadowAgreement,
+      backtest: snap.fleet.backtest,
       loopTurned: turned,
       checks,
     };

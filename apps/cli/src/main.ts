@@ -22,6 +22,7 @@ import {
   setAutoDeploy,
 } from "./commands/project-auto-deploy.js";
 import { registerRetentionCommands } from "./commands/retention-command.js";
+import { registerRolloutCommands } from "./commands/rollout-command.js";
 import { registerRunCommands } from "./commands/run-command.js";
 import { registerSealCommand } from "./commands/seal-command.js";
 import { registerSigningCommands } from "./commands/signing-command.js";
@@ -297,6 +298,7 @@ registerModelCommands(program, hubOpts);
 registerBacktestCommands(program, hubOpts);
 registerTrainCommand(program, hubOpts);
 registerRetentionCommands(program, hubOpts);
+registerRolloutCommands(program, hubOpts);
 registerAuditCommands(program, hubOpts);
 
 program

@@ -60,6 +60,34 @@ describe("kensa demo stopped with Ctrl-C", () => {
     expect(report.devices.seenOnline).toBe(1);
     expect(report.framesInspected).toBeGreaterThan(0);
     expect(report.incidents).toBeGreaterThan(0);
+    // the fleet features (issue #14): the challenger went out in shadow in waves, its agreement
+    // with the champion was measured, and it was backtested on the archived incident frames
+    const shadow = report.rollouts.find((r) => r.mode === "shadow");
+    expect(shadow, out).toBeDefined();
+    expect(shadow!.champion).toBe("v1");
+    expect(shadow!.waves).toBe(1);
+    expect(["running", "completed", "paused", "aborted"]).toContain(shadow!.state);
+    expect(out).toMatch(/^ {2}rollout {3}v2 shadow beside v1 to line-1: rol_\S+, waves cam-1 \(×2\)/m);
+    const pair = report.shadowAgreement.find((p) => p.challenger === shadow!.model && p.champion === "v1");
+    expect(pair?.frames, out).toBeGreaterThan(0);
+    expect(pair!.agree).toBeLessThanOrEqual(pair!.frames);
+    expect(pair!.interval[0]).toBeLessThanOrEqual(pair!.rate!);
+    expect(pair!.interval[1]).toBeGreaterThanOrEqual(pair!.rate!);
+    expect(report.backtest?.status, out).toBe("succeeded");
+    expect(report.backtest!.model).toBe(shadow!.model);
+    expect(report.backtest!.frames).toBeGreaterThan(0);
+    expect(report.backtest!.champions).toContain("v1");
+    // the reviewer judged the incident frames it replayed
+    expect(report.backtest!.judged).toBeGreaterThan(0);
+    expect(out).toMatch(/^ {2}backtest {2}v2 on \d+ archived frames \(\d+ with a verdict/m);
+    // and the summary says all three
+    expect(out).toMatch(/^ {2}rollout {3}v2 shadow beside v1: \w+/m);
+    expect(out).toMatch(/^ {2}shadow {4}v2 beside v1: agreement [\d.]+ % \[/m);
+    for (const r of report.rollouts.filter((x) => x.mode === "deploy")) {
+      // a retrain the gate approved went out in stages; never the candidate
+      expect(r.model).not.toBe(shadow!.model);
+      expect(r.waves).toBe(1);
+    }
     if (report.retrainInFlight) {
       // a retrain was training at Ctrl-C: it was stopped through the hub, and the summary says so
       expect(out).toContain(`cancelling the retrain in flight (run ${report.retrainInFlight.runId}`);

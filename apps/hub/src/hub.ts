@@ -3,7 +3,8 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { KensaError } from "@kensa/contracts";
 import { checkModelAgainstManifest } from "@kensa/vision";
-import { backtestPlugin, createBacktests } from "./backtest/backtest-plugin.js";
+import { backtestsOnHub } from "./backtest/backtest.js";
+import { backtestPlugin } from "./backtest/backtest-plugin.js";
 import { blobStoreFromConfig } from "./blobstore/s3/blob-store-from-config.js";
 import { type EventBus, FAN_OUT_EVENTS, type HubEventMap } from "./bus/event-bus.js";
 import { InProcessEventBus } from "./bus/in-process-event-bus.js";
@@ -14,12 +15,13 @@ import { defaultConsoleDir } from "./console/console-routes.js";
 import { createDatasets } from "./datasets/datasets.js";
 import { datasetsPlugin } from "./datasets/datasets-plugin.js";
 import { openDatabase } from "./db/open-database.js";
+import { driftPlugin } from "./drift/drift-plugin.js";
 import { agentReleasePlugin } from "./fleet/agent-release-routes.js";
 import { AgentReleaseService } from "./fleet/agent-release-service.js";
 import { deviceConfigPlugin } from "./fleet/device-config-routes.js";
 import { DeviceConfigService } from "./fleet/device-config-service.js";
 import { HUB_MQTT_USERNAME } from "./fleet/device-service.js";
-import { createFleet } from "./fleet/fleet.js";
+import { createFleet, redeployForRule } from "./fleet/fleet.js";
 import { fleetPlugin } from "./fleet/fleet-plugin.js";
 import { signingPlugin } from "./fleet/signing-routes.js";
 import { SigningService } from "./fleet/signing-service.js";
@@ -38,8 +40,10 @@ import { embeddedBrokerFromConfig } from "./ingest/embedded-broker-from-config.j
 import { HubMqttClient } from "./ingest/hub-mqtt-client.js";
 import { Ingest } from "./ingest/ingest.js";
 import { applyHubLimits } from "./limits/hub-limits.js";
+import { driftAlertsOf } from "./notify/drift-alerts.js";
 import { createNotify } from "./notify/notify.js";
 import { notifyPlugin } from "./notify/notify-plugin.js";
+import { rolloutAlertsOf } from "./notify/rollout-alerts.js";
 import { resolveAdminToken } from "./people/admin-token.js";
 import { createPeople } from "./people/people.js";
 import { peoplePlugin } from "./people/people-plugin.js";
@@ -139,16 +143,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   devices.onCredentialsChanged((deviceId) => bus.publish("device.credentialsChanged", { deviceId }));
   bus.subscribe("device.credentialsChanged", ({ deviceId }) => devices.forgetCredentials(deviceId));
   // devices decide incidents with the rule their bundle carries: a changed rule is bundled anew
-  bus.subscribe("project.ruleChanged", ({ projectId }) => {
-    deployments
-      .redeployForRule(projectId)
-      .then(({ ok, failed }) => {
-        if (ok.length || failed.length) {
-          log.info({ projectId, deployments: ok.map((d) => d.id), failed }, "incident rule changed: bundles made anew");
-        }
-      })
-      .catch((err: unknown) => log.error({ err, projectId }, "incident rule changed: bundles could not be made anew"));
-  });
+  bus.subscribe("project.ruleChanged", ({ projectId }) => redeployForRule(deployments, projectId, log));
 
   const datasets = createDatasets({
     db,
@@ -162,16 +157,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   await datasets.imports.recover();
   // training, with the registry's evaluation, gate and approvals
   const training = createTraining({
-    config,
-    db,
-    blobs,
-    projects,
-    datasets,
-    models,
-    deployments,
-    audit,
-    log,
-    env: env as NodeJS.ProcessEnv,
+    ...{ config, db, blobs, projects, datasets, models, deployments, audit, log, env: env as NodeJS.ProcessEnv },
+    // drift alerts are stored before the dispatcher (made below) is woken; triggers tick only after start()
+    onDrift: driftAlertsOf({ db, projects, models, dispatcher: { kick: () => notify.dispatcher.kick() }, log }),
   });
   await training.recover();
 
@@ -232,7 +220,10 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   });
   await app.register(deviceConfigPlugin, { audit, deviceConfigs: new DeviceConfigService(db, fleet.desired) });
   // staged rollouts: waves judged on field signals against a control group (docs/rollouts.md)
-  const rollouts = createRollouts({ db, deployments, models, projects, audit, log });
+  const rollouts = createRollouts({
+    ...{ db, deployments, models, projects, audit, log },
+    alerts: rolloutAlertsOf({ db, projects, models, dispatcher, log }),
+  });
   await app.register(rolloutPlugin, { rollouts, db, config: config.rollout });
   await app.register(incidentsPlugin, {
     ...incidents,
@@ -262,21 +253,10 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     audit,
   });
   // backtests: candidates replayed on archived frames by a worker of their own on the job queue
-  const backtests = createBacktests({
-    db,
-    blobs,
-    models,
-    projects,
-    queue: training.queue,
-    champion: async (projectId) => (await training.settings.champion(projectId)).modelVersionId,
-    // one at a time (a replay keeps a core busy); none on a replica that runs no jobs
-    concurrency: Math.min(1, config.training.workers),
-    pollMs: config.training.pollMs,
-    leaseMs: config.training.leaseMs,
-    log,
-  });
+  const backtests = backtestsOnHub({ db, blobs, models, projects, training, config: config.training, log });
   await app.register(backtestPlugin, { backtests, audit });
   await app.register(shadowPlugin, { db, models });
+  await app.register(driftPlugin, { db, models });
   const mqttConnected = () => mqttClient?.connected ?? false;
   const metrics = new HubMetrics({
     ingest: () => ingest.counters,

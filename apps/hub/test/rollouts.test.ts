@@ -124,6 +124,17 @@ describe("rollout gates", () => {
     expect(gate(failed, "install")).toMatchObject({ status: "breach" });
     expect(gate(failed, "install").detail).toMatch(/KENSA_ERR_BUNDLE_SELF_TEST_FAILED/);
     expect(gate(failed, "restarts").status).toBe("breach");
+    // agent processes that started after the wave did restart during it
+    const restarted = base({
+      gates: gatesOf({ maxRestarts: 0, disabled: ["latency", "frame_rate"] }),
+      waveStartedAt: "2026-01-01T00:00:00.000Z",
+    });
+    expect(gate(restarted, "restarts").status).toBe("pass");
+    restarted.reported.get("a")!.startedAt = "2026-01-01T00:05:00.000Z";
+    expect(gate(restarted, "restarts")).toMatchObject({
+      status: "breach",
+      detail: expect.stringMatching(/1 agent restarts/),
+    });
     const slow = base({
       gates: gatesOf({}),
       telemetry: {
@@ -133,6 +144,31 @@ describe("rollout gates", () => {
     });
     expect(gate(slow, "latency")).toMatchObject({ status: "breach", wave: { value: 2 } });
     expect(gate(slow, "frame_rate").status).toBe("pass");
+  });
+
+  it("requires a finished backtest when asked, and breaches on added misses", () => {
+    const gates = gatesOf({ requireBacktest: true, disabled: ["latency", "frame_rate"] });
+    const counts = (missesAdded: number) => ({
+      frames: 300,
+      skipped: 2,
+      judged: 120,
+      champion: { decided: 280, incidents: 90, falseAlarms: 10, misses: 3 },
+      candidate: { incidents: 85, falseAlarms: 8, misses: 3 + missesAdded },
+      incidents: { added: 4, removed: 9 },
+      falseAlarms: { added: 0, removed: 2 },
+      misses: { added: missesAdded, removed: 0 },
+    });
+    expect(gate(base({ gates }), "backtest")).toMatchObject({ status: "waiting" });
+    expect(
+      gate(base({ gates, backtest: { id: "btk_1", status: "running", totals: null } }), "backtest").detail,
+    ).toMatch(/running; waiting/);
+    expect(
+      gate(base({ gates, backtest: { id: "btk_1", status: "succeeded", totals: counts(0) } }), "backtest").status,
+    ).toBe("pass");
+    const worse = gate(base({ gates, backtest: { id: "btk_2", status: "succeeded", totals: counts(2) } }), "backtest");
+    expect(worse).toMatchObject({ status: "breach", wave: { count: 2 } });
+    // not asked for: no such gate at all
+    expect(evaluateGates(base()).some((g) => g.gate === "backtest")).toBe(false);
   });
 
   it("has nothing to compare when nothing ran before, and says so", () => {
@@ -346,6 +382,24 @@ for (const backend of await backends("rollouts")) {
       });
       expect(after.history.at(-1)?.by).toBe("hub");
       expect(await runsOf("cam-1")).toBe(models[0]);
+    });
+
+    it("leaves out devices retired since the rollout was planned", async () => {
+      for (const live of await t.client
+        .call(rolloutRoutes.listRollouts, { query: { state: "paused" } })
+        .then((l) => l.items)) {
+        await t.client.call(rolloutRoutes.abortRollout, { params: { id: live.id }, body: {} });
+      }
+      const r = await create({
+        modelVersionId: models[1],
+        strategy: { canaryDeviceIds: ["cam-1"], factor: 10, bakeSeconds: 3600 },
+      });
+      expect(r.waves.map((w) => w.deviceIds)).toEqual([["cam-1"], ["cam-2", "cam-3", "cam-4"]]);
+      await t.call("POST", "/api/v1/devices/cam-4/retire");
+      const next = await t.client.call(rolloutRoutes.promoteRollout, { params: { id: r.id }, body: {} });
+      expect(next.waves[1]!.deviceIds).toEqual(["cam-2", "cam-3"]);
+      expect(next.waves[1]!.state).toBe("baking");
+      expect(await runsOf("cam-2")).toBe(models[1]);
     });
   });
 }

@@ -97,7 +97,9 @@ describe("redeploying after an incident rule changes", () => {
     let after: Awaited<ReturnType<typeof wants>> = {};
     for (let i = 0; i < 100; i++) {
       after = await wants();
-      if (Object.keys(before).every((id) => after[id]?.bundle !== before[id]?.bundle)) break;
+      // the replay rewrites devices deployment by deployment: wait for its end, not a step of it
+      const done = (id: string) => after[id]?.bundle !== before[id]?.bundle && after[id]?.model === before[id]?.model;
+      if (Object.keys(before).every(done)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     for (const id of ["d1", "d2", "t1"]) {

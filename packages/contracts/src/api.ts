@@ -9,6 +9,7 @@ import { incidentRoutes } from "./incidents/routes.js";
 import { peopleRoutes } from "./people/routes.js";
 import { projectRoutes } from "./projects/routes.js";
 import { backtestRoutes } from "./registry/backtest.js";
+import { driftRoutes } from "./registry/drift.js";
 import { registryRoutes } from "./registry/routes.js";
 import { shadowRoutes } from "./registry/shadow.js";
 import { retentionRoutes } from "./retention/routes.js";
@@ -32,6 +33,7 @@ export const apiRoutes = {
   registry: registryRoutes,
   shadow: shadowRoutes,
   backtest: backtestRoutes,
+  drift: driftRoutes,
   people: peopleRoutes,
   system: systemRoutes,
   retention: retentionRoutes,

@@ -33,6 +33,7 @@ export * from "./projects/notification-routes.js";
 export * from "./projects/routes.js";
 export * from "./projects/schemas.js";
 export * from "./registry/backtest.js";
+export * from "./registry/drift.js";
 export * from "./registry/models.js";
 export * from "./registry/routes.js";
 export * from "./registry/schemas.js";

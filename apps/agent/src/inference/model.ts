@@ -1,4 +1,4 @@
-import type { InferenceResult, ModelManifest } from "@kensa/contracts";
+import type { InferenceResult, InputStats, ModelManifest } from "@kensa/contracts";
 
 /** One inference; latencies in ms. */
 export interface InferenceOutput {
@@ -6,6 +6,8 @@ export interface InferenceOutput {
   /** the decoded frame's size in px */
   frame: { width: number; height: number };
   latencyMs: { preprocess: number; inference: number; total: number };
+  /** statistics of the model's input (Event.input); absent from runtimes that do not take them */
+  input?: InputStats;
 }
 
 /**

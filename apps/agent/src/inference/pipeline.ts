@@ -280,6 +280,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
           latencyMs: out.latencyMs,
           ...(hits ? { rules: hits } : {}),
           ...(capture ? { capture } : {}),
+          ...(out.input ? { input: out.input } : {}),
         },
         result.finding ? frame.image : undefined,
         { id: eventId },

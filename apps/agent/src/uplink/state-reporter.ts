@@ -10,6 +10,9 @@ import type { Logger } from "../logger.js";
 import type { FrameSource } from "../sources/frame-source.js";
 import type { MqttLink } from "./mqtt-link.js";
 
+/** when this process started (its uptime subtracted from now, once) */
+const PROCESS_STARTED_AT = new Date(Date.now() - process.uptime() * 1000).toISOString();
+
 /** Node's `os.arch()` in the fleet's vocabulary (x64, arm64, armv7). */
 export function deviceArch(nodeArch: string = arch()): string {
   if (nodeArch === "arm") return "armv7";
@@ -106,6 +109,8 @@ export class StateReporter {
       v: 1,
       ts: new Date().toISOString(),
       agentVersion: this.#o.agentVersion,
+      // when this agent process started: a later value than the hub saw means it restarted
+      startedAt: PROCESS_STARTED_AT,
       arch: deviceArch(),
       platform: platform(),
       desiredRev: this.#o.updates.desiredRev,

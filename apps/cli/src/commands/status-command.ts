@@ -1,11 +1,13 @@
-import type { KensaClient } from "@kensa/client";
+import { ApiError, type KensaClient } from "@kensa/client";
 import {
   type HubHealth,
   type HubStats,
   type ModelVersion,
   type Project,
   projectRoutes,
+  type Rollout,
   registryRoutes,
+  rolloutRoutes,
   systemRoutes,
   type TrainingRun,
   trainingRoutes,
@@ -34,6 +36,11 @@ export interface HubStatus {
     champion: { version: number; since: string } | null;
     candidates: number;
   }>;
+  /** staged rollouts under way; a paused one is shown with its reason but never makes the hub degraded */
+  rollouts: {
+    running: number;
+    paused: Array<{ id: string; model: string; reason: string | null; since: string }>;
+  };
 }
 
 /** Exit code of `kensa status` when the hub answers but reports problems (scripts can tell). */
@@ -41,13 +48,14 @@ export const DEGRADED_EXIT = 2;
 
 /** Reads the hub's health, counters, training queue and every project's champion in one go. */
 export async function readStatus(client: KensaClient, hub: string): Promise<HubStatus> {
-  const [health, stats, projects, running, queued, models] = await Promise.all([
+  const [health, stats, projects, running, queued, models, rollouts] = await Promise.all([
     client.call(systemRoutes.health),
     client.call(systemRoutes.stats),
     client.call(projectRoutes.list),
     client.call(trainingRoutes.list, { query: { status: "running", limit: 100 } }),
     client.call(trainingRoutes.list, { query: { status: "queued", limit: 1000 } }),
     client.call(registryRoutes.list, { query: {} }),
+    liveRollouts(client),
   ]);
   return {
     hub,
@@ -55,7 +63,33 @@ export async function readStatus(client: KensaClient, hub: string): Promise<HubS
     stats,
     training: { running: running.items, queued: queued.items.length },
     projects: projects.items.map((p) => projectLine(p, models.items)),
+    rollouts: {
+      running: rollouts.filter((r) => r.state === "running").length,
+      paused: rollouts
+        .filter((r) => r.state === "paused")
+        .map((r) => {
+          const m = models.items.find((v) => v.id === r.modelVersionId);
+          return {
+            id: r.id,
+            model: m ? `${m.name}@${m.version}` : r.modelVersionId,
+            reason: r.reason,
+            since: r.updatedAt,
+          };
+        }),
+    },
   };
+}
+
+/** Running and paused rollouts; none from a hub that predates rollouts (it answers 404 there). */
+async function liveRollouts(client: KensaClient): Promise<Rollout[]> {
+  const list = (state: "running" | "paused") =>
+    client.call(rolloutRoutes.listRollouts, { query: { state } }).then((r) => r.items);
+  try {
+    return (await Promise.all([list("running"), list("paused")])).flat();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return [];
+    throw err;
+  }
 }
 
 function projectLine(p: Project, models: ModelVersion[]): HubStatus["projects"][number] {
@@ -94,12 +128,17 @@ export function formatStatus(s: HubStatus, now = Date.now()): string {
     ],
     ["training", trainingLine(s.training)],
   ];
-  const width = Math.max(...lines.map(([k]) => k.length));
+  const width = Math.max(...lines.map(([k]) => k.length), "rollouts".length);
   const out = lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
   for (const r of s.training.running) {
     const p = r.progress;
     const where = p ? `epoch ${p.epoch}/${p.epochs}` : "starting";
     out.push(`${"".padEnd(width)}  ${r.id}: ${where}, started ${ago(r.startedAt, now)}`);
+  }
+  // after the training runs: each line's details follow it
+  out.push(`${"rollouts".padEnd(width)}  ${rolloutsLine(s.rollouts)}`);
+  for (const r of s.rollouts.paused) {
+    out.push(`${"".padEnd(width)}  ${r.id} (${r.model}) paused ${ago(r.since, now)}: ${r.reason ?? "no reason given"}`);
   }
   if (s.projects.length > 0) {
     out.push("projects");
@@ -117,6 +156,11 @@ export function formatStatus(s: HubStatus, now = Date.now()): string {
   return out.join("\n");
 }
 
+function rolloutsLine(r: HubStatus["rollouts"]): string {
+  if (r.running === 0 && r.paused.length === 0) return "none under way";
+  return `${r.running} running, ${r.paused.length} paused${r.paused.length ? " (kensa rollout show <id>)" : ""}`;
+}
+
 function trainingLine(t: HubStatus["training"]): string {
   if (t.running.length === 0 && t.queued === 0) return "idle";
   return `${t.running.length} running, ${t.queued} queued`;
@@ -128,7 +172,7 @@ export function registerStatusCommand(program: Command, hubOpts: HubOpts): void 
     program
       .command("status")
       .description(
-        `the hub at a glance: health, devices, ingest, training, champions (exit ${DEGRADED_EXIT}: degraded)`,
+        `the hub at a glance: health, devices, ingest, training, rollouts, champions (exit ${DEGRADED_EXIT}: degraded; a paused rollout is shown, not degraded)`,
       )
       .option("--json", "print JSON"),
   ).action(async (o: StatusFlags) => {

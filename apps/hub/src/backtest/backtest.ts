@@ -44,3 +44,29 @@ export function createBacktests(deps: {
   });
   return { service, worker };
 }
+
+/**
+ * The feature as the hub builds it: on the training queue, with the project's champion from the
+ * training settings, one backtest at a time (none on a replica that runs no jobs).
+ */
+export function backtestsOnHub(deps: {
+  db: Kysely<HubDatabase>;
+  blobs: BlobStore;
+  models: BacktestServiceDeps["models"];
+  projects: BacktestServiceDeps["projects"];
+  training: {
+    queue: JobQueue;
+    settings: { champion(projectId: string): Promise<{ modelVersionId: string | null }> };
+  };
+  config: { workers: number; pollMs: number; leaseMs: number };
+  log: FastifyBaseLogger;
+}): Backtests {
+  return createBacktests({
+    ...deps,
+    queue: deps.training.queue,
+    champion: async (projectId) => (await deps.training.settings.champion(projectId)).modelVersionId,
+    concurrency: Math.min(1, deps.config.workers),
+    pollMs: deps.config.pollMs,
+    leaseMs: deps.config.leaseMs,
+  });
+}

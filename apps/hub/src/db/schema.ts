@@ -90,4 +90,7 @@ export interface HubDatabase {
   rollouts: RolloutsTable;
   shadow_agreement: import("./schema/shadow.js").ShadowAgreementTable;
   backtests: import("./schema/backtests.js").BacktestsTable;
+  rollout_notifications: import("./schema/rollout-notifications.js").RolloutNotificationsTable;
+  drift_alerts: import("./schema/drift.js").DriftAlertsTable;
+  model_notifications: import("./schema/model-notifications.js").ModelNotificationsTable;
 }

@@ -63,3 +63,22 @@ export function createFleet(deps: {
     deviceLifecycle: new DeviceLifecycle(db, devices, deployments, desired),
   };
 }
+
+/**
+ * After a project's incident rule changed: every deployment that still decides what a device
+ * runs is bundled anew with the new rule (DeploymentService.redeployForRule), logged either way.
+ */
+export function redeployForRule(
+  deployments: DeploymentService,
+  projectId: string,
+  log: { info(o: object, msg: string): void; error(o: object, msg: string): void },
+): void {
+  deployments
+    .redeployForRule(projectId)
+    .then(({ ok, failed }) => {
+      if (ok.length || failed.length) {
+        log.info({ projectId, deployments: ok.map((d) => d.id), failed }, "incident rule changed: bundles made anew");
+      }
+    })
+    .catch((err: unknown) => log.error({ err, projectId }, "incident rule changed: bundles could not be made anew"));
+}

@@ -1,4 +1,4 @@
-import type { Event, Incident } from "@kensa/contracts";
+import { type Event, headlineOf, type Incident } from "@kensa/contracts";
 import type { Insertable, Kysely } from "kysely";
 import type { EventsTable, HubDatabase } from "../db/schema.js";
 import type { ProjectRecord, ProjectService } from "../projects/project-service.js";
@@ -22,7 +22,7 @@ export interface StoredBatch {
 }
 
 /**
- * Rows per INSERT: 17 columns × 250 stays under SQLite's and PostgreSQL's bound-parameter
+ * Rows per INSERT: 21 columns × 250 stays under SQLite's and PostgreSQL's bound-parameter
  * limits with room to spare, and larger statements gained nothing measurable.
  */
 const ROWS_PER_INSERT = 250;
@@ -158,6 +158,7 @@ export class EventIngest {
 }
 
 function toRow({ event, projectId }: EventToStore, receivedAt: string): Insertable<EventsTable> {
+  const headline = headlineOf(event.result);
   return {
     id: event.id,
     seq: event.seq,
@@ -176,5 +177,10 @@ function toRow({ event, projectId }: EventToStore, receivedAt: string): Insertab
     latency: JSON.stringify(event.latencyMs),
     media_expected: event.media ? 1 : 0,
     media_sha256: null,
+    // for drift (drift/drift-store.ts): plain columns, so the window's histograms group numbers
+    input_luma: event.input?.luma ?? null,
+    input_contrast: event.input?.contrast ?? null,
+    headline_label: headline?.label ?? null,
+    headline_score: headline?.score ?? null,
   };
 }

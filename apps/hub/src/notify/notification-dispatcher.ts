@@ -1,13 +1,18 @@
 import { randomBytes } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
 import { isoNow } from "../clock.js";
+import type { ModelNotificationsTable } from "../db/schema/model-notifications.js";
+import type { RolloutNotificationsTable } from "../db/schema/rollout-notifications.js";
 import type { HubDatabase, NotificationsTable } from "../db/schema.js";
 import type { HubUrls } from "../http/hub-urls.js";
 import type { Logger } from "../logger.js";
 import type { ProjectService } from "../projects/project-service.js";
+import { driftNoticeOfRow } from "./drift-alerts.js";
 import { toNotification } from "./notification-service.js";
 import { type Notifier, PermanentDeliveryError } from "./notifier.js";
 import type { IncidentLookup } from "./ports.js";
+import { QUEUE_TABLES, type QueueColumns, type QueueTable, queueDb } from "./queue-tables.js";
+import { noticeOfRow } from "./rollout-alerts.js";
 
 export interface DispatcherOptions {
   /** attempts per notification before it is marked failed */
@@ -24,7 +29,8 @@ export interface DispatcherOptions {
 const BATCH = 50;
 
 /**
- * Sends pending notifications. The database is the queue: rows stay "pending" with their next
+ * Sends pending notifications: incidents' (`notifications`), rollout alerts
+ * (`rollout_notifications`) and drift alerts (`model_notifications`), alike. The database is the queue: rows stay "pending" with their next
  * attempt time until sent or failed, so a restart picks up whatever was in flight. Several hubs
  * on one database each run a dispatcher: a notification is claimed by one conditional UPDATE
  * that moves its next attempt to the end of a lease, so exactly one dispatcher sends it, and
@@ -104,9 +110,15 @@ export class NotificationDispatcher {
   async #drain(): Promise<void> {
     for (;;) {
       if (!this.#running) return;
-      const claimed = await this.#claim();
-      if (claimed.length === 0) return;
-      await Promise.all(claimed.map((row) => this.#attempt(row)));
+      const incidents = (await this.#claim("notifications")) as Array<Selectable<NotificationsTable>>;
+      const rollouts = (await this.#claim("rollout_notifications")) as Array<Selectable<RolloutNotificationsTable>>;
+      const models = (await this.#claim("model_notifications")) as Array<Selectable<ModelNotificationsTable>>;
+      if (incidents.length === 0 && rollouts.length === 0 && models.length === 0) return;
+      await Promise.all([
+        ...incidents.map((row) => this.#attempt("notifications", row, () => this.#sendIncident(row))),
+        ...rollouts.map((row) => this.#attempt("rollout_notifications", row, () => this.#sendRollout(row))),
+        ...models.map((row) => this.#attempt("model_notifications", row, () => this.#sendDrift(row))),
+      ]);
     }
   }
 
@@ -115,14 +127,14 @@ export class NotificationDispatcher {
    * as it is updated (PostgreSQL re-reads a row another transaction just changed), so a row two
    * dispatchers both picked goes to the one that updated it first.
    */
-  #claim(): Promise<Array<Selectable<NotificationsTable>>> {
+  #claim(table: QueueTable): Promise<Array<Selectable<QueueColumns>>> {
     const now = isoNow();
-    return this.#db
-      .updateTable("notifications")
+    return queueDb(this.#db)
+      .updateTable(table)
       .set({ next_attempt_at: new Date(Date.now() + this.#opts.leaseMs).toISOString(), claimed_by: this.id })
       .where("id", "in", (eb) =>
         eb
-          .selectFrom("notifications")
+          .selectFrom(table)
           .select("id")
           .where("status", "=", "pending")
           .where("next_attempt_at", "<=", now)
@@ -137,15 +149,21 @@ export class NotificationDispatcher {
 
   async #scheduleNext(): Promise<void> {
     if (!this.#running) return;
-    const next = await this.#db
-      .selectFrom("notifications")
-      .select((eb) => eb.fn.min("next_attempt_at").as("at"))
-      .where("status", "=", "pending")
-      .executeTakeFirst()
-      .catch(() => undefined);
+    const firsts = await Promise.all(
+      QUEUE_TABLES.map((table) =>
+        queueDb(this.#db)
+          .selectFrom(table)
+          .select((eb) => eb.fn.min("next_attempt_at").as("at"))
+          .where("status", "=", "pending")
+          .executeTakeFirst()
+          .then((r) => (r?.at ? Date.parse(String(r.at)) : Number.POSITIVE_INFINITY))
+          .catch(() => Number.POSITIVE_INFINITY),
+      ),
+    );
     if (!this.#running || this.#busy || this.#timer) return;
     // never longer than a lease: another hub's claim may run out (it died), or it planned new work
-    const due = next?.at ? Date.parse(String(next.at)) - Date.now() : this.#opts.leaseMs;
+    const first = Math.min(...firsts);
+    const due = Number.isFinite(first) ? first - Date.now() : this.#opts.leaseMs;
     const wait = Math.min(Math.max(0, due), this.#opts.leaseMs);
     this.#timer = setTimeout(() => {
       this.#timer = null;
@@ -154,35 +172,107 @@ export class NotificationDispatcher {
     this.#timer.unref?.();
   }
 
-  async #attempt(row: Selectable<NotificationsTable>): Promise<void> {
+  #notifier(channel: string): Notifier {
+    const notifier = this.#notifiers.get(channel);
+    if (!notifier) throw new PermanentDeliveryError(`no notifier for channel "${channel}"`);
+    return notifier;
+  }
+
+  /** Sends one incident notification; what to log about it. */
+  async #sendIncident(row: Selectable<NotificationsTable>): Promise<Record<string, unknown>> {
+    const notifier = this.#notifier(row.channel);
+    const incident = await this.#incidents.get(row.incident_id);
+    const project = await this.#projects.get(row.project_id);
+    await notifier.send({
+      notification: toNotification(row),
+      incident,
+      project,
+      incidentUrl: `${this.#urls.http}/incidents/${incident.id}`,
+      signal: this.#abort.signal,
+    });
+    return { incidentId: row.incident_id };
+  }
+
+  /** Sends one rollout alert, saying what the rollout was at its transition (the stored notice). */
+  async #sendRollout(row: Selectable<RolloutNotificationsTable>): Promise<Record<string, unknown>> {
+    const notifier = this.#notifier(row.channel);
+    if (!notifier.sendRollout) {
+      throw new PermanentDeliveryError(`the ${row.channel} notifier does not carry rollout alerts`);
+    }
+    const project = await this.#projects.get(row.project_id);
+    await notifier.sendRollout({
+      notification: {
+        id: row.id,
+        channel: row.channel as Notifier["type"],
+        target: row.target,
+        attempts: Number(row.attempts),
+      },
+      notice: noticeOfRow(row),
+      project,
+      rolloutUrl: `${this.#urls.http}/rollouts/${row.rollout_id}`,
+      signal: this.#abort.signal,
+    });
+    return { rolloutId: row.rollout_id, kind: row.kind };
+  }
+
+  /**
+   * Sends one drift alert, saying what was found then (the stored notice). The retraining is read
+   * from the alert's `drift_alerts` row now: the trigger starts it just after the alert is handed
+   * over, so a message sent a moment later (or retried) can already name the run.
+   */
+  async #sendDrift(row: Selectable<ModelNotificationsTable>): Promise<Record<string, unknown>> {
+    const notifier = this.#notifier(row.channel);
+    if (!notifier.sendDrift)
+      throw new PermanentDeliveryError(`the ${row.channel} notifier does not carry drift alerts`);
+    const notice = driftNoticeOfRow(row);
+    const project = await this.#projects.get(row.project_id);
+    let runId = notice.runId;
+    if (!runId && notice.driftAlertId) {
+      const alert = await this.#db
+        .selectFrom("drift_alerts")
+        .select("run_id")
+        .where("id", "=", notice.driftAlertId)
+        .executeTakeFirst();
+      runId = alert?.run_id ?? null;
+    }
+    await notifier.sendDrift({
+      notification: {
+        id: row.id,
+        channel: row.channel as Notifier["type"],
+        target: row.target,
+        attempts: Number(row.attempts),
+      },
+      notice,
+      runId,
+      project,
+      modelUrl: `${this.#urls.http}/registry/${row.model_version_id}`,
+      signal: this.#abort.signal,
+    });
+    return { modelVersionId: row.model_version_id, kind: row.kind, runId };
+  }
+
+  /** One attempt at a claimed row of `table`, its outcome recorded on the row while the claim holds. */
+  async #attempt(
+    table: QueueTable,
+    row: Selectable<QueueColumns>,
+    send: () => Promise<Record<string, unknown>>,
+  ): Promise<void> {
+    const q = queueDb(this.#db);
     const attempts = Number(row.attempts) + 1;
     try {
-      const notifier = this.#notifiers.get(row.channel);
-      if (!notifier) throw new PermanentDeliveryError(`no notifier for channel "${row.channel}"`);
-      const incident = await this.#incidents.get(row.incident_id);
-      const project = await this.#projects.get(row.project_id);
-      await notifier.send({
-        notification: toNotification(row),
-        incident,
-        project,
-        incidentUrl: `${this.#urls.http}/incidents/${incident.id}`,
-        signal: this.#abort.signal,
-      });
-      await this.#db
-        .updateTable("notifications")
+      const about = await send();
+      await q
+        .updateTable(table)
         .set({ status: "sent", attempts, last_error: null, next_attempt_at: null, sent_at: isoNow() })
         .where("id", "=", row.id)
         .where("claimed_by", "=", this.id)
         .execute();
-      this.#log.info(
-        { notificationId: row.id, channel: row.channel, incidentId: row.incident_id },
-        "notification sent",
-      );
+      this.#log.info({ notificationId: row.id, channel: row.channel, ...about }, "notification sent");
     } catch (err) {
       if (!this.#running && this.#abort.signal.aborted) {
         // shutting down: due again at once, for another hub or the next start
-        await this.#db
-          .updateTable("notifications")
+        await q
+          .updateTable(table)
           .set({ next_attempt_at: isoNow() })
           .where("id", "=", row.id)
           .where("status", "=", "pending")
@@ -194,8 +284,8 @@ export class NotificationDispatcher {
       const message = (err as Error).message;
       const final = err instanceof PermanentDeliveryError || attempts >= this.#opts.attempts;
       const retryAt = new Date(Date.now() + this.#opts.backoffMs * 2 ** (attempts - 1)).toISOString();
-      await this.#db
-        .updateTable("notifications")
+      await q
+        .updateTable(table)
         .set({
           status: final ? "failed" : "pending",
           attempts,
@@ -206,7 +296,7 @@ export class NotificationDispatcher {
         .where("claimed_by", "=", this.id)
         .execute();
       this.#log.warn(
-        { notificationId: row.id, channel: row.channel, attempts, final, err: message },
+        { notificationId: row.id, table, channel: row.channel, attempts, final, err: message },
         final ? "notification failed" : "notification attempt failed; will retry",
       );
     }

@@ -1,4 +1,4 @@
-import { channelsFor, type Incident, type Notification, type SmsRecipient } from "@kensa/contracts";
+import { channelsFor, type Incident, type Notification, type SmsRecipient, severityOf } from "@kensa/contracts";
 import type { Kysely, Selectable } from "kysely";
 import type { HubDatabase, NotificationsTable } from "../db/schema.js";
 import { newId } from "../ids.js";
@@ -50,7 +50,7 @@ export class NotificationService {
       const plan: SmsPlan = suppressed
         ? { status: "suppressed", nextAttemptAt: null, note: null }
         : recipient
-          ? await planSms(trx, incident, routing, recipient, now)
+          ? await planSms(trx, severityOf(incident, routing), routing, recipient, now)
           : { status: "pending", nextAttemptAt: now, note: null };
       await trx
         .insertInto("notifications")

@@ -4,7 +4,17 @@ import type { SmsAdapter, SmsGateway } from "@kensa/contracts";
 export interface SmsMessage {
   to: string;
   text: string;
-  vars: { severity: string; project: string; device: string; label: string; incidentId: string; url: string };
+  /** for a rollout alert: `label` is the event (`rollout.paused`), `device` the wave's devices, `incidentId` empty */
+  vars: {
+    severity: string;
+    project: string;
+    device: string;
+    label: string;
+    incidentId: string;
+    url: string;
+    rolloutId?: string;
+    event?: string;
+  };
 }
 
 /** The HTTP request an adapter makes of a message (auth headers added by the notifier). */
@@ -26,6 +36,10 @@ const json = (gateway: SmsGateway, url: string, body: unknown): SmsRequest => ({
 
 /** Numbers in E.164 without the "+", as Vonage and MessageBird take them. */
 const msisdn = (phone: string) => phone.replace(/^\+/, "");
+
+/** The vars that have a value: a placeholder without one stays as written. */
+const definedVars = (vars: SmsMessage["vars"]): Record<string, string> =>
+  Object.fromEntries(Object.entries(vars).filter((e): e is [string, string] => typeof e[1] === "string"));
 
 /** Replaces {{name}} in every string of a JSON value; the result stays valid JSON whatever the text holds. */
 export function fillTemplate(template: unknown, vars: Record<string, string>): unknown {
@@ -54,7 +68,8 @@ export const smsAdapters: Record<SmsAdapter, Adapter> = {
   /** MessageBird's messages endpoint: originator, recipients, body */
   messagebird: (g, m) => json(g, g.url, { originator: g.from, recipients: [msisdn(m.to)], body: m.text }),
   /** the gateway's `template`, its placeholders filled */
-  template: (g, m) => json(g, g.url, fillTemplate(g.template, { to: m.to, from: g.from, text: m.text, ...m.vars })),
+  template: (g, m) =>
+    json(g, g.url, fillTemplate(g.template, { to: m.to, from: g.from, text: m.text, ...definedVars(m.vars) })),
 };
 
 /** The Authorization (or named) header of a gateway's auth, secrets in plaintext. */

@@ -1,7 +1,9 @@
 import { severityOf } from "@kensa/contracts";
 import type { SmsConfig } from "../config/sms-config.js";
-import { type Delivery, type Notifier, PermanentDeliveryError } from "./notifier.js";
-import { authHeaders, smsAdapters } from "./sms-adapters.js";
+import type { ProjectRecord } from "../projects/project-service.js";
+import { type Delivery, type Notifier, PermanentDeliveryError, type RolloutDelivery } from "./notifier.js";
+import { ROLLOUT_SMS_SEVERITY, rolloutEvent, rolloutSms } from "./rollout-messages.js";
+import { authHeaders, type SmsMessage, smsAdapters } from "./sms-adapters.js";
 import { countSms } from "./sms-metrics.js";
 import { smsText } from "./sms-text.js";
 
@@ -37,26 +39,46 @@ export class SmsNotifier implements Notifier {
   }
 
   async send({ notification, incident, project, incidentUrl, signal }: Delivery): Promise<void> {
+    const severity = severityOf(incident, project.notifications);
+    const text = smsText({ severity, project: project.slug, incident, url: incidentUrl }, this.#config.maxChars);
+    await this.#deliver(project, notification, signal, text, {
+      severity,
+      project: project.slug,
+      device: incident.deviceId,
+      label: incident.label,
+      incidentId: incident.id,
+      url: incidentUrl,
+    });
+  }
+
+  async sendRollout({ notification, notice, project, rolloutUrl, signal }: RolloutDelivery): Promise<void> {
+    const text = rolloutSms(notice, project.slug, rolloutUrl, this.#config.maxChars);
+    await this.#deliver(project, notification, signal, text, {
+      severity: ROLLOUT_SMS_SEVERITY,
+      project: project.slug,
+      device: notice.wave.deviceIds.join(","),
+      label: rolloutEvent(notice.kind),
+      incidentId: "",
+      url: rolloutUrl,
+      rolloutId: notice.rolloutId,
+      event: rolloutEvent(notice.kind),
+    });
+  }
+
+  async #deliver(
+    project: ProjectRecord,
+    notification: { target: string; attempts: number },
+    signal: AbortSignal,
+    text: string,
+    vars: SmsMessage["vars"],
+  ): Promise<void> {
     const sms = project.notifications.sms;
     const recipient = sms?.recipients.find((r) => r.phone === notification.target);
     if (!sms || !recipient) {
       countSms("rejected");
       throw new PermanentDeliveryError(`SMS recipient ${notification.target} is no longer in the project's routing`);
     }
-    const severity = severityOf(incident, project.notifications);
-    const text = smsText({ severity, project: project.slug, incident, url: incidentUrl }, this.#config.maxChars);
-    const req = smsAdapters[sms.gateway.adapter](sms.gateway, {
-      to: recipient.phone,
-      text,
-      vars: {
-        severity,
-        project: project.slug,
-        device: incident.deviceId,
-        label: incident.label,
-        incidentId: incident.id,
-        url: incidentUrl,
-      },
-    });
+    const req = smsAdapters[sms.gateway.adapter](sms.gateway, { to: recipient.phone, text, vars });
     const target = `${req.method} ${req.url}`;
     let res: Response;
     try {

@@ -22,10 +22,15 @@ export function truncateCodePoints(s: string, max: number): string {
  */
 export function smsText(f: SmsFacts, max: number): string {
   const head = `${f.severity.toUpperCase()} ${f.project}: ${f.incident.label} ${f.incident.score.toFixed(2)} on ${f.incident.deviceId}`;
-  const full = `${head} ${f.url}`;
+  return fitWithLink(head, f.url, max);
+}
+
+/** "<head> <url>" in at most `max` code points: the words are cut, never the link. */
+export function fitWithLink(head: string, url: string, max: number): string {
+  const full = `${head} ${url}`;
   if (Array.from(full).length <= max) return full;
-  const room = max - Array.from(f.url).length - 1;
+  const room = max - Array.from(url).length - 1;
   // a link that leaves no room for words still goes out whole: it is what the reader needs
-  if (room < 12) return truncateCodePoints(f.url, Math.max(max, Array.from(f.url).length));
-  return `${truncateCodePoints(head, room)} ${f.url}`;
+  if (room < 12) return truncateCodePoints(url, Math.max(max, Array.from(url).length));
+  return `${truncateCodePoints(head, room)} ${url}`;
 }

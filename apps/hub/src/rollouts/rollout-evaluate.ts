@@ -3,7 +3,7 @@ import type { Kysely } from "kysely";
 import type { HubDatabase } from "../db/schema.js";
 import { evaluateGates } from "./rollout-gates.js";
 import { evidenceTimeoutSeconds } from "./rollout-plan.js";
-import { framesIn, type GroupWindow, incidentsIn, reportedOf, telemetryIn } from "./rollout-signals.js";
+import { framesIn, type GroupWindow, incidentsIn, latestBacktest, reportedOf, telemetryIn } from "./rollout-signals.js";
 import type { StoredRollout } from "./rollout-store.js";
 
 /** The shadow's agreement with the champion on some devices since a time (implemented by shadow/). */
@@ -93,8 +93,10 @@ export async function evaluateWave(
     control,
     reported: await reportedOf(db, wave.deviceIds),
     restartsAtStart: wave.restartsAtStart,
+    waveStartedAt: since,
     telemetry,
     shadow: agreement,
+    ...(r.gates.requireBacktest ? { backtest: await latestBacktest(db, r.modelVersionId) } : {}),
   });
   const elapsed = (now - Date.parse(since)) / 1000;
   const breached = gates.filter((g) => g.status === "breach");

@@ -1,4 +1,4 @@
-import type { GateName, GateResult, Reported, RolloutGates, RolloutMode } from "@kensa/contracts";
+import type { BacktestCounts, GateName, GateResult, Reported, RolloutGates, RolloutMode } from "@kensa/contracts";
 import { wilsonInterval } from "../registry/gate-stats.js";
 import type { IncidentCounts, TelemetryWindow } from "./rollout-signals.js";
 import { median } from "./rollout-signals.js";
@@ -24,11 +24,15 @@ export interface WaveEvidence {
     kind: "devices" | "history";
   } | null;
   reported: ReadonlyMap<string, Reported | null>;
+  /** ISO time the wave started (an agent started later restarted during it) */
+  waveStartedAt?: string;
   /** per device, the inference session restarts it had reported when the wave started */
   restartsAtStart: Readonly<Record<string, number>>;
   telemetry: TelemetryWindow;
   /** shadow mode: the challenger's agreement with the champion on the wave's frames */
   shadow: { frames: number; agree: number } | null;
+  /** when the rollout requires one: the challenger's newest backtest (null: none yet) */
+  backtest?: { id: string; status: string; totals: BacktestCounts | null } | null;
 }
 
 const sum = (m: ReadonlyMap<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
@@ -52,6 +56,7 @@ export function evaluateGates(e: WaveEvidence): GateResult[] {
     ["latency", latency],
     ["frame_rate", frameRate],
   ];
+  if (e.gates.requireBacktest) gates.push(["backtest", backtestGate]);
   return gates.filter(([name]) => !off.has(name)).map(([, run]) => run(e));
 }
 
@@ -109,8 +114,12 @@ function install(e: WaveEvidence): GateResult {
 
 function restarts(e: WaveEvidence): GateResult {
   let count = 0;
+  let agents = 0;
   for (const id of e.waveDevices) {
-    const p = e.reported.get(id)?.pipelines.find((x) => x.id === e.pipeline);
+    const rep = e.reported.get(id);
+    // the agent process itself restarted (a crash, a watchdog) after the wave started
+    if (rep?.startedAt && e.waveStartedAt && rep.startedAt > e.waveStartedAt) agents++;
+    const p = rep?.pipelines.find((x) => x.id === e.pipeline);
     const now = p?.session?.restarts ?? 0;
     // an agent that restarted reports a new session from 0: count at least what it reports now
     const before = e.restartsAtStart[id] ?? 0;
@@ -118,9 +127,10 @@ function restarts(e: WaveEvidence): GateResult {
     if (p?.session?.state === "failed") count += e.gates.maxRestarts + 1;
   }
   const threshold = e.gates.maxRestarts;
-  const wave = group(e.waveDevices.length, sum(e.waveFrames), count, null);
-  const status = count > threshold ? "breach" : "pass";
-  return { gate: "restarts", status, wave, threshold, detail: `${count} inference session restarts in the wave` };
+  const wave = group(e.waveDevices.length, sum(e.waveFrames), count + agents, null);
+  const status = count + agents > threshold ? "breach" : "pass";
+  const detail = `${count} inference session restarts and ${agents} agent restarts in the wave`;
+  return { gate: "restarts", status, wave, threshold, detail };
 }
 
 /** One-sided rate comparison of the wave with its control: breach only when higher by the ratio and significantly so. */
@@ -282,4 +292,23 @@ function frameRate(e: WaveEvidence): GateResult {
     (r) => r < e.gates.minFrameRateRatio,
     "frame rate",
   );
+}
+
+/** The challenger on the archive (docs/backtest.md) against the champion's recorded decisions and people's verdicts. */
+function backtestGate(e: WaveEvidence): GateResult {
+  const b = e.backtest;
+  const threshold = e.gates.maxBacktestMissesAdded;
+  if (!b?.totals) {
+    const detail = !b
+      ? "no backtest of this version yet: start one (kensa backtest run)"
+      : `backtest ${b.id} is ${b.status}; waiting for it to finish`;
+    return { gate: "backtest", status: "waiting", wave: group(0, 0, 0, null), threshold, detail };
+  }
+  const t = b.totals;
+  const missesAdded = t.misses.added - t.misses.removed;
+  const alarmsLimit = e.gates.maxFalseAlarmRatio * Math.max(1, t.champion.falseAlarms);
+  const wave = group(0, t.frames, missesAdded, t.judged ? t.candidate.misses / t.judged : null);
+  const words = `backtest ${b.id} on ${t.frames} archived frames (${t.judged} judged): misses ${t.champion.misses} → ${t.candidate.misses} (+${t.misses.added} −${t.misses.removed}), false alarms ${t.champion.falseAlarms} → ${t.candidate.falseAlarms}, incidents +${t.incidents.added} −${t.incidents.removed}`;
+  const breach = missesAdded > threshold || t.candidate.falseAlarms > alarmsLimit;
+  return { gate: "backtest", status: breach ? "breach" : "pass", wave, threshold, detail: words };
 }

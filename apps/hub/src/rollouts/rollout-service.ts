@@ -248,13 +248,20 @@ export class RolloutService {
     const wave = r.waves[r.currentWave]!;
     wave.state = "passed";
     wave.endedAt = isoNow();
-    if (r.currentWave + 1 >= r.waves.length) return true;
-    await this.#startWave(r, r.currentWave + 1);
-    return false;
+    return this.#startFrom(r, r.currentWave + 1);
+  }
+
+  /**
+   * Starts wave `index`, or the first after it that still has a device in service (a wave whose
+   * devices were all retired since is passed over); true when no wave was left to start.
+   */
+  async #startFrom(r: StoredRollout, index: number): Promise<boolean> {
+    for (let i = index; i < r.waves.length; i++) if (await startWave(this.#d, r, i)) return false;
+    return true;
   }
 
   async #startWave(r: StoredRollout, index: number): Promise<void> {
-    await startWave(this.#d, r, index);
+    if (await this.#startFrom(r, index)) r.state = "completed";
   }
 
   /** Deploys again every wave up to `index` that was sent back, then starts `index` afresh. */

@@ -1,4 +1,4 @@
-import type { Reported } from "@kensa/contracts";
+import type { BacktestCounts, BacktestReport, Reported } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import type { HubDatabase } from "../db/schema.js";
 
@@ -158,4 +158,22 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The newest finished backtest of a model version: its id and totals (null when there is none yet). */
+export async function latestBacktest(
+  db: Kysely<HubDatabase>,
+  modelVersionId: string,
+): Promise<{ id: string; status: string; totals: BacktestCounts | null } | null> {
+  const row = await db
+    .selectFrom("backtests")
+    .select(["id", "status", "report"])
+    .where("model_version_id", "=", modelVersionId)
+    .orderBy((eb) => eb.case().when("status", "=", "succeeded").then(0).else(1).end())
+    .orderBy("created_at", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  if (!row) return null;
+  const report = row.report ? (JSON.parse(row.report) as BacktestReport) : null;
+  return { id: row.id, status: row.status, totals: row.status === "succeeded" ? (report?.totals ?? null) : null };
 }

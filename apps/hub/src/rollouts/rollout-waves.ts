@@ -15,9 +15,19 @@ interface WaveDeps {
  * the evidence. The last wave of a rollout by tag deploys to the tag itself, so a device
  * enrolled later with it inherits the new version; a shadow is never inherited.
  */
-export async function startWave(d: WaveDeps, r: StoredRollout, index: number): Promise<void> {
+export async function startWave(d: WaveDeps, r: StoredRollout, index: number): Promise<boolean> {
   const wave = r.waves[index]!;
   const last = index === r.waves.length - 1;
+  // devices retired or deleted since the rollout was planned are left out; a wave left empty is passed over
+  const live = await inService(d.db, wave.deviceIds);
+  wave.deviceIds = live;
+  if (live.length === 0) {
+    wave.state = "passed";
+    wave.startedAt = wave.endedAt = isoNow();
+    wave.gates = [];
+    r.currentWave = index;
+    return false;
+  }
   const tags = last && r.mode === "deploy" ? r.target.tags : [];
   const dep = await d.deployments.create({
     modelVersionId: r.modelVersionId,
@@ -46,6 +56,20 @@ export async function startWave(d: WaveDeps, r: StoredRollout, index: number): P
   wave.gates = [];
   wave.evaluatedAt = null;
   r.currentWave = index;
+  return true;
+}
+
+async function inService(db: Kysely<HubDatabase>, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom("devices")
+    .select("id")
+    .where("id", "in", [...ids])
+    .where("retired_at", "is", null)
+    .where("deleted_at", "is", null)
+    .execute();
+  const keep = new Set(rows.map((r) => r.id));
+  return ids.filter((id) => keep.has(id));
 }
 
 /**

@@ -24,12 +24,13 @@ export interface FieldFigures {
   reviewSeconds: Map<string, number[]>;
   jobs: Array<{ type: string; status: string; n: number }>;
   devices: Array<{ project: string; presence: string; n: number }>;
+  rollouts: Array<{ project: string; state: string; mode: string; n: number }>;
 }
 
 /** Reads the field figures: incidents by model version, label and status; review times; jobs; devices. */
 export async function readFieldFigures(db: Kysely<HubDatabase>, now = Date.now()): Promise<FieldFigures> {
   const since = new Date(now - FIELD_WINDOW_DAYS * 86_400_000).toISOString();
-  const [incidents, reviews, jobs, devices] = await Promise.all([
+  const [incidents, reviews, jobs, devices, rollouts] = await Promise.all([
     db
       .selectFrom("incidents as i")
       .innerJoin("projects as p", "p.id", "i.project_id")
@@ -66,6 +67,17 @@ export async function readFieldFigures(db: Kysely<HubDatabase>, now = Date.now()
       .select((eb) => ["p.slug as project", "d.presence as presence", eb.fn.countAll<number | string>().as("n")])
       .groupBy(["p.slug", "d.presence"])
       .execute(),
+    db
+      .selectFrom("rollouts as r")
+      .innerJoin("projects as p", "p.id", "r.project_id")
+      .select((eb) => [
+        "p.slug as project",
+        "r.state as state",
+        "r.mode as mode",
+        eb.fn.countAll<number | string>().as("n"),
+      ])
+      .groupBy(["p.slug", "r.state", "r.mode"])
+      .execute(),
   ]);
   const reviewSeconds = new Map<string, number[]>();
   for (const r of reviews) {
@@ -87,6 +99,7 @@ export async function readFieldFigures(db: Kysely<HubDatabase>, now = Date.now()
     reviewSeconds,
     jobs: jobs.map((r) => ({ type: r.type, status: r.status, n: Number(r.n) })),
     devices: devices.map((r) => ({ project: r.project, presence: r.presence, n: Number(r.n) })),
+    rollouts: rollouts.map((r) => ({ project: r.project, state: r.state, mode: r.mode, n: Number(r.n) })),
   };
 }
 
@@ -177,6 +190,17 @@ export function registerFieldMetrics(r: Registry, db: Kysely<HubDatabase>): void
     async collect() {
       devices.reset();
       for (const d of (await figures()).devices) devices.set({ project: d.project, presence: d.presence }, d.n);
+    },
+  });
+  const rollouts = new Gauge({
+    name: "kensa_rollouts",
+    help: "staged rollouts by project, state (planned, running, paused, rolled_back, completed, aborted) and mode",
+    labelNames: ["project", "state", "mode"],
+    registers: [r],
+    async collect() {
+      rollouts.reset();
+      for (const x of (await figures()).rollouts)
+        rollouts.set({ project: x.project, state: x.state, mode: x.mode }, x.n);
     },
   });
 }

@@ -6,6 +6,7 @@ import type { DeviceAuthCounters } from "../fleet/device-auth-throttle.js";
 import { registerLimitMetrics } from "../limits/limit-refusals.js";
 import { readCounter } from "../metrics-counter.js";
 import { registerSmsMetrics } from "../notify/sms-metrics.js";
+import { registerDriftMetrics } from "./drift-metrics.js";
 import { registerFieldMetrics } from "./field-metrics.js";
 
 /** What the hub's metrics read at each scrape. */
@@ -142,6 +143,7 @@ export class HubMetrics {
       },
     });
     if (src.db) registerFieldMetrics(r, src.db);
+    if (src.db) registerDriftMetrics(r, src.db);
     // process CPU, memory, event-loop lag and GC, under their standard names
     collectDefaultMetrics({ register: r });
     // prom-client names these gauges *_total, which Prometheus's linter refuses (a _total is a counter)

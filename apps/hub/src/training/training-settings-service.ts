@@ -129,7 +129,8 @@ export class TrainingSettingsService {
         (r) =>
           r.settings.triggers.newLabels !== null ||
           r.settings.triggers.cron !== null ||
-          r.settings.triggers.trainerRevision === true,
+          r.settings.triggers.trainerRevision === true ||
+          Boolean(r.settings.triggers.drift),
       );
   }
 

@@ -7,6 +7,7 @@ import { isoNow } from "../clock.js";
 import type { HubConfig } from "../config.js";
 import type { Datasets } from "../datasets/datasets.js";
 import type { HubDatabase } from "../db/schema.js";
+import type { OnDrift } from "../drift/drift-service.js";
 import type { DeploymentService } from "../fleet/deployment-service.js";
 import { DbJobQueue } from "../jobs/db-job-queue.js";
 import type { JobQueue } from "../jobs/job-queue.js";
@@ -61,6 +62,8 @@ export function createTraining(deps: {
   audit?: AuditLog;
   log: FastifyBaseLogger;
   env?: NodeJS.ProcessEnv;
+  /** told of each drift alert, to reach people through their channels (notify/drift-alerts.ts) */
+  onDrift?: OnDrift;
 }): Training {
   const { config, db, blobs, log } = deps;
   const cfg = config.training;
@@ -165,6 +168,7 @@ export function createTraining(deps: {
       ttlMs: Math.max(cfg.leaseMs, cfg.pollMs * 3),
     }),
     ...(deps.audit ? { audit: deps.audit } : {}),
+    ...(deps.onDrift ? { onDrift: deps.onDrift } : {}),
   });
 
   /**

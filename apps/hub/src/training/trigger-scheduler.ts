@@ -1,7 +1,16 @@
-import { type CreateRun, isKensaError, type ModelLineage, type RunParams, type RunTrigger } from "@kensa/contracts";
+import {
+  type CreateRun,
+  isKensaError,
+  type ModelLineage,
+  type RunParams,
+  type RunTrigger,
+  type TrainingSettings,
+} from "@kensa/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
 import type { HubDatabase } from "../db/schema.js";
+import { type DriftAlert, DriftWatch, type OnDrift } from "../drift/drift-service.js";
+import { driftWatchedProjects } from "../drift/drift-store.js";
 import type { JobQueue } from "../jobs/job-queue.js";
 import type { NamedLease } from "../jobs/named-lease.js";
 import type { AuditLog } from "../people/audit-log.js";
@@ -27,20 +36,27 @@ export interface TriggerSchedulerDeps {
   lease?: NamedLease;
   /** the built-in trainer's folder (config `training.trainerDir`); trainers/torch of this checkout by default */
   trainerDir?: string;
+  /** told of each drift alert (notify/ connects people's channels here) */
+  onDrift?: OnDrift;
+  /** ms between two drift reports of one champion; default 60 s */
+  driftCheckMs?: number;
 }
 
 /** What a trigger starts: why, and the run's recipe when it is not the project's defaults. */
 interface Fire {
   trigger: RunTrigger;
   recipe?: Partial<CreateRun>;
+  /** the drift alert the run answers */
+  drift?: DriftAlert;
 }
 
 /**
  * Starts runs by themselves: after N new reviewed labels (label revisions marked reviewed,
  * and verdicts — a person's decision) since the project's last run, on a cron schedule, and
  * when the built-in trainer's source revision is not the one that trained the champion (then
- * with the champion's recipe, once per revision). Never while a run of the project is queued
- * or running. A missed cron minute (hub down, or
+ * with the champion's recipe, once per revision), and when the champion drifted past the
+ * project's threshold (once per champion and window, drift/drift-service.ts). Never while a
+ * run of the project is queued or running. A missed cron minute (hub down, or
  * a run busy) is not made up: the next matching minute fires. Of several hub replicas, only
  * the one holding the trigger lease looks; another takes over when it stops renewing it.
  */
@@ -50,9 +66,17 @@ export class TriggerScheduler {
   #ticking: Promise<void> | null = null;
   #backoff = new Map<string, number>();
   #serial = new SerialQueue();
+  #drift: DriftWatch;
 
   constructor(deps: TriggerSchedulerDeps) {
     this.#d = deps;
+    this.#drift = new DriftWatch({
+      db: deps.db,
+      log: deps.log,
+      ...(deps.audit ? { audit: deps.audit } : {}),
+      ...(deps.onDrift ? { onDrift: deps.onDrift } : {}),
+      ...(deps.driftCheckMs !== undefined ? { checkMs: deps.driftCheckMs } : {}),
+    });
   }
 
   start(): void {
@@ -85,8 +109,12 @@ export class TriggerScheduler {
   async #tick(now: Date): Promise<void> {
     if (this.#d.lease && !(await this.#d.lease.acquire())) return;
     let revision: Promise<string | null> | null = null;
-    for (const p of await this.#d.settings.withTriggers()) {
-      const { newLabels, cron, trainerRevision: onRevision } = p.settings.triggers;
+    const projects = await this.#d.settings.withTriggers();
+    // projects whose only trigger is drift (withTriggers predates it)
+    const listed = new Set(projects.map((p) => p.projectId));
+    for (const p of await driftWatchedProjects(this.#d.db)) if (!listed.has(p.projectId)) projects.push(p);
+    for (const p of projects) {
+      const { newLabels, cron, trainerRevision: onRevision, drift } = p.settings.triggers;
       let fire: Fire | null = null;
       if (cron) {
         const from = p.cronCheckedAt ? new Date(p.cronCheckedAt) : now;
@@ -104,6 +132,7 @@ export class TriggerScheduler {
         revision ??= trainerRevision(this.#d.trainerDir ?? BUILTIN_TRAINER_DIR);
         fire = await this.codeChange(p.projectId, await revision);
       }
+      if (!fire && drift) fire = await this.driftChange(p.projectId, drift, now);
       if (!fire) continue;
       const { trigger } = fire;
       if ((this.#backoff.get(p.projectId) ?? 0) > now.getTime()) continue;
@@ -111,6 +140,7 @@ export class TriggerScheduler {
       try {
         const by = `trigger:${trigger.type}`;
         const run = await this.#d.runs.create(p.projectId, { ...fire.recipe, by }, trigger);
+        if (fire.drift) await this.#drift.started(fire.drift, run.id);
         this.#d.log.info({ run: run.id, project: p.projectId, trigger }, "training run triggered");
         await this.#d.audit?.record({
           actor: by,
@@ -167,6 +197,21 @@ export class TriggerScheduler {
       ...(params.threads ? { threads: params.threads } : {}),
     };
     return { trigger: { type: "code", detail }, recipe };
+  }
+
+  /**
+   * The fifth trigger: the champion's PSI in the field over the threshold. The alert (audit entry,
+   * `onDrift`) is raised once per champion and window; the run is started once for it, later if
+   * another run is busy now. A retrain whose model the gate rejects leaves the champion in place:
+   * the next alert comes no sooner than a window later, so drift that training cannot fix never loops.
+   */
+  async driftChange(projectId: string, trigger: NonNullable<TrainingSettings["triggers"]["drift"]>, now: Date) {
+    const { modelVersionId } = await this.#d.settings.champion(projectId);
+    if (!modelVersionId) return null;
+    const alert = await this.#drift.pending(projectId, modelVersionId, trigger, now);
+    if (!alert) return null;
+    const detail = `champion ${modelVersionId}: ${alert.statistic} PSI ${alert.psi.toFixed(3)} over ${alert.windowHours}h (threshold ${alert.threshold})`;
+    return { trigger: { type: "drift", detail }, drift: alert } satisfies Fire;
   }
 
   /** samples of the project given a reviewed label or a verdict since its last run was created */

@@ -50,6 +50,7 @@ export const GateName = Type.Union([
   Type.Literal("false_alarms"),
   Type.Literal("shadow_agreement"),
   Type.Literal("frame_rate"),
+  Type.Literal("backtest"),
 ]);
 export type GateName = Static<typeof GateName>;
 
@@ -76,6 +77,13 @@ export const RolloutGates = Type.Object(
     minShadowAgreement: Type.Number({ minimum: 0, maximum: 1, default: 0.9 }),
     /** the wave's frame rate must stay at least this share of each device's own before the wave */
     minFrameRateRatio: Type.Number({ minimum: 0, maximum: 1, default: 0.8 }),
+    /**
+     * the rollout needs a finished backtest of the version (docs/backtest.md): it waits for one,
+     * and breaches when the candidate missed more confirmed defects on the archive than the
+     * champion by over `maxBacktestMissesAdded`, or raised over `maxFalseAlarmRatio` × its false alarms
+     */
+    requireBacktest: Type.Boolean({ default: false }),
+    maxBacktestMissesAdded: Type.Integer({ minimum: 0, default: 0 }),
     /** a breach sends the wave back to the bundle it ran before, with no person acting */
     autoRollback: Type.Boolean({ default: true }),
     /**

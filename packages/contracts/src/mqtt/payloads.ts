@@ -4,6 +4,7 @@ import { DesiredAgent, ReportedAgentUpdate } from "../fleet/agent-releases.js";
 import { ReportedConfig } from "../fleet/device-config.js";
 import { SelfTestReport } from "../golden.js";
 import { Sha256 } from "../manifest.js";
+import { InputStats } from "../registry/drift.js";
 import { ShadowAgreement } from "../registry/shadow.js";
 import { RuleHit } from "../rules.js";
 
@@ -115,6 +116,8 @@ export const Reported = Type.Object({
   v: Type.Literal(1),
   ts: Ts,
   agentVersion: Type.String(),
+  /** when the agent process started (agents before staged rollouts omit it): a rollout counts a later one as a restart */
+  startedAt: Type.Optional(Ts),
   arch: Type.String(),
   platform: Type.String(),
   desiredRev: Type.Integer({ minimum: -1 }),
@@ -285,6 +288,11 @@ export const Event = Type.Object({
   rules: Type.Optional(Type.Array(RuleHit, { maxItems: EVENT_FIELD_LIMITS.rules })),
   /** the frame was kept for learning: uploaded to `PUT /api/v1/captures/:id` with this reason */
   capture: Type.Optional(Type.Object({ id: Name, reason: Name })),
+  /**
+   * statistics of the model's input image (mean luma and contrast, 0…1), for drift against the
+   * evaluation snapshot (docs/monitoring.md, "Drift"); agents before them omit it
+   */
+  input: Type.Optional(InputStats),
 });
 export type Event = Static<typeof Event>;
 

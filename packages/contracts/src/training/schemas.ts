@@ -1,6 +1,7 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { ErrorInfo, EntityId as Id, nullable as Nullable, Timestamp as Ts } from "../common.js";
 import { Sha256 } from "../manifest.js";
+import { DriftTrigger } from "../registry/drift.js";
 import { TrainerAugment, TrainerTask } from "../trainer.js";
 
 /*
@@ -46,10 +47,17 @@ export type Job = Static<typeof Job>;
 // ---- runs -------------------------------------------------------------------------------
 
 export const RunTrigger = Type.Object({
-  type: Type.Union([Type.Literal("manual"), Type.Literal("labels"), Type.Literal("schedule"), Type.Literal("code")]),
+  type: Type.Union([
+    Type.Literal("manual"),
+    Type.Literal("labels"),
+    Type.Literal("schedule"),
+    Type.Literal("code"),
+    Type.Literal("drift"),
+  ]),
   /**
-   * who (manual), "<n> new reviewed labels" (labels), the cron expression (schedule), or
-   * "trainer src/<new> (champion <id> trained by src/<old>)" (code: the built-in trainer changed)
+   * who (manual), "<n> new reviewed labels" (labels), the cron expression (schedule),
+   * "trainer src/<new> (champion <id> trained by src/<old>)" (code: the built-in trainer changed),
+   * or "champion <id>: <statistic> PSI <psi> over <h>h (threshold <t>)" (drift)
    */
   detail: Type.String(),
 });
@@ -300,6 +308,11 @@ export const TrainingSettings = Type.Object(
          * absent = false (settings stored before it existed read unchanged)
          */
         trainerRevision: Type.Optional(Type.Boolean()),
+        /**
+         * retrain (once per champion and window) and alert when the champion's PSI in the field
+         * exceeds a threshold (docs/monitoring.md, "Drift"); absent or null = off
+         */
+        drift: Type.Optional(Nullable(DriftTrigger)),
       },
       { additionalProperties: false, default: {} },
     ),

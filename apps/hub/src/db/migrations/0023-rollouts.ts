@@ -30,6 +30,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("created_at", "text", (c) => c.notNull())
     .addColumn("updated_at", "text", (c) => c.notNull())
     .execute();
-  await db.schema.createIndex("rollouts_project_created").on("rollouts").columns(["project_id", "created_at"]).execute();
+  await db.schema
+    .createIndex("rollouts_project_created")
+    .on("rollouts")
+    .columns(["project_id", "created_at"])
+    .execute();
   await db.schema.createIndex("rollouts_state").on("rollouts").column("state").execute();
 }

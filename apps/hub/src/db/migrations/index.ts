@@ -24,6 +24,9 @@ import * as telemetryHistory from "./0022-telemetry-history.js";
 import * as rollouts from "./0023-rollouts.js";
 import * as shadowAgreement from "./0024-shadow-agreement.js";
 import * as backtests from "./0025-backtests.js";
+import * as rolloutNotifications from "./0026-rollout-notifications.js";
+import * as drift from "./0027-drift.js";
+import * as modelNotifications from "./0028-model-notifications.js";
 
 /**
  * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
@@ -59,6 +62,9 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0023_rollouts": rollouts,
   "0024_shadow_agreement": shadowAgreement,
   "0025_backtests": backtests,
+  "0026_rollout_notifications": rolloutNotifications,
+  "0027_drift": drift,
+  "0028_model_notifications": modelNotifications,
 });
 
 /** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */

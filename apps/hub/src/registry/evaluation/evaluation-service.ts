@@ -9,6 +9,7 @@ import type { ClaimedJob, JobEnd, JobQueue } from "../../jobs/job-queue.js";
 import type { JobHandler } from "../../jobs/job-worker.js";
 import type { ModelService } from "../model-service.js";
 import type { ModelPolicy } from "../ports.js";
+import { DriftReferenceRecorder, type StoredDriftReference } from "./drift-reference.js";
 import { type SampleOutcomes, storedOutcomes } from "./sample-outcomes.js";
 import type { EvalItem } from "./task-evaluator.js";
 import { taskEvaluators } from "./task-evaluators.js";
@@ -184,7 +185,7 @@ export class EvaluationService {
     model: ModelVersion,
     snapshotId: string,
     signal?: AbortSignal,
-  ): Promise<EvaluationMetrics & { outcomes?: SampleOutcomes }> {
+  ): Promise<EvaluationMetrics & { outcomes?: SampleOutcomes; drift?: StoredDriftReference }> {
     const manifest = await this.#d.snapshots.manifest(snapshotId);
     const items: EvalItem[] = manifest.items
       .filter((i) => i.split === "test")
@@ -205,7 +206,11 @@ export class EvaluationService {
       ...(signal ? { signal } : {}),
     };
     const bytes = await this.#blob(model.sha256, model.id);
-    const metrics: EvaluationMetrics & { outcomes?: SampleOutcomes } = await evaluator.evaluate(bytes, ctx);
+    // the drift reference: what the model saw (and said) on these samples, for the field to be compared with
+    const reference = new DriftReferenceRecorder(model.manifest);
+    const metrics: EvaluationMetrics & { outcomes?: SampleOutcomes; drift?: StoredDriftReference } =
+      await evaluator.evaluate(bytes, { ...ctx, reference });
+    if (reference.samples > 0) metrics.drift = reference.toJSON();
     if (metrics.samples === 0) {
       throw new KensaError(
         "KENSA_ERR_EVALUATION_NO_TEST_SPLIT",
@@ -283,8 +288,8 @@ export function toEvaluation(r: Selectable<EvaluationsTable>): Evaluation {
   };
 }
 
-/** the stored metrics without the per-sample outcomes, which stay inside the hub */
-function publicMetrics(stored: EvaluationMetrics & { outcomes?: unknown }): EvaluationMetrics {
-  const { outcomes: _kept, ...metrics } = stored;
+/** the stored metrics without the per-sample outcomes and the drift reference, which stay inside the hub */
+function publicMetrics(stored: EvaluationMetrics & { outcomes?: unknown; drift?: unknown }): EvaluationMetrics {
+  const { outcomes: _kept, drift: _reference, ...metrics } = stored;
   return metrics;
 }

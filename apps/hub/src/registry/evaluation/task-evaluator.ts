@@ -1,5 +1,6 @@
 import type { EvaluationMetrics, LabelContent, ModelManifest, Task } from "@kensa/contracts";
 import type { BlobStore } from "../../blobstore/blob-store.js";
+import type { DriftReferenceRecorder } from "./drift-reference.js";
 import type { SampleOutcomes } from "./sample-outcomes.js";
 
 /** One test image of a snapshot, as evaluators read it. */
@@ -18,6 +19,8 @@ export interface EvalContext {
   signal?: AbortSignal;
   /** ONNX Runtime threads; 1 keeps latency comparable between runs on a busy hub */
   threads: number;
+  /** takes each scored sample's input statistics and result: the drift reference (not for the int8 pass) */
+  reference?: DriftReferenceRecorder;
 }
 
 /** the metrics, and what the model did on each sample (kept for the gate's paired comparison) */

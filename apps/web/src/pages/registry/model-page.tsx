@@ -8,6 +8,7 @@ import { Button, Card, ErrorState, Loading, Page } from "../../ui";
 import { parseRunLog } from "../runs/parse-run-log";
 import { RunCurves } from "../runs/run-curves";
 import { type DecideAction, DecideDialog } from "./decide-dialog";
+import { DriftCard } from "./drift-card";
 import { GateReportTable } from "./gate-report-table";
 import { MetricsCompare } from "./metrics-compare";
 import { ModelCardView } from "./model-card-view";
@@ -180,6 +181,7 @@ function ModelView({ model, reloadModel }: { model: ModelVersion; reloadModel():
       </Card>
 
       <ShadowAgreementCard modelId={model.id} projectId={model.projectId} />
+      <DriftCard modelId={model.id} />
 
       {runId ? (
         <Card title="Training curves">

@@ -44,9 +44,9 @@ export function GateEvidence({ wave }: { wave: RolloutWave }) {
               <GroupFigures title="Wave" gate={g.gate} group={g.wave} />
               {g.control ? (
                 <GroupFigures title="Control" gate={g.gate} group={g.control} />
-              ) : (
+              ) : g.gate === "latency" || g.gate === "frame_rate" ? (
                 <p className="muted gate-own">Each device against its own figures before the wave.</p>
-              )}
+              ) : null}
             </div>
             <dl className="gate-facts">
               <div>

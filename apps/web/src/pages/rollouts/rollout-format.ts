@@ -37,6 +37,7 @@ export const GATE_LABEL: Record<GateName, string> = {
   false_alarms: "False alarms",
   shadow_agreement: "Shadow agreement",
   frame_rate: "Frame rate",
+  backtest: "Backtest on the archive",
 };
 
 /** States in which nothing changes any more: no polling, no actions. */
@@ -55,8 +56,8 @@ export function targetText(t: Rollout["target"]): string {
   return parts.join(" + ") || "the project's fleet";
 }
 
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
 }
 
 const num = (v: number, digits = 2) => v.toLocaleString(undefined, { maximumFractionDigits: digits });
@@ -74,6 +75,7 @@ export const GATE_FIGURES: Record<GateName, { count: string; value: string; form
   shadow_agreement: { count: "Agreeing frames", value: "Agreement", format: (v) => `${num(v * 100, 1)} %` },
   latency: { count: "Devices reporting", value: "p95 vs own", format: (v) => `× ${num(v)}` },
   frame_rate: { count: "Devices reporting", value: "fps vs own", format: (v) => `× ${num(v)}` },
+  backtest: { count: "Misses added", value: "Miss rate", format: (v) => `${num(v * 100, 1)} % of judged frames` },
 };
 
 /** What the gate held the wave to, in words: "≤ 1.5 × control". */
@@ -92,6 +94,8 @@ export function formatThreshold(gate: GateName, threshold: number): string {
       return `≥ ${num(threshold * 100, 1)} % (lower bound of the 95 % interval)`;
     case "frame_rate":
       return `≥ ${num(threshold)} × each device's own fps`;
+    case "backtest":
+      return `≤ ${plural(threshold, "miss", "misses")} added beyond the champion's`;
   }
 }
 

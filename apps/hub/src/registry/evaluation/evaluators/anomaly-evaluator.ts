@@ -21,7 +21,10 @@ export const anomalyEvaluator: TaskEvaluator = {
         ctx.signal?.throwIfAborted();
         const c = item.label.content;
         const anomalous = c.anomaly ?? (c.classes.some((l) => !ctx.okLabels.includes(l)) || c.objects.length > 0);
-        const r = await inf.infer(await imageBytes(ctx.blobs, item));
+        const frame = await inf.prepare(await imageBytes(ctx.blobs, item));
+        const input = ctx.reference?.stats(frame.data);
+        const r = await inf.run(frame);
+        if (input) ctx.reference?.add(input, r.result);
         const result = r.result as AnomalyResult;
         ms.push(r.latencyMs.total);
         scores.push(result.score);

@@ -23,7 +23,10 @@ export const classificationEvaluator: TaskEvaluator = {
         ctx.signal?.throwIfAborted();
         const truth = trueClass(item.label.content, labels, ctx.okLabels);
         if (truth === null) continue;
-        const r = await inf.infer(await imageBytes(ctx.blobs, item));
+        const frame = await inf.prepare(await imageBytes(ctx.blobs, item));
+        const input = ctx.reference?.stats(frame.data);
+        const r = await inf.run(frame);
+        if (input) ctx.reference?.add(input, r.result);
         const result = r.result as ClassificationResult;
         ms.push(r.latencyMs.total);
         sampleIds.push(item.sampleId);

@@ -28,7 +28,10 @@ export const detectionEvaluator: TaskEvaluator = {
       await inf.warmup();
       for (const item of ctx.items) {
         ctx.signal?.throwIfAborted();
-        const r = await inf.infer(await imageBytes(ctx.blobs, item));
+        const frame = await inf.prepare(await imageBytes(ctx.blobs, item));
+        const input = ctx.reference?.stats(frame.data);
+        const r = await inf.run(frame);
+        if (input) ctx.reference?.add(input, r.result);
         ms.push(r.latencyMs.total);
         sampleIds.push(item.sampleId);
         const result = r.result as DetectionResult;

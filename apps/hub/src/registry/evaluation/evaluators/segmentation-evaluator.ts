@@ -51,6 +51,8 @@ export const segmentationEvaluator: TaskEvaluator = {
         ]!;
         const { classes, score, w, h } = decode(out, post, ok, background, labels.length);
         ms.push(performance.now() - t0);
+        // input statistics only: the regions (and their scores) devices report are not made here
+        ctx.reference?.add(ctx.reference.stats(pre.data), undefined);
 
         const truth = await truthMask(ctx.blobs, item, labels, ctx.okLabels, background);
         const t = pre.transform;
