@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { agentMemoryRows } from "./agent-memory.js";
 import { backtestSection } from "./backtest.js";
 import { datasetImportSection } from "./datasets.js";
+import { federationSection } from "./federation.js";
 import { fuzzSection } from "./fuzz.js";
 import { goldenParitySection } from "./golden-parity.js";
 import { ingestSection } from "./ingest.js";
@@ -79,6 +80,12 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optI
     title: "Golden-frame self-test parity: int8 against fp32, and arm64 (qemu-user) against bundles built on x64",
     command: "npm run bench -- golden-parity",
     run: goldenParitySection,
+  },
+  {
+    id: "federation",
+    title: "Site ⇄ central catch-up after an hour offline",
+    command: "npm run bench -- federation",
+    run: federationSection,
   },
   {
     id: "rollout",

@@ -227,12 +227,15 @@ export class RolloutDriver {
     const name = `${vName(versions, r.modelVersionId)} ${r.mode}`;
     const last = r.history.at(-1);
     const [wasState, wasPassed] = (before ?? "planned|0").split("|");
-    if (passed(r) > Number(wasPassed) && r.state === "running") {
-      const done = r.waves.filter((w) => w.state === "passed").at(-1)!;
-      const next = r.waves[r.currentWave]!;
+    // every wave passed since the last look, even when several passed between two looks (the
+    // last one of a completed rollout is said by its "completed" line)
+    const newly = r.waves.filter((w) => w.state === "passed").slice(Number(wasPassed));
+    for (const done of newly) {
+      const next = r.waves[done.index + 1];
+      if (!next && r.state === "completed") continue;
       this.#o.log(
-        `  rollout   ${name}: wave ${done.index + 1}/${r.waves.length} passed (${gateWords(done)}); ` +
-          `wave ${next.index + 1} (${next.deviceIds.join(", ")}) bakes`,
+        `  rollout   ${name}: wave ${done.index + 1}/${r.waves.length} passed (${gateWords(done)})` +
+          (next ? `; wave ${next.index + 1} (${next.deviceIds.join(", ")}) bakes` : ""),
       );
     }
     if (r.state === wasState) return;

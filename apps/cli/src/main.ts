@@ -26,6 +26,7 @@ import { registerRolloutCommands } from "./commands/rollout-command.js";
 import { registerRunCommands } from "./commands/run-command.js";
 import { registerSealCommand } from "./commands/seal-command.js";
 import { registerSigningCommands } from "./commands/signing-command.js";
+import { registerSiteCommands } from "./commands/site-command.js";
 import { registerStatusCommand } from "./commands/status-command.js";
 import { registerSynthCommand } from "./commands/synth-command.js";
 import { registerTrainCommand } from "./commands/train-command.js";
@@ -300,6 +301,7 @@ registerTrainCommand(program, hubOpts);
 registerRetentionCommands(program, hubOpts);
 registerRolloutCommands(program, hubOpts);
 registerAuditCommands(program, hubOpts);
+registerSiteCommands(program, hubOpts);
 
 program
   .command("demo")

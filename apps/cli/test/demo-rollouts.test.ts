@@ -117,8 +117,14 @@ describe("demo rollout driver", () => {
       /^ {2}rollout {3}v2 shadow beside v1 to line-1: rol_\S+, waves cam-1 → cam-2 \(×2\)/m,
     );
     expect(lines.join("\n")).toMatch(/latency and frame_rate off/);
-    expect(said(/^ {2}rollout {3}v2 shadow: wave 1\/2 passed \(shadow_agreement: agreement [\d.]+ %/)).toBe(true);
-    expect(said(/^ {2}rollout {3}v2 shadow: completed, 2\/2 waves passed/)).toBe(true);
+    // the driver says it at its next look, which may come after the hub's
+    await waitFor(
+      "the driver logs the passed wave and the completion",
+      () =>
+        said(/^ {2}rollout {3}v2 shadow: wave 1\/2 passed \(shadow_agreement: agreement [\d.]+ %/) &&
+        said(/^ {2}rollout {3}v2 shadow: completed, 2\/2 waves passed/),
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
 
     await waitFor(
       "the shadow agreement and the backtest's result are logged",
@@ -147,6 +153,9 @@ describe("demo rollout driver", () => {
         timeoutMs: 30_000,
       });
     }
+    await waitFor("the driver logs the deploy rollout's completion", () =>
+      said(/^ {2}rollout {3}v3 deploy: completed, 2\/2 waves passed/),
+    );
     const text = lines.join("\n");
     expect(text).toMatch(/^ {2}rollout {3}v3 is approved and newer than what the fleet runs; autoDeploy is off/m);
     expect(text).toMatch(/^ {2}rollout {3}v3 deploy over v1 to line-1: rol_\S+, waves cam-1 → cam-2/m);
@@ -212,11 +221,16 @@ describe("demo rollout driver", () => {
       params: { id: v3.id },
       body: { by: "test", reason: "newer", deploy: false },
     });
-    await waitFor("the deploy rollout starts", async () => (await list()).some((r) => r.modelVersionId === v3.id));
+    // created planned, then its canary deployed: wait for it to be running, not just to exist
+    await waitFor("the deploy rollout starts", async () =>
+      (await list()).some((r) => r.modelVersionId === v3.id && r.state === "running"),
+    );
     const [deploy, shadow] = await list();
     expect(deploy).toMatchObject({ modelVersionId: v3.id, mode: "deploy", state: "running" });
     expect(shadow).toMatchObject({ mode: "shadow", state: "aborted", reason: "superseded by the approved v3" });
-    expect(log.join("\n")).toMatch(/^ {2}rollout {3}v2 shadow: aborted \(superseded by the approved v3\)$/m);
+    await waitFor("the driver logs the abort", () =>
+      /^ {2}rollout {3}v2 shadow: aborted \(superseded by the approved v3\)$/m.test(log.join("\n")),
+    );
     expect(log.join("\n")).toMatch(/^ {2}rollout {3}v3 deploy over v1 to line-1: rol_\S+, waves cam-9 \(×2\)/m);
     // the abort is said once, not again when the next look finds it aborted
     await new Promise((r) => setTimeout(r, 2000));

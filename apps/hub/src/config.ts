@@ -3,6 +3,7 @@ import { type Issue, KensaError, parseWith } from "@kensa/contracts";
 import { type Static, Type } from "@sinclair/typebox";
 import { BlobsConfigSchema, checkBlobsConfig } from "./config/blobs-config.js";
 import { DeviceThrottleConfigSchema } from "./config/device-throttle-config.js";
+import { FederationConfigSchema } from "./config/federation-config.js";
 import { IntegrityConfigSchema } from "./config/integrity-config.js";
 import { LimitsConfigSchema } from "./config/limits-config.js";
 import { RemoteWorkersConfigSchema } from "./config/remote-workers-config.js";
@@ -214,6 +215,7 @@ export const HubConfigSchema = Type.Object(
     rollout: RolloutConfigSchema,
     signing: SigningConfigSchema,
     telemetry: TelemetryConfigSchema,
+    federation: FederationConfigSchema,
   },
   strict,
 );

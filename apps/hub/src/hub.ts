@@ -16,6 +16,7 @@ import { createDatasets } from "./datasets/datasets.js";
 import { datasetsPlugin } from "./datasets/datasets-plugin.js";
 import { openDatabase } from "./db/open-database.js";
 import { driftPlugin } from "./drift/drift-plugin.js";
+import { registerFederation } from "./federation/federation.js";
 import { agentReleasePlugin } from "./fleet/agent-release-routes.js";
 import { AgentReleaseService } from "./fleet/agent-release-service.js";
 import { deviceConfigPlugin } from "./fleet/device-config-routes.js";
@@ -268,7 +269,9 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     deviceAuth: () => deviceAuth.counters,
     db,
   });
-  const problems = () => [...ingest.problems(), ...deviceAuth.problems()];
+  // a site hub whose uplink to its central hub is down is degraded, never stopped (docs/operations.md)
+  const federation = await registerFederation(app, { config, env, db, blobs, projects, models, training, audit, log });
+  const problems = () => [...ingest.problems(), ...deviceAuth.problems(), ...federation.problems()];
   await app.register(retentionPlugin, { db, blobs, projects, audit, config, metrics });
   await app.register(systemPlugin, { stats, metrics, mqttConnected, problems });
   await app.register(blobIntegrityPlugin, { db, blobs, config, incidents, metrics, audit });

@@ -1,4 +1,5 @@
 import { datasetRoutes } from "./datasets/routes.js";
+import { federationRoutes } from "./federation/routes.js";
 import { agentReleaseRoutes } from "./fleet/agent-releases.js";
 import { deviceConfigRoutes } from "./fleet/device-config-routes.js";
 import { rolloutRoutes } from "./fleet/rollouts.js";
@@ -38,6 +39,7 @@ export const apiRoutes = {
   system: systemRoutes,
   retention: retentionRoutes,
   workers: workerRoutes,
+  federation: federationRoutes,
 } as const;
 
 /** Every route of every table, with its domain and name. */

@@ -331,6 +331,12 @@ export const errorCatalog = {
   KENSA_ERR_BACKTEST_MODEL_PROJECT_MISMATCH: { status: 422, message: "The model version belongs to another project" },
   KENSA_ERR_BACKTEST_RANGE_INVALID: { status: 400, message: "The backtest's window is empty or reversed" },
   KENSA_ERR_BACKTEST_FAILED: { status: 422, message: "The backtest could not be run" },
+  KENSA_ERR_SITE_TOKEN_INVALID: { status: 401, message: "Missing, unknown or revoked site token, or another site's" },
+  KENSA_ERR_SITE_NOT_FOUND: { status: 404, message: "No site with this id" },
+  KENSA_ERR_SITE_EXISTS: { status: 409, message: "A site with this id already exists" },
+  KENSA_ERR_SITE_PROJECT_UNKNOWN: { status: 422, message: "The site does not serve a central project of this slug" },
+  KENSA_ERR_FEDERATION_HASH_MISMATCH: { status: 422, message: "The bytes do not have the sha256 they were sent as" },
+  KENSA_ERR_FEDERATION_UPLINK_DOWN: { status: 503, message: "This site hub cannot reach its central hub" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

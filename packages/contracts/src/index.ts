@@ -7,6 +7,8 @@ export * from "./common.js";
 export * from "./datasets/routes.js";
 export * from "./datasets/schemas.js";
 export * from "./errors.js";
+export * from "./federation/routes.js";
+export * from "./federation/schemas.js";
 export * from "./fleet/agent-releases.js";
 export * from "./fleet/bundle-targets.js";
 export * from "./fleet/certificates.js";

@@ -92,5 +92,8 @@ export interface HubDatabase {
   backtests: import("./schema/backtests.js").BacktestsTable;
   rollout_notifications: import("./schema/rollout-notifications.js").RolloutNotificationsTable;
   drift_alerts: import("./schema/drift.js").DriftAlertsTable;
+  sites: import("./schema/federation.js").SitesTable;
+  federation_cursors: import("./schema/federation.js").FederationCursorsTable;
+  federation_models: import("./schema/federation.js").FederationModelsTable;
   model_notifications: import("./schema/model-notifications.js").ModelNotificationsTable;
 }

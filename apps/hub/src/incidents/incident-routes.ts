@@ -4,6 +4,7 @@ import parseRange from "range-parser";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import type { EventBus, HubEventMap } from "../bus/event-bus.js";
 import { isoNow } from "../clock.js";
+import { siteFrameOf } from "../federation/site-frame.js";
 import { actorOf, decidedBy } from "../http/request-auth.js";
 import { route } from "../http/route.js";
 import type { AuditLog } from "../people/audit-log.js";
@@ -28,6 +29,9 @@ export function incidentRoutes(app: FastifyInstance, s: IncidentRoutesDeps): voi
     const incident = await s.incidents.get(req.params.id);
     const media = await s.events.mediaOf(incident.eventId);
     const blob = media ? await s.blobs.stream(media.sha256) : null;
+    // a site hub's incident on central has no event here: its frame is found by its hash
+    const site = media ? null : await siteFrameOf(incident, s.blobs);
+    if (site) return reply.type(site.contentType).header("content-length", site.bytes.length).send(site.bytes);
     if (!media || !blob) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `incident ${incident.id} has no media (yet)`);
     return reply.type(media.contentType).header("content-length", blob.size).send(blob.stream);
   });

@@ -66,7 +66,7 @@ export class IncidentService {
       ...clipColumns(clip ?? null),
     };
     await trx.insertInto("incidents").values(row).execute();
-    return toIncident(row, []);
+    return toIncident({ ...row, site_id: null, site_incident_id: null }, []);
   }
 
   /** One page of incidents, newest first, with their verdicts; throws KENSA_ERR_VALIDATION for a bad cursor. */
@@ -215,6 +215,7 @@ export function toIncident(row: Selectable<IncidentsTable>, verdicts: Verdict[])
     acknowledgedBy: row.acknowledged_by ?? null,
     acknowledgedAt: row.acknowledged_at ?? null,
     verdicts,
+    site: row.site_id && row.site_incident_id ? { id: row.site_id, incidentId: row.site_incident_id } : null,
   };
 }
 

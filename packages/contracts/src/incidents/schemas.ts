@@ -153,6 +153,8 @@ export const Incident = Type.Object({
   acknowledgedBy: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   acknowledgedAt: Type.Optional(Type.Union([Ts, Type.Null()])),
   verdicts: Type.Array(Verdict),
+  /** on a central hub, the site hub it came from and its id there (docs/operations.md, "Multi-site") */
+  site: Type.Optional(Type.Union([Type.Object({ id: Type.String(), incidentId: Type.String() }), Type.Null()])),
 });
 export type Incident = Static<typeof Incident>;
 

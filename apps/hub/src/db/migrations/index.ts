@@ -27,6 +27,7 @@ import * as backtests from "./0025-backtests.js";
 import * as rolloutNotifications from "./0026-rollout-notifications.js";
 import * as drift from "./0027-drift.js";
 import * as modelNotifications from "./0028-model-notifications.js";
+import * as federation from "./0029-federation.js";
 
 /**
  * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
@@ -65,6 +66,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0026_rollout_notifications": rolloutNotifications,
   "0027_drift": drift,
   "0028_model_notifications": modelNotifications,
+  "0029_federation": federation,
 });
 
 /** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */

@@ -1,0 +1,63 @@
+import { federationRoutes as routes } from "@kensa/contracts";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Selectable } from "kysely";
+import type { SitesTable } from "../db/schema/federation.js";
+import { route } from "../http/route.js";
+import type { AuditLog } from "../people/audit-log.js";
+import type { Federation } from "./federation-types.js";
+
+export interface FederationRoutesDeps {
+  federation: Federation;
+  audit: AuditLog;
+  /** bytes; the largest frame a site may push (limits.mediaBytes) */
+  frameBytes: number;
+}
+
+const siteOf = new WeakMap<FastifyRequest, Selectable<SitesTable>>();
+
+/**
+ * Sites (admins), the routes sites call on central (site token, checked here before any body
+ * is read, like the worker routes), and this hub's own federation status.
+ */
+export function federationRoutes(app: FastifyInstance, d: FederationRoutesDeps): void {
+  const { sites, intake } = d.federation;
+  route(app, routes.listSites, async () => ({ items: await sites.list() }));
+  route(app, routes.createSite, async (req) => {
+    const out = await sites.create(req.body);
+    await d.audit.recordRequest(
+      req,
+      "site.create",
+      { type: "site", id: out.site.id },
+      { name: out.site.name, projects: out.site.projects },
+    );
+    return out;
+  });
+  route(app, routes.rotateSiteToken, async (req) => {
+    const out = await sites.rotate(req.params.id);
+    await d.audit.recordRequest(req, "site.token", { type: "site", id: out.site.id });
+    return out;
+  });
+  route(app, routes.status, async () => d.federation.status());
+
+  app.register(async (s) => {
+    s.addHook("onRequest", async (req) => {
+      const id = (req.params as { id?: string }).id ?? "";
+      siteOf.set(req, await sites.verify(id, req.headers.authorization));
+    });
+    s.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: d.frameBytes }, (_req, body, done) => done(null, body));
+    const site = (req: FastifyRequest) => siteOf.get(req)!;
+    route(s, routes.pushIncidents, async (req) => intake.pushIncidents(site(req), req.body.items));
+    route(s, routes.pushVerdicts, async (req) => intake.pushVerdicts(site(req), req.body.items));
+    route(s, routes.pushFrame, async (req) => intake.putFrame(req.params.sha256, req.body as Uint8Array), {
+      bodyLimit: d.frameBytes,
+    });
+    route(s, routes.pushFleet, async (req) => {
+      await sites.setFleet(site(req).id, req.body);
+    });
+    route(s, routes.models, async (req) => intake.approvals(site(req), req.query.since, req.query.limit));
+    route(s, routes.modelFile, async (req, reply) => {
+      const file = await intake.modelFile(site(req), req.params.modelId);
+      return reply.type("application/octet-stream").header("content-length", String(file.size)).send(file.stream);
+    });
+  });
+}

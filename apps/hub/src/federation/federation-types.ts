@@ -1,0 +1,14 @@
+import type { FederationStatus, HealthProblem } from "@kensa/contracts";
+import type { CentralIntake } from "./central-intake.js";
+import type { SiteRegistry } from "./site-registry.js";
+import type { SiteSync } from "./site-sync.js";
+
+/** Every hub can be central (it takes sites); a hub with `federation.central` is also a site. */
+export interface Federation {
+  sites: SiteRegistry;
+  intake: CentralIntake;
+  /** the sync loop; null on a hub that is not a site */
+  sync: SiteSync | null;
+  status(): FederationStatus;
+  problems(): HealthProblem[];
+}

@@ -1,0 +1,122 @@
+import { Type } from "@sinclair/typebox";
+import { Sha256 } from "../manifest.js";
+import { defineRoutes } from "../route.js";
+import {
+  CreateSite,
+  FederationStatus,
+  PushIncidents,
+  PushReply,
+  PushVerdicts,
+  Site,
+  SiteFleet,
+  SiteFrameParams,
+  SiteModelFileParams,
+  SiteModelsQuery,
+  SiteModelsReply,
+  SiteParams,
+  SiteWithToken,
+} from "./schemas.js";
+
+/*
+ * The routes a site hub calls on its central hub authenticate with the site's token
+ * (Authorization: Bearer kensa_site_…, checked against the digest in central's `sites` table and
+ * the `:id` in the path), so they are "public" to the people/device authentication, like the
+ * worker routes. Sites are managed by admins (`kensa site add|list|token`).
+ */
+const SITE_AUTH = ["KENSA_ERR_SITE_TOKEN_INVALID"] as const;
+
+export const federationRoutes = defineRoutes({
+  listSites: {
+    method: "GET",
+    path: "/api/v1/sites",
+    summary: "Sites federated to this central hub, with their last fleet summary",
+    permission: "projects:read",
+    reply: Type.Object({ items: Type.Array(Site) }),
+  },
+  createSite: {
+    method: "POST",
+    path: "/api/v1/sites",
+    summary: "Register a site hub and the projects it serves; its token is shown once",
+    // a site token pushes incidents and pulls models: issuing one is an admin's act, like a user's
+    permission: "users:manage",
+    body: CreateSite,
+    status: 201,
+    reply: SiteWithToken,
+    errors: ["KENSA_ERR_SITE_EXISTS"],
+  },
+  rotateSiteToken: {
+    method: "POST",
+    path: "/api/v1/sites/:id/token",
+    summary: "Issue a new token for a site (the old one stops working at once)",
+    permission: "users:manage",
+    params: SiteParams,
+    reply: SiteWithToken,
+    errors: ["KENSA_ERR_SITE_NOT_FOUND"],
+  },
+  pushIncidents: {
+    method: "POST",
+    path: "/api/v1/federation/sites/:id/incidents",
+    summary: "A site pushes incidents, in order; each is stored once by the site's incident id (site token)",
+    auth: "public",
+    params: SiteParams,
+    body: PushIncidents,
+    reply: PushReply,
+    errors: SITE_AUTH,
+  },
+  pushVerdicts: {
+    method: "POST",
+    path: "/api/v1/federation/sites/:id/verdicts",
+    summary: "A site pushes verdicts on incidents it pushed before; each is stored once (site token)",
+    auth: "public",
+    params: SiteParams,
+    body: PushVerdicts,
+    reply: PushReply,
+    errors: SITE_AUTH,
+  },
+  pushFrame: {
+    method: "PUT",
+    path: "/api/v1/federation/sites/:id/frames/:sha256",
+    summary: "A site uploads an incident frame before the incident that names it (site token)",
+    auth: "public",
+    params: SiteFrameParams,
+    upload: { kind: "bytes", types: ["application/octet-stream"] },
+    reply: Type.Object({ sha256: Sha256, size: Type.Integer() }),
+    errors: [...SITE_AUTH, "KENSA_ERR_FEDERATION_HASH_MISMATCH", "KENSA_ERR_MEDIA_INVALID"],
+  },
+  pushFleet: {
+    method: "PUT",
+    path: "/api/v1/federation/sites/:id/fleet",
+    summary: "A site's fleet summary: devices online per project and the models they run (site token)",
+    auth: "public",
+    params: SiteParams,
+    body: SiteFleet,
+    status: 204,
+    errors: SITE_AUTH,
+  },
+  models: {
+    method: "GET",
+    path: "/api/v1/federation/sites/:id/models",
+    summary: "Model approvals of the site's projects after a cursor, oldest first (site token)",
+    auth: "public",
+    params: SiteParams,
+    query: SiteModelsQuery,
+    reply: SiteModelsReply,
+    errors: [...SITE_AUTH, "KENSA_ERR_VALIDATION"],
+  },
+  modelFile: {
+    method: "GET",
+    path: "/api/v1/federation/sites/:id/models/:modelId/file",
+    summary: "The ONNX file of a model version of one of the site's projects (site token)",
+    auth: "public",
+    params: SiteModelFileParams,
+    produces: { kind: "bytes", types: ["application/octet-stream"] },
+    errors: [...SITE_AUTH, "KENSA_ERR_MODEL_NOT_FOUND", "KENSA_ERR_BLOB_NOT_FOUND"],
+  },
+  status: {
+    method: "GET",
+    path: "/api/v1/federation/status",
+    summary: "This hub's federation role and, on a site hub, the state of its uplink to central",
+    permission: "authenticated",
+    reply: FederationStatus,
+  },
+});
