@@ -9,6 +9,7 @@ import { newId } from "../ids.js";
 import type { Logger } from "../logger.js";
 import type { ProjectRecord, ProjectService } from "../projects/project-service.js";
 import { type DriftNotice, driftNoticeOf } from "./drift-messages.js";
+import { mailAndWebhookTargets } from "./notifier.js";
 import type { ModelName } from "./rollout-messages.js";
 
 /** One drift alert to one target, as recorded. */
@@ -44,10 +45,7 @@ export class DriftNotificationService {
   /** Records the rows for one alert, in one transaction; the number of targets. */
   async plan(alert: DriftAlert, project: ProjectRecord, model: ModelName | null): Promise<number> {
     const routing = project.notifications;
-    const targets = [
-      ...routing.email.map((target) => ({ channel: "email" as const, target })),
-      ...routing.webhooks.map((w) => ({ channel: "webhook" as const, target: w.url })),
-    ];
+    const targets = mailAndWebhookTargets(routing);
     if (targets.length === 0) return 0;
     await this.#db.transaction().execute(async (trx) => {
       // the drift watch stored this row just before handing the alert over (drift-service.ts)

@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from "kysely";
 import type { HubDatabase, NotificationsTable } from "../db/schema.js";
 import { newId } from "../ids.js";
 import type { ProjectRecord } from "../projects/project-service.js";
+import { mailAndWebhookTargets } from "./notifier.js";
 
 import { planSms, type SmsPlan } from "./sms-planner.js";
 
@@ -27,8 +28,7 @@ export class NotificationService {
     const routing = project.notifications;
     const channels = channelsFor(incident, routing);
     const targets: Array<{ channel: Channel; target: string; recipient?: SmsRecipient }> = [
-      ...routing.email.map((target) => ({ channel: "email" as const, target })),
-      ...routing.webhooks.map((w) => ({ channel: "webhook" as const, target: w.url })),
+      ...mailAndWebhookTargets(routing),
       ...(routing.sms?.recipients ?? []).map((r) => ({ channel: "sms" as const, target: r.phone, recipient: r })),
     ].filter((t) => channels.has(t.channel));
     const cooldownMs = routing.cooldownSec * 1000;

@@ -58,3 +58,14 @@ export interface Notifier {
 export class PermanentDeliveryError extends Error {
   override readonly name = "PermanentDeliveryError";
 }
+
+/** Every e-mail recipient and webhook of a project's routing, as targets to plan rows for. */
+export function mailAndWebhookTargets(routing: {
+  email: readonly string[];
+  webhooks: ReadonlyArray<{ url: string }>;
+}): Array<{ channel: "email" | "webhook"; target: string }> {
+  return [
+    ...routing.email.map((target) => ({ channel: "email" as const, target })),
+    ...routing.webhooks.map((w) => ({ channel: "webhook" as const, target: w.url })),
+  ];
+}

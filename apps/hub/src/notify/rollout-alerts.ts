@@ -8,6 +8,7 @@ import { newId } from "../ids.js";
 import type { Logger } from "../logger.js";
 import type { ProjectRecord, ProjectService } from "../projects/project-service.js";
 import type { RolloutAlert, RolloutAlerts } from "../rollouts/rollout-service.js";
+import { mailAndWebhookTargets } from "./notifier.js";
 import {
   type ModelName,
   noticeOf,
@@ -54,8 +55,7 @@ export class RolloutNotificationService {
     const notice = noticeOf(alert, names);
     const sms = SMS_KINDS.has(alert.kind) ? (routing.sms?.recipients ?? []) : [];
     const targets = [
-      ...routing.email.map((target) => ({ channel: "email" as const, target, recipient: undefined })),
-      ...routing.webhooks.map((w) => ({ channel: "webhook" as const, target: w.url, recipient: undefined })),
+      ...mailAndWebhookTargets(routing).map((t) => ({ ...t, recipient: undefined })),
       ...sms.map((r) => ({ channel: "sms" as const, target: r.phone, recipient: r })),
     ];
     if (targets.length === 0) return 0;
