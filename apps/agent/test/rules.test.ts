@@ -67,6 +67,11 @@ describe("rule geometry", () => {
     expect(rectInsideShare([0.5, 0.1, 0.2, 0.2], ell)).toBe(0);
     // a helmet box 40×30 with its lower 10 px inside a person box
     expect(rectOverlapShare([100, 0, 40, 30], [90, 20, 100, 300])).toBeCloseTo(10 / 30, 10);
+    // sides whose product is subnormal: a plain intersection/area quotient came out as 1.016
+    const tiny = [0, 3.2345396895616934e-173, 2.5695480942261317e-136, 1.2173694882838098e-186] as const;
+    const around = [0, 0, 2.5695480942261317e-136, 3.2345396895618155e-173] as const;
+    expect(rectOverlapShare(tiny, around)).toBeLessThanOrEqual(1);
+    expect(rectOverlapShare(tiny, around)).toBeGreaterThan(0.99);
   });
 });
 

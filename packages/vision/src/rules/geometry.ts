@@ -85,5 +85,7 @@ export function rectOverlapShare(inner: Rect, outer: Rect): number {
     const cy = inner[1] + inner[3] / 2;
     return cx >= outer[0] && cx <= outer[0] + outer[2] && cy >= outer[1] && cy <= outer[1] + outer[3] ? 1 : 0;
   }
-  return (ix * iy) / area;
+  // Per-axis ratios, each clamped: the product of two tiny sides can be a subnormal whose
+  // rounding would push a plain intersection/area quotient past 1.
+  return Math.min(1, ix / inner[2]) * Math.min(1, iy / inner[3]);
 }
