@@ -11,17 +11,14 @@ import { readFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { fleetRoutes, projectRoutes } from "@kensa/contracts";
-import { adminClient, uploadModel } from "@kensa/scenario";
 import { tempDir } from "@kensa/testkit";
 import { percentile } from "@kensa/vision";
-import { buildUNet } from "@kensa/vision/graph";
 import Database from "better-sqlite3";
 import { cpuMicros, forkTs, nextMessage, stopChild } from "./ingest/child.js";
-import type { HubProcMessage } from "./ingest/hub-proc.js";
 import { type RolloutRun, rolloutMarkdown, rolloutSummary } from "./rollout/rollout-report.js";
 import type { SimMessage, SimStart } from "./rollout/sim.js";
 import type { DeviceResult, SimDeviceSpec } from "./rollout/sim-device.js";
+import { enrollDevices, startTopology, type Via } from "./rollout/topology.js";
 
 export interface RolloutOptions {
   devices?: number;
@@ -31,6 +28,8 @@ export interface RolloutOptions {
   cut?: number;
   /** hub `rollout` config */
   rollout?: { startsPerSecond?: number; maxSpreadSeconds?: number };
+  /** devices download from the hub itself (default), or from a site hub fed by a central hub */
+  via?: Via;
   log?: (line: string) => void;
 }
 
@@ -65,48 +64,11 @@ export async function runRollout(o: RolloutOptions = {}): Promise<RolloutRun> {
     () => rm(simDir, { recursive: true, force: true }),
   ];
   try {
-    const dbPath = join(dir.path, "kensa.db");
-    const config = {
-      dataDir: join(dir.path, "hub"),
-      http: { host: "127.0.0.1", port: 0 },
-      mqtt: { embedded: { enabled: true, host: "127.0.0.1", port: 0 } },
-      database: { type: "sqlite", path: dbPath },
-      adminToken: randomBytes(24).toString("hex"),
-      logLevel: "warn",
-      training: { workers: 0 },
-      ...(o.rollout ? { rollout: o.rollout } : {}),
-    };
-    const hubProc = forkTs(join(import.meta.dirname, "ingest", "hub-proc.ts"), [JSON.stringify(config)]);
-    cleanups.push(() => stopChild(hubProc.child, { type: "close" }, 10_000));
-    const hub = await nextMessage<Extract<HubProcMessage, { type: "started" }>>(hubProc.child, "started").catch(
-      (err: Error) => {
-        throw new Error(`${err.message}\n${hubProc.output()}`);
-      },
-    );
-    const api = adminClient(hub.httpUrl, hub.adminToken);
-
-    // a segmentation project and a ~10 MB U-Net (fp32) as the model to roll out
-    const model = buildUNet({ channels: [37, 74, 148, 296], size: 128 });
-    const project = await api.call(projectRoutes.create, {
-      body: {
-        slug: "rollout",
-        name: "rollout",
-        task: "segmentation",
-        labels: [...model.manifest.labels],
-        okLabels: [model.manifest.labels[0]!],
-      },
-    });
-    const version = await uploadModel(api, project.id, model, "unet.onnx");
-    log(`model ${(version.size / 1e6).toFixed(1)} MB; enrolling ${n} devices`);
-
-    const devices: SimDeviceSpec[] = [];
-    for (let i = 0; i < n; i += 20) {
-      const batch = Array.from({ length: Math.min(20, n - i) }, (_, k) => `sim-${String(i + k).padStart(4, "0")}`);
-      const enrolled = await Promise.all(
-        batch.map((id) => api.call(fleetRoutes.enroll, { body: { projectId: project.id, id, tags: ["rollout"] } })),
-      );
-      devices.push(...enrolled.map((e) => ({ id: e.device.id, secret: e.secret })));
-    }
+    const topo = await startTopology(o.via ?? "direct", dir.path, o.rollout ? { rollout: o.rollout } : {});
+    cleanups.push(() => topo.close());
+    const hub = topo.deviceHub;
+    log(`${topo.via}: model ${(topo.modelBytes / 1e6).toFixed(1)} MB; enrolling ${n} devices`);
+    const devices: SimDeviceSpec[] = await enrollDevices(topo, n);
 
     // simulators: devices dealt round-robin; every 1/(cut share) device is cut part-way
     const cutEvery = o.cut ? Math.max(1, Math.floor(n / o.cut)) : 0;
@@ -138,10 +100,11 @@ export async function runRollout(o: RolloutOptions = {}): Promise<RolloutRun> {
     log(`${n} devices online in ${Date.now() - t0} ms; deploying`);
 
     // the rollout: from the deployment request until the hub has stored every device's report
-    const reader = new Database(dbPath, { readonly: true, fileMustExist: true });
+    const reader = new Database(hub.dbPath, { readonly: true, fileMustExist: true });
     cleanups.push(async () => reader.close());
     const loadBefore = loadavg();
-    const hubCpu0 = cpuMicros(hub.pid);
+    const hubCpu = () => topo.pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+    const hubCpu0 = hubCpu();
     const simCpu0 = ready.reduce((s, r) => s + cpuMicros(r.pid), 0);
     let peakRss = 0;
     const rssTimer = setInterval(() => {
@@ -149,10 +112,8 @@ export async function runRollout(o: RolloutOptions = {}): Promise<RolloutRun> {
     }, 200);
     cleanups.push(async () => clearInterval(rssTimer));
     const deployedAt = Date.now();
-    const deployment = await api.call(fleetRoutes.createDeployment, {
-      body: { modelVersionId: version.id, pipeline: "default", target: { tags: ["rollout"], deviceIds: [] } },
-    });
-    const requestMs = Date.now() - deployedAt;
+    const deployment = await topo.deploy();
+    const requestMs = deployment.requestMs;
     const count = reader.prepare("SELECT count(*) AS n FROM devices WHERE reported LIKE ?");
     const pattern = `%${deployment.bundleSha256}%`;
     const deadline = deployedAt + env("KENSA_BENCH_ROLLOUT_TIMEOUT_S", 600) * 1000;
@@ -170,7 +131,7 @@ export async function runRollout(o: RolloutOptions = {}): Promise<RolloutRun> {
     }
     const allStoredAt = Date.now();
     clearInterval(rssTimer);
-    const hubCpuS = (cpuMicros(hub.pid) - hubCpu0) / 1e6;
+    const hubCpuS = (hubCpu() - hubCpu0) / 1e6;
     const simCpuS = (ready.reduce((s, r) => s + cpuMicros(r.pid), 0) - simCpu0) / 1e6;
     const loadAfter = loadavg();
 
@@ -183,7 +144,9 @@ export async function runRollout(o: RolloutOptions = {}): Promise<RolloutRun> {
     return {
       devices: n,
       sims: simCount,
-      modelBytes: version.size,
+      modelBytes: topo.modelBytes,
+      via: topo.via,
+      uplinkBytes: topo.uplinkBytes(),
       deployRequestMs: requestMs,
       totalMs: allStoredAt - deployedAt,
       stored,
@@ -195,7 +158,7 @@ export async function runRollout(o: RolloutOptions = {}): Promise<RolloutRun> {
       cores: cpus().length,
       load: { before: loadBefore, after: loadAfter },
       rolloutConfig: o.rollout ?? {},
-      errors: hubProc
+      errors: topo
         .output()
         .split("\n")
         .filter((l) => /"level":(50|60)/.test(l))

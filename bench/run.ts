@@ -19,6 +19,7 @@ import { frameToStoredEvent, inferenceLatency } from "./loop-latency.js";
 import { qualitySection } from "./quality.js";
 import { queriesSection } from "./queries.js";
 import { rowsTable, type Section } from "./report.js";
+import { siteFanoutSection } from "./rollout/site-fanout.js";
 import { rolloutSection } from "./rollout.js";
 import { synthSpeedSection } from "./synth.js";
 import { visionSpeedRows } from "./vision-speed.js";
@@ -92,6 +93,12 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optI
     title: "Fan-out: a 10 MB model to 1,000 simulated devices",
     command: "npm run bench -- rollout",
     run: rolloutSection,
+  },
+  {
+    id: "site-fanout",
+    title: "Fan-out through a site hub: one copy of the model over the uplink",
+    command: "npm run bench -- site-fanout",
+    run: siteFanoutSection,
   },
   {
     id: "queries",

@@ -8,6 +8,10 @@ export interface RolloutRun {
   sims: number;
   /** bytes of the model rolled out */
   modelBytes: number;
+  /** where devices downloaded from: the hub itself, or a site hub fed by a central hub */
+  via?: "direct" | "site";
+  /** bytes over the site ⇄ central uplink during the rollout (null: direct) */
+  uplinkBytes?: { up: number; down: number } | null;
   /** ms the deployment request took (it publishes every device's desired state) */
   deployRequestMs: number;
   /** ms from the deployment request until the hub had stored every device's report */

@@ -8,6 +8,8 @@ export class UplinkProxy {
   #server: Server | null = null;
   #sockets = new Set<Socket>();
   port = 0;
+  /** bytes carried so far: `up` from the site to central, `down` from central to the site */
+  readonly bytes = { up: 0, down: 0 };
 
   constructor(readonly targetPort: number) {}
 
@@ -21,6 +23,12 @@ export class UplinkProxy {
       this.#track(client);
       this.#track(upstream);
       upstream.connect(this.targetPort, "127.0.0.1");
+      client.on("data", (chunk: Buffer) => {
+        this.bytes.up += chunk.length;
+      });
+      upstream.on("data", (chunk: Buffer) => {
+        this.bytes.down += chunk.length;
+      });
       client.pipe(upstream).pipe(client);
       const kill = () => {
         client.destroy();
