@@ -184,6 +184,15 @@ export function can(req: FastifyRequest, permission: Permission): boolean {
 }
 
 /** Who the audit log names for this request. */
+/**
+ * The sites a caller may see site data of: a person's scope (docs/permissions.md, "Site
+ * scope"), or null (every site) for unscoped people, the admin token and devices.
+ */
+export function siteScopeOf(req: Pick<FastifyRequest, "principal">): string[] | null {
+  const p = req.principal;
+  return p?.kind === "user" ? (p.user.sites ?? null) : null;
+}
+
 export function actorOf(req: Pick<FastifyRequest, "principal">): { actor: string; actorKind: ActorKind } {
   const p = req.principal;
   if (p?.kind === "admin") return { actor: ADMIN_TOKEN_ACTOR, actorKind: "admin-token" };

@@ -8,6 +8,10 @@ export interface IncidentQuery {
   deviceId?: string;
   status?: IncidentStatus;
   label?: string;
+  /** a site's incidents on central; "local": the hub's own (no site) */
+  siteId?: string;
+  /** the caller's site scope: only these sites' incidents (null or absent: no limit) */
+  sites?: readonly string[] | null;
   /** inclusive lower bound on `createdAt` */
   from?: string;
   /** exclusive upper bound on `createdAt` */
@@ -34,6 +38,13 @@ export async function listIncidentRows(
   if (query.deviceId !== undefined) q = q.where("device_id", "=", query.deviceId);
   if (query.status !== undefined) q = q.where("status", "=", query.status);
   if (query.label !== undefined) q = q.where("label", "=", query.label);
+  if (query.siteId === "local") q = q.where("site_id", "is", null);
+  else if (query.siteId !== undefined) q = q.where("site_id", "=", query.siteId);
+  if (query.sites) {
+    // an empty scope sees nothing (`IN ()` is not valid SQL)
+    const scope = query.sites.length ? [...query.sites] : [""];
+    q = q.where("site_id", "in", scope);
+  }
   if (query.from !== undefined) q = q.where("created_at", ">=", storedInstant(query.from, "from"));
   let to = query.to === undefined ? undefined : storedInstant(query.to, "to");
   if (query.cursor !== undefined) {

@@ -1,11 +1,11 @@
 import { KensaError, incidentRoutes as routes } from "@kensa/contracts";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import parseRange from "range-parser";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import type { EventBus, HubEventMap } from "../bus/event-bus.js";
 import { isoNow } from "../clock.js";
 import { siteFrameOf } from "../federation/site-frame.js";
-import { actorOf, decidedBy } from "../http/request-auth.js";
+import { actorOf, decidedBy, siteScopeOf } from "../http/request-auth.js";
 import { route } from "../http/route.js";
 import type { AuditLog } from "../people/audit-log.js";
 import type { EventService } from "./event-service.js";
@@ -23,10 +23,12 @@ export interface IncidentRoutesDeps {
 }
 
 export function incidentRoutes(app: FastifyInstance, s: IncidentRoutesDeps): void {
-  route(app, routes.list, async (req) => s.incidents.list(req.query));
-  route(app, routes.get, async (req) => s.incidents.get(req.params.id));
+  // a person scoped to sites sees only those sites' incidents; others' read as absent
+  const scoped = (req: FastifyRequest, id: string) => s.incidents.get(id, undefined, siteScopeOf(req));
+  route(app, routes.list, async (req) => s.incidents.list({ ...req.query, sites: siteScopeOf(req) }));
+  route(app, routes.get, async (req) => scoped(req, req.params.id));
   route(app, routes.getMedia, async (req, reply) => {
-    const incident = await s.incidents.get(req.params.id);
+    const incident = await scoped(req, req.params.id);
     const media = await s.events.mediaOf(incident.eventId);
     const blob = media ? await s.blobs.stream(media.sha256) : null;
     // a site hub's incident on central has no event here: its frame is found by its hash
@@ -37,7 +39,7 @@ export function incidentRoutes(app: FastifyInstance, s: IncidentRoutesDeps): voi
   });
   // the clip as a browser's <video> asks for it: whole, or the byte range it seeks to
   route(app, routes.getClip, async (req, reply) => {
-    const incident = await s.incidents.get(req.params.id);
+    const incident = await scoped(req, req.params.id);
     const clip = incident.clip;
     if (!clip) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `incident ${incident.id} has no clip (yet)`);
     const ranges = req.headers.range ? parseRange(clip.size, req.headers.range, { combine: true }) : undefined;
@@ -62,7 +64,7 @@ export function incidentRoutes(app: FastifyInstance, s: IncidentRoutesDeps): voi
   });
   // A user's verdict is recorded under their username whatever the body's `by` says.
   route(app, routes.createVerdict, async (req) => {
-    const before = await s.incidents.get(req.params.id);
+    const before = await scoped(req, req.params.id);
     const verdict = await s.verdicts.create(req.params.id, { ...req.body, by: decidedBy(req, req.body.by) });
     await s.audit.recordRequest(
       req,
@@ -75,6 +77,7 @@ export function incidentRoutes(app: FastifyInstance, s: IncidentRoutesDeps): voi
     return verdict;
   });
   route(app, routes.acknowledge, async (req) => {
+    await scoped(req, req.params.id);
     const { incident, changed } = await s.incidents.acknowledge(req.params.id, actorOf(req).actor, isoNow());
     if (changed) {
       await s.audit.recordRequest(req, "incident.acknowledge", { type: "incident", id: incident.id });

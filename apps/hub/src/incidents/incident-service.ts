@@ -76,10 +76,14 @@ export class IncidentService {
     return { items: page.items.map((r) => toIncident(r, verdicts.get(r.id) ?? [])), nextCursor: page.nextCursor };
   }
 
-  /** throws KENSA_ERR_INCIDENT_NOT_FOUND */
-  async get(id: string, db: Kysely<HubDatabase> = this.#db): Promise<Incident> {
+  /**
+   * Throws KENSA_ERR_INCIDENT_NOT_FOUND, also for an incident outside `sites` (a caller's site
+   * scope: one they may not see reads as absent, not as forbidden).
+   */
+  async get(id: string, db: Kysely<HubDatabase> = this.#db, sites: readonly string[] | null = null): Promise<Incident> {
     const row = await db.selectFrom("incidents").selectAll().where("id", "=", id).executeTakeFirst();
-    if (!row) throw new KensaError("KENSA_ERR_INCIDENT_NOT_FOUND", `no incident with id "${id}"`);
+    if (!row || (sites && !(row.site_id && sites.includes(row.site_id))))
+      throw new KensaError("KENSA_ERR_INCIDENT_NOT_FOUND", `no incident with id "${id}"`);
     const verdicts = await this.#verdictsOf([id], db);
     return toIncident(row, verdicts.get(id) ?? []);
   }

@@ -2,6 +2,7 @@ import type { Incident, IncidentStatus, IncidentStreamEvent } from "@kensa/contr
 import { incidentRoutes } from "@kensa/contracts";
 import type { FastifyInstance } from "fastify";
 import type { EventBus, HubEventMap } from "../bus/event-bus.js";
+import { siteScopeOf } from "../http/request-auth.js";
 import { route } from "../http/route.js";
 
 /** ms between comment lines that keep proxies and browsers from closing an idle stream */
@@ -21,7 +22,9 @@ export function incidentStreamRoutes(app: FastifyInstance, bus: EventBus<HubEven
 
   route(app, incidentRoutes.stream, async (req, reply) => {
     const q = req.query;
+    const scope = siteScopeOf(req);
     const wanted = (incident: Incident, previous?: IncidentStatus) =>
+      (!scope || (!!incident.site && scope.includes(incident.site.id))) &&
       (!q.projectId || incident.projectId === q.projectId) &&
       (!q.deviceId || incident.deviceId === q.deviceId) &&
       (!q.status || incident.status === q.status || previous === q.status);

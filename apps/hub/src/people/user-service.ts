@@ -5,6 +5,7 @@ import {
   type Role,
   type Session,
   type SessionUser,
+  type SiteScope,
   type UpdateUser,
   USERNAME_PATTERN,
   type User,
@@ -50,6 +51,7 @@ export class UserService {
       password_hash: await hashPassword(input.password),
       disabled: 0,
       created_at: isoNow(),
+      sites: await this.#sitesColumn(input.sites ?? null),
     };
     try {
       await this.#db.insertInto("users").values(row).execute();
@@ -60,7 +62,7 @@ export class UserService {
       }
       throw err;
     }
-    return toUser(row);
+    return toUser({ ...row, sites: row.sites ?? null });
   }
 
   async list(): Promise<User[]> {
@@ -106,6 +108,7 @@ export class UserService {
     if (patch.role !== undefined) set.role = patch.role;
     if (patch.disabled !== undefined) set.disabled = patch.disabled ? 1 : 0;
     if (patch.password !== undefined) set.password_hash = await hashPassword(patch.password);
+    if (patch.sites !== undefined) set.sites = await this.#sitesColumn(patch.sites);
     if (Object.keys(set).length > 0) {
       await this.#db.transaction().execute(async (trx) => {
         await trx.updateTable("users").set(set).where("id", "=", id).execute();
@@ -141,6 +144,23 @@ export class UserService {
     return (await this.#db.selectFrom("users").select("id").limit(1).executeTakeFirst()) !== undefined;
   }
 
+  /** the `sites` column of a scope; throws KENSA_ERR_SITE_NOT_FOUND for a site this hub does not know */
+  async #sitesColumn(sites: SiteScope): Promise<string | null> {
+    if (sites === null) return null;
+    const known = sites.length
+      ? await this.#db.selectFrom("sites").select("id").where("id", "in", sites).execute()
+      : [];
+    const missing = sites.filter((id) => !known.some((k) => k.id === id));
+    if (missing.length) {
+      throw new KensaError(
+        "KENSA_ERR_SITE_NOT_FOUND",
+        `no site ${missing.map((m) => `"${m}"`).join(", ")} on this hub; a user can only be scoped to registered sites`,
+        { sites: missing },
+      );
+    }
+    return JSON.stringify([...sites].sort());
+  }
+
   #byUsername(username: string): Promise<Selectable<UsersTable> | undefined> {
     return this.#db.selectFrom("users").selectAll().where("username", "=", username).executeTakeFirst();
   }
@@ -153,6 +173,7 @@ export function toUser(row: Selectable<UsersTable>): User {
     displayName: row.display_name,
     role: row.role as Role,
     disabled: Number(row.disabled) !== 0,
+    sites: row.sites ? (JSON.parse(row.sites) as string[]) : null,
     createdAt: row.created_at,
   };
 }

@@ -164,6 +164,8 @@ export const IncidentQuery = Type.Object(
     deviceId: Type.Optional(Type.String()),
     status: Type.Optional(IncidentStatus),
     label: Type.Optional(Type.String()),
+    /** on a central hub: incidents a site hub sent up (its id); "local": this hub's own */
+    siteId: Type.Optional(Type.String({ pattern: "^(local|[a-z0-9][a-z0-9-]{0,62})$" })),
     /** createdAt at or after */
     from: Type.Optional(Ts),
     /** createdAt before */

@@ -40,12 +40,25 @@ export type LoginBody = Static<typeof LoginBody>;
 const Password = Type.String({ minLength: 8, maxLength: 256 });
 const DisplayName = Type.String({ minLength: 1, maxLength: 200 });
 
+/**
+ * The sites a person is scoped to on a central hub (docs/permissions.md, "Site scope"): they see
+ * and decide only those sites' incidents and see only those sites; null is every site and the
+ * hub's own data.
+ */
+export const SiteScope = Type.Union([
+  Type.Array(Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }), { maxItems: 1000, uniqueItems: true }),
+  Type.Null(),
+]);
+export type SiteScope = Static<typeof SiteScope>;
+
 export const User = Type.Object({
   id: Id,
   username: Type.String(),
   displayName: Type.String(),
   role: Role,
   disabled: Type.Boolean(),
+  /** null: every site (the default) */
+  sites: SiteScope,
   createdAt: Ts,
 });
 export type User = Static<typeof User>;
@@ -56,6 +69,8 @@ export const CreateUser = Type.Object(
     displayName: DisplayName,
     role: Role,
     password: Password,
+    /** scope the user to these sites; left out or null: every site */
+    sites: Type.Optional(SiteScope),
   },
   { additionalProperties: false },
 );
@@ -67,6 +82,8 @@ export const UpdateUser = Type.Object(
     role: Type.Optional(Role),
     disabled: Type.Optional(Type.Boolean()),
     password: Type.Optional(Password),
+    /** null lifts the scope (every site) */
+    sites: Type.Optional(SiteScope),
   },
   { additionalProperties: false },
 );

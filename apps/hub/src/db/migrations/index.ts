@@ -28,6 +28,7 @@ import * as rolloutNotifications from "./0026-rollout-notifications.js";
 import * as drift from "./0027-drift.js";
 import * as modelNotifications from "./0028-model-notifications.js";
 import * as federation from "./0029-federation.js";
+import * as userSites from "./0031-user-sites.js";
 
 /**
  * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
@@ -67,6 +68,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0027_drift": drift,
   "0028_model_notifications": modelNotifications,
   "0029_federation": federation,
+  "0031_user_sites": userSites,
 });
 
 /** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */

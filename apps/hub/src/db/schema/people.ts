@@ -10,6 +10,8 @@ export interface UsersTable {
   password_hash: string;
   disabled: number;
   created_at: string;
+  /** JSON array of the site ids the user is scoped to; null (or absent before 0031) = every site */
+  sites?: string | null;
 }
 
 /** Keyed by sha256 of the cookie's token; the token itself is never stored. */

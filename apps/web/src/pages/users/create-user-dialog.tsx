@@ -17,6 +17,7 @@ export function CreateUserDialog({
   const [displayName, setDisplayName] = useState("");
   const [role, setRole] = useState<Role>("site_engineer");
   const [password, setPassword] = useState("");
+  const [sites, setSites] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ code: string; message: string } | null>(null);
 
@@ -24,6 +25,7 @@ export function CreateUserDialog({
     setUsername("");
     setDisplayName("");
     setPassword("");
+    setSites("");
     setError(null);
     onClose();
   };
@@ -31,7 +33,17 @@ export function CreateUserDialog({
     e.preventDefault();
     setBusy(true);
     setError(null);
-    const body: CreateUser = { username: username.trim(), displayName: displayName.trim(), role, password };
+    const scope = sites
+      .split(/[\s,]+/)
+      .map((x) => x.trim())
+      .filter(Boolean);
+    const body: CreateUser = {
+      username: username.trim(),
+      displayName: displayName.trim(),
+      role,
+      password,
+      ...(scope.length ? { sites: scope } : {}),
+    };
     try {
       onCreated(await hub.call(peopleRoutes.createUser, { body }));
       close();
@@ -70,6 +82,22 @@ export function CreateUserDialog({
                 </option>
               ))}
             </select>
+          )}
+        </Field>
+        <Field
+          label="Sites"
+          hint="Site ids, comma-separated: the user sees only these sites' incidents. Empty: every site."
+        >
+          {(id, d) => (
+            <input
+              id={id}
+              aria-describedby={d}
+              autoCapitalize="none"
+              autoComplete="off"
+              placeholder="every site"
+              value={sites}
+              onChange={(e) => setSites(e.target.value)}
+            />
           )}
         </Field>
         <Field label="Initial password" hint="At least 8 characters; tell the person to change it.">

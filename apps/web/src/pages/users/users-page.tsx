@@ -77,6 +77,11 @@ export function UsersPage() {
               ),
             },
             {
+              header: "Sites",
+              hideOnMobile: true,
+              cell: (u) => (u.sites ? <span className="mono">{u.sites.join(", ") || "none"}</span> : "all"),
+            },
+            {
               header: "Status",
               cell: (u) => (u.disabled ? <Badge tone="danger">disabled</Badge> : <Badge tone="success">active</Badge>),
             },
