@@ -15,6 +15,7 @@ const FleetPage = lazyPage(() => import("./pages/fleet/fleet-page"), "FleetPage"
 const DevicePage = lazyPage(() => import("./pages/fleet/device-page"), "DevicePage");
 const DeploymentsPage = lazyPage(() => import("./pages/fleet/deployments-page"), "DeploymentsPage");
 const SystemPage = lazyPage(() => import("./pages/system/system-page"), "SystemPage");
+const SitesPage = lazyPage(() => import("./pages/sites/sites-page"), "SitesPage");
 
 export const routes: AppRoute[] = [
   // ---- operations: incidents, fleet, deployments ----------------------------------------
@@ -37,6 +38,13 @@ export const routes: AppRoute[] = [
     element: <DeploymentsPage />,
     permission: "deployments:read",
     nav: { label: "Deployments", icon: "deploy", order: 30, tab: true },
+  },
+  // on a central hub: the site hubs federated to it
+  {
+    path: "/sites",
+    element: <SitesPage />,
+    permission: "projects:read",
+    nav: { label: "Sites", icon: "site", order: 25 },
   },
   // staged rollouts: waves gated on field signals (order 32, next to Deployments)
   ...rolloutPageRoutes,

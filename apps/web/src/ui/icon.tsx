@@ -11,6 +11,7 @@ const paths = {
   registry: "M4 4h7v7H4zM13 4h7v7h-7zM4 13h7v7H4zM13 13h7v7h-7z",
   more: "M5 12h.01M12 12h.01M19 12h.01",
   system: "M3 12h4l3-7 4 14 3-7h4",
+  site: "M3 21V10l6-4v4l6-4v4l6-4v15zM7 17h2M11 17h2M15 17h2",
   user: "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21c0-4 4-6 8-6s8 2 8 6",
   logout: "M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10",
 } as const;

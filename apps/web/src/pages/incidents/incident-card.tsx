@@ -33,7 +33,9 @@ export function IncidentCard({ incident, fresh }: { incident: Incident; fresh: b
             <strong>{incident.label}</strong> <span className="muted">{pct(incident.score)}</span>
           </div>
           <div className="incident-meta">
-            <span>{incident.deviceId}</span> · <TimeAgo iso={incident.createdAt} />
+            <span>{incident.deviceId}</span>
+            {incident.site ? <span className="incident-site"> · site {incident.site.id}</span> : null} ·{" "}
+            <TimeAgo iso={incident.createdAt} />
           </div>
         </div>
         <div className="incident-side">

@@ -1,4 +1,4 @@
-import { fleetRoutes, type Incident, type IncidentStatus, incidentRoutes } from "@kensa/contracts";
+import { federationRoutes, fleetRoutes, type Incident, type IncidentStatus, incidentRoutes } from "@kensa/contracts";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
@@ -19,11 +19,12 @@ export function IncidentsPage() {
   const [params, setParams] = useSearchParams();
   const deviceId = params.get("device") ?? "";
   const status = (params.get("status") ?? "") as IncidentStatus | "";
+  const siteId = params.get("site") ?? "";
   const query = useMemo(
     () => ({ projectId: project?.id, deviceId: deviceId || undefined, status: status || undefined }),
     [project?.id, deviceId, status],
   );
-  const list = useQuery(incidentRoutes.list, { query: { ...query, limit: LIMIT } });
+  const list = useQuery(incidentRoutes.list, { query: { ...query, siteId: siteId || undefined, limit: LIMIT } });
   // What the stream brought since the filters last changed; it overrides fetched copies (it is
   // newer) and survives the refetch that follows every reconnect.
   const [streamed, setStreamed] = useState<ReadonlyMap<string, Incident>>(new Map());
@@ -31,14 +32,16 @@ export function IncidentsPage() {
   const timers = useRef<Array<ReturnType<typeof setTimeout>>>([]);
   useEffect(() => () => timers.current.forEach(clearTimeout), []);
   // biome-ignore lint/correctness/useExhaustiveDependencies: reset whenever the filters change
-  useEffect(() => setStreamed(new Map()), [query]);
+  useEffect(() => setStreamed(new Map()), [query, siteId]);
 
+  // the stream has no site filter: its incidents are matched here
   const matches = useCallback(
     (i: Incident) =>
       (!query.projectId || i.projectId === query.projectId) &&
       (!query.deviceId || i.deviceId === query.deviceId) &&
-      (!query.status || i.status === query.status),
-    [query],
+      (!query.status || i.status === query.status) &&
+      (!siteId || (siteId === "local" ? !i.site : i.site?.id === siteId)),
+    [query, siteId],
   );
 
   const markFresh = (id: string) => {
@@ -86,6 +89,7 @@ export function IncidentsPage() {
     <Page title="Incidents" subtitle={project ? project.name : "All projects"} actions={<LiveBadge status={stream} />}>
       <search className="filters" aria-label="Filter incidents">
         <DeviceFilter projectId={project?.id} value={deviceId} onChange={(v) => setFilter("device", v)} />
+        <SiteFilter value={siteId} onChange={(v) => setFilter("site", v)} />
         <Field label="Status">
           {(id) => (
             <select id={id} value={status} onChange={(e) => setFilter("status", e.target.value)}>
@@ -118,6 +122,28 @@ export function IncidentsPage() {
         </>
       )}
     </Page>
+  );
+}
+
+/** On a central hub: incidents of one site, or the hub's own; hidden where no site is registered. */
+function SiteFilter(props: { value: string; onChange(v: string): void }) {
+  const sites = useQuery(federationRoutes.listSites, {});
+  const items = sites.data?.items ?? [];
+  if (items.length === 0 && !props.value) return null;
+  return (
+    <Field label="Site">
+      {(id) => (
+        <select id={id} value={props.value} onChange={(e) => props.onChange(e.target.value)}>
+          <option value="">Every site</option>
+          <option value="local">This hub's own</option>
+          {items.map((s) => (
+            <option key={s.id} value={s.id}>
+              {s.name}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
   );
 }
 
