@@ -11,6 +11,12 @@ export type { Delivery, Notifier } from "./notify/notifier.js";
 export { PermanentDeliveryError } from "./notify/notifier.js";
 export { type OfflineAuditSource, verifyAuditOffline } from "./people/audit-offline.js";
 export {
+  type EvaluationInput,
+  evaluateModel,
+  type StoredEvaluationMetrics,
+} from "./registry/evaluation/evaluate-model.js";
+export { evaluationError } from "./registry/evaluation/evaluation-service.js";
+export {
   type BlobMigrateReport,
   describeBlobs,
   migrateBlobsOffline,

@@ -44,12 +44,13 @@ export class WorkerProcess {
   out = "";
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[]) {
+  /** `env` adds to the test's environment (NODE_OPTIONS, say) */
+  constructor(args: string[], env: Record<string, string> = {}) {
     this.child = spawn(process.execPath, ["--import", tsx, main, "worker", ...args], {
       cwd: repoRoot,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, KENSA_HUB_URL: "", KENSA_WORKER_TOKEN: "" },
+      env: { ...process.env, KENSA_HUB_URL: "", KENSA_WORKER_TOKEN: "", ...env },
     });
     this.child.stdout!.on("data", (b) => (this.out += String(b)));
     this.child.stderr!.on("data", (b) => (this.out += String(b)));

@@ -14,16 +14,19 @@ interface WorkerFlags {
   trainers?: string;
   killGrace: number;
   maxJobs?: number;
+  jobs: string;
 }
 
 /**
- * `kensa worker --hub <url> --token <worker token>`: trains the hub's queued runs on this
- * machine (docs/training.md, "Workers"). `kensa worker token` makes a token for the hub's config.
+ * `kensa worker --hub <url> --token <worker token>`: trains the hub's queued runs and evaluates
+ * its model versions on this machine (docs/training.md, "Workers"). `kensa worker token` makes a token for the hub's config.
  */
 export function registerWorkerCommand(program: Command): void {
   const worker = program
     .command("worker")
-    .description("train the hub's queued runs on this machine (claims jobs with a worker token)")
+    .description(
+      "train the hub's queued runs and evaluate its models on this machine (claims jobs with a worker token)",
+    )
     .option("--hub <url>", "the hub's address (else KENSA_HUB_URL)")
     .option("--token <token>", "the worker token (else KENSA_WORKER_TOKEN)")
     .option("--data-dir <dir>", "where jobs' inputs and outputs live while they run", ".kensa/worker")
@@ -38,6 +41,7 @@ export function registerWorkerCommand(program: Command): void {
       10_000,
     )
     .option("--max-jobs <n>", "exit after this many jobs", intFlag("--max-jobs"))
+    .option("--jobs <kinds>", "the kinds of job to claim, comma-separated: train, evaluate", "train,evaluate")
     .action(async () => {
       const o = worker.opts<WorkerFlags>();
       const hubUrl = o.hub || process.env.KENSA_HUB_URL;
@@ -52,7 +56,14 @@ export function registerWorkerCommand(program: Command): void {
       if (!["auto", "yes", "no"].includes(o.cuda)) {
         throw new KensaError("KENSA_ERR_CONFIG_INVALID", `--cuda takes auto, yes or no, not "${o.cuda}"`);
       }
-      const { parseHubConfig, TrainerRegistry, trainerFailure } = await import("@kensa/hub");
+      const jobs = [...new Set(o.jobs.split(",").map((k) => k.trim()))];
+      const kinds = jobs.filter((k): k is "train" | "evaluate" => k === "train" || k === "evaluate");
+      if (kinds.length === 0 || kinds.length !== jobs.length) {
+        throw new KensaError("KENSA_ERR_CONFIG_INVALID", `--jobs takes train and/or evaluate, not "${o.jobs}"`);
+      }
+      const { parseHubConfig, TrainerRegistry, trainerFailure, evaluateModel, evaluationError } = await import(
+        "@kensa/hub"
+      );
       let trainers: unknown = {};
       if (o.trainers) {
         try {
@@ -73,11 +84,13 @@ export function registerWorkerCommand(program: Command): void {
       const registry = new TrainerRegistry(training);
       const { detectCapabilities } = await import("../worker/capabilities.js");
       const { RemoteWorker } = await import("../worker/remote-worker.js");
-      const capabilities = await detectCapabilities({ cuda: o.cuda, trainers: registry.names() });
+      const capabilities = await detectCapabilities({ cuda: o.cuda, trainers: registry.names(), jobs: kinds });
       const w = new RemoteWorker({
         client: new KensaClient({ baseUrl: hubUrl, auth: { kind: "bearer", token } }),
         trainers: registry,
         trainerFailure,
+        evaluate: evaluateModel,
+        evaluationError,
         capabilities,
         dataDir: resolve(o.dataDir),
         say: (line) => console.log(`${new Date().toISOString()} ${line}`),
@@ -89,8 +102,8 @@ export function registerWorkerCommand(program: Command): void {
       };
       process.once("SIGTERM", () => onSignal("SIGTERM"));
       process.once("SIGINT", () => onSignal("SIGINT"));
-      const jobs = await w.run();
-      console.log(`${new Date().toISOString()} worker stopped after ${jobs} job(s)`);
+      const ran = await w.run();
+      console.log(`${new Date().toISOString()} worker stopped after ${ran} job(s)`);
     });
 
   worker

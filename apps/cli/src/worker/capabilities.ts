@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { availableParallelism, totalmem } from "node:os";
-import type { WorkerCapabilities } from "@kensa/contracts";
+import type { WorkerCapabilities, WorkerJobKind } from "@kensa/contracts";
 
 /** The kensa version a worker reports (trainer versions are reported per run by the trainer itself). */
 export const WORKER_VERSION = "kensa-worker/0.1.0";
@@ -12,6 +12,8 @@ export const WORKER_VERSION = "kensa-worker/0.1.0";
 export async function detectCapabilities(o: {
   cuda: "auto" | "yes" | "no";
   trainers: readonly string[];
+  /** the kinds of job to claim */
+  jobs: readonly WorkerJobKind[];
 }): Promise<WorkerCapabilities> {
   const cuda = o.cuda === "auto" ? await hasNvidiaGpu() : o.cuda === "yes";
   return {
@@ -20,6 +22,7 @@ export async function detectCapabilities(o: {
     cuda,
     trainers: [...o.trainers],
     version: WORKER_VERSION,
+    jobs: [...o.jobs],
   };
 }
 

@@ -4,12 +4,16 @@ import { join } from "node:path";
 import { ApiError, type KensaClient } from "@kensa/client";
 import { type WorkerCapabilities, type WorkerHello, workerRoutes } from "@kensa/contracts";
 import type { TrainerRegistry } from "@kensa/hub";
+import { type EvaluationOutcome, type EvaluationRunDeps, runEvaluation } from "./evaluation-run.js";
 import { type JobOutcome, type JobRunDeps, runJob } from "./job-run.js";
 
 export interface RemoteWorkerOptions {
   client: KensaClient;
   trainers: TrainerRegistry;
   trainerFailure: JobRunDeps["trainerFailure"];
+  /** the hub's evaluation code, for evaluate jobs */
+  evaluate: EvaluationRunDeps["evaluate"];
+  evaluationError: EvaluationRunDeps["evaluationError"];
   capabilities: WorkerCapabilities;
   /** where jobs' inputs and outputs live while they run */
   dataDir: string;
@@ -19,7 +23,8 @@ export interface RemoteWorkerOptions {
 }
 
 /**
- * `kensa worker`: claims training jobs from a hub and runs them one at a time. Stopping
+ * `kensa worker`: claims training and evaluate jobs (those its capabilities list) from a hub
+ * and runs them one at a time. Stopping
  * (SIGTERM) stops the trainer and gives its job back, so the hub queues it again at once.
  */
 export class RemoteWorker {
@@ -45,14 +50,36 @@ export class RemoteWorker {
     const caps = this.#o.capabilities;
     say(
       `worker ${this.workerId}: ${caps.cpuCores} cores, ${caps.memoryMb} MiB, CUDA ${caps.cuda ? "yes" : "no"}, ` +
-        `trainers ${caps.trainers.join(", ")}; lease ${timing.leaseMs} ms`,
+        `trainers ${caps.trainers.join(", ")}, jobs ${(caps.jobs ?? ["train"]).join(", ")}; lease ${timing.leaseMs} ms`,
     );
     let jobs = 0;
     let backoff = timing.pollMs;
     while (!this.#stop.signal.aborted && (this.#o.maxJobs === undefined || jobs < this.#o.maxJobs)) {
       try {
-        const { job } = await client.call(workerRoutes.claim, { body: hello });
+        const { job, evaluation } = await client.call(workerRoutes.claim, { body: hello });
         backoff = timing.pollMs;
+        if (evaluation) {
+          jobs++;
+          say(
+            `job ${evaluation.jobId} (evaluation ${evaluation.evaluationId} of model ${evaluation.modelVersionId}, ` +
+              `attempt ${evaluation.attempt}): ${evaluation.items.length} test images`,
+          );
+          const outcome = await runEvaluation(
+            {
+              client,
+              evaluate: this.#o.evaluate,
+              evaluationError: this.#o.evaluationError,
+              workerId: this.workerId,
+              dir: join(this.#o.dataDir, "jobs", `${evaluation.jobId}-${evaluation.attempt}`),
+              threads: 1,
+              say,
+            },
+            evaluation,
+            this.#stop.signal,
+          );
+          say(`job ${evaluation.jobId}: ${describeEvaluation(outcome)}`);
+          continue;
+        }
         if (!job) {
           await this.#sleep(timing.pollMs);
           continue;
@@ -96,6 +123,17 @@ export class RemoteWorker {
       }
       signal.addEventListener("abort", done, { once: true });
     });
+  }
+}
+
+function describeEvaluation(o: EvaluationOutcome): string {
+  switch (o.kind) {
+    case "stored":
+      return `evaluation ${o.reply.status}${o.error ? ` (${o.error.code})` : ""}${o.reply.duplicate ? " (already stored)" : ""}`;
+    case "released":
+      return "stopped; given back to the queue";
+    case "lost":
+      return "the hub took the job back (lease lost); nothing more was sent";
   }
 }
 

@@ -1,14 +1,19 @@
 import { type Static, Type } from "@sinclair/typebox";
 
 /**
- * `training.remote`: training on other machines (`kensa worker`). Worker tokens are kept as
+ * `training.remote`: training and evaluation on other machines (`kensa worker`). Worker tokens are kept as
  * SHA-256 digests, so the config file holds no secret a reader could use; `kensa worker token`
  * prints a new token and the line to add here.
  */
 export const RemoteWorkersConfigSchema = Type.Object(
   {
-    /** false: this hub trains nothing itself and leaves every training job to workers (evaluation and the gate stay local) */
+    /** false: this hub trains nothing itself and leaves every training job to workers */
     localTraining: Type.Boolean({ default: true }),
+    /**
+     * false: this hub evaluates no model itself; evaluate jobs wait for a worker that runs them
+     * (`kensa worker` does unless told `--jobs train`). The gate stays local: it reads the evaluations
+     */
+    localEvaluation: Type.Boolean({ default: true }),
     /** worker tokens this hub accepts, by name (the name is recorded as who trained) */
     tokens: Type.Array(
       Type.Object(

@@ -27,17 +27,19 @@ export class RemoteClaims {
     this.leaseMs = leaseMs;
   }
 
-  /** The oldest queued job of `type` that `fits`, now running and leased to `holder`; or null. */
+  /** The oldest queued job of `type` (one of `type`) that `fits`, now running and leased to `holder`; or null. */
   async claim(
     holder: string,
-    type: JobsTable["type"],
+    type: JobsTable["type"] | readonly JobsTable["type"][],
     fits: (job: JobRow) => Promise<boolean>,
   ): Promise<JobRow | null> {
+    const types = typeof type === "string" ? [type] : [...type];
+    if (types.length === 0) return null;
     const candidates = await this.#db
       .selectFrom("jobs")
       .selectAll()
       .where("status", "=", "queued")
-      .where("type", "=", type)
+      .where("type", "in", types)
       .orderBy("created_at", "asc")
       .limit(50)
       .execute();

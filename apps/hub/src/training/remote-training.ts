@@ -6,6 +6,7 @@ import {
   KensaError,
   type RunProgress,
   TrainerProgress,
+  type WorkerClaimReply,
   type WorkerHello,
   type WorkerInfo,
   type WorkerJob,
@@ -20,9 +21,11 @@ import type { HubDatabase } from "../db/schema.js";
 import type { JobQueue } from "../jobs/job-queue.js";
 import { type JobRow, RemoteClaims, remoteHolder } from "../jobs/remote-claims.js";
 import { WorkerTokens } from "../jobs/worker-tokens.js";
+import type { EvaluationService } from "../registry/evaluation/evaluation-service.js";
 import type { ModelService } from "../registry/model-service.js";
 import { SerialQueue } from "../serial-queue.js";
 import { materializeJob } from "./materialize-job.js";
+import { RemoteEvaluation } from "./remote-evaluation.js";
 import { RemoteOutcomes } from "./remote-outcomes.js";
 import type { RunService } from "./run-service.js";
 import { nextProgress } from "./train-handler.js";
@@ -43,6 +46,8 @@ export interface RemoteTrainingDeps {
   snapshots: SnapshotService;
   blobs: BlobStore;
   models: ModelService;
+  /** evaluations workers run (those that advertise "evaluate") */
+  evaluations: EvaluationService;
   queue: JobQueue;
   log: FastifyBaseLogger;
   /** wake this hub's own job worker (a re-queued job may be trained here, the gate runs here) */
@@ -59,6 +64,7 @@ export class RemoteTraining {
   readonly tokens: WorkerTokens;
   readonly claims: RemoteClaims;
   readonly outcomes: RemoteOutcomes;
+  readonly evaluation: RemoteEvaluation;
   #d: RemoteTrainingDeps;
   #workers = new Map<string, WorkerInfo>();
   #progress = new Map<string, RunProgress | null>();
@@ -76,6 +82,17 @@ export class RemoteTraining {
       claims: this.claims,
       appendLog: (runId, lines) => this.appendLog(runId, lines),
       logBytes: (runId) => this.logBytes(runId),
+      forget: (jobId) => this.#forget(jobId),
+    });
+    this.evaluation = new RemoteEvaluation({
+      db: d.db,
+      claims: this.claims,
+      evaluations: d.evaluations,
+      blobs: d.blobs,
+      log: d.log,
+      leaseMs: d.config.leaseMs,
+      maxAttempts: MAX_REMOTE_ATTEMPTS,
+      kick: d.kick,
       forget: (jobId) => this.#forget(jobId),
     });
   }
@@ -103,18 +120,29 @@ export class RemoteTraining {
     return [...this.#workers.values()];
   }
 
-  /** The oldest queued training job this worker can run, claimed and staged; or null. */
-  async claim(token: string, hello: WorkerHello): Promise<WorkerJob | null> {
+  /**
+   * The oldest queued job of the kinds this worker runs (training only, unless its capabilities
+   * list others) that it can run, claimed and staged; or none.
+   */
+  async claim(token: string, hello: WorkerHello): Promise<WorkerClaimReply> {
     this.hello(token, hello);
     // a job whose worker went silent is claimable again at once, not only at the next sweep
     await this.requeueExpired();
     const holder = remoteHolder(token, hello.workerId);
-    const row = await this.claims.claim(holder, "train", async (job) => this.#fits(job, hello));
-    if (!row) return null;
+    const kinds = hello.capabilities.jobs ?? ["train"];
+    const row = await this.claims.claim(holder, kinds, async (job) =>
+      job.type === "evaluate" ? true : this.#fits(job, hello),
+    );
+    if (!row) return { job: null, evaluation: null };
     const attempt = Number(row.attempts);
     this.#held.add(row.id);
     const worker = this.#workers.get(holder);
     if (worker) worker.jobs = [...worker.jobs, row.id];
+    if (row.type === "evaluate") return { job: null, evaluation: await this.evaluation.stage(row, attempt) };
+    return { job: await this.#claimedRun(row, attempt, token, hello.workerId, holder), evaluation: null };
+  }
+
+  async #claimedRun(row: JobRow, attempt: number, token: string, workerId: string, holder: string) {
     if (attempt > MAX_REMOTE_ATTEMPTS) {
       const error = {
         code: "KENSA_ERR_RUN_INTERRUPTED",
@@ -124,7 +152,7 @@ export class RemoteTraining {
       return null;
     }
     try {
-      return await this.#stage(row, attempt, token, hello.workerId);
+      return await this.#stage(row, attempt, token, workerId);
     } catch (err) {
       // the run cannot be trained anywhere (too little data, a missing image): fail it here
       const error = isKensaError(err)
@@ -284,7 +312,9 @@ export class RemoteTraining {
   async requeueExpired(): Promise<string[]> {
     const rows = await this.claims.requeueExpired();
     for (const row of rows) {
-      await this.outcomes.requeued(row, `its worker stopped renewing the lease (${this.#d.config.leaseMs} ms)`);
+      const why = `its worker stopped renewing the lease (${this.#d.config.leaseMs} ms)`;
+      if (row.type === "evaluate") await this.evaluation.requeued(row, why);
+      else await this.outcomes.requeued(row, why);
     }
     if (rows.length > 0) this.#d.kick();
     return rows.map((r) => r.id);

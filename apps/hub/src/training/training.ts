@@ -99,6 +99,8 @@ export function createTraining(deps: {
     queue,
     kick,
     threads: 1,
+    local: cfg.remote.localEvaluation,
+    pollMs: cfg.pollMs,
   });
   const registry = new RegistryService({
     db,
@@ -140,14 +142,19 @@ export function createTraining(deps: {
     snapshots: deps.datasets.snapshots,
     blobs,
     models: deps.models,
+    evaluations,
     queue,
     log,
     kick,
   });
   worker = new JobWorker({
     queue,
-    // with localTraining off, training jobs wait for a `kensa worker`; evaluation and the gate stay here
-    handlers: [...(cfg.remote.localTraining ? [train] : []), evaluations.handler(), gate.handler()],
+    // with localTraining / localEvaluation off, those jobs wait for a `kensa worker`; the gate stays here
+    handlers: [
+      ...(cfg.remote.localTraining ? [train] : []),
+      ...(cfg.remote.localEvaluation ? [evaluations.handler()] : []),
+      gate.handler(),
+    ],
     concurrency: cfg.workers,
     pollMs: cfg.pollMs,
     renewMs: Math.max(100, Math.floor(cfg.leaseMs / 3)),

@@ -37,7 +37,7 @@ export function workerRoutes(app: FastifyInstance, d: WorkerRoutesDeps): void {
       remote.hello(token(req), req.body);
       return remote.leaseReply;
     });
-    route(w, routes.claim, async (req) => ({ job: await remote.claim(token(req), req.body) }));
+    route(w, routes.claim, async (req) => remote.claim(token(req), req.body));
     route(w, routes.renew, async (req) => {
       await remote.renew(req.params.id, holder(req, req.body.workerId), req.body.attempt);
       return remote.leaseReply;
@@ -72,10 +72,34 @@ export function workerRoutes(app: FastifyInstance, d: WorkerRoutesDeps): void {
       remote.outcomes.complete(req.params.id, holder(req, req.body.workerId), req.body),
     );
     route(w, routes.fail, async (req) => {
-      await remote.outcomes.fail(req.params.id, holder(req, req.body.workerId), req.body.attempt, req.body);
+      const h = holder(req, req.body.workerId);
+      const row = await remote.claims.held(req.params.id, h, req.body.attempt);
+      if (row.type === "evaluate") {
+        const body = { workerId: req.body.workerId, attempt: req.body.attempt, metrics: null, error: req.body.error };
+        await remote.evaluation.complete(req.params.id, h, body);
+      } else await remote.outcomes.fail(req.params.id, h, req.body.attempt, req.body);
     });
     route(w, routes.release, async (req) => {
-      await remote.outcomes.release(req.params.id, holder(req, req.body.workerId), req.body.attempt);
+      const h = holder(req, req.body.workerId);
+      const row = await remote.claims.held(req.params.id, h, req.body.attempt);
+      if (row.type === "evaluate") await remote.evaluation.release(req.params.id, h, req.body.attempt);
+      else await remote.outcomes.release(req.params.id, h, req.body.attempt);
     });
+    route(w, routes.blob, async (req, reply) => {
+      const { stream, size } = await remote.evaluation.blob(
+        req.params.id,
+        holder(req, req.query.workerId),
+        req.query.attempt,
+        req.params.sha256,
+      );
+      return reply.type("application/octet-stream").header("content-length", String(size)).send(stream);
+    });
+    route(
+      w,
+      routes.evaluation,
+      async (req) => remote.evaluation.complete(req.params.id, holder(req, req.body.workerId), req.body),
+      // per-sample outcomes of a large test split outgrow the JSON limit
+      { bodyLimit: d.outputBytes },
+    );
   });
 }

@@ -3,6 +3,15 @@ import { ErrorInfo, EntityId as Id, nullable as Nullable, Timestamp as Ts } from
 import { Sha256 } from "../manifest.js";
 import { defineRoutes } from "../route.js";
 import { TrainerJob } from "../trainer.js";
+import {
+  WorkerBlobParams,
+  WorkerEvaluationJob,
+  WorkerEvaluationReply,
+  WorkerEvaluationResult,
+  WorkerJobKind,
+} from "./worker-evaluation.js";
+
+export * from "./worker-evaluation.js";
 
 /*
  * `kensa worker`: training on another machine. A worker authenticates with a worker token
@@ -21,6 +30,8 @@ export const WorkerCapabilities = Type.Object({
   trainers: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 }),
   /** the worker's kensa version and, when known, its built-in trainer's */
   version: Type.String({ maxLength: 100 }),
+  /** the kinds of job this worker runs; training only when omitted */
+  jobs: Type.Optional(Type.Array(WorkerJobKind, { maxItems: 8 })),
 });
 export type WorkerCapabilities = Static<typeof WorkerCapabilities>;
 
@@ -62,7 +73,12 @@ export const WorkerJob = Type.Object({
 });
 export type WorkerJob = Static<typeof WorkerJob>;
 
-export const WorkerClaimReply = Type.Object({ job: Nullable(WorkerJob) });
+export const WorkerClaimReply = Type.Object({
+  /** a training job, or null */
+  job: Nullable(WorkerJob),
+  /** an evaluate job (only to workers whose capabilities list "evaluate"), or null */
+  evaluation: Type.Optional(Nullable(WorkerEvaluationJob)),
+});
 export type WorkerClaimReply = Static<typeof WorkerClaimReply>;
 
 export const WorkerAttempt = Type.Object({
@@ -149,7 +165,8 @@ export const workerRoutes = defineRoutes({
   claim: {
     method: "POST",
     path: "/api/v1/workers/claim",
-    summary: "Claim the oldest queued training job this worker can run (worker token); job null when none",
+    summary:
+      "Claim the oldest queued job (training or evaluation) this worker can run (worker token); both null when none",
     auth: "public",
     body: WorkerHello,
     reply: WorkerClaimReply,
@@ -226,6 +243,26 @@ export const workerRoutes = defineRoutes({
     body: WorkerAttempt,
     status: 204,
     errors: LEASE,
+  },
+  blob: {
+    method: "GET",
+    path: "/api/v1/workers/jobs/:id/blobs/:sha256",
+    summary: "One blob a claimed evaluate job reads: its model, a test image or mask (worker token)",
+    auth: "public",
+    params: WorkerBlobParams,
+    query: WorkerAttempt,
+    produces: { kind: "bytes", types: ["application/octet-stream"] },
+    errors: [...LEASE, "KENSA_ERR_BLOB_NOT_FOUND"],
+  },
+  evaluation: {
+    method: "POST",
+    path: "/api/v1/workers/jobs/:id/evaluation",
+    summary: "The result of a claimed evaluate job: stored once, as a local evaluation is (worker token)",
+    auth: "public",
+    params: WorkerJobParams,
+    body: WorkerEvaluationResult,
+    reply: WorkerEvaluationReply,
+    errors: [...LEASE, "KENSA_ERR_VALIDATION"],
   },
   list: {
     method: "GET",

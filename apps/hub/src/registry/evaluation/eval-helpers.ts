@@ -1,10 +1,9 @@
 import { KensaError, type LabelContent, type LatencyStats } from "@kensa/contracts";
 import { percentile } from "@kensa/vision";
-import type { BlobStore } from "../../blobstore/blob-store.js";
 import { decodeMask, maskBox } from "../../datasets/masks.js";
-import type { EvalItem } from "./task-evaluator.js";
+import type { BlobSource, EvalItem } from "./task-evaluator.js";
 
-export async function imageBytes(blobs: BlobStore, item: EvalItem): Promise<Uint8Array> {
+export async function imageBytes(blobs: BlobSource, item: EvalItem): Promise<Uint8Array> {
   const bytes = await blobs.get(item.image.sha256);
   if (!bytes) {
     throw new KensaError(
@@ -43,7 +42,7 @@ export function trueClass(
 
 /** Boxes [x, y, w, h] of a label's non-OK objects (a mask-only object gets its mask's box). */
 export async function truthBoxes(
-  blobs: BlobStore,
+  blobs: BlobSource,
   content: LabelContent,
   labels: readonly string[],
   okLabels: readonly string[],
@@ -67,7 +66,7 @@ export async function truthBoxes(
  * index, later objects over earlier ones — the same composition training uses.
  */
 export async function truthMask(
-  blobs: BlobStore,
+  blobs: BlobSource,
   item: EvalItem,
   labels: readonly string[],
   okLabels: readonly string[],

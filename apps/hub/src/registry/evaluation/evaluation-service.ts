@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type Evaluation, type EvaluationMetrics, isKensaError, KensaError, type ModelVersion } from "@kensa/contracts";
 import type { Kysely, Selectable } from "kysely";
 import type { BlobStore } from "../../blobstore/blob-store.js";
@@ -9,10 +10,9 @@ import type { ClaimedJob, JobEnd, JobQueue } from "../../jobs/job-queue.js";
 import type { JobHandler } from "../../jobs/job-worker.js";
 import type { ModelService } from "../model-service.js";
 import type { ModelPolicy } from "../ports.js";
-import { DriftReferenceRecorder, type StoredDriftReference } from "./drift-reference.js";
+import { evaluateModel, type StoredEvaluationMetrics, testItems } from "./evaluate-model.js";
 import { type SampleOutcomes, storedOutcomes } from "./sample-outcomes.js";
 import type { EvalItem } from "./task-evaluator.js";
-import { taskEvaluators } from "./task-evaluators.js";
 
 export interface EvaluationServiceDeps {
   db: Kysely<HubDatabase>;
@@ -24,6 +24,10 @@ export interface EvaluationServiceDeps {
   kick: () => void;
   /** ONNX Runtime threads per evaluation */
   threads: number;
+  /** false: evaluations run on workers only (`training.remote.localEvaluation`); true when omitted */
+  local?: boolean;
+  /** ms between looks at an evaluation a worker runs, while waiting for it */
+  pollMs?: number;
 }
 
 /**
@@ -152,76 +156,98 @@ export class EvaluationService {
 
   /** Runs an evaluation and stores its metrics or its error; a shutdown puts it back in the queue. */
   async #run(id: string, signal?: AbortSignal): Promise<Evaluation> {
+    if (this.#d.local === false) return this.#awaitRemote(id, signal);
     const db = this.#d.db;
     const row = await db.selectFrom("evaluations").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
-    await db.updateTable("evaluations").set({ status: "running", error: null }).where("id", "=", id).execute();
+    await this.started(id);
     try {
       const model = await this.#d.models.get(row.model_version_id);
-      const metrics = await this.compute(model, row.snapshot_id, signal);
-      await db
-        .updateTable("evaluations")
-        .set({ status: "succeeded", metrics: JSON.stringify(metrics), finished_at: isoNow() })
-        .where("id", "=", id)
-        .execute();
+      await this.record(id, { metrics: await this.compute(model, row.snapshot_id, signal) });
     } catch (err) {
       if (signal?.aborted) {
         await db.updateTable("evaluations").set({ status: "queued" }).where("id", "=", id).execute();
         throw err;
       }
-      const error = isKensaError(err)
-        ? { code: err.code, message: err.message }
-        : { code: "KENSA_ERR_EVALUATION_FAILED", message: (err as Error).message ?? String(err) };
-      await db
-        .updateTable("evaluations")
-        .set({ status: "failed", error: JSON.stringify(error), finished_at: isoNow() })
-        .where("id", "=", id)
-        .execute();
+      await this.record(id, { error: evaluationError(err) });
     }
     return this.get(id);
   }
 
-  /** Metrics of a model (and its int8 variant) on a snapshot's test split. */
-  async compute(
-    model: ModelVersion,
-    snapshotId: string,
-    signal?: AbortSignal,
-  ): Promise<EvaluationMetrics & { outcomes?: SampleOutcomes; drift?: StoredDriftReference }> {
-    const manifest = await this.#d.snapshots.manifest(snapshotId);
-    const items: EvalItem[] = manifest.items
-      .filter((i) => i.split === "test")
-      .map((i) => ({ sampleId: i.sampleId, image: i.image, label: i.label }));
-    if (items.length === 0) {
-      throw new KensaError(
-        "KENSA_ERR_EVALUATION_NO_TEST_SPLIT",
-        `snapshot ${snapshotId} has no test sample (${manifest.items.length} samples in train and val)`,
-      );
+  /**
+   * With local evaluation off (`training.remote.localEvaluation`), an evaluation needed now
+   * (the gate's) is left to a worker: its evaluate job is queued (again, when a job was lost)
+   * and this waits until a worker stored the result. A shutdown aborts the wait, not the job.
+   */
+  async #awaitRemote(id: string, signal?: AbortSignal): Promise<Evaluation> {
+    const db = this.#d.db;
+    // a stored evaluation computed again (kept before outcomes were) is queued as a new one is
+    await db
+      .updateTable("evaluations")
+      .set({ status: "queued", error: null, finished_at: null })
+      .where("id", "=", id)
+      .where("status", "in", ["succeeded", "failed"])
+      .execute();
+    for (;;) {
+      signal?.throwIfAborted();
+      const row = await db.selectFrom("evaluations").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+      if (row.status === "succeeded" || row.status === "failed") return toEvaluation(row);
+      if (!(await this.#hasJob(id))) {
+        await this.#d.queue.enqueue({ type: "evaluate", projectId: row.project_id, refId: id });
+      }
+      await sleep(this.#d.pollMs ?? 500, undefined, signal ? { signal } : {});
     }
-    const evaluator = taskEvaluators[model.manifest.task];
-    const ctx = {
+  }
+
+  /** The evaluation's row says it runs (here or on a worker). */
+  async started(id: string): Promise<void> {
+    await this.#d.db.updateTable("evaluations").set({ status: "running", error: null }).where("id", "=", id).execute();
+  }
+
+  /** Stores how an evaluation ended; pass the transaction that ends its job (a worker's result). */
+  async record(
+    id: string,
+    end: { metrics: StoredEvaluationMetrics } | { error: { code: string; message: string } },
+    db: Kysely<HubDatabase> = this.#d.db,
+  ): Promise<void> {
+    await db
+      .updateTable("evaluations")
+      .set(
+        "metrics" in end
+          ? { status: "succeeded", metrics: JSON.stringify(end.metrics), error: null, finished_at: isoNow() }
+          : { status: "failed", error: JSON.stringify(end.error), finished_at: isoNow() },
+      )
+      .where("id", "=", id)
+      .execute();
+  }
+
+  /**
+   * What an evaluation reads, for a worker to run it: the model version, the snapshot's OK
+   * labels and test items. Throws what computing it here would (no test split, no model).
+   */
+  async plan(
+    id: string,
+  ): Promise<{ evaluation: Evaluation; model: ModelVersion; okLabels: string[]; items: EvalItem[] }> {
+    const evaluation = await this.get(id);
+    const model = await this.#d.models.get(evaluation.modelVersionId);
+    const manifest = await this.#d.snapshots.manifest(evaluation.snapshotId);
+    const items = testItems(manifest, evaluation.snapshotId);
+    return { evaluation, model, okLabels: [...manifest.okLabels], items };
+  }
+
+  /** Metrics of a model (and its int8 variant) on a snapshot's test split. */
+  async compute(model: ModelVersion, snapshotId: string, signal?: AbortSignal): Promise<StoredEvaluationMetrics> {
+    const manifest = await this.#d.snapshots.manifest(snapshotId);
+    return evaluateModel({
       manifest: model.manifest,
-      items,
+      model: await this.#blob(model.sha256, model.id),
+      int8: model.int8Sha256 ? await this.#blob(model.int8Sha256, model.id) : null,
+      items: testItems(manifest, snapshotId),
       okLabels: manifest.okLabels,
+      snapshotId,
       blobs: this.#d.blobs,
       threads: this.#d.threads,
       ...(signal ? { signal } : {}),
-    };
-    const bytes = await this.#blob(model.sha256, model.id);
-    // the drift reference: what the model saw (and said) on these samples, for the field to be compared with
-    const reference = new DriftReferenceRecorder(model.manifest);
-    const metrics: EvaluationMetrics & { outcomes?: SampleOutcomes; drift?: StoredDriftReference } =
-      await evaluator.evaluate(bytes, { ...ctx, reference });
-    if (reference.samples > 0) metrics.drift = reference.toJSON();
-    if (metrics.samples === 0) {
-      throw new KensaError(
-        "KENSA_ERR_EVALUATION_NO_TEST_SPLIT",
-        `no test sample of snapshot ${snapshotId} has a label a ${model.manifest.task} model can be scored on`,
-      );
-    }
-    if (model.int8Sha256) {
-      const int8 = await evaluator.evaluate(await this.#blob(model.int8Sha256, model.id), ctx);
-      metrics.int8 = { values: int8.values, perClass: int8.perClass, latency: int8.latency };
-    }
-    return metrics;
+    });
   }
 
   async #blob(sha256: string, modelId: string): Promise<Uint8Array> {
@@ -272,6 +298,13 @@ export class EvaluationService {
       .where("snapshot_id", "=", snapshotId)
       .executeTakeFirstOrThrow();
   }
+}
+
+/** An evaluation's error as stored: a coded error as is, anything else as KENSA_ERR_EVALUATION_FAILED. */
+export function evaluationError(err: unknown): { code: string; message: string } {
+  return isKensaError(err)
+    ? { code: err.code, message: err.message }
+    : { code: "KENSA_ERR_EVALUATION_FAILED", message: (err as Error).message ?? String(err) };
 }
 
 export function toEvaluation(r: Selectable<EvaluationsTable>): Evaluation {

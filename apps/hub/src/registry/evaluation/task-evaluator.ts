@@ -1,7 +1,11 @@
 import type { EvaluationMetrics, LabelContent, ModelManifest, Task } from "@kensa/contracts";
-import type { BlobStore } from "../../blobstore/blob-store.js";
 import type { DriftReferenceRecorder } from "./drift-reference.js";
 import type { SampleOutcomes } from "./sample-outcomes.js";
+
+/** Where an evaluation reads images and masks by sha256: the hub's blob store, or a worker's downloads. */
+export interface BlobSource {
+  get(sha256: string): Promise<Uint8Array | null>;
+}
 
 /** One test image of a snapshot, as evaluators read it. */
 export interface EvalItem {
@@ -15,7 +19,7 @@ export interface EvalContext {
   items: readonly EvalItem[];
   /** the snapshot's OK labels: what "nothing wrong" means in the ground truth */
   okLabels: readonly string[];
-  blobs: BlobStore;
+  blobs: BlobSource;
   signal?: AbortSignal;
   /** ONNX Runtime threads; 1 keeps latency comparable between runs on a busy hub */
   threads: number;
