@@ -1,6 +1,7 @@
 import { federationRoutes, type Site, type SiteWithToken } from "@kensa/contracts";
 import type { Command } from "commander";
 import { hubClientFrom } from "../hub-client.js";
+import { registerSiteRolloutCommands } from "./site-rollout-command.js";
 
 interface HubFlags {
   hub?: string;
@@ -9,9 +10,9 @@ interface HubFlags {
 }
 
 /**
- * `kensa site add|list|token`, run against the central hub: the site hubs federated to it
- * (docs/operations.md, "Multi-site"). A site's token is printed once, with the config lines
- * the site hub needs.
+ * `kensa site add|list|token|rollout|rollouts`, run against the central hub: the site hubs
+ * federated to it (docs/operations.md, "Multi-site"). A site's token is printed once, with the
+ * config lines the site hub needs.
  */
 export function registerSiteCommands(program: Command, hubOpts: (cmd: Command) => Command): void {
   const site = program.command("site").description("site hubs federated to this central hub");
@@ -52,6 +53,8 @@ export function registerSiteCommands(program: Command, hubOpts: (cmd: Command) =
     const client = hubClientFrom(o);
     print(await client.call(federationRoutes.rotateSiteToken, { params: { id } }), client.baseUrl, o.json);
   });
+
+  registerSiteRolloutCommands(site, hubOpts);
 }
 
 function print(out: SiteWithToken, centralUrl: string, json: boolean | undefined): void {

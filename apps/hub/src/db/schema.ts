@@ -95,5 +95,7 @@ export interface HubDatabase {
   sites: import("./schema/federation.js").SitesTable;
   federation_cursors: import("./schema/federation.js").FederationCursorsTable;
   federation_models: import("./schema/federation.js").FederationModelsTable;
+  site_rollouts: import("./schema/site-rollouts.js").SiteRolloutsTable;
+  federation_rollouts: import("./schema/site-rollouts.js").FederationRolloutsTable;
   model_notifications: import("./schema/model-notifications.js").ModelNotificationsTable;
 }

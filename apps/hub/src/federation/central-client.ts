@@ -66,6 +66,14 @@ export class CentralClient {
     return this.#json(federationRoutes.models, {}, query, undefined);
   }
 
+  rolloutOrders(query: Partial<QueryOf<typeof federationRoutes.rolloutOrders>>) {
+    return this.#json(federationRoutes.rolloutOrders, {}, query, undefined);
+  }
+
+  pushRollouts(body: BodyOf<typeof federationRoutes.pushRollouts>) {
+    return this.#json(federationRoutes.pushRollouts, {}, undefined, body);
+  }
+
   /** the model's bytes (the whole file: models are tens of MB at most) */
   async modelFile(modelId: string): Promise<Uint8Array> {
     const res = await this.#send(federationRoutes.modelFile, { modelId }, undefined, {});

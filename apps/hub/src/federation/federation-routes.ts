@@ -2,6 +2,7 @@ import { federationRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Selectable } from "kysely";
 import type { SitesTable } from "../db/schema/federation.js";
+import { actorOf } from "../http/request-auth.js";
 import { route } from "../http/route.js";
 import type { AuditLog } from "../people/audit-log.js";
 import type { Federation } from "./federation-types.js";
@@ -20,7 +21,7 @@ const siteOf = new WeakMap<FastifyRequest, Selectable<SitesTable>>();
  * is read, like the worker routes), and this hub's own federation status.
  */
 export function federationRoutes(app: FastifyInstance, d: FederationRoutesDeps): void {
-  const { sites, intake } = d.federation;
+  const { sites, intake, siteRollouts } = d.federation;
   route(app, routes.listSites, async () => ({ items: await sites.list() }));
   route(app, routes.createSite, async (req) => {
     const out = await sites.create(req.body);
@@ -36,6 +37,21 @@ export function federationRoutes(app: FastifyInstance, d: FederationRoutesDeps):
     const out = await sites.rotate(req.params.id);
     await d.audit.recordRequest(req, "site.token", { type: "site", id: out.site.id });
     return out;
+  });
+  route(app, routes.createSiteRollout, async (req) => {
+    const site = await sites.row(req.params.id);
+    const out = await siteRollouts.create(site, req.body, actorOf(req).actor);
+    await d.audit.recordRequest(
+      req,
+      "site.rollout.create",
+      { type: "site_rollout", id: out.id },
+      { siteId: site.id, modelVersionId: out.modelVersionId, pipeline: out.pipeline, target: out.target },
+    );
+    return out;
+  });
+  route(app, routes.listSiteRollouts, async (req) => {
+    await sites.row(req.params.id);
+    return { items: await siteRollouts.list(req.params.id) };
   });
   route(app, routes.status, async () => d.federation.status());
 
@@ -55,6 +71,8 @@ export function federationRoutes(app: FastifyInstance, d: FederationRoutesDeps):
       await sites.setFleet(site(req).id, req.body);
     });
     route(s, routes.models, async (req) => intake.approvals(site(req), req.query.since, req.query.limit));
+    route(s, routes.rolloutOrders, async (req) => siteRollouts.orders(site(req), req.query.since, req.query.limit));
+    route(s, routes.pushRollouts, async (req) => siteRollouts.report(site(req), req.body.items));
     route(s, routes.modelFile, async (req, reply) => {
       const file = await intake.modelFile(site(req), req.params.modelId);
       return reply.type("application/octet-stream").header("content-length", String(file.size)).send(file.stream);

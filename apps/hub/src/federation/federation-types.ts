@@ -1,5 +1,6 @@
 import type { FederationStatus, HealthProblem } from "@kensa/contracts";
 import type { CentralIntake } from "./central-intake.js";
+import type { CentralRollouts } from "./central-rollouts.js";
 import type { SiteRegistry } from "./site-registry.js";
 import type { SiteSync } from "./site-sync.js";
 
@@ -7,6 +8,8 @@ import type { SiteSync } from "./site-sync.js";
 export interface Federation {
   sites: SiteRegistry;
   intake: CentralIntake;
+  /** rollouts asked of sites, and the state they reported */
+  siteRollouts: CentralRollouts;
   /** the sync loop; null on a hub that is not a site */
   sync: SiteSync | null;
   status(): FederationStatus;

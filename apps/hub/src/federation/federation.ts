@@ -10,14 +10,17 @@ import type { AuditLog } from "../people/audit-log.js";
 import type { ProjectService } from "../projects/project-service.js";
 import type { ModelService } from "../registry/model-service.js";
 import type { RegistryService } from "../registry/registry-service.js";
+import type { RolloutService } from "../rollouts/rollout-service.js";
 import { CentralClient } from "./central-client.js";
 import { CentralIntake } from "./central-intake.js";
+import { CentralRollouts } from "./central-rollouts.js";
 import { CursorStore } from "./cursor-store.js";
 import { federationRoutes } from "./federation-routes.js";
 import { initialStatus } from "./federation-status.js";
 import type { Federation } from "./federation-types.js";
 import { SiteDownstream } from "./site-downstream.js";
 import { SiteRegistry } from "./site-registry.js";
+import { SiteRollouts } from "./site-rollouts.js";
 import { SiteSync } from "./site-sync.js";
 import { SiteUpstream } from "./site-upstream.js";
 
@@ -31,6 +34,8 @@ export interface FederationDeps {
   projects: ProjectService;
   models: ModelService;
   training: { registry: RegistryService };
+  /** the site's rollout service, which runs the rollouts central asks of a site */
+  rollouts: RolloutService;
   audit: AuditLog;
   log: FastifyBaseLogger;
 }
@@ -44,6 +49,7 @@ export async function createFederation(d: FederationDeps): Promise<Federation> {
     const token = await siteToken(f.central, d.env);
     const central = new CentralClient({ url: f.central.url, token, siteId: f.central.siteId, timeoutMs: f.timeoutMs });
     const cursors = new CursorStore(d.db);
+    const down = new SiteDownstream({ ...d, registry: d.training.registry, central, cursors });
     sync = new SiteSync({
       up: new SiteUpstream({
         db: d.db,
@@ -52,7 +58,16 @@ export async function createFederation(d: FederationDeps): Promise<Federation> {
         cursors,
         options: { batch: f.batch, settleMs: f.settleMs, ...f.upstream },
       }),
-      down: new SiteDownstream({ ...d, registry: d.training.registry, central, cursors }),
+      down,
+      rollouts: new SiteRollouts({
+        ...d,
+        registry: d.training.registry,
+        central,
+        cursors,
+        downstream: down,
+        batch: f.batch,
+        settleMs: f.settleMs,
+      }),
       config: f,
       centralUrl: central.url,
       siteId: f.central.siteId,
@@ -64,6 +79,7 @@ export async function createFederation(d: FederationDeps): Promise<Federation> {
   return {
     sites,
     intake,
+    siteRollouts: new CentralRollouts(d.db, f.settleMs),
     sync,
     status: () => sync?.status ?? standalone,
     problems: () => sync?.problems() ?? [],

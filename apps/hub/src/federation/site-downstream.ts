@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { KensaError, type SiteModelApproval } from "@kensa/contracts";
+import { KensaError, type SiteModelApproval, type SiteProject } from "@kensa/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
 import { isoNow } from "../clock.js";
@@ -52,41 +52,9 @@ export class SiteDownstream {
 
   /** registers (once) and approves (unless already champion) one central approval */
   async #apply(a: SiteModelApproval): Promise<number> {
-    const project = await this.#project(a);
-    const known = await this.#d.db
-      .selectFrom("federation_models")
-      .select("model_version_id")
-      .where("central_model_id", "=", a.model.id)
-      .executeTakeFirst();
-    let localId = known?.model_version_id;
-    if (!localId) {
-      const bytes = await this.#d.central.modelFile(a.model.id);
-      const sha256 = createHash("sha256").update(bytes).digest("hex");
-      if (sha256 !== a.model.sha256) {
-        throw new KensaError(
-          "KENSA_ERR_FEDERATION_HASH_MISMATCH",
-          `central's model ${a.model.id} arrived with sha256 ${sha256}, not ${a.model.sha256}`,
-        );
-      }
-      const created = await this.#d.models.register({
-        projectId: project,
-        manifest: JSON.stringify(a.model.manifest),
-        bytes,
-        name: a.model.name,
-        source: `central:${a.model.id}`,
-        ...(a.model.lineage ? { lineage: a.model.lineage } : {}),
-        // the mapping commits with the version: a crash leaves both or neither
-        onInsert: async (trx, version) => {
-          await trx
-            .insertInto("federation_models")
-            .values({ central_model_id: a.model.id, model_version_id: version.id, created_at: isoNow() })
-            .execute();
-        },
-      });
-      localId = created.id;
-    }
+    const { id: localId, registered } = await this.ensureModel(a.project, a.model);
     const model = await this.#d.models.get(localId);
-    if (model.champion) return known ? 0 : 1;
+    if (model.champion) return registered ? 1 : 0;
     const reply = await this.#d.registry.decide(localId, "approve", {
       by: "central",
       reason: `approved on central (approval ${a.approvalId}, model ${a.model.id})`,
@@ -99,18 +67,56 @@ export class SiteDownstream {
       );
     }
     this.#d.log.info({ model: localId, central: a.model.id }, "federation: central model approved on this site");
-    return known ? 0 : 1;
+    return registered ? 1 : 0;
+  }
+
+  /**
+   * The site's model version holding central's `model`: the one registered before, else the
+   * file downloaded (sha256 checked) and registered now (`source: central:<id>`), with its
+   * project created from central's definition when the site lacks it.
+   */
+  async ensureModel(
+    project: SiteProject,
+    model: SiteModelApproval["model"],
+  ): Promise<{ id: string; registered: boolean }> {
+    const known = await this.#d.db
+      .selectFrom("federation_models")
+      .select("model_version_id")
+      .where("central_model_id", "=", model.id)
+      .executeTakeFirst();
+    if (known) return { id: known.model_version_id, registered: false };
+    const projectId = await this.#project(project);
+    const bytes = await this.#d.central.modelFile(model.id);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    if (sha256 !== model.sha256) {
+      throw new KensaError(
+        "KENSA_ERR_FEDERATION_HASH_MISMATCH",
+        `central's model ${model.id} arrived with sha256 ${sha256}, not ${model.sha256}`,
+      );
+    }
+    const created = await this.#d.models.register({
+      projectId,
+      manifest: JSON.stringify(model.manifest),
+      bytes,
+      name: model.name,
+      source: `central:${model.id}`,
+      ...(model.lineage ? { lineage: model.lineage } : {}),
+      // the mapping commits with the version: a crash leaves both or neither
+      onInsert: async (trx, version) => {
+        await trx
+          .insertInto("federation_models")
+          .values({ central_model_id: model.id, model_version_id: version.id, created_at: isoNow() })
+          .execute();
+      },
+    });
+    return { id: created.id, registered: true };
   }
 
   /** the site's project of this slug, created from central's definition when missing */
-  async #project(a: SiteModelApproval): Promise<string> {
-    const row = await this.#d.db
-      .selectFrom("projects")
-      .select("id")
-      .where("slug", "=", a.project.slug)
-      .executeTakeFirst();
+  async #project(p: SiteProject): Promise<string> {
+    const row = await this.#d.db.selectFrom("projects").select("id").where("slug", "=", p.slug).executeTakeFirst();
     if (row) return row.id;
-    const { slug, name, task, labels, okLabels, rule } = a.project;
+    const { slug, name, task, labels, okLabels, rule } = p;
     return (await this.#d.projects.create({ slug, name, task, labels, okLabels, rule })).id;
   }
 }

@@ -4,10 +4,12 @@ import type { FederationConfig } from "../config/federation-config.js";
 import { UplinkDown } from "./central-client.js";
 import { initialStatus } from "./federation-status.js";
 import type { SiteDownstream } from "./site-downstream.js";
+import type { SiteRollouts } from "./site-rollouts.js";
 import type { SiteUpstream, UpstreamCounts } from "./site-upstream.js";
 
 /**
- * The site hub's sync loop: push incidents and verdicts, the fleet summary, then pull models;
+ * The site hub's sync loop: push incidents and verdicts, the fleet summary, pull models, pull
+ * the rollouts central asked for, then push those rollouts' states;
  * every `intervalSeconds`, and after a failure with a doubling wait up to `maxBackoffSeconds`.
  * Nothing else on the site waits for it: devices, incidents, notifications and review go on
  * while the uplink is down, and the streams resume from their cursors.
@@ -16,6 +18,7 @@ export class SiteSync {
   #up: SiteUpstream;
   #abort: () => void;
   #down: SiteDownstream;
+  #rollouts: SiteRollouts;
   #config: FederationConfig;
   #log: FastifyBaseLogger;
   #status: FederationStatus;
@@ -29,6 +32,7 @@ export class SiteSync {
   constructor(deps: {
     up: SiteUpstream;
     down: SiteDownstream;
+    rollouts: SiteRollouts;
     config: FederationConfig;
     centralUrl: string;
     siteId: string;
@@ -39,6 +43,7 @@ export class SiteSync {
     this.#abort = deps.abort;
     this.#up = deps.up;
     this.#down = deps.down;
+    this.#rollouts = deps.rollouts;
     this.#config = deps.config;
     this.#log = deps.log;
     this.#status = initialStatus("site", deps.centralUrl, deps.siteId);
@@ -112,7 +117,7 @@ export class SiteSync {
   async #once(): Promise<void> {
     const counts: UpstreamCounts = { incidents: 0, verdicts: 0, frames: 0 };
     const s = this.#status;
-    // the three parts are independent: an incident central refuses must not hold back models
+    // the parts are independent: an incident central refuses must not hold back models
     const errors: unknown[] = [];
     const part = async (run: () => Promise<void>) => {
       // once central is unreachable, the rest would only wait for their own timeouts
@@ -123,6 +128,13 @@ export class SiteSync {
     await part(() => this.#up.fleet());
     await part(async () => {
       s.pulled.models += await this.#down.pull();
+    });
+    // after the models: an order's version is then usually here already
+    await part(async () => {
+      s.pulled.rollouts += await this.#rollouts.pull();
+    });
+    await part(async () => {
+      s.pushed.rollouts += await this.#rollouts.push();
     });
     s.pushed.incidents += counts.incidents;
     s.pushed.verdicts += counts.verdicts;

@@ -83,7 +83,12 @@ export class RolloutService {
     return (await this.#store.list(q)).map(toApi);
   }
 
-  create(input: CreateRollout, by: Actor): Promise<Rollout> {
+  /** `onInsert` runs in the transaction that stores the rollout (federation's record of it commits with it). */
+  create(
+    input: CreateRollout,
+    by: Actor,
+    onInsert?: (trx: Kysely<HubDatabase>, id: string) => Promise<void>,
+  ): Promise<Rollout> {
     return this.#queue.run(async () => {
       const mode = input.mode ?? "deploy";
       const model = await this.#d.models.get(input.modelVersionId);
@@ -147,7 +152,7 @@ export class RolloutService {
         createdAt: now,
         updatedAt: now,
       };
-      await this.#store.insert(r);
+      await this.#store.insert(r, onInsert && ((trx) => onInsert(trx, r.id)));
       await this.#audit(by, "rollout.create", r, {
         modelVersionId: model.id,
         champion,

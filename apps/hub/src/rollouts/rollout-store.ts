@@ -96,8 +96,16 @@ export class RolloutStore {
     this.#db = db;
   }
 
-  async insert(r: StoredRollout): Promise<void> {
-    await this.#db.insertInto("rollouts").values(toRow(r)).execute();
+  /** stores a new rollout, and runs `also` in the same transaction when given */
+  async insert(r: StoredRollout, also?: (trx: Kysely<HubDatabase>) => Promise<void>): Promise<void> {
+    if (!also) {
+      await this.#db.insertInto("rollouts").values(toRow(r)).execute();
+      return;
+    }
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.insertInto("rollouts").values(toRow(r)).execute();
+      await also(trx);
+    });
   }
 
   /**

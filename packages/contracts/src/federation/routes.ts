@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { Sha256 } from "../manifest.js";
 import { defineRoutes } from "../route.js";
+import { CreateSiteRollout, PushSiteRollouts, SiteRollout, SiteRolloutOrdersReply } from "./rollout-schemas.js";
 import {
   CreateSite,
   FederationStatus,
@@ -51,6 +52,31 @@ export const federationRoutes = defineRoutes({
     permission: "users:manage",
     params: SiteParams,
     reply: SiteWithToken,
+    errors: ["KENSA_ERR_SITE_NOT_FOUND"],
+  },
+  createSiteRollout: {
+    method: "POST",
+    path: "/api/v1/sites/:id/rollouts",
+    summary: "Ask a site to roll an approved model version out to some of its devices in waves, with its own gates",
+    permission: "deployments:manage",
+    params: SiteParams,
+    body: CreateSiteRollout,
+    status: 201,
+    reply: SiteRollout,
+    errors: [
+      "KENSA_ERR_SITE_NOT_FOUND",
+      "KENSA_ERR_MODEL_NOT_FOUND",
+      "KENSA_ERR_MODEL_NOT_DEPLOYABLE",
+      "KENSA_ERR_SITE_PROJECT_UNKNOWN",
+    ],
+  },
+  listSiteRollouts: {
+    method: "GET",
+    path: "/api/v1/sites/:id/rollouts",
+    summary: "A site's rollouts, newest first, each with the state, waves and gate verdicts the site last reported",
+    permission: "deployments:read",
+    params: SiteParams,
+    reply: Type.Object({ items: Type.Array(SiteRollout) }),
     errors: ["KENSA_ERR_SITE_NOT_FOUND"],
   },
   pushIncidents: {
@@ -111,6 +137,27 @@ export const federationRoutes = defineRoutes({
     params: SiteModelFileParams,
     produces: { kind: "bytes", types: ["application/octet-stream"] },
     errors: [...SITE_AUTH, "KENSA_ERR_MODEL_NOT_FOUND", "KENSA_ERR_BLOB_NOT_FOUND"],
+  },
+  rolloutOrders: {
+    method: "GET",
+    path: "/api/v1/federation/sites/:id/rollouts",
+    summary: "Rollouts central asked of the site after a cursor, oldest first (site token)",
+    auth: "public",
+    params: SiteParams,
+    query: SiteModelsQuery,
+    reply: SiteRolloutOrdersReply,
+    errors: [...SITE_AUTH, "KENSA_ERR_VALIDATION"],
+  },
+  pushRollouts: {
+    method: "POST",
+    path: "/api/v1/federation/sites/:id/rollouts",
+    summary:
+      "A site pushes the state of the rollouts it runs for central; the newest report of each is kept (site token)",
+    auth: "public",
+    params: SiteParams,
+    body: PushSiteRollouts,
+    reply: PushReply,
+    errors: SITE_AUTH,
   },
   status: {
     method: "GET",

@@ -179,7 +179,14 @@ export const FederationStatus = Type.Object({
   lastSyncAt: Nullable(Ts),
   lastError: Nullable(ErrorInfo),
   /** what was sent or received since this hub started */
-  pushed: Type.Object({ incidents: Type.Integer(), verdicts: Type.Integer(), frames: Type.Integer() }),
-  pulled: Type.Object({ models: Type.Integer() }),
+  pushed: Type.Object({
+    incidents: Type.Integer(),
+    verdicts: Type.Integer(),
+    frames: Type.Integer(),
+    /** rollout state reports (site rollouts) */
+    rollouts: Type.Integer(),
+  }),
+  /** models registered, and site rollouts created (or refused, and reported so) */
+  pulled: Type.Object({ models: Type.Integer(), rollouts: Type.Integer() }),
 });
 export type FederationStatus = Static<typeof FederationStatus>;

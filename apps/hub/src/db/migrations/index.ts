@@ -28,6 +28,7 @@ import * as rolloutNotifications from "./0026-rollout-notifications.js";
 import * as drift from "./0027-drift.js";
 import * as modelNotifications from "./0028-model-notifications.js";
 import * as federation from "./0029-federation.js";
+import * as siteRollouts from "./0030-site-rollouts.js";
 import * as userSites from "./0031-user-sites.js";
 
 /**
@@ -68,6 +69,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0027_drift": drift,
   "0028_model_notifications": modelNotifications,
   "0029_federation": federation,
+  "0030_site_rollouts": siteRollouts,
   "0031_user_sites": userSites,
 });
 

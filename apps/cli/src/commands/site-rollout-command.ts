@@ -1,0 +1,160 @@
+import { type CreateSiteRollout, federationRoutes, GateName, KensaError, type SiteRollout } from "@kensa/contracts";
+import { type Command, Option } from "commander";
+import { intFlag, numberFlag } from "../cli-input.js";
+import { hubClientFrom } from "../hub-client.js";
+import { resolveModel } from "../resolve.js";
+import { ago, type Column, printList } from "../table.js";
+import { secondsFlag } from "./rollout-format.js";
+
+interface HubFlags {
+  hub?: string;
+  token?: string;
+  json?: boolean;
+}
+
+interface CreateFlags extends HubFlags {
+  pipeline: string;
+  tag: string[];
+  device: string[];
+  canary?: string;
+  canaryPercent?: number;
+  factor?: number;
+  bake?: number;
+  evidenceTimeout?: number;
+  minFrames?: number;
+  minVerdicts?: number;
+  disableGate: string[];
+  autoRollback: boolean;
+  precision: string;
+}
+
+const GATES = GateName.anyOf.map((s) => String(s.const));
+const list = (v: string) =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/**
+ * `kensa site rollout <site> <model>` and `kensa site rollouts <site>`, against the central hub:
+ * a staged rollout the site runs on its own devices with its own gates (docs/rollouts.md,
+ * "Across sites"), and the state each one's site last reported.
+ */
+export function registerSiteRolloutCommands(site: Command, hubOpts: (cmd: Command) => Command): void {
+  hubOpts(
+    site
+      .command("rollout <site> <model>")
+      .description("ask a site to roll an approved model version out to its devices in waves, with the site's gates")
+      .option("--pipeline <id>", "pipeline on the devices", "default")
+      .option("--tag <tag...>", "the site's devices with this tag (repeatable)", [] as string[])
+      .option("--device <id...>", "the site's devices by id (repeatable); no --tag/--device: the site's whole project")
+      .option("--canary <ids>", "the first wave: these of the site's devices (comma-separated ids)")
+      .option(
+        "--canary-percent <n>",
+        "the first wave: this share of the target (default 10)",
+        numberFlag("--canary-percent", { min: 0.1, max: 100 }),
+      )
+      .option(
+        "--factor <x>",
+        "each later wave is this many times the one before (default 2)",
+        numberFlag("--factor", { min: 1, max: 100 }),
+      )
+      .option(
+        "--bake <duration>",
+        "how long a wave runs before its gates may pass it (default 1h)",
+        secondsFlag("--bake", 0, 30 * 86_400),
+      )
+      .option(
+        "--evidence-timeout <duration>",
+        "pause when a wave still lacks the minimum evidence this long after it started",
+        secondsFlag("--evidence-timeout", 1, 60 * 86_400),
+      )
+      .option(
+        "--min-frames <n>",
+        "frames each group must have inferred before a rate gate may pass",
+        intFlag("--min-frames"),
+      )
+      .option("--min-verdicts <n>", "human verdicts before the false-alarm gate may pass", intFlag("--min-verdicts", 0))
+      .addOption(new Option("--disable-gate <name...>", "leave a gate out (repeatable)").choices(GATES).default([]))
+      .option("--no-auto-rollback", "a breach only pauses: the wave's devices keep the new version")
+      .addOption(
+        new Option("--precision <precision>", "model file per device")
+          .choices(["auto", "fp32", "int8"])
+          .default("auto"),
+      )
+      .option("--json", "print the site rollout as JSON"),
+  ).action(async (siteId: string, ref: string, o: CreateFlags) => {
+    if (o.canary !== undefined && o.canaryPercent !== undefined) {
+      throw new KensaError(
+        "KENSA_ERR_FLAG_INVALID",
+        "--canary names the canary devices, --canary-percent sizes it: give one",
+      );
+    }
+    const client = hubClientFrom(o);
+    const model = await resolveModel(client, ref);
+    // device ids are the site's: central does not know its devices, so they are not resolved here
+    const body: CreateSiteRollout = {
+      modelVersionId: model.id,
+      pipeline: o.pipeline,
+      target: { deviceIds: o.device ?? [], tags: o.tag },
+      precision: o.precision as CreateSiteRollout["precision"],
+      strategy: defined({
+        canaryDeviceIds: o.canary === undefined ? undefined : list(o.canary),
+        canaryPercent: o.canaryPercent,
+        factor: o.factor,
+        bakeSeconds: o.bake,
+        evidenceTimeoutSeconds: o.evidenceTimeout,
+      }),
+      gates: defined({
+        minFrames: o.minFrames,
+        minVerdicts: o.minVerdicts,
+        autoRollback: o.autoRollback ? undefined : false,
+        disabled: o.disableGate.length ? (o.disableGate as GateName[]) : undefined,
+      }),
+    };
+    const r = await client.call(federationRoutes.createSiteRollout, { params: { id: siteId }, body });
+    if (o.json) return void console.log(JSON.stringify(r, null, 2));
+    console.log(`site rollout ${r.id}: ${model.name}@${model.version} to site ${siteId} (${targetOf(r)}), requested`);
+    console.log(`the site starts it on its next sync; follow it with: kensa site rollouts ${siteId}`);
+  });
+
+  hubOpts(
+    site
+      .command("rollouts <site>")
+      .description("the rollouts asked of a site, newest first, with the state, wave and gates the site last reported")
+      .option("--json", "print JSON"),
+  ).action(async (siteId: string, o: HubFlags) => {
+    const { items } = await hubClientFrom(o).call(federationRoutes.listSiteRollouts, { params: { id: siteId } });
+    printList(items, siteRolloutColumns(), o, `rollouts for site ${siteId} (kensa site rollout)`);
+  });
+}
+
+/** `kensa site rollouts`' columns */
+export function siteRolloutColumns(now = Date.now()): Column<SiteRollout>[] {
+  return [
+    { header: "id", value: (r) => r.id },
+    { header: "model", value: (r) => r.modelVersionId },
+    { header: "target", value: targetOf },
+    { header: "state", value: (r) => r.state },
+    { header: "wave", value: (r) => (r.waves.length ? `${r.currentWave + 1}/${r.waves.length}` : "-") },
+    { header: "gates", value: gatesOf },
+    { header: "why", value: (r) => r.error?.code ?? r.reason ?? "" },
+    { header: "reported", value: (r) => (r.reportedAt ? ago(r.reportedAt, now) : "not yet") },
+  ];
+}
+
+function targetOf(r: Pick<SiteRollout, "target">): string {
+  const parts = [...r.target.tags.map((t) => `tag ${t}`), ...r.target.deviceIds];
+  return parts.length ? parts.join(", ") : "the whole project";
+}
+
+/** the current wave's gates as `install:pass restarts:waiting` */
+function gatesOf(r: SiteRollout): string {
+  const wave = r.waves.find((w) => w.index === r.currentWave);
+  return wave?.gates.map((g) => `${g.gate}:${g.status}`).join(" ") ?? "";
+}
+
+function defined<T extends Record<string, unknown>>(o: T): Partial<T> | undefined {
+  const kept = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return Object.keys(kept).length ? kept : undefined;
+}
