@@ -107,6 +107,20 @@ describe.each(list)("site scope on a central hub ($name)", (backend) => {
     expect(own.status).toBe(201);
   });
 
+  it("lists only the scoped sites, and another site's rollouts read as absent", async () => {
+    const sites = await scoped.call<{ items: Array<{ id: string }> }>("GET", "/api/v1/sites");
+    expect(sites.json.items.map((x) => x.id)).toEqual(["plant-a"]);
+    // an IoT engineer scoped to plant-a may read rollouts (deployments:read), but only plant-a's
+    const iot = await createUser(central.httpUrl, central.call, "iot_engineer", "iot-a");
+    await central.call("PATCH", `/api/v1/users/${iot.id}`, { body: { sites: ["plant-a"] } });
+    expect((await iot.call("GET", "/api/v1/sites/plant-a/rollouts")).status).toBe(200);
+    const other = await iot.call<{ error: { code: string } }>("GET", "/api/v1/sites/plant-b/rollouts");
+    expect(other.status).toBe(404);
+    expect(other.json.error.code).toBe("KENSA_ERR_SITE_NOT_FOUND");
+    const all = await everywhere.call<{ items: Array<{ id: string }> }>("GET", "/api/v1/sites");
+    expect(all.json.items.map((x) => x.id).sort()).toEqual(["plant-a", "plant-b"]);
+  });
+
   it("refuses a scope naming a site the hub does not know, and lifts a scope with null", async () => {
     const bad = await central.call<{ error: { code: string } }>("PATCH", `/api/v1/users/${everywhere.id}`, {
       body: { sites: ["plant-a", "nowhere"] },

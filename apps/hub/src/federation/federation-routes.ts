@@ -1,8 +1,8 @@
-import { federationRoutes as routes } from "@kensa/contracts";
+import { KensaError, federationRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Selectable } from "kysely";
 import type { SitesTable } from "../db/schema/federation.js";
-import { actorOf } from "../http/request-auth.js";
+import { actorOf, siteScopeOf } from "../http/request-auth.js";
 import { route } from "../http/route.js";
 import type { AuditLog } from "../people/audit-log.js";
 import type { Federation } from "./federation-types.js";
@@ -22,7 +22,16 @@ const siteOf = new WeakMap<FastifyRequest, Selectable<SitesTable>>();
  */
 export function federationRoutes(app: FastifyInstance, d: FederationRoutesDeps): void {
   const { sites, intake, siteRollouts } = d.federation;
-  route(app, routes.listSites, async () => ({ items: await sites.list() }));
+  // a person scoped to sites (docs/permissions.md, "Site scope") sees only those; others read as absent
+  const inScope = (req: FastifyRequest, id: string) => {
+    const scope = siteScopeOf(req);
+    if (scope && !scope.includes(id)) throw new KensaError("KENSA_ERR_SITE_NOT_FOUND", `no site "${id}"`);
+  };
+  route(app, routes.listSites, async (req) => {
+    const scope = siteScopeOf(req);
+    const items = await sites.list();
+    return { items: scope ? items.filter((s) => scope.includes(s.id)) : items };
+  });
   route(app, routes.createSite, async (req) => {
     const out = await sites.create(req.body);
     await d.audit.recordRequest(
@@ -39,6 +48,7 @@ export function federationRoutes(app: FastifyInstance, d: FederationRoutesDeps):
     return out;
   });
   route(app, routes.createSiteRollout, async (req) => {
+    inScope(req, req.params.id);
     const site = await sites.row(req.params.id);
     const out = await siteRollouts.create(site, req.body, actorOf(req).actor);
     await d.audit.recordRequest(
@@ -50,6 +60,7 @@ export function federationRoutes(app: FastifyInstance, d: FederationRoutesDeps):
     return out;
   });
   route(app, routes.listSiteRollouts, async (req) => {
+    inScope(req, req.params.id);
     await sites.row(req.params.id);
     return { items: await siteRollouts.list(req.params.id) };
   });
@@ -69,6 +80,10 @@ export function federationRoutes(app: FastifyInstance, d: FederationRoutesDeps):
     });
     route(s, routes.pushFleet, async (req) => {
       await sites.setFleet(site(req).id, req.body);
+    });
+    route(s, routes.pushSamples, async (req) => d.federation.samples.push(site(req), req.body.items));
+    route(s, routes.pushField, async (req) => {
+      await sites.setField(site(req).id, req.body);
     });
     route(s, routes.models, async (req) => intake.approvals(site(req), req.query.since, req.query.limit));
     route(s, routes.rolloutOrders, async (req) => siteRollouts.orders(site(req), req.query.since, req.query.limit));
