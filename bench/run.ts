@@ -23,6 +23,7 @@ import { siteFanoutSection } from "./rollout/site-fanout.js";
 import { rolloutSection } from "./rollout.js";
 import { synthSpeedSection } from "./synth.js";
 import { visionSpeedRows } from "./vision-speed.js";
+import { workersSection } from "./workers.js";
 
 /** `checkpoint` keeps partial data in results.json, so a long section that is stopped keeps what it finished. */
 type Producer = (
@@ -120,6 +121,14 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optI
     title: "Backtest: archived incident frames replayed through a candidate on the hub",
     command: "npm run bench -- backtest",
     run: backtestSection,
+  },
+  {
+    id: "workers",
+    title: "Worker throughput: evaluate jobs on the hub and on 1 and 2 `kensa worker` processes",
+    command: "npm run bench -- workers",
+    run: workersSection,
+    // starts hubs and worker processes for minutes: only when named
+    optIn: true,
   },
 ];
 

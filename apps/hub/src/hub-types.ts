@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { Backtests } from "./backtest/backtest.js";
 import type { BlobStore } from "./blobstore/blob-store.js";
 import type { HubConfig } from "./config.js";
 import type { MetadataStore } from "./db/open-database.js";
@@ -51,6 +52,8 @@ export interface Hub {
   routes: RouteCatalog;
   /** runs, the job queue, evaluations, the gate, the registry, training settings and triggers */
   training: Training;
+  /** backtests: the service (reports computed here) and this hub's backtest worker */
+  backtests: Backtests;
   /** sends planned notifications */
   dispatcher: NotificationDispatcher;
   /** the CA of device client certificates (`mqtt.embedded.tls.clientCertificates`); null otherwise */

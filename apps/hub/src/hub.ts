@@ -270,10 +270,8 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     db,
   });
   // a site hub whose uplink to its central hub is down is degraded, never stopped (docs/operations.md)
-  const federation = await registerFederation(app, {
-    ...{ config, env, db, blobs, projects, models, training, audit, log },
-    rollouts,
-  });
+  const fedDeps = { config, env, db, blobs, projects, models, training, audit, log, rollouts };
+  const federation = await registerFederation(app, fedDeps);
   const problems = () => [...ingest.problems(), ...deviceAuth.problems(), ...federation.problems()];
   await app.register(retentionPlugin, { db, blobs, projects, audit, config, metrics });
   await app.register(systemPlugin, { stats, metrics, mqttConnected, problems });
@@ -385,6 +383,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     deviceCa: tls.deviceCa,
     routes,
     training,
+    backtests,
     dispatcher,
     start,
     reloadTls: () => reloadHubTls(config, tls, { app, broker, log }),

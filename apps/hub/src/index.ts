@@ -1,3 +1,5 @@
+export { type FrameReader, replayFrames } from "./backtest/backtest-replay.js";
+export { backtestError, backtestReport } from "./backtest/backtest-report.js";
 export type { BlobInfo, BlobStore } from "./blobstore/blob-store.js";
 export { FsBlobStore } from "./blobstore/fs/fs-blob-store.js";
 export { type HubConfig, type HubConfigInput, HubConfigSchema, loadHubConfig, parseHubConfig } from "./config.js";

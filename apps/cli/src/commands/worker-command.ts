@@ -1,8 +1,10 @@
 import { resolve } from "node:path";
 import { KensaClient } from "@kensa/client";
-import { KensaError } from "@kensa/contracts";
+import { KensaError, type WorkerJobKind } from "@kensa/contracts";
 import type { Command } from "commander";
 import { intFlag } from "../cli-input.js";
+
+const JOB_KINDS = ["train", "evaluate", "backtest"] as const satisfies readonly WorkerJobKind[];
 
 interface WorkerFlags {
   hub?: string;
@@ -18,14 +20,14 @@ interface WorkerFlags {
 }
 
 /**
- * `kensa worker --hub <url> --token <worker token>`: trains the hub's queued runs and evaluates
- * its model versions on this machine (docs/training.md, "Workers"). `kensa worker token` makes a token for the hub's config.
+ * `kensa worker --hub <url> --token <worker token>`: trains the hub's queued runs, evaluates
+ * its model versions and replays its backtests on this machine (docs/training.md, "Workers"). `kensa worker token` makes a token for the hub's config.
  */
 export function registerWorkerCommand(program: Command): void {
   const worker = program
     .command("worker")
     .description(
-      "train the hub's queued runs and evaluate its models on this machine (claims jobs with a worker token)",
+      "train the hub's queued runs, evaluate its models and run its backtests on this machine (claims jobs with a worker token)",
     )
     .option("--hub <url>", "the hub's address (else KENSA_HUB_URL)")
     .option("--token <token>", "the worker token (else KENSA_WORKER_TOKEN)")
@@ -41,7 +43,11 @@ export function registerWorkerCommand(program: Command): void {
       10_000,
     )
     .option("--max-jobs <n>", "exit after this many jobs", intFlag("--max-jobs"))
-    .option("--jobs <kinds>", "the kinds of job to claim, comma-separated: train, evaluate", "train,evaluate")
+    .option(
+      "--jobs <kinds>",
+      "the kinds of job to claim, comma-separated: train, evaluate, backtest",
+      "train,evaluate,backtest",
+    )
     .action(async () => {
       const o = worker.opts<WorkerFlags>();
       const hubUrl = o.hub || process.env.KENSA_HUB_URL;
@@ -57,13 +63,15 @@ export function registerWorkerCommand(program: Command): void {
         throw new KensaError("KENSA_ERR_CONFIG_INVALID", `--cuda takes auto, yes or no, not "${o.cuda}"`);
       }
       const jobs = [...new Set(o.jobs.split(",").map((k) => k.trim()))];
-      const kinds = jobs.filter((k): k is "train" | "evaluate" => k === "train" || k === "evaluate");
+      const kinds = jobs.filter((k): k is WorkerJobKind => (JOB_KINDS as readonly string[]).includes(k));
       if (kinds.length === 0 || kinds.length !== jobs.length) {
-        throw new KensaError("KENSA_ERR_CONFIG_INVALID", `--jobs takes train and/or evaluate, not "${o.jobs}"`);
+        throw new KensaError(
+          "KENSA_ERR_CONFIG_INVALID",
+          `--jobs takes one or more of ${JOB_KINDS.join(", ")}, not "${o.jobs}"`,
+        );
       }
-      const { parseHubConfig, TrainerRegistry, trainerFailure, evaluateModel, evaluationError } = await import(
-        "@kensa/hub"
-      );
+      const hub = await import("@kensa/hub");
+      const { parseHubConfig, TrainerRegistry, trainerFailure, evaluateModel, evaluationError } = hub;
       let trainers: unknown = {};
       if (o.trainers) {
         try {
@@ -91,6 +99,7 @@ export function registerWorkerCommand(program: Command): void {
         trainerFailure,
         evaluate: evaluateModel,
         evaluationError,
+        backtest: { replay: hub.replayFrames, report: hub.backtestReport, backtestError: hub.backtestError },
         capabilities,
         dataDir: resolve(o.dataDir),
         say: (line) => console.log(`${new Date().toISOString()} ${line}`),

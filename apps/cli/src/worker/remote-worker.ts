@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { ApiError, type KensaClient } from "@kensa/client";
 import { type WorkerCapabilities, type WorkerHello, workerRoutes } from "@kensa/contracts";
 import type { TrainerRegistry } from "@kensa/hub";
+import { type BacktestOutcome, type BacktestRunDeps, runBacktest } from "./backtest-run.js";
 import { type EvaluationOutcome, type EvaluationRunDeps, runEvaluation } from "./evaluation-run.js";
 import { type JobOutcome, type JobRunDeps, runJob } from "./job-run.js";
 
@@ -14,6 +15,8 @@ export interface RemoteWorkerOptions {
   /** the hub's evaluation code, for evaluate jobs */
   evaluate: EvaluationRunDeps["evaluate"];
   evaluationError: EvaluationRunDeps["evaluationError"];
+  /** the hub's replay and report code, for backtest jobs */
+  backtest: Pick<BacktestRunDeps, "replay" | "report" | "backtestError">;
   capabilities: WorkerCapabilities;
   /** where jobs' inputs and outputs live while they run */
   dataDir: string;
@@ -23,8 +26,8 @@ export interface RemoteWorkerOptions {
 }
 
 /**
- * `kensa worker`: claims training and evaluate jobs (those its capabilities list) from a hub
- * and runs them one at a time. Stopping
+ * `kensa worker`: claims training, evaluate and backtest jobs (those its capabilities list) from
+ * a hub and runs them one at a time. Stopping
  * (SIGTERM) stops the trainer and gives its job back, so the hub queues it again at once.
  */
 export class RemoteWorker {
@@ -56,8 +59,28 @@ export class RemoteWorker {
     let backoff = timing.pollMs;
     while (!this.#stop.signal.aborted && (this.#o.maxJobs === undefined || jobs < this.#o.maxJobs)) {
       try {
-        const { job, evaluation } = await client.call(workerRoutes.claim, { body: hello });
+        const { job, evaluation, backtest } = await client.call(workerRoutes.claim, { body: hello });
         backoff = timing.pollMs;
+        if (backtest) {
+          jobs++;
+          say(
+            `job ${backtest.jobId} (backtest ${backtest.backtestId} of model ${backtest.modelVersionId}, ` +
+              `attempt ${backtest.attempt}): ${backtest.frames.length} frames`,
+          );
+          const outcome = await runBacktest(
+            {
+              client,
+              ...this.#o.backtest,
+              workerId: this.workerId,
+              dir: join(this.#o.dataDir, "jobs", `${backtest.jobId}-${backtest.attempt}`),
+              say,
+            },
+            backtest,
+            this.#stop.signal,
+          );
+          say(`job ${backtest.jobId}: ${describeBacktest(outcome)}`);
+          continue;
+        }
         if (evaluation) {
           jobs++;
           say(
@@ -123,6 +146,20 @@ export class RemoteWorker {
       }
       signal.addEventListener("abort", done, { once: true });
     });
+  }
+}
+
+function describeBacktest(o: BacktestOutcome): string {
+  switch (o.kind) {
+    case "stored":
+      return (
+        `backtest ${o.reply.status}${o.error ? ` (${o.error.code})` : ""}` +
+        `${o.missing ? `, ${o.missing} frame(s) gone from the hub` : ""}${o.reply.duplicate ? " (already stored)" : ""}`
+      );
+    case "released":
+      return "stopped; given back to the queue";
+    case "lost":
+      return "the hub took the job back (lease lost); nothing more was sent";
   }
 }
 

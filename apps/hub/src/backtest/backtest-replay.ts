@@ -8,13 +8,17 @@ import {
 } from "@kensa/contracts";
 import { Inferencer, type PreparedFrame } from "@kensa/vision";
 import { RuleRunner } from "@kensa/vision/rules";
-import type { BlobStore } from "../blobstore/blob-store.js";
 import type { ArchivedFrame } from "./backtest-frames.js";
 
 /** A frame read and decoded for the model, or why it cannot be replayed. */
 type Loaded =
   | { frame: ArchivedFrame; prepared: PreparedFrame }
   | { frame: ArchivedFrame; skip: Pick<BacktestSkipped, "reason" | "detail"> };
+
+/** Where the replay reads frames: the hub's blob store, or the files a `kensa worker` downloaded. null: not there. */
+export interface FrameReader {
+  get(sha256: string): Promise<Uint8Array | null>;
+}
 
 export interface ReplayResult {
   frames: BacktestFrame[];
@@ -35,7 +39,7 @@ export async function replayFrames(opts: {
   manifest: ModelManifest;
   rules: readonly Rule[];
   frames: readonly ArchivedFrame[];
-  blobs: BlobStore;
+  blobs: FrameReader;
   signal?: AbortSignal;
 }): Promise<ReplayResult> {
   const { manifest, frames, blobs } = opts;

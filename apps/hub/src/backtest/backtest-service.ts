@@ -4,12 +4,13 @@ import {
   BACKTEST_DEFAULT_LIMIT,
   BACKTEST_MAX_LIMIT,
   type Backtest,
+  type BacktestBounds,
   type BacktestFrame,
   type BacktestReport,
   type CreateBacktest,
-  isKensaError,
   KensaError,
   type ModelVersion,
+  type Rule,
   withProjectRule,
 } from "@kensa/contracts";
 import type { Kysely } from "kysely";
@@ -19,13 +20,25 @@ import type { HubDatabase } from "../db/schema.js";
 import type { ClaimedJob, JobEnd, JobQueue } from "../jobs/job-queue.js";
 import type { JobHandler } from "../jobs/job-worker.js";
 import type { ProjectRecord } from "../projects/project-service.js";
-import { archivedFrames, type FrameWindow } from "./backtest-frames.js";
+import { type ArchivedFrame, archivedFrames, type FrameWindow } from "./backtest-frames.js";
 import { replayFrames } from "./backtest-replay.js";
+import { backtestBounds, backtestError, backtestReport } from "./backtest-report.js";
 import { BacktestStore } from "./backtest-store.js";
-import { tally } from "./backtest-tally.js";
 
-/** The job kind of a backtest on the hub's queue (never claimed by remote training workers). */
+/**
+ * The job kind of a backtest on the hub's queue: run by this hub's backtest worker, or by a
+ * `kensa worker` that lists "backtest" (training.remote.localBacktests false leaves them all to those).
+ */
 export const BACKTEST_JOB = "backtest";
+
+/** What one backtest replays (BacktestService.plan). */
+export interface BacktestPlan {
+  model: ModelVersion;
+  rules: readonly Rule[];
+  frames: ArchivedFrame[];
+  bounds: BacktestBounds;
+  projectChampionId: string | null;
+}
 
 export interface BacktestServiceDeps {
   db: Kysely<HubDatabase>;
@@ -131,67 +144,59 @@ export class BacktestService {
         await this.store.requeued(row.id);
         return { status: "queued" };
       }
-      const error = isKensaError(err)
-        ? { code: err.code, message: err.message }
-        : { code: "KENSA_ERR_BACKTEST_FAILED", message: (err as Error).message ?? String(err) };
+      const error = backtestError(err);
       await this.store.failed(row.id, error);
       return { status: "failed", error };
     }
   }
 
-  /** The report of a stored backtest's request, computed now (the job; the bench). */
-  async compute(id: string, signal?: AbortSignal): Promise<{ report: BacktestReport; frames: BacktestFrame[] }> {
+  /**
+   * What a stored backtest's request replays, read now: the candidate, the rules its bundle
+   * would carry and the archived frames of the window. Throws KENSA_ERR_BACKTEST_NO_FRAMES when
+   * the window holds none any more.
+   */
+  async plan(id: string): Promise<BacktestPlan> {
     const row = await this.store.row(id);
     const request = JSON.parse(row.request) as Omit<FrameWindow, "projectId">;
     const project = await this.#d.projects.get(row.project_id);
     const model = await this.#d.models.get(row.model_version_id);
     const window: FrameWindow = { ...request, projectId: project.id };
-    const { frames: archived, inWindow } = await archivedFrames(this.#d.db, window, project.okLabels);
-    if (archived.length === 0) {
+    const { frames, inWindow } = await archivedFrames(this.#d.db, window, project.okLabels);
+    if (frames.length === 0) {
       throw new KensaError(
         "KENSA_ERR_BACKTEST_NO_FRAMES",
         `project ${project.id} no longer has an archived frame between ${window.since} and ${window.until}`,
       );
     }
-    const bytes = await this.#d.blobs.get(model.sha256);
+    return {
+      model,
+      // the rules a deployment of this model would ship: its own, else the project's incident rule
+      rules: withProjectRule(model.manifest, project.rule, project).rules ?? [],
+      frames,
+      bounds: backtestBounds(window, inWindow, frames.length),
+      projectChampionId: await this.#d.champion(project.id),
+    };
+  }
+
+  /** The report of a stored backtest's request, computed now on this hub (the job; the bench; tests). */
+  async compute(id: string, signal?: AbortSignal): Promise<{ report: BacktestReport; frames: BacktestFrame[] }> {
+    const plan = await this.plan(id);
+    const bytes = await this.#d.blobs.get(plan.model.sha256);
     if (!bytes) {
-      throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `the file of model ${model.id} (${model.sha256}) is missing`);
+      throw new KensaError(
+        "KENSA_ERR_BLOB_NOT_FOUND",
+        `the file of model ${plan.model.id} (${plan.model.sha256}) is missing`,
+      );
     }
-    // the rules a deployment of this model would ship: its own, else the project's incident rule
-    const rules = withProjectRule(model.manifest, project.rule, project).rules ?? [];
     const replay = await replayFrames({
       model: bytes,
-      manifest: model.manifest,
-      rules,
-      frames: archived,
+      manifest: plan.model.manifest,
+      rules: plan.rules,
+      frames: plan.frames,
       blobs: this.#d.blobs,
       ...(signal ? { signal } : {}),
     });
-    const skippedByReason: Record<string, number> = {};
-    for (const s of replay.skipped) skippedByReason[s.reason] = (skippedByReason[s.reason] ?? 0) + 1;
-    const championModelIds = [
-      ...new Set(replay.frames.flatMap((f) => (f.champion ? [f.champion.modelVersionId] : []))),
-    ].sort();
-    const report: BacktestReport = {
-      bounds: {
-        since: window.since,
-        until: window.until,
-        limit: window.limit,
-        maxLimit: BACKTEST_MAX_LIMIT,
-        deviceIds: window.deviceIds ? [...window.deviceIds] : null,
-        captures: window.captures,
-        inWindow,
-        truncated: inWindow > archived.length,
-      },
-      rules: [...rules],
-      championModelIds,
-      projectChampionId: await this.#d.champion(project.id),
-      ...tally(replay.frames, replay.skipped),
-      skipped: replay.skipped,
-      skippedByReason,
-      durationMs: Math.round(replay.durationMs),
-      framesPerSecond: replay.durationMs > 0 ? (replay.frames.length * 1000) / replay.durationMs : 0,
-    };
+    const report = backtestReport({ ...plan, replay });
     return { report, frames: replay.frames };
   }
 }

@@ -75,13 +75,24 @@ export class BacktestStore {
       .execute();
   }
 
-  /** back in the queue (the hub stopped mid-backtest; it runs again from the start) */
+  /** back in the queue (the hub stopped mid-backtest, its worker gave it back or went silent; it runs again from the start) */
   async requeued(id: string): Promise<void> {
-    await this.#db.updateTable("backtests").set({ status: "queued" }).where("id", "=", id).execute();
+    await this.#db
+      .updateTable("backtests")
+      .set({ status: "queued" })
+      .where("id", "=", id)
+      .where("status", "=", "running")
+      .execute();
   }
 
-  async succeeded(id: string, report: BacktestReport, frames: readonly BacktestFrame[]): Promise<void> {
-    await this.#db
+  /** pass the transaction that ends the job (a worker's result) */
+  async succeeded(
+    id: string,
+    report: BacktestReport,
+    frames: readonly BacktestFrame[],
+    trx: Kysely<HubDatabase> = this.#db,
+  ): Promise<void> {
+    await trx
       .updateTable("backtests")
       .set({
         status: "succeeded",
@@ -93,8 +104,8 @@ export class BacktestStore {
       .execute();
   }
 
-  async failed(id: string, error: Failure): Promise<void> {
-    await this.#db
+  async failed(id: string, error: Failure, trx: Kysely<HubDatabase> = this.#db): Promise<void> {
+    await trx
       .updateTable("backtests")
       .set({ status: "failed", error: JSON.stringify(error), finished_at: isoNow() })
       .where("id", "=", id)

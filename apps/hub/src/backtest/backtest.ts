@@ -4,7 +4,10 @@ import type { BlobStore } from "../blobstore/blob-store.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { JobQueue } from "../jobs/job-queue.js";
 import { JobWorker } from "../jobs/job-worker.js";
+import type { RemoteClaims } from "../jobs/remote-claims.js";
+import { MAX_REMOTE_ATTEMPTS, type RemoteBacktests } from "../training/remote-training.js";
 import { BacktestService, type BacktestServiceDeps } from "./backtest-service.js";
+import { RemoteBacktest } from "./remote-backtest.js";
 
 /** Backtests and the worker that runs them on this hub. */
 export interface Backtests {
@@ -14,8 +17,9 @@ export interface Backtests {
 
 /**
  * The backtest feature: its service and a worker of its own on the hub's job queue. Backtests
- * run here, next to the archive, with one job at a time (a replay keeps a core busy); remote
- * `kensa worker`s claim training jobs only.
+ * run here, next to the archive, with one job at a time (a replay keeps a core busy), or on a
+ * `kensa worker` that lists "backtest" (remote-backtest.ts); with training.remote.localBacktests
+ * false this hub runs none itself and leaves them all to workers.
  */
 export function createBacktests(deps: {
   db: Kysely<HubDatabase>;
@@ -47,7 +51,8 @@ export function createBacktests(deps: {
 
 /**
  * The feature as the hub builds it: on the training queue, with the project's champion from the
- * training settings, one backtest at a time (none on a replica that runs no jobs).
+ * training settings, one backtest at a time (none on a replica that runs no jobs, nor with
+ * training.remote.localBacktests false), and offered to `kensa worker`s that run backtests.
  */
 export function backtestsOnHub(deps: {
   db: Kysely<HubDatabase>;
@@ -57,16 +62,37 @@ export function backtestsOnHub(deps: {
   training: {
     queue: JobQueue;
     settings: { champion(projectId: string): Promise<{ modelVersionId: string | null }> };
+    remote: {
+      claims: RemoteClaims;
+      attachBacktests(b: RemoteBacktests): void;
+      forgetJob(jobId: string): void;
+    };
   };
-  config: { workers: number; pollMs: number; leaseMs: number };
+  config: {
+    workers: number;
+    pollMs: number;
+    leaseMs: number;
+    remote: { localBacktests: boolean; leaseMs: number };
+  };
   log: FastifyBaseLogger;
 }): Backtests {
-  return createBacktests({
+  const { remote } = deps.training;
+  const backtests = createBacktests({
     ...deps,
     queue: deps.training.queue,
     champion: async (projectId) => (await deps.training.settings.champion(projectId)).modelVersionId,
-    concurrency: Math.min(1, deps.config.workers),
+    concurrency: deps.config.remote.localBacktests ? Math.min(1, deps.config.workers) : 0,
     pollMs: deps.config.pollMs,
     leaseMs: deps.config.leaseMs,
   });
+  remote.attachBacktests(
+    new RemoteBacktest({
+      ...{ db: deps.db, blobs: deps.blobs, log: deps.log, claims: remote.claims },
+      service: backtests.service,
+      leaseMs: deps.config.remote.leaseMs,
+      maxAttempts: MAX_REMOTE_ATTEMPTS,
+      forget: (jobId) => remote.forgetJob(jobId),
+    }),
+  );
+  return backtests;
 }

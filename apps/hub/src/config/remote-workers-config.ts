@@ -1,7 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 
 /**
- * `training.remote`: training and evaluation on other machines (`kensa worker`). Worker tokens are kept as
+ * `training.remote`: training, evaluation and backtests on other machines (`kensa worker`). Worker tokens are kept as
  * SHA-256 digests, so the config file holds no secret a reader could use; `kensa worker token`
  * prints a new token and the line to add here.
  */
@@ -14,6 +14,11 @@ export const RemoteWorkersConfigSchema = Type.Object(
      * (`kensa worker` does unless told `--jobs train`). The gate stays local: it reads the evaluations
      */
     localEvaluation: Type.Boolean({ default: true }),
+    /**
+     * false: this hub replays no backtest itself; backtest jobs wait for a worker that runs them
+     * (`kensa worker` does unless its `--jobs` leaves out backtest)
+     */
+    localBacktests: Type.Boolean({ default: true }),
     /** worker tokens this hub accepts, by name (the name is recorded as who trained) */
     tokens: Type.Array(
       Type.Object(

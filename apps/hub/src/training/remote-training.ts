@@ -1,11 +1,15 @@
 import { appendFile, mkdir, readFile, rm } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
+import type { Readable } from "node:stream";
 import {
   compile,
   isKensaError,
   KensaError,
   type RunProgress,
   TrainerProgress,
+  type WorkerBacktestJob,
+  type WorkerBacktestReply,
+  type WorkerBacktestResult,
   type WorkerClaimReply,
   type WorkerHello,
   type WorkerInfo,
@@ -55,9 +59,22 @@ export interface RemoteTrainingDeps {
 }
 
 /**
- * The hub's half of `kensa worker`: claims training jobs for remote workers, stages their
- * inputs, takes their progress and log lines into the run as a local trainer's would be, and
- * (remote-outcomes.ts) records how the attempt ended. A claim is a lease the worker renews; a
+ * Backtest jobs handed to workers, as the backtest feature implements them
+ * (backtest/remote-backtest.ts): staged at the claim, their blobs served, their end recorded once.
+ */
+export interface RemoteBacktests {
+  stage(row: JobRow, attempt: number): Promise<WorkerBacktestJob | null>;
+  /** `row` is held by the caller's attempt */
+  blob(row: JobRow, attempt: number, sha256: string): Promise<{ stream: Readable; size: number }>;
+  complete(jobId: string, holder: string, body: WorkerBacktestResult): Promise<WorkerBacktestReply>;
+  release(jobId: string, holder: string, attempt: number): Promise<void>;
+  requeued(row: JobRow, why: string): Promise<void>;
+}
+
+/**
+ * The hub's half of `kensa worker`: claims training, evaluate and backtest jobs for remote
+ * workers, stages their inputs, takes their progress and log lines into the run as a local
+ * trainer's would be, and (remote-outcomes.ts) records how the attempt ended. A claim is a lease the worker renews; a
  * worker that goes silent loses the job, which is queued again, never failed.
  */
 export class RemoteTraining {
@@ -72,6 +89,7 @@ export class RemoteTraining {
   /** jobs handed out by this replica, and those a person cancelled (told at the worker's next call) */
   #held = new Set<string>();
   #cancelled = new Set<string>();
+  #backtests: RemoteBacktests | null = null;
 
   constructor(d: RemoteTrainingDeps) {
     this.#d = d;
@@ -95,6 +113,29 @@ export class RemoteTraining {
       kick: d.kick,
       forget: (jobId) => this.#forget(jobId),
     });
+  }
+
+  /** Lets workers that list "backtest" claim backtest jobs (the backtest feature attaches itself). */
+  attachBacktests(b: RemoteBacktests): void {
+    this.#backtests = b;
+  }
+
+  /** the backtest half; KENSA_ERR_VALIDATION when none is attached (no backtest job can be held then) */
+  get backtests(): RemoteBacktests {
+    if (!this.#backtests) throw new KensaError("KENSA_ERR_VALIDATION", "this hub hands no backtest to workers");
+    return this.#backtests;
+  }
+
+  /** One blob a held evaluate or backtest attempt reads, as a stream with its size. */
+  async blob(jobId: string, holder: string, attempt: number, sha256: string) {
+    const row = await this.claims.held(jobId, holder, attempt);
+    if (row.type === "backtest") return this.backtests.blob(row, attempt, sha256);
+    return this.evaluation.blob(jobId, holder, attempt, sha256);
+  }
+
+  /** the job left its worker (ended, given back, taken away) */
+  forgetJob(jobId: string): void {
+    this.#forget(jobId);
   }
 
   get leaseReply(): { leaseMs: number; pollMs: number } {
@@ -129,17 +170,26 @@ export class RemoteTraining {
     // a job whose worker went silent is claimable again at once, not only at the next sweep
     await this.requeueExpired();
     const holder = remoteHolder(token, hello.workerId);
-    const kinds = hello.capabilities.jobs ?? ["train"];
+    const kinds = (hello.capabilities.jobs ?? ["train"]).filter((k) => k !== "backtest" || this.#backtests);
     const row = await this.claims.claim(holder, kinds, async (job) =>
-      job.type === "evaluate" ? true : this.#fits(job, hello),
+      job.type === "train" ? this.#fits(job, hello) : true,
     );
-    if (!row) return { job: null, evaluation: null };
+    if (!row) return { job: null, evaluation: null, backtest: null };
     const attempt = Number(row.attempts);
     this.#held.add(row.id);
     const worker = this.#workers.get(holder);
     if (worker) worker.jobs = [...worker.jobs, row.id];
-    if (row.type === "evaluate") return { job: null, evaluation: await this.evaluation.stage(row, attempt) };
-    return { job: await this.#claimedRun(row, attempt, token, hello.workerId, holder), evaluation: null };
+    if (row.type === "evaluate") {
+      return { job: null, evaluation: await this.evaluation.stage(row, attempt), backtest: null };
+    }
+    if (row.type === "backtest") {
+      return { job: null, evaluation: null, backtest: await this.backtests.stage(row, attempt) };
+    }
+    return {
+      job: await this.#claimedRun(row, attempt, token, hello.workerId, holder),
+      evaluation: null,
+      backtest: null,
+    };
   }
 
   async #claimedRun(row: JobRow, attempt: number, token: string, workerId: string, holder: string) {
@@ -314,6 +364,7 @@ export class RemoteTraining {
     for (const row of rows) {
       const why = `its worker stopped renewing the lease (${this.#d.config.leaseMs} ms)`;
       if (row.type === "evaluate") await this.evaluation.requeued(row, why);
+      else if (row.type === "backtest") await this.#backtests?.requeued(row, why);
       else await this.outcomes.requeued(row, why);
     }
     if (rows.length > 0) this.#d.kick();

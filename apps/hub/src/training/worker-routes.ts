@@ -74,19 +74,21 @@ export function workerRoutes(app: FastifyInstance, d: WorkerRoutesDeps): void {
     route(w, routes.fail, async (req) => {
       const h = holder(req, req.body.workerId);
       const row = await remote.claims.held(req.params.id, h, req.body.attempt);
-      if (row.type === "evaluate") {
-        const body = { workerId: req.body.workerId, attempt: req.body.attempt, metrics: null, error: req.body.error };
-        await remote.evaluation.complete(req.params.id, h, body);
+      const ended = { workerId: req.body.workerId, attempt: req.body.attempt, error: req.body.error };
+      if (row.type === "evaluate") await remote.evaluation.complete(req.params.id, h, { ...ended, metrics: null });
+      else if (row.type === "backtest") {
+        await remote.backtests.complete(req.params.id, h, { ...ended, report: null, frames: [] });
       } else await remote.outcomes.fail(req.params.id, h, req.body.attempt, req.body);
     });
     route(w, routes.release, async (req) => {
       const h = holder(req, req.body.workerId);
       const row = await remote.claims.held(req.params.id, h, req.body.attempt);
       if (row.type === "evaluate") await remote.evaluation.release(req.params.id, h, req.body.attempt);
+      else if (row.type === "backtest") await remote.backtests.release(req.params.id, h, req.body.attempt);
       else await remote.outcomes.release(req.params.id, h, req.body.attempt);
     });
     route(w, routes.blob, async (req, reply) => {
-      const { stream, size } = await remote.evaluation.blob(
+      const { stream, size } = await remote.blob(
         req.params.id,
         holder(req, req.query.workerId),
         req.query.attempt,
@@ -99,6 +101,13 @@ export function workerRoutes(app: FastifyInstance, d: WorkerRoutesDeps): void {
       routes.evaluation,
       async (req) => remote.evaluation.complete(req.params.id, holder(req, req.body.workerId), req.body),
       // per-sample outcomes of a large test split outgrow the JSON limit
+      { bodyLimit: d.outputBytes },
+    );
+    route(
+      w,
+      routes.backtest,
+      async (req) => remote.backtests.complete(req.params.id, holder(req, req.body.workerId), req.body),
+      // the frames of a 10,000-frame backtest are megabytes
       { bodyLimit: d.outputBytes },
     );
   });

@@ -3,6 +3,7 @@ import { ErrorInfo, EntityId as Id, nullable as Nullable, Timestamp as Ts } from
 import { Sha256 } from "../manifest.js";
 import { defineRoutes } from "../route.js";
 import { TrainerJob } from "../trainer.js";
+import { WorkerBacktestJob, WorkerBacktestReply, WorkerBacktestResult } from "./worker-backtest.js";
 import {
   WorkerBlobParams,
   WorkerEvaluationJob,
@@ -11,13 +12,14 @@ import {
   WorkerJobKind,
 } from "./worker-evaluation.js";
 
+export * from "./worker-backtest.js";
 export * from "./worker-evaluation.js";
 
 /*
- * `kensa worker`: training on another machine. A worker authenticates with a worker token
- * (Authorization: Bearer kensa_wkr_…; the hub checks it against `training.remote.tokens`, so
- * these routes are "public" to the people/device authentication and checked by the worker
- * routes themselves), claims a training job, follows its lease, and reports the outcome.
+ * `kensa worker`: training, evaluation and backtests on another machine. A worker authenticates
+ * with a worker token (Authorization: Bearer kensa_wkr_…; the hub checks it against
+ * `training.remote.tokens`, so these routes are "public" to the people/device authentication and
+ * checked by the worker routes themselves), claims a job, follows its lease, and reports the outcome.
  * docs/training.md ("Workers") describes the protocol in prose.
  */
 
@@ -78,6 +80,8 @@ export const WorkerClaimReply = Type.Object({
   job: Nullable(WorkerJob),
   /** an evaluate job (only to workers whose capabilities list "evaluate"), or null */
   evaluation: Type.Optional(Nullable(WorkerEvaluationJob)),
+  /** a backtest job (only to workers whose capabilities list "backtest"), or null */
+  backtest: Type.Optional(Nullable(WorkerBacktestJob)),
 });
 export type WorkerClaimReply = Static<typeof WorkerClaimReply>;
 
@@ -166,7 +170,7 @@ export const workerRoutes = defineRoutes({
     method: "POST",
     path: "/api/v1/workers/claim",
     summary:
-      "Claim the oldest queued job (training or evaluation) this worker can run (worker token); both null when none",
+      "Claim the oldest queued job (training, evaluation or backtest) this worker can run (worker token); all null when none",
     auth: "public",
     body: WorkerHello,
     reply: WorkerClaimReply,
@@ -247,7 +251,8 @@ export const workerRoutes = defineRoutes({
   blob: {
     method: "GET",
     path: "/api/v1/workers/jobs/:id/blobs/:sha256",
-    summary: "One blob a claimed evaluate job reads: its model, a test image or mask (worker token)",
+    summary:
+      "One blob a claimed evaluate or backtest job reads: its model, a test image or mask, a frame (worker token)",
     auth: "public",
     params: WorkerBlobParams,
     query: WorkerAttempt,
@@ -262,6 +267,16 @@ export const workerRoutes = defineRoutes({
     params: WorkerJobParams,
     body: WorkerEvaluationResult,
     reply: WorkerEvaluationReply,
+    errors: [...LEASE, "KENSA_ERR_VALIDATION"],
+  },
+  backtest: {
+    method: "POST",
+    path: "/api/v1/workers/jobs/:id/backtest",
+    summary: "The result of a claimed backtest job: stored once, as a local backtest is (worker token)",
+    auth: "public",
+    params: WorkerJobParams,
+    body: WorkerBacktestResult,
+    reply: WorkerBacktestReply,
     errors: [...LEASE, "KENSA_ERR_VALIDATION"],
   },
   list: {
