@@ -42,6 +42,12 @@ interface QualityCase {
 const NEU = ["crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches"];
 const MT = ["MT_Free", "MT_Blowhole", "MT_Break", "MT_Crack", "MT_Fray", "MT_Uneven"];
 const MT_IMPORT = ["--format", "imagefolder", "--mask-suffix", "", "--group-key", "cluster:num_(\\d+):60"];
+/**
+ * Every case trains with the automatic recipe (docs/training.md, "Automatic recipes"): input,
+ * channels, augmentations, balancing and epochs are chosen by the hub from the data, only the
+ * time is given — what a user who knows none of these numbers gets.
+ */
+const DEFAULT_RECIPE = ["--budget", "30m"];
 const SEED = 0;
 const SNAPSHOT_SEED = "kensa";
 const threads = Math.max(1, cpus().length);
@@ -70,7 +76,7 @@ export const qualityCases: QualityCase[] = [
     dir: "neu_det",
     project: { slug: "neu-cls", name: "NEU classification", task: "classification", labels: NEU, okLabels: [] },
     importArgs: ["--format", "imagefolder", "--class-from", "regex:([^/]+)_\\d+\\.jpg$"],
-    trainArgs: ["--input", "128x128", "--channels", "1", "--epochs", "40", "--patience", "12"],
+    trainArgs: DEFAULT_RECIPE,
     split: "per image (each image its own group), 0.7/0.15/0.15",
     target: "accuracy ≥ 98 % (CNNs in the literature ≥ 99 %)",
     figures: (m) => [
@@ -90,7 +96,7 @@ export const qualityCases: QualityCase[] = [
       okLabels: ["MT_Free"],
     },
     importArgs: MT_IMPORT,
-    trainArgs: ["--input", "160x160", "--channels", "1", "--epochs", "50", "--patience", "15"],
+    trainArgs: DEFAULT_RECIPE,
     split: "by capture cluster (`num` ids < 60 apart in a class folder), 0.7/0.15/0.15",
     figures: (m) => {
       const dt = defectTypeAccuracy(m, ["MT_Free"]);
@@ -121,7 +127,7 @@ export const qualityCases: QualityCase[] = [
         .map((l) => `${l}=defect`)
         .join(",")}`,
     ],
-    trainArgs: ["--input", "160x160", "--channels", "1", "--epochs", "45", "--patience", "12", "--augment", "vflip"],
+    trainArgs: DEFAULT_RECIPE,
     split: "by capture cluster (`num` ids < 60 apart in a class folder), 0.7/0.15/0.15",
     figures: (m) => [
       ["IoU on defect pixels (defect vs background)", num(m.segmentation!.defect.iou)],
@@ -135,7 +141,7 @@ export const qualityCases: QualityCase[] = [
     dir: "neu_det",
     project: { slug: "neu-det", name: "NEU-DET", task: "detection", labels: NEU, okLabels: [] },
     importArgs: ["--format", "voc"],
-    trainArgs: ["--input", "200x200", "--channels", "1", "--epochs", "100", "--patience", "20"],
+    trainArgs: DEFAULT_RECIPE,
     split: "per image, 0.7/0.15/0.15",
     figures: (m) => [
       ["mAP@0.5", num(m.detection!.map50)],
@@ -156,6 +162,8 @@ interface CaseResult {
   epochsRun: number;
   bestEpoch: number;
   trainer: string;
+  /** what the automatic recipe chose, as "key value" */
+  recipe?: string[];
   latencyP50: number;
   measuredAt: string;
   /** 1-min load average when the case started: anything else running stretches wall times */
@@ -210,6 +218,7 @@ async function runCase(c: QualityCase): Promise<CaseResult> {
       epochsRun: run.trainerMetrics?.epochsRun ?? 0,
       bestEpoch: run.trainerMetrics?.bestEpoch ?? 0,
       trainer: run.trainer.version ?? run.trainer.name,
+      recipe: (run.params.recipe?.reasons ?? []).map((x) => `${x.key} ${x.value}`),
       latencyP50: m.latency.p50,
       measuredAt: new Date().toISOString(),
       load,
@@ -253,6 +262,7 @@ export async function qualitySection(previousData: unknown, checkpoint: (data: u
     ...results.flatMap((r) => [
       `- **${r.name}** (${r.trainer}; measured ${r.measuredAt.slice(0, 16).replace("T", " ")} UTC${r.load !== undefined ? `, 1-min load average ${r.load} at the start` : ""}): split ${r.split}; model p50 latency in the evaluation ${r.latencyP50.toFixed(1)} ms per image.`,
       ...r.commands.map((cmd) => `  - \`${cmd}\``),
+      ...(r.recipe?.length ? [`  - automatic recipe: ${r.recipe.join("; ")}`] : []),
     ]),
   ].join("\n");
   return { markdown, data: results };

@@ -12,6 +12,8 @@ export const TrainerTask = Type.Union([
   Type.Literal("classification"),
   Type.Literal("segmentation"),
   Type.Literal("detection"),
+  /** trained on OK images with synthesized defects; anomalous images only validate and test */
+  Type.Literal("anomaly"),
 ]);
 export type TrainerTask = Static<typeof TrainerTask>;
 
@@ -41,7 +43,11 @@ export const TrainerSample = Type.Object(
     /** absolute path of an encoded image (JPEG, PNG, …) */
     path: Type.String({ minLength: 1 }),
     split: TrainerSplit,
-    /** classification: exactly one label; detection/segmentation: informative (what the image contains) */
+    /**
+     * classification: exactly one label; detection/segmentation: informative (what the image
+     * contains); anomaly: a label outside okLabels (or a box, or a mask with damage) marks an
+     * anomalous image
+     */
     classes: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     /** detection: every object in the image; none = a negative image */
     boxes: Type.Optional(Type.Array(TrainerBox)),
@@ -117,6 +123,8 @@ export const TrainerJob = Type.Object(
     seed: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 0 }),
     /** CPU threads; default: every core the machine has */
     threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+    /** s of wall time since the trainer started: no epoch starts that would not end within it; absent = none */
+    budgetSec: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     /** absolute path; created if missing; must not already hold a model.onnx */
     outputDir: Type.String({ minLength: 1 }),
     samples: Type.Array(TrainerSample, { minItems: 1 }),

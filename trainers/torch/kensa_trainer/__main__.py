@@ -94,10 +94,18 @@ def main(argv: list[str]) -> int:
         from .tasks import task_for
 
         task = task_for(job)
-        prep = Preparer(job, mean, std)
-        result = train(job, task, splits["train"], splits["val"], prep, progress)
+        prep = Preparer(job, mean, std, getattr(task, "synthesize", None))
+        learn_from = task.train_split(splits["train"])
+        if len(learn_from) != len(splits["train"]):
+            left = len(splits["train"]) - len(learn_from)
+            progress.log(
+                f"{job.task}: learning from {len(learn_from)} OK training images with synthesized defects; "
+                f"{left} anomalous training images left out (validation and test keep theirs)"
+            )
+        result = train(job, task, learn_from, splits["val"], prep, progress)
         eval_bs = max(job.hyper.batch_size, 64)
         val = task.evaluate(result.model, splits["val"], prep, eval_bs)
+        task.calibrate(val)
         test = task.evaluate(result.model, splits["test"], prep, eval_bs) if len(splits["test"]) else None
 
         stage = "export"
@@ -209,7 +217,7 @@ def _manifest(job: Any, task: Any, mean: list[float], std: list[float]) -> dict[
         "okLabels": list(job.ok_labels)
         + ([job.labels[0]] if job.task == "segmentation" and job.labels[0] not in job.ok_labels else []),
         "postprocessing": task.postprocessing(),
-        "thresholds": {"default": 0.5, "perClass": {}},
+        "thresholds": task.thresholds(),
     }
 
 

@@ -35,14 +35,17 @@ def load_split(job: Job, name: str) -> Split:
     samples = job.split(name)
     n = len(samples)
     images = torch.empty((n, job.channels, job.height, job.width), dtype=torch.uint8)
-    labels = torch.empty(n, dtype=torch.int64) if job.task == "classification" else None
+    # anomaly: 1 for an anomalous image (a class outside okLabels, a box, or a mask with damage)
+    labels = torch.empty(n, dtype=torch.int64) if job.task in ("classification", "anomaly") else None
     masks = torch.empty((n, job.height, job.width), dtype=torch.uint8) if job.task == "segmentation" else None
     boxes: list[torch.Tensor] | None = [] if job.task == "detection" else None
     index = {lab: i for i, lab in enumerate(job.labels)}
     for i, s in enumerate(samples):
         pixels, (w0, h0) = _read_image(s, job)
         images[i] = torch.from_numpy(pixels)
-        if labels is not None:
+        if labels is not None and job.task == "anomaly":
+            labels[i] = int(_anomalous(s, job, (w0, h0)))
+        elif labels is not None:
             labels[i] = index[s.classes[0]]
         if masks is not None:
             masks[i] = torch.from_numpy(_read_mask(s, job, (w0, h0)))
@@ -51,6 +54,17 @@ def load_split(job: Job, name: str) -> Split:
             rows = [[index[b.label], b.x * sx, b.y * sy, b.w * sx, b.h * sy] for b in s.boxes or []]
             boxes.append(torch.tensor(rows, dtype=torch.float32).reshape(-1, 5))
     return Split(ids=[s.id for s in samples], images=images, labels=labels, masks=masks, boxes=boxes)
+
+
+def _anomalous(s: Sample, job: Job, size: tuple[int, int]) -> bool:
+    if any(c not in job.ok_labels for c in s.classes) or s.boxes:
+        return True
+    if s.mask_path is None:
+        return False
+    m = _open(s.mask_path, "mask", s)
+    if m.size != size:
+        raise DataInvalid(f"sample {s.id!r}: mask is {m.size[0]}x{m.size[1]} but the image is {size[0]}x{size[1]}")
+    return bool(np.asarray(m).max(initial=0) > 0)
 
 
 def _open(path: str, what: str, s: Sample) -> Image.Image:
@@ -103,7 +117,7 @@ def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
 def sample_weights(split: Split, task: str, num_classes: int) -> torch.Tensor:
     """Weights for a class-balanced sampler: each class (classification) or each of
     "has objects"/"has none" (detection, segmentation) gets an equal share of draws."""
-    if task == "classification":
+    if task in ("classification", "anomaly"):
         assert split.labels is not None
         groups = split.labels
     elif task == "segmentation":

@@ -14,7 +14,7 @@ from typing import Any
 from .errors import JobInvalid
 
 SCHEMA = "kensa.trainer-job/v1"
-TASKS = ("classification", "segmentation", "detection")
+TASKS = ("classification", "segmentation", "detection", "anomaly")
 SPLITS = ("train", "val", "test")
 
 AUGMENT_DEFAULTS: dict[str, bool] = {
@@ -83,6 +83,8 @@ class Job:
     threads: int | None
     output_dir: str
     samples: list[Sample] = field(repr=False)
+    #: s of wall time since the trainer started; no epoch starts that would not end within it
+    budget_sec: float | None = None
 
     def split(self, name: str) -> list[Sample]:
         return [s for s in self.samples if s.split == name]
@@ -154,7 +156,7 @@ def load_job(path: str) -> Job:
 
 def parse_job(raw: Any) -> Job:
     c = _Checker()
-    top = {"schema", "jobId", "task", "labels", "okLabels", "input", "hyper", "seed", "threads", "outputDir", "samples"}
+    top = {"schema", "jobId", "task", "labels", "okLabels", "input", "hyper", "seed", "threads", "outputDir", "samples", "budgetSec"}
     v = c.obj(raw, "", top, {"schema", "jobId", "task", "labels", "input", "outputDir", "samples"})
     if "schema" in v and v["schema"] != SCHEMA:
         c.fail("/schema", f"expected {SCHEMA!r}")
@@ -182,6 +184,7 @@ def parse_job(raw: Any) -> Job:
     hyper = _parse_hyper(c, v.get("hyper", {}))
     seed = c.integer(v.get("seed", 0), "/seed", 0, 2**31 - 1)
     threads = c.integer(v["threads"], "/threads", 1, 1024) if "threads" in v else None
+    budget = c.number(v["budgetSec"], "/budgetSec", 0, 1e9, lo_open=True) if "budgetSec" in v else None
     out = c.string(v.get("outputDir"), "/outputDir") if "outputDir" in v else ""
     if out and not os.path.isabs(out):
         c.fail("/outputDir", "expected an absolute path")
@@ -223,6 +226,7 @@ def parse_job(raw: Any) -> Job:
         threads=threads,
         output_dir=out,
         samples=samples,
+        budget_sec=budget,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -19,17 +19,23 @@ from .errors import TrainingFailed
 from .job import Job
 from .eta import Eta
 from .progress import Progress, clean
-from .stopping import EarlyStopping, stop_rule
+from .stopping import EarlyStopping, TimeBudget, stop_rule
 from .tasks import Batch, Task
+
+
+# (augmented images in 0..1, generator) → (damaged images, their masks)
+Synth = Callable[[torch.Tensor, torch.Generator], "tuple[torch.Tensor, torch.Tensor]"]
 
 
 class Preparer:
     """Turns sample indices into a normalised batch; augments when given a generator."""
 
-    def __init__(self, job: Job, mean: list[float], std: list[float]) -> None:
+    def __init__(self, job: Job, mean: list[float], std: list[float], synth: Synth | None = None) -> None:
         self.job = job
         self.mean = torch.tensor(mean)[None, :, None, None]
         self.std = torch.tensor(std)[None, :, None, None]
+        # anomaly training: damage synthesized on the augmented batch becomes its mask
+        self.synth = synth
 
     def __call__(self, split: Split, idx: torch.Tensor, g: torch.Generator | None = None) -> Batch:
         x = split.images[idx].float() / 255.0
@@ -37,6 +43,8 @@ class Preparer:
         boxes = [split.boxes[int(i)] for i in idx] if split.boxes is not None else None
         if g is not None:
             x, masks, boxes = augment_batch(x, masks, boxes, self.job.hyper.augment, g)
+            if self.synth is not None:
+                x, masks = self.synth(x, g)
         x = (x - self.mean) / self.std
         labels = split.labels[idx] if split.labels is not None else None
         return Batch(x=x, labels=labels, masks=masks, boxes=boxes)
@@ -61,7 +69,9 @@ def train(job: Job, task: Task, train_split: Split, val_split: Split, prep: Prep
     bs = min(hyper.batch_size, n)
     # a last batch of one image breaks BatchNorm's batch statistics: drop it
     steps_per_epoch = n // bs if n % bs == 1 else math.ceil(n / bs)
-    total = steps_per_epoch * hyper.epochs
+    # planned epochs: hyper.epochs, fewer when a time budget cannot hold them (lr_at reads `total` when called)
+    epochs = hyper.epochs
+    total = steps_per_epoch * epochs
     weights = sample_weights(train_split, job.task, len(job.labels)) if hyper.balance_classes else None
 
     opt = torch.optim.AdamW(model.parameters(), lr=hyper.lr, weight_decay=hyper.weight_decay)
@@ -90,12 +100,19 @@ def train(job: Job, task: Task, train_split: Split, val_split: Split, prep: Prep
         stop_rule(hyper.epochs, hyper.patience if hyper.patience_set else None, len(val_split)), task.primary
     )
     progress.log(stopping.rule.describe(task.primary))
+    budget = TimeBudget(job.budget_sec) if job.budget_sec is not None else None
+    if budget:
+        progress.log(f"time budget {budget.budget_sec:.0f} s: no epoch starts that would not end within it")
+    epoch_secs: list[float] = []
+    budget_reason = ""
     eta = Eta(hyper.epochs, steps_per_epoch)
     step = 0
     curves: list[dict[str, Any]] = []
     epoch = 0
-    for epoch in range(1, hyper.epochs + 1):
+    while epoch < epochs:
+        epoch += 1
         eta.epoch_started()
+        epoch_start = progress.elapsed()
         model.train()
         if weights is not None:
             order = torch.multinomial(weights, n, replacement=True, generator=g)
@@ -137,20 +154,33 @@ def train(job: Job, task: Task, train_split: Split, val_split: Split, prep: Prep
         }
         curves.append(row)
         progress.emit(
-            "epoch", epoch=epoch, epochs=hyper.epochs, step=step, totalSteps=total,
+            "epoch", epoch=epoch, epochs=epochs, step=step, totalSteps=total,
             loss=row["trainLoss"], valLoss=row["valLoss"], valMetric=row["valMetric"], primaryMetric=task.primary,
             val={k: clean(v) for k, v in val["values"].items()}, best=verdict.keep, lr=row["lr"],
             etaSec=eta.seconds_left(epoch, steps_per_epoch),
         )
         if verdict.stop:
             break
-    reason = stopping.reason()
+        epoch_secs.append(progress.elapsed() - epoch_start)
+        if budget and epoch < epochs and budget.spent(progress.elapsed(), epoch_secs):
+            budget_reason = budget.reason(epoch, epochs, progress.elapsed(), epoch_secs, stopping.kept())
+            break
+        # the epochs measured say the plan will not fit: fewer epochs, the cosine schedule shortened with them
+        fit = budget.fit(epoch, epochs, progress.elapsed(), eta.per_epoch() or 0.0) if budget and epoch >= 2 else epochs
+        if fit < epochs:
+            progress.log(f"time budget: {epochs} epochs will not fit at {eta.per_epoch():.0f} s each, planning {fit}")
+            epochs, total = fit, steps_per_epoch * fit
+            eta.epochs = epochs
+            stopping.rule = stop_rule(epochs, hyper.patience if hyper.patience_set else None, len(val_split))
+    reason = budget_reason or stopping.reason()
+    if not budget_reason and epochs < hyper.epochs:
+        reason += f" (epochs cut from {hyper.epochs} to {epochs} to fit the time budget of {job.budget_sec:.0f} s)"
     progress.log(reason)
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(
-        model=model, best_epoch=stopping.best_epoch, epochs_run=epoch, stopped_early=stopping.stopped,
+        model=model, best_epoch=stopping.best_epoch, epochs_run=epoch, stopped_early=stopping.stopped or bool(budget_reason),
         curves=curves, stop_reason=reason,
     )
 

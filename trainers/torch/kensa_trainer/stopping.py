@@ -140,7 +140,7 @@ class EarlyStopping:
         """Why training ended where it did, in words for the log and the model card."""
         r = self.rule
         m = self.metric
-        kept = f"kept epoch {self.best_epoch}'s weights (val {m} {self.best_raw:.4f})"
+        kept = self.kept()
         if self.stopped:
             return (
                 f"stopped early after epoch {self.epoch} of {r.epochs}: the smoothed val {m} "
@@ -154,4 +154,36 @@ class EarlyStopping:
             f"ran all {r.epochs} epochs: the smoothed val {m} last rose beyond its noise at epoch "
             f"{self.ref_epoch} (patience {r.patience}, no stop before epoch {r.min_epoch} or while "
             f"lr > {r.max_lr_share:.0%} of peak); {kept}"
+        )
+
+    def kept(self) -> str:
+        return f"kept epoch {self.best_epoch}'s weights (val {self.metric} {self.best_raw:.4f})"
+
+
+@dataclass(frozen=True)
+class TimeBudget:
+    """A wall-time budget (job.budgetSec, s since the trainer started): no epoch starts that
+    would not end within it (the next one is assumed to take as long as the slowest so far), and
+    when the measured epochs say the planned ones will not fit, fewer are planned so that the
+    learning-rate schedule still decays by the end instead of being cut off at its peak."""
+
+    budget_sec: float
+
+    def spent(self, elapsed: float, epoch_secs: list[float]) -> bool:
+        """True when another epoch would end past the budget."""
+        return elapsed + (max(epoch_secs) if epoch_secs else 0.0) > self.budget_sec
+
+    def fit(self, epoch: int, planned: int, elapsed: float, per_epoch: float) -> int:
+        """The epochs to plan after `epoch`: `planned`, or fewer (at least epoch + 1) when epochs
+        of `per_epoch` s from `elapsed` would end past the budget."""
+        if per_epoch <= 0:
+            return planned
+        left = int((self.budget_sec - elapsed) // per_epoch)
+        return max(epoch + 1, min(planned, epoch + left))
+
+    def reason(self, epoch: int, epochs: int, elapsed: float, epoch_secs: list[float], kept: str) -> str:
+        nxt = max(epoch_secs) if epoch_secs else 0.0
+        return (
+            f"stopped by the time budget after epoch {epoch} of {epochs}: {elapsed:.0f} s of the "
+            f"{self.budget_sec:.0f} s budget spent and an epoch takes about {nxt:.0f} s; {kept}"
         )

@@ -7,6 +7,7 @@ import {
   type ModelManifest,
   ModelManifest as ModelManifestSchema,
   parseWith,
+  type RecipeReason,
   registryRoutes,
   type ShadowAgreementReply,
   shadowRoutes,
@@ -121,7 +122,10 @@ export function registerModelCommands(program: Command, hubOpts: (cmd: Command) 
       out(`  run        ${v.lineage.runId}${d.run ? ` (${d.run.trigger.type}: ${d.run.trigger.detail})` : ""}`);
       out(`  trainer    ${v.lineage.trainer}${v.lineage.trainerVersion ? ` — ${v.lineage.trainerVersion}` : ""}`);
       out(`  code       ${v.lineage.codeRevision}`);
-      out(`  params     ${JSON.stringify(v.lineage.params)}`);
+      const { recipe, ...params } = v.lineage.params as { recipe?: { reasons?: RecipeReason[] } };
+      out(`  params     ${JSON.stringify(params)}`);
+      // how the automatic recipe chose each value (docs/training.md, "Automatic recipes")
+      for (const x of recipe?.reasons ?? []) out(`  recipe     ${x.key} ${x.value} — ${x.why}`);
       if (d.run?.trainerMetrics) {
         const t = d.run.trainerMetrics;
         out(

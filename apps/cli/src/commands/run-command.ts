@@ -64,7 +64,10 @@ export function registerRunCommands(program: Command, hubOpts: (cmd: Command) =>
         ["by", r.by],
         ["trainer", `${r.trainer.name}${r.trainer.version ? ` (${r.trainer.version})` : ""}`],
         ["snapshot", r.snapshotId],
-        ["params", JSON.stringify(r.params)],
+        ["params", JSON.stringify({ ...r.params, recipe: undefined })],
+        ["budget", r.params.budgetSec ? `${r.params.budgetSec} s of trainer wall time` : null],
+        // how the automatic recipe chose each value (docs/training.md, "Automatic recipes")
+        ...(r.params.recipe?.reasons ?? []).map((x): [string, string] => [`recipe ${x.key}`, `${x.value} — ${x.why}`]),
         ["progress", p ? `epoch ${p.epoch}/${p.epochs}, ${(p.fraction * 100).toFixed(0)}%` : null],
         ["data", r.data ? `${r.data.train} train, ${r.data.val} val, ${r.data.test} test` : null],
         [
@@ -73,6 +76,7 @@ export function registerRunCommands(program: Command, hubOpts: (cmd: Command) =>
             ? `${r.trainerMetrics.primaryMetric} val ${r.trainerMetrics.val.toFixed(3)}${r.trainerMetrics.test !== null ? `, test ${r.trainerMetrics.test.toFixed(3)}` : ""}`
             : null,
         ],
+        ["stopped", r.trainerMetrics?.stopReason ?? null],
         ["model", r.modelVersionId],
         ["error", r.error ? `${r.error.code}: ${r.error.message}` : null],
         ["created", r.createdAt],

@@ -24,6 +24,7 @@ interface TrainFlags {
   quantize?: boolean;
   seed?: number;
   trainer?: string;
+  budget?: number;
   by: string;
   wait: boolean;
   gate: boolean;
@@ -68,6 +69,11 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
       )
       .option("--no-balance", "sample the classes as they come instead of class-balanced")
       .option("--quantize", "also export an int8 model")
+      .option(
+        "--budget <time>",
+        "trainer wall time, e.g. 90s, 20m, 1h30m: the epochs are chosen to fit and training stops when it is spent",
+        parseBudget,
+      )
       .option("--seed <n>", "random seed", intFlag("--seed", 0, 2 ** 31 - 1))
       .option("--trainer <name>", "a trainer configured on the hub (default: the project's, else builtin)")
       .option("--by <who>", "who starts the run", process.env.USER ?? "cli")
@@ -88,6 +94,7 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
     if (o.seed !== undefined) body.seed = o.seed;
     if (o.trainer) body.trainer = o.trainer;
     if (o.threads !== undefined) body.threads = o.threads;
+    if (o.budget !== undefined) body.budgetSec = o.budget;
     if (o.input || o.channels) {
       const m = /^(\d+)x(\d+)$/.exec(o.input ?? "");
       if (!m)
@@ -102,6 +109,10 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
     const projectId = (await resolveProject(client, o.project)).id;
     const run = await client.call(trainingRoutes.create, { params: { id: projectId }, body });
     console.log(`run ${run.id} queued on snapshot ${run.snapshotId.slice(0, 12)} (trainer ${run.trainer.name})`);
+    const chosen = run.params.recipe?.reasons ?? [];
+    if (chosen.length) {
+      console.log(`recipe: ${chosen.map((r) => `${r.key} ${r.value}`).join("; ")} (why: kensa run show ${run.id})`);
+    }
     if (!o.wait) return;
     process.exitCode = await follow(client, run, o);
   });
@@ -169,6 +180,20 @@ async function follow(client: KensaClient, started: TrainingRun, o: TrainFlags):
     } else console.log("the gate has not decided yet; see kensa model show later");
   }
   return trainExit.succeeded;
+}
+
+/** `--budget`: `90s`, `20m`, `1.5h`, `1h30m` → s (10 s to 7 days, the contract's range). */
+export function parseBudget(raw: string): number {
+  const m = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(raw.trim());
+  const sec =
+    m && raw.trim() ? Math.round(Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)) : Number.NaN;
+  if (!(sec >= 10 && sec <= 7 * 24 * 3600)) {
+    throw new KensaError(
+      "KENSA_ERR_FLAG_INVALID",
+      `--budget must be a time of 10s to 168h with a unit s, m or h (e.g. 90s, 20m, 1h30m), got "${raw}"`,
+    );
+  }
+  return sec;
 }
 
 const AUGMENTS = ["hflip", "vflip", "rotate", "brightnessContrast", "noise", "crop"] as const;

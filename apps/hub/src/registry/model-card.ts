@@ -77,6 +77,7 @@ export function modelCard(c: ModelCardInput): string {
     line(`| input | ${run.params.input.width}×${run.params.input.height}×${run.params.input.channels} |`);
     line(`| hyper-parameters | \`${JSON.stringify(run.params.hyper)}\` |`);
     line(`| seed | ${run.params.seed} |`);
+    if (run.params.budgetSec) line(`| time budget | ${run.params.budgetSec} s of trainer wall time |`);
     if (run.trainerMetrics) {
       const t = run.trainerMetrics;
       line(
@@ -87,6 +88,17 @@ export function modelCard(c: ModelCardInput): string {
       if (t.stopReason) line(`| why training stopped | ${t.stopReason.replaceAll("|", "\\|")} |`);
     }
     line(`| started / finished | ${run.startedAt ?? "—"} / ${run.finishedAt ?? "—"} |`);
+    // how each value was chosen (docs/training.md, "Automatic recipes"); absent on older runs
+    const reasons = run.params.recipe?.reasons ?? [];
+    if (reasons.length) {
+      line();
+      line(`How the recipe was chosen:`);
+      line();
+      line(`| parameter | value | why |`);
+      line(`|---|---|---|`);
+      const cell = (s: string) => s.replaceAll("|", "\\|");
+      for (const r of reasons) line(`| ${r.key} | ${cell(r.value)} | ${cell(r.why)} |`);
+    }
   } else {
     line(`Not trained by Kensa.`);
   }

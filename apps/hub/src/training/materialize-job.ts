@@ -81,6 +81,7 @@ export async function materializeJob(o: MaterializeOptions): Promise<{ job: Trai
       hyper: params.hyper,
       seed: params.seed,
       ...(params.threads ? { threads: params.threads } : {}),
+      ...(params.budgetSec ? { budgetSec: params.budgetSec } : {}),
       outputDir: join(o.dir, "out"),
       samples,
     },
@@ -113,6 +114,14 @@ async function sampleOf(
     return { classes };
   }
   const objects = content.objects.filter((ob) => labels.includes(ob.label) && !okLabels.includes(ob.label));
+  if (task === "anomaly") {
+    // anomalous as the hub's evaluation judges it: the flag, else a class that is not OK, else an object
+    const anomalous = content.anomaly ?? (known.some((c) => !okLabels.includes(c)) || objects.length > 0);
+    const bad = labels.find((l) => !okLabels.includes(l));
+    if (!bad) return "an anomaly project needs a label that is not among its OK labels";
+    const ok = okLabels.find((l) => labels.includes(l));
+    return { classes: anomalous ? [bad] : ok ? [ok] : [] };
+  }
   if (task === "detection") {
     const boxes: TrainerBox[] = [];
     for (const ob of objects) {

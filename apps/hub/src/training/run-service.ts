@@ -7,6 +7,7 @@ import {
   type RunParams,
   type RunProgress,
   type RunQuery,
+  type RunRecipe,
   type RunTrigger,
   type TrainerTask,
   type TrainingRun,
@@ -19,12 +20,12 @@ import type { HubDatabase, TrainingRunsTable } from "../db/schema.js";
 import type { JobQueue } from "../jobs/job-queue.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { codeRevision } from "./code-revision.js";
-import { defaultInput } from "./default-input.js";
+import { runRecipe } from "./recipe/run-recipe.js";
 import type { RunEvents } from "./run-events.js";
 import type { TrainerRegistry } from "./trainer-registry.js";
 import type { TrainingSettingsService } from "./training-settings-service.js";
 
-const TRAINABLE: readonly string[] = ["classification", "segmentation", "detection"];
+const TRAINABLE: readonly string[] = ["classification", "segmentation", "detection", "anomaly"];
 
 export interface RunServiceDeps {
   db: Kysely<HubDatabase>;
@@ -43,6 +44,13 @@ export interface RunServiceDeps {
   abort: (jobId: string) => boolean;
 }
 
+/**
+ * What a run is created from: the API's body, or a trigger's; a trigger retraining a champion's
+ * recipe passes the champion's recipe (its input and hyper-parameters with the reasons they
+ * were chosen for), which is then kept instead of chosen again.
+ */
+export type RunRequest = Partial<CreateRun> & { recipe?: RunRecipe };
+
 /** Training runs: created here and queued; the train job handler does the training. */
 export class RunService {
   #d: RunServiceDeps;
@@ -55,14 +63,14 @@ export class RunService {
    * Validates the request, snapshots the project when no snapshot is named, and queues the
    * run (the run row and its job commit together).
    */
-  async create(projectId: string, input: Partial<CreateRun>, trigger: RunTrigger): Promise<TrainingRun> {
+  async create(projectId: string, input: RunRequest, trigger: RunTrigger): Promise<TrainingRun> {
     const { db, snapshots } = this.#d;
     const project = await this.#d.projects.get(projectId);
     const settings = await this.#d.settings.get(projectId);
     if (!TRAINABLE.includes(project.task)) {
       throw new KensaError(
         "KENSA_ERR_RUN_INVALID",
-        `project ${project.slug} is an ${project.task} project; trainers train ${TRAINABLE.join(", ")} (bring anomaly models in with kensa model push)`,
+        `project ${project.slug} is an ${project.task} project; trainers train ${TRAINABLE.join(", ")}`,
       );
     }
     if (input.task && input.task !== project.task) {
@@ -93,12 +101,28 @@ export class RunService {
       snapshotId = (await snapshots.create(project.id, { ...snapshotDefaults(), by })).id;
     }
     const task = project.task as TrainerTask;
+    const threads = input.threads ?? settings.defaults.threads;
+    const { recipe: reused, ...request } = input;
     const params: RunParams = {
       task,
-      input: input.input ?? settings.defaults.input ?? defaultInput(task, await snapshots.manifest(snapshotId)),
-      hyper: { ...settings.defaults.hyper, ...(input.hyper ?? {}) },
+      // input, channels, augmentations, balancing and epochs: given, else chosen from the snapshot
+      ...(reused && request.input && request.hyper
+        ? {
+            input: request.input,
+            hyper: request.hyper,
+            ...(request.budgetSec ? { budgetSec: request.budgetSec } : {}),
+            recipe: reused,
+          }
+        : await runRecipe({
+            task,
+            manifest: await snapshots.manifest(snapshotId),
+            blobs: this.#d.blobs,
+            create: request,
+            defaults: settings.defaults,
+            threads,
+          })),
       seed: input.seed ?? settings.defaults.seed,
-      threads: input.threads ?? settings.defaults.threads,
+      threads,
     };
     const row: TrainingRunsTable = {
       id: `run_${randomBytes(12).toString("base64url")}`,

@@ -1,5 +1,4 @@
 import {
-  type CreateRun,
   isKensaError,
   type ModelLineage,
   type RunParams,
@@ -17,7 +16,7 @@ import type { AuditLog } from "../people/audit-log.js";
 import { SerialQueue } from "../serial-queue.js";
 import { reportedRevision, trainerRevision } from "./code-revision.js";
 import { CronSchedule } from "./cron-schedule.js";
-import type { RunService } from "./run-service.js";
+import type { RunRequest, RunService } from "./run-service.js";
 import { BUILTIN_TRAINER_DIR } from "./trainer-registry.js";
 import type { TrainingSettingsService } from "./training-settings-service.js";
 
@@ -45,7 +44,7 @@ export interface TriggerSchedulerDeps {
 /** What a trigger starts: why, and the run's recipe when it is not the project's defaults. */
 interface Fire {
   trigger: RunTrigger;
-  recipe?: Partial<CreateRun>;
+  recipe?: RunRequest;
   /** the drift alert the run answers */
   drift?: DriftAlert;
 }
@@ -189,12 +188,15 @@ export class TriggerScheduler {
       .executeTakeFirst();
     if (earlier) return null;
     const params = lineage.params as unknown as RunParams;
-    const recipe: Partial<CreateRun> = {
+    const recipe: RunRequest = {
       input: { ...params.input, channels: params.input.channels === 1 ? 1 : 3 },
       hyper: params.hyper,
       seed: params.seed,
       trainer: lineage.trainer,
       ...(params.threads ? { threads: params.threads } : {}),
+      // the same choices, with the reasons they were made for
+      ...(params.budgetSec ? { budgetSec: params.budgetSec } : {}),
+      ...(params.recipe ? { recipe: params.recipe } : {}),
     };
     return { trigger: { type: "code", detail }, recipe };
   }

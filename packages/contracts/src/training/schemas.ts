@@ -80,13 +80,28 @@ export const RunHyper = Type.Object(
     lr: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10 })),
     weightDecay: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     patience: Type.Optional(Type.Integer({ minimum: 0 })),
-    augment: Type.Optional(Type.Partial(TrainerAugment)),
+    // no defaults: the keys a person gave must stay told apart from the trainer's defaults
+    // (the automatic recipe chooses the others; docs/training.md, "Automatic recipes")
+    augment: Type.Optional(withoutDefaults(Type.Partial(TrainerAugment))),
     balanceClasses: Type.Optional(Type.Boolean()),
     quantize: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
 export type RunHyper = Static<typeof RunHyper>;
+
+/** One choice of a run's automatic recipe: the parameter, the value chosen and why (docs/training.md, "Automatic recipes"). */
+export const RecipeReason = Type.Object({
+  /** the parameter: "input", "channels", "augment", "balanceClasses", "epochs" */
+  key: Type.String(),
+  value: Type.String(),
+  /** from what the value was chosen, or "set by …" when a person or the project's defaults gave it */
+  why: Type.String(),
+});
+export type RecipeReason = Static<typeof RecipeReason>;
+
+export const RunRecipe = Type.Object({ reasons: Type.Array(RecipeReason) });
+export type RunRecipe = Static<typeof RunRecipe>;
 
 /** The parameters a run was (or will be) trained with; recorded as the model's lineage. */
 export const RunParams = Type.Object({
@@ -95,6 +110,10 @@ export const RunParams = Type.Object({
   hyper: RunHyper,
   seed: Type.Integer(),
   threads: Nullable(Type.Integer()),
+  /** s of trainer wall time the run may take; absent = no time budget */
+  budgetSec: Type.Optional(Type.Integer()),
+  /** how input, channels and hyper-parameters were chosen; absent on runs from before recipes */
+  recipe: Type.Optional(RunRecipe),
 });
 export type RunParams = Static<typeof RunParams>;
 
@@ -109,6 +128,11 @@ export const CreateRun = Type.Object(
     hyper: Type.Optional(RunHyper),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
     threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+    /**
+     * s of trainer wall time: the epochs are chosen to fit it and the trainer stops when it is
+     * spent (docs/training.md, "Automatic recipes"); hyper.epochs, when given, still wins
+     */
+    budgetSec: Type.Optional(Type.Integer({ minimum: 10, maximum: 7 * 24 * 3600 })),
     /** a trainer named in the hub config's `training.trainers`; "builtin" by default */
     trainer: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     by: Type.String({ default: "admin", minLength: 1, maxLength: 200 }),

@@ -11,6 +11,10 @@ def task_for(job: Job) -> Task:
         from .classification import Classification
 
         return Classification(job)
+    if job.task == "anomaly":
+        from .anomaly import Anomaly
+
+        return Anomaly(job)
     if job.task == "segmentation":
         from .segmentation import Segmentation
 

@@ -39,6 +39,17 @@ class Task:
     def build(self) -> nn.Module:
         raise NotImplementedError
 
+    def train_split(self, split: Split) -> Split:
+        """The training images the task learns from (anomaly: the OK ones only)."""
+        return split
+
+    def calibrate(self, val: dict[str, Any]) -> None:
+        """Sets thresholds from the final model's validation metrics (anomaly); others keep 0.5."""
+
+    def thresholds(self) -> dict[str, Any]:
+        """The manifest's `thresholds`."""
+        return {"default": 0.5, "perClass": {}}
+
     def loss(self, out: Any, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
 
