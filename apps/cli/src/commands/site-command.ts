@@ -78,5 +78,18 @@ export function describeSite(s: Site): string {
   const fleet = s.fleet
     ? s.fleet.projects.map((p) => `${p.slug} ${p.devicesOnline}/${p.devicesTotal} online`).join(", ")
     : "no fleet summary yet";
-  return `${s.id}  ${s.name}  projects: ${s.projects.join(",")}  last seen: ${s.lastSeenAt ?? "never"}  incidents: ${s.incidents}  verdicts: ${s.verdicts}  fleet: ${fleet}`;
+  const line = `${s.id}  ${s.name}  projects: ${s.projects.join(",")}  last seen: ${s.lastSeenAt ?? "never"}  incidents: ${s.incidents}  verdicts: ${s.verdicts}  samples: ${s.samples}  fleet: ${fleet}`;
+  return `${line}\n  ${describeField(s.field)}`;
+}
+
+/** One short line of a site's field figures: per project and model version, incidents and field precision. */
+export function describeField(field: Site["field"]): string {
+  if (!field) return "field: no field figures yet";
+  const parts = field.projects.flatMap((p) =>
+    p.models.map((m) => {
+      const precision = m.precision === null ? "precision –" : `precision ${(m.precision * 100).toFixed(0)}%`;
+      return `${p.slug}/${m.modelVersionId}: ${m.incidents} incidents, ${precision}`;
+    }),
+  );
+  return `field (${field.windowDays} d): ${parts.join("; ") || "no incidents"}`;
 }

@@ -44,6 +44,11 @@ export const FederationConfigSchema = Type.Object(
          * (the stream behind it waits too); after this it is pushed without its frame
          */
         frameWaitMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
+        /**
+         * push labelled samples (image, masks and current label) into central's datasets; a
+         * relabel is sent again. Off: no sample leaves the site
+         */
+        samples: Type.Boolean({ default: true }),
       },
       { additionalProperties: false, default: {} },
     ),

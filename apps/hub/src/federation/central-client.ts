@@ -52,6 +52,14 @@ export class CentralClient {
     return this.#json(federationRoutes.pushVerdicts, {}, undefined, body);
   }
 
+  pushSamples(body: BodyOf<typeof federationRoutes.pushSamples>) {
+    return this.#json(federationRoutes.pushSamples, {}, undefined, body);
+  }
+
+  async pushField(body: BodyOf<typeof federationRoutes.pushField>): Promise<void> {
+    await this.#send(federationRoutes.pushField, {}, undefined, { json: body });
+  }
+
   async pushFleet(body: BodyOf<typeof federationRoutes.pushFleet>): Promise<void> {
     await this.#send(federationRoutes.pushFleet, {}, undefined, { json: body });
   }

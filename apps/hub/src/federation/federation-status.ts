@@ -14,7 +14,7 @@ export function initialStatus(
     downSince: null,
     lastSyncAt: null,
     lastError: null,
-    pushed: { incidents: 0, verdicts: 0, frames: 0, rollouts: 0 },
+    pushed: { incidents: 0, verdicts: 0, frames: 0, samples: 0, rollouts: 0 },
     pulled: { models: 0, rollouts: 0 },
   };
 }

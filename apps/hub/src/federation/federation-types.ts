@@ -1,6 +1,7 @@
 import type { FederationStatus, HealthProblem } from "@kensa/contracts";
 import type { CentralIntake } from "./central-intake.js";
 import type { CentralRollouts } from "./central-rollouts.js";
+import type { CentralSamples } from "./central-samples.js";
 import type { SiteRegistry } from "./site-registry.js";
 import type { SiteSync } from "./site-sync.js";
 
@@ -8,6 +9,8 @@ import type { SiteSync } from "./site-sync.js";
 export interface Federation {
   sites: SiteRegistry;
   intake: CentralIntake;
+  /** labelled samples sites push into this hub's datasets */
+  samples: CentralSamples;
   /** rollouts asked of sites, and the state they reported */
   siteRollouts: CentralRollouts;
   /** the sync loop; null on a hub that is not a site */

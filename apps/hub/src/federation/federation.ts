@@ -14,6 +14,7 @@ import type { RolloutService } from "../rollouts/rollout-service.js";
 import { CentralClient } from "./central-client.js";
 import { CentralIntake } from "./central-intake.js";
 import { CentralRollouts } from "./central-rollouts.js";
+import { CentralSamples } from "./central-samples.js";
 import { CursorStore } from "./cursor-store.js";
 import { federationRoutes } from "./federation-routes.js";
 import { initialStatus } from "./federation-status.js";
@@ -21,6 +22,7 @@ import type { Federation } from "./federation-types.js";
 import { SiteDownstream } from "./site-downstream.js";
 import { SiteRegistry } from "./site-registry.js";
 import { SiteRollouts } from "./site-rollouts.js";
+import { SiteSamples } from "./site-samples.js";
 import { SiteSync } from "./site-sync.js";
 import { SiteUpstream } from "./site-upstream.js";
 
@@ -58,6 +60,17 @@ export async function createFederation(d: FederationDeps): Promise<Federation> {
         cursors,
         options: { batch: f.batch, settleMs: f.settleMs, ...f.upstream },
       }),
+      samples: f.upstream.samples
+        ? new SiteSamples({
+            db: d.db,
+            blobs: d.blobs,
+            central,
+            cursors,
+            // a sample carries its label (boxes, masks by hash): smaller batches keep a
+            // push under central's JSON body limit (limits.jsonBodyBytes, 1 MiB by default)
+            options: { batch: Math.min(f.batch, 50), settleMs: f.settleMs, frameWaitMs: f.upstream.frameWaitMs },
+          })
+        : null,
       down,
       rollouts: new SiteRollouts({
         ...d,
@@ -79,6 +92,7 @@ export async function createFederation(d: FederationDeps): Promise<Federation> {
   return {
     sites,
     intake,
+    samples: new CentralSamples(d.db, d.blobs),
     siteRollouts: new CentralRollouts(d.db, f.settleMs),
     sync,
     status: () => sync?.status ?? standalone,

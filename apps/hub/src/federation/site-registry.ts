@@ -1,5 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { type CreateSite, KensaError, type Site, type SiteFleet, type SiteWithToken } from "@kensa/contracts";
+import {
+  type CreateSite,
+  KensaError,
+  type Site,
+  type SiteField,
+  type SiteFleet,
+  type SiteWithToken,
+} from "@kensa/contracts";
 import type { Kysely, Selectable } from "kysely";
 import { isoNow } from "../clock.js";
 import type { SitesTable } from "../db/schema/federation.js";
@@ -38,6 +45,7 @@ export class SiteRegistry {
       created_at: isoNow(),
       last_seen_at: null,
       fleet: null,
+      field: null,
     };
     await this.#db.insertInto("sites").values(row).execute();
     return { site: await this.get(input.id), token };
@@ -101,6 +109,18 @@ export class SiteRegistry {
       .execute();
   }
 
+  /** the latest field summary wins: one taken earlier (a push delayed by a cut) does not replace it */
+  async setField(siteId: string, field: SiteField): Promise<void> {
+    const row = await this.#db.selectFrom("sites").select("field").where("id", "=", siteId).executeTakeFirst();
+    const prev = row?.field ? (JSON.parse(row.field) as SiteField) : null;
+    if (prev && prev.at > field.at) return;
+    await this.#db
+      .updateTable("sites")
+      .set({ field: JSON.stringify(field) })
+      .where("id", "=", siteId)
+      .execute();
+  }
+
   async #toSite(r: Selectable<SitesTable>): Promise<Site> {
     const counts = await this.#db
       .selectFrom("incidents")
@@ -113,6 +133,11 @@ export class SiteRegistry {
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .where("incidents.site_id", "=", r.id)
       .executeTakeFirst();
+    const samples = await this.#db
+      .selectFrom("site_samples")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("site_id", "=", r.id)
+      .executeTakeFirst();
     return {
       id: r.id,
       name: r.name,
@@ -121,7 +146,9 @@ export class SiteRegistry {
       lastSeenAt: r.last_seen_at,
       incidents: Number(counts?.n ?? 0),
       verdicts: Number(verdicts?.n ?? 0),
+      samples: Number(samples?.n ?? 0),
       fleet: r.fleet ? (JSON.parse(r.fleet) as SiteFleet) : null,
+      field: r.field ? (JSON.parse(r.field) as SiteField) : null,
     };
   }
 }

@@ -5,10 +5,12 @@ import { UplinkDown } from "./central-client.js";
 import { initialStatus } from "./federation-status.js";
 import type { SiteDownstream } from "./site-downstream.js";
 import type { SiteRollouts } from "./site-rollouts.js";
+import type { SiteSamples } from "./site-samples.js";
 import type { SiteUpstream, UpstreamCounts } from "./site-upstream.js";
 
 /**
- * The site hub's sync loop: push incidents and verdicts, the fleet summary, pull models, pull
+ * The site hub's sync loop: push incidents and verdicts, labelled samples, the fleet and field
+ * summaries, pull models, pull
  * the rollouts central asked for, then push those rollouts' states;
  * every `intervalSeconds`, and after a failure with a doubling wait up to `maxBackoffSeconds`.
  * Nothing else on the site waits for it: devices, incidents, notifications and review go on
@@ -16,6 +18,7 @@ import type { SiteUpstream, UpstreamCounts } from "./site-upstream.js";
  */
 export class SiteSync {
   #up: SiteUpstream;
+  #samples: SiteSamples | null;
   #abort: () => void;
   #down: SiteDownstream;
   #rollouts: SiteRollouts;
@@ -31,6 +34,8 @@ export class SiteSync {
 
   constructor(deps: {
     up: SiteUpstream;
+    /** null when `federation.upstream.samples` is off */
+    samples: SiteSamples | null;
     down: SiteDownstream;
     rollouts: SiteRollouts;
     config: FederationConfig;
@@ -42,6 +47,7 @@ export class SiteSync {
   }) {
     this.#abort = deps.abort;
     this.#up = deps.up;
+    this.#samples = deps.samples;
     this.#down = deps.down;
     this.#rollouts = deps.rollouts;
     this.#config = deps.config;
@@ -125,7 +131,15 @@ export class SiteSync {
       await run().catch((err: unknown) => errors.push(err));
     };
     await part(() => this.#up.push(counts));
+    // its own part: a refused incident must not hold back the datasets
+    const samples = this.#samples;
+    if (samples) {
+      await part(async () => {
+        s.pushed.samples += await samples.push();
+      });
+    }
     await part(() => this.#up.fleet());
+    await part(() => this.#up.field());
     await part(async () => {
       s.pulled.models += await this.#down.pull();
     });

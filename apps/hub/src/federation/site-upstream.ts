@@ -1,10 +1,11 @@
 import type { PushReply, SiteFleet, SiteIncident, SiteVerdict } from "@kensa/contracts";
-import { KensaError } from "@kensa/contracts";
+import { type ErrorCode, errorCatalog, KensaError } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { CentralClient } from "./central-client.js";
 import type { CursorStore } from "./cursor-store.js";
+import { siteFieldSummary } from "./site-field.js";
 import { type SyncCursor, settledBefore } from "./sync-cursor.js";
 
 export interface UpstreamOptions {
@@ -12,6 +13,8 @@ export interface UpstreamOptions {
   settleMs: number;
   frames: boolean;
   frameWaitMs: number;
+  /** push labelled samples (see SiteSamples) */
+  samples: boolean;
 }
 
 /** What one push moved, for the status and the logs. */
@@ -57,6 +60,11 @@ export class SiteUpstream {
 
   async fleet(): Promise<void> {
     await this.#central.pushFleet(await this.#fleetSummary());
+  }
+
+  /** the field figures per project and model version; central keeps the latest */
+  async field(): Promise<void> {
+    await this.#central.pushField(await siteFieldSummary(this.#db));
   }
 
   async #incidentBatch(counts: UpstreamCounts): Promise<boolean> {
@@ -136,21 +144,8 @@ export class SiteUpstream {
     return this.#advance("verdicts", rows, reply);
   }
 
-  /** Moves the cursor to the last row before the first refusal; true when a full batch went through. */
-  async #advance(stream: string, rows: Array<{ id: string; created_at: string }>, reply: PushReply): Promise<boolean> {
-    const refused = new Set(reply.failed.map((f) => f.item));
-    const stop = rows.findIndex((r) => refused.has(r.id));
-    const passed = stop === -1 ? rows : rows.slice(0, stop);
-    const last = passed.at(-1);
-    if (last) await this.#cursors.set(stream, { at: last.created_at, id: last.id });
-    if (stop !== -1) {
-      const f = reply.failed.find((x) => x.item === rows[stop]!.id)!;
-      throw new KensaError(
-        f.code in KNOWN ? (f.code as keyof typeof KNOWN) : "KENSA_ERR_INTERNAL",
-        `central refused ${stream} item ${f.item}: ${f.message}`,
-      );
-    }
-    return rows.length === this.#o.batch;
+  #advance(stream: string, rows: Array<{ id: string; created_at: string }>, reply: PushReply): Promise<boolean> {
+    return advanceCursor(this.#cursors, stream, rows, reply, this.#o.batch);
   }
 
   /** uploads a frame central lacks; null when the site no longer has it (retention) */
@@ -198,15 +193,35 @@ export class SiteUpstream {
   }
 }
 
-const KNOWN = {
-  KENSA_ERR_SITE_PROJECT_UNKNOWN: 1,
-  KENSA_ERR_INCIDENT_NOT_FOUND: 1,
-  KENSA_ERR_VALIDATION: 1,
-  KENSA_ERR_INTERNAL: 1,
-} as const;
+/**
+ * Moves a stream's cursor to the last row before the first refusal (rows central stored or
+ * already had); throws that refusal. True when a full batch went through (read the next).
+ */
+export async function advanceCursor(
+  cursors: CursorStore,
+  stream: string,
+  rows: Array<{ id: string; created_at: string }>,
+  reply: PushReply,
+  batch: number,
+): Promise<boolean> {
+  const refused = new Set(reply.failed.map((f) => f.item));
+  const stop = rows.findIndex((r) => refused.has(r.id));
+  const passed = stop === -1 ? rows : rows.slice(0, stop);
+  const last = passed.at(-1);
+  if (last) await cursors.set(stream, { at: last.created_at, id: last.id });
+  if (stop !== -1) {
+    const f = reply.failed.find((x) => x.item === rows[stop]!.id)!;
+    throw new KensaError(
+      f.code in errorCatalog ? (f.code as ErrorCode) : "KENSA_ERR_INTERNAL",
+      `central refused ${stream} item ${f.item}: ${f.message}`,
+    );
+  }
+  return rows.length === batch;
+}
 
+/** rows after the cursor in (created_at, id) order */
 // biome-ignore lint/suspicious/noExplicitAny: Kysely's expression builder differs per joined table
-function after(eb: any, table: string, cursor: SyncCursor) {
+export function after(eb: any, table: string, cursor: SyncCursor) {
   return eb.or([
     eb(`${table}.created_at`, ">", cursor.at),
     eb.and([eb(`${table}.created_at`, "=", cursor.at), eb(`${table}.id`, ">", cursor.id)]),

@@ -11,6 +11,8 @@ export const SampleSource = Type.Union([
   Type.Literal("verdict"),
   Type.Literal("capture"),
   Type.Literal("synthetic"),
+  /** pushed by a site hub to its central hub (docs/operations.md, "Multi-site") */
+  Type.TemplateLiteral([Type.Literal("site:"), Type.String()]),
 ]);
 export type SampleSource = Static<typeof SampleSource>;
 

@@ -5,6 +5,9 @@ import { ModelManifest, Sha256, Task } from "../manifest.js";
 import { FrameMeta } from "../mqtt/payloads.js";
 import { IncidentRule } from "../projects/schemas.js";
 import { ModelLineage } from "../registry/models.js";
+import { SiteField } from "./sample-schemas.js";
+
+export * from "./sample-schemas.js";
 
 /*
  * Site hub ⇄ central hub (docs/operations.md, "Multi-site"). A site hub runs the whole loop on
@@ -43,7 +46,11 @@ export const Site = Type.Object({
   /** incidents and verdicts this site pushed, counted on central */
   incidents: Type.Integer(),
   verdicts: Type.Integer(),
+  /** samples this site pushed into central's datasets (each counted once, however often relabelled) */
+  samples: Type.Integer(),
   fleet: Nullable(SiteFleet),
+  /** the site's latest field figures per project and model version; null before it sent any */
+  field: Nullable(SiteField),
 });
 export type Site = Static<typeof Site>;
 
@@ -183,6 +190,8 @@ export const FederationStatus = Type.Object({
     incidents: Type.Integer(),
     verdicts: Type.Integer(),
     frames: Type.Integer(),
+    /** labelled samples central took (a relabelled one again) */
+    samples: Type.Integer(),
     /** rollout state reports (site rollouts) */
     rollouts: Type.Integer(),
   }),

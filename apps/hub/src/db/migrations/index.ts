@@ -30,6 +30,7 @@ import * as modelNotifications from "./0028-model-notifications.js";
 import * as federation from "./0029-federation.js";
 import * as siteRollouts from "./0030-site-rollouts.js";
 import * as userSites from "./0031-user-sites.js";
+import * as siteSamples from "./0032-site-samples.js";
 
 /**
  * Every migration, keyed by the name recorded in `kysely_migration`, in the order they run.
@@ -71,6 +72,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0029_federation": federation,
   "0030_site_rollouts": siteRollouts,
   "0031_user_sites": userSites,
+  "0032_site_samples": siteSamples,
 });
 
 /** Static provider for Kysely's `Migrator`: no directory has to exist at run time. */

@@ -12,6 +12,19 @@ export interface SitesTable {
   last_seen_at: string | null;
   /** the site's last fleet summary (SiteFleet as JSON) */
   fleet: string | null;
+  /** migration 0032: the site's last field summary (SiteField as JSON) */
+  field?: string | null;
+}
+
+/** Migration 0032, on a central hub: the central sample of a site's sample, and the site revision it holds. */
+export interface SiteSamplesTable {
+  site_id: string;
+  site_sample_id: string;
+  sample_id: string;
+  site_revision_id: string;
+  site_rev: number;
+  created_at: string;
+  updated_at: string;
 }
 
 /** On a site hub: where a sync stream stopped (`incidents`, `verdicts`, `models`). */
@@ -26,6 +39,12 @@ export interface FederationModelsTable {
   central_model_id: string;
   model_version_id: string;
   created_at: string;
+}
+
+declare module "../schema.js" {
+  interface HubDatabase {
+    site_samples: SiteSamplesTable;
+  }
 }
 
 declare module "./incidents.js" {
