@@ -16,6 +16,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import type { HubDatabase } from "../db/schema.js";
+import { JobBlobGrants } from "../jobs/job-blob-grants.js";
 import type { JobRow, RemoteClaims } from "../jobs/remote-claims.js";
 import { backtestError } from "./backtest-report.js";
 import type { BacktestPlan, BacktestService } from "./backtest-service.js";
@@ -51,11 +52,11 @@ type End =
  */
 export class RemoteBacktest {
   #d: RemoteBacktestDeps;
-  /** the blobs each handed-out attempt may read, by `jobId#attempt` */
-  #files = new Map<string, Set<string>>();
+  readonly #grants: JobBlobGrants;
 
   constructor(d: RemoteBacktestDeps) {
     this.#d = d;
+    this.#grants = new JobBlobGrants(d.blobs);
   }
 
   /** The claimed job staged for the worker; null when it needed no worker (done already, or it cannot run). */
@@ -83,7 +84,7 @@ export class RemoteBacktest {
         const m = plan.model;
         throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `the file of model ${m.id} (${m.sha256}) is missing`);
       }
-      this.#files.set(`${row.id}#${attempt}`, readable(plan));
+      this.#grants.grant(row.id, attempt, readable(plan));
       await service.store.started(bt.id);
       return {
         jobId: row.id,
@@ -109,15 +110,7 @@ export class RemoteBacktest {
 
   /** One blob the held attempt `row` reads, as a stream with its size. */
   async blob(row: JobRow, attempt: number, sha256: string): Promise<{ stream: Readable; size: number }> {
-    let allowed = this.#files.get(`${row.id}#${attempt}`);
-    if (!allowed) {
-      // handed out by another replica, or before this hub restarted: the same list again
-      allowed = readable(await this.#d.service.plan(row.ref_id));
-      this.#files.set(`${row.id}#${attempt}`, allowed);
-    }
-    const found = allowed.has(sha256) ? await this.#d.blobs.stream(sha256) : null;
-    if (!found) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `job ${row.id} reads no blob ${sha256}`);
-    return found;
+    return this.#grants.stream(row.id, attempt, sha256, async () => readable(await this.#d.service.plan(row.ref_id)));
   }
 
   /** Stores a worker's result once: the job ends and the backtest's report is written in one transaction. */
@@ -193,7 +186,7 @@ export class RemoteBacktest {
   }
 
   #forget(jobId: string): void {
-    for (const k of this.#files.keys()) if (k.startsWith(`${jobId}#`)) this.#files.delete(k);
+    this.#grants.forget(jobId);
     this.#d.forget(jobId);
   }
 

@@ -11,6 +11,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import type { HubDatabase } from "../db/schema.js";
+import { JobBlobGrants } from "../jobs/job-blob-grants.js";
 import type { JobRow, RemoteClaims } from "../jobs/remote-claims.js";
 import { storedDriftReference } from "../registry/evaluation/drift-reference.js";
 import type { StoredEvaluationMetrics } from "../registry/evaluation/evaluate-model.js";
@@ -44,11 +45,11 @@ export interface RemoteEvaluationDeps {
  */
 export class RemoteEvaluation {
   #d: RemoteEvaluationDeps;
-  /** the blobs each handed-out attempt may read, by `jobId#attempt` */
-  #files = new Map<string, Set<string>>();
+  readonly #grants: JobBlobGrants;
 
   constructor(d: RemoteEvaluationDeps) {
     this.#d = d;
+    this.#grants = new JobBlobGrants(d.blobs);
   }
 
   /** The claimed job staged for the worker; null when it needed no worker (done already, or it cannot run). */
@@ -77,7 +78,7 @@ export class RemoteEvaluation {
     try {
       const plan = await evaluations.plan(ev.id);
       const files = this.#filesOf(plan.items);
-      this.#files.set(`${row.id}#${attempt}`, this.#readable(plan));
+      this.#grants.grant(row.id, attempt, this.#readable(plan));
       await evaluations.started(ev.id);
       return {
         jobId: row.id,
@@ -109,15 +110,9 @@ export class RemoteEvaluation {
   ): Promise<{ stream: Readable; size: number }> {
     const row = await this.#d.claims.held(jobId, holder, attempt);
     if (row.type !== "evaluate") throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `job ${jobId} is not an evaluation`);
-    let allowed = this.#files.get(`${jobId}#${attempt}`);
-    if (!allowed) {
-      // handed out by another replica, or before this hub restarted: the same list again
-      allowed = this.#readable(await this.#d.evaluations.plan(row.ref_id));
-      this.#files.set(`${jobId}#${attempt}`, allowed);
-    }
-    const found = allowed.has(sha256) ? await this.#d.blobs.stream(sha256) : null;
-    if (!found) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `job ${jobId} reads no blob ${sha256}`);
-    return found;
+    return this.#grants.stream(jobId, attempt, sha256, async () =>
+      this.#readable(await this.#d.evaluations.plan(row.ref_id)),
+    );
   }
 
   /** Stores a worker's result once: the job ends and the evaluation row is written in one transaction. */
@@ -203,7 +198,7 @@ export class RemoteEvaluation {
   }
 
   #forget(jobId: string): void {
-    for (const k of this.#files.keys()) if (k.startsWith(`${jobId}#`)) this.#files.delete(k);
+    this.#grants.forget(jobId);
     this.#d.forget(jobId);
   }
 
