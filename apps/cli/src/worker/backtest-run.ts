@@ -1,6 +1,4 @@
-import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
-import { ApiError, type KensaClient } from "@kensa/client";
+import type { KensaClient } from "@kensa/client";
 import {
   type BacktestFrame,
   type BacktestReport,
@@ -12,7 +10,7 @@ import {
   workerRoutes,
 } from "@kensa/contracts";
 import type { backtestReport, FrameReader, replayFrames } from "@kensa/hub";
-import { blobReader, downloadBlobs, isLeaseLost, keepLease, postWithRetry } from "./job-blobs.js";
+import { blobReader, downloadBlobs, type HeldJobEnd, postWithRetry, runHeldJob } from "./job-blobs.js";
 
 const checkRule = compile(Rule);
 
@@ -33,10 +31,7 @@ export interface BacktestRunDeps {
 /** How a backtest job ended on this worker. */
 export type BacktestOutcome =
   | { kind: "stored"; reply: WorkerBacktestReply; error: { code: string } | null; missing: number }
-  /** stopped (SIGTERM) and given back to the queue */
-  | { kind: "released" }
-  /** the hub took the job away (the lease ran out); nothing more was reported */
-  | { kind: "lost" };
+  | HeldJobEnd;
 
 /**
  * Runs one claimed backtest job: downloads the candidate's model and every frame (streamed to
@@ -49,28 +44,12 @@ export async function runBacktest(
   job: WorkerBacktestJob,
   stop: AbortSignal,
 ): Promise<BacktestOutcome> {
-  const { client, workerId } = d;
-  const attempt = { workerId, attempt: job.attempt };
+  const attempt = { workerId: d.workerId, attempt: job.attempt };
   // stopping or losing the lease aborts downloads and the replay alike
-  const work = new AbortController();
-  let lost = false;
-  const onStop = () => work.abort("stop");
-  stop.addEventListener("abort", onStop, { once: true });
-  const renewal = keepLease(d, job, () => {
-    lost = true;
-    work.abort("lost");
-  });
-  const release = async (): Promise<BacktestOutcome> => {
-    await client.call(workerRoutes.release, { params: { id: job.jobId }, body: attempt });
-    return { kind: "released" };
-  };
-  try {
-    await rm(d.dir, { recursive: true, force: true });
-    const dir = join(d.dir, "blobs");
-    await mkdir(dir, { recursive: true });
+  return runHeldJob(d, job, stop, async (signal, dir): Promise<BacktestOutcome> => {
     const frames = new Set(job.files.map((f) => f.sha256));
     frames.delete(job.model.sha256);
-    const { missing } = await downloadBlobs(d, job, dir, [job.model, ...job.files], work.signal, frames);
+    const { missing } = await downloadBlobs(d, job, dir, [job.model, ...job.files], signal, frames);
     const blobs: FrameReader = blobReader(dir);
     let result: { report: BacktestReport; frames: BacktestFrame[] } | null = null;
     let error: { code: string; message: string } | null = null;
@@ -88,7 +67,7 @@ export async function runBacktest(
         frames: job.frames,
         // only the job's frames were downloaded: one the hub lacked is missing here too
         blobs,
-        signal: work.signal,
+        signal,
       });
       const report = d.report({
         bounds: job.bounds,
@@ -98,24 +77,14 @@ export async function runBacktest(
       });
       result = { report, frames: replay.frames };
     } catch (err) {
-      if (work.signal.aborted) throw err;
+      if (signal.aborted) throw err;
       // the candidate cannot run (a model ONNX Runtime refuses): the hub stores why, as it would locally
       error = d.backtestError(err);
     }
     const body = { ...attempt, report: result?.report ?? null, frames: result?.frames ?? [], error };
     const reply = await postWithRetry(d, `the backtest of ${job.jobId}`, () =>
-      client.call(workerRoutes.backtest, { params: { id: job.jobId }, body }),
+      d.client.call(workerRoutes.backtest, { params: { id: job.jobId }, body }),
     );
     return { kind: "stored", reply, error, missing: missing.length };
-  } catch (err) {
-    if (lost || isLeaseLost(err)) return { kind: "lost" };
-    if (stop.aborted) return await release().catch(() => ({ kind: "lost" }) as const);
-    // a download or the post failed on the way: give the job back for another try
-    if (!(err instanceof ApiError && err.status >= 400 && err.status < 500)) await release().catch(() => undefined);
-    throw err;
-  } finally {
-    renewal.stop();
-    stop.removeEventListener("abort", onStop);
-    await rm(d.dir, { recursive: true, force: true }).catch(() => {});
-  }
+  });
 }

@@ -1,6 +1,4 @@
-import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
-import { ApiError, type KensaClient } from "@kensa/client";
+import type { KensaClient } from "@kensa/client";
 import {
   type WorkerEvaluationJob,
   type WorkerEvaluationMetrics,
@@ -8,7 +6,7 @@ import {
   workerRoutes,
 } from "@kensa/contracts";
 import type { EvaluationInput } from "@kensa/hub";
-import { blobReader, downloadBlobs, isLeaseLost, keepLease, postWithRetry } from "./job-blobs.js";
+import { blobReader, downloadBlobs, type HeldJobEnd, postWithRetry, runHeldJob } from "./job-blobs.js";
 
 export interface EvaluationRunDeps {
   client: KensaClient;
@@ -27,10 +25,7 @@ export interface EvaluationRunDeps {
 /** How an evaluate job ended on this worker. */
 export type EvaluationOutcome =
   | { kind: "stored"; reply: WorkerEvaluationReply; error: { code: string } | null }
-  /** stopped (SIGTERM) and given back to the queue */
-  | { kind: "released" }
-  /** the hub took the job away (the lease ran out); nothing more was reported */
-  | { kind: "lost" };
+  | HeldJobEnd;
 
 /**
  * Runs one claimed evaluate job: downloads the model and every test image and mask (streamed to
@@ -42,26 +37,10 @@ export async function runEvaluation(
   job: WorkerEvaluationJob,
   stop: AbortSignal,
 ): Promise<EvaluationOutcome> {
-  const { client, workerId } = d;
-  const attempt = { workerId, attempt: job.attempt };
+  const attempt = { workerId: d.workerId, attempt: job.attempt };
   // stopping or losing the lease aborts downloads and the evaluation alike
-  const work = new AbortController();
-  let lost = false;
-  const onStop = () => work.abort("stop");
-  stop.addEventListener("abort", onStop, { once: true });
-  const renewal = keepLease(d, job, () => {
-    lost = true;
-    work.abort("lost");
-  });
-  const release = async (): Promise<EvaluationOutcome> => {
-    await client.call(workerRoutes.release, { params: { id: job.jobId }, body: attempt });
-    return { kind: "released" };
-  };
-  try {
-    await rm(d.dir, { recursive: true, force: true });
-    const dir = join(d.dir, "blobs");
-    await mkdir(dir, { recursive: true });
-    await downloadBlobs(d, job, dir, [job.model, ...(job.int8 ? [job.int8] : []), ...job.files], work.signal);
+  return runHeldJob(d, job, stop, async (signal, dir): Promise<EvaluationOutcome> => {
+    await downloadBlobs(d, job, dir, [job.model, ...(job.int8 ? [job.int8] : []), ...job.files], signal);
     const blobs = blobReader(dir);
     const read = async (sha256: string) => {
       const bytes = await blobs.get(sha256);
@@ -81,27 +60,17 @@ export async function runEvaluation(
         // only what the job listed was downloaded: anything else is missing, as in the hub's store
         blobs,
         threads: d.threads,
-        signal: work.signal,
+        signal,
       });
     } catch (err) {
-      if (work.signal.aborted) throw err;
+      if (signal.aborted) throw err;
       // the model cannot be scored (a corrupt image, no scorable label): the hub stores why, as it would locally
       error = d.evaluationError(err);
     }
     const body = { ...attempt, metrics, error };
     const reply = await postWithRetry(d, `the evaluation of ${job.jobId}`, () =>
-      client.call(workerRoutes.evaluation, { params: { id: job.jobId }, body }),
+      d.client.call(workerRoutes.evaluation, { params: { id: job.jobId }, body }),
     );
     return { kind: "stored", reply, error };
-  } catch (err) {
-    if (lost || isLeaseLost(err)) return { kind: "lost" };
-    if (stop.aborted) return await release().catch(() => ({ kind: "lost" }) as const);
-    // a download or the post failed on the way: give the job back for another try
-    if (!(err instanceof ApiError && err.status >= 400 && err.status < 500)) await release().catch(() => undefined);
-    throw err;
-  } finally {
-    renewal.stop();
-    stop.removeEventListener("abort", onStop);
-    await rm(d.dir, { recursive: true, force: true }).catch(() => {});
-  }
+  });
 }

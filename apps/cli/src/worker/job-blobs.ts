@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -26,6 +26,55 @@ export interface JobBlobsDeps {
 
 /** ApiError of the hub taking the job back */
 export const isLeaseLost = (err: unknown) => err instanceof ApiError && err.code === "KENSA_ERR_WORKER_LEASE_LOST";
+
+/** How a held job ended when it did not end with a stored result. */
+export type HeldJobEnd =
+  /** stopped (SIGTERM) and given back to the queue */
+  | { kind: "released" }
+  /** the hub took the job away (the lease ran out); nothing more was reported */
+  | { kind: "lost" };
+
+/**
+ * Runs `work` on a held job in a fresh `dir` (removed afterwards) while its lease is renewed.
+ * One signal aborts the work when the worker stops or the lease is lost. A stop gives the job
+ * back; a failure on the way (a download, a post the hub did not refuse) gives it back for
+ * another try and rethrows; a lost lease ends quietly.
+ */
+export async function runHeldJob<T>(
+  d: JobBlobsDeps & { dir: string },
+  job: HeldJob,
+  stop: AbortSignal,
+  work: (signal: AbortSignal, blobDir: string) => Promise<T>,
+): Promise<T | HeldJobEnd> {
+  const attempt = { workerId: d.workerId, attempt: job.attempt };
+  const aborter = new AbortController();
+  let lost = false;
+  const onStop = () => aborter.abort("stop");
+  stop.addEventListener("abort", onStop, { once: true });
+  const renewal = keepLease(d, job, () => {
+    lost = true;
+    aborter.abort("lost");
+  });
+  const release = async (): Promise<HeldJobEnd> => {
+    await d.client.call(workerRoutes.release, { params: { id: job.jobId }, body: attempt });
+    return { kind: "released" };
+  };
+  try {
+    await rm(d.dir, { recursive: true, force: true });
+    const dir = join(d.dir, "blobs");
+    await mkdir(dir, { recursive: true });
+    return await work(aborter.signal, dir);
+  } catch (err) {
+    if (lost || isLeaseLost(err)) return { kind: "lost" };
+    if (stop.aborted) return await release().catch(() => ({ kind: "lost" }) as const);
+    if (!(err instanceof ApiError && err.status >= 400 && err.status < 500)) await release().catch(() => undefined);
+    throw err;
+  } finally {
+    renewal.stop();
+    stop.removeEventListener("abort", onStop);
+    await rm(d.dir, { recursive: true, force: true }).catch(() => {});
+  }
+}
 
 /**
  * Renews the job's lease every third of it until stopped; `onLost` runs once when the hub
