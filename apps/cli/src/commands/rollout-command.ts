@@ -1,7 +1,7 @@
 import type { KensaClient } from "@kensa/client";
 import {
   type CreateRollout,
-  GateName,
+  type GateName,
   KensaError,
   type Rollout,
   RolloutState,
@@ -13,15 +13,8 @@ import { intFlag, numberFlag } from "../cli-input.js";
 import { hubClientFrom } from "../hub-client.js";
 import { resolveDevice, resolveModel } from "../resolve.js";
 import { printList } from "../table.js";
-import {
-  formatRollout,
-  labelOf,
-  type ModelLabels,
-  modelLabels,
-  rolloutColumns,
-  secondsFlag,
-  waveOf,
-} from "./rollout-format.js";
+import { canaryList, defined, gateSwitchFlags, type WaveFlags, waveFlags, waveStrategy } from "./rollout-flags.js";
+import { formatRollout, labelOf, type ModelLabels, modelLabels, rolloutColumns, waveOf } from "./rollout-format.js";
 import { registerRolloutWatch } from "./rollout-watch.js";
 
 interface HubFlags {
@@ -31,26 +24,17 @@ interface HubFlags {
 }
 type HubOpts = (cmd: Command) => Command;
 
-interface CreateFlags extends HubFlags {
+interface CreateFlags extends HubFlags, WaveFlags {
   project?: string;
   pipeline: string;
   tag: string[];
   device: string[];
   shadow?: boolean;
-  canary?: string;
-  canaryPercent?: number;
-  factor?: number;
-  bake?: number;
-  evidenceTimeout?: number;
-  minFrames?: number;
-  minVerdicts?: number;
   maxIncidentRatio?: number;
   maxFalseAlarmRatio?: number;
   minAgreement?: number;
   requireBacktest?: boolean;
   maxBacktestMisses?: number;
-  disableGate: string[];
-  autoRollback: boolean;
   precision: string;
   planned?: boolean;
   json?: boolean;
@@ -58,7 +42,6 @@ interface CreateFlags extends HubFlags {
 
 /** the literals of a TypeBox union of literals, for commander's `choices` */
 const literals = (u: { anyOf: Array<{ const: unknown }> }) => u.anyOf.map((s) => String(s.const));
-const GATES = literals(GateName);
 const STATES = literals(RolloutState);
 
 /** The model versions by id, to show `name@version` rather than ids. */
@@ -76,76 +59,55 @@ export function registerRolloutCommands(program: Command, hubOpts: HubOpts): voi
     .description("staged rollouts: a canary, then growing waves, each gated on field signals against a control group");
 
   hubOpts(
-    rollout
-      .command("create")
-      .description("roll an approved model version out in waves (a candidate may run in --shadow)")
-      .argument("<model>", "model version id, or <name>@<version>")
-      .option("--project <project>", "the project the model must belong to (id, slug or name)")
-      .option("--pipeline <id>", "pipeline on the devices", "default")
-      .option("--tag <tag...>", "target devices by tag (repeatable)", [] as string[])
-      .option("--device <device...>", "target devices by id or name (repeatable); no --tag/--device: the whole project")
-      .option("--shadow", "run it beside the champion on the same frames, never raising incidents; judged on agreement")
-      .option("--canary <devices>", "the first wave: these devices (comma-separated ids or names)")
-      .option(
-        "--canary-percent <n>",
-        "the first wave: this share of the target (default 10)",
-        numberFlag("--canary-percent", { min: 0.1, max: 100 }),
+    gateSwitchFlags(
+      waveFlags(
+        rollout
+          .command("create")
+          .description("roll an approved model version out in waves (a candidate may run in --shadow)")
+          .argument("<model>", "model version id, or <name>@<version>")
+          .option("--project <project>", "the project the model must belong to (id, slug or name)")
+          .option("--pipeline <id>", "pipeline on the devices", "default")
+          .option("--tag <tag...>", "target devices by tag (repeatable)", [] as string[])
+          .option(
+            "--device <device...>",
+            "target devices by id or name (repeatable); no --tag/--device: the whole project",
+          )
+          .option(
+            "--shadow",
+            "run it beside the champion on the same frames, never raising incidents; judged on agreement",
+          )
+          .option("--canary <devices>", "the first wave: these devices (comma-separated ids or names)"),
       )
-      .option(
-        "--factor <x>",
-        "each later wave is this many times the one before (default 2)",
-        numberFlag("--factor", { min: 1, max: 100 }),
-      )
-      .option(
-        "--bake <duration>",
-        "how long a wave runs before its gates may pass it (default 1h)",
-        secondsFlag("--bake", 0, 30 * 86_400),
-      )
-      .option(
-        "--evidence-timeout <duration>",
-        "pause when a wave still lacks the minimum evidence this long after it started (default 4 × bake, ≥ 15m)",
-        secondsFlag("--evidence-timeout", 1, 60 * 86_400),
-      )
-      .option(
-        "--min-frames <n>",
-        "frames each group must have inferred before a rate gate may pass (default 200)",
-        intFlag("--min-frames"),
-      )
-      .option(
-        "--min-verdicts <n>",
-        "human verdicts before the false-alarm gate may pass (0: gate off; default 0)",
-        intFlag("--min-verdicts", 0),
-      )
-      .option(
-        "--max-incident-ratio <x>",
-        "wave's incident rate at most this × the control's (default 1.5)",
-        numberFlag("--max-incident-ratio", { min: 1 }),
-      )
-      .option(
-        "--max-false-alarm-ratio <x>",
-        "wave's false alarms at most this × the control's (default 1.5)",
-        numberFlag("--max-false-alarm-ratio", { min: 1 }),
-      )
-      .option(
-        "--min-agreement <x>",
-        "shadow: lower bound of the agreement's 95 % interval (default 0.9)",
-        numberFlag("--min-agreement", { min: 0, max: 1 }),
-      )
-      .option(
-        "--require-backtest",
-        "wait for a finished backtest of the version and hold it to the champion on the archive",
-      )
-      .option(
-        "--max-backtest-misses <n>",
-        "with --require-backtest: confirmed defects the version may miss beyond the champion's (default 0)",
-        intFlag("--max-backtest-misses", 0),
-      )
-      .addOption(
-        new Option("--disable-gate <name...>", "leave a gate out (repeatable; recorded with the rollout)")
-          .choices(GATES)
-          .default([]),
-      )
-      .option("--no-auto-rollback", "a breach only pauses: the wave's devices keep the new version")
+        .option(
+          "--min-verdicts <n>",
+          "human verdicts before the false-alarm gate may pass (0: gate off; default 0)",
+          intFlag("--min-verdicts", 0),
+        )
+        .option(
+          "--max-incident-ratio <x>",
+          "wave's incident rate at most this × the control's (default 1.5)",
+          numberFlag("--max-incident-ratio", { min: 1 }),
+        )
+        .option(
+          "--max-false-alarm-ratio <x>",
+          "wave's false alarms at most this × the control's (default 1.5)",
+          numberFlag("--max-false-alarm-ratio", { min: 1 }),
+        )
+        .option(
+          "--min-agreement <x>",
+          "shadow: lower bound of the agreement's 95 % interval (default 0.9)",
+          numberFlag("--min-agreement", { min: 0, max: 1 }),
+        )
+        .option(
+          "--require-backtest",
+          "wait for a finished backtest of the version and hold it to the champion on the archive",
+        )
+        .option(
+          "--max-backtest-misses <n>",
+          "with --require-backtest: confirmed defects the version may miss beyond the champion's (default 0)",
+          intFlag("--max-backtest-misses", 0),
+        ),
+    )
       .addOption(
         new Option("--precision <precision>", "model file per device: auto ships int8 where the gate allowed it")
           .choices(["auto", "fp32", "int8"])
@@ -154,12 +116,7 @@ export function registerRolloutCommands(program: Command, hubOpts: HubOpts): voi
       .option("--planned", "create it planned; start it later with kensa rollout resume")
       .option("--json", "print the rollout as JSON"),
   ).action(async (ref: string, o: CreateFlags) => {
-    if (o.canary !== undefined && o.canaryPercent !== undefined) {
-      throw new KensaError(
-        "KENSA_ERR_FLAG_INVALID",
-        "--canary names the canary devices, --canary-percent sizes it: give one",
-      );
-    }
+    const canary = canaryList(o);
     const client = hubClientFrom(o);
     const model = await resolveModel(client, ref);
     if (o.project && model.projectId !== o.project) {
@@ -173,24 +130,13 @@ export function registerRolloutCommands(program: Command, hubOpts: HubOpts): voi
       for (const d of refs) out.push((await resolveDevice(client, d)).id);
       return out;
     };
-    const canary = o.canary
-      ?.split(",")
-      .map((s) => s.trim())
-      .filter(Boolean);
-    if (canary && canary.length === 0) throw new KensaError("KENSA_ERR_FLAG_INVALID", "--canary names no device");
     const body: CreateRollout = {
       modelVersionId: model.id,
       pipeline: o.pipeline,
       target: { deviceIds: await ids(o.device ?? []), tags: o.tag },
       mode: o.shadow ? "shadow" : "deploy",
       precision: o.precision as CreateRollout["precision"],
-      strategy: defined({
-        canaryDeviceIds: canary ? await ids(canary) : undefined,
-        canaryPercent: o.canaryPercent,
-        factor: o.factor,
-        bakeSeconds: o.bake,
-        evidenceTimeoutSeconds: o.evidenceTimeout,
-      }),
+      strategy: waveStrategy(o, canary ? await ids(canary) : undefined),
       gates: defined({
         minFrames: o.minFrames,
         minVerdicts: o.minVerdicts,
@@ -288,10 +234,4 @@ export function registerRolloutCommands(program: Command, hubOpts: HubOpts): voi
       if (wave) console.log(`  wave ${waveOf(r)}: ${wave.deviceIds.join(", ")} ${wave.state}`);
     });
   }
-}
-
-/** the object without its undefined entries; undefined when nothing is left (the hub's defaults apply) */
-function defined<T extends Record<string, unknown>>(o: T): Partial<T> | undefined {
-  const kept = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-  return Object.keys(kept).length ? kept : undefined;
 }

@@ -1,10 +1,10 @@
-import { type CreateSiteRollout, federationRoutes, GateName, KensaError, type SiteRollout } from "@kensa/contracts";
+import { type CreateSiteRollout, federationRoutes, type GateName, type SiteRollout } from "@kensa/contracts";
 import { type Command, Option } from "commander";
-import { intFlag, numberFlag } from "../cli-input.js";
+import { intFlag } from "../cli-input.js";
 import { hubClientFrom } from "../hub-client.js";
 import { resolveModel } from "../resolve.js";
 import { ago, type Column, printList } from "../table.js";
-import { secondsFlag } from "./rollout-format.js";
+import { canaryList, defined, gateSwitchFlags, type WaveFlags, waveFlags, waveStrategy } from "./rollout-flags.js";
 
 interface HubFlags {
   hub?: string;
@@ -12,28 +12,12 @@ interface HubFlags {
   json?: boolean;
 }
 
-interface CreateFlags extends HubFlags {
+interface CreateFlags extends HubFlags, WaveFlags {
   pipeline: string;
   tag: string[];
   device: string[];
-  canary?: string;
-  canaryPercent?: number;
-  factor?: number;
-  bake?: number;
-  evidenceTimeout?: number;
-  minFrames?: number;
-  minVerdicts?: number;
-  disableGate: string[];
-  autoRollback: boolean;
   precision: string;
 }
-
-const GATES = GateName.anyOf.map((s) => String(s.const));
-const list = (v: string) =>
-  v
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 /**
  * `kensa site rollout <site> <model>` and `kensa site rollouts <site>`, against the central hub:
@@ -42,41 +26,26 @@ const list = (v: string) =>
  */
 export function registerSiteRolloutCommands(site: Command, hubOpts: (cmd: Command) => Command): void {
   hubOpts(
-    site
-      .command("rollout <site> <model>")
-      .description("ask a site to roll an approved model version out to its devices in waves, with the site's gates")
-      .option("--pipeline <id>", "pipeline on the devices", "default")
-      .option("--tag <tag...>", "the site's devices with this tag (repeatable)", [] as string[])
-      .option("--device <id...>", "the site's devices by id (repeatable); no --tag/--device: the site's whole project")
-      .option("--canary <ids>", "the first wave: these of the site's devices (comma-separated ids)")
-      .option(
-        "--canary-percent <n>",
-        "the first wave: this share of the target (default 10)",
-        numberFlag("--canary-percent", { min: 0.1, max: 100 }),
-      )
-      .option(
-        "--factor <x>",
-        "each later wave is this many times the one before (default 2)",
-        numberFlag("--factor", { min: 1, max: 100 }),
-      )
-      .option(
-        "--bake <duration>",
-        "how long a wave runs before its gates may pass it (default 1h)",
-        secondsFlag("--bake", 0, 30 * 86_400),
-      )
-      .option(
-        "--evidence-timeout <duration>",
-        "pause when a wave still lacks the minimum evidence this long after it started",
-        secondsFlag("--evidence-timeout", 1, 60 * 86_400),
-      )
-      .option(
-        "--min-frames <n>",
-        "frames each group must have inferred before a rate gate may pass",
-        intFlag("--min-frames"),
-      )
-      .option("--min-verdicts <n>", "human verdicts before the false-alarm gate may pass", intFlag("--min-verdicts", 0))
-      .addOption(new Option("--disable-gate <name...>", "leave a gate out (repeatable)").choices(GATES).default([]))
-      .option("--no-auto-rollback", "a breach only pauses: the wave's devices keep the new version")
+    gateSwitchFlags(
+      waveFlags(
+        site
+          .command("rollout <site> <model>")
+          .description(
+            "ask a site to roll an approved model version out to its devices in waves, with the site's gates",
+          )
+          .option("--pipeline <id>", "pipeline on the devices", "default")
+          .option("--tag <tag...>", "the site's devices with this tag (repeatable)", [] as string[])
+          .option(
+            "--device <id...>",
+            "the site's devices by id (repeatable); no --tag/--device: the site's whole project",
+          )
+          .option("--canary <ids>", "the first wave: these of the site's devices (comma-separated ids)"),
+      ).option(
+        "--min-verdicts <n>",
+        "human verdicts before the false-alarm gate may pass",
+        intFlag("--min-verdicts", 0),
+      ),
+    )
       .addOption(
         new Option("--precision <precision>", "model file per device")
           .choices(["auto", "fp32", "int8"])
@@ -84,12 +53,7 @@ export function registerSiteRolloutCommands(site: Command, hubOpts: (cmd: Comman
       )
       .option("--json", "print the site rollout as JSON"),
   ).action(async (siteId: string, ref: string, o: CreateFlags) => {
-    if (o.canary !== undefined && o.canaryPercent !== undefined) {
-      throw new KensaError(
-        "KENSA_ERR_FLAG_INVALID",
-        "--canary names the canary devices, --canary-percent sizes it: give one",
-      );
-    }
+    const canary = canaryList(o);
     const client = hubClientFrom(o);
     const model = await resolveModel(client, ref);
     // device ids are the site's: central does not know its devices, so they are not resolved here
@@ -98,13 +62,7 @@ export function registerSiteRolloutCommands(site: Command, hubOpts: (cmd: Comman
       pipeline: o.pipeline,
       target: { deviceIds: o.device ?? [], tags: o.tag },
       precision: o.precision as CreateSiteRollout["precision"],
-      strategy: defined({
-        canaryDeviceIds: o.canary === undefined ? undefined : list(o.canary),
-        canaryPercent: o.canaryPercent,
-        factor: o.factor,
-        bakeSeconds: o.bake,
-        evidenceTimeoutSeconds: o.evidenceTimeout,
-      }),
+      strategy: waveStrategy(o, canary),
       gates: defined({
         minFrames: o.minFrames,
         minVerdicts: o.minVerdicts,
@@ -152,9 +110,4 @@ function targetOf(r: Pick<SiteRollout, "target">): string {
 function gatesOf(r: SiteRollout): string {
   const wave = r.waves.find((w) => w.index === r.currentWave);
   return wave?.gates.map((g) => `${g.gate}:${g.status}`).join(" ") ?? "";
-}
-
-function defined<T extends Record<string, unknown>>(o: T): Partial<T> | undefined {
-  const kept = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-  return Object.keys(kept).length ? kept : undefined;
 }
