@@ -104,12 +104,16 @@ export function routePath(path: string, params: Readonly<Record<string, string |
   });
 }
 
-/** A query string (with its `?`) from defined values; arrays repeat their key. */
+/**
+ * A query string (with its `?`) from defined values; arrays repeat their key. An empty string is
+ * a value (`k=`), not an absence: `--mask-suffix ''` means "the mask has the image's stem", and
+ * dropping it turned it into the default `_mask` (mask PNGs were then imported as images).
+ */
 export function queryString(query: Readonly<Record<string, unknown>> | undefined): string {
   if (!query) return "";
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) {
-    if (v === undefined || v === null || v === "") continue;
+    if (v === undefined || v === null) continue;
     if (Array.isArray(v)) for (const item of v) params.append(k, String(item));
     else params.set(k, String(v));
   }
