@@ -1,7 +1,7 @@
 import type { SiteField, SiteFieldModel } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import type { HubDatabase } from "../db/schema.js";
-import { FIELD_WINDOW_DAYS } from "../system/field-metrics.js";
+import { FIELD_WINDOW_DAYS } from "../field-window.js";
 
 const STATUS_KEY: Record<string, keyof Pick<SiteFieldModel, "open" | "confirmed" | "falseAlarms" | "relabeled">> = {
   open: "open",

@@ -1,9 +1,8 @@
 import type { Kysely } from "kysely";
 import { Gauge, type Registry, Summary } from "prom-client";
 import type { HubDatabase } from "../db/schema.js";
+import { FIELD_WINDOW_DAYS } from "../field-window.js";
 
-/** The window field figures cover: a week of incidents is what a quality review looks back on. */
-export const FIELD_WINDOW_DAYS = 7;
 /** Reviewed incidents the review-latency quantiles are computed from (the newest). */
 const LATENCY_SAMPLE = 10_000;
 /** A scrape reuses figures this fresh: several gauges read one query, and a busy scraper cannot load the database. */
