@@ -149,13 +149,17 @@ describe("the typed client", () => {
     ).rejects.toMatchObject({ code: "KENSA_ERR_UNAUTHORIZED", status: 401 });
   });
 
-  it("builds URLs from a route's path, encoding parameters and dropping empty query values", () => {
+  it("builds URLs from a route's path, encoding parameters; absent query values are left out, empty ones sent", () => {
     const c = new KensaClient({ baseUrl: "http://hub.example:8080/", auth: { kind: "none" } });
     expect(c.url(projectRoutes.get, { params: { id: "a b/c" } })).toBe(
       "http://hub.example:8080/api/v1/projects/a%20b%2Fc",
     );
-    expect(c.url(fleetRoutes.list, { query: { projectId: "p1", tag: "" } as never })).toBe(
+    expect(c.url(fleetRoutes.list, { query: { projectId: "p1", tag: undefined, retired: null } as never })).toBe(
       "http://hub.example:8080/api/v1/devices?projectId=p1",
+    );
+    // an empty string is a value (an import's empty mask suffix), not an absence
+    expect(c.url(fleetRoutes.list, { query: { projectId: "" } })).toBe(
+      "http://hub.example:8080/api/v1/devices?projectId=",
     );
     expect(() => c.url(projectRoutes.get)).toThrow(/missing path parameter id/);
   });
