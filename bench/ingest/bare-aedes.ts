@@ -4,7 +4,9 @@ import { Aedes } from "aedes";
 
 export type BareAedesMessage = { type: "started"; port: number };
 
-const aedes = await Aedes.createBroker();
+// the embedded broker's emitter setting (no global delivery limit; see embedded-broker.ts), so the
+// baseline differs from it only by what the hub adds
+const aedes = await Aedes.createBroker({ concurrency: 0 });
 const server = createServer(aedes.handle);
 await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
 const address = server.address();

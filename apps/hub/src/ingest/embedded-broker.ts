@@ -84,6 +84,14 @@ export class EmbeddedBroker implements BrokerAccounts {
   async listen(): Promise<number> {
     const { host, port, log } = this.#opts;
     const aedes = await Aedes.createBroker({
+      // Aedes routes every message through one emitter that lets `concurrency` deliveries wait
+      // at once (100 by default). A subscriber that stops reading holds its deliveries until its
+      // socket drains, so a few stalled devices used to fill those slots and hold up delivery to
+      // everyone (acks included); and when the slots freed, the emitter worked through its queue
+      // recursively and a long queue overflowed the stack and killed the hub. 0 lifts the global
+      // limit: each client still has at most `maxInflightInbound` publishes in the broker, and a
+      // stalled subscriber only waits for itself. (Regression: embedded-broker-stall.test.ts.)
+      concurrency: 0,
       authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => {
         const take = () => {
