@@ -6,10 +6,12 @@ import {
   incidentRoutes,
   peopleRoutes,
   projectRoutes,
+  registryRoutes,
   type SiteIncident,
+  type SiteRollout,
 } from "@kensa/contracts";
 import { createHub, type Hub } from "@kensa/hub";
-import { type ScenarioHub, startScenarioHub } from "@kensa/scenario";
+import { pushBlemishModel, type ScenarioHub, startScenarioHub } from "@kensa/scenario";
 import { type TempDir, tempDir } from "@kensa/testkit";
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -57,6 +59,7 @@ describe.skipIf(skipBrowserTests)("the console shows a central hub's sites", () 
   let hub: ScenarioHub<Hub>;
   let api: KensaClient;
   let browser: Browser;
+  let siteRollout: SiteRollout;
   const contexts: BrowserContext[] = [];
   const admin = { username: "admin", password: "admin-password-1" };
 
@@ -77,7 +80,7 @@ describe.skipIf(skipBrowserTests)("the console shows a central hub's sites", () 
       config: { logLevel: "error", federation: { settleMs: 50 } },
     });
     api = hub.client;
-    await api.call(projectRoutes.create, {
+    const paint = await api.call(projectRoutes.create, {
       body: { slug: "paint", name: "Paint", task: "classification", labels: ["ok", "defect"], okLabels: ["ok"] },
     });
     for (const [id, name, devices] of [
@@ -105,6 +108,16 @@ describe.skipIf(skipBrowserTests)("the console shows a central hub's sites", () 
         },
       });
     }
+    // a rollout asked of plant-a; no site hub syncs here, so it stays `requested`
+    const model = await pushBlemishModel(api, paint.id);
+    await api.call(registryRoutes.approve, {
+      params: { id: model.id },
+      body: { by: "qa", reason: "ok", deploy: false },
+    });
+    siteRollout = await api.call(federationRoutes.createSiteRollout, {
+      params: { id: "plant-a" },
+      body: { modelVersionId: model.id, pipeline: "default", target: { deviceIds: [], tags: ["canary"] } },
+    });
     const scoped = await createUser(hub.httpUrl, hub.adminToken, "bea", "site_engineer");
     await api.call(peopleRoutes.updateUser, { params: { id: scoped.user.id }, body: { sites: ["plant-b"] } });
   }, 120_000);
@@ -136,6 +149,24 @@ describe.skipIf(skipBrowserTests)("the console shows a central hub's sites", () 
     expect(await page.getByText("site plant-b").count()).toBe(0);
     await page.getByText("site plant-a").first().waitFor();
     expect(await page.getByLabel("Site").inputValue()).toBe("plant-a");
+  });
+
+  it("sends a rollback to a site's rollout after asking, and shows it pending until the site answers", async () => {
+    const page = await newPage(DESKTOP);
+    await signIn(page, "/sites", admin.username, admin.password);
+    const rollouts = page.getByRole("table", { name: "Rollouts at Plant A" });
+    const row = rollouts.locator("tr", { has: page.locator(`[data-site-rollout="${siteRollout.id}"]`) });
+    await row.getByText("requested").waitFor();
+    await screenshot(page, "sites-rollouts-desktop");
+    await row.getByRole("button", { name: "Roll back" }).click();
+    const dialog = page.getByRole("dialog", { name: "Roll back this rollout at site plant-a?" });
+    await dialog.getByLabel(/Reason/).fill("paint shop audit");
+    await dialog.getByRole("button", { name: "Roll back" }).click();
+    await row.getByText("pending").waitFor();
+    const { items } = await api.call(federationRoutes.listSiteRollouts, { params: { id: "plant-a" } });
+    expect(items[0]?.commands).toMatchObject([
+      { action: "rollback", state: "pending", reason: "paint shop audit", createdBy: "admin" },
+    ]);
   });
 
   it("a site engineer scoped to one site sees only its incidents on a phone", async () => {

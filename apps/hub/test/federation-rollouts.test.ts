@@ -2,7 +2,6 @@ import { join } from "node:path";
 import {
   federationRoutes,
   fleetRoutes,
-  type ModelManifest,
   projectRoutes,
   registryRoutes,
   rolloutRoutes,
@@ -10,36 +9,16 @@ import {
   type SiteRolloutState,
 } from "@kensa/contracts";
 import { type AgentProcess, spawnAgent, waitFor } from "@kensa/testkit";
-import { buildFixedOutputModel } from "@kensa/vision/graph";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kensa } from "../../cli/test/run-kensa.js";
 import { UplinkProxy } from "./federation-fixtures.js";
+import { centralModel, FAST, GATES, project } from "./federation-rollout-fixtures.js";
 import { backends, startHub, type TestHub } from "./helpers.js";
 
 const list = await backends("federation-rollouts");
 afterAll(async () => {
   for (const b of list) await b.cleanup();
 });
-
-const manifest: ModelManifest = {
-  task: "classification",
-  input: { name: "images", width: 16, height: 16, channels: 3, layout: "NCHW" },
-  preprocessing: { resize: "stretch", scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] },
-  labels: ["ok", "defect"],
-  okLabels: ["ok"],
-  postprocessing: { type: "classification", activation: "none", output: "scores" },
-  thresholds: { default: 0.5, perClass: {} },
-};
-const project = (slug: string) => ({
-  slug,
-  name: slug,
-  task: "classification" as const,
-  labels: ["ok", "defect"],
-  okLabels: ["ok"],
-});
-const FAST = { intervalSeconds: 0.2, maxBackoffSeconds: 0.4, settleMs: 50, timeoutMs: 2000 };
-/** the gates a canary of one device on a synthetic source can show within seconds */
-const GATES = { disabled: ["incident_rate", "false_alarms", "latency", "frame_rate"] as const };
 
 /**
  * Rollouts central asks of a site: two real hubs, the site behind a proxy the test cuts, a real
@@ -56,28 +35,6 @@ describe.each(list)(
     let agent: AgentProcess | undefined;
     let paintId: string;
     let siteToken: string;
-
-    /** uploads a model answering `values` to a central project, approved unless `candidate` */
-    async function centralModel(projectId: string, values: number[], candidate = false): Promise<string> {
-      const form = new FormData();
-      form.set("projectId", projectId);
-      form.set("manifest", JSON.stringify(manifest));
-      const onnx = buildFixedOutputModel({
-        input: "images",
-        width: 16,
-        height: 16,
-        outputs: [{ name: "scores", dims: [1, 2], values }],
-      });
-      form.set("model", new Blob([Buffer.from(onnx)]), "fixed.onnx");
-      const model = await central.client.call(registryRoutes.upload, { upload: form });
-      if (!candidate) {
-        await central.client.call(registryRoutes.approve, {
-          params: { id: model.id },
-          body: { by: "qa", reason: "fit for the plants", deploy: false },
-        });
-      }
-      return model.id;
-    }
 
     const siteRollouts = async () =>
       (await central.client.call(federationRoutes.listSiteRollouts, { params: { id: "plant-r" } })).items;
@@ -138,13 +95,13 @@ describe.each(list)(
     });
 
     it("refuses, with a code, a version central has not approved, another project's, an unknown site", async () => {
-      const candidate = await centralModel(paintId, [0.9, 0.1], true);
+      const candidate = await centralModel(central, paintId, [0.9, 0.1], true);
       const r = await ask({ modelVersionId: candidate, target: { tags: ["canary"] } });
       expect(r.status).toBe(409);
       expect(r.json.error.code).toBe("KENSA_ERR_MODEL_NOT_DEPLOYABLE");
 
       const other = (await central.client.call(projectRoutes.create, { body: project("other") })).id;
-      const elsewhere = await ask({ modelVersionId: await centralModel(other, [0.9, 0.1]), target: {} });
+      const elsewhere = await ask({ modelVersionId: await centralModel(central, other, [0.9, 0.1]), target: {} });
       expect(elsewhere.status).toBe(422);
       expect(elsewhere.json.error.code).toBe("KENSA_ERR_SITE_PROJECT_UNKNOWN");
 
@@ -158,7 +115,7 @@ describe.each(list)(
 
     let first: SiteRollout;
     it("runs the rollout on the site's canary devices, and central sees it running, then completed", async () => {
-      const modelId = await centralModel(paintId, [0.8, 0.2]);
+      const modelId = await centralModel(central, paintId, [0.8, 0.2]);
       const asked = await ask({
         modelVersionId: modelId,
         target: { tags: ["canary"] },
@@ -227,7 +184,7 @@ describe.each(list)(
         const s = await site.client.call(federationRoutes.status, {});
         return s.uplink === "down";
       });
-      const modelId = await centralModel(paintId, [0.7, 0.3]);
+      const modelId = await centralModel(central, paintId, [0.7, 0.3]);
       // asked with `kensa site rollout`, as an operator on central would
       const env = { KENSA_HUB_URL: central.httpUrl, KENSA_ADMIN_TOKEN: central.hub.adminToken };
       const gates = GATES.disabled.flatMap((g) => ["--disable-gate", g]);

@@ -7,6 +7,7 @@ export * from "./common.js";
 export * from "./datasets/routes.js";
 export * from "./datasets/schemas.js";
 export * from "./errors.js";
+export * from "./federation/command-schemas.js";
 export * from "./federation/rollout-schemas.js";
 export * from "./federation/routes.js";
 export * from "./federation/schemas.js";

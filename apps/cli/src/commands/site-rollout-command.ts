@@ -1,4 +1,10 @@
-import { type CreateSiteRollout, federationRoutes, type GateName, type SiteRollout } from "@kensa/contracts";
+import {
+  type CreateSiteRollout,
+  federationRoutes,
+  type GateName,
+  type SiteRollout,
+  type SiteRolloutAction,
+} from "@kensa/contracts";
 import { type Command, Option } from "commander";
 import { intFlag } from "../cli-input.js";
 import { hubClientFrom } from "../hub-client.js";
@@ -19,13 +25,23 @@ interface CreateFlags extends HubFlags, WaveFlags {
   precision: string;
 }
 
+const COMMANDS = {
+  pause: { route: federationRoutes.pauseSiteRollout, help: "ask the site to pause a site rollout" },
+  resume: { route: federationRoutes.resumeSiteRollout, help: "ask the site to resume a paused site rollout" },
+  rollback: {
+    route: federationRoutes.rollbackSiteRollout,
+    help: "ask the site to roll back a site rollout: the devices it reached return to what they ran before",
+  },
+} as const;
+
 /**
- * `kensa site rollout <site> <model>` and `kensa site rollouts <site>`, against the central hub:
- * a staged rollout the site runs on its own devices with its own gates (docs/rollouts.md,
- * "Across sites"), and the state each one's site last reported.
+ * `kensa site rollout <site> <model>`, `kensa site rollout pause|resume|rollback <site> <rollout>`
+ * and `kensa site rollouts <site>`, against the central hub: a staged rollout the site runs on
+ * its own devices with its own gates (docs/rollouts.md, "Across sites"), the commands central
+ * sends it, and the state each one's site last reported.
  */
 export function registerSiteRolloutCommands(site: Command, hubOpts: (cmd: Command) => Command): void {
-  hubOpts(
+  const rollout = hubOpts(
     gateSwitchFlags(
       waveFlags(
         site
@@ -76,6 +92,27 @@ export function registerSiteRolloutCommands(site: Command, hubOpts: (cmd: Comman
     console.log(`the site starts it on its next sync; follow it with: kensa site rollouts ${siteId}`);
   });
 
+  // subcommands of `site rollout`: commander tries them before the <site> <model> form
+  for (const action of Object.keys(COMMANDS) as SiteRolloutAction[]) {
+    hubOpts(
+      rollout
+        .command(`${action} <site> <rollout>`)
+        .description(COMMANDS[action].help)
+        .option("--reason <text>", "why (kept on central, in the site rollout's history and both audit logs)")
+        .option("--json", "print the command as JSON"),
+    ).action(async (siteId: string, rolloutId: string, _o: unknown, cmd: Command) => {
+      // --hub/--token after the subcommand may be taken by `site rollout`, which has them too
+      const o = cmd.optsWithGlobals<HubFlags & { reason?: string }>();
+      const c = await hubClientFrom(o).call(COMMANDS[action].route, {
+        params: { id: siteId, rolloutId },
+        body: o.reason ? { reason: o.reason } : {},
+      });
+      if (o.json) return void console.log(JSON.stringify(c, null, 2));
+      console.log(`command ${c.id}: ${action} site rollout ${rolloutId} on site ${siteId}, pending`);
+      console.log(`the site applies it on its next sync; follow it with: kensa site rollouts ${siteId}`);
+    });
+  }
+
   hubOpts(
     site
       .command("rollouts <site>")
@@ -97,8 +134,15 @@ export function siteRolloutColumns(now = Date.now()): Column<SiteRollout>[] {
     { header: "wave", value: (r) => (r.waves.length ? `${r.currentWave + 1}/${r.waves.length}` : "-") },
     { header: "gates", value: gatesOf },
     { header: "why", value: (r) => r.error?.code ?? r.reason ?? "" },
+    { header: "last command", value: lastCommand },
     { header: "reported", value: (r) => (r.reportedAt ? ago(r.reportedAt, now) : "not yet") },
   ];
+}
+
+/** central's latest command and the site's answer: `rollback applied`, `pause refused KENSA_ERR_ROLLOUT_STATE` */
+function lastCommand(r: SiteRollout): string {
+  const c = r.commands.at(-1);
+  return c ? [c.action, c.state, c.error?.code ?? ""].join(" ").trim() : "";
 }
 
 function targetOf(r: Pick<SiteRollout, "target">): string {

@@ -97,5 +97,7 @@ export interface HubDatabase {
   federation_models: import("./schema/federation.js").FederationModelsTable;
   site_rollouts: import("./schema/site-rollouts.js").SiteRolloutsTable;
   federation_rollouts: import("./schema/site-rollouts.js").FederationRolloutsTable;
+  site_rollout_commands: import("./schema/site-rollout-commands.js").SiteRolloutCommandsTable;
+  federation_rollout_commands: import("./schema/site-rollout-commands.js").FederationRolloutCommandsTable;
   model_notifications: import("./schema/model-notifications.js").ModelNotificationsTable;
 }

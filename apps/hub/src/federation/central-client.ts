@@ -82,6 +82,14 @@ export class CentralClient {
     return this.#json(federationRoutes.pushRollouts, {}, undefined, body);
   }
 
+  rolloutCommands(query: Partial<QueryOf<typeof federationRoutes.rolloutCommands>>) {
+    return this.#json(federationRoutes.rolloutCommands, {}, query, undefined);
+  }
+
+  pushRolloutCommandResults(body: BodyOf<typeof federationRoutes.pushRolloutCommandResults>) {
+    return this.#json(federationRoutes.pushRolloutCommandResults, {}, undefined, body);
+  }
+
   /** the model's bytes (the whole file: models are tens of MB at most) */
   async modelFile(modelId: string): Promise<Uint8Array> {
     const res = await this.#send(federationRoutes.modelFile, { modelId }, undefined, {});

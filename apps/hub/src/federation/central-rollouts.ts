@@ -5,6 +5,7 @@ import {
   type ModelManifest,
   type PushReply,
   type SiteRollout,
+  type SiteRolloutCommand,
   type SiteRolloutOrder,
   type SiteRolloutOrdersReply,
   type SiteRolloutReport,
@@ -16,6 +17,7 @@ import type { SitesTable } from "../db/schema/federation.js";
 import type { SiteRolloutsTable } from "../db/schema/site-rollouts.js";
 import type { HubDatabase } from "../db/schema.js";
 import { newId } from "../ids.js";
+import { CentralRolloutCommands } from "./central-rollout-commands.js";
 import { siteProjects } from "./site-registry.js";
 import { decodeSyncCursor, encodeSyncCursor, settledBefore } from "./sync-cursor.js";
 
@@ -26,16 +28,20 @@ type Request = SiteRolloutOrder["rollout"];
  * On a central hub: staged rollouts an operator asks a site to run (docs/rollouts.md, "Across
  * sites"). Central stores the request and serves it to the site after its cursor; the site
  * runs the rollout with its own gates and pushes its state back, which replaces the state kept
- * here only when it is newer (a report resent after a cut changes nothing).
+ * here only when it is newer (a report resent after a cut changes nothing). Pause, resume and
+ * rollback travel to the site the same way (`commands`).
  */
 export class CentralRollouts {
   #db: Kysely<HubDatabase>;
   /** ms a request must be old before a site is given it (see `federation.settleMs`) */
   #settleMs: number;
+  /** pause, resume and rollback sent to the site rollouts */
+  readonly commands: CentralRolloutCommands;
 
   constructor(db: Kysely<HubDatabase>, settleMs: number) {
     this.#db = db;
     this.#settleMs = settleMs;
+    this.commands = new CentralRolloutCommands(db, settleMs);
   }
 
   /**
@@ -85,11 +91,12 @@ export class CentralRollouts {
       received_at: null,
     };
     await this.#db.insertInto("site_rollouts").values(row).execute();
-    return toSiteRollout(row);
+    return toSiteRollout(row, []);
   }
 
-  /** the site's rollouts, newest first */
+  /** the site's rollouts, newest first, each with the commands sent to it */
   async list(siteId: string): Promise<SiteRollout[]> {
+    const commands = await this.commands.bySiteRollout(siteId);
     const rows = await this.#db
       .selectFrom("site_rollouts")
       .selectAll()
@@ -97,7 +104,7 @@ export class CentralRollouts {
       .orderBy("created_at", "desc")
       .orderBy("id", "desc")
       .execute();
-    return rows.map(toSiteRollout);
+    return rows.map((r) => toSiteRollout(r, commands.get(r.id) ?? []));
   }
 
   /**
@@ -195,7 +202,7 @@ export class CentralRollouts {
   }
 }
 
-function toSiteRollout(r: Selectable<SiteRolloutsTable>): SiteRollout {
+function toSiteRollout(r: Selectable<SiteRolloutsTable>, commands: SiteRolloutCommand[]): SiteRollout {
   const req = JSON.parse(r.request) as Request;
   const rep = r.report ? (JSON.parse(r.report) as SiteRolloutReport) : null;
   return {
@@ -218,5 +225,6 @@ function toSiteRollout(r: Selectable<SiteRolloutsTable>): SiteRollout {
     error: rep?.error ?? null,
     reportedAt: r.reported_at,
     receivedAt: r.received_at,
+    commands,
   };
 }

@@ -59,6 +59,25 @@ export function federationRoutes(app: FastifyInstance, d: FederationRoutesDeps):
     );
     return out;
   });
+  for (const [spec, action] of [
+    [routes.pauseSiteRollout, "pause"],
+    [routes.resumeSiteRollout, "resume"],
+    [routes.rollbackSiteRollout, "rollback"],
+  ] as const) {
+    route(app, spec, async (req) => {
+      inScope(req, req.params.id);
+      const site = await sites.row(req.params.id);
+      const by = actorOf(req).actor;
+      const out = await siteRollouts.commands.create(site, req.params.rolloutId, action, req.body.reason, by);
+      await d.audit.recordRequest(
+        req,
+        `site.rollout.${action}`,
+        { type: "site_rollout", id: out.siteRolloutId },
+        { siteId: site.id, commandId: out.id, reason: out.reason },
+      );
+      return out;
+    });
+  }
   route(app, routes.listSiteRollouts, async (req) => {
     inScope(req, req.params.id);
     await sites.row(req.params.id);
@@ -88,6 +107,10 @@ export function federationRoutes(app: FastifyInstance, d: FederationRoutesDeps):
     route(s, routes.models, async (req) => intake.approvals(site(req), req.query.since, req.query.limit));
     route(s, routes.rolloutOrders, async (req) => siteRollouts.orders(site(req), req.query.since, req.query.limit));
     route(s, routes.pushRollouts, async (req) => siteRollouts.report(site(req), req.body.items));
+    route(s, routes.rolloutCommands, async (req) =>
+      siteRollouts.commands.orders(site(req), req.query.since, req.query.limit),
+    );
+    route(s, routes.pushRolloutCommandResults, async (req) => siteRollouts.commands.results(site(req), req.body.items));
     route(s, routes.modelFile, async (req, reply) => {
       const file = await intake.modelFile(site(req), req.params.modelId);
       return reply.type("application/octet-stream").header("content-length", String(file.size)).send(file.stream);

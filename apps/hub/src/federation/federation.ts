@@ -21,6 +21,7 @@ import { initialStatus } from "./federation-status.js";
 import type { Federation } from "./federation-types.js";
 import { SiteDownstream } from "./site-downstream.js";
 import { SiteRegistry } from "./site-registry.js";
+import { SiteRolloutCommands } from "./site-rollout-commands.js";
 import { SiteRollouts } from "./site-rollouts.js";
 import { SiteSamples } from "./site-samples.js";
 import { SiteSync } from "./site-sync.js";
@@ -81,6 +82,7 @@ export async function createFederation(d: FederationDeps): Promise<Federation> {
         batch: f.batch,
         settleMs: f.settleMs,
       }),
+      commands: new SiteRolloutCommands({ ...d, central, cursors, batch: f.batch, settleMs: f.settleMs }),
       config: f,
       centralUrl: central.url,
       siteId: f.central.siteId,

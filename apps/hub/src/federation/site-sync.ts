@@ -4,14 +4,15 @@ import type { FederationConfig } from "../config/federation-config.js";
 import { UplinkDown } from "./central-client.js";
 import { initialStatus } from "./federation-status.js";
 import type { SiteDownstream } from "./site-downstream.js";
+import type { SiteRolloutCommands } from "./site-rollout-commands.js";
 import type { SiteRollouts } from "./site-rollouts.js";
 import type { SiteSamples } from "./site-samples.js";
 import type { SiteUpstream, UpstreamCounts } from "./site-upstream.js";
 
 /**
  * The site hub's sync loop: push incidents and verdicts, labelled samples, the fleet and field
- * summaries, pull models, pull
- * the rollouts central asked for, then push those rollouts' states;
+ * summaries, pull models, pull the rollouts central asked for and its commands to them (pause,
+ * resume, rollback), then push those rollouts' states and the commands' answers;
  * every `intervalSeconds`, and after a failure with a doubling wait up to `maxBackoffSeconds`.
  * Nothing else on the site waits for it: devices, incidents, notifications and review go on
  * while the uplink is down, and the streams resume from their cursors.
@@ -22,6 +23,7 @@ export class SiteSync {
   #abort: () => void;
   #down: SiteDownstream;
   #rollouts: SiteRollouts;
+  #commands: SiteRolloutCommands;
   #config: FederationConfig;
   #log: FastifyBaseLogger;
   #status: FederationStatus;
@@ -38,6 +40,7 @@ export class SiteSync {
     samples: SiteSamples | null;
     down: SiteDownstream;
     rollouts: SiteRollouts;
+    commands: SiteRolloutCommands;
     config: FederationConfig;
     centralUrl: string;
     siteId: string;
@@ -50,6 +53,7 @@ export class SiteSync {
     this.#samples = deps.samples;
     this.#down = deps.down;
     this.#rollouts = deps.rollouts;
+    this.#commands = deps.commands;
     this.#config = deps.config;
     this.#log = deps.log;
     this.#status = initialStatus("site", deps.centralUrl, deps.siteId);
@@ -144,11 +148,17 @@ export class SiteSync {
       s.pulled.models += await this.#down.pull();
     });
     // after the models: an order's version is then usually here already
+    // a command follows its rollout's request: it waits (throws) while the request is missing
     await part(async () => {
       s.pulled.rollouts += await this.#rollouts.pull();
+      await this.#commands.pull();
     });
     await part(async () => {
       s.pushed.rollouts += await this.#rollouts.push();
+    });
+    // after the states: central shows a command applied once it holds the state it led to
+    await part(async () => {
+      await this.#commands.push();
     });
     s.pushed.incidents += counts.incidents;
     s.pushed.verdicts += counts.verdicts;

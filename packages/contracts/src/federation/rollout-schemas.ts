@@ -2,6 +2,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import { ErrorInfo, EntityId as Id, nullable as Nullable, Timestamp as Ts } from "../common.js";
 import { DeploymentPrecision } from "../fleet/bundle-targets.js";
 import { CreateRollout, RolloutState, RolloutWave } from "../fleet/rollouts.js";
+import { SiteRolloutCommand } from "./command-schemas.js";
 import { SiteModelApproval, SiteProject } from "./schemas.js";
 
 /*
@@ -89,6 +90,8 @@ export const SiteRollout = Type.Object({
   reportedAt: Nullable(Ts),
   /** when central stored that report */
   receivedAt: Nullable(Ts),
+  /** pause, resume and rollback sent from central, oldest first, each with the site's answer */
+  commands: Type.Array(SiteRolloutCommand),
 });
 export type SiteRollout = Static<typeof SiteRollout>;
 

@@ -1,6 +1,13 @@
 import { Type } from "@sinclair/typebox";
+import { RolloutAction } from "../fleet/rollouts.js";
 import { Sha256 } from "../manifest.js";
 import { defineRoutes } from "../route.js";
+import {
+  PushSiteRolloutCommandResults,
+  SiteRolloutCommand,
+  SiteRolloutCommandOrdersReply,
+  SiteRolloutCommandParams,
+} from "./command-schemas.js";
 import { CreateSiteRollout, PushSiteRollouts, SiteRollout, SiteRolloutOrdersReply } from "./rollout-schemas.js";
 import {
   CreateSite,
@@ -27,6 +34,20 @@ import {
  * worker routes. Sites are managed by admins (`kensa site add|list|token`).
  */
 const SITE_AUTH = ["KENSA_ERR_SITE_TOKEN_INVALID"] as const;
+
+/** pause, resume and rollback of a site rollout from central: recorded here, applied by the site */
+const siteRolloutCommand = (action: string, summary: string) =>
+  ({
+    method: "POST",
+    path: `/api/v1/sites/:id/rollouts/:rolloutId/${action}`,
+    summary,
+    permission: "deployments:manage",
+    params: SiteRolloutCommandParams,
+    body: RolloutAction,
+    status: 202,
+    reply: SiteRolloutCommand,
+    errors: ["KENSA_ERR_SITE_NOT_FOUND", "KENSA_ERR_ROLLOUT_NOT_FOUND", "KENSA_ERR_ROLLOUT_STATE"],
+  }) as const;
 
 export const federationRoutes = defineRoutes({
   listSites: {
@@ -81,6 +102,18 @@ export const federationRoutes = defineRoutes({
     reply: Type.Object({ items: Type.Array(SiteRollout) }),
     errors: ["KENSA_ERR_SITE_NOT_FOUND"],
   },
+  pauseSiteRollout: siteRolloutCommand(
+    "pause",
+    "Ask a site to pause a rollout central asked of it; applied on the site's next sync",
+  ),
+  resumeSiteRollout: siteRolloutCommand(
+    "resume",
+    "Ask a site to resume a paused rollout central asked of it; applied on the site's next sync",
+  ),
+  rollbackSiteRollout: siteRolloutCommand(
+    "rollback",
+    "Ask a site to roll back a rollout central asked of it (its devices return to what they ran before)",
+  ),
   pushIncidents: {
     method: "POST",
     path: "/api/v1/federation/sites/:id/incidents",
@@ -181,6 +214,27 @@ export const federationRoutes = defineRoutes({
     auth: "public",
     params: SiteParams,
     body: PushSiteRollouts,
+    reply: PushReply,
+    errors: SITE_AUTH,
+  },
+  rolloutCommands: {
+    method: "GET",
+    path: "/api/v1/federation/sites/:id/rollout-commands",
+    summary:
+      "Pause, resume and rollback commands central sent to the site's rollouts after a cursor, oldest first (site token)",
+    auth: "public",
+    params: SiteParams,
+    query: SiteModelsQuery,
+    reply: SiteRolloutCommandOrdersReply,
+    errors: [...SITE_AUTH, "KENSA_ERR_VALIDATION"],
+  },
+  pushRolloutCommandResults: {
+    method: "POST",
+    path: "/api/v1/federation/sites/:id/rollout-commands",
+    summary: "A site pushes what came of each command (applied, or refused with its code); stored once (site token)",
+    auth: "public",
+    params: SiteParams,
+    body: PushSiteRolloutCommandResults,
     reply: PushReply,
     errors: SITE_AUTH,
   },

@@ -2,6 +2,7 @@ import { federationRoutes, type Site } from "@kensa/contracts";
 import { Link } from "react-router-dom";
 import { useQuery } from "../../api/use-query";
 import { Badge, type Column, DataTable, ErrorState, Loading, Page, TimeAgo } from "../../ui";
+import { SiteRollouts } from "./site-rollouts";
 
 /** ms between polls: sites call in every few seconds when their uplink is up */
 const POLL_MS = 10_000;
@@ -21,14 +22,19 @@ export function SitesPage() {
       ) : !sites.data ? (
         <Loading label="Loading sites" />
       ) : (
-        <DataTable
-          label="Sites"
-          rows={sites.data.items}
-          rowKey={(s) => s.id}
-          columns={columns(Date.now())}
-          cards
-          empty="No site is federated to this hub. Register one with “kensa site add” (docs/operations.md, Multi-site)."
-        />
+        <>
+          <DataTable
+            label="Sites"
+            rows={sites.data.items}
+            rowKey={(s) => s.id}
+            columns={columns(Date.now())}
+            cards
+            empty="No site is federated to this hub. Register one with “kensa site add” (docs/operations.md, Multi-site)."
+          />
+          {sites.data.items.map((s) => (
+            <SiteRollouts key={s.id} site={s} />
+          ))}
+        </>
       )}
     </Page>
   );
