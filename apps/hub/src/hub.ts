@@ -13,6 +13,7 @@ import { type HubConfig, type HubConfigInput, parseHubConfig } from "./config.js
 import { consolePlugin } from "./console/console-plugin.js";
 import { defaultConsoleDir } from "./console/console-routes.js";
 import { createDatasets } from "./datasets/datasets.js";
+import { datasetsOnWorkers } from "./datasets/datasets-on-workers.js";
 import { datasetsPlugin } from "./datasets/datasets-plugin.js";
 import { openDatabase } from "./db/open-database.js";
 import { driftPlugin } from "./drift/drift-plugin.js";
@@ -64,6 +65,7 @@ import { StatsService } from "./system/stats-service.js";
 import { systemPlugin } from "./system/system-plugin.js";
 import { TelemetryHistory } from "./telemetry/telemetry-history.js";
 import { telemetryPlugin } from "./telemetry/telemetry-plugin.js";
+import { MAX_REMOTE_ATTEMPTS } from "./training/remote-training.js";
 import { createTraining } from "./training/training.js";
 import { trainingPlugin } from "./training/training-plugin.js";
 import { workerPlugin } from "./training/worker-plugin.js";
@@ -163,6 +165,17 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     onDrift: driftAlertsOf({ db, projects, models, dispatcher: { kick: () => notify.dispatcher.kick() }, log }),
   });
   await training.recover();
+  // dataset imports and exports as jobs, here or on `kensa worker`s (training.remote.localImports / localExports)
+  datasetsOnWorkers({
+    db,
+    blobs,
+    projects,
+    datasets,
+    training,
+    config: config.training,
+    maxAttempts: MAX_REMOTE_ATTEMPTS,
+    log,
+  });
 
   // incidents own their ports: notify plans the alerts, datasets turns verdicts and late frames
   // into labelled samples; notify reads an incident when it sends (never before start)
@@ -243,7 +256,12 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     mediaBytes: config.limits.mediaBytes,
   });
   await app.register(trainingPlugin, { training, projects, audit });
-  await app.register(workerPlugin, { remote: training.remote, outputBytes: config.limits.modelBytes });
+  await app.register(workerPlugin, {
+    remote: training.remote,
+    outputBytes: config.limits.modelBytes,
+    // an export job's archive is as large as the dataset
+    uploadBytes: Math.max(config.limits.modelBytes, limits.imports.maxArchiveBytes),
+  });
   await app.register(registryPlugin, {
     models,
     evaluations: training.evaluations,

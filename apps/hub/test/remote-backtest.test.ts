@@ -200,6 +200,8 @@ describe.each(list)("backtests on a `kensa worker` process ($name)", (backend) =
       "train",
       "evaluate",
       "backtest",
+      "import",
+      "export",
     ]);
     w.kill("SIGTERM");
     expect(await w.exited).toBe(0);

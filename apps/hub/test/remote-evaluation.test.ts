@@ -236,6 +236,12 @@ describe.each(list)("evaluation on `kensa worker` processes ($name)", (backend) 
     const kept = (await t.call<Evaluation>("GET", `/api/v1/evaluations/${evaluationId}`)).json;
     expect(kept.metrics?.samples).toBe(stored.metrics?.samples);
     const listed = (await t.call<{ items: WorkerInfo[] }>("GET", "/api/v1/workers")).json.items;
-    expect(listed.find((x) => x.workerId === victimId)?.capabilities.jobs).toEqual(["train", "evaluate", "backtest"]);
+    expect(listed.find((x) => x.workerId === victimId)?.capabilities.jobs).toEqual([
+      "train",
+      "evaluate",
+      "backtest",
+      "import",
+      "export",
+    ]);
   }, 120_000);
 });

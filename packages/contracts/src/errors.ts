@@ -122,6 +122,15 @@ export const errorCatalog = {
   KENSA_ERR_SNAPSHOT_NOT_FOUND: { status: 404, message: "No such snapshot" },
   KENSA_ERR_SNAPSHOT_EMPTY: { status: 422, message: "The snapshot would contain no labeled sample" },
   KENSA_ERR_IMPORT_NOT_FOUND: { status: 404, message: "No such dataset import" },
+  KENSA_ERR_EXPORT_NOT_FOUND: { status: 404, message: "No such dataset export" },
+  KENSA_ERR_DATASET_EXPORT_INTERRUPTED: {
+    status: 500,
+    message: "The export was claimed by workers again and again and never finished",
+  },
+  KENSA_ERR_EXPORT_NOT_READY: {
+    status: 409,
+    message: "The dataset export has not finished (or it failed); its archive cannot be downloaded",
+  },
   KENSA_ERR_LABEL_INVALID: { status: 422, message: "The label does not fit the project or the image" },
   KENSA_ERR_ARCHIVE_INVALID: { status: 422, message: "The upload is not a readable .zip, .tar or .tar.gz archive" },
   KENSA_ERR_DATASET_UNSAFE_PATH: { status: 422, message: "An archive entry has an absolute or escaping path" },

@@ -1,7 +1,6 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
 import {
   type DatasetFormat,
   type DatasetImport,
@@ -9,12 +8,12 @@ import {
   type ImportOptions,
   type Snapshot,
   type SnapshotStats,
-  type SplitName,
 } from "@kensa/contracts";
 import { type Command, Option } from "commander";
 import { intFlag } from "../cli-input.js";
 import { parseDuration } from "../duration.js";
 import { hubClientFrom } from "../hub-client.js";
+import { type ExportFlags, exportDataset } from "./dataset-export.js";
 import { tarDirectory } from "./dataset-tar.js";
 import { ProgressBar } from "./progress-bar.js";
 
@@ -122,36 +121,9 @@ export function registerDatasetCommands(program: Command, hubOpts: (cmd: Command
       .addOption(new Option("--format <format>", "dataset layout").choices(FORMATS).makeOptionMandatory())
       .option("--snapshot <id>", "export this snapshot instead of the current labels")
       .addOption(new Option("--split <split>", "only this split of the snapshot").choices(["train", "val", "test"]))
-      .requiredOption("--out <file>", "the archive to write (.zip, or .tar)"),
-  ).action(
-    async (o: { project: string; format: string; snapshot?: string; split?: string; out: string } & HubFlags) => {
-      const archive = o.out.toLowerCase().endsWith(".tar") ? "tar" : "zip";
-      const res = await hubClientFrom(o).fetch(datasetRoutes.export, {
-        params: { id: o.project },
-        query: {
-          format: o.format as DatasetFormat,
-          archive,
-          snapshot: o.snapshot,
-          split: o.split as SplitName | undefined,
-        },
-      });
-      const bar = new ProgressBar("export ", "bytes");
-      let got = 0;
-      await pipeline(
-        Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>),
-        new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            got += chunk.length;
-            bar.update(got);
-            cb(null, chunk);
-          },
-        }),
-        createWriteStream(o.out),
-      );
-      bar.done();
-      console.log(`wrote ${o.out} (${(got / 1e6).toFixed(1)} MB, ${o.format} in ${archive})`);
-    },
-  );
+      .requiredOption("--out <file>", "the archive to write (.zip, or .tar)")
+      .option("--queue", "queue the export as a job (built by the hub or a worker), wait for it, then download it"),
+  ).action(async (o: ExportFlags & HubFlags) => exportDataset(hubClientFrom(o), o));
 
   hubOpts(
     dataset

@@ -3,8 +3,9 @@ import { KensaClient } from "@kensa/client";
 import { KensaError, type WorkerJobKind } from "@kensa/contracts";
 import type { Command } from "commander";
 import { intFlag } from "../cli-input.js";
+import type { RemoteWorkerOptions } from "../worker/remote-worker.js";
 
-const JOB_KINDS = ["train", "evaluate", "backtest"] as const satisfies readonly WorkerJobKind[];
+const JOB_KINDS = ["train", "evaluate", "backtest", "import", "export"] as const satisfies readonly WorkerJobKind[];
 
 interface WorkerFlags {
   hub?: string;
@@ -23,6 +24,16 @@ interface WorkerFlags {
  * `kensa worker --hub <url> --token <worker token>`: trains the hub's queued runs, evaluates
  * its model versions and replays its backtests on this machine (docs/training.md, "Workers"). `kensa worker token` makes a token for the hub's config.
  */
+/** the hub's dataset import and export code, for import and export jobs */
+function datasetWork(hub: typeof import("@kensa/hub")): RemoteWorkerOptions["datasets"] {
+  const formats = hub.defaultFormats();
+  return {
+    prepare: hub.prepareImport,
+    importer: (format) => formats.importer(format),
+    build: (plan, readBlob) => hub.buildExport(plan, formats, readBlob),
+  };
+}
+
 export function registerWorkerCommand(program: Command): void {
   const worker = program
     .command("worker")
@@ -45,8 +56,8 @@ export function registerWorkerCommand(program: Command): void {
     .option("--max-jobs <n>", "exit after this many jobs", intFlag("--max-jobs"))
     .option(
       "--jobs <kinds>",
-      "the kinds of job to claim, comma-separated: train, evaluate, backtest",
-      "train,evaluate,backtest",
+      "the kinds of job to claim, comma-separated: train, evaluate, backtest, import, export",
+      JOB_KINDS.join(","),
     )
     .action(async () => {
       const o = worker.opts<WorkerFlags>();
@@ -100,6 +111,7 @@ export function registerWorkerCommand(program: Command): void {
         evaluate: evaluateModel,
         evaluationError,
         backtest: { replay: hub.replayFrames, report: hub.backtestReport, backtestError: hub.backtestError },
+        datasets: datasetWork(hub),
         capabilities,
         dataDir: resolve(o.dataDir),
         say: (line) => console.log(`${new Date().toISOString()} ${line}`),

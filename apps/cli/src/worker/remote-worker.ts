@@ -2,10 +2,12 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { ApiError, type KensaClient } from "@kensa/client";
-import { type WorkerCapabilities, type WorkerHello, workerRoutes } from "@kensa/contracts";
+import { type WorkerCapabilities, type WorkerClaimReply, type WorkerHello, workerRoutes } from "@kensa/contracts";
 import type { TrainerRegistry } from "@kensa/hub";
 import { type BacktestOutcome, type BacktestRunDeps, runBacktest } from "./backtest-run.js";
 import { type EvaluationOutcome, type EvaluationRunDeps, runEvaluation } from "./evaluation-run.js";
+import { type ExportOutcome, type ExportRunDeps, runExportJob } from "./export-run.js";
+import { type ImportOutcome, type ImportRunDeps, runImportJob } from "./import-run.js";
 import { type JobOutcome, type JobRunDeps, runJob } from "./job-run.js";
 
 export interface RemoteWorkerOptions {
@@ -17,6 +19,8 @@ export interface RemoteWorkerOptions {
   evaluationError: EvaluationRunDeps["evaluationError"];
   /** the hub's replay and report code, for backtest jobs */
   backtest: Pick<BacktestRunDeps, "replay" | "report" | "backtestError">;
+  /** the hub's import (prepare) and export (build) code, for import and export jobs */
+  datasets: Pick<ImportRunDeps, "prepare" | "importer"> & Pick<ExportRunDeps, "build">;
   capabilities: WorkerCapabilities;
   /** where jobs' inputs and outputs live while they run */
   dataDir: string;
@@ -26,7 +30,7 @@ export interface RemoteWorkerOptions {
 }
 
 /**
- * `kensa worker`: claims training, evaluate and backtest jobs (those its capabilities list) from
+ * `kensa worker`: claims training, evaluate, backtest, dataset import and export jobs (those its capabilities list) from
  * a hub and runs them one at a time. Stopping
  * (SIGTERM) stops the trainer and gives its job back, so the hub queues it again at once.
  */
@@ -59,8 +63,14 @@ export class RemoteWorker {
     let backoff = timing.pollMs;
     while (!this.#stop.signal.aborted && (this.#o.maxJobs === undefined || jobs < this.#o.maxJobs)) {
       try {
-        const { job, evaluation, backtest } = await client.call(workerRoutes.claim, { body: hello });
+        const claimed = await client.call(workerRoutes.claim, { body: hello });
+        const { job, evaluation, backtest } = claimed;
         backoff = timing.pollMs;
+        if (claimed.import || claimed.export) {
+          jobs++;
+          await this.#dataset(claimed.import ?? null, claimed.export ?? null);
+          continue;
+        }
         if (backtest) {
           jobs++;
           say(
@@ -135,6 +145,34 @@ export class RemoteWorker {
     return jobs;
   }
 
+  /** Runs a claimed dataset import or export. */
+  async #dataset(imp: WorkerClaimReply["import"] | null, exp: WorkerClaimReply["export"] | null): Promise<void> {
+    const { client, say } = this.#o;
+    const base = { client, workerId: this.workerId, say };
+    const dir = (jobId: string, attempt: number) => join(this.#o.dataDir, "jobs", `${jobId}-${attempt}`);
+    if (imp) {
+      say(
+        `job ${imp.jobId} (import ${imp.importId} into ${imp.project.slug}, attempt ${imp.attempt}): ${imp.options.format}`,
+      );
+      const outcome = await runImportJob(
+        { ...base, ...this.#o.datasets, dir: dir(imp.jobId, imp.attempt) },
+        imp,
+        this.#stop.signal,
+      );
+      say(`job ${imp.jobId}: ${describeDataset(outcome)}`);
+    } else if (exp) {
+      say(
+        `job ${exp.jobId} (export ${exp.exportId}, attempt ${exp.attempt}): ${exp.items.length} samples as ${exp.query.format}`,
+      );
+      const outcome = await runExportJob(
+        { ...base, build: this.#o.datasets.build, dir: dir(exp.jobId, exp.attempt) },
+        exp,
+        this.#stop.signal,
+      );
+      say(`job ${exp.jobId}: ${describeDataset(outcome)}`);
+    }
+  }
+
   #sleep(ms: number): Promise<void> {
     const signal = this.#stop.signal;
     return new Promise((resolve) => {
@@ -146,6 +184,22 @@ export class RemoteWorker {
       }
       signal.addEventListener("abort", done, { once: true });
     });
+  }
+}
+
+function describeDataset(o: ImportOutcome | ExportOutcome): string {
+  switch (o.kind) {
+    case "stored": {
+      const what =
+        "items" in o
+          ? `import ${o.reply.status}: ${o.items} item(s) prepared, ${o.failed} failed`
+          : `export ${o.reply.status}: ${o.bytes} bytes`;
+      return `${what}${o.error ? ` (${o.error.code})` : ""}${o.reply.duplicate ? " (already stored)" : ""}`;
+    }
+    case "released":
+      return "stopped; given back to the queue";
+    case "lost":
+      return "the hub took the job back (lease lost); nothing more was sent";
   }
 }
 

@@ -19,6 +19,13 @@ export const RemoteWorkersConfigSchema = Type.Object(
      * (`kensa worker` does unless its `--jobs` leaves out backtest)
      */
     localBacktests: Type.Boolean({ default: true }),
+    /**
+     * false: this hub runs no dataset import itself; the uploaded archive is stored as a blob and
+     * the import waits for a worker that runs imports, which commits through the hub in one transaction
+     */
+    localImports: Type.Boolean({ default: true }),
+    /** false: this hub builds no queued export itself (`POST /projects/:id/exports`); workers that run exports do */
+    localExports: Type.Boolean({ default: true }),
     /** worker tokens this hub accepts, by name (the name is recorded as who trained) */
     tokens: Type.Array(
       Type.Object(

@@ -14,7 +14,7 @@ export interface DatasetTransferRoutesDeps {
 
 /** Dataset import (an archive upload, run as a job) and export (a streamed archive). */
 export function datasetTransferRoutes(app: FastifyInstance, s: DatasetTransferRoutesDeps): void {
-  const { imports, exports } = s.datasets;
+  const { imports, exports, exportJobs } = s.datasets;
   route(app, routes.getImport, async (req) => imports.get(req.params.id));
   route(app, routes.listImports, async (req) => ({ items: await imports.list(req.params.id) }));
   route(app, routes.export, async (req, reply) => {
@@ -24,6 +24,32 @@ export function datasetTransferRoutes(app: FastifyInstance, s: DatasetTransferRo
       .header("content-disposition", `attachment; filename="${out.filename}"`)
       .send(out.stream);
   });
+  route(app, routes.startExport, async (req) => {
+    const exp = await exportJobs.start(req.params.id, req.body);
+    await s.audit.recordRequest(
+      req,
+      "dataset.export",
+      { type: "export", id: exp.id },
+      {
+        projectId: exp.projectId,
+        format: exp.query.format,
+        snapshot: exp.query.snapshot ?? null,
+      },
+    );
+    return exp;
+  });
+  route(app, routes.getExport, async (req) => exportJobs.get(req.params.id));
+  route(app, routes.downloadExport, async (req, reply) => {
+    const out = await exportJobs.download(req.params.id);
+    return reply
+      .type(out.contentType)
+      .header("content-length", String(out.size))
+      .header("content-disposition", `attachment; filename="${out.filename}"`)
+      .send(out.stream);
+  });
+  // queued exports are built by a job worker of their own while the hub listens
+  app.addHook("onListen", async () => exportJobs.startWorker());
+  app.addHook("onClose", async () => exportJobs.stopWorker());
 
   // The archive streams to a temp file as it arrives (the import service enforces the size
   // limit), so a large dataset never sits in memory.

@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { ProjectService } from "../projects/project-service.js";
+import { ExportJobs } from "./export-jobs.js";
 import { ExportService } from "./export-service.js";
 import { defaultFormats, type FormatRegistry } from "./formats/format-registry.js";
 import { ImportService, type ImportServiceOptions } from "./import-service.js";
@@ -15,6 +16,8 @@ export interface Datasets {
   snapshots: SnapshotService;
   imports: ImportService;
   exports: ExportService;
+  /** exports queued as jobs (built here or on workers) */
+  exportJobs: ExportJobs;
   formats: FormatRegistry;
 }
 
@@ -31,5 +34,6 @@ export function createDatasets(deps: {
   const snapshots = new SnapshotService(deps.db, deps.blobs, deps.projects);
   const imports = new ImportService(deps.db, deps.blobs, deps.projects, formats, deps.imports, deps.log);
   const exports = new ExportService(deps.db, deps.blobs, deps.projects, snapshots, formats);
-  return { samples, snapshots, imports, exports, formats };
+  const exportJobs = new ExportJobs({ db: deps.db, blobs: deps.blobs, exports, formats, log: deps.log });
+  return { samples, snapshots, imports, exports, exportJobs, formats };
 }

@@ -4,9 +4,7 @@ import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { ProjectService } from "../projects/project-service.js";
-import type { ArchiveWriter } from "./archive/archive-writer.js";
-import { TarWriter } from "./archive/tar-writer.js";
-import { ZipWriter } from "./archive/zip-writer.js";
+import { archiveWriter, buildExport, type ExportPlan } from "./export-build.js";
 import { type ExportItem, stemOf } from "./formats/dataset-format.js";
 import type { FormatRegistry } from "./formats/format-registry.js";
 import { currentRevisions } from "./sample-rows.js";
@@ -45,8 +43,18 @@ export class ExportService {
   }
 
   async open(projectId: string, q: ExportQuery): Promise<OpenedExport> {
+    const plan = await this.plan(projectId, q);
+    const blobs = this.#blobs;
+    return {
+      stream: Readable.from(buildExport(plan, this.#formats, (sha) => blobs.get(sha))),
+      contentType: plan.contentType,
+      filename: plan.filename,
+    };
+  }
+
+  /** What an export of `q` holds, with the names its files get; KENSA_ERR_SNAPSHOT_NOT_FOUND, KENSA_ERR_VALIDATION. */
+  async plan(projectId: string, q: ExportQuery): Promise<ExportPlan> {
     const project = await this.#projects.get(projectId);
-    const exporter = this.#formats.exporter(q.format);
     let items: Array<Omit<ExportItem, "name">>;
     let labels = project.labels;
     let okLabels = project.okLabels;
@@ -82,20 +90,6 @@ export class ExportService {
         label: JSON.parse(revs.get(r.id)!.content) as LabelContent,
       }));
     }
-    const named = await this.#name(items);
-    const writer: ArchiveWriter = q.archive === "tar" ? new TarWriter() : new ZipWriter();
-    const blobs = this.#blobs;
-    const skipped: Array<{ sampleId: string; reason: string }> = [];
-    const ctx = {
-      labels,
-      okLabels,
-      readBlob: async (sha: string) => {
-        const b = await blobs.get(sha);
-        if (!b) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `blob ${sha} is missing from the blob store`);
-        return b;
-      },
-      skip: (sampleId: string, reason: string) => void skipped.push({ sampleId, reason }),
-    };
     const meta = {
       schema: "kensa.export/v1",
       projectId: project.id,
@@ -105,19 +99,19 @@ export class ExportService {
       labels,
       okLabels,
     };
-    async function* chunks(): AsyncGenerator<Buffer> {
-      for await (const f of exporter.files(named, ctx)) yield* writer.add(f.path, f.data);
-      const manifest = { ...meta, samples: named.length - skipped.length, skipped };
-      yield* writer.add("kensa-export.json", Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
-      yield* writer.finish();
-    }
+    const writer = archiveWriter(q.archive);
     const base = q.snapshot
       ? `${project.slug}-${q.snapshot.slice(0, 12)}${q.split ? `-${q.split}` : ""}`
       : project.slug;
     return {
-      stream: Readable.from(chunks()),
-      contentType: writer.contentType,
+      format: q.format,
+      archive: q.archive ?? "zip",
+      labels,
+      okLabels,
+      meta,
+      items: await this.#name(items),
       filename: `${base}-${q.format}.${writer.extension}`,
+      contentType: writer.contentType,
     };
   }
 

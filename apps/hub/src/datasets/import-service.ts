@@ -1,4 +1,4 @@
-import { createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -9,14 +9,16 @@ import type { Kysely, Selectable } from "kysely";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { isoNow } from "../clock.js";
 import type { DatasetImportsTable, HubDatabase } from "../db/schema.js";
+import type { JobQueue } from "../jobs/job-queue.js";
 import { countRefusal } from "../limits/limit-refusals.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { SerialQueue } from "../serial-queue.js";
-import type { ArchiveLimits } from "./archive/archive-entry.js";
+import { ARCHIVE_LIMITS, type ArchiveLimits } from "./archive/archive-entry.js";
 import { newDatasetId } from "./dataset-ids.js";
 import type { FormatRegistry } from "./formats/format-registry.js";
 import { checkClassFromRule } from "./formats/image-folder-format.js";
 import { checkGroupKeyRule } from "./group-key.js";
+import { type ImportEnd, importEnd, recordImportEnd } from "./import-record.js";
 import { type ImportProgress, parseClassMap, runImport } from "./import-runner.js";
 
 export interface ImportServiceOptions {
@@ -42,6 +44,10 @@ export class ImportService {
   #log: FastifyBaseLogger;
   #queues = new Map<string, SerialQueue>();
   #running = new Map<string, { progress: ImportProgress; done: Promise<void> }>();
+  /** with local imports off (training.remote.localImports false): the queue workers claim imports from */
+  #queue: JobQueue | null = null;
+  /** progress workers reported, by import (per replica, like the listing of workers) */
+  #remote = new Map<string, ImportProgress>();
 
   constructor(
     db: Kysely<HubDatabase>,
@@ -75,9 +81,41 @@ export class ImportService {
         }),
       })
       .where("status", "=", "running")
+      // an import waiting for (or on) a worker is its job's: the queue survives the restart
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom("jobs")
+              .select("jobs.id")
+              .where("jobs.type", "=", "import")
+              .whereRef("jobs.ref_id", "=", "dataset_imports.id")
+              .where("jobs.status", "in", ["queued", "running"]),
+          ),
+        ),
+      )
       .executeTakeFirst();
     await rm(this.#opts.tmpDir, { recursive: true, force: true });
     return Number(res.numUpdatedRows ?? 0);
+  }
+
+  /**
+   * Hands every later import to workers (training.remote.localImports false): the archive is
+   * stored as a blob and the import queued as a job a `kensa worker` that runs imports claims.
+   */
+  onWorkers(queue: JobQueue): void {
+    this.#queue = queue;
+  }
+
+  /** what an archive may hold once opened (the readers' defaults unless configured) */
+  get archiveLimits(): ArchiveLimits {
+    return this.#opts.archiveLimits ?? ARCHIVE_LIMITS;
+  }
+
+  /** A worker's progress on a queued import (shown by GET /imports/:id); null when it ended. */
+  remoteProgress(id: string, p: ImportProgress | null): void {
+    if (p) this.#remote.set(id, p);
+    else this.#remote.delete(id);
   }
 
   /** Spools `body`, records the import and starts it; resolves at once unless `options.wait`. */
@@ -138,6 +176,7 @@ export class ImportService {
       created_at: isoNow(),
       finished_at: null,
     };
+    if (this.#queue) return this.#enqueue(row, file, wait);
     await this.#db.insertInto("dataset_imports").values(row).execute();
     const progress: ImportProgress = { done: 0, total: 0 };
     const queue = this.#queues.get(project.id) ?? new SerialQueue();
@@ -148,6 +187,29 @@ export class ImportService {
     return this.get(id);
   }
 
+  /** Stores the spooled archive as a blob and queues the import for a worker, with its row, in one transaction. */
+  async #enqueue(row: DatasetImportsTable, file: string, wait: boolean): Promise<DatasetImport> {
+    const queue = this.#queue!;
+    try {
+      const archive = await this.#blobs.put(createReadStream(file));
+      await this.#db.transaction().execute(async (trx) => {
+        await trx.insertInto("dataset_imports").values(row).execute();
+        await queue.enqueue(
+          { type: "import", projectId: row.project_id, refId: row.id, payload: { archive: archive.sha256 } },
+          trx,
+        );
+      });
+    } finally {
+      await rm(file, { force: true });
+    }
+    this.#log.info({ importId: row.id, projectId: row.project_id }, "dataset import queued for a worker");
+    for (;;) {
+      const imp = await this.get(row.id);
+      if (!wait || imp.status !== "running") return imp;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   async #run(
     id: string,
     projectId: string,
@@ -155,14 +217,13 @@ export class ImportService {
     file: string,
     progress: ImportProgress,
   ): Promise<void> {
-    let result: ImportResult | null = null;
-    let error: { code: string; message: string; details?: unknown } | null = null;
+    let end: ImportEnd = { result: null, error: null };
     const timings: { prepareMs?: number; commitMs?: number } = {};
     const started = Date.now();
     try {
       // the project as it is now: an earlier import of the queue may have added classes
       const project = await this.#projects.get(projectId);
-      result = await runImport({
+      const result = await runImport({
         db: this.#db,
         blobs: this.#blobs,
         project,
@@ -174,38 +235,21 @@ export class ImportService {
         progress,
         timings,
       });
+      end = importEnd(result);
     } catch (err) {
-      if (isKensaError(err)) error = { code: err.code, message: err.message, details: err.details };
-      else {
-        this.#log.error({ err, importId: id }, "dataset import failed");
-        error = { code: "KENSA_ERR_INTERNAL", message: (err as Error).message };
-      }
+      if (!isKensaError(err)) this.#log.error({ err, importId: id }, "dataset import failed");
+      end = importEnd(null, err);
     } finally {
       await rm(file, { force: true });
     }
-    // a strict import's failures are its result too: the reply shows which items failed
-    const details = error?.details as { failed?: ImportResult["failed"] } | undefined;
-    if (error && details?.failed) {
-      result = { ok: 0, failed: details.failed, duplicates: [], ignored: 0, addedClasses: [], unlabeled: 0 };
-    }
-    await this.#db
-      .updateTable("dataset_imports")
-      .set({
-        status: error ? "failed" : "succeeded",
-        total: progress.total,
-        result: result ? JSON.stringify(result) : null,
-        error: error ? JSON.stringify({ code: error.code, message: error.message }) : null,
-        finished_at: isoNow(),
-      })
-      .where("id", "=", id)
-      .execute();
+    await recordImportEnd(this.#db, id, progress.total, end);
     this.#running.delete(id);
     this.#log.info(
       {
         importId: id,
         projectId,
-        status: error ? "failed" : "succeeded",
-        ok: result?.ok,
+        status: end.error ? "failed" : "succeeded",
+        ok: end.result?.ok,
         ms: Date.now() - started,
         ...timings,
       },
@@ -238,7 +282,7 @@ export class ImportService {
   }
 
   #toImport(r: Selectable<DatasetImportsTable>): DatasetImport {
-    const live = this.#running.get(r.id);
+    const live = this.#running.get(r.id) ?? (r.status === "running" ? { progress: this.#remote.get(r.id) } : null);
     const total = Number(r.total);
     return {
       id: r.id,
@@ -246,7 +290,7 @@ export class ImportService {
       format: r.format as DatasetImport["format"],
       options: JSON.parse(r.options) as Record<string, unknown>,
       status: r.status as DatasetImport["status"],
-      progress: live ? { ...live.progress } : { done: r.status === "succeeded" ? total : 0, total },
+      progress: live?.progress ? { ...live.progress } : { done: r.status === "succeeded" ? total : 0, total },
       result: r.result ? (JSON.parse(r.result) as ImportResult) : null,
       error: r.error ? (JSON.parse(r.error) as { code: string; message: string }) : null,
       archiveBytes: Number(r.archive_bytes),

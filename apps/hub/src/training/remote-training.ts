@@ -24,6 +24,7 @@ import type { SnapshotService } from "../datasets/snapshot-service.js";
 import type { HubDatabase } from "../db/schema.js";
 import type { JobQueue } from "../jobs/job-queue.js";
 import { type JobRow, RemoteClaims, remoteHolder } from "../jobs/remote-claims.js";
+import type { RemoteJobKind } from "../jobs/remote-job-kind.js";
 import { WorkerTokens } from "../jobs/worker-tokens.js";
 import type { EvaluationService } from "../registry/evaluation/evaluation-service.js";
 import type { ModelService } from "../registry/model-service.js";
@@ -90,6 +91,8 @@ export class RemoteTraining {
   #held = new Set<string>();
   #cancelled = new Set<string>();
   #backtests: RemoteBacktests | null = null;
+  /** other kinds workers run (dataset imports and exports), by job type */
+  #kinds = new Map<string, RemoteJobKind>();
 
   constructor(d: RemoteTrainingDeps) {
     this.#d = d;
@@ -120,6 +123,16 @@ export class RemoteTraining {
     this.#backtests = b;
   }
 
+  /** Lets workers that list `kind.type` claim its jobs (dataset imports and exports attach themselves). */
+  attachKind(kind: RemoteJobKind): void {
+    this.#kinds.set(kind.type, kind);
+  }
+
+  /** the attached kind of a job type; null for training, evaluate and backtest jobs */
+  kindOf(type: string): RemoteJobKind | null {
+    return this.#kinds.get(type) ?? null;
+  }
+
   /** the backtest half; KENSA_ERR_VALIDATION when none is attached (no backtest job can be held then) */
   get backtests(): RemoteBacktests {
     if (!this.#backtests) throw new KensaError("KENSA_ERR_VALIDATION", "this hub hands no backtest to workers");
@@ -130,6 +143,8 @@ export class RemoteTraining {
   async blob(jobId: string, holder: string, attempt: number, sha256: string) {
     const row = await this.claims.held(jobId, holder, attempt);
     if (row.type === "backtest") return this.backtests.blob(row, attempt, sha256);
+    const kind = this.#kinds.get(row.type);
+    if (kind) return kind.blob(row, attempt, sha256);
     return this.evaluation.blob(jobId, holder, attempt, sha256);
   }
 
@@ -170,9 +185,11 @@ export class RemoteTraining {
     // a job whose worker went silent is claimable again at once, not only at the next sweep
     await this.requeueExpired();
     const holder = remoteHolder(token, hello.workerId);
-    const kinds = (hello.capabilities.jobs ?? ["train"]).filter((k) => k !== "backtest" || this.#backtests);
+    const kinds = (hello.capabilities.jobs ?? ["train"]).filter((k) =>
+      k === "backtest" ? this.#backtests : k === "import" || k === "export" ? this.#kinds.has(k) : true,
+    );
     const row = await this.claims.claim(holder, kinds, async (job) =>
-      job.type === "train" ? this.#fits(job, hello) : true,
+      job.type === "train" ? this.#fits(job, hello) : (this.#kinds.get(job.type)?.fits(job) ?? true),
     );
     if (!row) return { job: null, evaluation: null, backtest: null };
     const attempt = Number(row.attempts);
@@ -185,6 +202,8 @@ export class RemoteTraining {
     if (row.type === "backtest") {
       return { job: null, evaluation: null, backtest: await this.backtests.stage(row, attempt) };
     }
+    const kind = this.#kinds.get(row.type);
+    if (kind) return { job: null, evaluation: null, backtest: null, [kind.replyKey]: await kind.stage(row, attempt) };
     return {
       job: await this.#claimedRun(row, attempt, token, hello.workerId, holder),
       evaluation: null,
@@ -365,6 +384,7 @@ export class RemoteTraining {
       const why = `its worker stopped renewing the lease (${this.#d.config.leaseMs} ms)`;
       if (row.type === "evaluate") await this.evaluation.requeued(row, why);
       else if (row.type === "backtest") await this.#backtests?.requeued(row, why);
+      else if (this.#kinds.has(row.type)) await this.#kinds.get(row.type)!.requeued(row, why);
       else await this.outcomes.requeued(row, why);
     }
     if (rows.length > 0) this.#d.kick();

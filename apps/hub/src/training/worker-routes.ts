@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { KensaError, workerRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { registerDatasetWorkerRoutes } from "../datasets/remote-dataset-routes.js";
 import { route } from "../http/route.js";
 import { remoteHolder } from "../jobs/remote-claims.js";
 import type { RemoteTraining } from "./remote-training.js";
@@ -10,6 +11,8 @@ export interface WorkerRoutesDeps {
   remote: RemoteTraining;
   /** bytes; the largest output a worker may upload (the model upload limit) */
   outputBytes: number;
+  /** bytes; the largest blob an import or export job may upload (an export's archive); outputBytes when omitted */
+  uploadBytes?: number;
 }
 
 const tokenOf = new WeakMap<FastifyRequest, string>();
@@ -75,7 +78,9 @@ export function workerRoutes(app: FastifyInstance, d: WorkerRoutesDeps): void {
       const h = holder(req, req.body.workerId);
       const row = await remote.claims.held(req.params.id, h, req.body.attempt);
       const ended = { workerId: req.body.workerId, attempt: req.body.attempt, error: req.body.error };
-      if (row.type === "evaluate") await remote.evaluation.complete(req.params.id, h, { ...ended, metrics: null });
+      const kind = remote.kindOf(row.type);
+      if (kind) await kind.fail(req.params.id, h, req.body.attempt, req.body.error);
+      else if (row.type === "evaluate") await remote.evaluation.complete(req.params.id, h, { ...ended, metrics: null });
       else if (row.type === "backtest") {
         await remote.backtests.complete(req.params.id, h, { ...ended, report: null, frames: [] });
       } else await remote.outcomes.fail(req.params.id, h, req.body.attempt, req.body);
@@ -83,7 +88,9 @@ export function workerRoutes(app: FastifyInstance, d: WorkerRoutesDeps): void {
     route(w, routes.release, async (req) => {
       const h = holder(req, req.body.workerId);
       const row = await remote.claims.held(req.params.id, h, req.body.attempt);
-      if (row.type === "evaluate") await remote.evaluation.release(req.params.id, h, req.body.attempt);
+      const kind = remote.kindOf(row.type);
+      if (kind) await kind.release(req.params.id, h, req.body.attempt);
+      else if (row.type === "evaluate") await remote.evaluation.release(req.params.id, h, req.body.attempt);
       else if (row.type === "backtest") await remote.backtests.release(req.params.id, h, req.body.attempt);
       else await remote.outcomes.release(req.params.id, h, req.body.attempt);
     });
@@ -103,6 +110,10 @@ export function workerRoutes(app: FastifyInstance, d: WorkerRoutesDeps): void {
       // per-sample outcomes of a large test split outgrow the JSON limit
       { bodyLimit: d.outputBytes },
     );
+    registerDatasetWorkerRoutes(w, remote, holder, {
+      bodyBytes: d.outputBytes,
+      uploadBytes: d.uploadBytes ?? d.outputBytes,
+    });
     route(
       w,
       routes.backtest,

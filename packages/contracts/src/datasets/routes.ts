@@ -26,7 +26,14 @@ import {
   SnapshotIdParams,
   SnapshotManifest,
 } from "./snapshots.js";
-import { DatasetImport, ExportQuery, ImportIdParams, ImportOptions } from "./transfers.js";
+import {
+  DatasetExport,
+  DatasetImport,
+  ExportIdParams,
+  ExportQuery,
+  ImportIdParams,
+  ImportOptions,
+} from "./transfers.js";
 
 const IMAGE_TYPES = ["image/jpeg", "image/png"] as const;
 
@@ -262,5 +269,34 @@ export const datasetRoutes = defineRoutes({
     query: ExportQuery,
     produces: { kind: "bytes", types: ["application/zip", "application/x-tar"] },
     errors: ["KENSA_ERR_PROJECT_NOT_FOUND", "KENSA_ERR_SNAPSHOT_NOT_FOUND", "KENSA_ERR_BLOB_NOT_FOUND"],
+  },
+  startExport: {
+    method: "POST",
+    path: "/api/v1/projects/:id/exports",
+    summary: "Queue an export as a job (built here or on a worker); download its archive once it succeeded",
+    permission: "datasets:manage",
+    params: DatasetProjectParams,
+    body: ExportQuery,
+    status: 202,
+    reply: DatasetExport,
+    errors: ["KENSA_ERR_PROJECT_NOT_FOUND", "KENSA_ERR_SNAPSHOT_NOT_FOUND", "KENSA_ERR_VALIDATION"],
+  },
+  getExport: {
+    method: "GET",
+    path: "/api/v1/exports/:id",
+    summary: "One queued export: its status, then its archive's sha256 and size",
+    permission: "datasets:read",
+    params: ExportIdParams,
+    reply: DatasetExport,
+    errors: ["KENSA_ERR_EXPORT_NOT_FOUND"],
+  },
+  downloadExport: {
+    method: "GET",
+    path: "/api/v1/exports/:id/download",
+    summary: "The archive of a finished export",
+    permission: "datasets:manage",
+    params: ExportIdParams,
+    produces: { kind: "bytes", types: ["application/zip", "application/x-tar"] },
+    errors: ["KENSA_ERR_EXPORT_NOT_FOUND", "KENSA_ERR_EXPORT_NOT_READY", "KENSA_ERR_BLOB_NOT_FOUND"],
   },
 });

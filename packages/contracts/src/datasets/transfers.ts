@@ -108,3 +108,32 @@ export type ExportQuery = Static<typeof ExportQuery>;
 
 export const ImportIdParams = Type.Object({ id: Type.String() });
 export type ImportIdParams = Static<typeof ImportIdParams>;
+
+/**
+ * An export run as a job (`POST /projects/:id/exports`): built on the hub, or on a `kensa worker`
+ * when `training.remote.localExports` is false; the archive is byte-identical to the streamed
+ * export of the same query.
+ */
+export const DatasetExport = Type.Object({
+  id: Id,
+  projectId: Id,
+  query: ExportQuery,
+  status: Type.Union([
+    Type.Literal("queued"),
+    Type.Literal("running"),
+    Type.Literal("succeeded"),
+    Type.Literal("failed"),
+    Type.Literal("cancelled"),
+  ]),
+  /** the archive once built: its blob, size and the file name a download gets */
+  archive: Type.Union([
+    Type.Object({ sha256: Sha256, size: Type.Integer(), filename: Type.String(), contentType: Type.String() }),
+    Type.Null(),
+  ]),
+  error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+  createdAt: Ts,
+  finishedAt: Nullable(Ts),
+});
+export type DatasetExport = Static<typeof DatasetExport>;
+
+export const ExportIdParams = Type.Object({ id: Type.String() });

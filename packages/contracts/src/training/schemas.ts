@@ -16,6 +16,8 @@ export const JobType = Type.Union([
   Type.Literal("evaluate"),
   Type.Literal("gate"),
   Type.Literal("backtest"),
+  Type.Literal("import"),
+  Type.Literal("export"),
 ]);
 export type JobType = Static<typeof JobType>;
 

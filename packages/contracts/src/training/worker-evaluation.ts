@@ -11,7 +11,13 @@ import { EvaluationMetrics } from "../registry/schemas.js";
  */
 
 /** The kinds of job a worker runs; a worker that does not say runs training jobs only. */
-export const WorkerJobKind = Type.Union([Type.Literal("train"), Type.Literal("evaluate"), Type.Literal("backtest")]);
+export const WorkerJobKind = Type.Union([
+  Type.Literal("train"),
+  Type.Literal("evaluate"),
+  Type.Literal("backtest"),
+  Type.Literal("import"),
+  Type.Literal("export"),
+]);
 export type WorkerJobKind = Static<typeof WorkerJobKind>;
 
 /** One stored blob an evaluation reads: fetch `url` (absolute, presigned) when given, else the hub's blob route. */

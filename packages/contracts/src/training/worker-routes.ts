@@ -5,6 +5,16 @@ import { defineRoutes } from "../route.js";
 import { TrainerJob } from "../trainer.js";
 import { WorkerBacktestJob, WorkerBacktestReply, WorkerBacktestResult } from "./worker-backtest.js";
 import {
+  WorkerExportJob,
+  WorkerExportReply,
+  WorkerExportResult,
+  WorkerImportJob,
+  WorkerImportProgress,
+  WorkerImportReply,
+  WorkerImportResult,
+  WorkerUploadParams,
+} from "./worker-datasets.js";
+import {
   WorkerBlobParams,
   WorkerEvaluationJob,
   WorkerEvaluationReply,
@@ -13,6 +23,7 @@ import {
 } from "./worker-evaluation.js";
 
 export * from "./worker-backtest.js";
+export * from "./worker-datasets.js";
 export * from "./worker-evaluation.js";
 
 /*
@@ -82,6 +93,10 @@ export const WorkerClaimReply = Type.Object({
   evaluation: Type.Optional(Nullable(WorkerEvaluationJob)),
   /** a backtest job (only to workers whose capabilities list "backtest"), or null */
   backtest: Type.Optional(Nullable(WorkerBacktestJob)),
+  /** a dataset import (only to workers whose capabilities list "import"), or null */
+  import: Type.Optional(Nullable(WorkerImportJob)),
+  /** a dataset export (only to workers whose capabilities list "export"), or null */
+  export: Type.Optional(Nullable(WorkerExportJob)),
 });
 export type WorkerClaimReply = Static<typeof WorkerClaimReply>;
 
@@ -278,6 +293,49 @@ export const workerRoutes = defineRoutes({
     body: WorkerBacktestResult,
     reply: WorkerBacktestReply,
     errors: [...LEASE, "KENSA_ERR_VALIDATION"],
+  },
+  upload: {
+    method: "PUT",
+    path: "/api/v1/workers/jobs/:id/uploads/:sha256",
+    summary:
+      "Store one blob a claimed import or export job made (an image, a mask, an archive); refused unless it hashes to :sha256 (worker token)",
+    auth: "public",
+    params: WorkerUploadParams,
+    query: WorkerAttempt,
+    upload: { kind: "bytes", types: ["application/octet-stream"] },
+    reply: Type.Object({ sha256: Sha256, size: Type.Integer() }),
+    errors: [...LEASE, "KENSA_ERR_BLOB_DIGEST_MISMATCH", "KENSA_ERR_UPLOAD_TOO_LARGE"],
+  },
+  importProgress: {
+    method: "POST",
+    path: "/api/v1/workers/jobs/:id/import-progress",
+    summary: "How far a claimed import is (items decoded of items planned); also renews the lease (worker token)",
+    auth: "public",
+    params: WorkerJobParams,
+    body: WorkerImportProgress,
+    reply: WorkerHelloReply,
+    errors: LEASE,
+  },
+  importResult: {
+    method: "POST",
+    path: "/api/v1/workers/jobs/:id/import",
+    summary:
+      "The prepared rows of a claimed import: committed once, in one transaction, as a local import is (worker token)",
+    auth: "public",
+    params: WorkerJobParams,
+    body: WorkerImportResult,
+    reply: WorkerImportReply,
+    errors: [...LEASE, "KENSA_ERR_VALIDATION", "KENSA_ERR_BLOB_NOT_FOUND"],
+  },
+  exportResult: {
+    method: "POST",
+    path: "/api/v1/workers/jobs/:id/export",
+    summary: "The uploaded archive of a claimed export: recorded once (worker token)",
+    auth: "public",
+    params: WorkerJobParams,
+    body: WorkerExportResult,
+    reply: WorkerExportReply,
+    errors: [...LEASE, "KENSA_ERR_VALIDATION", "KENSA_ERR_BLOB_NOT_FOUND"],
   },
   list: {
     method: "GET",
