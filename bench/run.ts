@@ -22,6 +22,7 @@ import { rowsTable, type Section } from "./report.js";
 import { siteFanoutSection } from "./rollout/site-fanout.js";
 import { rolloutSection } from "./rollout.js";
 import { synthSpeedSection } from "./synth.js";
+import { tilingSection } from "./tiling.js";
 import { visionSpeedRows } from "./vision-speed.js";
 import { workersSection } from "./workers.js";
 
@@ -70,6 +71,13 @@ const sections: Array<Omit<Section, "markdown" | "data"> & { run: Producer; optI
     run: ingestSection,
   },
   { id: "synth", title: "Synthetic camera speed", command: "npm run bench -- synth", run: synthSpeedSection },
+  {
+    id: "tiling",
+    title: "Tiling: small defects on large frames, accuracy and latency tiled against whole frames",
+    command: "npm run bench -- tiling",
+    run: tilingSection,
+    optIn: true,
+  },
   {
     id: "datasets",
     title: "Real dataset imports",

@@ -42,6 +42,15 @@ export const errorCatalog = {
   KENSA_ERR_DEPLOYMENT_NO_TARGETS: { status: 422, message: "The deployment matches no devices" },
   KENSA_ERR_EVENT_NOT_FOUND: { status: 404, message: "No such event" },
   KENSA_ERR_MEDIA_INVALID: { status: 422, message: "The media is not a decodable image or a supported video" },
+  KENSA_ERR_REFERENCE_MISSING: {
+    status: 422,
+    message: "The model compares frames with a golden reference and has none for this frame's reference key",
+  },
+  KENSA_ERR_REFERENCE_INVALID: {
+    status: 422,
+    message: "A reference image does not decode, does not match its sha256 or is not at the model's input size",
+  },
+  KENSA_ERR_REFERENCE_NOT_FOUND: { status: 404, message: "The project has no golden reference of that key" },
   KENSA_ERR_RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested byte range lies outside the content" },
   KENSA_ERR_INCIDENT_NOT_FOUND: { status: 404, message: "No such incident" },
   KENSA_ERR_VERDICT_LABELS_REQUIRED: { status: 422, message: "A relabel verdict needs corrected labels" },
@@ -160,6 +169,7 @@ export const errorCatalog = {
   KENSA_ERR_AGENT_PORT_IN_USE: { status: 500, message: "The agent's status port is not available" },
   KENSA_ERR_RUN_NOT_FOUND: { status: 404, message: "No such training run" },
   KENSA_ERR_RUN_INVALID: { status: 422, message: "The training run cannot be started as asked" },
+  KENSA_ERR_TILING_INVALID: { status: 422, message: "The tiling asked for cannot be used with this project or input" },
   KENSA_ERR_RUN_DATA_INSUFFICIENT: {
     status: 422,
     message: "The snapshot gives the trainer no training or no validation sample",

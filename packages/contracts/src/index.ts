@@ -36,6 +36,7 @@ export * from "./projects/incident-rule.js";
 export * from "./projects/notification-routes.js";
 export * from "./projects/routes.js";
 export * from "./projects/schemas.js";
+export * from "./reference-input.js";
 export * from "./registry/backtest.js";
 export * from "./registry/drift.js";
 export * from "./registry/models.js";

@@ -2,6 +2,7 @@ import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { KensaError } from "./errors.js";
 import { BundleTarget, GoldenSet } from "./golden.js";
+import { ReferenceInput, referenceIssues } from "./reference-input.js";
 import { Rule, ruleIssues } from "./rules.js";
 import { deepFreeze, type Issue } from "./validate.js";
 
@@ -159,6 +160,24 @@ export const Thresholds = Type.Object(
 );
 export type Thresholds = Static<typeof Thresholds>;
 
+/**
+ * Tiled inference (docs/bundles.md, "Tiling"): the frame is cut into overlapping tiles of
+ * width×height source px, each tile is preprocessed to the model input like a whole frame
+ * would be, and the per-tile results are merged back into frame coordinates (boxes across the
+ * seams by NMS, maps stitched). For small defects on frames much larger than the input.
+ */
+export const Tiling = Type.Object(
+  {
+    /** tile size in source (frame) px */
+    width: Type.Integer({ minimum: 16, maximum: 8192 }),
+    height: Type.Integer({ minimum: 16, maximum: 8192 }),
+    /** px two neighbouring tiles share at least; an object up to this size lies whole in some tile */
+    overlap: Type.Integer({ minimum: 0, maximum: 4096, default: 32 }),
+  },
+  { additionalProperties: false },
+);
+export type Tiling = Static<typeof Tiling>;
+
 /** What a user uploads beside an ONNX file: how to feed the model and read its output. */
 export const ModelManifest = Type.Object(
   {
@@ -172,6 +191,10 @@ export const ModelManifest = Type.Object(
     thresholds: Thresholds,
     /** rules the agent evaluates per frame and source (see rules.ts); absent means none, [] */
     rules: Type.Optional(Type.Array(Rule, { maxItems: 100 })),
+    /** cut frames into tiles at native resolution (see Tiling); absent: the whole frame is resized to the input */
+    tiling: Type.Optional(Tiling),
+    /** reference-image inspection: the golden references and how the input stacks them (reference-input.ts) */
+    reference: Type.Optional(ReferenceInput),
   },
   { additionalProperties: false },
 );
@@ -229,6 +252,30 @@ export function manifestIssues(m: ModelManifest): Issue[] {
     issues.push({ path: "/postprocessing/normalize", message: "max must be greater than min" });
   }
   if (m.rules) issues.push(...ruleIssues(m.rules));
+  issues.push(...referenceIssues(m));
+  if (m.tiling) issues.push(...tilingIssues(m.tiling, m.task));
+  return issues;
+}
+
+/**
+ * What a tiling block's schema cannot say: tiles must advance (overlap under half the tile's
+ * short side) and classification has no per-tile result to merge. Paths start at /tiling.
+ */
+export function tilingIssues(t: Tiling, task: Task): Issue[] {
+  const issues: Issue[] = [];
+  if (task === "classification") {
+    issues.push({
+      path: "/tiling",
+      message: "classification has no per-tile result to merge; tiling is for detection, segmentation and anomaly",
+    });
+  }
+  const short = Math.min(t.width, t.height);
+  if (t.overlap * 2 >= short) {
+    issues.push({
+      path: "/tiling/overlap",
+      message: `${t.overlap} px must be less than half the tile's short side (${short} px), or tiles would not advance`,
+    });
+  }
   return issues;
 }
 

@@ -1,4 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { Tiling } from "./manifest.js";
+import { REFERENCE_MAX_SHIFT } from "./reference-input.js";
 
 /*
  * The trainer contract: how the hub (or anyone) drives a training program. The hub writes a
@@ -56,6 +58,8 @@ export const TrainerSample = Type.Object(
      * index into `labels`, 0 = background (so labels[0] is the background label)
      */
     maskPath: Type.Optional(Type.String({ minLength: 1 })),
+    /** reference-image inspection: the key of the sample's golden reference in `reference.images`; absent = the default */
+    referenceKey: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   },
   { additionalProperties: false },
 );
@@ -101,6 +105,21 @@ export const TrainerHyper = Type.Object(
 );
 export type TrainerHyper = Static<typeof TrainerHyper>;
 
+/** The job's golden references: an absolute image path per product / recipe key. */
+export const TrainerReference = Type.Object(
+  {
+    images: Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ minLength: 1 }), {
+      minProperties: 1,
+    }),
+    /** the key of samples that name none; default: the first key in sort order */
+    defaultKey: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    /** px at input size the alignment searches (0: frames are pre-aligned); default min(4, side / 4) */
+    maxShift: Type.Optional(Type.Integer({ minimum: 0, maximum: REFERENCE_MAX_SHIFT })),
+  },
+  { additionalProperties: false },
+);
+export type TrainerReference = Static<typeof TrainerReference>;
+
 /** `job.json`: everything a trainer needs; trainers never read the hub's database. */
 export const TrainerJob = Type.Object(
   {
@@ -125,6 +144,18 @@ export const TrainerJob = Type.Object(
     threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
     /** s of wall time since the trainer started: no epoch starts that would not end within it; absent = none */
     budgetSec: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    /**
+     * detection, segmentation, anomaly: train on tiles of this size cut from the frames at their
+     * own resolution (each tile resized to `input`), and write the same block into the manifest
+     * so that inference tiles alike; absent: whole frames resized to `input`
+     */
+    tiling: Type.Optional(Tiling),
+    /**
+     * classification, segmentation: reference-image inspection (docs/training.md); the model takes
+     * the frame, its product's reference aligned to it and their difference, and the manifest
+     * carries the references
+     */
+    reference: Type.Optional(TrainerReference),
     /** absolute path; created if missing; must not already hold a model.onnx */
     outputDir: Type.String({ minLength: 1 }),
     samples: Type.Array(TrainerSample, { minItems: 1 }),

@@ -3,7 +3,7 @@ import { loadModel, type ModelRunner, messageOf, type TensorData } from "./load-
 import type { Postprocessor } from "./postprocess/postprocessor.js";
 import { list, mismatch, resolveOutput } from "./postprocess/postprocessor.js";
 import { createPostprocessor } from "./postprocess/postprocessors.js";
-import { inputDims } from "./preprocess.js";
+import { modelInputDims } from "./reference-input.js";
 
 /**
  * Proves that a model and its manifest fit together before anyone deploys them: the manifest
@@ -19,7 +19,7 @@ export async function checkModelAgainstManifest(modelBytes: Uint8Array, manifest
   const runner = await loadModel(modelBytes, { intraOpThreads: 1 });
   try {
     const post = bindPostprocessor(runner, manifest);
-    const dims = inputDims(manifest.input);
+    const dims = modelInputDims(manifest);
     let out: Record<string, TensorData>;
     try {
       const data = new Float32Array(dims.reduce((a, b) => a * b));

@@ -23,4 +23,27 @@ export { anomalyLabel, scoreAnomaly } from "./postprocess/score-anomaly.js";
 export { segment } from "./postprocess/segment.js";
 export { inputDims, type Preprocessed, preprocess } from "./preprocess.js";
 export { type ImageInfo, probeImage } from "./probe-image.js";
+export {
+  bestShift,
+  decodeReferences,
+  gradient,
+  modelInputDims,
+  type RawImage,
+  type ReferenceSet,
+  referenceFor,
+  referencesOf,
+  shiftImage,
+  stackInput,
+  withReference,
+} from "./reference-input.js";
 export { planResize, type ResizePlan, type ResizeTransform, toOriginalBox } from "./resize-transform.js";
+export { type FrameMap, inferMap } from "./tiling/infer-map.js";
+export { type Tile, tileLayout, tileStarts } from "./tiling/layout.js";
+export {
+  mergeTileDetections,
+  type TileDetection,
+  toFrame as tileDetectionsToFrame,
+} from "./tiling/merge-detections.js";
+export { type StitchedMap, type StitchMode, stitchMaps } from "./tiling/stitch-maps.js";
+export { TILE_BATCH, TileRunner } from "./tiling/tile-runner.js";
+export { stitchOutputs, TILE_PAD, TiledModel, type TiledTensors, tileFrame } from "./tiling/tiled-inference.js";

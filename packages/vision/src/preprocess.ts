@@ -12,6 +12,8 @@ export interface Preprocessed {
   height: number;
   /** where the original image lies in the input tensor, to map boxes and masks back */
   transform: ResizeTransform;
+  /** the resized image's bytes (HWC, input.channels) the tensor was made of; reference-input aligns on them */
+  raw?: Uint8Array;
 }
 
 /** The grey Ultralytics pads letterboxed images with, so YOLO exports see what they trained on. */
@@ -25,9 +27,6 @@ const LETTERBOX_GREY = { r: 114, g: 114, b: 114, alpha: 1 };
  * Throws KENSA_ERR_MEDIA_INVALID when the bytes do not decode.
  */
 export async function preprocess(image: Uint8Array, input: InputSpec, pre: Preprocessing): Promise<Preprocessed> {
-  const channels = input.channels;
-  let raw: Buffer;
-  let transform: ResizeTransform;
   try {
     // sharp shrinks JPEGs while decoding when the target is ≥ 2x smaller: most of the speed-up
     // on camera frames, so the resize must stay in the same pipeline as the decode
@@ -36,37 +35,52 @@ export async function preprocess(image: Uint8Array, input: InputSpec, pre: Prepr
     // sizes from the header in JS hand the decode to sharp in one call (see imageSize)
     const size = imageSize(image) ?? (await img.metadata());
     if (!size.width || !size.height) throw new Error("no image dimensions");
-    const plan = planResize(size.width, size.height, input, pre.resize);
-    transform = plan.transform;
-    let pipeline = img.removeAlpha().resize(plan.resizeWidth, plan.resizeHeight, { fit: "fill" });
-    if (pre.resize === "letterbox") {
-      pipeline = pipeline.extend({
-        left: plan.left,
-        top: plan.top,
-        right: input.width - plan.resizeWidth - plan.left,
-        bottom: input.height - plan.resizeHeight - plan.top,
-        background: LETTERBOX_GREY,
-      });
-    } else if (pre.resize === "center-crop") {
-      // extract after resize crops the resized image (sharp orders it by call order)
-      pipeline = pipeline.extract({ left: plan.left, top: plan.top, width: input.width, height: input.height });
-    }
-    pipeline = channels === 1 ? pipeline.greyscale() : pipeline.toColourspace("srgb");
-    const out = await pipeline.raw().toBuffer({ resolveWithObject: true });
-    raw = out.data;
-    if (out.info.width !== input.width || out.info.height !== input.height) {
-      throw new Error(`resize produced ${out.info.width}x${out.info.height}`);
-    }
-    if (out.info.channels !== channels) raw = toChannels(raw, out.info.channels, channels);
+    return await fitToInput(img, size.width, size.height, input, pre);
   } catch (err) {
     throw new KensaError("KENSA_ERR_MEDIA_INVALID", `The image cannot be decoded: ${messageOf(err)}`);
   }
+}
+
+/**
+ * A width×height sharp image → the model's input tensor (resize, pad or crop, channels,
+ * normalisation); the geometry is planResize's. Throws the library's own errors.
+ */
+export async function fitToInput(
+  img: sharp.Sharp,
+  width: number,
+  height: number,
+  input: InputSpec,
+  pre: Preprocessing,
+): Promise<Preprocessed> {
+  const channels = input.channels;
+  const plan = planResize(width, height, input, pre.resize);
+  const transform = plan.transform;
+  let pipeline = img.removeAlpha().resize(plan.resizeWidth, plan.resizeHeight, { fit: "fill" });
+  if (pre.resize === "letterbox") {
+    pipeline = pipeline.extend({
+      left: plan.left,
+      top: plan.top,
+      right: input.width - plan.resizeWidth - plan.left,
+      bottom: input.height - plan.resizeHeight - plan.top,
+      background: LETTERBOX_GREY,
+    });
+  } else if (pre.resize === "center-crop") {
+    // extract after resize crops the resized image (sharp orders it by call order)
+    pipeline = pipeline.extract({ left: plan.left, top: plan.top, width: input.width, height: input.height });
+  }
+  pipeline = channels === 1 ? pipeline.greyscale() : pipeline.toColourspace("srgb");
+  const out = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  let raw = out.data;
+  if (out.info.width !== input.width || out.info.height !== input.height) {
+    throw new Error(`resize produced ${out.info.width}x${out.info.height}`);
+  }
+  if (out.info.channels !== channels) raw = toChannels(raw, out.info.channels, channels);
   const data = toTensor(raw, input, pre);
-  return { data, dims: inputDims(input), width: transform.width, height: transform.height, transform };
+  return { data, dims: inputDims(input), width: transform.width, height: transform.height, transform, raw };
 }
 
 /** Interleaved bytes (HWC) → normalised floats in the model's layout. */
-function toTensor(raw: Uint8Array, input: InputSpec, pre: Preprocessing): Float32Array {
+export function toTensor(raw: Uint8Array, input: InputSpec, pre: Preprocessing): Float32Array {
   const c = input.channels;
   const n = input.width * input.height;
   const data = new Float32Array(n * c);
@@ -87,7 +101,7 @@ function toTensor(raw: Uint8Array, input: InputSpec, pre: Preprocessing): Float3
 }
 
 /** Defensive: libvips keeps a grey PNG single-band unless told otherwise; never feed the wrong band count. */
-function toChannels(raw: Buffer, have: number, want: 1 | 3): Buffer {
+export function toChannels(raw: Buffer, have: number, want: 1 | 3): Buffer {
   const n = raw.length / have;
   const out = Buffer.alloc(n * want);
   for (let i = 0; i < n; i++) {

@@ -13,6 +13,11 @@ import traceback
 from types import FrameType
 from typing import Any, NoReturn
 
+# OpenMP threads that spin while they wait for each other (libgomp's default) lose whole scheduler
+# slices when other work shares the cores: 2 threads on a loaded 2-core machine took 8× longer per
+# step than with passive waiting. Set before torch loads its OpenMP runtime; a caller's value wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .errors import Cancelled, DataInvalid, ExportFailed, JobInvalid, TrainerError, TrainingFailed
 from .progress import Progress
 
@@ -86,7 +91,17 @@ def main(argv: list[str]) -> int:
         stage = "data"
         from .data import channel_stats, load_split
 
-        splits = {name: load_split(job, name) for name in ("train", "val", "test")}
+        if job.tiling:
+            from .tiling import Tiling, load_tiled_split
+
+            tiling = Tiling.of(job.tiling)
+            splits = {name: load_tiled_split(job, name, tiling) for name in ("train", "val", "test")}
+            progress.log(
+                f"tiled: {tiling.width}x{tiling.height} px tiles (overlap {tiling.overlap} px) resized to "
+                f"{job.width}x{job.height}; tiles train {len(splits['train'])}, val {len(splits['val'])}, test {len(splits['test'])}"
+            )
+        else:
+            splits = {name: load_split(job, name) for name in ("train", "val", "test")}
         mean, std = channel_stats(splits["train"].images)
 
         stage = "train"
@@ -111,13 +126,13 @@ def main(argv: list[str]) -> int:
         stage = "export"
         from .export import QUANT_BACKEND, export_onnx, quantize
 
-        export_onnx(task, result.model, job.channels, job.height, job.width, outputs.temp("model.onnx"))
+        export_onnx(task, result.model, job.input_channels, job.height, job.width, outputs.temp("model.onnx"))
         int8: dict[str, Any] | None = None
         if job.hyper.quantize:
             qmodel = quantize(result.model, splits["train"], prep)
             q_val = task.evaluate(qmodel, splits["val"], prep, eval_bs)
             q_test = task.evaluate(qmodel, splits["test"], prep, eval_bs) if len(splits["test"]) else None
-            export_onnx(task, qmodel, job.channels, job.height, job.width, outputs.temp("model.int8.onnx"))
+            export_onnx(task, qmodel, job.input_channels, job.height, job.width, outputs.temp("model.int8.onnx"))
             int8 = {
                 "model": "model.int8.onnx",
                 "backend": QUANT_BACKEND,
@@ -218,7 +233,16 @@ def _manifest(job: Any, task: Any, mean: list[float], std: list[float]) -> dict[
         + ([job.labels[0]] if job.task == "segmentation" and job.labels[0] not in job.ok_labels else []),
         "postprocessing": task.postprocessing(),
         "thresholds": task.thresholds(),
+        **({"tiling": dict(job.tiling)} if job.tiling else {}),
+        **({"reference": reference_manifest(job)} if job.reference else {}),
     }
+
+
+def reference_manifest(job: Any) -> dict[str, Any]:
+    from .data import _read_image
+    from .reference import load_references, manifest_entry
+
+    return manifest_entry(job.reference, load_references(job, lambda s: _read_image(s, job)[0]))
 
 
 def run() -> NoReturn:

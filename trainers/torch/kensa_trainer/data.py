@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import DataInvalid
 from .job import Job, Sample
+from .reference import aligned_references
 
 
 @dataclass
@@ -26,6 +27,8 @@ class Split:
     labels: torch.Tensor | None  # int64 N (classification)
     masks: torch.Tensor | None  # uint8 N×H×W (segmentation)
     boxes: list[torch.Tensor] | None  # detection
+    #: reference-image inspection: each frame's aligned golden reference, uint8 N×C×H×W (reference.py)
+    refs: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -53,7 +56,8 @@ def load_split(job: Job, name: str) -> Split:
             sx, sy = job.width / w0, job.height / h0
             rows = [[index[b.label], b.x * sx, b.y * sy, b.w * sx, b.h * sy] for b in s.boxes or []]
             boxes.append(torch.tensor(rows, dtype=torch.float32).reshape(-1, 5))
-    return Split(ids=[s.id for s in samples], images=images, labels=labels, masks=masks, boxes=boxes)
+    refs = aligned_references(job, samples, images, lambda s: _read_image(s, job)[0]) if job.reference else None
+    return Split(ids=[s.id for s in samples], images=images, labels=labels, masks=masks, boxes=boxes, refs=refs)
 
 
 def _anomalous(s: Sample, job: Job, size: tuple[int, int]) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import JobInvalid
+from .reference import ReferenceSpec, key_issues, parse_reference
 
 SCHEMA = "kensa.trainer-job/v1"
 TASKS = ("classification", "segmentation", "detection", "anomaly")
@@ -53,6 +54,8 @@ class Sample:
     classes: list[str]
     boxes: list[Box] | None
     mask_path: str | None
+    #: reference-image inspection: the key of the sample's golden reference (None: the default)
+    reference_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,15 @@ class Job:
     samples: list[Sample] = field(repr=False)
     #: s of wall time since the trainer started; no epoch starts that would not end within it
     budget_sec: float | None = None
+    #: {width, height, overlap} in frame px: train on tiles (tiling.py); None = whole frames
+    tiling: dict[str, int] | None = None
+    #: reference-image inspection (reference.py): the model takes frame, reference and difference
+    reference: ReferenceSpec | None = None
+
+    @property
+    def input_channels(self) -> int:
+        """Channels of the model's input tensor: 3 × the image's with a reference, else the image's."""
+        return self.channels * 3 if self.reference else self.channels
 
     def split(self, name: str) -> list[Sample]:
         return [s for s in self.samples if s.split == name]
@@ -156,7 +168,7 @@ def load_job(path: str) -> Job:
 
 def parse_job(raw: Any) -> Job:
     c = _Checker()
-    top = {"schema", "jobId", "task", "labels", "okLabels", "input", "hyper", "seed", "threads", "outputDir", "samples", "budgetSec"}
+    top = {"schema", "jobId", "task", "labels", "okLabels", "input", "hyper", "seed", "threads", "outputDir", "samples", "budgetSec", "reference", "tiling"}
     v = c.obj(raw, "", top, {"schema", "jobId", "task", "labels", "input", "outputDir", "samples"})
     if "schema" in v and v["schema"] != SCHEMA:
         c.fail("/schema", f"expected {SCHEMA!r}")
@@ -185,9 +197,12 @@ def parse_job(raw: Any) -> Job:
     seed = c.integer(v.get("seed", 0), "/seed", 0, 2**31 - 1)
     threads = c.integer(v["threads"], "/threads", 1, 1024) if "threads" in v else None
     budget = c.number(v["budgetSec"], "/budgetSec", 0, 1e9, lo_open=True) if "budgetSec" in v else None
+    tiling = _parse_tiling(c, v["tiling"], task) if "tiling" in v else None
     out = c.string(v.get("outputDir"), "/outputDir") if "outputDir" in v else ""
     if out and not os.path.isabs(out):
         c.fail("/outputDir", "expected an absolute path")
+
+    reference = parse_reference(c, v["reference"], task, width, height) if "reference" in v else None
 
     samples: list[Sample] = []
     raw_samples = v.get("samples", [])
@@ -201,6 +216,12 @@ def parse_job(raw: Any) -> Job:
             c.fail(f"/samples/{i}/id", f"duplicate sample id {sample.id!r}")
         seen.add(sample.id)
         samples.append(sample)
+    if reference is None and any(s.reference_key for s in samples):
+        c.fail("/samples", "samples name a referenceKey but the job has no /reference")
+    if reference is not None:
+        key_issues(c, reference, [s.reference_key for s in samples])
+        if tiling is not None:
+            c.fail("/reference", "reference-image inspection cannot be combined with tiling (a reference covers the whole part)")
 
     if c.issues:
         raise JobInvalid("job spec is invalid: " + "; ".join(c.issues))
@@ -227,7 +248,22 @@ def parse_job(raw: Any) -> Job:
         output_dir=out,
         samples=samples,
         budget_sec=budget,
+        reference=reference,
+        tiling=tiling,
     )
+
+
+def _parse_tiling(c: _Checker, raw: Any, task: str) -> dict[str, int]:
+    """TrainerJob.tiling (Tiling in packages/contracts/src/manifest.ts) and its tilingIssues()."""
+    t = c.obj(raw, "/tiling", {"width", "height", "overlap"}, {"width", "height"})
+    width = c.integer(t.get("width"), "/tiling/width", 16, 8192) if "width" in t else 16
+    height = c.integer(t.get("height"), "/tiling/height", 16, 8192) if "height" in t else 16
+    overlap = c.integer(t.get("overlap", 32), "/tiling/overlap", 0, 4096)
+    if task == "classification":
+        c.fail("/tiling", "classification has no per-tile result to merge; tiling is for detection, segmentation and anomaly")
+    if "width" in t and "height" in t and overlap * 2 >= min(width, height):
+        c.fail("/tiling/overlap", f"{overlap} px must be less than half the tile's short side ({min(width, height)} px)")
+    return {"width": width, "height": height, "overlap": overlap}
 
 
 def _parse_hyper(c: _Checker, raw: Any) -> Hyper:
@@ -249,7 +285,7 @@ def _parse_hyper(c: _Checker, raw: Any) -> Hyper:
 
 
 def _parse_sample(c: _Checker, raw: Any, path: str, task: str, labels: list[str]) -> Sample:
-    s = c.obj(raw, path, {"id", "path", "split", "classes", "boxes", "maskPath"}, {"id", "path", "split"})
+    s = c.obj(raw, path, {"id", "path", "split", "classes", "boxes", "maskPath", "referenceKey"}, {"id", "path", "split"})
     sid = c.string(s.get("id"), f"{path}/id") if "id" in s else ""
     img = c.string(s.get("path"), f"{path}/path") if "path" in s else ""
     if img and not os.path.isabs(img):
@@ -293,7 +329,8 @@ def _parse_sample(c: _Checker, raw: Any, path: str, task: str, labels: list[str]
             c.fail(f"{path}/maskPath", "expected an absolute path")
     if task == "segmentation" and mask is None:
         c.fail(f"{path}/maskPath", "segmentation needs a mask for every sample")
-    return Sample(id=sid, path=img, split=split, classes=classes, boxes=boxes, mask_path=mask)
+    ref_key = c.string(s["referenceKey"], f"{path}/referenceKey") if "referenceKey" in s else None
+    return Sample(id=sid, path=img, split=split, classes=classes, boxes=boxes, mask_path=mask, reference_key=ref_key)
 
 
 def defaults() -> dict[str, Any]:

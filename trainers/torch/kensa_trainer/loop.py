@@ -19,6 +19,7 @@ from .errors import TrainingFailed
 from .job import Job
 from .eta import Eta
 from .progress import Progress, clean
+from .reference import stack
 from .stopping import EarlyStopping, TimeBudget, stop_rule
 from .tasks import Batch, Task
 
@@ -39,13 +40,16 @@ class Preparer:
 
     def __call__(self, split: Split, idx: torch.Tensor, g: torch.Generator | None = None) -> Batch:
         x = split.images[idx].float() / 255.0
+        if split.refs is not None:
+            # the aligned reference takes the frame's geometry and photometry (reference.py)
+            x = torch.cat([x, split.refs[idx].float() / 255.0], dim=1)
         masks = split.masks[idx].long() if split.masks is not None else None
         boxes = [split.boxes[int(i)] for i in idx] if split.boxes is not None else None
         if g is not None:
             x, masks, boxes = augment_batch(x, masks, boxes, self.job.hyper.augment, g)
             if self.synth is not None:
                 x, masks = self.synth(x, g)
-        x = (x - self.mean) / self.std
+        x = stack(x, self.mean, self.std) if split.refs is not None else (x - self.mean) / self.std
         labels = split.labels[idx] if split.labels is not None else None
         return Batch(x=x, labels=labels, masks=masks, boxes=boxes)
 

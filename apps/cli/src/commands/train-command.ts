@@ -4,6 +4,7 @@ import { type Command, Option } from "commander";
 import { intFlag, numberFlag } from "../cli-input.js";
 import { gateReportOf, hubClientFrom } from "../hub-client.js";
 import { resolveProject, resolvesOwnProject } from "../resolve.js";
+import { tilingFlag } from "./tile-flag.js";
 
 interface TrainFlags {
   hub?: string;
@@ -25,6 +26,8 @@ interface TrainFlags {
   seed?: number;
   trainer?: string;
   budget?: number;
+  tile?: string | boolean;
+  tileOverlap?: number;
   by: string;
   wait: boolean;
   gate: boolean;
@@ -74,6 +77,12 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
         "trainer wall time, e.g. 90s, 20m, 1h30m: the epochs are chosen to fit and training stops when it is spent",
         parseBudget,
       )
+      .option(
+        "--tile <px>",
+        "train and infer on tiles of this many frame px (256 or 320x240), for small defects on large frames",
+      )
+      .option("--tile-overlap <px>", "px neighbouring tiles share (default 32)", intFlag("--tile-overlap", 0, 4096))
+      .option("--no-tile", "whole frames, even where the automatic recipe would tile")
       .option("--seed <n>", "random seed", intFlag("--seed", 0, 2 ** 31 - 1))
       .option("--trainer <name>", "a trainer configured on the hub (default: the project's, else builtin)")
       .option("--by <who>", "who starts the run", process.env.USER ?? "cli")
@@ -95,6 +104,8 @@ export function registerTrainCommand(program: Command, hubOpts: (cmd: Command) =
     if (o.trainer) body.trainer = o.trainer;
     if (o.threads !== undefined) body.threads = o.threads;
     if (o.budget !== undefined) body.budgetSec = o.budget;
+    const tiling = tilingFlag(o.tile, o.tileOverlap);
+    if (tiling !== undefined) body.tiling = tiling;
     if (o.input || o.channels) {
       const m = /^(\d+)x(\d+)$/.exec(o.input ?? "");
       if (!m)

@@ -82,6 +82,7 @@ export async function materializeJob(o: MaterializeOptions): Promise<{ job: Trai
       seed: params.seed,
       ...(params.threads ? { threads: params.threads } : {}),
       ...(params.budgetSec ? { budgetSec: params.budgetSec } : {}),
+      ...(params.tiling ? { tiling: params.tiling } : {}),
       outputDir: join(o.dir, "out"),
       samples,
     },

@@ -21,6 +21,7 @@ import type { JobQueue } from "../jobs/job-queue.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { codeRevision } from "./code-revision.js";
 import { runRecipe } from "./recipe/run-recipe.js";
+import { DEFAULT_OVERLAP } from "./recipe/tiling-choice.js";
 import type { RunEvents } from "./run-events.js";
 import type { TrainerRegistry } from "./trainer-registry.js";
 import type { TrainingSettingsService } from "./training-settings-service.js";
@@ -111,6 +112,9 @@ export class RunService {
             input: request.input,
             hyper: request.hyper,
             ...(request.budgetSec ? { budgetSec: request.budgetSec } : {}),
+            ...(request.tiling
+              ? { tiling: { ...request.tiling, overlap: request.tiling.overlap ?? DEFAULT_OVERLAP } }
+              : {}),
             recipe: reused,
           }
         : await runRecipe({

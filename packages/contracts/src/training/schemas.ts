@@ -1,6 +1,6 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { ErrorInfo, EntityId as Id, nullable as Nullable, Timestamp as Ts } from "../common.js";
-import { Sha256 } from "../manifest.js";
+import { Sha256, Tiling } from "../manifest.js";
 import { DriftTrigger } from "../registry/drift.js";
 import { TrainerAugment, TrainerTask } from "../trainer.js";
 
@@ -94,7 +94,7 @@ export type RunHyper = Static<typeof RunHyper>;
 
 /** One choice of a run's automatic recipe: the parameter, the value chosen and why (docs/training.md, "Automatic recipes"). */
 export const RecipeReason = Type.Object({
-  /** the parameter: "input", "channels", "augment", "balanceClasses", "epochs" */
+  /** the parameter: "input", "channels", "tiling", "augment", "balanceClasses", "epochs" */
   key: Type.String(),
   value: Type.String(),
   /** from what the value was chosen, or "set by …" when a person or the project's defaults gave it */
@@ -116,8 +116,21 @@ export const RunParams = Type.Object({
   budgetSec: Type.Optional(Type.Integer()),
   /** how input, channels and hyper-parameters were chosen; absent on runs from before recipes */
   recipe: Type.Optional(RunRecipe),
+  /** tiled training and inference (docs/training.md, "Tiling"); absent: whole frames */
+  tiling: Type.Optional(Tiling),
 });
 export type RunParams = Static<typeof RunParams>;
+
+/** A run's tiles as asked for: the manifest's Tiling with the overlap optional (32 px when left out; no defaults inside a union). */
+export const RunTiling = Type.Object(
+  {
+    width: Tiling.properties.width,
+    height: Tiling.properties.height,
+    overlap: Type.Optional(Type.Integer({ minimum: 0, maximum: 4096 })),
+  },
+  { additionalProperties: false },
+);
+export type RunTiling = Static<typeof RunTiling>;
 
 /** Body of `POST /projects/:id/runs`. Left-out keys come from the project's training settings. */
 export const CreateRun = Type.Object(
@@ -135,6 +148,11 @@ export const CreateRun = Type.Object(
      * spent (docs/training.md, "Automatic recipes"); hyper.epochs, when given, still wins
      */
     budgetSec: Type.Optional(Type.Integer({ minimum: 10, maximum: 7 * 24 * 3600 })),
+    /**
+     * tiles of this size in frame px (`kensa train --tile`), or false for whole frames
+     * (`--no-tile`); left out, the automatic recipe decides (docs/training.md, "Tiling")
+     */
+    tiling: Type.Optional(Type.Union([RunTiling, Type.Literal(false)])),
     /** a trainer named in the hub config's `training.trainers`; "builtin" by default */
     trainer: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     by: Type.String({ default: "admin", minLength: 1, maxLength: 200 }),

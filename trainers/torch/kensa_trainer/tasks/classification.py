@@ -18,7 +18,7 @@ class Classification(Task):
     output_names = ("scores",)
 
     def build(self) -> nn.Module:
-        return ResNetLite(self.job.channels, len(self.labels))
+        return ResNetLite(self.job.input_channels, len(self.labels))
 
     def loss(self, out: torch.Tensor, batch: Batch) -> torch.Tensor:
         assert batch.labels is not None

@@ -21,7 +21,7 @@ class Segmentation(Task):
     output_names = ("mask",)
 
     def build(self) -> nn.Module:
-        return UNetLite(self.job.channels, len(self.labels), self.job.height, self.job.width)
+        return UNetLite(self.job.input_channels, len(self.labels), self.job.height, self.job.width)
 
     def loss(self, out: torch.Tensor, batch: Batch) -> torch.Tensor:
         assert batch.masks is not None

@@ -12,6 +12,8 @@ export interface EvalItem {
   sampleId: string;
   image: { sha256: string; width: number; height: number };
   label: { content: LabelContent };
+  /** reference-image inspection: the sample's product / recipe key (absent: the model's default reference) */
+  referenceKey?: string;
 }
 
 export interface EvalContext {

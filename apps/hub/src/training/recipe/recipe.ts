@@ -1,6 +1,7 @@
-import type { RecipeReason, RunHyper, RunParams, TrainerAugment } from "@kensa/contracts";
+import type { RecipeReason, RunHyper, RunParams, Tiling, TrainerAugment } from "@kensa/contracts";
 import { MAX_BUDGET_EPOCHS, planEpochs } from "./epoch-estimate.js";
 import type { SnapshotFacts } from "./snapshot-facts.js";
+import { chooseTiling, tiledSplits } from "./tiling-choice.js";
 
 /*
  * Automatic recipes (docs/training.md, "Automatic recipes"): a run that names no input size,
@@ -50,12 +51,16 @@ export interface RecipeRequest {
   hyperBy: Partial<Record<keyof RunHyper, string>>;
   budgetSec?: number;
   threads: number | null;
+  /** tiles given by hand (false: whole frames), and who gave them; else the recipe decides */
+  tiling?: { value: Tiling | false; by: string };
 }
 
 export interface Recipe {
   input: RunParams["input"];
   hyper: RunHyper;
   reasons: RecipeReason[];
+  /** null: whole frames */
+  tiling: Tiling | null;
 }
 
 const round16 = (v: number) => Math.max(32, Math.round(v / 16) * 16);
@@ -100,28 +105,47 @@ export function chooseRecipe(r: RecipeRequest): Recipe {
         ? { width: round16(l), height: round16(l / facts.ratio) }
         : { width: round16(l * facts.ratio), height: round16(l) };
   let dims = size(long);
+  const givenTile = r.tiling?.value;
+  if (givenTile && !r.input && Math.max(givenTile.width, givenTile.height) < Math.max(dims.width, dims.height)) {
+    // tiles smaller than the chosen input: the input is the tile (native resolution)
+    dims = { width: givenTile.width, height: givenTile.height };
+    longWhy = `the ${givenTile.width}×${givenTile.height} px tiles given, at native resolution (${longWhy})`;
+  } else if (givenTile && !r.input && givenTile.width / givenTile.height !== dims.width / dims.height) {
+    // the input takes the tiles' aspect, at the long side chosen
+    const l = Math.max(dims.width, dims.height);
+    dims =
+      givenTile.width >= givenTile.height
+        ? { width: round16(l), height: round16((l * givenTile.height) / givenTile.width) }
+        : { width: round16((l * givenTile.width) / givenTile.height), height: round16(l) };
+    longWhy += `; the tiles' aspect ${givenTile.width}×${givenTile.height}`;
+  }
+  const tile = chooseTiling(task, facts, dims, r.tiling);
+  const planSplits = tile.tiling ? tiledSplits(facts, tile.tiling) : facts.splits;
+  const unit = tile.tiling ? "tiles" : "images";
   let epochsWhy: string;
   if (hyper.epochs !== undefined) {
     epochsWhy = `set by ${r.hyperBy.epochs ?? "the run"}`;
   } else if (r.budgetSec !== undefined) {
-    let plan = planEpochs(task, facts.splits, dims, r.budgetSec, r.threads);
+    let plan = planEpochs(task, planSplits, dims, r.budgetSec, r.threads);
     const chosenLong = long;
-    while (!r.input && plan.epochs < MIN_BUDGET_EPOCHS && long - 16 >= BASE_LONG[task]) {
+    // tiled runs keep their input: it is the tiles' resolution the objects were sized for
+    while (!r.input && !tile.tiling && plan.epochs < MIN_BUDGET_EPOCHS && long - 16 >= BASE_LONG[task]) {
       long -= 16;
       dims = size(long);
-      plan = planEpochs(task, facts.splits, dims, r.budgetSec, r.threads);
+      plan = planEpochs(task, planSplits, dims, r.budgetSec, r.threads);
     }
     if (long !== chosenLong)
       longWhy += `; lowered from ${round16(chosenLong)} px so that the ${fmtSec(r.budgetSec)} budget fits ${MIN_BUDGET_EPOCHS}+ epochs`;
     hyper.epochs = plan.epochs;
     epochsWhy =
-      `${fmtSec(r.budgetSec)} budget: ≈ ${plan.epochSec.toFixed(1)} s per epoch (estimate: ${facts.splits.train} train + ${facts.splits.val} val images at ${dims.width}×${dims.height}) ` +
+      `${fmtSec(r.budgetSec)} budget: ≈ ${plan.epochSec.toFixed(1)} s per epoch (estimate: ${planSplits.train} train + ${planSplits.val} val ${unit} at ${dims.width}×${dims.height}) ` +
       `into ${Math.round(plan.trainSec)} s left after start-up and export${plan.epochs === MAX_BUDGET_EPOCHS ? ` (at most ${MAX_BUDGET_EPOCHS})` : ""}; the trainer also stops when the time is spent`;
   } else {
     epochsWhy = `the trainer's default (give a time budget, --budget, to fit the epochs to it)`;
   }
   reasons.push({ key: "input", value: `${dims.width}×${dims.height}`, why: longWhy });
   reasons.push({ key: "channels", value: String(channels), why: channelsWhy });
+  if (tile.reason) reasons.push(tile.reason);
   reasons.push({ key: "epochs", value: String(hyper.epochs ?? TRAINER_EPOCHS), why: epochsWhy });
 
   // ---- augmentations
@@ -167,7 +191,7 @@ export function chooseRecipe(r: RecipeRequest): Recipe {
     hyper.balanceClasses = balance;
     reasons.push({ key: "balanceClasses", value: String(balance), why });
   }
-  return { input: { ...dims, channels }, hyper, reasons };
+  return { input: { ...dims, channels }, hyper, reasons, tiling: tile.tiling };
 }
 
 /** The long side from the images and, for detection and segmentation, the size of their objects. */

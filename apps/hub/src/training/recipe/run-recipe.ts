@@ -8,6 +8,7 @@ import {
 } from "@kensa/contracts";
 import { chooseRecipe } from "./recipe.js";
 import { type BlobReader, snapshotFacts } from "./snapshot-facts.js";
+import { DEFAULT_OVERLAP } from "./tiling-choice.js";
 
 const RUN = "the run";
 const DEFAULTS = "the project's training defaults";
@@ -23,7 +24,7 @@ export async function runRecipe(o: {
   create: Partial<CreateRun>;
   defaults: TrainingSettings["defaults"];
   threads: number | null;
-}): Promise<Pick<RunParams, "input" | "hyper" | "budgetSec" | "recipe">> {
+}): Promise<Pick<RunParams, "input" | "hyper" | "budgetSec" | "recipe" | "tiling">> {
   const { create, defaults } = o;
   const input = create.input
     ? { value: create.input, by: RUN }
@@ -54,12 +55,21 @@ export async function runRecipe(o: {
     hyperBy,
     ...(create.budgetSec !== undefined ? { budgetSec: create.budgetSec } : {}),
     threads: o.threads,
+    ...(create.tiling !== undefined
+      ? {
+          tiling: {
+            value: create.tiling && { ...create.tiling, overlap: create.tiling.overlap ?? DEFAULT_OVERLAP },
+            by: RUN,
+          },
+        }
+      : {}),
   });
   return {
     input: recipe.input,
     hyper: recipe.hyper,
     ...(create.budgetSec !== undefined ? { budgetSec: create.budgetSec } : {}),
     recipe: { reasons: recipe.reasons },
+    ...(recipe.tiling ? { tiling: recipe.tiling } : {}),
   };
 }
 

@@ -23,7 +23,7 @@ export const classificationEvaluator: TaskEvaluator = {
         ctx.signal?.throwIfAborted();
         const truth = trueClass(item.label.content, labels, ctx.okLabels);
         if (truth === null) continue;
-        const frame = await inf.prepare(await imageBytes(ctx.blobs, item));
+        const frame = await inf.prepare(await imageBytes(ctx.blobs, item), item.referenceKey);
         const input = ctx.reference?.stats(frame.data);
         const r = await inf.run(frame);
         if (input) ctx.reference?.add(input, r.result);

@@ -1,5 +1,5 @@
 import { KensaError, type SegmentationPost } from "@kensa/contracts";
-import { inputDims, loadModel, preprocess, type TensorData } from "@kensa/vision";
+import { inferMap, loadModel, modelInputDims, type TensorData, TileRunner } from "@kensa/vision";
 import { imageBytes, latencyStats, truthMask } from "../eval-helpers.js";
 import { segmentationValues } from "../headline-values.js";
 import { IGNORE, SegmentationAccumulator } from "../metrics/segmentation-metrics.js";
@@ -37,18 +37,18 @@ export const segmentationEvaluator: TaskEvaluator = {
       if (!outName || !runner.outputNames.includes(outName)) {
         throw new KensaError("KENSA_ERR_EVALUATION_FAILED", `the model has no output "${outName}"`);
       }
-      const dims = inputDims(manifest.input);
+      const dims = modelInputDims(manifest);
       await runner.run({ [manifest.input.name]: { data: new Float32Array(dims.reduce((a, b) => a * b)), dims } }, [
         outName,
       ]);
+      const tiles = new TileRunner(runner, manifest, [outName]);
       for (const item of ctx.items) {
         ctx.signal?.throwIfAborted();
         const bytes = await imageBytes(ctx.blobs, item);
         const t0 = performance.now();
-        const pre = await preprocess(bytes, manifest.input, manifest.preprocessing);
-        const out = (await runner.run({ [manifest.input.name]: { data: pre.data, dims: pre.dims } }, [outName]))[
-          outName
-        ]!;
+        // a tiled manifest's tiles are run and stitched as on the device
+        const pre = await inferMap(runner, manifest, bytes, outName, tiles, item.referenceKey);
+        const out = pre.map;
         const { classes, score, w, h } = decode(out, post, ok, background, labels.length);
         ms.push(performance.now() - t0);
         // input statistics only: the regions (and their scores) devices report are not made here
@@ -57,8 +57,8 @@ export const segmentationEvaluator: TaskEvaluator = {
         const truth = await truthMask(ctx.blobs, item, labels, ctx.okLabels, background);
         const t = pre.transform;
         const sampled = new Uint8Array(w * h);
-        const cw = manifest.input.width / w;
-        const ch = manifest.input.height / h;
+        const cw = pre.inputWidth / w;
+        const ch = pre.inputHeight / h;
         for (let i = 0; i < h; i++) {
           const oy = Math.floor(((i + 0.5) * ch - t.padY) / t.scaleY);
           for (let j = 0; j < w; j++) {
