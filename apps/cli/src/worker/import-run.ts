@@ -55,10 +55,13 @@ export async function runImportJob(d: ImportRunDeps, job: WorkerImportJob, stop:
     };
     let prepared: Awaited<ReturnType<typeof prepareImport>> | null = null;
     let error: { code: string; message: string } | null = null;
+    // the hub's limits, not this process's defaults: an item fails here exactly as it would on the hub
+    const { imagePixels, ...archiveLimits } = job.limits;
     try {
       prepared = await d.prepare({
         archivePath: join(dir, job.archive.sha256),
-        archiveLimits: job.limits,
+        archiveLimits,
+        imagePixels,
         project: job.project,
         importer: d.importer(job.options.format),
         options: job.options,

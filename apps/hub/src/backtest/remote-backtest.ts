@@ -3,40 +3,23 @@ import { isDeepStrictEqual } from "node:util";
 import {
   type BacktestReport,
   compile,
-  isKensaError,
   KensaError,
   Rule,
   type WorkerBacktestJob,
   type WorkerBacktestReply,
   type WorkerBacktestResult,
-  type WorkerBlob,
 } from "@kensa/contracts";
 import { Type } from "@sinclair/typebox";
-import type { FastifyBaseLogger } from "fastify";
-import type { Kysely } from "kysely";
-import type { BlobStore } from "../blobstore/blob-store.js";
-import type { HubDatabase } from "../db/schema.js";
-import { JobBlobGrants } from "../jobs/job-blob-grants.js";
-import type { JobRow, RemoteClaims } from "../jobs/remote-claims.js";
+import type { JobRow } from "../jobs/remote-claims.js";
+import { RemoteJobBase, type RemoteJobDeps } from "../jobs/remote-job-kind.js";
 import { backtestError } from "./backtest-report.js";
 import type { BacktestPlan, BacktestService } from "./backtest-service.js";
 import { tally } from "./backtest-tally.js";
 
 const checkRules = compile(Type.Array(Rule));
-/** s a presigned blob URL stays valid: long enough for a slow link to fetch every frame */
-const PRESIGN_TTL_SEC = 3600;
 
-export interface RemoteBacktestDeps {
-  db: Kysely<HubDatabase>;
-  claims: RemoteClaims;
+export interface RemoteBacktestDeps extends RemoteJobDeps {
   service: BacktestService;
-  blobs: BlobStore;
-  log: FastifyBaseLogger;
-  leaseMs: number;
-  /** claims of one backtest by workers before the hub fails it (one that crashes every worker) */
-  maxAttempts: number;
-  /** the job left its worker (the workers' listing) */
-  forget: (jobId: string) => void;
 }
 
 type End =
@@ -49,19 +32,21 @@ type End =
  * sha256), the worker replays them with the hub's own replay code and posts the report, and the
  * hub stores it in the transaction that ends the job, exactly as a local backtest is stored. A
  * result from a worker that no longer holds the attempt is refused (KENSA_ERR_WORKER_LEASE_LOST).
+ * Leases, ends, repeated posts and release are the shared remote-job skeleton's
+ * (jobs/remote-job-kind.ts).
  */
-export class RemoteBacktest {
-  #d: RemoteBacktestDeps;
-  readonly #grants: JobBlobGrants;
+export class RemoteBacktest extends RemoteJobBase {
+  readonly #service: BacktestService;
 
   constructor(d: RemoteBacktestDeps) {
-    this.#d = d;
-    this.#grants = new JobBlobGrants(d.blobs);
+    super(d);
+    this.#service = d.service;
   }
 
   /** The claimed job staged for the worker; null when it needed no worker (done already, or it cannot run). */
   async stage(row: JobRow, attempt: number): Promise<WorkerBacktestJob | null> {
-    const { service, claims } = this.#d;
+    const service = this.#service;
+    const { claims } = this.d;
     const holder = row.claimed_by!;
     const bt = await service.store.row(row.ref_id).catch(() => null);
     if (!bt) {
@@ -73,33 +58,33 @@ export class RemoteBacktest {
       await claims.end(row.id, holder, attempt, { status: "succeeded", error: null });
       return null;
     }
-    if (attempt > this.#d.maxAttempts) {
+    if (attempt > this.d.maxAttempts) {
       const message = `the backtest was claimed ${attempt - 1} times by workers and never finished`;
       await this.#end(row, attempt, { error: { code: "KENSA_ERR_BACKTEST_FAILED", message } });
       return null;
     }
     try {
       const plan = await service.plan(bt.id);
-      if (!(await this.#d.blobs.has(plan.model.sha256))) {
+      if (!(await this.d.blobs.has(plan.model.sha256))) {
         const m = plan.model;
         throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `the file of model ${m.id} (${m.sha256}) is missing`);
       }
-      this.#grants.grant(row.id, attempt, readable(plan));
+      this.grants.grant(row.id, attempt, readable(plan));
       await service.store.started(bt.id);
       return {
         jobId: row.id,
         attempt,
-        leaseMs: this.#d.leaseMs,
+        leaseMs: this.d.leaseMs,
         backtestId: bt.id,
         projectId: bt.project_id,
         modelVersionId: plan.model.id,
         manifest: plan.model.manifest,
-        model: await this.#blob(plan.model.sha256),
+        model: await this.workerBlob(plan.model.sha256),
         rules: [...plan.rules],
         bounds: plan.bounds,
         projectChampionId: plan.projectChampionId,
         frames: plan.frames,
-        files: await Promise.all(mediaOf(plan).map((sha) => this.#blob(sha))),
+        files: await Promise.all(mediaOf(plan).map((sha) => this.workerBlob(sha))),
       };
     } catch (err) {
       // no frames left in the window, the model's file gone: fail it as a local backtest would
@@ -110,7 +95,7 @@ export class RemoteBacktest {
 
   /** One blob the held attempt `row` reads, as a stream with its size. */
   async blob(row: JobRow, attempt: number, sha256: string): Promise<{ stream: Readable; size: number }> {
-    return this.#grants.stream(row.id, attempt, sha256, async () => readable(await this.#d.service.plan(row.ref_id)));
+    return this.grants.stream(row.id, attempt, sha256, async () => readable(await this.#service.plan(row.ref_id)));
   }
 
   /** Stores a worker's result once: the job ends and the backtest's report is written in one transaction. */
@@ -119,80 +104,40 @@ export class RemoteBacktest {
       throw new KensaError("KENSA_ERR_VALIDATION", "a backtest result carries either a report or an error");
     }
     const report = body.report ? checked(body.report, body.frames) : null;
-    const row = await this.#d.claims.held(jobId, holder, body.attempt).catch(async (err: unknown) => {
-      const done = await this.#repeated(jobId, holder, body);
-      if (done) return done;
-      throw err;
-    });
-    if ("duplicate" in row) return row;
-    if (row.type !== "backtest") throw new KensaError("KENSA_ERR_VALIDATION", `job ${jobId} is not a backtest`);
-    const end: End = report ? { report, frames: body.frames } : { error: body.error! };
-    try {
-      await this.#end(row, body.attempt, end);
-    } catch (err) {
-      const done =
-        isKensaError(err) && err.code === "KENSA_ERR_WORKER_LEASE_LOST"
-          ? await this.#repeated(jobId, holder, body)
-          : null;
-      if (done) return done;
-      throw err;
-    }
-    const status = "report" in end ? "succeeded" : "failed";
-    this.#d.log.info({ job: jobId, backtest: row.ref_id, worker: holder }, `remote backtest ${status}`);
-    return { backtestId: row.ref_id, status, duplicate: false };
-  }
-
-  /** The worker gives the job back (it is stopping): queued again at once. */
-  async release(jobId: string, holder: string, attempt: number): Promise<void> {
-    const row = await this.#d.claims.held(jobId, holder, attempt);
-    if (!(await this.#d.claims.end(jobId, holder, attempt, { status: "queued" }))) {
-      await this.#d.claims.held(jobId, holder, attempt);
-    }
-    await this.requeued(row, "its worker released it (the worker is stopping)");
+    const status = report ? "succeeded" : "failed";
+    return this.once<WorkerBacktestReply>(
+      jobId,
+      holder,
+      body.attempt,
+      status,
+      async (row) => {
+        if (row.type !== "backtest") throw new KensaError("KENSA_ERR_VALIDATION", `job ${jobId} is not a backtest`);
+        await this.#end(row, body.attempt, report ? { report, frames: body.frames } : { error: body.error! });
+        this.d.log.info({ job: jobId, backtest: row.ref_id, worker: holder }, `remote backtest ${status}`);
+        return { backtestId: row.ref_id, status, duplicate: false };
+      },
+      (job) => ({ backtestId: job.ref_id, status, duplicate: true }),
+    );
   }
 
   /** After a remote attempt was given back: the backtest is queued again for the next worker (or this hub). */
   async requeued(row: JobRow, why: string): Promise<void> {
-    this.#forget(row.id);
-    await this.#d.service.store.requeued(row.ref_id);
-    this.#d.log.warn(
-      { job: row.id, backtest: row.ref_id, worker: row.claimed_by },
-      `remote backtest re-queued: ${why}`,
-    );
+    this.forget(row.id);
+    await this.#service.store.requeued(row.ref_id);
+    this.d.log.warn({ job: row.id, backtest: row.ref_id, worker: row.claimed_by }, `remote backtest re-queued: ${why}`);
   }
 
   /** Ends the attempt and stores how the backtest ended, together; LEASE_LOST when another end won. */
   async #end(row: JobRow, attempt: number, end: End): Promise<void> {
-    const holder = row.claimed_by!;
-    const { claims, service } = this.#d;
-    await this.#d.db.transaction().execute(async (trx) => {
-      const jobEnd =
-        "report" in end
-          ? ({ status: "succeeded", error: null } as const)
-          : ({ status: "failed", error: end.error } as const);
-      if (!(await claims.end(row.id, holder, attempt, jobEnd, trx))) await claims.held(row.id, holder, attempt, trx);
-      if ("report" in end) await service.store.succeeded(row.ref_id, end.report, end.frames, trx);
-      else await service.store.failed(row.ref_id, end.error, trx);
+    const { store } = this.#service;
+    const outcome =
+      "report" in end
+        ? ({ status: "succeeded", error: null } as const)
+        : ({ status: "failed", error: end.error } as const);
+    await this.end(row, attempt, outcome, async (trx) => {
+      if ("report" in end) await store.succeeded(row.ref_id, end.report, end.frames, trx);
+      else await store.failed(row.ref_id, end.error, trx);
     });
-    this.#forget(row.id);
-  }
-
-  /** The same attempt's result posted again (its answer was lost): answered as stored, nothing stored twice. */
-  async #repeated(jobId: string, holder: string, body: WorkerBacktestResult): Promise<WorkerBacktestReply | null> {
-    const job = await this.#d.db.selectFrom("jobs").selectAll().where("id", "=", jobId).executeTakeFirst();
-    const status = body.report ? "succeeded" : "failed";
-    if (job?.status !== status || job.claimed_by !== holder || Number(job.attempts) !== body.attempt) return null;
-    return { backtestId: job.ref_id, status, duplicate: true };
-  }
-
-  #forget(jobId: string): void {
-    this.#grants.forget(jobId);
-    this.#d.forget(jobId);
-  }
-
-  async #blob(sha256: string): Promise<WorkerBlob> {
-    const url = this.#d.blobs.presignGet ? await this.#d.blobs.presignGet(sha256, PRESIGN_TTL_SEC) : null;
-    return { sha256, url };
   }
 }
 

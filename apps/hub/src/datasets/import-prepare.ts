@@ -68,6 +68,8 @@ export async function prepareImport(args: {
   archivePath: string;
   /** the archive readers' defaults when omitted */
   archiveLimits?: ArchiveLimits;
+  /** pixels of one image (limits.imagePixels); this process's budget when omitted */
+  imagePixels?: number;
   project: ImportProject;
   importer: DatasetImporter;
   options: Omit<ImportOptions, "wait">;
@@ -141,7 +143,7 @@ export async function prepareImport(args: {
       const bytes = await it.image.read();
       let info: { format: "jpeg" | "png"; width: number; height: number };
       try {
-        info = await probeImageWithin(bytes);
+        info = await probeImageWithin(bytes, args.imagePixels);
       } catch (err) {
         if (err instanceof KensaError && err.code === "KENSA_ERR_IMAGE_TOO_LARGE") throw err;
         throw new KensaError("KENSA_ERR_DATASET_IMAGE_INVALID", (err as Error).message);
@@ -152,7 +154,7 @@ export async function prepareImport(args: {
       if (it.label) {
         const objects: LabelObject[] = [];
         for (const o of it.label.objects) {
-          const obj = await resolveObject(o, info, it.item, toWrite);
+          const obj = await resolveObject(o, info, it.item, toWrite, args.imagePixels);
           if (obj) objects.push({ ...obj, label: mapClass(o.label, it.item, newClasses) });
         }
         const classes = it.label.deriveClasses
@@ -196,6 +198,7 @@ async function resolveObject(
   img: { width: number; height: number },
   item: string,
   toWrite: Buffer[],
+  pixels: number | undefined,
 ): Promise<Omit<LabelObject, "label"> | null> {
   const out: Omit<LabelObject, "label"> = {};
   if (o.box) {
@@ -219,7 +222,7 @@ async function resolveObject(
     out.box = { x, y, w: x1 - x, h: y1 - y };
   }
   if (o.mask) {
-    const m = await maskOf(o.mask, img, item);
+    const m = await maskOf(o.mask, img, item, pixels);
     if (!isEmpty(m)) {
       const png = await encodeMask(m);
       toWrite.push(png);
@@ -229,9 +232,14 @@ async function resolveObject(
   return out.box || out.mask ? out : null;
 }
 
-async function maskOf(mask: RawMask, img: { width: number; height: number }, item: string): Promise<BinaryMask> {
+async function maskOf(
+  mask: RawMask,
+  img: { width: number; height: number },
+  item: string,
+  pixels: number | undefined,
+): Promise<BinaryMask> {
   let m: BinaryMask;
-  if (mask.type === "png") m = await decodeMask(await mask.entry.read());
+  if (mask.type === "png") m = await decodeMask(await mask.entry.read(), undefined, pixels);
   else if (mask.type === "rle") {
     // the declared size is checked before it is allocated: the image is within limits.imagePixels
     const [h, w] = mask.rle.size;

@@ -23,17 +23,21 @@ export async function encodeMask(m: BinaryMask): Promise<Buffer> {
 
 /**
  * Decodes a mask image: grey (or the luminance of colour) above `threshold` is inside.
- * Annotation tools anti-alias edges, so a plain `> 0` would grow every mask.
+ * Annotation tools anti-alias edges, so a plain `> 0` would grow every mask. `pixels`: the
+ * pixel budget (limits.imagePixels) when not this process's own.
  */
-export async function decodeMask(bytes: Uint8Array, threshold = 127): Promise<BinaryMask> {
+export async function decodeMask(bytes: Uint8Array, threshold = 127, pixels?: number): Promise<BinaryMask> {
   let raw: { data: Buffer; info: sharp.OutputInfo };
   try {
-    raw = await decodeImage(bytes, (limitInputPixels) =>
-      sharp(bytes, { failOn: "truncated", limitInputPixels })
-        .toColourspace("b-w")
-        .extractChannel(0)
-        .raw()
-        .toBuffer({ resolveWithObject: true }),
+    raw = await decodeImage(
+      bytes,
+      (limitInputPixels) =>
+        sharp(bytes, { failOn: "truncated", limitInputPixels })
+          .toColourspace("b-w")
+          .extractChannel(0)
+          .raw()
+          .toBuffer({ resolveWithObject: true }),
+      pixels,
     );
   } catch (err) {
     if (err instanceof KensaError) throw err;

@@ -9,6 +9,7 @@ import {
 import { Value } from "@sinclair/typebox/value";
 import type { JobRow } from "../jobs/remote-claims.js";
 import { RemoteJobBase, type RemoteJobDeps, type RemoteJobKind } from "../jobs/remote-job-kind.js";
+import { imageLimits } from "../limits/image-gate.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { anomalyOf, type PreparedImport } from "./import-prepare.js";
 import { type ImportEnd, importEnd, recordImportEnd } from "./import-record.js";
@@ -103,7 +104,8 @@ export class RemoteImports extends RemoteJobBase implements RemoteJobKind {
         okLabels: project.okLabels,
       },
       options,
-      limits: { ...this.#imports.archiveLimits },
+      // the limits a local import applies, so the worker refuses what the hub would
+      limits: { ...this.#imports.archiveLimits, imagePixels: imageLimits().pixels },
       archive: await this.workerBlob(archive),
     };
   }

@@ -7,7 +7,7 @@ import type { HubDatabase } from "../db/schema.js";
 import { JobBlobGrants } from "./job-blob-grants.js";
 import type { JobRow, RemoteClaims } from "./remote-claims.js";
 
-/** s a presigned blob URL stays valid: long enough for a slow link to fetch a large archive */
+/** s a presigned blob URL stays valid: long enough for a slow link to fetch a large archive or every image */
 const PRESIGN_TTL_SEC = 3600;
 
 /** The claim reply's field a kind's staged job goes in. */
@@ -50,10 +50,11 @@ export type JobOutcome =
   | { status: "failed"; error: { code: string; message: string } };
 
 /**
- * The skeleton every remote job kind shares: blob grants per attempt, an end recorded in the
- * transaction that ends the attempt (so of a late, repeated or concurrent result exactly one
- * counts, and a result after lease loss is refused with KENSA_ERR_WORKER_LEASE_LOST), a
- * repeated post answered as stored, and release / re-queue.
+ * The skeleton every remote job but training shares (imports, exports, evaluations, backtests):
+ * blob grants per attempt, an end recorded in the transaction that ends the attempt (so of a
+ * late, repeated or concurrent result exactly one counts, and a result after lease loss is
+ * refused with KENSA_ERR_WORKER_LEASE_LOST), a repeated post answered as stored, and release /
+ * re-queue.
  */
 export abstract class RemoteJobBase {
   protected readonly d: RemoteJobDeps;

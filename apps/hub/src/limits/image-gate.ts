@@ -42,9 +42,10 @@ export function imageDecodeStats(): { active: number; peak: number; waiting: num
  * Refuses an image whose header announces more pixels than the budget, before any pixel is
  * decoded (sharp's metadata reads the header only: a 746 KB PNG can announce 16000 × 16000,
  * ≈ 768 MB once decoded). A body whose header cannot be read passes: the decoder reports it.
- * Throws KENSA_ERR_IMAGE_TOO_LARGE.
+ * Throws KENSA_ERR_IMAGE_TOO_LARGE. `pixels` is the budget in force unless given (a `kensa
+ * worker` applies the hub's limits.imagePixels it was handed with a job).
  */
-export async function checkImageHeader(bytes: Uint8Array): Promise<void> {
+export async function checkImageHeader(bytes: Uint8Array, pixels = limits.pixels): Promise<void> {
   let width = 0;
   let height = 0;
   try {
@@ -56,12 +57,12 @@ export async function checkImageHeader(bytes: Uint8Array): Promise<void> {
   } catch {
     return;
   }
-  if (width * height > limits.pixels) {
+  if (width * height > pixels) {
     throw refusal(
       "image_pixels",
       "KENSA_ERR_IMAGE_TOO_LARGE",
-      `the image is ${width} × ${height} px (${width * height} px); at most ${limits.pixels} px are decoded (limits.imagePixels)`,
-      { width, height, pixels: width * height, limit: limits.pixels },
+      `the image is ${width} × ${height} px (${width * height} px); at most ${pixels} px are decoded (limits.imagePixels)`,
+      { width, height, pixels: width * height, limit: pixels },
     );
   }
 }
@@ -70,13 +71,17 @@ export async function checkImageHeader(bytes: Uint8Array): Promise<void> {
  * Checks the header against the budget, then runs `decode` once a decoding slot is free,
  * handing it the pixel limit to give sharp (`limitInputPixels`) as a second guard.
  */
-export async function decodeImage<T>(bytes: Uint8Array, decode: (limitInputPixels: number) => Promise<T>): Promise<T> {
-  await checkImageHeader(bytes);
+export async function decodeImage<T>(
+  bytes: Uint8Array,
+  decode: (limitInputPixels: number) => Promise<T>,
+  pixels = limits.pixels,
+): Promise<T> {
+  await checkImageHeader(bytes, pixels);
   const turn = gate.run(async () => {
     active++;
     peak = Math.max(peak, active);
     try {
-      return await decode(limits.pixels);
+      return await decode(pixels);
     } finally {
       active--;
     }
@@ -85,7 +90,7 @@ export async function decodeImage<T>(bytes: Uint8Array, decode: (limitInputPixel
   return turn;
 }
 
-/** probeImage (a full decode that proves the image usable) within the budget and the gate. */
-export function probeImageWithin(bytes: Uint8Array): Promise<ImageInfo> {
-  return decodeImage(bytes, (limitInputPixels) => probeImage(bytes, { limitInputPixels }));
+/** probeImage (a full decode that proves the image usable) within the budget (or `pixels`) and the gate. */
+export function probeImageWithin(bytes: Uint8Array, pixels = limits.pixels): Promise<ImageInfo> {
+  return decodeImage(bytes, (limitInputPixels) => probeImage(bytes, { limitInputPixels }), pixels);
 }

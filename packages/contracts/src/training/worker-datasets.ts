@@ -32,12 +32,17 @@ export const WorkerImportJob = Type.Object({
   importId: Id,
   project: WorkerImportProject,
   options: Type.Omit(ImportOptions, ["wait"]),
-  /** what the archive may hold once opened, as the hub's limits say (limits.archive…) */
+  /**
+   * the hub's limits an import applies, so a worker refuses what the hub would: what the archive
+   * may hold once opened (limits.archive…) and the pixels of one image (limits.imagePixels;
+   * absent from an older hub, when the worker's own default applies)
+   */
   limits: Type.Object({
     entryBytes: Type.Integer({ minimum: 1 }),
     entries: Type.Integer({ minimum: 1 }),
     totalBytes: Type.Integer({ minimum: 1 }),
     entryRatio: Type.Number({ minimum: 1 }),
+    imagePixels: Type.Optional(Type.Integer({ minimum: 1 })),
   }),
   /** the uploaded archive */
   archive: WorkerBlob,
