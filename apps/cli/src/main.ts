@@ -21,6 +21,7 @@ import {
   registerProjectUpdate,
   setAutoDeploy,
 } from "./commands/project-auto-deploy.js";
+import { registerProjectReferences } from "./commands/project-reference-command.js";
 import { registerRetentionCommands } from "./commands/retention-command.js";
 import { registerRolloutCommands } from "./commands/rollout-command.js";
 import { registerRunCommands } from "./commands/run-command.js";
@@ -282,6 +283,7 @@ const deploy = hubOpts(
 
 registerProjectLists(project, hubOpts);
 registerProjectUpdate(project, hubOpts);
+registerProjectReferences(project, hubOpts);
 registerDeviceLists(device, hubOpts);
 registerDeviceLifecycleCommands(device, hubOpts);
 registerDeployLists(deploy, hubOpts);

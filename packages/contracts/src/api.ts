@@ -1,3 +1,4 @@
+import { referenceRoutes } from "./datasets/references.js";
 import { datasetRoutes } from "./datasets/routes.js";
 import { federationRoutes } from "./federation/routes.js";
 import { agentReleaseRoutes } from "./fleet/agent-releases.js";
@@ -30,6 +31,7 @@ export const apiRoutes = {
   telemetry: telemetryRoutes,
   incidents: incidentRoutes,
   datasets: datasetRoutes,
+  references: referenceRoutes,
   training: trainingRoutes,
   registry: registryRoutes,
   shadow: shadowRoutes,

@@ -4,6 +4,7 @@ export * from "./api-docs/asyncapi.js";
 export * from "./api-docs/openapi.js";
 export * from "./canonical.js";
 export * from "./common.js";
+export * from "./datasets/references.js";
 export * from "./datasets/routes.js";
 export * from "./datasets/schemas.js";
 export * from "./errors.js";

@@ -7,6 +7,7 @@ import { ExportJobs } from "./export-jobs.js";
 import { ExportService } from "./export-service.js";
 import { defaultFormats, type FormatRegistry } from "./formats/format-registry.js";
 import { ImportService, type ImportServiceOptions } from "./import-service.js";
+import { ReferenceService } from "./reference-service.js";
 import { SampleService } from "./sample-service.js";
 import { SnapshotService } from "./snapshot-service.js";
 
@@ -19,6 +20,8 @@ export interface Datasets {
   /** exports queued as jobs (built here or on workers) */
   exportJobs: ExportJobs;
   formats: FormatRegistry;
+  /** golden references of reference-image inspection */
+  references: ReferenceService;
 }
 
 export function createDatasets(deps: {
@@ -35,5 +38,6 @@ export function createDatasets(deps: {
   const imports = new ImportService(deps.db, deps.blobs, deps.projects, formats, deps.imports, deps.log);
   const exports = new ExportService(deps.db, deps.blobs, deps.projects, snapshots, formats);
   const exportJobs = new ExportJobs({ db: deps.db, blobs: deps.blobs, exports, formats, log: deps.log });
-  return { samples, snapshots, imports, exports, exportJobs, formats };
+  const references = new ReferenceService(deps.db, deps.blobs, deps.projects);
+  return { samples, snapshots, imports, exports, exportJobs, formats, references };
 }

@@ -85,7 +85,7 @@ export function sampleRoutes(app: FastifyInstance, s: SampleRoutesDeps, opts: { 
   });
 }
 
-function imageBody(req: FastifyRequest): Uint8Array {
+export function imageBody(req: FastifyRequest): Uint8Array {
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== "image/jpeg" && type !== "image/png") {
     throw new KensaError("KENSA_ERR_MEDIA_INVALID", `images must be image/jpeg or image/png, not "${type || "none"}"`);

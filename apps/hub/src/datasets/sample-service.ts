@@ -25,6 +25,7 @@ import { probeImageWithin } from "../limits/image-gate.js";
 import type { ProjectRecord, ProjectService } from "../projects/project-service.js";
 import { canonicalLabel, classesOf, labelProblem } from "./label-content.js";
 import { labelingQueue } from "./labeling-queue.js";
+import { requireReferenceKey } from "./reference-service.js";
 import { appendRevision, revisionRow, sampleRow, toRevision, toSample, toSamples } from "./sample-rows.js";
 
 /** Samples (an image with provenance) and their label revisions. */
@@ -88,6 +89,7 @@ export class SampleService {
     const content = classes.length > 0 ? canonicalLabel({ classes, anomaly: anomalyOf(project, classes) }) : null;
     const problem = content ? labelProblem(content, project.labels, info) : null;
     if (problem) throw new KensaError("KENSA_ERR_LABEL_INVALID", problem);
+    if (q.referenceKey) await requireReferenceKey(this.#db, project.id, q.referenceKey);
     const { sha256 } = await this.#blobs.put(bytes);
     const now = isoNow();
     const row = sampleRow({
@@ -100,6 +102,7 @@ export class SampleService {
       height: info.height,
       reason: q.reason ?? null,
       group_key: q.groupKey ?? null,
+      reference_key: q.referenceKey ?? null,
     });
     await this.#db.transaction().execute(async (trx) => {
       await trx.insertInto("samples").values(row).execute();

@@ -18,6 +18,7 @@ import { isoNow } from "../clock.js";
 import type { HubDatabase, SnapshotsTable } from "../db/schema.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { classesOf } from "./label-content.js";
+import { frozenReferences } from "./reference-service.js";
 import { currentRevisions } from "./sample-rows.js";
 import { effectiveGroupKey, splitOf } from "./split.js";
 
@@ -78,6 +79,7 @@ export class SnapshotService {
           label: { sha256: rev.content_sha256, content: JSON.parse(rev.content) as LabelContent },
           groupKey,
           split: splitOf(groupKey, params),
+          ...(r.reference_key ? { referenceKey: r.reference_key } : {}),
         };
       })
       .sort((a, b) => (a.sampleId < b.sampleId ? -1 : 1));
@@ -90,6 +92,9 @@ export class SnapshotService {
       params,
       items,
     };
+    const used = new Set(items.flatMap((i) => (i.referenceKey ? [i.referenceKey] : [])));
+    const references = await frozenReferences(this.#db, project.id, used);
+    if (references) manifest.references = references;
     const bytes = Buffer.from(canonicalJson(manifest));
     const id = sha256Hex(bytes);
     const existing = await this.#row(id);

@@ -99,5 +99,6 @@ export interface HubDatabase {
   federation_rollouts: import("./schema/site-rollouts.js").FederationRolloutsTable;
   site_rollout_commands: import("./schema/site-rollout-commands.js").SiteRolloutCommandsTable;
   federation_rollout_commands: import("./schema/site-rollout-commands.js").FederationRolloutCommandsTable;
+  project_references: import("./schema/references.js").ProjectReferencesTable;
   model_notifications: import("./schema/model-notifications.js").ModelNotificationsTable;
 }

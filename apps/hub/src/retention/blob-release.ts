@@ -30,6 +30,7 @@ const REFERENCES: ReadonlyArray<{ table: keyof HubDatabase; column: string }> = 
   { table: "bundle_files", column: "sha256" },
   { table: "deployments", column: "bundle_sha256" },
   { table: "training_runs", column: "log_sha256" },
+  { table: "project_references", column: "image_sha256" },
 ];
 
 /** Whether anything in the database still names `sha256`. */

@@ -42,6 +42,7 @@ export async function collectBlobReferences(
     ["bundle_files", "sha256", "sha256"],
     ["deployments", "id", "bundle_sha256"],
     ["training_runs", "id", "log_sha256"],
+    ["project_references", "id", "image_sha256"],
     ["snapshots", "id", "id"],
   ];
   for (const [table, key, column] of columns) {

@@ -9,12 +9,14 @@ import {
   type SnapshotManifest,
   type TrainerBox,
   TrainerJob,
+  type TrainerReference,
   type TrainerSample,
   type TrainingRun,
 } from "@kensa/contracts";
 import sharp from "sharp";
 import type { BlobStore } from "../blobstore/blob-store.js";
 import { decodeMask, maskBox } from "../datasets/masks.js";
+import type { FrozenReferences } from "../datasets/reference-service.js";
 
 export type RunData = NonNullable<TrainingRun["data"]>;
 
@@ -52,6 +54,7 @@ export async function materializeJob(o: MaterializeOptions): Promise<{ job: Trai
     const path = join(dataDir, `${item.sampleId}.${item.image.format === "png" ? "png" : "jpg"}`);
     await placeBlob(o.blobs, item.image.sha256, path);
     const sample: TrainerSample = { id: item.sampleId, path, split: item.split, classes: made.classes };
+    if (item.referenceKey) sample.referenceKey = item.referenceKey;
     if (made.boxes) sample.boxes = made.boxes;
     if (made.mask) {
       sample.maskPath = join(dataDir, `${item.sampleId}.mask.png`);
@@ -83,6 +86,7 @@ export async function materializeJob(o: MaterializeOptions): Promise<{ job: Trai
       ...(params.threads ? { threads: params.threads } : {}),
       ...(params.budgetSec ? { budgetSec: params.budgetSec } : {}),
       ...(params.tiling ? { tiling: params.tiling } : {}),
+      ...(manifest.references ? { reference: await placeReferences(o, manifest.references) } : {}),
       outputDir: join(o.dir, "out"),
       samples,
     },
@@ -197,4 +201,25 @@ async function placeBlob(blobs: BlobStore, sha256: string, path: string): Promis
   const bytes = await blobs.get(sha256);
   if (!bytes) throw new KensaError("KENSA_ERR_BLOB_NOT_FOUND", `image ${sha256} is missing from the blob store`);
   await writeFile(path, bytes);
+}
+
+/**
+ * A snapshot that froze the project's golden references trains a reference-aware model
+ * (docs/training.md "Reference-image inspection"): each reference is copied next to the images.
+ */
+async function placeReferences(o: MaterializeOptions, refs: FrozenReferences): Promise<TrainerReference> {
+  if (o.params.tiling) {
+    throw new KensaError(
+      "KENSA_ERR_RUN_INVALID",
+      "the project has golden references, and reference-image inspection cannot be combined with tiling",
+    );
+  }
+  const images: Record<string, string> = {};
+  for (const [i, ref] of refs.images.entries()) {
+    // by index, not by key: a key is the user's text, a file name is ours
+    const path = join(o.dir, "data", `reference-${i}`);
+    await placeBlob(o.blobs, ref.sha256, path);
+    images[ref.key] = path;
+  }
+  return { images, defaultKey: refs.defaultKey };
 }

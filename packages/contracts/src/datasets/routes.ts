@@ -69,6 +69,7 @@ export const datasetRoutes = defineRoutes({
       "KENSA_ERR_LABEL_INVALID",
       "KENSA_ERR_UPLOAD_TOO_LARGE",
       "KENSA_ERR_IMAGE_TOO_LARGE",
+      "KENSA_ERR_REFERENCE_NOT_FOUND",
     ],
   },
   getSample: {
@@ -180,7 +181,7 @@ export const datasetRoutes = defineRoutes({
     body: CreateSnapshot,
     status: 201,
     reply: CreatedSnapshot,
-    errors: ["KENSA_ERR_PROJECT_NOT_FOUND", "KENSA_ERR_SNAPSHOT_EMPTY"],
+    errors: ["KENSA_ERR_PROJECT_NOT_FOUND", "KENSA_ERR_SNAPSHOT_EMPTY", "KENSA_ERR_REFERENCE_NOT_FOUND"],
   },
   listSnapshots: {
     method: "GET",

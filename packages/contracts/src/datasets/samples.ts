@@ -149,6 +149,8 @@ export const UploadSampleQuery = Type.Object(
     by: Type.String({ default: "admin", minLength: 1, maxLength: 200 }),
     groupKey: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     reason: Type.Optional(Type.String({ maxLength: 500 })),
+    /** reference-image inspection: the key of the sample's golden reference (registered first); absent = the default */
+    referenceKey: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   },
   { additionalProperties: false },
 );

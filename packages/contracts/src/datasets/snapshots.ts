@@ -59,6 +59,8 @@ export const SnapshotItem = Type.Object({
   label: Type.Object({ sha256: Sha256, content: LabelContent }),
   groupKey: Type.String(),
   split: SplitName,
+  /** reference-image inspection: the key of the sample's golden reference; absent = the default */
+  referenceKey: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
 });
 export type SnapshotItem = Static<typeof SnapshotItem>;
 
@@ -75,6 +77,16 @@ export const SnapshotManifest = Type.Object({
   params: SnapshotParams,
   /** sorted by sample id */
   items: Type.Array(SnapshotItem),
+  /**
+   * the project's golden references when the snapshot was taken (docs/datasets.md "Reference
+   * images"), sorted by key; absent when it had none
+   */
+  references: Type.Optional(
+    Type.Object({
+      defaultKey: Type.String({ minLength: 1, maxLength: 128 }),
+      images: Type.Array(Type.Object({ key: Type.String({ minLength: 1, maxLength: 128 }), sha256: Sha256 })),
+    }),
+  ),
 });
 export type SnapshotManifest = Static<typeof SnapshotManifest>;
 

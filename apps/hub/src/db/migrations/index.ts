@@ -31,6 +31,7 @@ import * as federation from "./0029-federation.js";
 import * as siteRollouts from "./0030-site-rollouts.js";
 import * as userSites from "./0031-user-sites.js";
 import * as siteSamples from "./0032-site-samples.js";
+import * as projectReferences from "./0033-project-references.js";
 import * as siteRolloutCommands from "./0034-site-rollout-commands.js";
 
 /**
@@ -74,6 +75,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0030_site_rollouts": siteRollouts,
   "0031_user_sites": userSites,
   "0032_site_samples": siteSamples,
+  "0033_project_references": projectReferences,
   "0034_site_rollout_commands": siteRolloutCommands,
 });
 

@@ -18,6 +18,8 @@ export interface SamplesTable {
   item: string | null;
   prediction: string | null;
   group_key: string | null;
+  /** migration 0033: the golden reference (project_references.key) it is compared with; null = the default */
+  reference_key?: string | null;
   /** `incident:<id>` or `capture:<device>:<id>`: makes verdicts and capture retries idempotent */
   external_key: string | null;
   current_revision_id: string | null;
