@@ -9,7 +9,7 @@ import { makeJob, runTrainer, type SynthSet, share, skipWithoutTorch, synthSet, 
 const skip = skipWithoutTorch();
 
 /**
- * Trains the built-in CenterNet-style detector on 200 synthetic 96×72 frames, then decodes its
+ * Trains the built-in anchor-free detector on 200 synthetic 96×72 frames, then decodes its
  * exported tensors in TypeScript exactly as trainers/torch/README.md documents them.
  */
 describe.skipIf(skip)("built-in trainer: detection", () => {
@@ -30,7 +30,7 @@ describe.skipIf(skip)("built-in trainer: detection", () => {
     const job = makeJob("detection", set.samples, out(), input, { epochs: 20, quantize: true });
     await writeJob(join(dir.path, "job.json"), job);
     run = await runTrainer(join(dir.path, "job.json"));
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await dir?.remove();
