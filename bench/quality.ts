@@ -178,7 +178,7 @@ export const qualityCases: QualityCase[] = [
   },
 ];
 
-interface CaseResult {
+export interface CaseResult {
   id: string;
   name: string;
   commands: string[];
@@ -266,7 +266,12 @@ export async function qualitySection(previousData: unknown, checkpoint: (data: u
     await checkpoint([...byId.values()]);
   }
   const results = qualityCases.map((c) => byId.get(c.id)).filter((r): r is CaseResult => !!r);
-  const markdown = [
+  return { markdown: qualityMarkdown(results), data: results };
+}
+
+/** The section's text for these case results (also to re-render kept results after one case is re-run elsewhere). */
+export function qualityMarkdown(results: CaseResult[]): string {
+  return [
     "Models trained from scratch by the built-in PyTorch trainer on CPU (every core of this",
     "machine), through the hub: import → snapshot → `kensa train` → the hub's ONNX Runtime",
     "evaluation on the snapshot's frozen **test** split (never seen in training or early",
@@ -293,5 +298,4 @@ export async function qualitySection(previousData: unknown, checkpoint: (data: u
       ...(r.recipe?.length ? [`  - automatic recipe: ${r.recipe.join("; ")}`] : []),
     ]),
   ].join("\n");
-  return { markdown, data: results };
 }
