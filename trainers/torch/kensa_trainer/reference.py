@@ -18,6 +18,7 @@ import base64
 import hashlib
 import io
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
@@ -111,11 +112,10 @@ def align(frame: np.ndarray, ref: np.ndarray, max_shift: int) -> np.ndarray:
 
 def load_references(job, read: Callable[[Any], np.ndarray]) -> dict[str, np.ndarray]:
     """Every reference of the job decoded at input size by `read(sample)`, the frames' own decode and resize."""
-    from .job import Sample
-
     spec = job.reference
+    # what `read` needs of a sample (job.py's Sample), without importing job.py, which imports this module
     return {
-        key: read(Sample(id=f"reference {key}", path=path, split="train", classes=[], boxes=None, mask_path=None))
+        key: read(SimpleNamespace(id=f"reference {key}", path=path, split="train", classes=[], boxes=None, mask_path=None))
         for key, path in spec.images.items()
     }
 

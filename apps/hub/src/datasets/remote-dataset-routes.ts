@@ -2,14 +2,14 @@ import type { Readable } from "node:stream";
 import { KensaError, workerRoutes as routes } from "@kensa/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { route } from "../http/route.js";
-import type { RemoteTraining } from "../training/remote-training.js";
+import type { RemoteJobKinds } from "../jobs/remote-job-kind.js";
 import { RemoteExports } from "./remote-export.js";
 import { RemoteImports } from "./remote-import.js";
 
 /** The worker routes of dataset imports and exports, inside the worker routes' token-checked scope. */
 export function registerDatasetWorkerRoutes(
   w: FastifyInstance,
-  remote: RemoteTraining,
+  remote: RemoteJobKinds,
   holder: (req: FastifyRequest, workerId: string) => string,
   limits: { bodyBytes: number; uploadBytes: number },
 ): void {

@@ -14,6 +14,7 @@ import type { SitesTable } from "../db/schema/federation.js";
 import type { SiteRolloutCommandsTable } from "../db/schema/site-rollout-commands.js";
 import type { HubDatabase } from "../db/schema.js";
 import { newId } from "../ids.js";
+import { storePushed } from "./store-pushed.js";
 import { decodeSyncCursor, encodeSyncCursor, settledBefore } from "./sync-cursor.js";
 
 type SiteRow = Selectable<SitesTable>;
@@ -132,9 +133,8 @@ export class CentralRolloutCommands {
 
   /** Stores the site's answer to each command once; per item, never thrown half-way. */
   async results(site: SiteRow, items: SiteRolloutCommandResult[]): Promise<PushReply> {
-    const reply: PushReply = { ok: 0, duplicates: 0, failed: [] };
-    for (const item of items) {
-      try {
+    return storePushed(items, {
+      store: async (item) => {
         const res = await this.#db
           .updateTable("site_rollout_commands")
           .set({
@@ -147,29 +147,20 @@ export class CentralRolloutCommands {
           .where("site_id", "=", site.id)
           .where("state", "=", "pending")
           .executeTakeFirst();
-        if (Number(res.numUpdatedRows) > 0) {
-          reply.ok++;
-          continue;
-        }
-        const known = await this.#db
+        return Number(res.numUpdatedRows) > 0;
+      },
+      knows: async (item) =>
+        !!(await this.#db
           .selectFrom("site_rollout_commands")
           .select("id")
           .where("id", "=", item.id)
           .where("site_id", "=", site.id)
-          .executeTakeFirst();
-        if (known) reply.duplicates++;
-        else {
-          reply.failed.push({
-            item: item.id,
-            code: "KENSA_ERR_ROLLOUT_NOT_FOUND",
-            message: `central sent site ${site.id} no rollout command ${item.id}`,
-          });
-        }
-      } catch (err) {
-        reply.failed.push({ item: item.id, code: "KENSA_ERR_INTERNAL", message: (err as Error).message });
-      }
-    }
-    return reply;
+          .executeTakeFirst()),
+      unknown: (item) => ({
+        code: "KENSA_ERR_ROLLOUT_NOT_FOUND",
+        message: `central sent site ${site.id} no rollout command ${item.id}`,
+      }),
+    });
   }
 }
 

@@ -19,6 +19,7 @@ import type { HubDatabase } from "../db/schema.js";
 import { newId } from "../ids.js";
 import { CentralRolloutCommands } from "./central-rollout-commands.js";
 import { siteProjects } from "./site-registry.js";
+import { storePushed } from "./store-pushed.js";
 import { decodeSyncCursor, encodeSyncCursor, settledBefore } from "./sync-cursor.js";
 
 type SiteRow = Selectable<SitesTable>;
@@ -161,9 +162,8 @@ export class CentralRollouts {
 
   /** Keeps each report unless central holds a newer one for the same site rollout; per item, never thrown half-way. */
   async report(site: SiteRow, items: SiteRolloutReport[]): Promise<PushReply> {
-    const reply: PushReply = { ok: 0, duplicates: 0, failed: [] };
-    for (const item of items) {
-      try {
+    return storePushed(items, {
+      store: async (item) => {
         const res = await this.#db
           .updateTable("site_rollouts")
           .set({
@@ -176,29 +176,20 @@ export class CentralRollouts {
           .where("site_id", "=", site.id)
           .where((eb) => eb.or([eb("reported_at", "is", null), eb("reported_at", "<", item.updatedAt)]))
           .executeTakeFirst();
-        if (Number(res.numUpdatedRows) > 0) {
-          reply.ok++;
-          continue;
-        }
-        const known = await this.#db
+        return Number(res.numUpdatedRows) > 0;
+      },
+      knows: async (item) =>
+        !!(await this.#db
           .selectFrom("site_rollouts")
           .select("id")
           .where("id", "=", item.id)
           .where("site_id", "=", site.id)
-          .executeTakeFirst();
-        if (known) reply.duplicates++;
-        else {
-          reply.failed.push({
-            item: item.id,
-            code: "KENSA_ERR_ROLLOUT_NOT_FOUND",
-            message: `central asked site ${site.id} for no rollout ${item.id}`,
-          });
-        }
-      } catch (err) {
-        reply.failed.push({ item: item.id, code: "KENSA_ERR_INTERNAL", message: (err as Error).message });
-      }
-    }
-    return reply;
+          .executeTakeFirst()),
+      unknown: (item) => ({
+        code: "KENSA_ERR_ROLLOUT_NOT_FOUND",
+        message: `central asked site ${site.id} for no rollout ${item.id}`,
+      }),
+    });
   }
 }
 

@@ -33,6 +33,16 @@ export interface RemoteJobKind {
   requeued(row: JobRow, why: string): Promise<void>;
 }
 
+/**
+ * What the worker routes of one kind's jobs need of the hub's registry of remote job kinds
+ * (training/remote-training.ts): the kind that runs a job type, the claims and the lease timing.
+ */
+export interface RemoteJobKinds {
+  readonly claims: RemoteClaims;
+  kindOf(type: string): RemoteJobKind | null;
+  readonly leaseReply: { leaseMs: number; pollMs: number };
+}
+
 export interface RemoteJobDeps {
   db: Kysely<HubDatabase>;
   claims: RemoteClaims;

@@ -1,7 +1,7 @@
 import type { ModelManifest } from "@kensa/contracts";
 import type { ModelRunner, TensorData } from "../load-model.js";
 import { inputDims } from "../preprocess.js";
-import type { TiledTensors } from "./tiled-inference.js";
+import type { Tile } from "./layout.js";
 
 /** tiles per ONNX Runtime call when the model takes a batch */
 export const TILE_BATCH = 8;
@@ -26,7 +26,7 @@ export class TileRunner {
   }
 
   /** every tile's outputs ([1, …] each), in tile order */
-  async run(frame: Pick<TiledTensors, "tiles" | "data">): Promise<Array<Record<string, TensorData>>> {
+  async run(frame: { tiles: readonly Tile[]; data: Float32Array }): Promise<Array<Record<string, TensorData>>> {
     const m = this.#manifest;
     const one = inputDims(m.input);
     const per = one.reduce((a, b) => a * b);

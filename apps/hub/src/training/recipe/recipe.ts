@@ -1,7 +1,7 @@
 import type { RecipeReason, RunHyper, RunParams, Tiling, TrainerAugment } from "@kensa/contracts";
 import { MAX_BUDGET_EPOCHS, planEpochs } from "./epoch-estimate.js";
 import type { SnapshotFacts } from "./snapshot-facts.js";
-import { chooseTiling, tiledSplits } from "./tiling-choice.js";
+import { chooseTiling, MIN_OBJECT_PX, tiledSplits } from "./tiling-choice.js";
 
 /*
  * Automatic recipes (docs/training.md, "Automatic recipes"): a run that names no input size,
@@ -22,17 +22,6 @@ export const MAX_LONG: Record<RunParams["task"], number> = {
   segmentation: 320,
   detection: 320,
   anomaly: 320,
-};
-/**
- * px the small objects must keep at the model input: detection predicts on a stride-4 grid (an
- * object should cover two cells); the U-Net's output is full size, but a defect thinner than a
- * few pixels vanishes in its three poolings
- */
-export const MIN_OBJECT_PX: Record<Exclude<RunParams["task"], "classification">, number> = {
-  segmentation: 4,
-  detection: 8,
-  // anomaly maps are per pixel like a segmentation's; the sizes are those of labelled anomalies
-  anomaly: 4,
 };
 /** classes whose largest / smallest count reaches this are balanced */
 export const IMBALANCE_RATIO = 3;

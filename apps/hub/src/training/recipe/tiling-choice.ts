@@ -1,6 +1,17 @@
 import { KensaError, type RecipeReason, type RunParams, type Tiling } from "@kensa/contracts";
-import { MIN_OBJECT_PX } from "./recipe.js";
 import type { SnapshotFacts } from "./snapshot-facts.js";
+
+/**
+ * px the small objects must keep at the model input: detection predicts on a stride-4 grid (an
+ * object should cover two cells); the U-Net's output is full size, but a defect thinner than a
+ * few pixels vanishes in its three poolings
+ */
+export const MIN_OBJECT_PX: Record<Exclude<RunParams["task"], "classification">, number> = {
+  segmentation: 4,
+  detection: 8,
+  // anomaly maps are per pixel like a segmentation's; the sizes are those of labelled anomalies
+  anomaly: 4,
+};
 
 /*
  * Whether a run trains (and its model infers) on tiles (docs/training.md, "Tiling"): when the
