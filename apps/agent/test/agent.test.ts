@@ -136,7 +136,8 @@ describe("agent: desired state, updates, media, restart from disk", () => {
   it("after a restart with the hub's HTTP server down, runs the last good bundle from disk", async () => {
     await agent?.stop();
     agent = undefined;
-    expect(bed.watcher.presence.at(-1)?.status).toBe("offline");
+    // the agent says "offline" as it stops; the watcher hears it over its own connection, maybe just after
+    await waitFor("presence offline", () => bed.watcher.presence.at(-1)?.status === "offline");
     const lastSeq = Math.max(...bed.watcher.events.map((x) => x.seq));
     await bed.hub.stop();
     const downloads = bed.hub.downloads.length;
