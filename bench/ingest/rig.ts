@@ -216,6 +216,9 @@ async function buildRig(
         logLevel: "warn",
         // the bench measures ingest; no trainer polls the queue meanwhile
         training: { workers: 0 },
+        // replicas are one hub: they share its signing and sealing keys (docs/replicas.md)
+        signing: { keyFile: join(opts.dir, "bundle-signing.key") },
+        secrets: { keyFile: join(opts.dir, "secrets.key") },
         ...(mode.hubs > 1 ? opts.replicaConfig : {}),
       };
       const hub = forkTs(join(import.meta.dirname, "hub-proc.ts"), [JSON.stringify(config)], noteError);
