@@ -52,6 +52,7 @@ export * from "./system/fsck.js";
 export * from "./system/routes.js";
 export * from "./system/schemas.js";
 export * from "./trainer.js";
+export * from "./training/job-schemas.js";
 export * from "./training/routes.js";
 export * from "./training/schemas.js";
 export * from "./training/worker-routes.js";

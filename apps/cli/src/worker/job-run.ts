@@ -91,6 +91,16 @@ export async function runJob(d: JobRunDeps, job: WorkerJob, stop: AbortSignal): 
         path: join(d.dir, s.path),
         ...(s.maskPath ? { maskPath: join(d.dir, s.maskPath) } : {}),
       })),
+      ...(job.spec.reference
+        ? {
+            reference: {
+              ...job.spec.reference,
+              images: Object.fromEntries(
+                Object.entries(job.spec.reference.images).map(([key, path]) => [key, join(d.dir, path)]),
+              ),
+            },
+          }
+        : {}),
     };
     const jobPath = join(d.dir, "job.json");
     await writeFile(jobPath, JSON.stringify(spec, null, 2));

@@ -34,10 +34,9 @@ import { RemoteEvaluation } from "./remote-evaluation.js";
 import { RemoteOutcomes } from "./remote-outcomes.js";
 import type { RunService } from "./run-service.js";
 import { nextProgress } from "./train-handler.js";
+import { workerJobCopy } from "./worker-job-copy.js";
 
 const checkLine = compile(TrainerProgress);
-/** s a presigned input URL stays valid: long enough for a slow link to fetch every image */
-const PRESIGN_TTL_SEC = 3600;
 /** ms after which a worker that stopped calling is no longer listed */
 const FORGET_AFTER_MS = 10 * 60_000;
 /** claims of one run by workers before the hub gives up on it (a run that crashes every worker it lands on) */
@@ -277,18 +276,7 @@ export class RemoteTraining {
       `[kensa] data: ${data.train} train, ${data.val} val, ${data.test} test, ${data.skipped.length} left out`,
     ]);
     const imageSha = new Map(manifest.items.map((i) => [i.sampleId, i.image.sha256]));
-    const files: WorkerJob["files"] = [];
-    const rel = (abs: string) => `data/${basename(abs)}`;
-    // the spec is frozen: the worker's copy is a new object with paths relative to its job folder
-    const samples = [];
-    for (const s of job.samples) {
-      const sha = imageSha.get(s.id) ?? null;
-      const url = sha && this.#d.blobs.presignGet ? await this.#d.blobs.presignGet(sha, PRESIGN_TTL_SEC) : null;
-      files.push({ path: rel(s.path), sha256: sha, url });
-      if (s.maskPath) files.push({ path: rel(s.maskPath), sha256: null, url: null });
-      samples.push({ ...s, path: rel(s.path), ...(s.maskPath ? { maskPath: rel(s.maskPath) } : {}) });
-    }
-    const spec = { ...job, outputDir: "out", samples };
+    const { spec, files } = await workerJobCopy(job, imageSha, this.#d.blobs);
     return {
       jobId: row.id,
       attempt,

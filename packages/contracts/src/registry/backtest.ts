@@ -2,7 +2,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import { ErrorInfo, EntityId as Id, List, nullable as Nullable, Timestamp as Ts } from "../common.js";
 import { defineRoutes } from "../route.js";
 import { Rule } from "../rules.js";
-import { JobStatus } from "../training/schemas.js";
+import { JobStatus } from "../training/job-schemas.js";
 
 /**
  * Backtest: archived frames (incident frames, frames devices captured) replayed on the hub

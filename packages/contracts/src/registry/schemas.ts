@@ -2,7 +2,8 @@ import { type Static, Type } from "@sinclair/typebox";
 import { ErrorInfo, EntityId as Id, nullable as Nullable, Timestamp as Ts } from "../common.js";
 import { Deployment } from "../fleet/schemas.js";
 import { Sha256 } from "../manifest.js";
-import { GateCriteria, JobStatus, TrainingRun } from "../training/schemas.js";
+import { JobStatus } from "../training/job-schemas.js";
+import { GateCriteria, TrainingRun } from "../training/schemas.js";
 import { ModelVersion } from "./models.js";
 
 /*

@@ -1,11 +1,9 @@
 import { List } from "../common.js";
 import { defineRoutes } from "../route.js";
+import { Job, JobIdParams, JobQuery } from "./job-schemas.js";
 import {
   CancelRun,
   CreateRun,
-  Job,
-  JobIdParams,
-  JobQuery,
   ProjectRunQuery,
   RunIdParams,
   RunQuery,

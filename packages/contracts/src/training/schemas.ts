@@ -3,48 +3,12 @@ import { ErrorInfo, EntityId as Id, nullable as Nullable, Timestamp as Ts } from
 import { Sha256, Tiling } from "../manifest.js";
 import { DriftTrigger } from "../registry/drift.js";
 import { TrainerAugment, TrainerTask } from "../trainer.js";
+import { JobStatus } from "./job-schemas.js";
 
 /*
  * The hub's job queue and training runs: their HTTP schemas. docs/training.md describes them
  * in prose; evaluations, the gate and training settings are the registry's (registry/schemas.ts).
  */
-
-// ---- jobs -------------------------------------------------------------------------------
-
-export const JobType = Type.Union([
-  Type.Literal("train"),
-  Type.Literal("evaluate"),
-  Type.Literal("gate"),
-  Type.Literal("backtest"),
-  Type.Literal("import"),
-  Type.Literal("export"),
-]);
-export type JobType = Static<typeof JobType>;
-
-export const JobStatus = Type.Union([
-  Type.Literal("queued"),
-  Type.Literal("running"),
-  Type.Literal("succeeded"),
-  Type.Literal("failed"),
-  Type.Literal("cancelled"),
-]);
-export type JobStatus = Static<typeof JobStatus>;
-
-/** One entry of the hub's persistent job queue (training runs, evaluations, gate decisions). */
-export const Job = Type.Object({
-  id: Id,
-  type: JobType,
-  projectId: Id,
-  /** the run, evaluation or model version the job works on */
-  refId: Id,
-  status: JobStatus,
-  attempts: Type.Integer(),
-  error: Nullable(ErrorInfo),
-  createdAt: Ts,
-  startedAt: Nullable(Ts),
-  finishedAt: Nullable(Ts),
-});
-export type Job = Static<typeof Job>;
 
 // ---- runs -------------------------------------------------------------------------------
 
@@ -249,17 +213,6 @@ export const CancelRun = Type.Optional(
 );
 export type CancelRun = Static<typeof CancelRun>;
 
-export const JobQuery = Type.Object(
-  {
-    status: Type.Optional(JobStatus),
-    type: Type.Optional(JobType),
-    projectId: Type.Optional(Type.String()),
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-  },
-  { additionalProperties: false },
-);
-export type JobQuery = Static<typeof JobQuery>;
-
 // ---- path parameters --------------------------------------------------------------------
 
 /** The project of `/projects/:id/…` training routes (runs, training settings). */
@@ -268,9 +221,6 @@ export type TrainingProjectParams = Static<typeof TrainingProjectParams>;
 
 export const RunIdParams = Type.Object({ id: Type.String() });
 export type RunIdParams = Static<typeof RunIdParams>;
-
-export const JobIdParams = Type.Object({ id: Type.String() });
-export type JobIdParams = Static<typeof JobIdParams>;
 
 // ---- training settings: what a project trains, when, and by which gate --------------------
 
