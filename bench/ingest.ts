@@ -92,7 +92,9 @@ async function runDevices(
     await nextMessage<Extract<LoadGenMessage, { type: "ready" }>>(gen.child, "ready", 120_000);
     const max = await measure(rig, gen.child, n, o.seconds, null);
     const cells = [max];
-    if (o.halfRate && max.rate > 0) cells.push(await measure(rig, gen.child, n, o.seconds, max.rate / 2));
+    // KENSA_BENCH_INGEST_RATE: the second run at this rate instead of half the maximum (to compare changes)
+    const fixed = Number(process.env.KENSA_BENCH_INGEST_RATE ?? 0);
+    if (o.halfRate && max.rate > 0) cells.push(await measure(rig, gen.child, n, o.seconds, fixed || max.rate / 2));
     return cells;
   } finally {
     gen.child.off("message", fail);

@@ -9,7 +9,12 @@ export function forkTs(
   onLine?: (line: string) => void,
 ): { child: ChildProcess; output: () => string } {
   const child = fork(file, args, {
-    execArgv: ["--import", "tsx"],
+    // KENSA_BENCH_CPU_PROF=<dir>: every child writes a V8 CPU profile there (open it in Chrome's DevTools)
+    execArgv: [
+      "--import",
+      "tsx",
+      ...(process.env.KENSA_BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.KENSA_BENCH_CPU_PROF}`] : []),
+    ],
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     env: { ...process.env, KENSA_LOG_LEVEL: process.env.KENSA_LOG_LEVEL ?? "warn" },
   });

@@ -6,9 +6,8 @@
  * message (when the device's desired state says `eventAcks: "hub"`, or always against a bare broker
  * whose subscriber answers for the hub), else the broker's PUBACK (hubs before the confirmation).
  */
-import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { type Event, type EventAcks, topics } from "@kensa/contracts";
+import { type Event, type EventAcks, newEventId, topics } from "@kensa/contracts";
 import mqtt, { type MqttClient } from "mqtt";
 
 export interface LoadDevice {
@@ -127,7 +126,7 @@ class Device {
 
   publishNew(run: number, stats: RunStats): void {
     const seq = this.nextSeq++;
-    const id = randomUUID();
+    const id = newEventId();
     const event: Event = {
       v: 1,
       id,

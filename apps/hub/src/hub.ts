@@ -1,5 +1,3 @@
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { KensaError } from "@kensa/contracts";
 import { checkModelAgainstManifest } from "@kensa/vision";
@@ -22,14 +20,13 @@ import { agentReleasePlugin } from "./fleet/agent-release-routes.js";
 import { AgentReleaseService } from "./fleet/agent-release-service.js";
 import { deviceConfigPlugin } from "./fleet/device-config-routes.js";
 import { DeviceConfigService } from "./fleet/device-config-service.js";
-import { HUB_MQTT_USERNAME } from "./fleet/device-service.js";
 import { createFleet, redeployForRule } from "./fleet/fleet.js";
 import { fleetPlugin } from "./fleet/fleet-plugin.js";
 import { signingPlugin } from "./fleet/signing-routes.js";
 import { SigningService } from "./fleet/signing-service.js";
 import { closeApp, createApp } from "./http/create-app.js";
 import { httpPlugin } from "./http/http-plugin.js";
-import { connectHost, HubUrls } from "./http/hub-urls.js";
+import { HubUrls } from "./http/hub-urls.js";
 import { listenHttp } from "./http/listen-http.js";
 import { RouteCatalog } from "./http/route-catalog.js";
 import { loadHubTls, publicUrls, reloadHubTls, warnPlainListeners } from "./hub-tls.js";
@@ -38,8 +35,9 @@ import { createIncidents } from "./incidents/incidents.js";
 import { incidentsPlugin } from "./incidents/incidents-plugin.js";
 import { dynsecFromConfig } from "./ingest/dynsec-from-config.js";
 import type { EmbeddedBroker } from "./ingest/embedded-broker.js";
-import { embeddedBrokerFromConfig } from "./ingest/embedded-broker-from-config.js";
-import { HubMqttClient } from "./ingest/hub-mqtt-client.js";
+import { startEmbeddedBroker } from "./ingest/embedded-broker-from-config.js";
+import type { HubMqttClient } from "./ingest/hub-mqtt-client.js";
+import { hubMqttClientFromConfig } from "./ingest/hub-mqtt-client-from-config.js";
 import { Ingest } from "./ingest/ingest.js";
 import { applyHubLimits } from "./limits/hub-limits.js";
 import { driftAlertsOf } from "./notify/drift-alerts.js";
@@ -92,10 +90,8 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const secrets = await openSecretsAtRest({ config, env, store, log });
   // `<dataDir>/blobs` or the S3 bucket `blobs` names (docs/storage.md)
   const blobs = await blobStoreFromConfig(config.blobs, {
-    dataDir: config.dataDir,
-    env,
+    ...{ dataDir: config.dataDir, env, log },
     reveal: (value, purpose) => secrets.box.reveal(value, purpose),
-    log,
   });
   // on PostgreSQL the hub may run as several replicas: live views hear every replica's incidents
   const pgBus =
@@ -111,11 +107,8 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
   const urls = new HubUrls(...publicUrls(config, tls, config.http.port));
 
   const people = await createPeople({
-    db,
-    env,
-    dataDir: config.dataDir,
+    ...{ db, env, log, dataDir: config.dataDir },
     sessionTtlMs: config.auth.sessionTtlHours * 3_600_000,
-    log,
   });
   const { sessions, tokens, audit } = people;
   const routes = new RouteCatalog();
@@ -285,6 +278,7 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     missingEvents: () => devices.missingEvents(),
     auditRefusals: () => audit.refusals.counters,
     deviceAuth: () => deviceAuth.counters,
+    sqliteWal: () => store.walCheckpoints,
     db,
   });
   // a site hub whose uplink to its central hub is down is degraded, never stopped (docs/operations.md)
@@ -310,33 +304,20 @@ export async function createHub(input: HubConfigInput | HubConfig = {}, deps: Hu
     let password = config.mqtt.password;
     try {
       if (config.mqtt.embedded.enabled) {
-        password = randomBytes(24).toString("base64url");
-        username = HUB_MQTT_USERNAME;
-        broker = embeddedBrokerFromConfig({
-          ...{ config, tls: tls.broker, hubPassword: password, deviceAuth, log, onRefused: audit.refusals.mqtt },
+        const started = await startEmbeddedBroker({
+          ...{ config, tls: tls.broker, deviceAuth, log, onRefused: audit.refusals.mqtt },
           onDeviceMessage: (topic, payload) => ingest.offer(topic, payload),
         });
-        const port = await broker.listen();
-        devices.attachAccounts(broker);
-        brokerUrl = `${tls.broker ? "mqtts" : "mqtt"}://${connectHost(config.mqtt.embedded.host)}:${port}`;
+        ({ broker, url: brokerUrl, username, password } = started);
+        devices.attachAccounts(started.broker);
       }
       await pgBus?.start();
       const httpPort = await listenHttp(app, config.http.host, config.http.port);
       plainListeners.push(...warnPlainListeners(config, tls, log));
       urls.set(...publicUrls(config, tls, httpPort, brokerUrl));
-      mqttClient = new HubMqttClient({
-        url: brokerUrl,
-        username,
-        password,
-        // the embedded broker is this machine's own listener (its names go unchecked); else mqtt.tls
-        ...(tls.broker ? { tls: { rejectUnauthorized: false } } : tls.client ? { tls: tls.client } : {}),
-        log,
-        clientId: config.mqtt.clientId ?? `kensa-hub-${hostname()}`,
-        // Aedes has no shared subscriptions; the embedded broker serves exactly one hub
-        sharedGroup: config.mqtt.embedded.enabled || !config.mqtt.sharedGroup ? null : config.mqtt.sharedGroup,
+      mqttClient = hubMqttClientFromConfig({
+        ...{ config, url: brokerUrl, username, password, embeddedTls: !!tls.broker, clientTls: tls.client, log },
         onMessage: (topic, payload) => ingest.offer(topic, payload),
-        // the embedded broker hands device messages to the ingest itself
-        subscribeDevices: !config.mqtt.embedded.enabled,
         // The embedded broker keeps retained messages in memory only, and an external one may
         // have been wiped: after every connect, publish every device's desired state again.
         onConnected: () => desired.sync("all"),

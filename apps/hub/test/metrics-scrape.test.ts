@@ -73,6 +73,9 @@ describe.each(list)("/metrics as Prometheus reads it ($name)", (backend: Backend
     }
     expect(value("kensa_ingest_events_stored_total")).toBe(3);
     expect(families.get("kensa_ingest_queue_events")?.type).toBe("GAUGE");
+    // the hub's SQLite log is checkpointed beside it (0 on PostgreSQL)
+    expect(value("kensa_sqlite_wal_uncheckpointed_frames")).toBeGreaterThanOrEqual(0);
+    expect(value("kensa_sqlite_wal_checkpoint_errors_total")).toBe(0);
     expect(value("kensa_field_incidents", { project: "press", label: "defect", status: "confirmed" })).toBe(2);
     expect(value("kensa_field_incidents", { project: "press", label: "defect", status: "false_alarm" })).toBe(1);
     expect(value("kensa_field_precision", { project: "press", label: "defect" })).toBeCloseTo(2 / 3, 6);

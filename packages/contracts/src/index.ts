@@ -28,6 +28,7 @@ export * from "./incidents/routes.js";
 export * from "./incidents/schemas.js";
 export * from "./manifest.js";
 export * from "./mqtt/channels.js";
+export * from "./mqtt/event-id.js";
 export * from "./mqtt/payloads.js";
 export * from "./mqtt/topics.js";
 export * from "./people/routes.js";

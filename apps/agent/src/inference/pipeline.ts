@@ -1,6 +1,5 @@
-import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { type Event, fitFrameMeta, type InferenceResult, type RuleHit } from "@kensa/contracts";
+import { type Event, fitFrameMeta, type InferenceResult, newEventId, type RuleHit } from "@kensa/contracts";
 import type { Logger } from "../logger.js";
 import { RuleRunner } from "../rules/rule-runner.js";
 import type { Frame, FrameOutcome, Intake } from "../sources/frame-source.js";
@@ -234,7 +233,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         // with rules, the bundle's verdict is theirs: a hit is a finding, a threshold alone is not
         result = { ...result, finding: hits.length > 0 } as InferenceResult;
       }
-      const eventId = randomUUID();
+      const eventId = newEventId();
       // the shadow's result only feeds captures and the agreement counters, never the event
       const shadow = await this.#shadowResult(frame);
       const capture = this.#capture

@@ -1,6 +1,5 @@
-import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import type { Event } from "@kensa/contracts";
+import { type Event, newEventId } from "@kensa/contracts";
 import type Database from "better-sqlite3";
 import type { AgentDatabase } from "./agent-db.js";
 import { type MediaQueue, mediaFileName } from "./media-queue.js";
@@ -64,7 +63,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * is kept without media, since the result matters more than the picture.
    */
   async append(draft: EventDraft, image?: Uint8Array, opts: { id?: string } = {}): Promise<Event> {
-    const id = opts.id ?? randomUUID();
+    const id = opts.id ?? newEventId();
     let file: string | null = null;
     if (image) {
       try {

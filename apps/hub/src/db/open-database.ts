@@ -9,31 +9,46 @@ import type { Logger } from "../logger.js";
 import { tightenModeSync } from "../secrets/file-modes.js";
 import { migrationProvider } from "./migrations/index.js";
 import type { HubDatabase } from "./schema.js";
+import { cachingStatements } from "./statement-cache.js";
+import { WalCheckpointer, type WalCheckpointState } from "./wal-checkpointer.js";
 
 export interface MetadataStore {
   db: Kysely<HubDatabase>;
   dialect: "sqlite" | "postgres";
+  /** SQLite on disk: the write-ahead log's checkpoints, done beside the writer (wal-checkpointer.ts) */
+  walCheckpoints: WalCheckpointState | null;
   close(): Promise<void>;
 }
 
 /** Opens the configured metadata store and brings its schema to the latest migration. */
 export async function openDatabase(config: HubConfig, log: Pick<Logger, "warn"> = quiet): Promise<MetadataStore> {
-  const db = config.database.type === "sqlite" ? openSqlite(config, log) : openPostgres(config.database);
+  const { db, checkpointer } =
+    config.database.type === "sqlite"
+      ? openSqlite(config, log)
+      : { db: openPostgres(config.database), checkpointer: null };
+  const close = async () => {
+    await checkpointer?.close();
+    await db.destroy();
+  };
   const store: MetadataStore = {
     db,
     dialect: config.database.type,
-    close: () => db.destroy(),
+    walCheckpoints: checkpointer?.state ?? null,
+    close,
   };
   try {
     await migrate(db, config.database.type === "postgres" ? config.database.schema : undefined);
   } catch (err) {
-    await db.destroy().catch(() => {});
+    await close().catch(() => {});
     throw err;
   }
   return store;
 }
 
-function openSqlite(config: HubConfig, log: Pick<Logger, "warn">): Kysely<HubDatabase> {
+function openSqlite(
+  config: HubConfig,
+  log: Pick<Logger, "warn">,
+): { db: Kysely<HubDatabase>; checkpointer: WalCheckpointer | null } {
   const path = (config.database.type === "sqlite" && config.database.path) || join(config.dataDir, "kensa.db");
   const onDisk = path !== ":memory:" && !path.startsWith("file:");
   if (onDisk) {
@@ -55,7 +70,20 @@ function openSqlite(config: HubConfig, log: Pick<Logger, "warn">): Kysely<HubDat
   // back from the OS. 64 MiB of cache (and reads through mmap) keep them in memory.
   database.pragma("cache_size = -65536");
   database.pragma("mmap_size = 268435456");
-  return new Kysely<HubDatabase>({ dialect: new SqliteDialect({ database }) });
+  let checkpointer: WalCheckpointer | null = null;
+  if (onDisk) {
+    // checkpoints run in a worker (wal-checkpointer.ts); this connection does one itself only
+    // when the log passes 64 MiB, as a fallback if the worker falls behind
+    database.pragma("wal_autocheckpoint = 16384");
+    checkpointer = new WalCheckpointer({
+      path,
+      onError: (message) => log.warn({ err: message }, "sqlite checkpoint failed; the hub's own connection will do it"),
+    });
+  }
+  return {
+    db: new Kysely<HubDatabase>({ dialect: new SqliteDialect({ database: cachingStatements(database) }) }),
+    checkpointer,
+  };
 }
 
 const quiet: Pick<Logger, "warn"> = { warn: () => {} };

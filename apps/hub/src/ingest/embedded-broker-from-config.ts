@@ -1,6 +1,8 @@
+import { randomBytes } from "node:crypto";
 import type { HubConfig } from "../config.js";
 import type { DeviceAuth } from "../fleet/device-auth.js";
 import { HUB_MQTT_USERNAME } from "../fleet/device-service.js";
+import { connectHost } from "../http/hub-urls.js";
 import type { Logger } from "../logger.js";
 import type { BrokerTlsOptions } from "./broker-tls.js";
 import type { AclRefusal } from "./device-acl.js";
@@ -36,4 +38,21 @@ export function embeddedBrokerFromConfig(deps: EmbeddedBrokerDeps): EmbeddedBrok
     maxPacketBytes: config.limits.mqttPacketBytes,
     log,
   });
+}
+
+/** A started embedded broker, and how the hub's own client reaches it. */
+export interface StartedBroker {
+  broker: EmbeddedBroker;
+  url: string;
+  username: string;
+  password: string;
+}
+
+/** Starts the embedded broker on its listener with a hub password new at this start. Throws KENSA_ERR_PORT_IN_USE. */
+export async function startEmbeddedBroker(deps: Omit<EmbeddedBrokerDeps, "hubPassword">): Promise<StartedBroker> {
+  const password = randomBytes(24).toString("base64url");
+  const broker = embeddedBrokerFromConfig({ ...deps, hubPassword: password });
+  const port = await broker.listen();
+  const url = `${deps.tls ? "mqtts" : "mqtt"}://${connectHost(deps.config.mqtt.embedded.host)}:${port}`;
+  return { broker, url, username: HUB_MQTT_USERNAME, password };
 }

@@ -2,6 +2,7 @@ import type { HubStats } from "@kensa/contracts";
 import type { Kysely } from "kysely";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { HubDatabase } from "../db/schema.js";
+import type { WalCheckpointState } from "../db/wal-checkpointer.js";
 import type { DeviceAuthCounters } from "../fleet/device-auth-throttle.js";
 import { registerLimitMetrics } from "../limits/limit-refusals.js";
 import { readCounter } from "../metrics-counter.js";
@@ -22,6 +23,8 @@ export interface HubMetricsSources {
   auditRefusals?(): Record<string, { recorded: number; suppressed: number }>;
   /** failed device authentications and their throttle (fleet/device-auth-throttle.ts) */
   deviceAuth?(): DeviceAuthCounters | null;
+  /** SQLite on disk: its write-ahead log's checkpoints (db/wal-checkpointer.ts); null otherwise */
+  sqliteWal?(): WalCheckpointState | null;
   /** the database field figures, jobs and devices are counted in (none: those metrics are left out) */
   db?: Kysely<HubDatabase>;
 }
@@ -89,6 +92,21 @@ export class HubMetrics {
           [{ what: "subscribe" }, b.subscribeRefused],
         ] as const;
       },
+    });
+    new Gauge({
+      name: "kensa_sqlite_wal_uncheckpointed_frames",
+      help: "SQLite pages in the write-ahead log not yet copied to the database file, at the last checkpoint",
+      registers: [r],
+      collect() {
+        const w = src.sqliteWal?.();
+        if (w) this.set(Math.max(0, w.logFrames - w.checkpointedFrames));
+      },
+    });
+    readCounter({
+      name: "kensa_sqlite_wal_checkpoint_errors_total",
+      help: "SQLite checkpoints that failed (the hub's own connection then checkpoints past 64 MiB of log)",
+      registers: [r],
+      read: () => src.sqliteWal?.()?.errors ?? 0,
     });
     registerLimitMetrics(r);
     registerSmsMetrics(r);
