@@ -73,3 +73,58 @@ describe.skipIf(skipWithoutTorch())("built-in trainer: time budget", () => {
     expect(ep.at(-1)!.lr).toBeLessThan(0.003 * 0.5);
   });
 });
+
+/**
+ * A job whose epochs are only the hub's estimate of what fits (job.epochsFromBudget, set by the
+ * automatic recipe, which plans for a busy machine): when the measured epochs leave room, the
+ * trainer plans more of them early in the run and the schedule lengthens with them.
+ */
+describe.skipIf(skipWithoutTorch())("built-in trainer: epochs planned from the budget", () => {
+  let dir: TempDir;
+  let run: Awaited<ReturnType<typeof runTrainer>>;
+  const epochs = 3;
+  const budgetSec = 12;
+
+  beforeAll(async () => {
+    dir = await tempDir("kensa-trainer-budget-grow-");
+    const set = await synthSet({
+      dir: join(dir.path, "data"),
+      count: 40,
+      synth: { seed: 4, width: 64, height: 48, defectRate: 0.5 },
+      task: "classification",
+    });
+    const job = {
+      ...makeJob(
+        "classification",
+        set.samples,
+        join(dir.path, "out"),
+        { width: 32, height: 24 },
+        { epochs, patience: 0 },
+      ),
+      threads: 1,
+      budgetSec,
+      epochsFromBudget: true,
+    };
+    await writeJob(join(dir.path, "job.json"), job);
+    run = await runTrainer(join(dir.path, "job.json"));
+  }, 120_000);
+
+  afterAll(async () => {
+    await dir?.remove();
+  });
+
+  it("plans more epochs when the measured ones leave room, says so, and still ends within the budget", () => {
+    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    const ep = run.lines.filter((l): l is Line<"epoch"> => l.type === "epoch");
+    const done = run.lines.find((l): l is Line<"done"> => l.type === "done")!;
+    const logs = run.lines.filter((l): l is Line<"log"> => l.type === "log").map((l) => l.message);
+    const grown = logs.find((m) => m.startsWith("time budget: room for "));
+    expect(grown, logs.join("\n")).toBeDefined();
+    const planned = ep.at(-1)!.epochs;
+    expect(planned).toBeGreaterThan(epochs);
+    expect(done.epochsRun).toBeGreaterThan(epochs);
+    expect(ep.at(-1)!.elapsedSec).toBeLessThanOrEqual(budgetSec + 10);
+    const reason = (done as Line<"done"> & { stopReason?: string }).stopReason ?? "";
+    expect(reason).toContain(`epochs raised from ${epochs} to ${planned}`);
+  });
+});

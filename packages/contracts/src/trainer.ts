@@ -145,6 +145,11 @@ export const TrainerJob = Type.Object(
     /** s of wall time since the trainer started: no epoch starts that would not end within it; absent = none */
     budgetSec: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     /**
+     * hyper.epochs is an estimate of what fits budgetSec (the hub's automatic recipe), not a
+     * person's number: the trainer re-plans it from the epochs it measures, more as well as fewer
+     */
+    epochsFromBudget: Type.Optional(Type.Boolean()),
+    /**
      * detection, segmentation, anomaly: train on tiles of this size cut from the frames at their
      * own resolution (each tile resized to `input`), and write the same block into the manifest
      * so that inference tiles alike; absent: whole frames resized to `input`

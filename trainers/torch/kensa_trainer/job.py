@@ -88,6 +88,9 @@ class Job:
     samples: list[Sample] = field(repr=False)
     #: s of wall time since the trainer started; no epoch starts that would not end within it
     budget_sec: float | None = None
+    #: hyper.epochs is the hub's estimate of what fits budget_sec, not a person's number: the
+    #: loop plans more epochs when the ones it measures leave room (TimeBudget.grow)
+    epochs_from_budget: bool = False
     #: {width, height, overlap} in frame px: train on tiles (tiling.py); None = whole frames
     tiling: dict[str, int] | None = None
     #: reference-image inspection (reference.py): the model takes frame, reference and difference
@@ -168,7 +171,7 @@ def load_job(path: str) -> Job:
 
 def parse_job(raw: Any) -> Job:
     c = _Checker()
-    top = {"schema", "jobId", "task", "labels", "okLabels", "input", "hyper", "seed", "threads", "outputDir", "samples", "budgetSec", "reference", "tiling"}
+    top = {"schema", "jobId", "task", "labels", "okLabels", "input", "hyper", "seed", "threads", "outputDir", "samples", "budgetSec", "epochsFromBudget", "reference", "tiling"}
     v = c.obj(raw, "", top, {"schema", "jobId", "task", "labels", "input", "outputDir", "samples"})
     if "schema" in v and v["schema"] != SCHEMA:
         c.fail("/schema", f"expected {SCHEMA!r}")
@@ -197,6 +200,7 @@ def parse_job(raw: Any) -> Job:
     seed = c.integer(v.get("seed", 0), "/seed", 0, 2**31 - 1)
     threads = c.integer(v["threads"], "/threads", 1, 1024) if "threads" in v else None
     budget = c.number(v["budgetSec"], "/budgetSec", 0, 1e9, lo_open=True) if "budgetSec" in v else None
+    from_budget = c.boolean(v["epochsFromBudget"], "/epochsFromBudget") if "epochsFromBudget" in v else False
     tiling = _parse_tiling(c, v["tiling"], task) if "tiling" in v else None
     out = c.string(v.get("outputDir"), "/outputDir") if "outputDir" in v else ""
     if out and not os.path.isabs(out):
@@ -248,6 +252,7 @@ def parse_job(raw: Any) -> Job:
         output_dir=out,
         samples=samples,
         budget_sec=budget,
+        epochs_from_budget=bool(from_budget) and budget is not None,
         reference=reference,
         tiling=tiling,
     )

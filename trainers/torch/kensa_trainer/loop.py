@@ -20,7 +20,7 @@ from .job import Job
 from .eta import Eta
 from .progress import Progress, clean
 from .reference import stack
-from .stopping import EarlyStopping, TimeBudget, stop_rule
+from .stopping import MAX_BUDGET_EPOCHS, EarlyStopping, TimeBudget, stop_rule
 from .tasks import Batch, Task
 
 
@@ -73,7 +73,7 @@ def train(job: Job, task: Task, train_split: Split, val_split: Split, prep: Prep
     bs = min(hyper.batch_size, n)
     # a last batch of one image breaks BatchNorm's batch statistics: drop it
     steps_per_epoch = n // bs if n % bs == 1 else math.ceil(n / bs)
-    # planned epochs: hyper.epochs, fewer when a time budget cannot hold them (lr_at reads `total` when called)
+    # planned epochs: hyper.epochs, re-planned against a time budget (lr_at reads `total` when called)
     epochs = hyper.epochs
     total = steps_per_epoch * epochs
     weights = sample_weights(train_split, job.task, len(job.labels)) if hyper.balance_classes else None
@@ -170,14 +170,25 @@ def train(job: Job, task: Task, train_split: Split, val_split: Split, prep: Prep
             budget_reason = budget.reason(epoch, epochs, progress.elapsed(), epoch_secs, stopping.kept())
             break
         # the epochs measured say the plan will not fit: fewer epochs, the cosine schedule shortened with them
+        planned = epochs
         fit = budget.fit(epoch, epochs, progress.elapsed(), eta.per_epoch() or 0.0) if budget and epoch >= 2 else epochs
         if fit < epochs:
             progress.log(f"time budget: {epochs} epochs will not fit at {eta.per_epoch():.0f} s each, planning {fit}")
-            epochs, total = fit, steps_per_epoch * fit
+            planned = fit
+        elif budget and job.epochs_from_budget and epoch >= 2:
+            # the hub's estimate left room (it plans for a busy machine): more epochs, the schedule lengthened with them
+            grown = budget.grow(epoch, epochs, progress.elapsed(), eta.per_epoch() or 0.0, MAX_BUDGET_EPOCHS)
+            if grown > epochs:
+                progress.log(f"time budget: room for {grown} epochs at {eta.per_epoch():.0f} s each (planned {epochs})")
+                planned = grown
+        if planned != epochs:
+            epochs, total = planned, steps_per_epoch * planned
             eta.epochs = epochs
             stopping.rule = stop_rule(epochs, hyper.patience if hyper.patience_set else None, len(val_split))
     reason = budget_reason or stopping.reason()
-    if not budget_reason and epochs < hyper.epochs:
+    if epochs > hyper.epochs:
+        reason += f" (epochs raised from {hyper.epochs} to {epochs}: the measured epochs left room in the time budget of {job.budget_sec:.0f} s)"
+    elif not budget_reason and epochs < hyper.epochs:
         reason += f" (epochs cut from {hyper.epochs} to {epochs} to fit the time budget of {job.budget_sec:.0f} s)"
     progress.log(reason)
     assert best_state is not None

@@ -160,6 +160,17 @@ class EarlyStopping:
         return f"kept epoch {self.best_epoch}'s weights (val {self.metric} {self.best_raw:.4f})"
 
 
+#: share of the budget left that grown epochs may fill (the rest: epochs slower than measured,
+#: the test split's evaluation and the export after the last epoch)
+GROW_SHARE = 0.85
+#: epochs are only added during this share of the planned run
+GROW_UNTIL = 0.2
+#: a new plan must be at least this many times the current one
+GROW_STEP = 1.1
+#: never more epochs than this from a budget (the hub's MAX_BUDGET_EPOCHS)
+MAX_BUDGET_EPOCHS = 200
+
+
 @dataclass(frozen=True)
 class TimeBudget:
     """A wall-time budget (job.budgetSec, s since the trainer started): no epoch starts that
@@ -180,6 +191,19 @@ class TimeBudget:
             return planned
         left = int((self.budget_sec - elapsed) // per_epoch)
         return max(epoch + 1, min(planned, epoch + left))
+
+    def grow(self, epoch: int, planned: int, elapsed: float, per_epoch: float, cap: int) -> int:
+        """The epochs to plan after `epoch` when `planned` was only an estimate of what fits
+        (job.epochsFromBudget): more, up to `cap`, when epochs of `per_epoch` s fill at most
+        GROW_SHARE of the time left, and a tenth more at least — never fewer than `planned`
+        (fit() shrinks). Only while the run is early in its schedule (epoch 2, or ≤ GROW_UNTIL
+        of the plan): a longer cosine schedule then barely moves the learning rate, where late
+        it would raise it again."""
+        if per_epoch <= 0 or epoch > max(2, planned * GROW_UNTIL):
+            return planned
+        grown = min(cap, epoch + int(GROW_SHARE * (self.budget_sec - elapsed) // per_epoch))
+        # a few epochs more is not worth another change of the schedule (nor a log line an epoch)
+        return grown if grown >= max(planned + 1, planned * GROW_STEP) else planned
 
     def reason(self, epoch: int, epochs: int, elapsed: float, epoch_secs: list[float], kept: str) -> str:
         nxt = max(epoch_secs) if epoch_secs else 0.0

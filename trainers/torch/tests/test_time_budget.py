@@ -39,6 +39,13 @@ class BudgetParseTest(unittest.TestCase):
         with self.assertRaisesRegex(JobInvalid, "/budgetSec"):
             parse_job(job(budgetSec="20m"))
 
+    def test_epochs_from_budget_is_read_and_means_nothing_without_a_budget(self):
+        self.assertFalse(parse_job(job(budgetSec=600)).epochs_from_budget)
+        self.assertTrue(parse_job(job(budgetSec=600, epochsFromBudget=True)).epochs_from_budget)
+        self.assertFalse(parse_job(job(epochsFromBudget=True)).epochs_from_budget)
+        with self.assertRaisesRegex(JobInvalid, "/epochsFromBudget"):
+            parse_job(job(budgetSec=600, epochsFromBudget="yes"))
+
 
 class TimeBudgetTest(unittest.TestCase):
     def test_an_epoch_that_would_end_past_the_budget_does_not_start(self):
@@ -57,6 +64,22 @@ class TimeBudgetTest(unittest.TestCase):
         # never fewer than one more epoch (the time-budget stop ends it when even that will not fit)
         self.assertEqual(b.fit(9, 30, 99.0, 10.0), 10)
         self.assertEqual(b.fit(3, 30, 20.0, 0.0), 30)
+
+    def test_more_epochs_are_planned_early_when_the_estimate_left_room(self):
+        b = TimeBudget(1000.0)
+        # 40 s spent at 10 s an epoch: 0.85 × 960 s holds 81 more, so 2 + 81 of the 20 planned
+        self.assertEqual(b.grow(2, 20, 40.0, 10.0, 200), 83)
+        # capped
+        self.assertEqual(b.grow(2, 20, 40.0, 1.0, 200), 200)
+        # never fewer than planned (fit() is what shrinks)
+        self.assertEqual(b.grow(2, 20, 900.0, 10.0, 200), 20)
+        # late in the schedule the plan stays: a longer schedule would raise the learning rate again
+        self.assertEqual(b.grow(5, 20, 40.0, 10.0, 200), 20)
+        self.assertEqual(b.grow(4, 20, 40.0, 10.0, 200), 85)
+        self.assertEqual(b.grow(2, 20, 40.0, 0.0, 200), 20)
+        # less than a tenth more is not worth changing the schedule; a tenth or more is
+        self.assertEqual(b.grow(2, 80, 40.0, 10.0, 200), 80)
+        self.assertEqual(b.grow(2, 75, 40.0, 10.0, 200), 83)
 
     def test_the_reason_says_time_budget_and_which_weights_were_kept(self):
         r = TimeBudget(1200.0).reason(7, 30, 1150.4, [150.0, 160.2], "kept epoch 6's weights (val accuracy 0.9000)")

@@ -85,6 +85,7 @@ export async function materializeJob(o: MaterializeOptions): Promise<{ job: Trai
       seed: params.seed,
       ...(params.threads ? { threads: params.threads } : {}),
       ...(params.budgetSec ? { budgetSec: params.budgetSec } : {}),
+      ...(params.budgetSec && params.recipe?.budgetEpochs ? { epochsFromBudget: true } : {}),
       ...(params.tiling ? { tiling: params.tiling } : {}),
       ...(manifest.references ? { reference: await placeReferences(o, manifest.references) } : {}),
       outputDir: join(o.dir, "out"),

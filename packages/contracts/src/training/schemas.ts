@@ -66,7 +66,11 @@ export const RecipeReason = Type.Object({
 });
 export type RecipeReason = Static<typeof RecipeReason>;
 
-export const RunRecipe = Type.Object({ reasons: Type.Array(RecipeReason) });
+export const RunRecipe = Type.Object({
+  reasons: Type.Array(RecipeReason),
+  /** true when hyper.epochs is the recipe's estimate of what fits budgetSec (the trainer re-plans it as it measures) */
+  budgetEpochs: Type.Optional(Type.Boolean()),
+});
 export type RunRecipe = Static<typeof RunRecipe>;
 
 /** The parameters a run was (or will be) trained with; recorded as the model's lineage. */

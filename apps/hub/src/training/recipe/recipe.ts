@@ -48,6 +48,8 @@ export interface Recipe {
   input: RunParams["input"];
   hyper: RunHyper;
   reasons: RecipeReason[];
+  /** hyper.epochs was planned from the budget (the trainer may plan more or fewer as it measures) */
+  budgetEpochs: boolean;
   /** null: whole frames */
   tiling: Tiling | null;
 }
@@ -112,6 +114,7 @@ export function chooseRecipe(r: RecipeRequest): Recipe {
   const planSplits = tile.tiling ? tiledSplits(facts, tile.tiling) : facts.splits;
   const unit = tile.tiling ? "tiles" : "images";
   let epochsWhy: string;
+  let budgetEpochs = false;
   if (hyper.epochs !== undefined) {
     epochsWhy = `set by ${r.hyperBy.epochs ?? "the run"}`;
   } else if (r.budgetSec !== undefined) {
@@ -126,9 +129,10 @@ export function chooseRecipe(r: RecipeRequest): Recipe {
     if (long !== chosenLong)
       longWhy += `; lowered from ${round16(chosenLong)} px so that the ${fmtSec(r.budgetSec)} budget fits ${MIN_BUDGET_EPOCHS}+ epochs`;
     hyper.epochs = plan.epochs;
+    budgetEpochs = true;
     epochsWhy =
       `${fmtSec(r.budgetSec)} budget: ≈ ${plan.epochSec.toFixed(1)} s per epoch (estimate: ${planSplits.train} train + ${planSplits.val} val ${unit} at ${dims.width}×${dims.height}) ` +
-      `into ${Math.round(plan.trainSec)} s left after start-up and export${plan.epochs === MAX_BUDGET_EPOCHS ? ` (at most ${MAX_BUDGET_EPOCHS})` : ""}; the trainer also stops when the time is spent`;
+      `into ${Math.round(plan.trainSec)} s left after start-up and export${plan.epochs === MAX_BUDGET_EPOCHS ? ` (at most ${MAX_BUDGET_EPOCHS})` : ""}; the trainer plans more or fewer from the epochs it measures, and stops when the time is spent`;
   } else {
     epochsWhy = `the trainer's default (give a time budget, --budget, to fit the epochs to it)`;
   }
@@ -180,7 +184,7 @@ export function chooseRecipe(r: RecipeRequest): Recipe {
     hyper.balanceClasses = balance;
     reasons.push({ key: "balanceClasses", value: String(balance), why });
   }
-  return { input: { ...dims, channels }, hyper, reasons, tiling: tile.tiling };
+  return { input: { ...dims, channels }, hyper, reasons, budgetEpochs, tiling: tile.tiling };
 }
 
 /** The long side from the images and, for detection and segmentation, the size of their objects. */

@@ -68,7 +68,7 @@ export async function runRecipe(o: {
     input: recipe.input,
     hyper: recipe.hyper,
     ...(create.budgetSec !== undefined ? { budgetSec: create.budgetSec } : {}),
-    recipe: { reasons: recipe.reasons },
+    recipe: { reasons: recipe.reasons, ...(recipe.budgetEpochs ? { budgetEpochs: true } : {}) },
     ...(recipe.tiling ? { tiling: recipe.tiling } : {}),
   };
 }
