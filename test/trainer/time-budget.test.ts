@@ -6,6 +6,30 @@ import { makeJob, runTrainer, skipWithoutTorch, synthSet, writeJob } from "./hel
 
 type Line<T extends TrainerProgress["type"]> = Extract<TrainerProgress, { type: T }>;
 
+/** Trains 40 synthetic 32×24 images on one thread, early stopping off: only the budget ends the run. */
+async function budgetRun(
+  dir: string,
+  seed: number,
+  job: { epochs: number; budgetSec: number; epochsFromBudget?: boolean },
+): Promise<Awaited<ReturnType<typeof runTrainer>>> {
+  const set = await synthSet({
+    dir: join(dir, "data"),
+    count: 40,
+    synth: { seed, width: 64, height: 48, defectRate: 0.5 },
+    task: "classification",
+  });
+  const { epochs, ...extra } = job;
+  const made = makeJob(
+    "classification",
+    set.samples,
+    join(dir, "out"),
+    { width: 32, height: 24 },
+    { epochs, patience: 0 },
+  );
+  await writeJob(join(dir, "job.json"), { ...made, threads: 1, ...extra });
+  return runTrainer(join(dir, "job.json"));
+}
+
 /**
  * A job with far more epochs than its wall-time budget allows (job.budgetSec): the trainer stops
  * before an epoch that would end past the budget, says "time budget", and exports the best
@@ -19,26 +43,7 @@ describe.skipIf(skipWithoutTorch())("built-in trainer: time budget", () => {
 
   beforeAll(async () => {
     dir = await tempDir("kensa-trainer-budget-");
-    const set = await synthSet({
-      dir: join(dir.path, "data"),
-      count: 40,
-      synth: { seed: 3, width: 64, height: 48, defectRate: 0.5 },
-      task: "classification",
-    });
-    // early stopping off (patience 0): only the budget ends this run
-    const job = {
-      ...makeJob(
-        "classification",
-        set.samples,
-        join(dir.path, "out"),
-        { width: 32, height: 24 },
-        { epochs, patience: 0 },
-      ),
-      threads: 1,
-      budgetSec,
-    };
-    await writeJob(join(dir.path, "job.json"), job);
-    run = await runTrainer(join(dir.path, "job.json"));
+    run = await budgetRun(dir.path, 3, { epochs, budgetSec });
   }, 120_000);
 
   afterAll(async () => {
@@ -87,26 +92,7 @@ describe.skipIf(skipWithoutTorch())("built-in trainer: epochs planned from the b
 
   beforeAll(async () => {
     dir = await tempDir("kensa-trainer-budget-grow-");
-    const set = await synthSet({
-      dir: join(dir.path, "data"),
-      count: 40,
-      synth: { seed: 4, width: 64, height: 48, defectRate: 0.5 },
-      task: "classification",
-    });
-    const job = {
-      ...makeJob(
-        "classification",
-        set.samples,
-        join(dir.path, "out"),
-        { width: 32, height: 24 },
-        { epochs, patience: 0 },
-      ),
-      threads: 1,
-      budgetSec,
-      epochsFromBudget: true,
-    };
-    await writeJob(join(dir.path, "job.json"), job);
-    run = await runTrainer(join(dir.path, "job.json"));
+    run = await budgetRun(dir.path, 4, { epochs, budgetSec, epochsFromBudget: true });
   }, 120_000);
 
   afterAll(async () => {
