@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseHubConfig } from "../src/config.js";
 import { openDatabase } from "../src/db/open-database.js";
 import { cachingStatements } from "../src/db/statement-cache.js";
+import { WalCheckpointer } from "../src/db/wal-checkpointer.js";
 
 const MB = 1024 * 1024;
 
@@ -43,6 +44,15 @@ describe("SQLite write path", () => {
     const check = new SqliteDriver(join(dir.path, "kensa.db"), { readonly: true });
     expect(check.prepare("SELECT COUNT(*) AS c FROM scratch").get()).toEqual({ c: 40 * 1024 });
     check.close();
+  });
+
+  it("counts and reports a checkpointer that cannot open its database, and still closes", async () => {
+    const errors: string[] = [];
+    const c = new WalCheckpointer({ path: join(dir.path, "missing.db"), onError: (m) => errors.push(m) });
+    for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(c.state.errors).toBe(1);
+    expect(errors[0]).toMatch(/missing\.db|unable to open|does not exist/i);
+    await c.close();
   });
 
   it("has no checkpointer for an in-memory database", async () => {

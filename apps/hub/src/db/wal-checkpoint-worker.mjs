@@ -6,7 +6,17 @@ import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 
 const { path, intervalMs } = workerData;
-const db = new Database(path, { fileMustExist: true });
+let db;
+try {
+  db = new Database(path, { fileMustExist: true });
+} catch (err) {
+  // said as a message: an error of better-sqlite3's own class crosses to the hub without its text
+  parentPort.postMessage({
+    type: "error",
+    message: `cannot open ${path}: ${err instanceof Error ? err.message : err}`,
+  });
+  process.exit(1);
+}
 // never wait on the writer: a busy checkpoint is retried on the next tick
 db.pragma("busy_timeout = 0");
 // a checkpoint makes the database file durable (fsync) before the log may be reused

@@ -29,6 +29,7 @@ export interface WalCheckpointState {
 export class WalCheckpointer {
   readonly state: WalCheckpointState = { checkpoints: 0, logFrames: 0, checkpointedFrames: 0, errors: 0 };
   #worker: Worker;
+  #exited: Promise<void>;
   #closed = false;
 
   constructor(opts: WalCheckpointerOptions) {
@@ -38,6 +39,7 @@ export class WalCheckpointer {
       execArgv: [],
     });
     this.#worker.unref();
+    this.#exited = new Promise((resolve) => this.#worker.once("exit", () => resolve()));
     this.#worker.on("message", (m: { type: string; log?: number; checkpointed?: number; message?: string }) => {
       if (m.type === "checkpoint") {
         this.state.checkpoints++;
@@ -59,10 +61,10 @@ export class WalCheckpointer {
     if (this.#closed) return;
     this.#closed = true;
     const worker = this.#worker;
-    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    // a worker that could not open the database has exited already
     worker.postMessage({ type: "close" });
     const timer = setTimeout(() => void worker.terminate(), 2000);
-    await exited;
+    await this.#exited;
     clearTimeout(timer);
   }
 }
