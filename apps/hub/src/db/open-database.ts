@@ -2,12 +2,13 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { KensaError } from "@kensa/contracts";
 import SqliteDriver from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, Migrator, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { HubConfig } from "../config.js";
 import type { Logger } from "../logger.js";
 import { tightenModeSync } from "../secrets/file-modes.js";
 import { migrationProvider } from "./migrations/index.js";
+import { KensaPostgresDialect } from "./pg-search-path-introspector.js";
 import type { HubDatabase } from "./schema.js";
 import { cachingStatements } from "./statement-cache.js";
 import { WalCheckpointer, type WalCheckpointState } from "./wal-checkpointer.js";
@@ -112,7 +113,7 @@ function openPostgres(cfg: { url: string; schema?: string }): Kysely<HubDatabase
   pool.on("connect", (client) => {
     client.on("error", () => {});
   });
-  return new Kysely<HubDatabase>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<HubDatabase>({ dialect: new KensaPostgresDialect({ pool }) });
 }
 
 async function migrate(db: Kysely<HubDatabase>, schema: string | undefined): Promise<void> {
