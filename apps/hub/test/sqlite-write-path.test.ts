@@ -6,7 +6,6 @@ import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseHubConfig } from "../src/config.js";
 import { openDatabase } from "../src/db/open-database.js";
-import { cachingStatements } from "../src/db/statement-cache.js";
 import { WalCheckpointer } from "../src/db/wal-checkpointer.js";
 
 const MB = 1024 * 1024;
@@ -62,19 +61,80 @@ describe("SQLite write path", () => {
     expect(store.walCheckpoints).toBeNull();
     await store.close();
   });
+});
 
-  it("keeps prepared statements by SQL text, least recently used out first", () => {
-    const raw = new SqliteDriver(":memory:");
-    const conn = cachingStatements(raw, 2);
-    const a = conn.prepare("SELECT 1 AS x");
-    expect(conn.prepare("SELECT 1 AS x")).toBe(a);
-    const b = conn.prepare("SELECT 2 AS x");
-    // a was used after b was not: touching a keeps it, the third statement pushes b out
-    expect(conn.prepare("SELECT 1 AS x")).toBe(a);
-    conn.prepare("SELECT 3 AS x");
-    expect(conn.prepare("SELECT 1 AS x")).toBe(a);
-    expect(conn.prepare("SELECT 2 AS x")).not.toBe(b);
-    conn.close();
-    expect(raw.open).toBe(false);
+describe("the SQLite connection in its worker thread", () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await dir.remove();
+  });
+
+  it("keeps the hub's thread free while a long statement runs", async () => {
+    const store = await openDatabase(parseHubConfig({ dataDir: dir.path }));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const started = Date.now();
+    // a statement that keeps SQLite busy for a few hundred ms
+    const { rows } = await sql<{ n: number }>`
+      WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000)
+      SELECT count(*) AS n FROM c`.execute(store.db);
+    const took = Date.now() - started;
+    clearInterval(timer);
+    expect(rows[0]?.n).toBe(3000000);
+    expect(took).toBeGreaterThan(100);
+    // on the hub's thread (better-sqlite3 is synchronous) no tick would have run meanwhile
+    expect(ticks).toBeGreaterThan(took / 10 / 4);
+    await store.close();
+  });
+
+  it("gives SQLite's error code, keeps blobs as Buffers and runs transactions one at a time", async () => {
+    const store = await openDatabase(parseHubConfig({ dataDir: dir.path }));
+    const db = store.db;
+    await sql`CREATE TABLE t (k TEXT PRIMARY KEY, body BLOB)`.execute(db);
+    await sql`INSERT INTO t VALUES ('a', ${Buffer.from([1, 2, 3])})`.execute(db);
+    const err = await sql`INSERT INTO t VALUES ('a', NULL)`.execute(db).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as { code?: string }).code).toBe("SQLITE_CONSTRAINT_PRIMARYKEY");
+    expect((err as Error).message).toMatch(/UNIQUE constraint failed: t\.k/);
+    const { rows } = await sql<{ body: Buffer }>`SELECT body FROM t WHERE k = 'a'`.execute(db);
+    expect(Buffer.isBuffer(rows[0]?.body)).toBe(true);
+    expect([...(rows[0]?.body ?? [])]).toEqual([1, 2, 3]);
+
+    // two transactions started together: the second sees the first's whole effect or none of it
+    const seen: number[] = [];
+    await Promise.all([
+      db.transaction().execute(async (trx) => {
+        for (let i = 0; i < 20; i++) await sql`INSERT INTO t VALUES (${`x${i}`}, NULL)`.execute(trx);
+      }),
+      db.transaction().execute(async (trx) => {
+        const r = await sql<{ n: number }>`SELECT count(*) AS n FROM t WHERE k LIKE 'x%'`.execute(trx);
+        seen.push(r.rows[0]!.n);
+      }),
+    ]);
+    expect([0, 20]).toContain(seen[0]);
+    // a failed transaction leaves nothing behind and the connection usable
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await sql`INSERT INTO t VALUES ('y', NULL)`.execute(trx);
+        await sql`INSERT INTO t VALUES ('y', NULL)`.execute(trx);
+      }),
+    ).rejects.toThrow(/UNIQUE/);
+    const y = await sql<{ n: number }>`SELECT count(*) AS n FROM t WHERE k = 'y'`.execute(db);
+    expect(y.rows[0]?.n).toBe(0);
+    await store.close();
+    await expect(sql`SELECT 1`.execute(db)).rejects.toThrow();
+  });
+
+  it("says why a database cannot be opened", async () => {
+    // a directory where the database file should be
+    const path = join(dir.path, "not-a-file");
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(path);
+    await expect(
+      openDatabase(parseHubConfig({ dataDir: dir.path, database: { type: "sqlite", path: `file:${path}` } })),
+    ).rejects.toThrow(/cannot open the SQLite database/);
   });
 });

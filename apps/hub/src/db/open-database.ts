@@ -1,8 +1,7 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { KensaError } from "@kensa/contracts";
-import SqliteDriver from "better-sqlite3";
-import { Kysely, Migrator, SqliteDialect } from "kysely";
+import { Kysely, Migrator } from "kysely";
 import pg from "pg";
 import type { HubConfig } from "../config.js";
 import type { Logger } from "../logger.js";
@@ -10,7 +9,7 @@ import { tightenModeSync } from "../secrets/file-modes.js";
 import { migrationProvider } from "./migrations/index.js";
 import { KensaPostgresDialect } from "./pg-search-path-introspector.js";
 import type { HubDatabase } from "./schema.js";
-import { cachingStatements } from "./statement-cache.js";
+import { SqliteWorkerConnection, SqliteWorkerDialect } from "./sqlite-worker-dialect.js";
 import { WalCheckpointer, type WalCheckpointState } from "./wal-checkpointer.js";
 
 export interface MetadataStore {
@@ -25,7 +24,7 @@ export interface MetadataStore {
 export async function openDatabase(config: HubConfig, log: Pick<Logger, "warn"> = quiet): Promise<MetadataStore> {
   const { db, checkpointer } =
     config.database.type === "sqlite"
-      ? openSqlite(config, log)
+      ? await openSqlite(config, log)
       : { db: openPostgres(config.database), checkpointer: null };
   const close = async () => {
     await checkpointer?.close();
@@ -46,10 +45,10 @@ export async function openDatabase(config: HubConfig, log: Pick<Logger, "warn"> 
   return store;
 }
 
-function openSqlite(
+async function openSqlite(
   config: HubConfig,
   log: Pick<Logger, "warn">,
-): { db: Kysely<HubDatabase>; checkpointer: WalCheckpointer | null } {
+): Promise<{ db: Kysely<HubDatabase>; checkpointer: WalCheckpointer | null }> {
   const path = (config.database.type === "sqlite" && config.database.path) || join(config.dataDir, "kensa.db");
   const onDisk = path !== ":memory:" && !path.startsWith("file:");
   if (onDisk) {
@@ -58,33 +57,36 @@ function openSqlite(
     closeSync(openSync(path, "a", 0o600));
     tightenModeSync(path, 0o600, log);
   }
-  const database = new SqliteDriver(path);
-  // WAL: readers never block the ingest writer, and a crash never leaves a half-written page.
-  database.pragma("journal_mode = WAL");
+  const pragmas = [
+    // WAL: readers never block the ingest writer, and a crash never leaves a half-written page.
+    "journal_mode = WAL",
+    "synchronous = NORMAL",
+    "foreign_keys = ON",
+    "busy_timeout = 5000",
+    // The default page cache (2 MiB) cannot hold the upper levels of the events table's indexes
+    // once it has grown past a few hundred thousand rows: every insert then reads its index pages
+    // back from the OS. 64 MiB of cache (and reads through mmap) keep them in memory.
+    "cache_size = -65536",
+    "mmap_size = 268435456",
+    // checkpoints run in a worker of their own (wal-checkpointer.ts); this connection does one
+    // itself only when the log passes 64 MiB, as a fallback if that worker falls behind
+    ...(onDisk ? ["wal_autocheckpoint = 16384"] : []),
+  ];
+  // the connection lives in a worker thread (sqlite-worker-dialect.ts): SQLite's work does not
+  // hold up the broker and the HTTP server on the hub's thread
+  const connection = await SqliteWorkerConnection.open(path, pragmas).catch((err: Error) => {
+    throw new KensaError("KENSA_ERR_INTERNAL", `cannot open the SQLite database ${path}: ${err.message}`);
+  });
   // files left by an older hub (or copied in) keep their mode; the database's secrets do not
   if (onDisk) for (const suffix of ["-wal", "-shm"]) tightenModeSync(path + suffix, 0o600, log);
-  database.pragma("synchronous = NORMAL");
-  database.pragma("foreign_keys = ON");
-  database.pragma("busy_timeout = 5000");
-  // The default page cache (2 MiB) cannot hold the upper levels of the events table's indexes
-  // once it has grown past a few hundred thousand rows: every insert then reads its index pages
-  // back from the OS. 64 MiB of cache (and reads through mmap) keep them in memory.
-  database.pragma("cache_size = -65536");
-  database.pragma("mmap_size = 268435456");
   let checkpointer: WalCheckpointer | null = null;
   if (onDisk) {
-    // checkpoints run in a worker (wal-checkpointer.ts); this connection does one itself only
-    // when the log passes 64 MiB, as a fallback if the worker falls behind
-    database.pragma("wal_autocheckpoint = 16384");
     checkpointer = new WalCheckpointer({
       path,
       onError: (message) => log.warn({ err: message }, "sqlite checkpoint failed; the hub's own connection will do it"),
     });
   }
-  return {
-    db: new Kysely<HubDatabase>({ dialect: new SqliteDialect({ database: cachingStatements(database) }) }),
-    checkpointer,
-  };
+  return { db: new Kysely<HubDatabase>({ dialect: new SqliteWorkerDialect(connection) }), checkpointer };
 }
 
 const quiet: Pick<Logger, "warn"> = { warn: () => {} };
