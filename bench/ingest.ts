@@ -5,11 +5,11 @@
  * duplicated events are counted by id in the hub's database.
  */
 import type { ChildProcess } from "node:child_process";
-import { loadavg } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { tempDir } from "@kensa/testkit";
-import { cpuMicros, forkTs, nextMessage, stopChild } from "./ingest/child.js";
+import { cpuMicros, forkTs, machineTicks, nextMessage, stopChild } from "./ingest/child.js";
 import { ingestMarkdown } from "./ingest/ingest-report.js";
 import type { IngestCell, IngestOptions, IngestRun } from "./ingest/ingest-types.js";
 import type { LoadGenMessage, LoadSetup } from "./ingest/load-gen.js";
@@ -114,11 +114,17 @@ async function measure(rig: Rig, gen: ChildProcess, n: number, seconds: number, 
   const cpu0 = rig.hubCpu();
   const broker0 = rig.brokerCpu();
   const gen0 = gen.pid ? cpuMicros(gen.pid) : 0;
+  const machine0 = machineTicks();
   const t0 = performance.now();
   const done = nextMessage<Extract<LoadGenMessage, { type: "done" }>>(gen, "done", seconds * 1000 + 120_000);
   gen.send({ type: "run", durationMs: seconds * 1000, rate, drainMs: 30_000 });
   const { result: r } = await done;
   const genCpuPercent = gen.pid ? round(((cpuMicros(gen.pid) - gen0) / ((performance.now() - t0) * 1000)) * 100) : 0;
+  const machine1 = machineTicks();
+  const machineBusyCores = round(
+    ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * cpus().length,
+    2,
+  );
   // a hub confirming by PUBACK only may still be writing what the broker took
   if (hubs) await settle(rig, before + r.confirmed);
   const hubCpu = rig.hubCpu() - cpu0;
@@ -167,6 +173,7 @@ async function measure(rig: Rig, gen: ChildProcess, n: number, seconds: number, 
     hubCpuUs: stored ? round(hubCpu / stored, 1) : 0,
     brokerCpuUs: broker0 === null || broker1 === null || !stored ? null : round((broker1 - broker0) / stored, 1),
     genCpuPercent,
+    machineBusyCores,
     loadStart,
     loadEnd,
   };

@@ -89,3 +89,12 @@ export function cpuMicros(pid: number): number {
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(rest[11]) + Number(rest[12])) * 1e6) / ticksPerSecond;
 }
+
+/** The machine's CPU time so far, all cores: busy (everything but idle and iowait) and total, in ticks (/proc/stat). */
+export function machineTicks(): { busy: number; total: number } {
+  const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return { busy: total - idle, total };
+}

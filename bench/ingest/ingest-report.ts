@@ -61,6 +61,9 @@ export function ingestTargets(cells: IngestCell[]): Target[] {
           (twoFailed
             ? `; ${fmt(twoFailed)} events were in store batches that failed (${twoErrors}) and waited for their devices to send them again`
             : "") +
+          (pgBest.machineBusyCores
+            ? `; one replica alone kept ${pgBest.machineBusyCores} of the ${cpus().length} cores busy (hub, Mosquitto, PostgreSQL and the load generator), two kept ${two.machineBusyCores ?? "—"}`
+            : "") +
           (twoDup > twoResends
             ? `; the replicas handled ${fmt(twoDup)} deliveries of already stored events beside ${fmt(twoStored)} stored, more than the devices resent: both replicas process the same events`
             : "")
@@ -129,6 +132,7 @@ export function ingestMarkdown(run: IngestRun & { seconds: number; window: numbe
       c.hubCpuUs,
       c.brokerCpuUs ?? (c.mode.startsWith("embedded-") ? "in hub" : "—"),
       c.genCpuPercent,
+      c.machineBusyCores ?? "—",
       `${c.loadStart} → ${c.loadEnd}`,
     ];
   });
@@ -144,7 +148,7 @@ export function ingestMarkdown(run: IngestRun & { seconds: number; window: numbe
     `Each run: ${run.seconds} s of load, then a drain until every event is confirmed; N devices, each one MQTT connection publishing QoS 1 with at most ${run.window} unconfirmed events and publishing again what stays unconfirmed for 10 s. "max": as fast as confirmations allow; "½ max": a fixed rate of half the maximum just measured for the same mode and N.`,
     "events/s stored: events in the database ÷ (last stored − first published). stored, lost (confirmed to the device but not in the database) and duplicated (rows repeating an id or a device's seq) are counted by event id in the hub's database. kept: events still unconfirmed when the drain ended (the device keeps them; not lost). p50/p99: first publish → confirmation the device deletes on.",
     'Confirmed by: "hub ack" is the hub\'s acks message after its commit; "broker PUBACK" marks a hub that does not confirm (no `eventAcks` in desired state), where the latency is the broker\'s and not storage; against a bare broker a subscriber process answers every event with the acks message at once and stores nothing.',
-    "CPU: user + system µs of the hub processes (the bare subscriber for bare brokers; the embedded broker is inside the hub) and of a separate broker process, per stored event; PostgreSQL's own processes are not counted. load gen. CPU %: the load generator's share of one core over the run and its drain; near 100 the generator, not the hub, limits the rate.",
+    "CPU: user + system µs of the hub processes (the bare subscriber for bare brokers; the embedded broker is inside the hub) and of a separate broker process, per stored event; PostgreSQL's own processes are not counted. load gen. CPU %: the load generator's share of one core over the run and its drain; near 100 the generator, not the hub, limits the rate. machine busy: cores the whole machine kept busy over the run and its drain (every process, PostgreSQL's included; /proc/stat).",
     `Mosquitto runs on a free port with a config of the bench's own and \`max_queued_messages 1000000\` (its default 1000 drops QoS 1 messages for a subscriber that falls behind). Device authentication: ${authNote(cells)}.`,
   ];
   if (replays.length) {
@@ -178,6 +182,7 @@ export function ingestMarkdown(run: IngestRun & { seconds: number; window: numbe
         "hub CPU µs/event",
         "broker CPU µs/event",
         "load gen. CPU %",
+        "machine busy (cores)",
         "load avg",
       ],
       rows,

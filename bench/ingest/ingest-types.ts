@@ -39,6 +39,8 @@ export interface IngestCell {
   brokerCpuUs: number | null;
   /** % of one core the load generator used over the run and its drain: near 100 it is the bottleneck */
   genCpuPercent: number;
+  /** cores the whole machine kept busy over the run and its drain (every process, PostgreSQL's too) */
+  machineBusyCores: number;
   loadStart: number;
   loadEnd: number;
 }
