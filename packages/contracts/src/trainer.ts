@@ -93,8 +93,12 @@ export const TrainerHyper = Type.Object(
     /** AdamW peak learning rate, cosine-decayed over `epochs` */
     lr: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 0.002 }),
     weightDecay: Type.Number({ minimum: 0, maximum: 1, default: 0.0001 }),
-    /** epochs without a better validation metric before stopping; 0 = never stop early */
-    patience: Type.Integer({ minimum: 0, default: 8 }),
+    /**
+     * epochs without a better validation metric before stopping; 0 = never stop early. Absent:
+     * the trainer sizes it to the epochs (max(8, a fifth of them), trainers/torch stopping.py).
+     * No default here: a default filled in by validation would read as a person's number.
+     */
+    patience: Type.Optional(Type.Integer({ minimum: 0 })),
     augment: TrainerAugment,
     /** sample training images inversely to their class frequency (detection/segmentation: with vs without objects) */
     balanceClasses: Type.Boolean({ default: true }),
