@@ -1,5 +1,7 @@
-import { statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type TempDir, tempDir } from "@kensa/testkit";
 import SqliteDriver from "better-sqlite3";
 import { sql } from "kysely";
@@ -127,6 +129,36 @@ describe("the SQLite connection in its worker thread", () => {
     await store.close();
     await expect(sql`SELECT 1`.execute(db)).rejects.toThrow();
   });
+
+  it("does not hold the process once its work is done, even left open", async () => {
+    // a start that fails half-way leaves the store open: the process must still end
+    const script = join(dir.path, "left-open.mts");
+    const src = (f: string) => JSON.stringify(new URL(`../src/${f}`, import.meta.url).href);
+    writeFileSync(
+      script,
+      `import { parseHubConfig } from ${src("config.ts")};
+       import { openDatabase } from ${src("db/open-database.ts")};
+       const store = await openDatabase(parseHubConfig({ dataDir: ${JSON.stringify(dir.path)} }));
+       const rows = await store.db.selectFrom("projects").selectAll().execute();
+       console.log("rows", rows.length);`,
+    );
+    const started = Date.now();
+    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, ["--import", "tsx", script], {
+        cwd: fileURLToPath(new URL("..", import.meta.url)),
+      });
+      let stdout = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      const kill = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      child.on("exit", (code) => {
+        clearTimeout(kill);
+        resolve({ code, stdout });
+      });
+    });
+    expect(out.stdout).toContain("rows 0");
+    expect(out.code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 40_000);
 
   it("says why a database cannot be opened", async () => {
     // a directory where the database file should be

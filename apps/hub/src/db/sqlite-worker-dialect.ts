@@ -65,6 +65,7 @@ export class SqliteWorkerConnection implements DatabaseConnection {
       const p = this.#pending.get(m.id);
       if (!p) return;
       this.#pending.delete(m.id);
+      if (this.#pending.size === 0) worker.unref();
       if (m.error) p.reject(new SqliteWorkerError(m.error));
       else if (m.rows) p.resolve({ rows: m.rows.map(withBuffers) });
       else
@@ -87,12 +88,15 @@ export class SqliteWorkerConnection implements DatabaseConnection {
   static open(path: string, pragmas: readonly string[], cacheSize = 500): Promise<SqliteWorkerConnection> {
     const worker = new Worker(new URL("./sqlite-store-worker.mjs", import.meta.url), {
       workerData: { path, pragmas, cacheSize },
+      // the worker needs no loader: keep the parent's (a test runner's, tsx's) out of it
+      execArgv: [],
     });
     return new Promise((resolve, reject) => {
       const onMessage = (m: Reply) => {
         if (m.type === "ready") {
           worker.off("message", onMessage);
           worker.off("error", onError);
+          worker.unref();
           resolve(new SqliteWorkerConnection(worker));
         } else if (m.type === "failed") {
           worker.off("error", onError);
@@ -108,6 +112,9 @@ export class SqliteWorkerConnection implements DatabaseConnection {
   executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     if (this.#gone) return Promise.reject(this.#gone);
     const id = this.#next++;
+    // the worker keeps the process alive only while it has work: an idle connection left open
+    // (a start that failed half-way) must not hold the process, a query in flight must
+    if (this.#pending.size === 0) this.#worker.ref();
     return new Promise<QueryResult<R>>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as Pending["resolve"], reject });
       this.#worker.postMessage({ type: "query", id, sql: compiled.sql, params: compiled.parameters });

@@ -38,7 +38,6 @@ export class WalCheckpointer {
       // the worker needs no loader: keep the parent's (a test runner's, tsx's) out of it
       execArgv: [],
     });
-    this.#worker.unref();
     this.#exited = new Promise((resolve) => this.#worker.once("exit", () => resolve()));
     this.#worker.on("message", (m: { type: string; log?: number; checkpointed?: number; message?: string }) => {
       if (m.type === "checkpoint") {
@@ -54,6 +53,8 @@ export class WalCheckpointer {
       this.state.errors++;
       opts.onError?.(err.message);
     });
+    // after the listeners: a 'message' listener added later would hold the process again
+    this.#worker.unref();
   }
 
   /** Stops the worker and closes its connection (before the main connection closes). */
