@@ -275,4 +275,33 @@ describe("automatic recipes: epochs from a time budget", () => {
     expect(tight.input.width).toBeGreaterThanOrEqual(160);
     expect(tight.why("input").why).toContain("lowered from 320 px");
   });
+
+  it("segmentation trades input pixels for epochs until 40 fit (or the 160 px base is reached)", async () => {
+    const blobs = new Blobs();
+    const items: ItemSpec[] = [];
+    for (let i = 0; i < 200; i++) {
+      // frames under 1.5 tiles across: whole frames, no tiling (as magnetic tile's 360 px)
+      const thin = blobs.put(await maskPng(360, 300, { x: 20, y: 50 + (i % 200), w: 300, h: 3 }));
+      items.push({
+        bytes: await image(i, "jpeg", 32, 24),
+        width: 360,
+        height: 300,
+        classes: ["scratch"],
+        objects: [{ label: "scratch", mask: thin }],
+      });
+    }
+    const m = manifest("segmentation", ["background", "scratch"], ["background"], items, blobs);
+    const lowered: number[] = [];
+    for (const budgetSec of [300, 900, 1800, 3600, 7200, 24 * 3600]) {
+      const r = await recipe("segmentation", m, blobs, { create: { budgetSec } });
+      const long = Math.max(r.input.width, r.input.height);
+      // 40 epochs or more, or already at the segmentation base of 160 px
+      expect(r.hyper.epochs! >= 40 || long === 160, `${budgetSec} s: ${long} px, ${r.hyper.epochs} epochs`).toBe(true);
+      if (long < 320) lowered.push(budgetSec);
+      if (long < 320) expect(r.why("input").why).toContain("fits 40+ epochs");
+    }
+    // a short budget lowered the input; a day's budget kept what the thin masks ask for
+    expect(lowered).toContain(300);
+    expect(lowered).not.toContain(24 * 3600);
+  });
 });
