@@ -140,7 +140,10 @@ describe("the SQLite connection in its worker thread", () => {
        import { openDatabase } from ${src("db/open-database.ts")};
        const store = await openDatabase(parseHubConfig({ dataDir: ${JSON.stringify(dir.path)} }));
        const rows = await store.db.selectFrom("projects").selectAll().execute();
-       console.log("rows", rows.length);`,
+       console.log("rows", rows.length);
+       const other = await openDatabase(parseHubConfig({ dataDir: ${JSON.stringify(join(dir.path, "other"))} }));
+       await other.close();
+       console.log("closed");`,
     );
     const started = Date.now();
     const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
@@ -156,6 +159,8 @@ describe("the SQLite connection in its worker thread", () => {
       });
     });
     expect(out.stdout).toContain("rows 0");
+    // closing an idle store is waited for: the process ends after it, not before
+    expect(out.stdout).toContain("closed");
     expect(out.code).toBe(0);
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 40_000);

@@ -133,6 +133,8 @@ export class SqliteWorkerConnection implements DatabaseConnection {
       ? Promise.resolve()
       : new Promise<void>((resolve) => {
           this.#worker.once("exit", () => resolve());
+          // waiting for the worker to end is work: the process must not end first
+          this.#worker.ref();
           this.#worker.postMessage({ type: "close" });
         });
     return this.#closed;
