@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import JobInvalid
 from .reference import ReferenceSpec, key_issues, parse_reference
+from .stopping import DEFAULT_PATIENCE
 
 SCHEMA = "kensa.trainer-job/v1"
 TASKS = ("classification", "segmentation", "detection", "anomaly")
@@ -31,7 +32,6 @@ HYPER_DEFAULTS: dict[str, Any] = {
     "batchSize": 32,
     "lr": 0.002,
     "weightDecay": 0.0001,
-    "patience": 8,
     "balanceClasses": True,
     "quantize": False,
 }
@@ -272,7 +272,8 @@ def _parse_tiling(c: _Checker, raw: Any, task: str) -> dict[str, int]:
 
 
 def _parse_hyper(c: _Checker, raw: Any) -> Hyper:
-    h = c.obj(raw, "/hyper", set(HYPER_DEFAULTS) | {"augment"}, set())
+    # patience has no default: absent, stopping.py sizes it to the epochs (patience_set False)
+    h = c.obj(raw, "/hyper", set(HYPER_DEFAULTS) | {"augment", "patience"}, set())
     g = {**HYPER_DEFAULTS, **h}
     aug_raw = c.obj(h.get("augment", {}), "/hyper/augment", set(AUGMENT_DEFAULTS), set())
     augment = {k: c.boolean(aug_raw.get(k, d), f"/hyper/augment/{k}") for k, d in AUGMENT_DEFAULTS.items()}
@@ -281,7 +282,7 @@ def _parse_hyper(c: _Checker, raw: Any) -> Hyper:
         batch_size=c.integer(g["batchSize"], "/hyper/batchSize", 1, 4096),
         lr=c.number(g["lr"], "/hyper/lr", 0, 10, lo_open=True),
         weight_decay=c.number(g["weightDecay"], "/hyper/weightDecay", 0, 1),
-        patience=c.integer(g["patience"], "/hyper/patience", 0, 1_000_000),
+        patience=c.integer(g.get("patience", DEFAULT_PATIENCE), "/hyper/patience", 0, 1_000_000),
         augment=augment,
         balance_classes=c.boolean(g["balanceClasses"], "/hyper/balanceClasses"),
         quantize=c.boolean(g["quantize"], "/hyper/quantize"),
