@@ -40,8 +40,9 @@ describe("SQLite write path", () => {
 
     expect(state.checkpoints).toBeGreaterThan(10);
     expect(state.errors).toBe(0);
-    // SQLite's own threshold on this connection is 64 MiB: a log far below that was reused
-    expect(wal).toBeLessThan(12 * MB);
+    // SQLite's own threshold on this connection is 64 MiB: a log well below the 40 MiB written
+    // was reused (on a loaded machine a checkpoint can trail a few transactions: 14 MiB seen)
+    expect(wal).toBeLessThan(24 * MB);
     const check = new SqliteDriver(join(dir.path, "kensa.db"), { readonly: true });
     expect(check.prepare("SELECT COUNT(*) AS c FROM scratch").get()).toEqual({ c: 40 * 1024 });
     check.close();

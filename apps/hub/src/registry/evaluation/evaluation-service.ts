@@ -37,6 +37,8 @@ export interface EvaluationServiceDeps {
  */
 export class EvaluationService {
   #d: EvaluationServiceDeps;
+  /** requests per evaluation in this process, one at a time (see `request`) */
+  #requesting = new Map<string, Promise<unknown>>();
 
   constructor(deps: EvaluationServiceDeps) {
     this.#d = deps;
@@ -70,11 +72,25 @@ export class EvaluationService {
   async request(modelVersionId: string, snapshotId?: string): Promise<Evaluation> {
     const model = await this.#d.models.get(modelVersionId);
     const snap = await this.snapshotFor(model, snapshotId);
-    const row = await this.#rowFor(model, snap);
-    if (row.status !== "queued" || (await this.#hasJob(row.id))) return toEvaluation(row);
-    await this.#d.queue.enqueue({ type: "evaluate", projectId: model.projectId, refId: row.id });
-    this.#d.kick();
-    return toEvaluation(row);
+    // "has it a job? if not, queue one" is two statements: two requests for the same pair at
+    // once (a registration's and a gate's) would both find none and queue two, so they take turns
+    const key = `${model.id}/${snap}`;
+    const before = this.#requesting.get(key) ?? Promise.resolve();
+    const mine = before
+      .catch(() => {})
+      .then(async () => {
+        const row = await this.#rowFor(model, snap);
+        if (row.status !== "queued" || (await this.#hasJob(row.id))) return toEvaluation(row);
+        await this.#d.queue.enqueue({ type: "evaluate", projectId: model.projectId, refId: row.id });
+        this.#d.kick();
+        return toEvaluation(row);
+      });
+    this.#requesting.set(key, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.#requesting.get(key) === mine) this.#requesting.delete(key);
+    }
   }
 
   /** The pair's evaluation, computed now (inside another job, e.g. the gate) unless stored. */
