@@ -66,12 +66,14 @@ describe("SQLite write path", () => {
   });
 });
 
-describe("the SQLite connection in its worker thread", () => {
+describe("the SQLite connection in its worker thread (KENSA_SQLITE_WORKER=1)", () => {
   let dir: TempDir;
   beforeEach(async () => {
     dir = await tempDir();
+    process.env.KENSA_SQLITE_WORKER = "1";
   });
   afterEach(async () => {
+    delete process.env.KENSA_SQLITE_WORKER;
     await dir.remove();
   });
 
@@ -149,6 +151,7 @@ describe("the SQLite connection in its worker thread", () => {
     const started = Date.now();
     const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
       const child = spawn(process.execPath, ["--import", "tsx", script], {
+        env: { ...process.env, KENSA_SQLITE_WORKER: "1" },
         cwd: fileURLToPath(new URL("..", import.meta.url)),
       });
       let stdout = "";

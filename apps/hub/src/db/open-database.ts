@@ -1,7 +1,8 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { KensaError } from "@kensa/contracts";
-import { Kysely, Migrator } from "kysely";
+import SqliteDriver from "better-sqlite3";
+import { Kysely, Migrator, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { HubConfig } from "../config.js";
 import type { Logger } from "../logger.js";
@@ -10,6 +11,7 @@ import { migrationProvider } from "./migrations/index.js";
 import { KensaPostgresDialect } from "./pg-search-path-introspector.js";
 import type { HubDatabase } from "./schema.js";
 import { SqliteWorkerConnection, SqliteWorkerDialect } from "./sqlite-worker-dialect.js";
+import { cachingStatements } from "./statement-cache.js";
 import { WalCheckpointer, type WalCheckpointState } from "./wal-checkpointer.js";
 
 export interface MetadataStore {
@@ -72,11 +74,26 @@ async function openSqlite(
     // itself only when the log passes 64 MiB, as a fallback if that worker falls behind
     ...(onDisk ? ["wal_autocheckpoint = 16384"] : []),
   ];
-  // the connection lives in a worker thread (sqlite-worker-dialect.ts): SQLite's work does not
-  // hold up the broker and the HTTP server on the hub's thread
-  const connection = await SqliteWorkerConnection.open(path, pragmas).catch((err: Error) => {
-    throw new KensaError("KENSA_ERR_INTERNAL", `cannot open the SQLite database ${path}: ${err.message}`);
-  });
+  // KENSA_SQLITE_WORKER=1: the connection lives in a worker thread (sqlite-worker-dialect.ts),
+  // so SQLite's work does not hold up the broker and the HTTP server on the hub's thread. Not
+  // the default yet: each await on the database then lasts long enough to expose check-then-act
+  // races that a synchronous connection hid (docs/delivery.md, "Speed, and where its limit is").
+  let dialect: SqliteWorkerDialect | SqliteDialect;
+  if (process.env.KENSA_SQLITE_WORKER === "1") {
+    const connection = await SqliteWorkerConnection.open(path, pragmas).catch((err: Error) => {
+      throw new KensaError("KENSA_ERR_INTERNAL", `cannot open the SQLite database ${path}: ${err.message}`);
+    });
+    dialect = new SqliteWorkerDialect(connection);
+  } else {
+    let database: SqliteDriver.Database;
+    try {
+      database = new SqliteDriver(path);
+      for (const p of pragmas) database.pragma(p);
+    } catch (err) {
+      throw new KensaError("KENSA_ERR_INTERNAL", `cannot open the SQLite database ${path}: ${(err as Error).message}`);
+    }
+    dialect = new SqliteDialect({ database: cachingStatements(database) });
+  }
   // files left by an older hub (or copied in) keep their mode; the database's secrets do not
   if (onDisk) for (const suffix of ["-wal", "-shm"]) tightenModeSync(path + suffix, 0o600, log);
   let checkpointer: WalCheckpointer | null = null;
@@ -86,7 +103,7 @@ async function openSqlite(
       onError: (message) => log.warn({ err: message }, "sqlite checkpoint failed; the hub's own connection will do it"),
     });
   }
-  return { db: new Kysely<HubDatabase>({ dialect: new SqliteWorkerDialect(connection) }), checkpointer };
+  return { db: new Kysely<HubDatabase>({ dialect }), checkpointer };
 }
 
 const quiet: Pick<Logger, "warn"> = { warn: () => {} };

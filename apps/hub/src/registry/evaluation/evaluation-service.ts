@@ -37,7 +37,7 @@ export interface EvaluationServiceDeps {
  */
 export class EvaluationService {
   #d: EvaluationServiceDeps;
-  /** requests per evaluation in this process, one at a time (see `request`) */
+  /** calls that must take turns in this process, by key (see `#inTurn`) */
   #requesting = new Map<string, Promise<unknown>>();
 
   constructor(deps: EvaluationServiceDeps) {
@@ -72,25 +72,12 @@ export class EvaluationService {
   async request(modelVersionId: string, snapshotId?: string): Promise<Evaluation> {
     const model = await this.#d.models.get(modelVersionId);
     const snap = await this.snapshotFor(model, snapshotId);
-    // "has it a job? if not, queue one" is two statements: two requests for the same pair at
-    // once (a registration's and a gate's) would both find none and queue two, so they take turns
-    const key = `${model.id}/${snap}`;
-    const before = this.#requesting.get(key) ?? Promise.resolve();
-    const mine = before
-      .catch(() => {})
-      .then(async () => {
-        const row = await this.#rowFor(model, snap);
-        if (row.status !== "queued" || (await this.#hasJob(row.id))) return toEvaluation(row);
-        await this.#d.queue.enqueue({ type: "evaluate", projectId: model.projectId, refId: row.id });
-        this.#d.kick();
-        return toEvaluation(row);
-      });
-    this.#requesting.set(key, mine);
-    try {
-      return await mine;
-    } finally {
-      if (this.#requesting.get(key) === mine) this.#requesting.delete(key);
-    }
+    // the pair's row is made on first request: two requests at once take turns
+    return this.#inTurn(`pair/${model.id}/${snap}`, async () => {
+      const row = await this.#rowFor(model, snap);
+      if (row.status === "queued" && (await this.#ensureJob(row.id, model.projectId))) this.#d.kick();
+      return toEvaluation(row);
+    });
   }
 
   /** The pair's evaluation, computed now (inside another job, e.g. the gate) unless stored. */
@@ -196,21 +183,49 @@ export class EvaluationService {
    */
   async #awaitRemote(id: string, signal?: AbortSignal): Promise<Evaluation> {
     const db = this.#d.db;
-    // a stored evaluation computed again (kept before outcomes were) is queued as a new one is
+    // a failed evaluation, or one stored before outcomes were kept, is queued again as a new one
+    // is; one a worker finished since the caller read it (it just succeeded) is not
     await db
       .updateTable("evaluations")
       .set({ status: "queued", error: null, finished_at: null })
       .where("id", "=", id)
-      .where("status", "in", ["succeeded", "failed"])
+      .where((eb) =>
+        eb.or([
+          eb("status", "=", "failed"),
+          eb.and([eb("status", "=", "succeeded"), eb("metrics", "not like", '%"outcomes"%')]),
+        ]),
+      )
       .execute();
     for (;;) {
       signal?.throwIfAborted();
       const row = await db.selectFrom("evaluations").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
       if (row.status === "succeeded" || row.status === "failed") return toEvaluation(row);
-      if (!(await this.#hasJob(id))) {
-        await this.#d.queue.enqueue({ type: "evaluate", projectId: row.project_id, refId: id });
-      }
+      await this.#ensureJob(id, row.project_id);
       await sleep(this.#d.pollMs ?? 500, undefined, signal ? { signal } : {});
+    }
+  }
+
+  /**
+   * Queues the evaluation's job unless it has one; true when it queued one. Checking and queueing
+   * are two statements: callers for one evaluation (a request, a gate waiting on a worker) would
+   * both find none and queue two, so they take turns in this process.
+   */
+  #ensureJob(id: string, projectId: string): Promise<boolean> {
+    return this.#inTurn(`job/${id}`, async () => {
+      if (await this.#hasJob(id)) return false;
+      await this.#d.queue.enqueue({ type: "evaluate", projectId, refId: id });
+      return true;
+    });
+  }
+
+  /** Runs `fn` after every earlier call with the same key has ended. */
+  async #inTurn<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const mine = (this.#requesting.get(key) ?? Promise.resolve()).catch(() => {}).then(fn);
+    this.#requesting.set(key, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.#requesting.get(key) === mine) this.#requesting.delete(key);
     }
   }
 
